@@ -1,0 +1,60 @@
+# oms-sourcing: every target creates what it needs (virtualenv, stubs, database) itself.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+PROTOS := $(shell find proto -name '*.proto')
+GEN    := server/generated
+GEN_STAMP := $(GEN)/.stamp
+DB     ?= var/oms-sourcing.db
+
+.PHONY: install proto run test test-all lint bench load clean help
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(STAMP) $(GEN_STAMP)  ## create the virtualenv from the lock file and generate stubs
+
+# Stubs are generated with the pinned grpcio-tools that also runs them; never edited by hand.
+$(GEN_STAMP): $(STAMP) $(PROTOS)
+	rm -rf $(GEN) && mkdir -p $(GEN)
+	$(PY) -m grpc_tools.protoc -Iproto --python_out=$(GEN) --pyi_out=$(GEN) --grpc_python_out=$(GEN) $(PROTOS)
+	touch $@
+
+proto: $(GEN_STAMP)  ## generate Python stubs from proto/
+
+run: install  ## serve on SQLite with the sample network and rules (loads them into an empty store)
+	mkdir -p $(dir $(DB))
+	$(BIN)/oms-sourcing serve --config config/development.toml --database sqlite:///$(DB) --load-sample-if-empty
+
+test: install  ## the whole suite that CI runs (PostgreSQL tests skip only outside CI when it is absent)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy engine server benchmarks
+	$(BIN)/pytest -m "not slow"
+
+test-all: install  ## everything, slow tests included
+	$(BIN)/pytest
+
+lint: install  ## ruff, mypy and the engine-purity import contract
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+	$(BIN)/lint-imports
+	$(BIN)/mypy engine server benchmarks
+
+bench: install  ## engine and service benchmarks; results in benchmarks/results/
+	$(PY) -m benchmarks.optimizer_bench
+
+load: install  ## headless locust load test against a server it starts
+	$(PY) -m benchmarks.load.run
+
+clean:  ## remove the virtualenv, generated code and local databases
+	rm -rf $(VENV) $(GEN) var .pytest_cache .mypy_cache .ruff_cache build *.egg-info

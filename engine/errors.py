@@ -1,0 +1,57 @@
+"""The engine's one exception hierarchy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One bad field: a dotted path such as ``lines[2].qty`` and what is wrong with it."""
+
+    field: str
+    description: str
+
+
+class SourcingError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class InvalidInputError(SourcingError, ValueError):
+    """Input that breaks a documented bound; carries every violation found, not just the first."""
+
+    def __init__(self, violations: list[FieldViolation] | FieldViolation) -> None:
+        self.violations: tuple[FieldViolation, ...] = (
+            (violations,) if isinstance(violations, FieldViolation) else tuple(violations)
+        )
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in self.violations))
+
+    def prefixed(self, prefix: str) -> InvalidInputError:
+        """The same violations with their field paths placed under ``prefix``."""
+        return InvalidInputError(
+            [FieldViolation(f"{prefix}.{v.field}" if v.field else prefix, v.description) for v in self.violations]
+        )
+
+
+class Violations:
+    """Collects violations while a constructor checks every field, then raises them together."""
+
+    def __init__(self) -> None:
+        self._items: list[FieldViolation] = []
+
+    def check(self, ok: bool, field: str, description: str) -> None:
+        if not ok:
+            self._items.append(FieldViolation(field, description))
+
+    def add(self, field: str, description: str) -> None:
+        self._items.append(FieldViolation(field, description))
+
+    def extend(self, error: InvalidInputError, prefix: str = "") -> None:
+        self._items.extend((error.prefixed(prefix) if prefix else error).violations)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            raise InvalidInputError(self._items)

@@ -1,0 +1,207 @@
+"""The domain's plain data: nodes, items, inventory positions and orders.
+
+Constructors validate, so an object that exists is well formed; violations carry
+field paths relative to the object (callers prefix them with where it came from).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from engine import limits
+from engine.errors import Violations
+
+
+class NodeType(StrEnum):
+    DC = "DC"
+    STORE = "STORE"
+    THREE_PL = "3PL"
+    DROP_SHIP = "DROP_SHIP"
+
+
+class DeliveryMethod(StrEnum):
+    SHIP = "SHIP"
+    PICKUP = "PICKUP"
+
+
+class ObjectiveMode(StrEnum):
+    COST = "COST"
+    FEWEST_SHIPMENTS = "FEWEST_SHIPMENTS"
+
+
+def _check_id(v: Violations, value: str, name: str) -> None:
+    v.check(bool(value) and bool(value.strip()), name, "is required")
+    v.check(len(value) <= limits.MAX_ID_LENGTH, name, f"is longer than {limits.MAX_ID_LENGTH} characters")
+
+
+def _check_finite(v: Violations, value: float, name: str, low: float, high: float) -> None:
+    if not math.isfinite(value):
+        v.add(name, "must be a finite number")
+    else:
+        v.check(low <= value <= high, name, f"must be between {low:g} and {high:g}")
+
+
+def _check_tags(v: Violations, tags: frozenset[str], name: str) -> None:
+    v.check(len(tags) <= limits.MAX_TAGS, name, f"has more than {limits.MAX_TAGS} tags")
+    for tag in sorted(tags):
+        v.check(0 < len(tag) <= limits.MAX_ID_LENGTH, name, f"tag {tag[:40]!r} must be 1-{limits.MAX_ID_LENGTH} characters")
+
+
+@dataclass(frozen=True, slots=True)
+class GeoPoint:
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        v = Violations()
+        _check_finite(v, self.lat, "lat", -90.0, 90.0)
+        _check_finite(v, self.lon, "lon", -180.0, 180.0)
+        v.raise_if_any()
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A place stock ships from: a DC, a store, a 3PL or a drop-ship vendor."""
+
+    id: str
+    type: NodeType
+    location: GeoPoint
+    pick_pack_cost: float  # money per shipment leaving the node
+    unit_handling_cost: float  # money per unit picked there
+    name: str = ""
+    region: str = ""  # e.g. "US-CA" or "DE": what cross-border and regional rules select on
+    max_shipments: int | None = None  # capacity still free today; None = unlimited
+    max_units: int | None = None
+    can_ship: bool = True
+    can_pickup: bool = False
+    is_open: bool = True
+    tags: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        v = Violations()
+        _check_id(v, self.id, "id")
+        v.check(len(self.name) <= limits.MAX_TEXT_LENGTH, "name", "is too long")
+        v.check(len(self.region) <= limits.MAX_ID_LENGTH, "region", "is too long")
+        _check_finite(v, self.pick_pack_cost, "pick_pack_cost", 0.0, limits.MAX_MONEY)
+        _check_finite(v, self.unit_handling_cost, "unit_handling_cost", 0.0, limits.MAX_MONEY)
+        for name, cap in (("max_shipments", self.max_shipments), ("max_units", self.max_units)):
+            v.check(cap is None or 0 <= cap <= limits.MAX_INVENTORY_COUNT, name, "must be absent or >= 0")
+        _check_tags(v, self.tags, "tags")
+        v.raise_if_any()
+
+    @property
+    def can_fulfil(self) -> bool:
+        return self.is_open and self.can_ship
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A catalogue entry: what order lines are enriched with when the caller leaves fields out."""
+
+    sku: str
+    unit_weight_lb: float
+    length_in: float = 0.0
+    width_in: float = 0.0
+    height_in: float = 0.0
+    hazmat: bool = False
+    tags: frozenset[str] = frozenset()
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = Violations()
+        _check_id(v, self.sku, "sku")
+        _check_finite(v, self.unit_weight_lb, "unit_weight_lb", 0.0, limits.MAX_UNIT_WEIGHT_LB)
+        for name in ("length_in", "width_in", "height_in"):
+            _check_finite(v, getattr(self, name), name, 0.0, 10_000.0)
+        _check_tags(v, self.tags, "tags")
+        v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
+        v.raise_if_any()
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryPosition:
+    """Stock of one SKU at one node. ``available`` is what may be promised."""
+
+    node_id: str
+    sku: str
+    on_hand: int
+    reserved: int = 0
+    protected: int = 0
+    as_of: datetime | None = None  # the sender's time of the last absolute count
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.protected)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    line_id: str
+    sku: str
+    qty: int
+    unit_weight_lb: float
+    hazmat: bool = False
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = Violations()
+        _check_id(v, self.line_id, "line_id")
+        _check_id(v, self.sku, "sku")
+        v.check(1 <= self.qty <= limits.MAX_QTY_PER_LINE, "qty", f"must be between 1 and {limits.MAX_QTY_PER_LINE}")
+        _check_finite(v, self.unit_weight_lb, "unit_weight_lb", 0.0, limits.MAX_UNIT_WEIGHT_LB)
+        v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
+        v.raise_if_any()
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """What the caller asks to source. Penalty overrides replace the network defaults when set."""
+
+    order_id: str
+    ship_to: GeoPoint
+    lines: tuple[OrderLine, ...]
+    channel: str = ""
+    service_level: str = "STANDARD"
+    delivery_method: DeliveryMethod = DeliveryMethod.SHIP
+    pickup_node_id: str = ""
+    max_shipments: int | None = None
+    all_or_nothing: bool = False
+    objective: ObjectiveMode = ObjectiveMode.COST
+    split_penalty: float | None = None
+    backorder_penalty: float | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        v = Violations()
+        _check_id(v, self.order_id, "order_id")
+        v.check(len(self.lines) >= 1, "lines", "must have at least one line")
+        v.check(
+            len(self.lines) <= limits.MAX_LINES_PER_ORDER, "lines", f"has more than {limits.MAX_LINES_PER_ORDER} lines"
+        )
+        seen: set[str] = set()
+        for i, line in enumerate(self.lines):
+            v.check(line.line_id not in seen, f"lines[{i}].line_id", f"duplicates line id {line.line_id!r}")
+            seen.add(line.line_id)
+        v.check(
+            self.max_shipments is None or 1 <= self.max_shipments <= limits.MAX_LINES_PER_ORDER * 10,
+            "max_shipments",
+            "must be absent or at least 1",
+        )
+        if self.delivery_method is DeliveryMethod.PICKUP:
+            v.check(bool(self.pickup_node_id), "pickup_node_id", "is required for a PICKUP order")
+        for name in ("split_penalty", "backorder_penalty"):
+            value = getattr(self, name)
+            if value is not None:
+                _check_finite(v, value, name, 0.0, limits.MAX_MONEY)
+        v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
+        v.check(len(self.channel) <= limits.MAX_ID_LENGTH, "channel", "is too long")
+        v.check(len(self.service_level) <= limits.MAX_ID_LENGTH, "service_level", "is too long")
+        v.raise_if_any()
+
+    @property
+    def units(self) -> int:
+        return sum(line.qty for line in self.lines)

@@ -1,0 +1,116 @@
+"""The store port: one interface, SQLite and PostgreSQL behind it.
+
+Both adapters pass the same contract suite (tests/store/test_contract.py).
+Every write method is one transaction: it applies completely or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from engine.model import InventoryPosition, Item, Node, NodeType
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class UnknownNodeError(StoreError):
+    """A write named nodes that do not exist; ``indexes`` are the offending positions in the request."""
+
+    def __init__(self, indexes: Sequence[int], node_ids: Sequence[str]) -> None:
+        self.indexes = tuple(indexes)
+        self.node_ids = tuple(node_ids)
+        super().__init__(f"unknown node ids: {', '.join(sorted(set(node_ids)))}")
+
+
+class NegativeStockError(StoreError):
+    """Deltas would take on-hand below zero or below what is reserved; nothing was applied."""
+
+    def __init__(self, indexes: Sequence[int]) -> None:
+        self.indexes = tuple(indexes)
+        super().__init__(f"deltas at positions {list(indexes)} would make stock negative or below reserved")
+
+
+class UpdateKind(StrEnum):
+    ABSOLUTE = "ABSOLUTE"  # set on_hand to quantity, unless as_of is older than the stored count
+    DELTA = "DELTA"  # add quantity (may be negative) to on_hand
+
+
+class UpdateOutcome(StrEnum):
+    APPLIED = "APPLIED"
+    STALE_IGNORED = "STALE_IGNORED"  # an absolute count older than the stored one
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryUpdate:
+    node_id: str
+    sku: str
+    kind: UpdateKind
+    quantity: int
+    as_of: datetime | None = None  # required for ABSOLUTE; timezone-aware UTC
+
+
+@dataclass(frozen=True, slots=True)
+class InventoryUpdateResult:
+    outcome: UpdateOutcome
+    position: InventoryPosition  # the stored position after the call
+
+
+@dataclass(frozen=True, slots=True)
+class NodePage:
+    nodes: tuple[Node, ...]
+    next_page_token: str  # empty on the last page
+
+
+class Store(Protocol):
+    """What the service needs from persistence. Implementations are thread-safe."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    def migrate(self) -> int:
+        """Apply pending numbered migrations; return the schema version now in force."""
+        ...
+
+    def check_durability(self) -> list[str]:
+        """Settings that break the durability promise (empty when all is well)."""
+        ...
+
+    def upsert_nodes(self, nodes: Sequence[Node]) -> None: ...
+
+    def list_nodes(
+        self,
+        *,
+        types: Sequence[NodeType] = (),
+        tag: str = "",
+        page_size: int = 200,
+        page_token: str = "",
+    ) -> NodePage:
+        """Nodes ordered by id; ``page_token`` is the opaque token a previous page returned."""
+        ...
+
+    def all_nodes(self) -> list[Node]:
+        """Every node, ordered by id: what the network snapshot is built from."""
+        ...
+
+    def upsert_items(self, items: Sequence[Item]) -> None: ...
+
+    def get_items(self, skus: Sequence[str]) -> dict[str, Item]: ...
+
+    def update_inventory(self, updates: Sequence[InventoryUpdate]) -> list[InventoryUpdateResult]:
+        """Apply all updates in one transaction, in request order; results align with the request.
+
+        Raises UnknownNodeError or NegativeStockError (and applies nothing) when any update is bad.
+        """
+        ...
+
+    def get_availability(self, skus: Sequence[str], node_ids: Sequence[str] = ()) -> list[InventoryPosition]:
+        """Positions for these SKUs (at these nodes when given), ordered by (sku, node_id)."""
+        ...
+
+    def close(self) -> None: ...
