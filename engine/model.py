@@ -42,13 +42,15 @@ def _check_finite(v: Violations, value: float, name: str, low: float, high: floa
     if not math.isfinite(value):
         v.add(name, "must be a finite number")
     else:
-        v.check(low <= value <= high, name, f"must be between {low:g} and {high:g}")
+        v.check(low <= value <= high, name, f"must be between {low:,.6g} and {high:,.0f}")
 
 
 def _check_tags(v: Violations, tags: frozenset[str], name: str) -> None:
     v.check(len(tags) <= limits.MAX_TAGS, name, f"has more than {limits.MAX_TAGS} tags")
     for tag in sorted(tags):
-        v.check(0 < len(tag) <= limits.MAX_ID_LENGTH, name, f"tag {tag[:40]!r} must be 1-{limits.MAX_ID_LENGTH} characters")
+        v.check(
+            0 < len(tag) <= limits.MAX_ID_LENGTH, name, f"tag {tag[:40]!r} must be 1-{limits.MAX_ID_LENGTH} characters"
+        )
 
 
 @dataclass(frozen=True, slots=True)

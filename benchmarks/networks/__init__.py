@@ -1,0 +1,1 @@
+"""Network generators: the committed sample network and large synthetic ones, all from real US cities."""

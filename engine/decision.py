@@ -1,0 +1,114 @@
+"""What a decision reports: allocation, cost breakdown, status, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class SolveStatus(StrEnum):
+    OPTIMAL = "OPTIMAL"  # proven: no plan costs less
+    FEASIBLE = "FEASIBLE"  # the best plan found before the time limit; see bound and gap
+
+
+class DecisionPath(StrEnum):
+    """Which part of the optimizer settled the decision."""
+
+    NOTHING_AVAILABLE = "NOTHING_AVAILABLE"  # no candidate node holds any ordered unit
+    SINGLE_NODE_BOUND = "SINGLE_NODE_BOUND"  # one node ships all; a lower bound proves no split beats it
+    SINGLE_NODE_ENUMERATION = "SINGLE_NODE_ENUMERATION"  # at most one shipment allowed (or one candidate)
+    SOLVER = "SOLVER"  # the OR-Tools model
+
+
+class NodeVerdict(StrEnum):
+    USED = "USED"
+    NO_STOCK = "NO_STOCK"
+    CLOSED = "CLOSED"
+    EXCLUDED = "EXCLUDED"
+    NOT_REQUIRED = "NOT_REQUIRED"  # a requirement restricted the order to other nodes
+    NO_CAPACITY = "NO_CAPACITY"
+    COSTLIER = "COSTLIER"  # could serve, but the chosen plan costs less
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationLine:
+    line_id: str
+    node_id: str
+    sku: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentCost:
+    """One box leaving one node, and what it costs by part."""
+
+    node_id: str
+    zone: int  # 0 for a pickup (no carrier)
+    distance_miles: float
+    units: int
+    weight_lb: float
+    pick_pack: float
+    carrier_base: float
+    carrier_weight: float
+    handling: float
+    rule_penalty: float
+
+    @property
+    def total(self) -> float:
+        return self.pick_pack + self.carrier_base + self.carrier_weight + self.handling + self.rule_penalty
+
+
+@dataclass(frozen=True, slots=True)
+class CostBreakdown:
+    shipments: tuple[ShipmentCost, ...]
+    split_penalty: float
+    backorder_penalty: float
+    backordered_units: int
+
+    @property
+    def total(self) -> float:
+        return sum(s.total for s in self.shipments) + self.split_penalty + self.backorder_penalty
+
+
+@dataclass(frozen=True, slots=True)
+class Unfilled:
+    line_id: str
+    sku: str
+    qty: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeNote:
+    """Why a node was or was not used; ``extra_cost`` is what using it would add, when computed."""
+
+    node_id: str
+    verdict: NodeVerdict
+    detail: str
+    rule_ids: tuple[str, ...] = ()
+    extra_cost: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    order_id: str
+    allocations: tuple[AllocationLine, ...]
+    unfilled: tuple[Unfilled, ...]
+    cost: CostBreakdown
+    status: SolveStatus
+    path: DecisionPath
+    bound: float  # a proven lower bound on any plan's cost (equals the cost when OPTIMAL)
+    candidates: int  # nodes the optimizer considered after pruning
+    node_notes: tuple[NodeNote, ...]
+    rule_set_version: str = ""
+    fired_rules: tuple[str, ...] = ()
+
+    @property
+    def gap(self) -> float:
+        """Relative distance to the bound: 0 when OPTIMAL."""
+        total = self.cost.total
+        return 0.0 if total <= 0 else max(0.0, (total - self.bound) / total)
+
+    @property
+    def shipments(self) -> int:
+        return len(self.cost.shipments)

@@ -1,0 +1,71 @@
+"""The network snapshot: node attributes as numpy arrays, built once per network version.
+
+Decisions read node attributes from here (vectorized), never node by node in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from engine.geo import FloatArray
+from engine.model import Node
+from engine.rates import DEFAULT_RATE_TABLES, RateTable
+
+BoolArray = npt.NDArray[np.bool_]
+IntArray = npt.NDArray[np.int64]
+
+UNLIMITED = np.iinfo(np.int64).max // 4  # capacity of a node with no cap; safe to add to
+
+
+@dataclass(frozen=True)
+class NetworkSnapshot:
+    """Immutable view of every node; ``version`` names what a decision was made against."""
+
+    nodes: tuple[Node, ...]
+    rate_tables: Mapping[str, RateTable] = field(default_factory=lambda: dict(DEFAULT_RATE_TABLES))
+    currency: str = "USD"
+    version: str = ""
+    index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    lat: FloatArray = field(init=False, repr=False, compare=False)
+    lon: FloatArray = field(init=False, repr=False, compare=False)
+    pick_pack: FloatArray = field(init=False, repr=False, compare=False)
+    handling: FloatArray = field(init=False, repr=False, compare=False)
+    can_fulfil: BoolArray = field(init=False, repr=False, compare=False)
+    can_pickup: BoolArray = field(init=False, repr=False, compare=False)
+    max_units: IntArray = field(init=False, repr=False, compare=False)
+    max_shipments: IntArray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        nodes = tuple(sorted(self.nodes, key=lambda n: n.id))  # a stable order makes decisions deterministic
+        set_ = object.__setattr__
+        set_(self, "nodes", nodes)
+        set_(self, "index", {n.id: i for i, n in enumerate(nodes)})
+        set_(self, "lat", np.array([n.location.lat for n in nodes], dtype=np.float64))
+        set_(self, "lon", np.array([n.location.lon for n in nodes], dtype=np.float64))
+        set_(self, "pick_pack", np.array([n.pick_pack_cost for n in nodes], dtype=np.float64))
+        set_(self, "handling", np.array([n.unit_handling_cost for n in nodes], dtype=np.float64))
+        set_(self, "can_fulfil", np.array([n.can_fulfil for n in nodes], dtype=np.bool_))
+        set_(self, "can_pickup", np.array([n.is_open and n.can_pickup for n in nodes], dtype=np.bool_))
+        set_(self, "max_units", _caps([n.max_units for n in nodes]))
+        set_(self, "max_shipments", _caps([n.max_shipments for n in nodes]))
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[self.index[node_id]]
+
+    def indices(self, node_ids: Sequence[str]) -> IntArray:
+        """Indices of the known ids among ``node_ids`` (unknown ids are skipped)."""
+        return np.array([self.index[i] for i in node_ids if i in self.index], dtype=np.int64)
+
+    def rate_table(self, service_level: str) -> RateTable | None:
+        return self.rate_tables.get(service_level.upper() or "STANDARD")
+
+
+def _caps(values: Sequence[int | None]) -> IntArray:
+    return np.array([UNLIMITED if v is None else v for v in values], dtype=np.int64)

@@ -1,0 +1,119 @@
+"""The decision procedure: fast paths first, then pruning, then the solver.
+
+Every path is exact unless the solver's time runs out, in which case the best
+plan found (never nothing: backordering everything is always a plan) is
+returned as FEASIBLE with a proven lower bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.decision import DecisionPath, SolveStatus
+from engine.model import ObjectiveMode
+from engine.optimizer.bounds import bound_without_single_full_shipment, node_bounds, unit_floor
+from engine.optimizer.dominance import undominated
+from engine.optimizer.greedy import greedy_plan
+from engine.optimizer.milp import DEFAULT_BACKEND, solve_milp
+from engine.optimizer.plan import Plan
+from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
+from engine.problem import Problem
+
+# Costs are sums of a few dozen money amounts; anything closer than this is a tie.
+COST_EPSILON = 1e-7
+DEFAULT_TIME_LIMIT_MS = 2_000
+
+
+@dataclass(frozen=True)
+class SolverSettings:
+    time_limit_ms: int = DEFAULT_TIME_LIMIT_MS
+    backend: str = DEFAULT_BACKEND
+
+
+@dataclass(frozen=True)
+class Solution:
+    plan: Plan
+    status: SolveStatus
+    path: DecisionPath
+    bound: float
+    candidates: int  # columns left for the solver after pruning (or considered by a fast path)
+
+
+def optimize(problem: Problem, settings: SolverSettings) -> Solution:
+    if problem.n_nodes == 0:
+        empty = Plan.empty(problem)
+        return Solution(empty, SolveStatus.OPTIMAL, DecisionPath.NOTHING_AVAILABLE, empty.objective(problem), 0)
+    if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
+        return _fewest_shipments(problem, settings)
+    return _least_cost(problem, settings)
+
+
+def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
+    terms = problem.terms
+    n = problem.n_nodes
+    if terms.max_shipments == 1 or n == 1:
+        plan = best_single_node_plan(problem)
+        return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_ENUMERATION, plan.objective(problem), n)
+
+    floor = unit_floor(problem)
+    full = full_fill_nodes(problem)
+    incumbent = Plan.empty(problem)
+    if full.any():
+        costs = np.where(full, full_fill_costs(problem), np.inf)
+        best = int(np.argmin(costs))  # argmin takes the first: ties go to the lowest node id
+        incumbent = _single(problem, best)
+        if costs[best] <= bound_without_single_full_shipment(problem, floor) + COST_EPSILON:
+            return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, float(costs[best]), n)
+    greedy = greedy_plan(problem)
+    if greedy.objective(problem) < incumbent.objective(problem) - COST_EPSILON:
+        incumbent = greedy
+    upper = incumbent.objective(problem)
+    lower_by_node = node_bounds(problem, floor, full)
+    cols = np.nonzero((lower_by_node <= upper + COST_EPSILON) & undominated(problem))[0]
+    global_floor = float(min(terms.backorder_penalty * problem.qty.sum(), lower_by_node.min()))
+    if cols.shape[0] == 0:
+        return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, upper, 0)
+    if cols.shape[0] == 1:
+        return _least_cost_single(problem, int(cols[0]), incumbent)
+    result = solve_milp(problem, cols, settings.time_limit_ms, settings.backend, start=incumbent)
+    if result.plan is not None and result.plan.objective(problem) <= upper + COST_EPSILON:
+        bound = result.bound if result.status is SolveStatus.FEASIBLE else result.plan.objective(problem)
+        return Solution(result.plan, result.status, DecisionPath.SOLVER, max(bound, global_floor), int(cols.shape[0]))
+    status = SolveStatus.OPTIMAL if result.status is SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
+    bound = upper if status is SolveStatus.OPTIMAL else max(result.bound, global_floor)
+    return Solution(incumbent, status, DecisionPath.SOLVER, bound, int(cols.shape[0]))
+
+
+def _least_cost_single(problem: Problem, n: int, incumbent: Plan) -> Solution:
+    """Pruning left one node: the best of its single-node plan and the incumbent is optimal."""
+    from dataclasses import replace
+
+    only = replace(problem, allowed=problem.allowed & (np.arange(problem.n_nodes) == n)[None, :])
+    plan = best_single_node_plan(only)
+    if incumbent.objective(problem) < plan.objective(problem) - COST_EPSILON:
+        plan = incumbent
+    return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_ENUMERATION, plan.objective(problem), 1)
+
+
+def _fewest_shipments(problem: Problem, settings: SolverSettings) -> Solution:
+    full = full_fill_nodes(problem)
+    if full.any():
+        # Everything filled from one node: lexicographically best; then the cheapest such node.
+        costs = np.where(full, full_fill_costs(problem), np.inf)
+        plan = _single(problem, int(np.argmin(costs)))
+        return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, plan.objective(problem), 1)
+    cols = np.arange(problem.n_nodes)
+    result = solve_milp(problem, cols, settings.time_limit_ms, settings.backend)
+    if result.plan is None:
+        plan = greedy_plan(problem)
+        return Solution(plan, SolveStatus.FEASIBLE, DecisionPath.SOLVER, result.bound, problem.n_nodes)
+    bound = result.plan.objective(problem) if result.status is SolveStatus.OPTIMAL else result.bound
+    return Solution(result.plan, result.status, DecisionPath.SOLVER, bound, problem.n_nodes)
+
+
+def _single(problem: Problem, n: int) -> Plan:
+    x = np.zeros((problem.n_lines, problem.n_nodes), dtype=np.int64)
+    x[:, n] = problem.qty
+    return Plan(x)

@@ -1,0 +1,81 @@
+"""The engine's front door: an order and the state of the network in, a decision out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.availability import Availability
+from engine.cost import plan_cost
+from engine.decision import AllocationLine, Decision
+from engine.directives import NO_DIRECTIVES, Directives
+from engine.errors import FieldViolation, InvalidInputError
+from engine.explain import node_notes, unfilled_lines
+from engine.model import Order
+from engine.network import NetworkSnapshot
+from engine.optimizer.milp import solve_milp
+from engine.optimizer.plan import Plan
+from engine.optimizer.search import SolverSettings, optimize
+from engine.problem import Problem, build_problem
+from engine.terms import resolve_terms
+
+
+def decide(
+    order: Order,
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    directives: Directives = NO_DIRECTIVES,
+    settings: SolverSettings = SolverSettings(),
+    why_not: Sequence[str] = (),
+) -> Decision:
+    """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report."""
+    for i, node_id in enumerate(why_not):
+        if node_id not in snapshot.index:
+            raise InvalidInputError(FieldViolation(f"why_not[{i}]", f"unknown node {node_id!r}"))
+    terms = resolve_terms(order, directives, snapshot)
+    problem = build_problem(order, snapshot, availability, directives, terms)
+    solution = optimize(problem, settings)
+    allocations = to_allocations(problem, solution.plan)
+    cost = plan_cost(order, allocations, snapshot, terms)
+    extra = _why_not(problem, solution.plan, settings, why_not, cost.total)
+    return Decision(
+        order_id=order.order_id,
+        allocations=allocations,
+        unfilled=unfilled_lines(problem, solution.plan),
+        cost=cost,
+        status=solution.status,
+        path=solution.path,
+        bound=min(solution.bound, cost.total),
+        candidates=solution.candidates,
+        node_notes=node_notes(problem, solution.plan, snapshot, extra),
+        rule_set_version=directives.rule_set_version,
+    )
+
+
+def to_allocations(problem: Problem, plan: Plan) -> tuple[AllocationLine, ...]:
+    """Allocation rows in line order, then node id order (node ids are sorted in the snapshot)."""
+    rows = []
+    lines = problem.order.lines
+    for line_index, j in zip(*np.nonzero(plan.x), strict=True):
+        line = lines[int(line_index)]
+        rows.append(AllocationLine(line.line_id, problem.node_ids[int(j)], line.sku, int(plan.x[line_index, j])))
+    return tuple(rows)
+
+
+def _why_not(
+    problem: Problem, plan: Plan, settings: SolverSettings, node_ids: Sequence[str], chosen: float
+) -> dict[str, float]:
+    """For each named candidate not used: the best plan's extra cost when it must ship."""
+    extra: dict[str, float] = {}
+    used = {problem.node_ids[j] for j in plan.used().tolist()}
+    column = {node_id: j for j, node_id in enumerate(problem.node_ids)}
+    for node_id in node_ids:
+        if node_id in used:
+            extra[node_id] = 0.0
+        elif node_id in column:
+            cols = np.arange(problem.n_nodes)
+            forced = solve_milp(problem, cols, settings.time_limit_ms, settings.backend, force=column[node_id])
+            if forced.plan is not None:
+                extra[node_id] = forced.plan.objective(problem) - chosen
+    return extra

@@ -1,0 +1,469 @@
+"""Network files: a whole network (nodes, catalogue, stock counts) as one JSON document.
+
+The format is described field by field in docs/network-file.md. Loading checks
+everything and reports every problem at once, each under the JSON path where it
+was found (``nodes[3].lat: must be between -90 and 90``), so whoever fixes a
+file fixes it in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from engine import limits
+from engine.errors import InvalidInputError
+from engine.model import GeoPoint, Item, Node, NodeType
+from server.store.base import InventoryUpdate, UpdateKind
+
+FORMAT = "oms-sourcing/network@1"
+
+Problem = tuple[str, str]  # (json path, what is wrong there)
+
+ROOT = "$"  # the path of problems with the document as a whole
+_MAX_PROBLEMS_IN_MESSAGE = 20
+
+_CURRENCY = re.compile(r"[A-Z]{3}")
+# ISO 3166-1 country or 3166-2 subdivision: rules select on region, so a typo must not pass silently.
+_REGION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+_TOP_FIELDS = frozenset({"format", "currency", "as_of", "nodes", "items", "inventory"})
+_NODE_FIELDS = frozenset(
+    {
+        "id", "type", "name", "region", "lat", "lon", "pick_pack_cost", "unit_handling_cost",
+        "max_shipments", "max_units", "can_ship", "can_pickup", "is_open", "tags",
+    }
+)  # fmt: skip
+_ITEM_FIELDS = frozenset(
+    {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes"}
+)
+_INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand"})
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class NetworkFile:
+    """A loaded network. ``inventory`` holds absolute counts stamped with the file's ``as_of``."""
+
+    currency: str
+    as_of: datetime
+    nodes: tuple[Node, ...]
+    items: tuple[Item, ...]
+    inventory: tuple[InventoryUpdate, ...]
+
+
+class NetworkFileError(Exception):
+    """A network file that cannot be loaded; ``problems`` lists every (json path, message) found."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.source = source
+        self.problems: list[Problem] = list(problems)
+        shown = "; ".join(f"{path}: {message}" for path, message in self.problems[:_MAX_PROBLEMS_IN_MESSAGE])
+        more = len(self.problems) - _MAX_PROBLEMS_IN_MESSAGE
+        suffix = f"; and {more} more" if more > 0 else ""
+        super().__init__(f"{source}: {len(self.problems)} problem(s): {shown}{suffix}")
+
+
+def read_network_file(path: str | Path) -> NetworkFile:
+    """Load and check a network file. OSError (missing file, no permission) passes through unchanged."""
+    source = str(path)
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")  # tolerate a byte-order mark: some editors on Windows add one
+    except UnicodeDecodeError as exc:
+        raise NetworkFileError(source, [(ROOT, f"is not UTF-8 text (bad byte at offset {exc.start})")]) from exc
+    try:
+        doc = json.loads(text, object_pairs_hook=_JsonObject.from_pairs)
+    except json.JSONDecodeError as exc:
+        message = f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        raise NetworkFileError(source, [(ROOT, message)]) from exc
+    return parse_network(doc, source)
+
+
+def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFile:
+    """Check a decoded network document and build the engine's objects from it."""
+    problems: list[Problem] = []
+    if not isinstance(doc, Mapping):
+        raise NetworkFileError(source, [(ROOT, f"must be a JSON object, not {_json_type(doc)}")])
+    top = _Fields(doc, "", problems, _TOP_FIELDS)
+    fmt = top.string("format")
+    if "format" not in top.bad and fmt != FORMAT:
+        top.problem("format", f"is {fmt!r}; this reader understands only {FORMAT!r}")
+    if "format" in top.bad:
+        # Another format (or none) says nothing about the shape of the rest: checking it would be noise.
+        raise NetworkFileError(source, problems)
+    currency = _currency(top)
+    as_of = _as_of(top)
+    nodes = _parse_all(top, "nodes", _NODE_FIELDS, _node, required=True)
+    items = _parse_all(top, "items", _ITEM_FIELDS, _item, required=False)
+    inventory = _inventory(top, nodes, items, as_of)
+    if problems:
+        raise NetworkFileError(source, problems)
+    return NetworkFile(
+        currency=currency,
+        as_of=as_of,
+        nodes=tuple(node for _, node in nodes if node is not None),
+        items=tuple(item for _, item in items if item is not None),
+        inventory=tuple(inventory),
+    )
+
+
+# --- reading fields -----------------------------------------------------------------------------------------
+
+
+class _JsonObject(dict[str, Any]):
+    """A decoded JSON object that remembers keys given twice (json.loads keeps the last one silently)."""
+
+    duplicate_keys: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> _JsonObject:
+        obj = cls(pairs)
+        if len(obj) != len(pairs):
+            seen: set[str] = set()
+            repeated: list[str] = []
+            for key, _ in pairs:
+                if key in seen:
+                    repeated.append(key)
+                seen.add(key)
+            obj.duplicate_keys = tuple(repeated)
+        return obj
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, Mapping):
+        return "object"
+    if isinstance(value, Sequence):
+        return "array"
+    return type(value).__name__
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+class _Fields:
+    """Reads one JSON object's fields, records problems under their paths and remembers bad fields.
+
+    A bad field yields a placeholder so the engine constructor can still run and report the
+    object's other problems; ``engine_problems`` then drops what it says about bad fields.
+    """
+
+    def __init__(self, obj: Mapping[str, Any], path: str, problems: list[Problem], known: frozenset[str]) -> None:
+        self.obj = obj
+        self.path = path
+        self.problems = problems
+        self.bad: set[str] = set()
+        self._start = len(problems)
+        for key in getattr(obj, "duplicate_keys", ()):
+            self.problem(key, "appears more than once in this object")
+        for key in obj:
+            if key not in known:
+                self.problem(str(key), "is not a field of this format")
+
+    @property
+    def ok(self) -> bool:
+        """Whether this object has had no problem recorded so far."""
+        return len(self.problems) == self._start
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def problem(self, key: str, message: str) -> None:
+        self.problems.append((self.at(key), message))
+        self.bad.add(key)
+
+    def _get(self, key: str, expected: str, required: bool) -> Any:
+        """The raw value, or None when absent (a problem if required) or null (always a problem)."""
+        if key not in self.obj:
+            if required:
+                self.problem(key, "is required")
+            return None
+        value = self.obj[key]
+        if value is None:
+            self.problem(key, f"must be {expected}, not null")
+        return value
+
+    def _wrong(self, key: str, expected: str, value: object) -> None:
+        self.problem(key, f"must be {expected}, not {_json_type(value)}")
+
+    def string(self, key: str, default: str | None = None) -> str:
+        value = self._get(key, "a string", required=default is None)
+        if value is None:
+            return default or ""
+        if not isinstance(value, str):
+            self._wrong(key, "a string", value)
+            return default or ""
+        return value
+
+    def number(self, key: str, default: float | None = None) -> float:
+        value = self._get(key, "a number", required=default is None)
+        if value is None:
+            return default or 0.0
+        if not _is_number(value):
+            self._wrong(key, "a number", value)
+            return 0.0
+        return float(value)
+
+    def money(self, key: str) -> float:
+        """A decimal amount in major units: a JSON number or a decimal string such as "4.25"."""
+        expected = "a number or a decimal string"
+        value = self._get(key, expected, required=True)
+        if value is None:
+            return 0.0
+        if isinstance(value, str):
+            if not _DECIMAL.fullmatch(value):
+                self.problem(key, f'must be a decimal number such as "4.25", not {value[:40]!r}')
+                return 0.0
+            return float(Decimal(value))
+        if not _is_number(value):
+            self._wrong(key, expected, value)
+            return 0.0
+        return float(value)
+
+    def count(self, key: str, optional: bool) -> int | None:
+        """A whole number >= 0; ``optional`` ones may be absent or null (meaning unlimited)."""
+        if optional and self.obj.get(key) is None:
+            return None
+        value = self._get(key, "a whole number", required=True)
+        if value is None:
+            return 0
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(key, "must be a whole number" + ("" if _is_number(value) else f", not {_json_type(value)}"))
+            return 0
+        if value < 0:
+            self.problem(key, "must not be negative")
+            return 0
+        if value > limits.MAX_INVENTORY_COUNT:
+            self.problem(key, f"must be at most {limits.MAX_INVENTORY_COUNT}")
+            return 0
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self._get(key, "true or false", required=False)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self._wrong(key, "true or false", value)
+            return default
+        return value
+
+    def array(self, key: str, required: bool) -> Sequence[Any]:
+        value = self._get(key, "an array", required=required)
+        if value is None:
+            return ()
+        if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+            self._wrong(key, "an array", value)
+            return ()
+        return value
+
+    def tags(self, key: str = "tags") -> frozenset[str]:
+        tags: set[str] = set()
+        for i, tag in enumerate(self.array(key, required=False)):
+            if isinstance(tag, str):
+                tags.add(tag)
+            else:
+                self.problem(f"{key}[{i}]", f"must be a string, not {_json_type(tag)}")
+                self.bad.add(key)
+        return frozenset(tags)
+
+    def string_map(self, key: str) -> dict[str, str]:
+        value = self._get(key, "an object", required=False)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self._wrong(key, "an object", value)
+            return {}
+        out: dict[str, str] = {}
+        for name, entry in value.items():
+            if isinstance(entry, str):
+                out[name] = entry
+            else:
+                self.problem(f"{key}.{name}", f"must be a string, not {_json_type(entry)}")
+                self.bad.add(key)
+        return out
+
+    def engine_problems(self, error: InvalidInputError) -> None:
+        """Record a constructor's violations, except those about fields already reported as bad."""
+        for violation in error.violations:
+            head = re.split(r"[.\[]", violation.field, maxsplit=1)[0]
+            if head not in self.bad:
+                self.problems.append((self.at(violation.field), violation.description))
+
+
+def _currency(top: _Fields) -> str:
+    currency = top.string("currency")
+    if "currency" not in top.bad and not _CURRENCY.fullmatch(currency):
+        top.problem("currency", f"must be an ISO 4217 code such as 'USD', not {currency[:40]!r}")
+    return currency
+
+
+def _as_of(top: _Fields) -> datetime:
+    text = top.string("as_of")
+    placeholder = datetime(1970, 1, 1, tzinfo=UTC)
+    if "as_of" in top.bad:
+        return placeholder
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        top.problem("as_of", f"must be an ISO 8601 time such as '2026-11-24T00:00:00Z', not {text[:40]!r}")
+        return placeholder
+    if when.tzinfo is None:
+        # Absolute counts are ordered by this time against counts from other senders: local time is ambiguous.
+        top.problem("as_of", "must include a timezone, e.g. '2026-11-24T00:00:00Z'")
+        return placeholder
+    return when.astimezone(UTC)
+
+
+# --- nodes, items, inventory --------------------------------------------------------------------------------
+
+
+def _parse_all(
+    top: _Fields,
+    key: str,
+    known: frozenset[str],
+    build: Callable[[_Fields], tuple[str, _T | None]],
+    required: bool,
+) -> list[tuple[str, _T | None]]:
+    """Each object of an array as (its declared id or sku, the built object or None if it was bad)."""
+    out: list[tuple[str, _T | None]] = []
+    first: dict[str, int] = {}
+    for i, element in enumerate(top.array(key, required)):
+        path = f"{key}[{i}]"
+        if not isinstance(element, Mapping):
+            top.problems.append((path, f"must be an object, not {_json_type(element)}"))
+            continue
+        name, built = build(_Fields(element, path, top.problems, known))
+        if name and name in first:
+            field = "id" if key == "nodes" else "sku"
+            top.problems.append((f"{path}.{field}", f"duplicates {name!r} (first at {key}[{first[name]}])"))
+            built = None
+        first.setdefault(name, i)
+        out.append((name, built))
+    return out
+
+
+def _node(f: _Fields) -> tuple[str, Node | None]:
+    node_id = f.string("id")
+    node_type = _node_type(f)
+    region = f.string("region", default="")
+    if "region" not in f.bad and region and not _REGION.fullmatch(region):
+        f.problem("region", f"must be an ISO 3166 code such as 'US-TX' or 'DE', not {region[:40]!r}")
+    location = _location(f)
+    try:
+        node = Node(
+            id=node_id,
+            type=node_type,
+            location=location,
+            pick_pack_cost=f.money("pick_pack_cost"),
+            unit_handling_cost=f.money("unit_handling_cost"),
+            name=f.string("name", default=""),
+            region=region,
+            max_shipments=f.count("max_shipments", optional=True),
+            max_units=f.count("max_units", optional=True),
+            can_ship=f.boolean("can_ship", default=True),
+            can_pickup=f.boolean("can_pickup", default=False),
+            is_open=f.boolean("is_open", default=True),
+            tags=f.tags(),
+        )
+    except InvalidInputError as exc:
+        f.engine_problems(exc)
+        return node_id, None
+    return node_id, (node if f.ok else None)
+
+
+def _node_type(f: _Fields) -> NodeType:
+    text = f.string("type")
+    try:
+        return NodeType(text)
+    except ValueError:
+        if "type" not in f.bad:
+            choices = ", ".join(t.value for t in NodeType)
+            f.problem("type", f"must be one of {choices}, not {text[:40]!r}")
+        return NodeType.DC
+
+
+def _location(f: _Fields) -> GeoPoint:
+    lat, lon = f.number("lat"), f.number("lon")
+    try:
+        return GeoPoint(lat, lon)
+    except InvalidInputError as exc:
+        f.engine_problems(exc)
+        return GeoPoint(0.0, 0.0)
+
+
+def _item(f: _Fields) -> tuple[str, Item | None]:
+    sku = f.string("sku")
+    try:
+        item = Item(
+            sku=sku,
+            unit_weight_lb=f.number("unit_weight_lb"),
+            length_in=f.number("length_in", default=0.0),
+            width_in=f.number("width_in", default=0.0),
+            height_in=f.number("height_in", default=0.0),
+            hazmat=f.boolean("hazmat", default=False),
+            tags=f.tags(),
+            attributes=f.string_map("attributes"),
+        )
+    except InvalidInputError as exc:
+        f.engine_problems(exc)
+        return sku, None
+    return sku, (item if f.ok else None)
+
+
+def _inventory(
+    top: _Fields,
+    nodes: Sequence[tuple[str, object]],
+    items: Sequence[tuple[str, object]],
+    as_of: datetime,
+) -> list[InventoryUpdate]:
+    # Declared names count even when their object was bad: one bad node must not also flag all its stock.
+    # When some id could not be read at all, references are not checked: they would only repeat that problem.
+    node_ids = _declared(top, "nodes", nodes)
+    skus = _declared(top, "items", items)
+    first: dict[tuple[str, str], int] = {}
+    updates: list[InventoryUpdate] = []
+    for i, element in enumerate(top.array("inventory", required=False)):
+        path = f"inventory[{i}]"
+        if not isinstance(element, Mapping):
+            top.problems.append((path, f"must be an object, not {_json_type(element)}"))
+            continue
+        f = _Fields(element, path, top.problems, _INVENTORY_FIELDS)
+        node_id, sku, on_hand = f.string("node_id"), f.string("sku"), f.count("on_hand", optional=False) or 0
+        if "node_id" not in f.bad and node_ids is not None and node_id not in node_ids:
+            f.problem("node_id", f"names unknown node {node_id[:60]!r}")
+        if "sku" not in f.bad and skus is not None and sku not in skus:
+            f.problem("sku", f"names unknown sku {sku[:60]!r}")
+        if not f.ok:
+            continue
+        if (node_id, sku) in first:
+            # Two absolute counts for one position: which one is right cannot be told from the file.
+            top.problems.append(
+                (path, f"repeats the position ({node_id!r}, {sku!r}) of inventory[{first[node_id, sku]}]")
+            )
+            continue
+        first[(node_id, sku)] = i
+        updates.append(InventoryUpdate(node_id, sku, UpdateKind.ABSOLUTE, on_hand, as_of))
+    return updates
+
+
+def _declared(top: _Fields, key: str, parsed: Sequence[tuple[str, object]]) -> set[str] | None:
+    """The ids an array declares, or None when the array or one of its ids was unreadable."""
+    names = {name for name, _ in parsed}
+    return None if key in top.bad or "" in names else names

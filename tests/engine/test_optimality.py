@@ -1,0 +1,58 @@
+"""The optimizer against exhaustive search, and the invariants every decision keeps."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from engine.cost import plan_cost
+from engine.decision import Decision, SolveStatus
+from engine.sourcing import decide
+from engine.terms import resolve_terms
+from tests.engine.brute_force import optimal_cost
+from tests.engine.strategies import Case, tiny_cases
+
+
+def check_invariants(case: Case, decision: Decision) -> None:
+    order, snapshot = case.order, case.snapshot
+    terms = resolve_terms(order, case.directives, snapshot)
+    ordered = {line.line_id: line.qty for line in order.lines}
+    per_line: dict[str, int] = defaultdict(int)
+    per_sku_node: dict[tuple[str, str], int] = defaultdict(int)
+    for a in decision.allocations:
+        assert a.qty > 0
+        per_line[a.line_id] += a.qty
+        per_sku_node[a.sku, a.node_id] += a.qty
+    for line_id, qty in per_line.items():
+        assert qty <= ordered[line_id], "never more than ordered"
+    for (sku, node_id), qty in per_sku_node.items():
+        assert qty <= case.availability.for_sku(sku)[snapshot.index[node_id]], "never more than available"
+    excluded = {i for e in case.directives.exclusions for i in e.node_ids}
+    used = {a.node_id for a in decision.allocations}
+    assert not used & excluded, "excluded nodes unused"
+    if terms.max_shipments is not None:
+        assert len(used) <= terms.max_shipments, "shipments within the limit"
+    if terms.all_or_nothing:
+        assert sum(per_line.values()) in (0, order.units)
+    recomputed = plan_cost(order, decision.allocations, snapshot, terms)
+    assert recomputed.total == pytest.approx(decision.cost.total, abs=1e-9), "reported cost equals a recomputation"
+    unfilled = sum(u.qty for u in decision.unfilled)
+    assert unfilled == order.units - sum(per_line.values())
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_cases())
+def test_matches_exhaustive_search(case: Case) -> None:
+    decision = decide(case.order, case.snapshot, case.availability, case.directives)
+    check_invariants(case, decision)
+    assert decision.status is SolveStatus.OPTIMAL
+    best = optimal_cost(case.order, case.snapshot, case.availability, case.directives)
+    assert decision.cost.total == pytest.approx(best, abs=1e-6)
+
+
+@settings(max_examples=50, deadline=None)
+@given(tiny_cases(max_nodes=6, max_lines=6, max_qty=5))
+def test_invariants_on_larger_cases(case: Case) -> None:
+    check_invariants(case, decide(case.order, case.snapshot, case.availability, case.directives))

@@ -1,0 +1,32 @@
+"""The 150 reference instances: every one must reach its independently proven optimal cost, to the cent."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.cost import plan_cost
+from engine.decision import SolveStatus
+from engine.optimizer.search import SolverSettings
+from engine.sourcing import decide
+from engine.terms import resolve_terms
+from tests.engine.instances import Instance, load_instances
+
+INSTANCES = load_instances()
+# Generous: this proves optimality, it does not time it (benchmarks/ does).
+SETTINGS = SolverSettings(time_limit_ms=60_000)
+
+
+def test_all_150_instances_are_present() -> None:
+    assert len(INSTANCES) == 150
+
+
+@pytest.mark.parametrize("instance", INSTANCES, ids=[i.name for i in INSTANCES])
+def test_reaches_the_proven_optimal_cost(instance: Instance) -> None:
+    decision = decide(instance.order, instance.snapshot, instance.availability, settings=SETTINGS)
+    assert decision.status is SolveStatus.OPTIMAL
+    assert decision.cost.total == pytest.approx(instance.optimal_cost, abs=0.005)
+    # The reported cost is a recomputation from the allocation alone.
+    terms = resolve_terms(instance.order, instance.directives, instance.snapshot)
+    recomputed = plan_cost(instance.order, decision.allocations, instance.snapshot, terms)
+    assert recomputed.total == pytest.approx(decision.cost.total, abs=1e-9)
+    assert decision.bound == pytest.approx(decision.cost.total, abs=1e-6)

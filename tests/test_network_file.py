@@ -1,0 +1,355 @@
+"""The network file loader: the committed sample loads, and every broken file is refused at its exact path."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.model import NodeType
+from server.network_file import FORMAT, NetworkFileError, parse_network, read_network_file
+from server.store.base import UpdateKind
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample-network.json"
+FIXTURES = ROOT / "tests" / "data" / "network"
+
+
+def minimal() -> dict[str, Any]:
+    """A fresh copy of the small valid fixture, for tests to break one thing in."""
+    doc: dict[str, Any] = json.loads((FIXTURES / "minimal.json").read_text())
+    return copy.deepcopy(doc)
+
+
+def problems(doc: Any) -> list[tuple[str, str]]:
+    with pytest.raises(NetworkFileError) as caught:
+        parse_network(doc, source="test")
+    return caught.value.problems
+
+
+# --- the committed sample ----------------------------------------------------------------------------------
+
+
+def test_the_committed_sample_loads_with_the_promised_shape() -> None:
+    network = read_network_file(SAMPLE)
+
+    types = [node.type for node in network.nodes]
+    assert 54 <= len(network.nodes) <= 60
+    assert types.count(NodeType.DC) >= 4
+    assert types.count(NodeType.THREE_PL) >= 1 and types.count(NodeType.DROP_SHIP) >= 1
+    assert 280 <= len(network.items) <= 320
+    assert network.currency == "USD"
+    assert network.as_of == datetime(2026, 11, 24, tzinfo=UTC)
+    assert any(item.hazmat for item in network.items)
+
+
+def test_the_sample_inventory_names_only_declared_nodes_and_skus_once_each() -> None:
+    network = read_network_file(SAMPLE)
+    node_ids = {node.id for node in network.nodes}
+    skus = {item.sku for item in network.items}
+
+    positions = [(u.node_id, u.sku) for u in network.inventory]
+    assert network.inventory
+    assert all(node_id in node_ids and sku in skus for node_id, sku in positions)
+    assert len(positions) == len(set(positions))
+    assert all(u.kind is UpdateKind.ABSOLUTE and u.as_of == network.as_of for u in network.inventory)
+    assert all(u.quantity >= 0 for u in network.inventory)
+
+
+def test_the_sample_stores_take_pickups_and_carry_regions() -> None:
+    network = read_network_file(SAMPLE)
+    stores = [node for node in network.nodes if node.type is NodeType.STORE]
+
+    assert stores and all(store.can_pickup for store in stores)
+    assert all(node.region.startswith("US-") for node in network.nodes)
+    assert all(store.max_shipments is not None and 40 <= store.max_shipments <= 120 for store in stores)
+
+
+# --- a valid file, with defaults ----------------------------------------------------------------------------
+
+
+def test_the_minimal_fixture_loads_and_fills_defaults() -> None:
+    network = read_network_file(FIXTURES / "minimal.json")
+    dc, store = network.nodes
+
+    assert (dc.can_ship, dc.can_pickup, dc.is_open, dc.max_shipments, dc.max_units) == (True, False, True, None, None)
+    assert store.can_pickup and store.max_shipments == 80
+    assert dc.unit_handling_cost == 0.25 and store.pick_pack_cost == 4.10  # decimal strings are money too
+    assert dc.location.lat == 35.14953 and dc.location.lon == -90.04898
+    assert store.tags == frozenset({"bopis", "ship-from-store"})
+    assert network.items[1].length_in == 0.0 and network.items[1].tags == frozenset()
+    assert network.items[0].attributes == {"category": "home"}
+    assert [(u.node_id, u.sku, u.quantity) for u in network.inventory] == [
+        ("DC-01", "HOM-00001", 120),
+        ("ST-001", "HOM-00001", 3),
+        ("DC-01", "ELC-00001", 0),
+    ]
+
+
+def test_as_of_with_an_offset_is_converted_to_utc() -> None:
+    doc = minimal()
+    doc["as_of"] = "2026-11-23T19:00:00-05:00"
+
+    assert parse_network(doc).as_of == datetime(2026, 11, 24, tzinfo=UTC)
+
+
+def test_null_capacity_means_unlimited() -> None:
+    doc = minimal()
+    doc["nodes"][1]["max_shipments"] = None
+
+    assert parse_network(doc).nodes[1].max_shipments is None
+
+
+def test_items_and_inventory_may_be_left_out() -> None:
+    doc = minimal()
+    del doc["items"], doc["inventory"]
+
+    network = parse_network(doc)
+    assert network.items == () and network.inventory == ()
+
+
+# --- the named broken fixtures -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        ("bad-lat.json", [("nodes[1].lat", "must be between -90 and 90")]),
+        ("duplicate-node.json", [("nodes[1].id", "duplicates 'DC-01' (first at nodes[0])")]),
+        ("unknown-node-in-inventory.json", [("inventory[1].node_id", "names unknown node 'ST-999'")]),
+        ("negative-on-hand.json", [("inventory[0].on_hand", "must not be negative")]),
+        ("wrong-type.json", [("nodes[0].lon", "must be a number, not string")]),
+        ("malformed.json", [("$", "malformed JSON at line 4, column 3: Expecting ',' delimiter")]),
+    ],
+)
+def test_a_broken_fixture_is_refused_at_its_exact_path(fixture: str, expected: list[tuple[str, str]]) -> None:
+    path = FIXTURES / fixture
+    with pytest.raises(NetworkFileError) as caught:
+        read_network_file(path)
+
+    assert caught.value.problems == expected
+    assert caught.value.source == str(path)
+    assert str(caught.value).startswith(f"{path}: 1 problem(s): {expected[0][0]}: ")
+
+
+# --- every problem at once ---------------------------------------------------------------------------------
+
+
+def test_every_problem_is_reported_not_just_the_first() -> None:
+    doc = minimal()
+    doc["nodes"][0]["lat"] = "35.1"  # wrong type ...
+    doc["nodes"][0]["pick_pack_cost"] = -1  # ... does not hide the engine's check of another field
+    doc["nodes"][1]["type"] = "WAREHOUSE"
+    doc["items"][1]["unit_weight_lb"] = 5000
+    doc["inventory"][2]["sku"] = "NOPE-1"
+
+    assert problems(doc) == [
+        ("nodes[0].lat", "must be a number, not string"),
+        ("nodes[0].pick_pack_cost", "must be between 0 and 1e+06"),
+        ("nodes[1].type", "must be one of DC, STORE, 3PL, DROP_SHIP, not 'WAREHOUSE'"),
+        ("items[1].unit_weight_lb", "must be between 0 and 2000"),
+        ("inventory[2].sku", "names unknown sku 'NOPE-1'"),
+    ]
+
+
+def test_a_bad_node_does_not_also_flag_its_stock() -> None:
+    doc = minimal()
+    doc["nodes"][1]["lon"] = 200.0
+
+    assert problems(doc) == [("nodes[1].lon", "must be between -180 and 180")]
+
+
+def test_the_error_message_shows_the_first_twenty_and_counts_the_rest() -> None:
+    doc = minimal()
+    doc["inventory"] = [{"node_id": f"X-{i}", "sku": "HOM-00001", "on_hand": 1} for i in range(25)]
+
+    with pytest.raises(NetworkFileError) as caught:
+        parse_network(doc, source="big.json")
+    assert len(caught.value.problems) == 25
+    assert str(caught.value).startswith("big.json: 25 problem(s): inventory[0].node_id: names unknown node 'X-0'")
+    assert str(caught.value).endswith("; and 5 more")
+
+
+# --- the document and its top-level fields ------------------------------------------------------------------
+
+
+def test_an_unknown_format_is_refused_without_reading_further() -> None:
+    doc = minimal()
+    doc["format"] = "oms-sourcing/network@2"
+    doc["nodes"] = "whatever version 2 holds"
+
+    assert problems(doc) == [("format", f"is 'oms-sourcing/network@2'; this reader understands only {FORMAT!r}")]
+
+
+def test_a_missing_format_is_refused() -> None:
+    doc = minimal()
+    del doc["format"]
+
+    assert problems(doc) == [("format", "is required")]
+
+
+def test_a_document_that_is_not_an_object_is_refused() -> None:
+    assert problems([1, 2]) == [("$", "must be a JSON object, not array")]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("currency", "usd", "must be an ISO 4217 code such as 'USD', not 'usd'"),
+        ("currency", 840, "must be a string, not number"),
+        ("as_of", "2026-11-24T00:00:00", "must include a timezone, e.g. '2026-11-24T00:00:00Z'"),
+        ("as_of", "yesterday", "must be an ISO 8601 time such as '2026-11-24T00:00:00Z', not 'yesterday'"),
+        ("nodes", {"id": "DC-01"}, "must be an array, not object"),
+        ("inventory", None, "must be an array, not null"),
+        ("comment", "hello", "is not a field of this format"),
+    ],
+)
+def test_top_level_fields_are_checked(field: str, value: Any, message: str) -> None:
+    doc = minimal()
+    doc[field] = value
+
+    assert problems(doc) == [(field, message)]
+
+
+def test_nodes_are_required() -> None:
+    doc = minimal()
+    del doc["nodes"], doc["inventory"]
+
+    assert problems(doc) == [("nodes", "is required")]
+
+
+def test_an_array_element_that_is_not_an_object_is_refused() -> None:
+    doc = minimal()
+    doc["items"].append("SKU-1")
+
+    assert problems(doc) == [("items[2]", "must be an object, not string")]
+
+
+# --- node, item and inventory fields ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "path", "message"),
+    [
+        ("id", "", "nodes[0].id", "is required"),
+        ("id", 7, "nodes[0].id", "must be a string, not number"),
+        ("lat", None, "nodes[0].lat", "must be a number, not null"),
+        ("lat", True, "nodes[0].lat", "must be a number, not boolean"),
+        ("pick_pack_cost", "4,10", "nodes[0].pick_pack_cost", "must be a decimal number such as \"4.25\", not '4,10'"),
+        ("pick_pack_cost", "-1.5", "nodes[0].pick_pack_cost", "must be between 0 and 1e+06"),
+        ("pick_pack_cost", [1], "nodes[0].pick_pack_cost", "must be a number or a decimal string, not array"),
+        ("max_shipments", 12.5, "nodes[0].max_shipments", "must be a whole number"),
+        ("max_shipments", "80", "nodes[0].max_shipments", "must be a whole number, not string"),
+        ("max_units", -1, "nodes[0].max_units", "must not be negative"),
+        ("can_ship", "yes", "nodes[0].can_ship", "must be true or false, not string"),
+        ("region", "us-tn", "nodes[0].region", "must be an ISO 3166 code such as 'US-TX' or 'DE', not 'us-tn'"),
+        ("tags", ["dc", 3], "nodes[0].tags[1]", "must be a string, not number"),
+        ("can_pick_up", True, "nodes[0].can_pick_up", "is not a field of this format"),
+    ],
+)
+def test_node_fields_are_checked(field: str, value: Any, path: str, message: str) -> None:
+    doc = minimal()
+    doc["nodes"][0][field] = value
+
+    assert problems(doc) == [(path, message)]
+
+
+def test_a_required_node_field_left_out_is_named() -> None:
+    doc = minimal()
+    del doc["nodes"][0]["unit_handling_cost"]
+
+    assert problems(doc) == [("nodes[0].unit_handling_cost", "is required")]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "path", "message"),
+    [
+        ("unit_weight_lb", "2.5", "items[0].unit_weight_lb", "must be a number, not string"),
+        ("length_in", -3, "items[0].length_in", "must be between 0 and 10000"),
+        ("hazmat", 0, "items[0].hazmat", "must be true or false, not number"),
+        ("attributes", {"color": 3}, "items[0].attributes.color", "must be a string, not number"),
+        ("attributes", ["home"], "items[0].attributes", "must be an object, not array"),
+    ],
+)
+def test_item_fields_are_checked(field: str, value: Any, path: str, message: str) -> None:
+    doc = minimal()
+    doc["items"][0][field] = value
+
+    assert problems(doc) == [(path, message)]
+
+
+def test_a_duplicate_sku_is_refused() -> None:
+    doc = minimal()
+    doc["items"][1]["sku"] = "HOM-00001"
+    doc["inventory"].pop()  # it named the SKU that is now gone
+
+    assert problems(doc) == [("items[1].sku", "duplicates 'HOM-00001' (first at items[0])")]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (2.5, "must be a whole number"),
+        (True, "must be a whole number, not boolean"),
+        ("3", "must be a whole number, not string"),
+        (2_000_000_000, "must be at most 1000000000"),
+    ],
+)
+def test_on_hand_must_be_a_whole_count(value: Any, message: str) -> None:
+    doc = minimal()
+    doc["inventory"][0]["on_hand"] = value
+
+    assert problems(doc) == [("inventory[0].on_hand", message)]
+
+
+def test_two_counts_for_one_position_are_refused() -> None:
+    doc = minimal()
+    doc["inventory"].append({"node_id": "DC-01", "sku": "HOM-00001", "on_hand": 7})
+
+    assert problems(doc) == [("inventory[3]", "repeats the position ('DC-01', 'HOM-00001') of inventory[0]")]
+
+
+def test_an_inventory_row_missing_its_count_is_refused() -> None:
+    doc = minimal()
+    del doc["inventory"][1]["on_hand"]
+
+    assert problems(doc) == [("inventory[1].on_hand", "is required")]
+
+
+# --- reading files ------------------------------------------------------------------------------------------
+
+
+def test_a_key_given_twice_in_one_object_is_refused(tmp_path: Path) -> None:
+    text = (FIXTURES / "minimal.json").read_text().replace('"on_hand": 120}', '"on_hand": 120, "on_hand": 5}')
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+
+    with pytest.raises(NetworkFileError) as caught:
+        read_network_file(path)
+    assert caught.value.problems == [("inventory[0].on_hand", "appears more than once in this object")]
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.json"
+    path.write_bytes((FIXTURES / "minimal.json").read_bytes().replace(b"Memphis", b"M\xe9mphis"))
+
+    with pytest.raises(NetworkFileError) as caught:
+        read_network_file(str(path))
+    [(where, message)] = caught.value.problems
+    assert where == "$" and message.startswith("is not UTF-8 text (bad byte at offset ")
+
+
+def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + (FIXTURES / "minimal.json").read_bytes())
+
+    assert len(read_network_file(path).nodes) == 2
+
+
+def test_a_missing_file_raises_the_os_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_network_file(tmp_path / "absent.json")
