@@ -42,7 +42,11 @@ def _check_finite(v: Violations, value: float, name: str, low: float, high: floa
     if not math.isfinite(value):
         v.add(name, "must be a finite number")
     else:
-        v.check(low <= value <= high, name, f"must be between {low:,.6g} and {high:,.0f}")
+        v.check(low <= value <= high, name, f"must be between {_number(low)} and {_number(high)}")
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if x == int(x) else f"{x:g}"
 
 
 def _check_tags(v: Violations, tags: frozenset[str], name: str) -> None:

@@ -19,6 +19,10 @@ class StoreError(Exception):
     """Base of the store's errors."""
 
 
+class InvalidRequestError(StoreError, ValueError):
+    """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of)."""
+
+
 class UnknownNodeError(StoreError):
     """A write named nodes that do not exist; ``indexes`` are the offending positions in the request."""
 

@@ -1,0 +1,72 @@
+"""Persistence: ``open_store(url)`` picks the adapter; both satisfy ``server.store.base.Store``.
+
+URL forms:
+    sqlite:///relative/path.db       relative to the working directory
+    sqlite:////absolute/path.db      (four slashes: the path itself starts with '/')
+    postgresql://user@host:5432/db   also postgres://; any libpq URI query options pass through
+"""
+
+from __future__ import annotations
+
+from server.store.base import (
+    InvalidRequestError,
+    InventoryUpdate,
+    InventoryUpdateResult,
+    NegativeStockError,
+    NodePage,
+    Store,
+    StoreError,
+    UnknownNodeError,
+    UpdateKind,
+    UpdateOutcome,
+)
+
+__all__ = [
+    "InvalidRequestError",
+    "InventoryUpdate",
+    "InventoryUpdateResult",
+    "NegativeStockError",
+    "NodePage",
+    "Store",
+    "StoreError",
+    "UnknownNodeError",
+    "UpdateKind",
+    "UpdateOutcome",
+    "open_store",
+]
+
+_SQLITE_PREFIX = "sqlite:///"
+
+
+def open_store(url: str) -> Store:
+    """Open (not migrate) the store at ``url``; call ``migrate()`` before first use."""
+    scheme = url.partition("://")[0].lower()
+    if scheme == "sqlite":
+        path = url[len(_SQLITE_PREFIX) :] if url.startswith(_SQLITE_PREFIX) else ""
+        if not path or path == ":memory:":
+            raise ValueError(
+                f"bad SQLite URL {url!r}: expected sqlite:///relative/path.db or sqlite:////absolute/path.db "
+                "(in-memory databases are not supported: every connection would see its own)"
+            )
+        # Imported here so a PostgreSQL deployment never loads sqlite3, and vice versa for psycopg.
+        from server.store.sqlite import SqliteStore
+
+        return SqliteStore(path)
+    if scheme in ("postgresql", "postgres"):
+        from server.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(
+        f"unsupported store URL scheme {scheme!r} in {_redact(url)!r}: "
+        "use sqlite:///path.db or postgresql://user@host:port/dbname"
+    )
+
+
+def _redact(url: str) -> str:
+    # Never echo a password into logs or error messages.
+    head, sep, tail = url.partition("@")
+    if not sep:
+        return url
+    scheme, _, credentials = head.partition("://")
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}:***@{tail}" if ":" in credentials else url

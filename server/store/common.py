@@ -1,0 +1,361 @@
+"""What both SQL adapters share: every query and the inventory-update logic.
+
+SQL is written once with ``?`` placeholders; an adapter supplies a ``Tx`` (which
+translates placeholders for its driver), its transactions, and the few fragments
+that differ between dialects (list parameters, timestamps, row locks).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from engine import limits
+from engine.model import InventoryPosition, Item, Node, NodeType
+from server.store import rows
+from server.store.base import (
+    InvalidRequestError,
+    InventoryUpdate,
+    InventoryUpdateResult,
+    NegativeStockError,
+    NodePage,
+    UnknownNodeError,
+    UpdateKind,
+    UpdateOutcome,
+)
+from server.store.migrate import Migration, load_migrations
+
+T = TypeVar("T")
+Key = tuple[str, str]  # (sku, node_id): the inventory primary key, and the order rows are locked in
+
+_PAGE_TOKEN_PREFIX = "n1:"
+
+
+class Tx(Protocol):
+    """One open transaction (or autocommit session for reads)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement; the rows it returned (empty for statements that return none)."""
+        ...
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None: ...
+
+
+def encode_page_token(last_id: str) -> str:
+    return base64.urlsafe_b64encode((_PAGE_TOKEN_PREFIX + last_id).encode()).decode()
+
+
+def decode_page_token(token: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(token.encode("ascii")).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise InvalidRequestError("page_token is not one this service issued") from None
+    if not text.startswith(_PAGE_TOKEN_PREFIX):
+        raise InvalidRequestError("page_token is not one this service issued")
+    return text[len(_PAGE_TOKEN_PREFIX) :]
+
+
+def _columns(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def _upsert_sql(table: str, columns: Sequence[str], key: str) -> str:
+    # ON CONFLICT ... DO UPDATE is the one upsert SQLite, PostgreSQL and CockroachDB all run.
+    all_columns = [*columns, "updated_at"]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in all_columns if c != key)
+    marks = ", ".join("?" for _ in all_columns)
+    return f"INSERT INTO {table} ({_columns(all_columns)}) VALUES ({marks}) ON CONFLICT ({key}) DO UPDATE SET {updates}"
+
+
+_UPSERT_NODE = _upsert_sql("nodes", rows.NODE_COLUMNS, "id")
+_UPSERT_ITEM = _upsert_sql("items", rows.ITEM_COLUMNS, "sku")
+_INSERT_EMPTY_POSITION = (
+    "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
+    "VALUES (?, ?, 0, 0, 0, 0, NULL, ?) ON CONFLICT (sku, node_id) DO NOTHING"
+)
+_WRITE_POSITION = (
+    "UPDATE inventory SET on_hand = ?, as_of = ?, version = version + 1, updated_at = ? WHERE sku = ? AND node_id = ?"
+)
+
+
+@dataclass(slots=True)
+class _Working:
+    """A locked inventory row while a batch is applied to it in memory."""
+
+    on_hand: int
+    reserved: int
+    protected: int
+    as_of: datetime | None
+    changed: bool = False
+
+
+class SqlStore(ABC):
+    """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""
+
+    # --- what a dialect supplies ---------------------------------------------------
+
+    MIGRATIONS: str  # the folder under migrations/ holding this dialect's scripts
+    TIMESTAMP_TYPE: str  # the column type of schema_migrations.applied_at
+    ROW_LOCK: str  # appended to SELECTs that must lock the rows they read ("" where BEGIN locks)
+
+    @property
+    @abstractmethod
+    def dialect(self) -> str: ...
+
+    @abstractmethod
+    def _read(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` on a connection outside any explicit transaction (single-statement reads)."""
+
+    @abstractmethod
+    def _write(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` in one write transaction (retried whole where the database asks for it)."""
+
+    @abstractmethod
+    def _migration_tx(self, work: Callable[[Tx], T]) -> T:
+        """Run ``work`` in a transaction that excludes every other migrator, in any process."""
+
+    @abstractmethod
+    def _script_statements(self, script: str) -> list[str]: ...
+
+    @abstractmethod
+    def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        """A predicate ``column IN values`` taking the whole list as parameters of fixed count."""
+
+    @abstractmethod
+    def _in_keys(self, keys: Sequence[Key]) -> tuple[str, list[Any]]:
+        """A predicate ``(sku, node_id) IN keys``."""
+
+    @abstractmethod
+    def _has_tag(self) -> str:
+        """A predicate: the JSON array ``nodes.tags`` contains the one ``?`` parameter."""
+
+    @abstractmethod
+    def _ts_in(self, value: datetime | None) -> Any: ...
+
+    @abstractmethod
+    def _ts_out(self, value: Any) -> datetime | None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # --- migrations ----------------------------------------------------------------
+
+    def migrate(self) -> int:
+        migrations = load_migrations(self.MIGRATIONS)
+        # One transaction per migration: a failing 003 leaves 002 applied and names itself.
+        while True:
+            version, done = self._migration_tx(lambda tx: self._migrate_next(tx, migrations))
+            if done:
+                return version
+
+    def _migrate_next(self, tx: Tx, migrations: Sequence[Migration]) -> tuple[int, bool]:
+        tx.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER NOT NULL PRIMARY KEY,"
+            " name TEXT NOT NULL,"
+            f" applied_at {self.TIMESTAMP_TYPE} NOT NULL)"
+        )
+        applied = {int(row[0]) for row in tx.execute("SELECT version FROM schema_migrations")}
+        pending = [m for m in migrations if m.version not in applied]
+        if not pending:
+            # A newer schema than this code knows is fine: migrations only add (expand first).
+            return max(applied, default=0), True
+        step = pending[0]
+        for statement in self._script_statements(step.sql):
+            tx.execute(statement)
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            (step.version, step.name, self._ts_in(rows.utc_now())),
+        )
+        return step.version, False
+
+    def schema_version(self) -> int:
+        """The highest applied migration (0 on an empty database)."""
+        return self._read(self._schema_version)
+
+    def _schema_version(self, tx: Tx) -> int:
+        if not tx.execute(self._table_exists_sql(), ("schema_migrations",)):
+            return 0
+        found = tx.execute("SELECT MAX(version) FROM schema_migrations")
+        return int(found[0][0] or 0)
+
+    @abstractmethod
+    def _table_exists_sql(self) -> str: ...
+
+    # --- nodes and items -----------------------------------------------------------
+
+    def upsert_nodes(self, nodes: Sequence[Node]) -> None:
+        if not nodes:
+            return
+        now = self._ts_in(rows.utc_now())
+        params = [(*rows.node_to_row(n), now) for n in nodes]
+        self._write(lambda tx: tx.executemany(_UPSERT_NODE, params))
+
+    def list_nodes(
+        self,
+        *,
+        types: Sequence[NodeType] = (),
+        tag: str = "",
+        page_size: int = limits.DEFAULT_PAGE_SIZE,
+        page_token: str = "",
+    ) -> NodePage:
+        size = limits.DEFAULT_PAGE_SIZE if page_size <= 0 else min(page_size, limits.MAX_PAGE_SIZE)
+        where: list[str] = []
+        params: list[Any] = []
+        if page_token:
+            where.append("id > ?")
+            params.append(decode_page_token(page_token))
+        if types:
+            predicate, values = self._in_list("type", [NodeType(t).value for t in types])
+            where.append(predicate)
+            params.extend(values)
+        if tag:
+            where.append(self._has_tag())
+            params.append(tag)
+        sql = f"SELECT {_columns(rows.NODE_COLUMNS)} FROM nodes"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        # One row more than asked tells whether another page exists, so the last token is empty.
+        sql += " ORDER BY id LIMIT ?"
+        params.append(size + 1)
+        found = self._read(lambda tx: tx.execute(sql, params))
+        nodes = tuple(rows.row_to_node(r) for r in found[:size])
+        token = encode_page_token(nodes[-1].id) if len(found) > size else ""
+        return NodePage(nodes=nodes, next_page_token=token)
+
+    def all_nodes(self) -> list[Node]:
+        sql = f"SELECT {_columns(rows.NODE_COLUMNS)} FROM nodes ORDER BY id"
+        return [rows.row_to_node(r) for r in self._read(lambda tx: tx.execute(sql))]
+
+    def upsert_items(self, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        now = self._ts_in(rows.utc_now())
+        params = [(*rows.item_to_row(i), now) for i in items]
+        self._write(lambda tx: tx.executemany(_UPSERT_ITEM, params))
+
+    def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
+        if not skus:
+            return {}
+        predicate, params = self._in_list("sku", sorted(set(skus)))
+        sql = f"SELECT {_columns(rows.ITEM_COLUMNS)} FROM items WHERE {predicate}"
+        items = (rows.row_to_item(r) for r in self._read(lambda tx: tx.execute(sql, params)))
+        return {item.sku: item for item in items}
+
+    # --- inventory -----------------------------------------------------------------
+
+    def get_availability(self, skus: Sequence[str], node_ids: Sequence[str] = ()) -> list[InventoryPosition]:
+        if not skus:
+            return []
+        predicate, params = self._in_list("sku", sorted(set(skus)))
+        sql = f"SELECT {_columns(rows.POSITION_COLUMNS)} FROM inventory WHERE {predicate}"
+        if node_ids:
+            node_predicate, node_params = self._in_list("node_id", sorted(set(node_ids)))
+            sql += f" AND {node_predicate}"
+            params += node_params
+        sql += " ORDER BY sku, node_id"
+        found = self._read(lambda tx: tx.execute(sql, params))
+        return [rows.row_to_position(r, self._ts_out(r[5])) for r in found]
+
+    def update_inventory(self, updates: Sequence[InventoryUpdate]) -> list[InventoryUpdateResult]:
+        if not updates:
+            return []
+        as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
+        now = rows.utc_now()
+        return self._write(lambda tx: self._apply_updates(tx, updates, as_ofs, now))
+
+    def _apply_updates(
+        self,
+        tx: Tx,
+        updates: Sequence[InventoryUpdate],
+        as_ofs: Sequence[datetime | None],
+        now: datetime,
+    ) -> list[InventoryUpdateResult]:
+        self._reject_unknown_nodes(tx, updates)
+        working = self._lock_positions(tx, sorted({(u.sku, u.node_id) for u in updates}), now)
+
+        # Apply in request order in memory; the rows are locked, so this is not read-check-write.
+        outcomes: list[UpdateOutcome] = []
+        bad: list[int] = []
+        for index, (update, as_of) in enumerate(zip(updates, as_ofs, strict=True)):
+            row = working[(update.sku, update.node_id)]
+            if update.kind is UpdateKind.ABSOLUTE:
+                assert as_of is not None  # _checked_as_of guarantees it
+                if row.as_of is not None and row.as_of > as_of:
+                    outcomes.append(UpdateOutcome.STALE_IGNORED)
+                    continue
+                target = update.quantity
+            else:
+                target = row.on_hand + update.quantity
+                as_of = row.as_of
+            if target < 0 or target < row.reserved:
+                # Keep going, so the error names every bad position at once; no outcome is
+                # recorded because the batch raises below.
+                bad.append(index)
+                continue
+            row.on_hand, row.as_of, row.changed = target, as_of, True
+            outcomes.append(UpdateOutcome.APPLIED)
+        if bad:
+            raise NegativeStockError(bad)
+
+        changed = sorted(key for key, row in working.items() if row.changed)
+        if changed:
+            stamp = self._ts_in(now)
+            tx.executemany(
+                _WRITE_POSITION,
+                [(working[k].on_hand, self._ts_in(working[k].as_of), stamp, k[0], k[1]) for k in changed],
+            )
+        return [
+            InventoryUpdateResult(outcome=outcome, position=_position(u, working[(u.sku, u.node_id)]))
+            for u, outcome in zip(updates, outcomes, strict=True)
+        ]
+
+    def _reject_unknown_nodes(self, tx: Tx, updates: Sequence[InventoryUpdate]) -> None:
+        wanted = sorted({u.node_id for u in updates})
+        predicate, params = self._in_list("id", wanted)
+        known = {r[0] for r in tx.execute(f"SELECT id FROM nodes WHERE {predicate}", params)}
+        unknown = [(i, u.node_id) for i, u in enumerate(updates) if u.node_id not in known]
+        if unknown:
+            raise UnknownNodeError([i for i, _ in unknown], [n for _, n in unknown])
+
+    def _lock_positions(self, tx: Tx, keys: Sequence[Key], now: datetime) -> dict[Key, _Working]:
+        """Lock every row the batch touches, creating missing ones (at zero) first.
+
+        Creating first means concurrent callers meet on an existing row lock instead of a
+        unique-key violation; a missing row at zero behaves exactly as "no row" for both
+        kinds of update, and a rejected batch rolls the new rows back with everything else.
+        """
+        predicate, params = self._in_keys(keys)
+        select = f"SELECT {_columns(rows.POSITION_COLUMNS)} FROM inventory WHERE {predicate}"
+        existing = {(r[1], r[0]) for r in tx.execute(select, params)}
+        missing = [k for k in keys if k not in existing]
+        if missing:
+            stamp = self._ts_in(now)
+            tx.executemany(_INSERT_EMPTY_POSITION, [(sku, node, stamp) for sku, node in missing])
+        # Locked in (sku, node_id) order, the order reservations use too, so writers never deadlock.
+        locked = tx.execute(f"{select} ORDER BY sku, node_id{self.ROW_LOCK}", params)
+        return {(r[1], r[0]): _Working(int(r[2]), int(r[3]), int(r[4]), self._ts_out(r[5])) for r in locked}
+
+
+def _checked_as_of(index: int, update: InventoryUpdate) -> datetime | None:
+    if update.as_of is not None:
+        return rows.require_utc(update.as_of, f"updates[{index}].as_of")
+    if update.kind is UpdateKind.ABSOLUTE:
+        raise InvalidRequestError(f"updates[{index}].as_of is required for an ABSOLUTE count")
+    return None
+
+
+def _position(update: InventoryUpdate, row: _Working) -> InventoryPosition:
+    return InventoryPosition(
+        node_id=update.node_id,
+        sku=update.sku,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        protected=row.protected,
+        as_of=row.as_of,
+    )

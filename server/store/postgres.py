@@ -1,0 +1,179 @@
+"""The production store: PostgreSQL through psycopg 3 and a connection pool.
+
+The SQL stays in the subset CockroachDB and YugabyteDB also run, and a write
+transaction is retried whole on serialization failures and deadlocks, which those
+databases (and PostgreSQL under contention) report instead of blocking forever.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from server.store.base import StoreError
+from server.store.common import Key, SqlStore
+
+T = TypeVar("T")
+
+POOL_MIN_SIZE = 1
+POOL_MAX_SIZE = 8
+POOL_TIMEOUT_S = 10.0
+WRITE_ATTEMPTS = 5
+# Any constant both migrators agree on; derived from the name so it reads as ours in pg_locks.
+MIGRATION_LOCK_KEY = int.from_bytes(b"oms-migr", "big") & 0x7FFF_FFFF_FFFF_FFFF
+_RETRYABLE = (errors.SerializationFailure, errors.DeadlockDetected)
+
+
+def _placeholders(sql: str) -> str:
+    # Shared SQL uses '?'; psycopg wants '%s' and a literal '%' doubled.
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _why(conninfo: str) -> str:
+    """libpq's own reason (refused, bad password, no such database): the pool only says "timeout"."""
+    try:
+        psycopg.connect(conninfo, connect_timeout=3).close()
+    except psycopg.Error as error:
+        return str(error).strip()
+    return "the pool did not fill in time"
+
+
+class _PostgresTx:
+    def __init__(self, cursor: psycopg.Cursor[tuple[Any, ...]]) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if params:
+            self._cursor.execute(_placeholders(sql), params)
+        else:
+            # Without parameters psycopg sends the text as is: several statements are allowed.
+            self._cursor.execute(sql)
+        return self._cursor.fetchall() if self._cursor.description is not None else []
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(_placeholders(sql), params)
+
+
+class PostgresStore(SqlStore):
+    MIGRATIONS = "postgres"
+    TIMESTAMP_TYPE = "TIMESTAMPTZ"
+    ROW_LOCK = " FOR UPDATE"
+
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        min_size: int = POOL_MIN_SIZE,
+        max_size: int = POOL_MAX_SIZE,
+        timeout: float = POOL_TIMEOUT_S,
+    ) -> None:
+        """``timeout`` bounds both the first connection and every wait for a free pooled one."""
+        self.conninfo = conninfo
+        # autocommit: single-statement reads cost one round trip; writes open transactions explicitly.
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            kwargs={"autocommit": True},
+            name="oms-store",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)  # an unreachable database fails here, not later
+        except PoolTimeout as error:
+            self._pool.close()  # or it keeps reconnecting in the background
+            raise StoreError(f"cannot connect to PostgreSQL within {timeout:g} s: {_why(conninfo)}") from error
+
+    @property
+    def dialect(self) -> str:
+        return "postgresql"
+
+    # --- transactions ---------------------------------------------------------------------
+
+    def _read(self, work: Callable[[_PostgresTx], T]) -> T:
+        with self._pool.connection() as connection, connection.cursor() as cursor:
+            return work(_PostgresTx(cursor))
+
+    def _write(self, work: Callable[[_PostgresTx], T]) -> T:
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with (
+                    self._pool.connection() as connection,
+                    connection.transaction(),
+                    connection.cursor() as cursor,
+                ):
+                    return work(_PostgresTx(cursor))
+            except _RETRYABLE:
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                # Jittered backoff so the transactions that collided do not collide again.
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _migration_tx(self, work: Callable[[_PostgresTx], T]) -> T:
+        def locked(tx: _PostgresTx) -> T:
+            # Released at commit or rollback; concurrent migrators queue here, then see the new version.
+            tx.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK_KEY,))
+            return work(tx)
+
+        return self._write(locked)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # --- dialect fragments ----------------------------------------------------------------
+
+    def _script_statements(self, script: str) -> list[str]:
+        return [script]  # PostgreSQL runs a parameterless multi-statement script in one call
+
+    def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
+    def _in_keys(self, keys: Sequence[Key]) -> tuple[str, list[Any]]:
+        return (
+            "(sku, node_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))",
+            [[k[0] for k in keys], [k[1] for k in keys]],
+        )
+
+    def _has_tag(self) -> str:
+        return "tags::jsonb @> jsonb_build_array(?::text)"
+
+    def _table_exists_sql(self) -> str:
+        return "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
+
+    def _ts_in(self, value: datetime | None) -> datetime | None:
+        return value
+
+    def _ts_out(self, value: Any) -> datetime | None:
+        # psycopg returns the session's time zone; callers get UTC whatever the server's TimeZone.
+        return None if value is None else value.astimezone(UTC)
+
+    # --- durability ---------------------------------------------------------------------------
+
+    def check_durability(self) -> list[str]:
+        def settings(tx: _PostgresTx) -> dict[str, str]:
+            found = tx.execute(
+                "SELECT name, setting FROM pg_settings WHERE name = ANY(?)",
+                (["fsync", "synchronous_commit", "full_page_writes"],),
+            )
+            return {str(name): str(value) for name, value in found}
+
+        current = self._read(settings)
+        # A setting a compatible database does not have (CockroachDB has no fsync) is not a problem;
+        # every synchronous_commit value but 'off' flushes the local WAL before acknowledging.
+        problems = []
+        if current.get("synchronous_commit") == "off":
+            problems.append("synchronous_commit is off: acknowledged commits can be lost")
+        if current.get("fsync", "on") != "on":
+            problems.append("fsync is off: a crash can corrupt the database")
+        if current.get("full_page_writes", "on") != "on":
+            problems.append("full_page_writes is off: a crash can leave torn pages")
+        return problems

@@ -1,0 +1,151 @@
+"""Row <-> model mapping and time helpers shared by both SQL adapters.
+
+Column order here is the one every SELECT and INSERT in ``common.py`` uses, so
+the adapters never map a row themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from engine.model import GeoPoint, InventoryPosition, Item, Node, NodeType
+from server.store.base import InvalidRequestError
+
+Row = Sequence[Any]
+
+NODE_COLUMNS = (
+    "id",
+    "type",
+    "name",
+    "region",
+    "lat",
+    "lon",
+    "pick_pack_cost",
+    "unit_handling_cost",
+    "max_shipments",
+    "max_units",
+    "can_ship",
+    "can_pickup",
+    "is_open",
+    "tags",
+)
+
+ITEM_COLUMNS = (
+    "sku",
+    "unit_weight_lb",
+    "length_in",
+    "width_in",
+    "height_in",
+    "hazmat",
+    "tags",
+    "attributes",
+)
+
+POSITION_COLUMNS = ("node_id", "sku", "on_hand", "reserved", "protected", "as_of")
+
+
+def require_utc(value: datetime, what: str) -> datetime:
+    """``value`` in UTC; naive datetimes are refused because their zone would be a guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidRequestError(f"{what} must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def encode_text_timestamp(value: datetime) -> str:
+    """Fixed-width ISO-8601 in UTC with microseconds: sorts as text in the order of time."""
+    return require_utc(value, "timestamp").replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+
+def decode_text_timestamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.removesuffix("Z")).replace(tzinfo=UTC)
+
+
+def _tags_json(tags: frozenset[str]) -> str:
+    # Sorted so equal sets store equal text (diffs, dumps and tests stay stable).
+    return json.dumps(sorted(tags), ensure_ascii=False)
+
+
+def node_to_row(node: Node) -> tuple[Any, ...]:
+    return (
+        node.id,
+        node.type.value,
+        node.name,
+        node.region,
+        node.location.lat,
+        node.location.lon,
+        node.pick_pack_cost,
+        node.unit_handling_cost,
+        node.max_shipments,
+        node.max_units,
+        node.can_ship,
+        node.can_pickup,
+        node.is_open,
+        _tags_json(node.tags),
+    )
+
+
+def row_to_node(row: Row) -> Node:
+    (id_, type_, name, region, lat, lon, pick_pack, unit_handling, max_ship, max_units, ship, pickup, open_, tags) = row
+    return Node(
+        id=id_,
+        type=NodeType(type_),
+        location=GeoPoint(lat=float(lat), lon=float(lon)),
+        pick_pack_cost=float(pick_pack),
+        unit_handling_cost=float(unit_handling),
+        name=name,
+        region=region,
+        max_shipments=None if max_ship is None else int(max_ship),
+        max_units=None if max_units is None else int(max_units),
+        can_ship=bool(ship),  # SQLite hands back 0/1
+        can_pickup=bool(pickup),
+        is_open=bool(open_),
+        tags=frozenset(json.loads(tags)),
+    )
+
+
+def item_to_row(item: Item) -> tuple[Any, ...]:
+    return (
+        item.sku,
+        item.unit_weight_lb,
+        item.length_in,
+        item.width_in,
+        item.height_in,
+        item.hazmat,
+        _tags_json(item.tags),
+        json.dumps(dict(sorted(item.attributes.items())), ensure_ascii=False),
+    )
+
+
+def row_to_item(row: Row) -> Item:
+    sku, weight, length, width, height, hazmat, tags, attributes = row
+    attrs: Mapping[str, str] = json.loads(attributes)
+    return Item(
+        sku=sku,
+        unit_weight_lb=float(weight),
+        length_in=float(length),
+        width_in=float(width),
+        height_in=float(height),
+        hazmat=bool(hazmat),
+        tags=frozenset(json.loads(tags)),
+        attributes=dict(attrs),
+    )
+
+
+def row_to_position(row: Row, as_of: datetime | None) -> InventoryPosition:
+    """``as_of`` comes decoded by the adapter: its timestamp type is the one dialect-specific column."""
+    node_id, sku, on_hand, reserved, protected, _ = row
+    return InventoryPosition(
+        node_id=node_id,
+        sku=sku,
+        on_hand=int(on_hand),
+        reserved=int(reserved),
+        protected=int(protected),
+        as_of=as_of,
+    )
