@@ -17,4 +17,5 @@ def haversine_miles(lat: float, lon: float, lats: FloatArray, lons: FloatArray) 
     dphi = phi2 - phi1
     dlmb = np.radians(lons - lon)
     h = np.sin(dphi / 2.0) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlmb / 2.0) ** 2
-    return 2.0 * EARTH_RADIUS_MILES * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    distance: FloatArray = 2.0 * EARTH_RADIUS_MILES * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    return distance

@@ -16,6 +16,8 @@ from engine.directives import Directives
 from engine.geo import FloatArray, haversine_miles
 from engine.model import Order
 from engine.network import BoolArray, IntArray, NetworkSnapshot
+
+__all__ = ["BoolArray", "Elimination", "IntArray", "Problem", "build_problem"]
 from engine.terms import Terms
 
 
@@ -78,8 +80,8 @@ def build_problem(
     rule_ids: dict[int, list[str]] = {}
     for protection in directives.protections:
         cols = snapshot.indices(sorted(protection.node_ids))
-        rows = [sku_pos[s] for s in skus if not protection.skus or s in protection.skus]
-        if len(cols) and rows:
+        rows = np.array([sku_pos[s] for s in skus if not protection.skus or s in protection.skus], dtype=np.int64)
+        if len(cols) and len(rows):
             block = avail_all[np.ix_(rows, cols)]
             avail_all[np.ix_(rows, cols)] = np.maximum(0, block - protection.units)
             for c in cols.tolist():
@@ -114,18 +116,18 @@ def build_problem(
 
     live = stocked[elimination == Elimination.CANDIDATE]
     avail = avail_all[:, live]
-    allowed = avail[sku_row] > 0
+    allowed: BoolArray = avail[sku_row] > 0
     for exclusion in directives.exclusions:
         if exclusion.line_ids:
-            rows = [line_pos[i] for i in exclusion.line_ids if i in line_pos]
+            rows = _line_rows(line_pos, exclusion.line_ids)
             allowed[np.ix_(rows, np.isin(live, snapshot.indices(sorted(exclusion.node_ids))))] = False
     for requirement in directives.requirements:
         if requirement.line_ids:
-            rows = [line_pos[i] for i in requirement.line_ids if i in line_pos]
+            rows = _line_rows(line_pos, requirement.line_ids)
             allowed[np.ix_(rows, ~np.isin(live, snapshot.indices(sorted(requirement.node_ids))))] = False
 
     keep = allowed.any(axis=0)
-    nodes = live[keep]
+    nodes: IntArray = live[keep]
     allowed = allowed[:, keep]
     avail = avail[:, keep]
 
@@ -142,16 +144,12 @@ def build_problem(
         fixed = snapshot.pick_pack[nodes] + table.base_for(zone)
         unit = snapshot.handling[nodes][None, :] + weight[:, None] * table.per_lb_for(zone)[None, :]
     for penalty in terms.penalties:
-        cols = np.isin(nodes, snapshot.indices(sorted(penalty.node_ids)))
-        if not cols.any():
+        hit = np.isin(nodes, snapshot.indices(sorted(penalty.node_ids)))
+        if not hit.any():
             continue
-        fixed[cols] += penalty.per_shipment
-        rows = (
-            [line_pos[i] for i in penalty.line_ids if i in line_pos]
-            if penalty.line_ids
-            else list(range(len(order.lines)))
-        )
-        unit[np.ix_(rows, cols)] += penalty.per_unit
+        fixed[hit] += penalty.per_shipment
+        rows = _line_rows(line_pos, penalty.line_ids) if penalty.line_ids else np.arange(len(order.lines))
+        unit[np.ix_(rows, hit)] += penalty.per_unit
 
     return Problem(
         order=order,
@@ -173,3 +171,7 @@ def build_problem(
         elimination=elimination,
         rule_ids={n: tuple(dict.fromkeys(r)) for n, r in rule_ids.items()},
     )
+
+
+def _line_rows(line_pos: dict[str, int], line_ids: frozenset[str]) -> IntArray:
+    return np.array(sorted(line_pos[i] for i in line_ids if i in line_pos), dtype=np.int64)

@@ -20,13 +20,15 @@ from engine.optimizer.search import SolverSettings, optimize
 from engine.problem import Problem, build_problem
 from engine.terms import resolve_terms
 
+DEFAULT_SETTINGS = SolverSettings()
+
 
 def decide(
     order: Order,
     snapshot: NetworkSnapshot,
     availability: Availability,
     directives: Directives = NO_DIRECTIVES,
-    settings: SolverSettings = SolverSettings(),
+    settings: SolverSettings = DEFAULT_SETTINGS,
     why_not: Sequence[str] = (),
 ) -> Decision:
     """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report."""

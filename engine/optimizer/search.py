@@ -108,7 +108,9 @@ def _fewest_shipments(problem: Problem, settings: SolverSettings) -> Solution:
     result = solve_milp(problem, cols, settings.time_limit_ms, settings.backend)
     if result.plan is None:
         plan = greedy_plan(problem)
-        return Solution(plan, SolveStatus.FEASIBLE, DecisionPath.SOLVER, result.bound, problem.n_nodes)
+        # No bound was proven in time; costs are non-negative unless rules prefer nodes with negative penalties.
+        bound = min(0.0, plan.objective(problem))
+        return Solution(plan, SolveStatus.FEASIBLE, DecisionPath.SOLVER, bound, problem.n_nodes)
     bound = result.plan.objective(problem) if result.status is SolveStatus.OPTIMAL else result.bound
     return Solution(result.plan, result.status, DecisionPath.SOLVER, bound, problem.n_nodes)
 
