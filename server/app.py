@@ -1,0 +1,179 @@
+"""The gRPC server: built from a config and a store, SERVING once the store is ready.
+
+``create_server`` binds, starts with every health status NOT_SERVING, prepares the store
+(migrations, durability check, optional sample network), then turns health SERVING and returns.
+``RunningServer.stop`` is the graceful shutdown: health NOT_SERVING, new calls refused,
+in-flight calls given the grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
+
+from server.config import Config
+from server.interceptors import error_interceptor, metrics_interceptor
+from server.metrics import MetricsEndpoint, ServerMetrics, serve_metrics
+from server.network_file import read_network_file
+from server.network_load import load_into_store, store_is_empty
+from server.services import ServiceDeps, register_services
+from server.store.base import Store
+
+_log = logging.getLogger(__name__)
+
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+class StartupError(RuntimeError):
+    """The server could not start: the port is taken, the store is unusable..."""
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    address: str  # host:port actually bound
+    service_names: tuple[str, ...]
+    health: health.HealthServicer
+    health_pool: futures.ThreadPoolExecutor
+    deps: ServiceDeps  # what the services were built from (the store, the network cache...)
+    metrics_registry: CollectorRegistry
+    metrics_endpoint: MetricsEndpoint | None = None
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def target(self) -> str:
+        """What a client on this host dials."""
+        host, _, port = self.address.rpartition(":")
+        if host in ("0.0.0.0", "[::]", "::", ""):
+            host = "127.0.0.1"
+        return f"{host}:{port}"
+
+    def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.service_names):
+            self.health.set(name, status)
+
+    def stop(self, grace: float | None) -> None:
+        """Graceful shutdown (idempotent): NOT_SERVING, refuse new calls, let in-flight ones finish."""
+        if self._stopped:
+            return
+        self._stopped = True
+        _log.info("shutting down", extra={"grace_seconds": grace})
+        self.health.enter_graceful_shutdown()  # every status NOT_SERVING, and no later change
+        self.server.stop(grace).wait()
+        self.health_pool.shutdown(wait=False)
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.close()
+        _log.info("stopped")
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return bool(self.server.wait_for_termination(timeout))
+
+
+def grpc_options(config: Config, reuse_port: bool) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        # Off unless several workers share the port on purpose: a second server started by
+        # mistake must fail to bind instead of silently taking half the traffic.
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
+    ]
+
+
+def prepare_store(store: Store, config: Config, migrate: bool = True) -> None:
+    """Migrate, check durability settings, and load the sample network into an empty store."""
+    if migrate:
+        version = store.migrate()
+        _log.info("store migrated", extra={"dialect": store.dialect, "schema_version": version})
+    for problem in store.check_durability():
+        _log.warning("store durability", extra={"problem": problem})
+    if config.load_sample_if_empty and store_is_empty(store):
+        network = read_network_file(config.sample_network)
+        load_into_store(store, network, config.currency)
+        _log.info(
+            "sample network loaded",
+            extra={
+                "path": config.sample_network,
+                "nodes": len(network.nodes),
+                "items": len(network.items),
+                "positions": len(network.inventory),
+            },
+        )
+
+
+def create_server(
+    config: Config,
+    store: Store,
+    *,
+    migrate: bool = True,
+    reuse_port: bool = False,
+    serve_metrics_http: bool = True,
+    deps: ServiceDeps | None = None,
+) -> RunningServer:
+    """Build, bind and start the server; SERVING when it returns.
+
+    ``migrate=False`` is for worker processes whose parent already migrated; ``reuse_port``
+    lets workers share one port; ``deps`` replaces the default service dependencies (tests).
+    """
+    registry = CollectorRegistry()
+    metrics = ServerMetrics(registry)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
+        interceptors=[metrics_interceptor(metrics), error_interceptor()],  # metrics see mapped codes
+        options=grpc_options(config, reuse_port),
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+    )
+    deps = deps or ServiceDeps.build(config, store)
+    names = register_services(server, deps)
+    # Watch streams get a thread of their own so that they never hold a handler thread.
+    health_pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
+    health_servicer = health.HealthServicer(experimental_non_blocking=True, experimental_thread_pool=health_pool)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    if config.reflection:
+        reflection.enable_server_reflection((*names, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+    try:
+        port = server.add_insecure_port(config.address)
+    except RuntimeError as error:  # grpcio raises on a failed bind (older releases returned 0)
+        raise StartupError(f"cannot bind {config.address}: {error}") from None
+    if port == 0:
+        raise StartupError(f"cannot bind {config.address}")
+    host = config.address.rpartition(":")[0]
+    running = RunningServer(
+        server=server,
+        port=port,
+        address=f"{host}:{port}",
+        service_names=tuple(names),
+        health=health_servicer,
+        health_pool=health_pool,
+        deps=deps,
+        metrics_registry=registry,
+    )
+    running.set_serving(False)
+    server.start()
+    try:
+        prepare_store(store, config, migrate=migrate)
+        deps.network.invalidate()  # the sample may have just been written straight into the store
+        if serve_metrics_http:
+            running.metrics_endpoint = serve_metrics(config.metrics_host, config.metrics_port, registry)
+    except BaseException:
+        running.stop(grace=0)
+        raise
+    running.set_serving(True)
+    _log.info(
+        "serving",
+        extra={
+            "address": running.address,
+            "services": ",".join(names),
+            "reflection": config.reflection,
+            "threads": config.threads,
+            "metrics_port": running.metrics_endpoint.port if running.metrics_endpoint else 0,
+        },
+    )
+    return running

@@ -1,0 +1,322 @@
+"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health.
+
+Exit codes: 0 success; 1 the call or the server failed (a non-OK status, NOT_SERVING, a server
+that could not start); 2 bad usage or input (argparse's convention).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+import grpc
+from google.protobuf import json_format, message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from server import proto
+from server.config import ConfigError, add_config_flags, config_from_args, load_config
+from server.logging import configure_logging
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+# The CLI is a client: it accepts any response the server may legally send.
+_CLIENT_OPTIONS = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed without a traceback, exit 2."""
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ)
+
+
+# --- serve and migrate ----------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
+    config = config_from_args(args, _env())
+    configure_logging(config.log_format, config.log_level)
+    if config.workers > 1:
+        from server.workers import run_workers
+
+        return run_workers(config, out)
+    from server.serve import run_server
+
+    def announce(running: Any) -> None:
+        metrics = running.metrics_endpoint
+        suffix = f"; metrics on {config.metrics_host}:{metrics.port}" if metrics else ""
+        print(f"serving on {running.address}{suffix}", file=out, flush=True)
+
+    return run_server(config, on_ready=announce)
+
+
+def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
+    config = load_config({"database_url": args.database}, _env(), args.config)
+    configure_logging(config.log_format, config.log_level)
+    from server.store import open_store
+
+    store = open_store(config.database_url)
+    try:
+        version = store.migrate()
+        problems = store.check_durability()
+    finally:
+        store.close()
+    print(f"{store.dialect} store at schema version {version}", file=out)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+# --- client commands ------------------------------------------------------------------------
+
+
+def _channel(target: str) -> grpc.Channel:
+    return grpc.insecure_channel(target, options=_CLIENT_OPTIONS)
+
+
+def print_rpc_error(error: grpc.RpcError, err: TextIO) -> None:
+    """The status code, message and every rich detail a caller needs to fix the request."""
+    call: Any = error
+    print(f"error: {call.code().name}: {call.details()}", file=err)
+    status = rpc_status.from_call(call)
+    if status is None:
+        return
+    for detail in status.details:
+        for kind in (
+            error_details_pb2.BadRequest,
+            error_details_pb2.PreconditionFailure,
+            error_details_pb2.ResourceInfo,
+            error_details_pb2.RequestInfo,
+        ):
+            if detail.Is(kind.DESCRIPTOR):
+                info = kind()
+                detail.Unpack(info)
+                _print_detail(info, err)
+
+
+def _print_detail(info: Message, err: TextIO) -> None:
+    if isinstance(info, error_details_pb2.BadRequest):
+        for v in info.field_violations:
+            print(f"  {v.field or '(request)'}: {v.description}", file=err)
+    elif isinstance(info, error_details_pb2.PreconditionFailure):
+        for p in info.violations:
+            print(f"  {p.subject}: {p.description} ({p.type})", file=err)
+    elif isinstance(info, error_details_pb2.ResourceInfo):
+        print(f"  {info.resource_type} {info.resource_name}: {info.description}", file=err)
+    elif isinstance(info, error_details_pb2.RequestInfo):
+        print(f"  request id: {info.request_id}", file=err)
+
+
+def all_methods() -> list[MethodDescriptor]:
+    return [m for service in proto.service_descriptors() for m in service.methods]
+
+
+def find_method(name: str) -> MethodDescriptor:
+    """By ``Method``, ``Service.Method``, ``Service/Method`` or the full ``/pkg.Service/Method``."""
+    wanted = name.strip("/").replace("/", ".")
+    methods = all_methods()
+    matches = [m for m in methods if m.full_name == wanted or m.full_name.endswith("." + wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise UsageError(f"no method {name!r}; known: {', '.join(_short(m) for m in methods)}")
+    raise UsageError(f"{name!r} is ambiguous: {', '.join(_short(m) for m in matches)}")
+
+
+def _short(method: MethodDescriptor) -> str:
+    return f"{method.containing_service.name}.{method.name}"
+
+
+def _read_json_argument(value: str) -> str:
+    if value == "-":
+        return sys.stdin.read()
+    if value.startswith("@"):
+        try:
+            with open(value[1:], encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as error:
+            raise UsageError(f"cannot read {value[1:]}: {error.strerror}") from None
+    return value
+
+
+def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
+    if args.list:
+        for method in all_methods():
+            print(f"{_short(method)}  ({method.input_type.name} -> {method.output_type.name})", file=out)
+        return 0
+    if not args.method:
+        raise UsageError("name a METHOD (or use --list)")
+    method = find_method(args.method)
+    if method.client_streaming or method.server_streaming:
+        raise UsageError(f"{_short(method)} is a streaming method; call handles unary methods only")
+    request_class: Any = message_factory.GetMessageClass(method.input_type)
+    response_class: Any = message_factory.GetMessageClass(method.output_type)
+    try:
+        request = json_format.Parse(_read_json_argument(args.json), request_class())
+    except json_format.ParseError as error:
+        raise UsageError(f"--json is not a valid {method.input_type.full_name}: {error}") from None
+    path = f"/{method.containing_service.full_name}/{method.name}"
+    with _channel(args.target) as channel:
+        stub: Callable[..., Any] = channel.unary_unary(
+            path, request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString
+        )
+        try:
+            response = stub(request, timeout=args.timeout)
+        except grpc.RpcError as error:
+            print_rpc_error(error, sys.stderr)
+            return 1
+    print(json_format.MessageToJson(response, preserving_proto_field_name=True, indent=2), file=out)
+    return 0
+
+
+def cmd_health(args: argparse.Namespace, out: TextIO) -> int:
+    with _channel(args.target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            response = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
+        except grpc.RpcError as error:
+            print_rpc_error(error, sys.stderr)
+            return 1
+    status = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    print(status, file=out)
+    return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
+    from server.network_file import NetworkFileError, read_network_file
+    from server.network_load import plan_requests
+
+    try:
+        network = read_network_file(args.file)
+    except NetworkFileError as error:
+        print(f"error: {error.source}: {len(error.problems)} problem(s)", file=sys.stderr)
+        for where, problem in error.problems:
+            print(f"  {where}: {problem}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
+    plan = plan_requests(network, args.chunk_size)
+    counts = {"nodes": 0, "items": 0, "applied": 0, "stale": 0}
+    progress = _progress(plan.request_count)
+    with _channel(args.target) as channel:
+        stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
+        try:
+            for nodes in plan.nodes:
+                counts["nodes"] += stub.UpsertNodes(nodes, timeout=args.timeout).upserted_count
+                progress(1)
+            for items in plan.items:
+                counts["items"] += stub.UpsertItems(items, timeout=args.timeout).upserted_count
+                progress(1)
+            for updates in plan.inventory:
+                for result in stub.UpdateInventory(updates, timeout=args.timeout).results:
+                    applied = result.outcome == proto.network_pb2.UPDATE_OUTCOME_APPLIED
+                    counts["applied" if applied else "stale"] += 1
+                progress(1)
+        except grpc.RpcError as error:
+            progress(0, close=True)
+            print_rpc_error(error, sys.stderr)
+            return 1
+    progress(0, close=True)
+    print(
+        f"loaded {args.file}: {counts['nodes']} nodes, {counts['items']} items, "
+        f"{counts['applied'] + counts['stale']} inventory counts "
+        f"({counts['applied']} applied, {counts['stale']} stale ignored) in {plan.request_count} requests",
+        file=out,
+    )
+    return 0
+
+
+def _progress(total: int) -> Callable[..., None]:
+    """A tqdm bar on an interactive stderr; silent otherwise (logs and CI stay clean)."""
+    if not sys.stderr.isatty():
+        return lambda n, close=False: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="req", file=sys.stderr)
+
+    def step(n: int, close: bool = False) -> None:
+        bar.update(n)
+        if close:
+            bar.close()
+
+    return step
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+def _client_flags(parser: argparse.ArgumentParser, timeout: float) -> None:
+    parser.add_argument(
+        "--target",
+        default=os.environ.get("OMS_SOURCING_TARGET", DEFAULT_TARGET),
+        help=f"server host:port (default: $OMS_SOURCING_TARGET or {DEFAULT_TARGET})",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=timeout, help=f"deadline per call in seconds (default {timeout:g})"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="oms-sourcing", description="Order sourcing decision service.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the gRPC server", description="Run the gRPC server until SIGTERM/SIGINT.")
+    add_config_flags(serve)
+    serve.set_defaults(run=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations", description="Apply pending migrations.")
+    migrate.add_argument("--database", help="store URL (default: the settings' database_url)")
+    migrate.add_argument("--config", metavar="FILE", help="TOML settings file to take database_url from")
+    migrate.set_defaults(run=cmd_migrate)
+
+    call = sub.add_parser(
+        "call",
+        help="call any unary RPC with a JSON request",
+        description="Call any unary method of the oms.sourcing.v1 services. The request and response use "
+        "the protobuf JSON mapping; a non-OK status is printed with its details and exits 1.",
+    )
+    call.add_argument("method", nargs="?", metavar="METHOD", help="e.g. ListNodes or NetworkService.ListNodes")
+    call.add_argument("--json", default="{}", help="request as JSON, @FILE to read it from a file, - for stdin")
+    call.add_argument("--list", action="store_true", help="list the methods that can be called")
+    _client_flags(call, timeout=30.0)
+    call.set_defaults(run=cmd_call)
+
+    load = sub.add_parser(
+        "load-network",
+        help="send a network file to a running server",
+        description="Read a network file and send it over gRPC: UpsertNodes, UpsertItems, then UpdateInventory, "
+        "in chunks within the API's per-call bounds.",
+    )
+    load.add_argument("file", metavar="FILE", help="network file (JSON, see docs/network-file.md)")
+    load.add_argument("--chunk-size", type=int, default=0, help="entries per request (default: the API's bound)")
+    _client_flags(load, timeout=60.0)
+    load.set_defaults(run=cmd_load_network)
+
+    health = sub.add_parser(
+        "health", help="check a server's health", description="Exit 0 only when the server reports SERVING."
+    )
+    health.add_argument("--service", default="", help="service to check (default: the whole server)")
+    _client_flags(health, timeout=5.0)
+    health.set_defaults(run=cmd_health)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args, sys.stdout))
+    except (UsageError, ConfigError) as error:
+        print(f"oms-sourcing {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

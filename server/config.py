@@ -1,0 +1,188 @@
+"""Server configuration: one frozen dataclass, four sources.
+
+Precedence, highest first: command-line flags > environment variables ``OMS_SOURCING_<FIELD>``
+> the TOML file given with ``--config`` > the defaults below. The TOML file is flat (``port =
+50051``); an unknown key anywhere is an error, so a typo never silently falls back to a default.
+docs/configuration.md documents every setting; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "OMS_SOURCING_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """A setting is malformed or out of range; the message names the setting and its source."""
+
+
+def _setting(default: Any, help: str, flag: str = "", choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": help, "flag": flag, "choices": choices})
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    host: str = _setting("127.0.0.1", "address the gRPC server binds (0.0.0.0 or [::] for every interface)")
+    port: int = _setting(50051, "gRPC port; 0 picks a free one (single worker only), printed at start")
+    database_url: str = _setting(
+        "sqlite:///var/oms-sourcing.db", "store URL: sqlite:///PATH or postgresql://...", flag="--database"
+    )
+    workers: int = _setting(1, "server processes sharing the port (SO_REUSEPORT), 1-64")
+    threads: int = _setting(4, "handler threads per process; ~4 measured best (docs/design performance)")
+    max_concurrent_rpcs: int = _setting(64, "RPCs handled at once per process; beyond it RESOURCE_EXHAUSTED")
+    grace_seconds: float = _setting(10.0, "on SIGTERM/SIGINT, how long in-flight RPCs may take to finish")
+    max_message_bytes: int = _setting(4 * 1024 * 1024, "largest request or response message in bytes")
+    reflection: bool = _setting(False, "serve gRPC server reflection (on in development, off in production)")
+    metrics_host: str = _setting("127.0.0.1", "address the Prometheus /metrics endpoint binds")
+    metrics_port: int = _setting(9464, "Prometheus /metrics HTTP port; 0 disables metrics")
+    log_format: str = _setting("text", "log lines as key=value text or JSON", choices=("text", "json"))
+    log_level: str = _setting(
+        "INFO", "least severe level logged", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+    )
+    currency: str = _setting("USD", "ISO 4217 currency of every Money on the wire")
+    sample_network: str = _setting("data/sample-network.json", "network file --load-sample-if-empty loads")
+    load_sample_if_empty: bool = _setting(False, "load sample_network into an empty store before SERVING")
+    solver_time_limit_ms: int = _setting(2000, "longest the optimizer may run per decision, in milliseconds")
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name} {message}"
+            for name, ok, message in (
+                ("port", 0 <= self.port <= 65535, "must be 0-65535"),
+                ("metrics_port", 0 <= self.metrics_port <= 65535, "must be 0-65535"),
+                ("workers", 1 <= self.workers <= 64, "must be 1-64"),
+                ("threads", 1 <= self.threads <= 256, "must be 1-256"),
+                ("max_concurrent_rpcs", 1 <= self.max_concurrent_rpcs <= 100_000, "must be 1-100000"),
+                ("grace_seconds", 0 <= self.grace_seconds <= 3600, "must be 0-3600"),
+                ("max_message_bytes", 1024 <= self.max_message_bytes <= 1 << 30, "must be 1 KiB-1 GiB"),
+                ("solver_time_limit_ms", 1 <= self.solver_time_limit_ms <= 600_000, "must be 1-600000"),
+                ("database_url", bool(self.database_url), "is required"),
+                ("currency", len(self.currency) == 3 and self.currency.isalpha(), "must be an ISO 4217 code"),
+            )
+            if not ok
+        ]
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                problems.append(f"{f.name} must be one of {', '.join(choices)}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{host}:{self.port}"
+
+
+def _coerce(name: str, kind: type, value: object, source: str) -> object:
+    """``value`` as the field's type; strings (from the environment) are parsed."""
+    try:
+        if isinstance(value, str) and kind is not str:
+            text = value.strip()
+            if kind is bool:
+                if text.lower() not in _TRUE | _FALSE:
+                    raise ValueError("expected true or false")
+                return text.lower() in _TRUE
+            return int(text) if kind is int else float(text)
+        if kind is bool and isinstance(value, bool):
+            return value
+        if kind is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if kind is str and isinstance(value, str):
+            return value
+    except ValueError as error:
+        raise ConfigError(f"{name} from {source}: {value!r} is not valid ({error})") from None
+    raise ConfigError(f"{name} from {source}: {value!r} is not a {kind.__name__}")
+
+
+_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _field_types() -> dict[str, type]:
+    return {f.name: _TYPES[str(f.type)] for f in fields(Config)}
+
+
+def read_toml(path: str | Path) -> dict[str, object]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as error:
+        raise ConfigError(f"config file {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path}: {error}") from None
+    return data
+
+
+def load_config(
+    flags: Mapping[str, object] | None = None,
+    env: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+) -> Config:
+    """Merge the sources in precedence order; ``flags`` holds only the flags actually given."""
+    types = _field_types()
+    values: dict[str, object] = {}
+    if config_file:
+        for key, value in read_toml(config_file).items():
+            if key not in types:
+                raise ConfigError(f"config file {config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, types[key], value, f"config file {config_file}")
+    for key, value in (env or {}).items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in types:
+                values[name] = _coerce(name, types[name], value, f"environment variable {key}")
+    for name, value in (flags or {}).items():
+        if value is not None:
+            if name not in types:
+                raise ConfigError(f"unknown setting {name!r}")
+            values[name] = _coerce(name, types[name], value, "the command line")
+    return Config(**values)  # type: ignore[arg-type]
+
+
+def flag_name(name: str) -> str:
+    f = next(f for f in fields(Config) if f.name == name)
+    return str(f.metadata.get("flag") or "--" + name.replace("_", "-"))
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting, defaulting to None so that only flags given override other sources."""
+    group = parser.add_argument_group("settings (flags > OMS_SOURCING_* environment > --config file > defaults)")
+    group.add_argument("--config", metavar="FILE", help="TOML file of settings (see docs/configuration.md)")
+    types = _field_types()
+    for f in fields(Config):
+        kind = types[f.name]
+        default = f.default if f.default is not MISSING else None
+        help_text = f"{f.metadata['help']} (default: {default}; env {ENV_PREFIX}{f.name.upper()})"
+        if kind is bool:
+            group.add_argument(
+                flag_name(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        else:
+            group.add_argument(
+                flag_name(f.name),
+                dest=f.name,
+                type=kind,
+                default=None,
+                choices=f.metadata.get("choices") or None,
+                metavar=f.name.upper(),
+                help=help_text,
+            )
+
+
+def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
+    flags = {f.name: getattr(args, f.name, None) for f in fields(Config)}
+    return load_config(flags, env, getattr(args, "config", None))
+
+
+def with_overrides(config: Config, **changes: Any) -> Config:
+    return replace(config, **changes)

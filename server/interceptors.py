@@ -1,0 +1,139 @@
+"""Server interceptors: metrics outermost, then error mapping, around every handler.
+
+Each interceptor is a context manager around the handler's behaviour, so one wrapper serves
+unary and streaming handlers alike (health Watch and reflection are streaming).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
+
+import grpc
+
+from server.errors import to_grpc_status
+from server.metrics import ServerMetrics
+
+_log = logging.getLogger(__name__)
+
+# around(method, grpc_type, context): grpc_type as the conventional metrics label spells it.
+Around = Callable[[str, str, grpc.ServicerContext], AbstractContextManager[None]]
+
+# (handler attribute, grpc_type, streaming response, handler factory)
+_KINDS = (
+    ("unary_unary", "unary", False, grpc.unary_unary_rpc_method_handler),
+    ("unary_stream", "server_stream", True, grpc.unary_stream_rpc_method_handler),
+    ("stream_unary", "client_stream", False, grpc.stream_unary_rpc_method_handler),
+    ("stream_stream", "bidi_stream", True, grpc.stream_stream_rpc_method_handler),
+)
+
+
+def _wrap(behaviour: Callable[..., Any], around: Around, method: str, kind: str, streaming: bool) -> Callable[..., Any]:
+    if streaming:
+
+        def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            with around(method, kind, context):
+                yield from behaviour(request, context)
+
+        return stream
+
+    def unary(request: Any, context: grpc.ServicerContext) -> Any:
+        with around(method, kind, context):
+            return behaviour(request, context)
+
+    return unary
+
+
+class AroundInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Runs every handler inside ``around(method, context)``."""
+
+    def __init__(self, around: Around) -> None:
+        self._around = around
+        # gRPC asks on every call; a method's handler never changes, so it is wrapped once.
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method
+        cached = self._wrapped.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap_handler(handler, method)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap_handler(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        for attribute, kind, streaming, factory in _KINDS:
+            behaviour = getattr(handler, attribute)
+            if behaviour is not None:
+                return factory(
+                    _wrap(behaviour, self._around, method, kind, streaming),
+                    request_deserializer=handler.request_deserializer,
+                    response_serializer=handler.response_serializer,
+                )
+        return handler
+
+
+def _already_aborted(context: grpc.ServicerContext) -> bool:
+    code = context.code()  # set when the handler itself called context.abort()
+    return code is not None and code != grpc.StatusCode.OK
+
+
+@contextmanager
+def _map_errors(method: str, kind: str, context: grpc.ServicerContext) -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        if _already_aborted(context):
+            raise
+        context.abort_with_status(to_grpc_status(error, method))
+
+
+def error_interceptor() -> AroundInterceptor:
+    """Exceptions become statuses through server.errors.TABLE, and nothing else does."""
+    return AroundInterceptor(_map_errors)
+
+
+def split_method(method: str) -> tuple[str, str]:
+    """``/oms.sourcing.v1.NetworkService/UpsertNodes`` → (service, method)."""
+    _, _, rest = method.partition("/")
+    service, _, name = rest.partition("/")
+    return service, name
+
+
+def metrics_interceptor(metrics: ServerMetrics) -> AroundInterceptor:
+    @contextmanager
+    def observe(method: str, kind: str, context: grpc.ServicerContext) -> Iterator[None]:
+        service, name = split_method(method)
+        labels = (kind, service, name)
+        metrics.started.labels(*labels).inc()
+        metrics.inflight.inc()
+        start = time.perf_counter()
+        code: grpc.StatusCode = grpc.StatusCode.OK
+        try:
+            yield
+        except Exception:
+            code = context.code() or grpc.StatusCode.UNKNOWN
+            raise
+        except BaseException:  # a streaming call's generator closed by the client going away
+            code = grpc.StatusCode.CANCELLED
+            raise
+        else:
+            code = context.code() or grpc.StatusCode.OK
+        finally:
+            elapsed = time.perf_counter() - start
+            metrics.inflight.dec()
+            metrics.handled.labels(*labels, code.name).inc()
+            metrics.handling_seconds.labels(*labels).observe(elapsed)
+            _log.debug("rpc", extra={"method": method, "code": code.name, "ms": round(elapsed * 1000, 3)})
+
+    return AroundInterceptor(observe)

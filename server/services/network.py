@@ -1,0 +1,94 @@
+"""NetworkService: nodes, the item catalogue and inventory, straight onto the store.
+
+A thin shell: convert (which validates every field and bound), call the store, convert back.
+Errors are raised, never turned into statuses here (server/errors.py does that).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import grpc
+
+from engine import limits
+from engine.errors import FieldViolation, InvalidInputError
+from server import convert
+from server.proto import network_pb2, network_pb2_grpc
+from server.services.deps import ServiceDeps
+from server.store.base import InvalidRequestError
+
+# An absolute count dated further ahead than this is refused: a sender's clock gone wrong would
+# otherwise make every later, correct count look stale until that time.
+MAX_CLOCK_SKEW = timedelta(hours=24)
+_MAX_TYPE_FILTERS = len(convert.NODE_TYPE_FROM_PROTO)
+
+
+class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[misc]
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._store = deps.store
+        self._currency = deps.config.currency
+
+    def UpsertNodes(
+        self, request: network_pb2.UpsertNodesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertNodesResponse:
+        nodes = convert.nodes_from_proto(request.nodes, self._currency)
+        self._store.upsert_nodes(nodes)
+        self._deps.network.invalidate()  # decisions must see the new nodes
+        return network_pb2.UpsertNodesResponse(upserted_count=len(nodes))
+
+    def ListNodes(
+        self, request: network_pb2.ListNodesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListNodesResponse:
+        c = convert.Collector()
+        c.check(
+            0 <= request.page_size <= limits.MAX_PAGE_SIZE, "page_size", f"must be between 0 and {limits.MAX_PAGE_SIZE}"
+        )
+        types = []
+        if convert.check_count(c, "types", len(request.types), 0, _MAX_TYPE_FILTERS, "types"):
+            for i, value in enumerate(request.types):
+                node_type = convert.NODE_TYPE_FROM_PROTO.get(value)
+                c.check(node_type is not None, f"types[{i}]", "must be a known node type, not UNSPECIFIED")
+                if node_type is not None:
+                    types.append(node_type)
+        convert.check_text(c, "tag", request.tag, limits.MAX_ID_LENGTH)
+        convert.check_text(c, "page_token", request.page_token, 1024)
+        c.raise_if_any()
+        try:
+            page = self._store.list_nodes(
+                types=types,
+                tag=request.tag,
+                page_size=request.page_size or limits.DEFAULT_PAGE_SIZE,
+                page_token=request.page_token,
+            )
+        except InvalidRequestError as error:  # the only argument the store can find bad here
+            raise InvalidInputError(FieldViolation("page_token", str(error))) from None
+        return network_pb2.ListNodesResponse(
+            nodes=[convert.node_to_proto(node, self._currency) for node in page.nodes],
+            next_page_token=page.next_page_token,
+        )
+
+    def UpsertItems(
+        self, request: network_pb2.UpsertItemsRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertItemsResponse:
+        items = convert.items_from_proto(request.items)
+        self._store.upsert_items(items)
+        return network_pb2.UpsertItemsResponse(upserted_count=len(items))
+
+    def UpdateInventory(
+        self, request: network_pb2.UpdateInventoryRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpdateInventoryResponse:
+        updates = convert.inventory_updates_from_proto(request.updates, not_after=self._deps.clock() + MAX_CLOCK_SKEW)
+        results = self._store.update_inventory(updates)
+        return network_pb2.UpdateInventoryResponse(results=[convert.update_result_to_proto(r) for r in results])
+
+    def GetAvailability(
+        self, request: network_pb2.GetAvailabilityRequest, context: grpc.ServicerContext
+    ) -> network_pb2.GetAvailabilityResponse:
+        c = convert.Collector()
+        if convert.check_count(c, "skus", len(request.skus), 1, limits.MAX_AVAILABILITY_SKUS, "SKUs"):
+            convert.ids_from_proto(c, "skus", request.skus, limits.MAX_AVAILABILITY_SKUS, "SKUs")
+        node_ids = convert.ids_from_proto(c, "node_ids", request.node_ids, limits.MAX_NODES_PER_CALL, "node ids")
+        c.raise_if_any()
+        positions = self._store.get_availability(list(dict.fromkeys(request.skus)), list(dict.fromkeys(node_ids)))
+        return network_pb2.GetAvailabilityResponse(positions=[convert.position_to_proto(p) for p in positions])

@@ -1,0 +1,69 @@
+"""Servers for the integration tests: real gRPC over real sockets on ephemeral ports.
+
+``api`` runs against every store the root conftest offers (SQLite always, PostgreSQL where it
+is reachable), so the API's behaviour is proven on both databases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+
+from server.app import RunningServer, create_server
+from server.config import Config, load_config
+from server.proto import network_pb2_grpc
+from server.store.base import Store
+from tests.integration.helpers import REPO
+
+ServerFactory = Callable[..., RunningServer]
+
+
+def make_config(**overrides: Any) -> Config:
+    values: dict[str, Any] = {"port": 0, "metrics_port": 0, "grace_seconds": 1.0}
+    values.update(overrides)
+    return Config(**values)
+
+
+@pytest.fixture
+def start_server() -> Iterator[ServerFactory]:
+    """Start servers (stopped at teardown): ``start_server(store, config=None, **create_kwargs)``."""
+    started: list[RunningServer] = []
+
+    def start(store: Store, config: Config | None = None, **kwargs: Any) -> RunningServer:
+        running = create_server(config or make_config(), store, **kwargs)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop(grace=0)
+
+
+@pytest.fixture
+def config_file_server(start_server: ServerFactory, sqlite_store: Store) -> Callable[[str], RunningServer]:
+    """A server configured by one of the repository's config/*.toml files (ports made ephemeral)."""
+
+    def start(name: str) -> RunningServer:
+        config = load_config({"port": 0, "metrics_port": 0}, {}, REPO / "config" / name)
+        return start_server(sqlite_store, config)
+
+    return start
+
+
+class Api:
+    def __init__(self, running: RunningServer, store: Store) -> None:
+        self.running = running
+        self.store = store
+        self.channel = grpc.insecure_channel(running.target)
+        self.network = network_pb2_grpc.NetworkServiceStub(self.channel)
+
+
+@pytest.fixture
+def api(start_server: ServerFactory, store: Store) -> Iterator[Api]:
+    """A server over a migrated, empty store (SQLite, and PostgreSQL when available)."""
+    client = Api(start_server(store), store)
+    yield client
+    client.channel.close()

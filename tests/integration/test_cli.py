@@ -1,0 +1,207 @@
+"""The command line end to end: a real `oms-sourcing serve` subprocess and the client commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import sqlite3
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from server.proto import network_pb2, network_pb2_grpc
+from tests.integration.helpers import REPO, ServerProcess, count, free_port, node, run_cli
+
+SAMPLE = REPO / "data" / "sample-network.json"
+MINIMAL = REPO / "tests" / "data" / "network" / "minimal.json"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    database = tmp_path_factory.mktemp("cli") / "cli.db"
+    server = ServerProcess(["--port", "0", "--metrics-port", "0", "--database", f"sqlite:///{database}"])
+    yield server
+    assert server.stop() == 0, server.logs
+
+
+def test_health_command(served: ServerProcess) -> None:
+    result = run_cli("health", "--target", served.target)
+    assert result.returncode == 0 and result.stdout.strip() == "SERVING"
+
+
+def test_health_of_nothing_listening_fails() -> None:
+    result = run_cli("health", "--target", f"127.0.0.1:{free_port()}", "--timeout", "1")
+    assert result.returncode == 1 and "UNAVAILABLE" in result.stderr
+
+
+def test_load_network_then_call(served: ServerProcess) -> None:
+    loaded = run_cli("load-network", str(MINIMAL), "--target", served.target, "--chunk-size", "1")
+    assert loaded.returncode == 0, loaded.stderr
+    assert "2 nodes, 2 items, 3 inventory counts (3 applied, 0 stale ignored) in 7 requests" in loaded.stdout
+    again = run_cli("load-network", str(MINIMAL), "--target", served.target)
+    assert "(3 applied, 0 stale ignored)" in again.stdout  # same as_of: re-applied, not older
+
+    listed = run_cli("call", "ListNodes", "--json", '{"types": ["NODE_TYPE_STORE"]}', "--target", served.target)
+    assert listed.returncode == 0, listed.stderr
+    assert [n["id"] for n in json.loads(listed.stdout)["nodes"]] == ["ST-001"]
+
+    stock = run_cli(
+        "call", "oms.sourcing.v1.NetworkService/GetAvailability", "--json", "-", "--target", served.target,
+        input='{"skus": ["HOM-00001"], "node_ids": ["DC-01"]}',
+    )  # fmt: skip
+    assert json.loads(stock.stdout)["positions"][0]["available"] == "120"
+
+
+def test_call_prints_status_and_field_violations(served: ServerProcess) -> None:
+    result = run_cli(
+        "call", "NetworkService.UpdateInventory", "--target", served.target,
+        "--json", '{"updates": [{"node_id": "DC-01", "sku": "", "count": {"count": -3}}]}',
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "INVALID_ARGUMENT" in result.stderr
+    assert "updates[0].sku: is required" in result.stderr
+    assert "updates[0].count.count:" in result.stderr
+
+
+def test_call_usage_errors(served: ServerProcess) -> None:
+    unknown = run_cli("call", "NoSuchMethod", "--target", served.target)
+    assert unknown.returncode == 2 and "NetworkService.ListNodes" in unknown.stderr
+    bad_json = run_cli("call", "ListNodes", "--json", '{"page_size": "many"}', "--target", served.target)
+    assert bad_json.returncode == 2 and "ListNodesRequest" in bad_json.stderr
+    listing = run_cli("call", "--list")
+    assert "NetworkService.UpdateInventory" in listing.stdout
+
+
+def test_load_network_reports_a_bad_file(served: ServerProcess) -> None:
+    result = run_cli("load-network", str(REPO / "tests/data/network/bad-lat.json"), "--target", served.target)
+    assert result.returncode == 2 and "lat" in result.stderr
+
+
+def test_every_subcommand_has_help() -> None:
+    for command in ("serve", "migrate", "call", "load-network", "health"):
+        result = run_cli(command, "--help")
+        assert result.returncode == 0 and "usage: oms-sourcing" in result.stdout, command
+    serve_help = run_cli("serve", "--help").stdout
+    assert "--database" in serve_help and "--load-sample-if-empty" in serve_help and "--workers" in serve_help
+
+
+def test_migrate_command(tmp_path: Path) -> None:
+    result = run_cli("migrate", "--database", f"sqlite:///{tmp_path / 'm.db'}")
+    assert result.returncode == 0 and "schema version" in result.stdout
+
+
+def test_serve_loads_the_sample_into_an_empty_store(tmp_path: Path) -> None:
+    server = ServerProcess(
+        ["--port", "0", "--metrics-port", "0", "--database", f"sqlite:///{tmp_path / 's.db'}", "--load-sample-if-empty"]
+    )
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            page = network_pb2_grpc.NetworkServiceStub(channel).ListNodes(network_pb2.ListNodesRequest(page_size=1000))
+        assert len(page.nodes) == len(json.loads(SAMPLE.read_text())["nodes"])
+    finally:
+        assert server.stop() == 0, server.logs
+
+
+def test_sigterm_lets_the_in_flight_call_finish_then_exits_0(tmp_path: Path) -> None:
+    database = tmp_path / "g.db"
+    server = ServerProcess(
+        ["--port", "0", "--metrics-port", "0", "--database", f"sqlite:///{database}", "--grace-seconds", "8"]
+    )
+    channel = grpc.insecure_channel(server.target)
+    try:
+        stub = network_pb2_grpc.NetworkServiceStub(channel)
+        stub.UpsertNodes(network_pb2.UpsertNodesRequest(nodes=[node("DC-01")]))
+        # A genuinely slow call: another connection holds SQLite's write lock, so the server's
+        # write waits for it (within the store's busy timeout).
+        blocker = sqlite3.connect(database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        in_flight = stub.UpdateInventory.future(
+            network_pb2.UpdateInventoryRequest(updates=[count("DC-01", "SKU-1", 7)]), timeout=20
+        )
+        watched = _watch_health(channel)
+        time.sleep(0.5)
+        assert not in_flight.done()
+        started = time.monotonic()
+        server.signal(signal.SIGTERM)
+        assert watched.wait(5), "health never turned NOT_SERVING"
+        assert _new_calls_refused(server.target)
+        time.sleep(0.5)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+        reply = in_flight.result(timeout=10)
+        assert reply.results[0].outcome == network_pb2.UPDATE_OUTCOME_APPLIED
+        assert server.wait(10) == 0
+        assert time.monotonic() - started < 8
+        assert "INTERNAL" not in server.logs
+    finally:
+        channel.close()
+        server.kill()
+
+
+def _new_calls_refused(target: str) -> bool:
+    """True once a call on a fresh connection is refused (health flips a moment before the listener closes)."""
+    for _ in range(40):
+        with grpc.insecure_channel(target) as fresh:
+            try:
+                network_pb2_grpc.NetworkServiceStub(fresh).ListNodes(network_pb2.ListNodesRequest(), timeout=2)
+            except grpc.RpcError as error:
+                return error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
+        time.sleep(0.05)
+    return False
+
+
+def _watch_health(channel: grpc.Channel) -> threading.Event:
+    """Set once a health Watch reports NOT_SERVING (the watch is then cancelled)."""
+    seen = threading.Event()
+    call = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""))
+
+    def run() -> None:
+        try:
+            for reply in call:
+                if reply.status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                    seen.set()
+                    call.cancel()
+                    return
+        except grpc.RpcError:
+            pass
+
+    threading.Thread(target=run, daemon=True).start()
+    return seen
+
+
+def test_two_workers_share_the_port(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    server = ServerProcess(
+        [
+            "--workers", "2", "--port", "0", "--metrics-port", str(metrics_port), "--log-level", "DEBUG",
+            "--database", f"sqlite:///{tmp_path / 'w.db'}", "--load-sample-if-empty",
+        ],
+        timeout=60,
+    )  # fmt: skip
+    try:
+        pids = {int(p) for p in re.search(r"pids ([\d,]+)", "".join(server.stdout)).group(1).split(",")}  # type: ignore[union-attr]
+        assert len(pids) == 2
+        calls = 24
+        for _ in range(calls):
+            # A fresh connection each time (no shared subchannel), so the kernel picks a worker anew.
+            with grpc.insecure_channel(server.target, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+                network_pb2_grpc.NetworkServiceStub(channel).ListNodes(network_pb2.ListNodesRequest(page_size=1))
+        deadline = time.monotonic() + 5
+        answered: set[int] = set()
+        while time.monotonic() < deadline and answered != pids:
+            answered = {int(p) for p in re.findall(r"pid=(\d+) msg=rpc method=\S+ListNodes", server.logs)}
+            time.sleep(0.1)
+        assert answered == pids
+        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        handled = re.search(r'grpc_server_handled_total\{grpc_code="OK",grpc_method="ListNodes"[^}]*\} (\S+)', text)
+        assert handled and float(handled.group(1)) == calls  # one scrape sums both workers
+    finally:
+        code = server.stop()
+    assert code == 0, server.logs
