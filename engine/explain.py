@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.decision import NodeNote, NodeVerdict, Unfilled
-from engine.network import NetworkSnapshot
+from engine.geo import FloatArray, haversine_miles
+from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.plan import Plan
 from engine.problem import Elimination, Problem
 
@@ -26,7 +27,11 @@ def node_notes(
     """Notes on used nodes, unused candidates and eliminated stock holders, nearest first."""
     notes: list[tuple[float, NodeNote]] = []
     shipped = plan.x.sum(axis=0)
-    for j, node_id in enumerate(problem.node_ids):
+    # Build notes only for the nodes that can make the cut: used ones, why-not ones and the nearest others.
+    wanted = set(np.nonzero(shipped > 0)[0].tolist()) | set(_nearest(problem.distance, MAX_NODE_NOTES).tolist())
+    wanted |= {j for j, node_id in enumerate(problem.node_ids) if node_id in extra_costs}
+    for j in sorted(wanted):
+        node_id = problem.node_ids[j]
         distance = float(problem.distance[j])
         if shipped[j] > 0:
             note = NodeNote(node_id, NodeVerdict.USED, f"ships {int(shipped[j])} units, {distance:.0f} mi")
@@ -38,10 +43,11 @@ def node_notes(
     gone = problem.stocked[problem.elimination != Elimination.CANDIDATE]
     reasons = problem.elimination[problem.elimination != Elimination.CANDIDATE]
     if gone.shape[0]:
-        from engine.geo import haversine_miles
-
         distances = haversine_miles(lat, lon, snapshot.lat[gone], snapshot.lon[gone])
-        for n, why, distance in zip(gone.tolist(), reasons.tolist(), distances.tolist(), strict=True):
+        nearest = _nearest(distances, MAX_NODE_NOTES)
+        for n, why, distance in zip(
+            gone[nearest].tolist(), reasons[nearest].tolist(), distances[nearest].tolist(), strict=True
+        ):
             verdict, detail = _ELIMINATION_VERDICT[Elimination(why)]
             rules = problem.rule_ids.get(n, ())
             notes.append((distance, NodeNote(snapshot.nodes[n].id, verdict, detail, rule_ids=rules)))
@@ -54,6 +60,13 @@ def node_notes(
     keep = [note for _, note in notes[:MAX_NODE_NOTES]]
     keep += [note for _, note in notes[MAX_NODE_NOTES:] if note.node_id in extra_costs]
     return tuple(keep)
+
+
+def _nearest(distances: FloatArray, count: int) -> IntArray:
+    """Indices of the ``count`` smallest distances (all when there are fewer)."""
+    if distances.shape[0] <= count:
+        return np.arange(distances.shape[0])
+    return np.argpartition(distances, count)[:count]
 
 
 def unfilled_lines(problem: Problem, plan: Plan) -> tuple[Unfilled, ...]:

@@ -70,6 +70,8 @@ def _why_not(
 ) -> dict[str, float]:
     """For each named candidate not used: the best plan's extra cost when it must ship."""
     extra: dict[str, float] = {}
+    if not node_ids:
+        return extra
     used = {problem.node_ids[j] for j in plan.used().tolist()}
     column = {node_id: j for j, node_id in enumerate(problem.node_ids)}
     for node_id in node_ids:

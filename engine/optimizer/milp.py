@@ -2,8 +2,8 @@
 
 Variables: x[l,n] integer units of line l from node n (only where allowed), y[n]
 binary "ships from n", s >= 0 extra shipments, f binary "filled" (all-or-nothing).
-The backend is SCIP by default: it proved optimality fastest on our instances
-(benchmarks/results, docs/decisions.md); CBC is selectable.
+The backend is CBC by default: it proved optimality fastest on our hardest
+reference instances (docs/decisions.md); SCIP is selectable.
 """
 
 from __future__ import annotations

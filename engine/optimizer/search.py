@@ -71,7 +71,11 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
         incumbent = greedy
     upper = incumbent.objective(problem)
     lower_by_node = node_bounds(problem, floor, full)
-    cols = np.nonzero((lower_by_node <= upper + COST_EPSILON) & undominated(problem))[0]
+    within = lower_by_node <= upper + COST_EPSILON
+    # Dominance is pairwise; run it only on the nodes the bound leaves (a sub-problem over those columns).
+    cols = np.nonzero(within)[0]
+    if cols.shape[0] > 1:
+        cols = cols[undominated(_columns(problem, cols))]
     global_floor = float(min(terms.backorder_penalty * problem.qty.sum(), lower_by_node.min()))
     if cols.shape[0] == 0:
         return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, upper, 0)
@@ -113,6 +117,24 @@ def _fewest_shipments(problem: Problem, settings: SolverSettings) -> Solution:
         return Solution(plan, SolveStatus.FEASIBLE, DecisionPath.SOLVER, bound, problem.n_nodes)
     bound = result.plan.objective(problem) if result.status is SolveStatus.OPTIMAL else result.bound
     return Solution(result.plan, result.status, DecisionPath.SOLVER, bound, problem.n_nodes)
+
+
+def _columns(problem: Problem, cols: np.ndarray) -> Problem:
+    """The same problem restricted to candidate columns ``cols``."""
+    from dataclasses import replace
+
+    return replace(
+        problem,
+        nodes=problem.nodes[cols],
+        node_ids=tuple(problem.node_ids[c] for c in cols.tolist()),
+        distance=problem.distance[cols],
+        zone=problem.zone[cols],
+        fixed=problem.fixed[cols],
+        unit=problem.unit[:, cols],
+        allowed=problem.allowed[:, cols],
+        avail=problem.avail[:, cols],
+        max_units=problem.max_units[cols],
+    )
 
 
 def _single(problem: Problem, n: int) -> Plan:
