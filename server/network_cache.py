@@ -1,37 +1,50 @@
 """The in-memory network snapshot, rebuilt from the store when nodes change.
 
 Decisions read node attributes from a snapshot (numpy arrays), never from the
-database. Its version is a hash of the nodes it was built from, so every replica
-and worker can say which network a decision was made against.
+database. A worker that changes nodes rebuilds at once; every other worker (and
+replica) notices within ``refresh_seconds`` by comparing the store's cheap
+``nodes_version``, so no process decides on a stale network for longer than that.
+The snapshot's version is a hash of its nodes: what each decision records.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 
 from engine.network import NetworkSnapshot
 from server.store.base import Store
 
+DEFAULT_REFRESH_SECONDS = 1.0
+
 
 class NetworkCache:
-    def __init__(self, store: Store, currency: str) -> None:
+    def __init__(self, store: Store, currency: str, refresh_seconds: float = DEFAULT_REFRESH_SECONDS) -> None:
         self._store = store
         self._currency = currency
+        self._refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
         self._snapshot: NetworkSnapshot | None = None
+        self._store_version = ""
+        self._checked_at = 0.0
 
     def get(self) -> NetworkSnapshot:
         snapshot = self._snapshot
-        if snapshot is None:
-            with self._lock:
-                if self._snapshot is None:
+        if snapshot is not None and time.monotonic() - self._checked_at < self._refresh_seconds:
+            return snapshot
+        with self._lock:
+            now = time.monotonic()
+            if self._snapshot is None or now - self._checked_at >= self._refresh_seconds:
+                version = self._store.nodes_version()
+                if self._snapshot is None or version != self._store_version:
                     self._snapshot = self._build()
-                snapshot = self._snapshot
-        return snapshot
+                    self._store_version = version
+                self._checked_at = now
+            return self._snapshot
 
     def invalidate(self) -> None:
-        """Called after nodes change; the next decision rebuilds (other workers rebuild on their own)."""
+        """Called after this process changed nodes: the next decision rebuilds."""
         with self._lock:
             self._snapshot = None
 

@@ -98,6 +98,10 @@ class Store(Protocol):
         """Nodes ordered by id; ``page_token`` is the opaque token a previous page returned."""
         ...
 
+    def nodes_version(self) -> str:
+        """An opaque value that changes whenever any node is added or changed."""
+        ...
+
     def all_nodes(self) -> list[Node]:
         """Every node, ordered by id: what the network snapshot is built from."""
         ...

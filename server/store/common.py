@@ -228,6 +228,12 @@ class SqlStore(ABC):
         token = encode_page_token(nodes[-1].id) if len(found) > size else ""
         return NodePage(nodes=nodes, next_page_token=token)
 
+    def nodes_version(self) -> str:
+        """Changes whenever a node is added or changed: how each worker notices another's upsert."""
+        sql = "SELECT COUNT(*), MAX(updated_at) FROM nodes"
+        ((count, latest),) = list(self._read(lambda tx: tx.execute(sql)))
+        return f"{count}:{latest}"
+
     def all_nodes(self) -> list[Node]:
         sql = f"SELECT {_columns(rows.NODE_COLUMNS)} FROM nodes ORDER BY id"
         return [rows.row_to_node(r) for r in self._read(lambda tx: tx.execute(sql))]

@@ -437,3 +437,15 @@ def test_data_survives_close_and_reopen(store_url: str, store: Store) -> None:
         assert (position.on_hand, position.as_of) == (12, T0)
     finally:
         reopened.close()
+
+
+def test_nodes_version_changes_when_a_node_changes(store: Store) -> None:
+    from dataclasses import replace as _replace
+
+    before = store.nodes_version()
+    first = Node("V-1", NodeType.DC, GeoPoint(40.0, -95.0), pick_pack_cost=1.0, unit_handling_cost=0.2)
+    store.upsert_nodes([first])
+    added = store.nodes_version()
+    assert added != before
+    store.upsert_nodes([_replace(first, is_open=False)])
+    assert store.nodes_version() != added
