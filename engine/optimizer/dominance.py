@@ -32,9 +32,81 @@ def undominated(problem: Problem) -> BoolArray:
     holds = problem.avail > 0  # [K, N]
     enough_capacity = problem.max_units >= problem.qty.sum()
     # Only nodes covering some SKU fully and with enough capacity can dominate anyone.
-    dominators = np.nonzero(covers.any(axis=0) & enough_capacity)[0]
-    if dominators.shape[0] == 0:
+    if not (covers.any(axis=0) & enough_capacity).any():
         return keep
+    ends = _unit_cost_ends(problem)
+    if ends is not None and np.array_equal(problem.allowed, holds[problem.sku_row]):
+        return _undominated_fast(problem, covers, holds, enough_capacity, ends)
+    return _undominated_pairwise(problem, covers, holds, enough_capacity)
+
+
+def _unit_cost_ends(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each node's unit cost for the lightest and the heaviest line, when unit costs are affine in weight.
+
+    Without per-line rule penalties, unit[l, n] = handling[n] + weight[l] * rate[n]: a line's cost
+    lies between the two ends, so comparing two nodes at both ends compares them on every line.
+    """
+    light, heavy = int(np.argmin(problem.weight)), int(np.argmax(problem.weight))
+    low, high = problem.unit[light], problem.unit[heavy]
+    span = problem.weight[heavy] - problem.weight[light]
+    if span > 0:
+        share = (problem.weight - problem.weight[light]) / span
+        expected = low[None, :] + share[:, None] * (high - low)[None, :]
+    else:
+        expected = np.broadcast_to(low, problem.unit.shape)
+    if not np.allclose(problem.unit, expected, rtol=0.0, atol=1e-9):
+        return None
+    return low, high
+
+
+def _undominated_fast(
+    problem: Problem,
+    covers: np.ndarray,
+    holds: np.ndarray,
+    enough_capacity: np.ndarray,
+    ends: tuple[np.ndarray, np.ndarray],
+) -> BoolArray:
+    """Dominance from packed SKU bitsets and the two unit-cost ends: O(N^2 * bytes), no per-line loop."""
+    low, high = ends
+    cover_bits = _words(covers)  # [N, W] SKU bitsets, 64 SKUs a word
+    hold_bits = _words(holds)
+    n_nodes = problem.n_nodes
+    index = np.arange(n_nodes)
+    dominates = np.zeros((n_nodes, n_nodes), dtype=np.bool_)  # [m, n]; rows of non-dominators stay False
+    dominators = np.nonzero(covers.any(axis=0) & enough_capacity)[0]
+    for start in range(0, dominators.shape[0], _CHUNK):
+        m = dominators[start : start + _CHUNK]
+        # Every SKU n holds, m covers fully: no bit of n's set outside m's.
+        stock_ok = ((hold_bits[None, :, :] & ~cover_bits[m][:, None, :]) == 0).all(axis=2)
+        dominates[m] = (
+            stock_ok
+            & (problem.fixed[m][:, None] <= problem.fixed[None, :])
+            & (low[m][:, None] <= low[None, :])
+            & (high[m][:, None] <= high[None, :])
+        )
+    np.fill_diagonal(dominates, False)
+    # Mutual dominance (twins): only the lower index dominates.
+    dominates &= ~dominates.T | (index[:, None] < index[None, :])
+    keep: BoolArray = np.logical_not(dominates.any(axis=0))
+    return keep
+
+
+def _words(flags: np.ndarray) -> np.ndarray:
+    """[K, N] booleans as [N, W] uint64 bitsets (64 SKUs per word): one AND compares 64 SKUs."""
+    packed = np.packbits(flags.T, axis=1)  # [N, ceil(K/8)] bytes
+    padding = (-packed.shape[1]) % 8
+    if padding:
+        packed = np.pad(packed, ((0, 0), (0, padding)))
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def _undominated_pairwise(
+    problem: Problem, covers: np.ndarray, holds: np.ndarray, enough_capacity: np.ndarray
+) -> BoolArray:
+    """The general check, line by line (rule penalties or line-level exclusions in play)."""
+    n_nodes = problem.n_nodes
+    keep = np.ones(n_nodes, dtype=np.bool_)
+    dominators = np.nonzero(covers.any(axis=0) & enough_capacity)[0]
     unit = np.where(problem.allowed, problem.unit, np.inf)  # [L, N]
     index = np.arange(n_nodes)
     for start in range(0, dominators.shape[0], _CHUNK):

@@ -28,8 +28,15 @@ class MilpResult:
     bound: float  # a proven lower bound on the cost objective
 
 
+Terms = list[tuple["pywraplp.Variable", float]]
+
+
 class _Model:
-    """One model over the candidate columns ``cols``; phases re-use it with extra constraints."""
+    """One model over the candidate columns ``cols``; phases re-use it with extra constraints.
+
+    Built with the solver's low-level API (constraints and coefficients set directly):
+    the operator-overloading API costs several times more Python per term.
+    """
 
     def __init__(self, problem: Problem, cols: IntArray, backend: str, force: int | None = None) -> None:
         solver = pywraplp.Solver.CreateSolver(backend)
@@ -40,56 +47,72 @@ class _Model:
         self.problem = problem
         self.cols = cols
         terms = problem.terms
+        inf = solver.infinity()
         avail = problem.avail[:, cols]
         allowed = problem.allowed[:, cols]
+        units_total = int(problem.qty.sum())
         self.y = [solver.BoolVar(f"y{j}") for j in range(len(cols))]
         if force is not None:
             self.y[int(np.nonzero(cols == force)[0][0])].SetLb(1)
         self.x: dict[tuple[int, int], pywraplp.Variable] = {}
         rows: list[list[pywraplp.Variable]] = [[] for _ in range(problem.n_lines)]
-        for line in range(problem.n_lines):
+        by_sku_node: dict[tuple[int, int], list[pywraplp.Variable]] = {}
+        by_node: dict[int, list[pywraplp.Variable]] = {}
+        for line, j in zip(*np.nonzero(allowed), strict=True):
+            line, j = int(line), int(j)
             k = int(problem.sku_row[line])
-            for j in np.nonzero(allowed[line])[0].tolist():
-                ub = int(min(problem.qty[line], avail[k, j], problem.max_units[cols[j]]))
-                if ub > 0:
-                    var = solver.IntVar(0, ub, f"x{line}_{j}")
-                    self.x[line, j] = var
-                    rows[line].append(var)
-                    solver.Add(var <= ub * self.y[j])
+            ub = int(min(problem.qty[line], avail[k, j], problem.max_units[cols[j]]))
+            if ub <= 0:
+                continue
+            var = solver.IntVar(0, ub, "")
+            self.x[line, j] = var
+            rows[line].append(var)
+            by_sku_node.setdefault((k, j), []).append(var)
+            by_node.setdefault(j, []).append(var)
+            link = solver.Constraint(-inf, 0.0)  # x <= ub * y
+            link.SetCoefficient(var, 1.0)
+            link.SetCoefficient(self.y[j], -float(ub))
         for line, row in enumerate(rows):
             if len(row) > 1:
-                solver.Add(solver.Sum(row) <= int(problem.qty[line]))
-        by_sku_node: dict[tuple[int, int], list[pywraplp.Variable]] = {}
-        for (line, j), var in self.x.items():
-            by_sku_node.setdefault((int(problem.sku_row[line]), j), []).append(var)
+                self._add([(v, 1.0) for v in row], -inf, float(problem.qty[line]))
         for (k, j), vars_ in by_sku_node.items():
             if len(vars_) > 1:
-                solver.Add(solver.Sum(vars_) <= int(avail[k, j]) * self.y[j])
-        by_node: dict[int, list[pywraplp.Variable]] = {}
-        for (_, j), var in self.x.items():
-            by_node.setdefault(j, []).append(var)
+                self._add([*((v, 1.0) for v in vars_), (self.y[j], -float(avail[k, j]))], -inf, 0.0)
         for j, vars_ in by_node.items():
             cap = int(problem.max_units[cols[j]])
-            if cap < int(problem.qty.sum()):
-                solver.Add(solver.Sum(vars_) <= cap * self.y[j])
-        self.shipments = solver.Sum(self.y)
+            if cap < units_total:
+                self._add([*((v, 1.0) for v in vars_), (self.y[j], -float(cap))], -inf, 0.0)
+        self.shipments: Terms = [(y, 1.0) for y in self.y]
         if terms.max_shipments is not None:
-            solver.Add(self.shipments <= terms.max_shipments)
-        self.filled = solver.Sum(list(self.x.values()))
+            self._add(self.shipments, -inf, float(terms.max_shipments))
+        self.filled: Terms = [(v, 1.0) for v in self.x.values()]
         if terms.all_or_nothing:
             f = solver.BoolVar("filled")
             for line, row in enumerate(rows):
-                solver.Add(solver.Sum(row) == int(problem.qty[line]) * f)
-        self.s = solver.NumVar(0, solver.infinity(), "extra_shipments")
-        solver.Add(self.s >= self.shipments - 1)
+                self._add([*((v, 1.0) for v in row), (f, -float(problem.qty[line]))], 0.0, 0.0)
+        s = solver.NumVar(0, inf, "extra_shipments")
+        self._add([(s, 1.0), *((y, -1.0) for y in self.y)], -1.0, inf)  # s >= Σy - 1
         bo = terms.backorder_penalty
-        self.units_total = int(problem.qty.sum())
-        self.cost = (
-            solver.Sum(float(problem.fixed[cols[j]]) * self.y[j] for j in range(len(cols)))
-            + solver.Sum((float(problem.unit[line, cols[j]]) - bo) * v for (line, j), v in self.x.items())
-            + terms.split_penalty * self.s
-            + bo * self.units_total
-        )
+        self.cost: Terms = [(self.y[j], float(problem.fixed[cols[j]])) for j in range(len(cols))]
+        self.cost += [(v, float(problem.unit[line, cols[j]]) - bo) for (line, j), v in self.x.items()]
+        self.cost.append((s, terms.split_penalty))
+        self.cost_offset = bo * units_total
+
+    def _add(self, terms: Terms, lb: float, ub: float) -> None:
+        constraint = self.solver.Constraint(lb, ub)
+        for var, coefficient in terms:
+            constraint.SetCoefficient(var, coefficient)
+
+    def set_objective(self, terms: Terms, offset: float = 0.0, maximize: bool = False) -> None:
+        objective = self.solver.Objective()
+        objective.Clear()
+        for var, coefficient in terms:
+            objective.SetCoefficient(var, coefficient)
+        objective.SetOffset(offset)
+        if maximize:
+            objective.SetMaximization()
+        else:
+            objective.SetMinimization()
 
     def hint(self, plan: Plan) -> None:
         """Start the search from a known plan (an upper bound prunes the tree from the first node)."""
@@ -129,17 +152,15 @@ def solve_milp(
     solver = model.solver
     if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
         # Lexicographic: most units filled, then fewest shipments, then least cost.
-        for expression, sense in ((model.filled, "max"), (model.shipments, "min")):
-            if sense == "max":
-                solver.Maximize(expression)
-            else:
-                solver.Minimize(expression)
+        inf = solver.infinity()
+        for terms, maximize in ((model.filled, True), (model.shipments, False)):
+            model.set_objective(terms, maximize=maximize)
             status = model.solve(time_limit_ms)
             if status != pywraplp.Solver.OPTIMAL:
                 return MilpResult(None, SolveStatus.FEASIBLE, -np.inf)
-            best = round(solver.Objective().Value())
-            solver.Add(expression >= best if sense == "max" else expression <= best)
-    solver.Minimize(model.cost)
+            best = float(round(solver.Objective().Value()))
+            model._add(terms, best, inf) if maximize else model._add(terms, -inf, best)
+    model.set_objective(model.cost, model.cost_offset)
     status = model.solve(time_limit_ms)
     if status == pywraplp.Solver.OPTIMAL:
         plan = model.plan()
