@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from engine.directives import Hold
+
 
 class SolveStatus(StrEnum):
     OPTIMAL = "OPTIMAL"  # proven: no plan costs less
@@ -17,6 +19,7 @@ class DecisionPath(StrEnum):
     NOTHING_AVAILABLE = "NOTHING_AVAILABLE"  # no candidate node holds any ordered unit
     SINGLE_NODE_BOUND = "SINGLE_NODE_BOUND"  # one node ships all; a lower bound proves no split beats it
     SINGLE_NODE_ENUMERATION = "SINGLE_NODE_ENUMERATION"  # at most one shipment allowed (or one candidate)
+    SUBSET_ENUMERATION = "SUBSET_ENUMERATION"  # few candidates left: every node subset tried exactly
     SOLVER = "SOLVER"  # the OR-Tools model
 
 
@@ -102,6 +105,7 @@ class Decision:
     node_notes: tuple[NodeNote, ...]
     rule_set_version: str = ""
     fired_rules: tuple[str, ...] = ()
+    holds: tuple[Hold, ...] = ()  # rules that stop automatic allocation: a person must review
 
     @property
     def gap(self) -> float:

@@ -70,6 +70,7 @@ class Directives:
     split_penalty: float | None = None
     backorder_penalty: float | None = None
     rule_set_version: str = ""
+    fired_rules: tuple[str, ...] = ()  # rule ids, highest priority first: the decision's trace
 
 
 NO_DIRECTIVES = Directives()

@@ -52,6 +52,8 @@ def decide(
         candidates=solution.candidates,
         node_notes=node_notes(problem, solution.plan, snapshot, extra),
         rule_set_version=directives.rule_set_version,
+        fired_rules=directives.fired_rules,
+        holds=directives.holds,
     )
 
 

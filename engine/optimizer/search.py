@@ -15,6 +15,7 @@ from engine.decision import DecisionPath, SolveStatus
 from engine.model import ObjectiveMode
 from engine.optimizer.bounds import bound_without_single_full_shipment, node_bounds, unit_floor
 from engine.optimizer.dominance import undominated
+from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import DEFAULT_BACKEND, solve_milp
 from engine.optimizer.plan import Plan
@@ -81,6 +82,12 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
         return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, upper, 0)
     if cols.shape[0] == 1:
         return _least_cost_single(problem, int(cols[0]), incumbent)
+    if enumerable(problem, cols):
+        plan = best_by_enumeration(problem, cols)
+        if incumbent.objective(problem) < plan.objective(problem) - COST_EPSILON:
+            plan = incumbent  # never: enumeration is exact over every plan the incumbent could be
+        cost = plan.objective(problem)
+        return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, cost, int(cols.shape[0]))
     result = solve_milp(problem, cols, settings.time_limit_ms, settings.backend, start=incumbent)
     if result.plan is not None and result.plan.objective(problem) <= upper + COST_EPSILON:
         bound = result.bound if result.status is SolveStatus.FEASIBLE else result.plan.objective(problem)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
 from engine.cost import plan_cost
 from engine.decision import Decision, SolveStatus
+from engine.optimizer.enumeration import best_by_enumeration, enumerable
+from engine.optimizer.milp import solve_milp
+from engine.problem import build_problem
 from engine.sourcing import decide
 from engine.terms import resolve_terms
 from tests.engine.brute_force import optimal_cost
@@ -56,3 +60,20 @@ def test_matches_exhaustive_search(case: Case) -> None:
 @given(tiny_cases(max_nodes=6, max_lines=6, max_qty=5))
 def test_invariants_on_larger_cases(case: Case) -> None:
     check_invariants(case, decide(case.order, case.snapshot, case.availability, case.directives))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_cases())
+def test_every_exact_path_matches_exhaustive_search_on_its_own(case: Case) -> None:
+    """The solver model and subset enumeration, each run alone over every candidate (no fast path first)."""
+    terms = resolve_terms(case.order, case.directives, case.snapshot)
+    problem = build_problem(case.order, case.snapshot, case.availability, case.directives, terms)
+    best = optimal_cost(case.order, case.snapshot, case.availability, case.directives)
+    cols = np.arange(problem.n_nodes)
+    if problem.n_nodes == 0:
+        return
+    result = solve_milp(problem, cols, time_limit_ms=10_000)
+    assert result.plan is not None and result.status is SolveStatus.OPTIMAL
+    assert result.plan.objective(problem) == pytest.approx(best, abs=1e-6)
+    if enumerable(problem, cols):
+        assert best_by_enumeration(problem, cols).objective(problem) == pytest.approx(best, abs=1e-6)
