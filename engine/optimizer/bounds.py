@@ -60,3 +60,19 @@ def node_bounds(problem: Problem, floor: FloatArray, full: BoolArray) -> FloatAr
     extra = np.where(full, 0.0, np.minimum(split_extra, shortfall))
     result: FloatArray = fixed + units_floor + extra
     return result
+
+
+def max_useful_shipments(problem: Problem, floor: FloatArray, upper: float) -> int:
+    """The most shipments a plan costing no more than ``upper`` can have (and the order allows).
+
+    A plan with s shipments pays at least the s smallest fixed costs, s - 1 split
+    penalties, and every unit at its floor.
+    """
+    terms = problem.terms
+    limit = min(terms.max_shipments or problem.n_nodes, problem.n_nodes)
+    fixed = np.sort(problem.fixed)[:limit]
+    s = np.arange(1, fixed.shape[0] + 1)
+    least = np.cumsum(fixed) + terms.split_penalty * (s - 1) + float(problem.qty @ floor)
+    # The largest such s, not a count: with preferred nodes (negative fixed costs) ``least`` need not rise.
+    within = np.nonzero(least <= upper + 1e-7)[0]
+    return int(within[-1]) + 1 if within.shape[0] else 1

@@ -20,7 +20,7 @@ from engine.network import BoolArray
 from engine.optimizer.plan import Plan
 from engine.problem import IntArray, Problem
 
-MAX_SUBSETS = 2_048
+MAX_SUBSETS = 4_096
 
 
 @lru_cache(maxsize=64)
@@ -40,22 +40,23 @@ def subset_count(n: int, max_size: int) -> int:
     return sum(math.comb(n, size) for size in range(1, max_size + 1))
 
 
-def enumerable(problem: Problem, cols: IntArray) -> bool:
-    """Whether subset enumeration is exact and cheap for these columns."""
+def enumerable(problem: Problem, cols: IntArray, max_size: int) -> bool:
+    """Whether enumerating subsets of at most ``max_size`` of these columns is exact and cheap."""
     if len(problem.skus) != problem.n_lines:  # a SKU on several lines couples them
         return False
     if (problem.max_units[cols] < problem.qty.sum()).any():  # a capacity could bind
         return False
-    size = min(problem.terms.max_shipments or len(cols), len(cols))
-    if len(cols) > 16 and size > 3:  # cheap refusal before counting large binomials
+    size = min(max_size, len(cols))
+    if len(cols) > 64 and size > 2:  # cheap refusal before counting large binomials
         return False
     return subset_count(len(cols), size) <= MAX_SUBSETS
 
 
-def best_by_enumeration(problem: Problem, cols: IntArray) -> Plan:
+def best_by_enumeration(problem: Problem, cols: IntArray, max_size: int) -> Plan:
+    """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses more)."""
     terms = problem.terms
     n = len(cols)
-    masks = _subsets(n, min(terms.max_shipments or n, n))  # [M, n]
+    masks = _subsets(n, min(max_size, n))  # [M, n]
     n_subsets = masks.shape[0]
     bo = terms.backorder_penalty
     units = np.zeros((n_subsets, n), dtype=np.int64)  # units each subset ships from each column

@@ -13,7 +13,12 @@ import numpy as np
 
 from engine.decision import DecisionPath, SolveStatus
 from engine.model import ObjectiveMode
-from engine.optimizer.bounds import bound_without_single_full_shipment, node_bounds, unit_floor
+from engine.optimizer.bounds import (
+    bound_without_single_full_shipment,
+    max_useful_shipments,
+    node_bounds,
+    unit_floor,
+)
 from engine.optimizer.dominance import undominated
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
@@ -25,6 +30,7 @@ from engine.problem import Problem
 # Costs are sums of a few dozen money amounts; anything closer than this is a tie.
 COST_EPSILON = 1e-7
 DEFAULT_TIME_LIMIT_MS = 2_000
+IMPROVE_POOL = 12  # nodes beyond the incumbent's searched exactly for a better upper bound
 
 
 @dataclass(frozen=True)
@@ -77,13 +83,17 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
     cols = np.nonzero(within)[0]
     if cols.shape[0] > 1:
         cols = cols[undominated(_columns(problem, cols))]
+        incumbent = _improve(problem, incumbent, cols, floor, lower_by_node)
+        upper = incumbent.objective(problem)
+        cols = cols[lower_by_node[cols] <= upper + COST_EPSILON]
     global_floor = float(min(terms.backorder_penalty * problem.qty.sum(), lower_by_node.min()))
     if cols.shape[0] == 0:
         return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, upper, 0)
     if cols.shape[0] == 1:
         return _least_cost_single(problem, int(cols[0]), incumbent)
-    if enumerable(problem, cols):
-        plan = best_by_enumeration(problem, cols)
+    most = max_useful_shipments(problem, floor, upper)
+    if enumerable(problem, cols, most):
+        plan = best_by_enumeration(problem, cols, most)
         if incumbent.objective(problem) < plan.objective(problem) - COST_EPSILON:
             plan = incumbent  # never: enumeration is exact over every plan the incumbent could be
         cost = plan.objective(problem)
@@ -95,6 +105,20 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
     status = SolveStatus.OPTIMAL if result.status is SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
     bound = upper if status is SolveStatus.OPTIMAL else max(result.bound, global_floor)
     return Solution(incumbent, status, DecisionPath.SOLVER, bound, int(cols.shape[0]))
+
+
+def _improve(problem: Problem, incumbent: Plan, cols: np.ndarray, floor: np.ndarray, lower: np.ndarray) -> Plan:
+    """A better upper bound: the best plan over the incumbent's nodes and the most promising others.
+
+    Exact search over a small pool (the incumbent's nodes and those with the lowest bounds): a
+    tighter bound prunes more columns and caps how many shipments an optimum can have.
+    """
+    pool = np.union1d(incumbent.used(), cols[np.argsort(lower[cols], kind="stable")[:IMPROVE_POOL]])
+    most = max_useful_shipments(problem, floor, incumbent.objective(problem))
+    if not enumerable(problem, pool, most):
+        return incumbent
+    plan = best_by_enumeration(problem, pool, most)
+    return plan if plan.objective(problem) < incumbent.objective(problem) - COST_EPSILON else incumbent
 
 
 def _least_cost_single(problem: Problem, n: int, incumbent: Plan) -> Solution:
