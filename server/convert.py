@@ -28,6 +28,7 @@ from engine.model import (
     Order,
     OrderLine,
 )
+from server.geocode import SUPPORTED_COUNTRIES, postal_code_point
 from server.proto import common_pb2, network_pb2
 from server.store.base import InventoryUpdate, InventoryUpdateResult, UpdateKind, UpdateOutcome
 
@@ -459,8 +460,16 @@ def order_into(
     ship_to: GeoPoint | None = None
     if msg.HasField("ship_to"):
         ship_to = geo_from_proto(c, join(path, "ship_to"), msg.ship_to)
+    elif msg.HasField("ship_to_address") and msg.ship_to_address.postal_code:
+        address = msg.ship_to_address
+        ship_to = postal_code_point(address.country_code, address.postal_code)
+        if ship_to is None:
+            c.add(
+                join(path, "ship_to_address.postal_code"),
+                f"is not a known postal code (covered: {', '.join(SUPPORTED_COUNTRIES)}); send ship_to coordinates",
+            )
     else:
-        c.add(join(path, "ship_to"), "is required")
+        c.add(join(path, "ship_to"), "is required (coordinates, or ship_to_address with a postal code)")
     if msg.HasField("ship_to_address"):
         _check_address(c, join(path, "ship_to_address"), msg.ship_to_address)
     lines: list[OrderLine] = []

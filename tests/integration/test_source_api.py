@@ -115,3 +115,19 @@ def test_source_on_the_sample_network(api: Api) -> None:
     decision = stub.Source(sourcing_pb2.SourceRequest(order=nyc), timeout=10).decision
     assert decision.status == sourcing_pb2.SOLVE_STATUS_OPTIMAL
     assert sum(a.qty for a in decision.allocations) + decision.cost.backordered_units == 3
+
+
+def test_a_us_postal_code_stands_in_for_coordinates(sourcing: sourcing_pb2_grpc.SourcingServiceStub) -> None:
+    # 66002 is Atchison, Kansas: about 40 miles from NEAR (40.1, -95.0).
+    by_zip = common_pb2.Order(
+        order_id="Z-1",
+        ship_to_address=common_pb2.PostalAddress(country_code="US", postal_code="66002"),
+        lines=[common_pb2.OrderLine(line_id="L0", sku="A", qty=1)],
+    )
+    decision = sourcing.Source(sourcing_pb2.SourceRequest(order=by_zip)).decision
+    assert decision.cost.shipments[0].node_id == "NEAR"
+    assert 20 < decision.cost.shipments[0].distance_miles < 80
+    by_zip.ship_to_address.postal_code = "00000"
+    with pytest.raises(grpc.RpcError) as error:
+        sourcing.Source(sourcing_pb2.SourceRequest(order=by_zip))
+    assert "order.ship_to_address.postal_code" in violations(error.value)
