@@ -53,8 +53,8 @@ lint: install  ## ruff, mypy and the engine-purity import contract
 bench: install  ## engine and service benchmarks; results in benchmarks/results/
 	$(PY) -m benchmarks.optimizer_bench
 
-load:  ## headless locust load test (arrives with the peak-throughput work; fails loudly until then)
-	@echo "make load: the locust load test is not built yet (issue: peak throughput)" >&2; exit 1
+load: install  ## headless locust load test (step load) against a server it starts; reports in benchmarks/load/reports/
+	$(PY) -m benchmarks.load.run
 
 clean:  ## remove the virtualenv, generated code and local databases
 	rm -rf $(VENV) $(GEN) var .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,104 @@
+"""Locust load test over gRPC: a realistic mix of sourcing calls against a running service.
+
+Run by `make load` (benchmarks/load/run.py starts a server and drives this headless), or
+against any deployment:
+
+    .venv/bin/locust -f benchmarks/load/locustfile.py --headless -H grpc://HOST:PORT -u 50 -r 10 -t 2m
+
+The mix: mostly `Source` quotes for 1-5 line orders shipped to real US cities, plus
+`GetAvailability` lookups. Orders draw SKUs from the service's own catalogue (read once
+through `GetAvailability` of the sample network's SKU list).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.experimental.gevent as grpc_gevent
+from locust import LoadTestShape, User, between, events, task
+
+from benchmarks.networks.sample_network import us_cities
+from server.proto import common_pb2, network_pb2, network_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+
+grpc_gevent.init_gevent()  # gRPC's blocking calls must yield to locust's greenlets
+
+NETWORK_FILE = Path(os.environ.get("OMS_LOAD_NETWORK", "data/sample-network.json"))
+CITIES = us_cities()[:300]
+CITY_WEIGHTS = [c.population for c in CITIES]
+SKUS = sorted({i["sku"] for i in json.loads(NETWORK_FILE.read_text())["items"]})
+
+
+def _target(host: str) -> str:
+    return host.removeprefix("grpc://") if host else "127.0.0.1:50051"
+
+
+class SourcingUser(User):  # type: ignore[misc]
+    """One caller: a channel of its own, and a think time between calls."""
+
+    wait_time = between(0.0, 0.01)
+
+    def on_start(self) -> None:
+        self.channel = grpc.insecure_channel(_target(self.host))
+        self.sourcing = sourcing_pb2_grpc.SourcingServiceStub(self.channel)
+        self.network = network_pb2_grpc.NetworkServiceStub(self.channel)
+        self.rng = random.Random()
+
+    def on_stop(self) -> None:
+        self.channel.close()
+
+    def _call(self, name: str, call: Callable[[], Any]) -> None:
+        started = time.perf_counter()
+        error: Exception | None = None
+        try:
+            call()
+        except grpc.RpcError as rpc_error:
+            error = rpc_error
+        events.request.fire(
+            request_type="grpc",
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000.0,
+            response_length=0,
+            exception=error,
+        )
+
+    def _order(self) -> common_pb2.Order:
+        city = self.rng.choices(CITIES, weights=CITY_WEIGHTS)[0]
+        skus = self.rng.sample(SKUS, k=self.rng.choice([1, 1, 2, 2, 3, 4, 5]))
+        return common_pb2.Order(
+            order_id=f"LOAD-{self.rng.randrange(10**9)}",
+            ship_to=common_pb2.GeoPoint(lat=city.lat, lon=city.lon),
+            lines=[
+                common_pb2.OrderLine(line_id=str(i), sku=sku, qty=self.rng.choice([1, 1, 1, 2]))
+                for i, sku in enumerate(skus)
+            ],
+        )
+
+    @task(8)
+    def source(self) -> None:
+        request = sourcing_pb2.SourceRequest(order=self._order())
+        self._call("Source", lambda: self.sourcing.Source(request, timeout=5))
+
+    @task(2)
+    def availability(self) -> None:
+        request = network_pb2.GetAvailabilityRequest(skus=self.rng.sample(SKUS, k=3))
+        self._call("GetAvailability", lambda: self.network.GetAvailability(request, timeout=5))
+
+
+class StepLoad(LoadTestShape):  # type: ignore[misc]
+    """Steps of users (OMS_LOAD_STEPS, e.g. "8,16,32"), each held OMS_LOAD_STEP_SECONDS; then stop."""
+
+    steps = tuple(int(s) for s in os.environ.get("OMS_LOAD_STEPS", "4,8,16,32").split(","))
+    step_seconds = float(os.environ.get("OMS_LOAD_STEP_SECONDS", "10"))
+
+    def tick(self) -> tuple[int, float] | None:
+        step = int(self.get_run_time() // self.step_seconds)
+        if step >= len(self.steps):
+            return None
+        return self.steps[step], float(self.steps[step])
