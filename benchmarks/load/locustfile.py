@@ -45,9 +45,9 @@ class SourcingUser(User):  # type: ignore[misc]
     wait_time = between(0.0, 0.01)
 
     def on_start(self) -> None:
-        self.channel = grpc.insecure_channel(_target(self.host))
-        self.sourcing = sourcing_pb2_grpc.SourcingServiceStub(self.channel)
-        self.network = network_pb2_grpc.NetworkServiceStub(self.channel)
+        self.channel = grpc.insecure_channel(_target(self.host or ""))
+        self.sourcing = sourcing_pb2_grpc.SourcingServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.network = network_pb2_grpc.NetworkServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.rng = random.Random()
 
     def on_stop(self) -> None:
@@ -60,7 +60,7 @@ class SourcingUser(User):  # type: ignore[misc]
             call()
         except grpc.RpcError as rpc_error:
             error = rpc_error
-        events.request.fire(
+        events.request.fire(  # type: ignore[no-untyped-call]
             request_type="grpc",
             name=name,
             response_time=(time.perf_counter() - started) * 1000.0,
@@ -98,7 +98,7 @@ class StepLoad(LoadTestShape):  # type: ignore[misc]
     step_seconds = float(os.environ.get("OMS_LOAD_STEP_SECONDS", "10"))
 
     def tick(self) -> tuple[int, float] | None:
-        step = int(self.get_run_time() // self.step_seconds)
+        step = int(self.get_run_time() // self.step_seconds)  # type: ignore[no-untyped-call]
         if step >= len(self.steps):
             return None
         return self.steps[step], float(self.steps[step])
