@@ -21,17 +21,19 @@ from engine.optimizer.plan import Plan
 from engine.problem import IntArray, Problem
 
 MAX_SUBSETS = 4_096
+MAX_WORK = 300_000  # subsets x lines x columns: beyond it a solver call is cheaper
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _subsets(n: int, max_size: int) -> BoolArray:
     """[M, n] every non-empty subset of n columns with at most ``max_size`` members, smallest first."""
-    rows = [
-        np.isin(np.arange(n), combo)
-        for size in range(1, max_size + 1)
-        for combo in itertools.combinations(range(n), size)
-    ]
-    masks = np.array(rows, dtype=np.bool_).reshape(len(rows), n)
+    blocks = []
+    for size in range(1, max_size + 1):
+        members = np.array(list(itertools.combinations(range(n), size)), dtype=np.int64).reshape(-1, size)
+        block = np.zeros((members.shape[0], n), dtype=np.bool_)
+        block[np.arange(members.shape[0])[:, None], members] = True
+        blocks.append(block)
+    masks = np.concatenate(blocks) if blocks else np.zeros((0, n), dtype=np.bool_)
     masks.setflags(write=False)
     return masks
 
@@ -49,7 +51,8 @@ def enumerable(problem: Problem, cols: IntArray, max_size: int) -> bool:
     size = min(max_size, len(cols))
     if len(cols) > 64 and size > 2:  # cheap refusal before counting large binomials
         return False
-    return subset_count(len(cols), size) <= MAX_SUBSETS
+    subsets = subset_count(len(cols), size)
+    return subsets <= MAX_SUBSETS and subsets * problem.n_lines * len(cols) <= MAX_WORK
 
 
 def best_by_enumeration(problem: Problem, cols: IntArray, max_size: int) -> Plan:

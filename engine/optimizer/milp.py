@@ -168,3 +168,59 @@ def solve_milp(
     if status == pywraplp.Solver.FEASIBLE:
         return MilpResult(model.plan(), SolveStatus.FEASIBLE, float(solver.Objective().BestBound()))
     return MilpResult(None, SolveStatus.FEASIBLE, -np.inf)
+
+
+@dataclass(frozen=True)
+class LpResult:
+    """The LP relaxation over some columns: a lower bound, its support, and reduced costs for fixing."""
+
+    cols: IntArray
+    value: float  # the LP optimum (up to the LP solver's tolerance)
+    y: np.ndarray  # [len(cols)] the relaxation's y
+    reduced: np.ndarray  # [len(cols)] reduced costs of y
+    plan: Plan | None  # the LP's own solution, when it came out integral (then it is optimal)
+
+    @property
+    def bound(self) -> float:
+        """A safe lower bound on every plan over these columns: the value less a tolerance margin."""
+        return self.value - _FIXING_MARGIN * max(1.0, abs(self.value))
+
+    def support(self) -> IntArray:
+        """Columns the relaxation ships from, even fractionally."""
+        result: IntArray = self.cols[self.y > _INTEGRAL]
+        return result
+
+    def keep(self, upper: float) -> IntArray:
+        """Columns not fixed to zero: with y_j at zero and reduced cost r_j, every plan shipping
+        from j costs at least value + r_j; above the best known plan, no optimum uses j."""
+        margin = _FIXING_MARGIN * max(1.0, abs(upper))
+        result: IntArray = self.cols[
+            (self.y > _INTEGRAL) | (self.value + np.maximum(self.reduced, 0.0) <= upper + margin)
+        ]
+        return result
+
+
+LP_BACKEND = "GLOP"
+# GLOP's optimality tolerances are about 1e-7; fixing keeps a margin well above them.
+_FIXING_MARGIN = 1e-6
+_INTEGRAL = 1e-6
+
+
+def solve_lp(problem: Problem, cols: IntArray) -> LpResult | None:
+    """Solve the relaxation over ``cols``; None when it could not be solved (keep every column)."""
+    model = _Model(problem, cols, LP_BACKEND)
+    model.set_objective(model.cost, model.cost_offset)
+    if model.solver.Solve() != pywraplp.Solver.OPTIMAL:
+        return None
+    y = np.array([v.solution_value() for v in model.y])
+    x_values = np.array([v.solution_value() for v in model.x.values()])
+    integral = bool(
+        np.all(np.abs(x_values - np.round(x_values)) <= _INTEGRAL) and np.all(np.abs(y - np.round(y)) <= _INTEGRAL)
+    )
+    return LpResult(
+        cols=cols,
+        value=float(model.solver.Objective().Value()),
+        y=y,
+        reduced=np.array([v.reduced_cost() for v in model.y]),
+        plan=model.plan() if integral else None,
+    )

@@ -34,3 +34,24 @@ class Plan:
 
     def unfilled(self, problem: Problem) -> int:
         return int(problem.qty.sum() - self.x.sum())
+
+
+def is_feasible(problem: Problem, plan: Plan) -> bool:
+    """Every constraint of the model, checked on an integer plan (for plans read off an LP)."""
+    x = plan.x
+    terms = problem.terms
+    if (x < 0).any() or (x[~problem.allowed] != 0).any():
+        return False
+    if (x.sum(axis=1) > problem.qty).any():
+        return False
+    taken = np.zeros_like(problem.avail)
+    np.add.at(taken, problem.sku_row, x)
+    if (taken > problem.avail).any():
+        return False
+    units = x.sum(axis=0)
+    if (units > problem.max_units).any():
+        return False
+    if terms.max_shipments is not None and int((units > 0).sum()) > terms.max_shipments:
+        return False
+    filled = int(x.sum())
+    return not (terms.all_or_nothing and filled not in (0, int(problem.qty.sum())))

@@ -22,14 +22,15 @@ from engine.optimizer.bounds import (
 from engine.optimizer.dominance import undominated
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
-from engine.optimizer.milp import DEFAULT_BACKEND, solve_milp
-from engine.optimizer.plan import Plan
+from engine.optimizer.milp import DEFAULT_BACKEND, solve_lp, solve_milp
+from engine.optimizer.plan import Plan, is_feasible
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
 from engine.problem import Problem
 
 # Costs are sums of a few dozen money amounts; anything closer than this is a tie.
 COST_EPSILON = 1e-7
 DEFAULT_TIME_LIMIT_MS = 2_000
+LP_FIXING_MIN_COLUMNS = 16  # below this, the solver's own root LP does the same work
 IMPROVE_POOL = 12  # nodes beyond the incumbent's searched exactly for a better upper bound
 
 
@@ -78,14 +79,12 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
         incumbent = greedy
     upper = incumbent.objective(problem)
     lower_by_node = node_bounds(problem, floor, full)
-    within = lower_by_node <= upper + COST_EPSILON
+    incumbent = _improve(problem, incumbent, np.arange(problem.n_nodes), floor, lower_by_node)
+    upper = incumbent.objective(problem)
     # Dominance is pairwise; run it only on the nodes the bound leaves (a sub-problem over those columns).
-    cols = np.nonzero(within)[0]
+    cols = np.nonzero(lower_by_node <= upper + COST_EPSILON)[0]
     if cols.shape[0] > 1:
         cols = cols[undominated(_columns(problem, cols))]
-        incumbent = _improve(problem, incumbent, cols, floor, lower_by_node)
-        upper = incumbent.objective(problem)
-        cols = cols[lower_by_node[cols] <= upper + COST_EPSILON]
     global_floor = float(min(terms.backorder_penalty * problem.qty.sum(), lower_by_node.min()))
     if cols.shape[0] == 0:
         return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, upper, 0)
@@ -98,6 +97,33 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
             plan = incumbent  # never: enumeration is exact over every plan the incumbent could be
         cost = plan.objective(problem)
         return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, cost, int(cols.shape[0]))
+    lp_floor = -np.inf
+    if cols.shape[0] > LP_FIXING_MIN_COLUMNS:
+        lp = solve_lp(problem, cols)
+        if lp is not None:
+            lp_floor = lp.bound
+            if lp.plan is not None and is_feasible(problem, lp.plan):
+                cost = lp.plan.objective(problem)
+                # A feasible plan costing what the relaxation does is optimal.
+                if cost <= lp.value + COST_EPSILON * max(1.0, abs(cost)) and cost <= upper + COST_EPSILON:
+                    return Solution(lp.plan, SolveStatus.OPTIMAL, DecisionPath.SOLVER, cost, int(cols.shape[0]))
+            # The relaxation's support is where good plans are: the best plan over it tightens the bound.
+            pool = np.union1d(lp.support(), incumbent.used())
+            if enumerable(problem, pool, most):
+                rounded = best_by_enumeration(problem, pool, most)
+                if rounded.objective(problem) < upper - COST_EPSILON:
+                    incumbent, upper = rounded, rounded.objective(problem)
+                    most = max_useful_shipments(problem, floor, upper)
+            cols = lp.keep(upper)
+            if upper <= lp.value + COST_EPSILON * max(1.0, abs(upper)):
+                return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SOLVER, upper, int(cols.shape[0]))
+            if enumerable(problem, cols, most):
+                plan = best_by_enumeration(problem, cols, most)
+                if incumbent.objective(problem) < plan.objective(problem) - COST_EPSILON:
+                    plan = incumbent
+                cost = plan.objective(problem)
+                return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SOLVER, cost, int(cols.shape[0]))
+    global_floor = max(global_floor, lp_floor)
     result = solve_milp(problem, cols, settings.time_limit_ms, settings.backend, start=incumbent)
     if result.plan is not None and result.plan.objective(problem) <= upper + COST_EPSILON:
         bound = result.bound if result.status is SolveStatus.FEASIBLE else result.plan.objective(problem)
