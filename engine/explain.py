@@ -6,8 +6,9 @@ import numpy as np
 
 from engine.decision import NodeNote, NodeVerdict, Unfilled
 from engine.geo import FloatArray, haversine_miles
-from engine.network import IntArray, NetworkSnapshot
+from engine.network import BoolArray, IntArray, NetworkSnapshot
 from engine.optimizer.plan import Plan
+from engine.optimizer.single_node import full_fill_costs, full_fill_nodes
 from engine.problem import Elimination, Problem
 
 MAX_NODE_NOTES = 25  # nearest nodes first; a decision over 2,000 nodes should not explain all of them
@@ -27,6 +28,7 @@ def node_notes(
     """Notes on used nodes, unused candidates and eliminated stock holders, nearest first."""
     notes: list[tuple[float, NodeNote]] = []
     shipped = plan.x.sum(axis=0)
+    full, full_costs, chosen = full_fill_nodes(problem), full_fill_costs(problem), plan.objective(problem)
     # Build notes only for the nodes that can make the cut: used ones, why-not ones and the nearest others.
     wanted = set(np.nonzero(shipped > 0)[0].tolist()) | set(_nearest(problem.distance, MAX_NODE_NOTES).tolist())
     wanted |= {j for j, node_id in enumerate(problem.node_ids) if node_id in extra_costs}
@@ -36,7 +38,7 @@ def node_notes(
         if shipped[j] > 0:
             note = NodeNote(node_id, NodeVerdict.USED, f"ships {int(shipped[j])} units, {distance:.0f} mi")
         else:
-            detail = f"could serve from {distance:.0f} mi, but the chosen plan costs less"
+            detail = _costlier_detail(problem, j, distance, full, full_costs, chosen)
             note = NodeNote(node_id, NodeVerdict.COSTLIER, detail, extra_cost=extra_costs.get(node_id))
         notes.append((distance, note))
     lat, lon = problem.order.ship_to.lat, problem.order.ship_to.lon
@@ -60,6 +62,18 @@ def node_notes(
     keep = [note for _, note in notes[:MAX_NODE_NOTES]]
     keep += [note for _, note in notes[MAX_NODE_NOTES:] if note.node_id in extra_costs]
     return tuple(keep)
+
+
+def _costlier_detail(
+    problem: Problem, j: int, distance: float, full: BoolArray, full_costs: FloatArray, chosen: float
+) -> str:
+    """Why an unused candidate lost, in numbers a planner can check against the cost model."""
+    zone = f"zone {int(problem.zone[j])}, " if problem.zone[j] else ""
+    if full[j]:
+        extra = float(full_costs[j]) - chosen
+        return f"{zone}{distance:.0f} mi: shipping everything from here alone would cost {extra:.2f} more"
+    serves = int(problem.allowed[:, j].sum())
+    return f"{zone}{distance:.0f} mi: holds {serves} of {problem.n_lines} lines; the chosen plan costs less"
 
 
 def _nearest(distances: FloatArray, count: int) -> IntArray:

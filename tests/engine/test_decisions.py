@@ -153,3 +153,14 @@ def test_nothing_available_backorders_with_a_reason() -> None:
     decision = decide(order(("A", 2)), snapshot, stock(snapshot, ["A"], {}))
     assert decision.path is DecisionPath.NOTHING_AVAILABLE
     assert decision.unfilled[0].qty == 2 and "no node has A" in decision.unfilled[0].reason
+
+
+def test_an_unused_node_that_could_ship_everything_says_how_much_more_it_would_cost() -> None:
+    snapshot = network(node("N1", 40.1), node("N2", 42.0))
+    availability = stock(snapshot, ["A"], {("N1", "A"): 5, ("N2", "A"): 5})
+    chosen = decide(order(("A", 1)), snapshot, availability)
+    without_n1 = Directives(exclusions=(Exclusion("x", frozenset({"N1"})),))
+    forced = decide(order(("A", 1)), snapshot, availability, without_n1)
+    note = next(n for n in chosen.node_notes if n.node_id == "N2")
+    extra = forced.cost.total - chosen.cost.total
+    assert f"would cost {extra:.2f} more" in note.detail and note.detail.startswith("zone 2, 138 mi")
