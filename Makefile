@@ -52,6 +52,8 @@ lint: install  ## ruff, mypy and the engine-purity import contract
 
 bench: install  ## engine and service benchmarks; results in benchmarks/results/
 	$(PY) -m benchmarks.optimizer_bench
+	$(PY) -m benchmarks.allocate_bench
+	$(PY) -m benchmarks.rules_bench
 
 load: install  ## headless locust load test (step load) against a server it starts; reports in benchmarks/load/reports/
 	$(PY) -m benchmarks.load.run

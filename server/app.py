@@ -17,13 +17,15 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
+from server.active_rules import seed_rules
 from server.config import Config
 from server.interceptors import error_interceptor, metrics_interceptor
-from server.metrics import MetricsEndpoint, ServerMetrics, serve_metrics
+from server.metrics import DecisionMetrics, MetricsEndpoint, ServerMetrics, serve_metrics
 from server.network_file import read_network_file
 from server.network_load import load_into_store, store_is_empty
 from server.services import ServiceDeps, register_services
 from server.store.base import Store
+from server.store.rule_sets import rule_set_store
 
 _log = logging.getLogger(__name__)
 
@@ -106,6 +108,10 @@ def prepare_store(store: Store, config: Config, migrate: bool = True) -> None:
                 "positions": len(network.inventory),
             },
         )
+    if config.rules_path:
+        activation = seed_rules(rule_set_store(store), config.rules_path)
+        if activation is not None:
+            _log.info("rule set seeded", extra={"path": config.rules_path, "version": activation.version})
 
 
 def create_server(
@@ -130,7 +136,7 @@ def create_server(
         options=grpc_options(config, reuse_port),
         maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
-    deps = deps or ServiceDeps.build(config, store)
+    deps = deps or ServiceDeps.build(config, store, observe=DecisionMetrics(registry).observe)
     names = register_services(server, deps)
     # Watch streams get a thread of their own so that they never hold a handler thread.
     health_pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")

@@ -1,7 +1,8 @@
-"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health.
+"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, simulate.
 
 Exit codes: 0 success; 1 the call or the server failed (a non-OK status, NOT_SERVING, a server
-that could not start); 2 bad usage or input (argparse's convention).
+that could not start); 2 bad usage or input (argparse's convention); 3 a ``simulate run --fail-if``
+threshold failed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from grpc_status import rpc_status
 from server import proto
 from server.config import ConfigError, add_config_flags, config_from_args, load_config
 from server.logging import configure_logging
+from server.rules_cli import add_rules_commands
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 # The CLI is a client: it accepts any response the server may legally send.
@@ -305,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--service", default="", help="service to check (default: the whole server)")
     _client_flags(health, timeout=5.0)
     health.set_defaults(run=cmd_health)
+
+    from server.simulation.command import add_simulate_parser  # planner simulation (docs/order-history.md)
+
+    add_simulate_parser(sub)
+    add_rules_commands(sub, _client_flags, print_rpc_error)  # planner rules (docs/rules.md)
     return parser
 
 

@@ -51,6 +51,7 @@ class Config:
     sample_network: str = _setting("data/sample-network.json", "network file --load-sample-if-empty loads")
     load_sample_if_empty: bool = _setting(False, "load sample_network into an empty store before SERVING")
     solver_time_limit_ms: int = _setting(2000, "longest the optimizer may run per decision, in milliseconds")
+    rules_path: str = _setting("", "rule files (comma-separated) activated at start when the store has none active")
 
     def __post_init__(self) -> None:
         problems = [

@@ -409,8 +409,11 @@ def order_line_from_proto(
     else:
         c.add(join(path, "unit_weight_lb"), f"is required: the catalogue has no item {msg.sku[:40]!r}")
     hazmat = msg.hazmat if msg.HasField("hazmat") else (item.hazmat if item is not None else False)
+    attributes = dict(msg.attributes)
     if msg.HasField("unit_price"):
-        money_from_proto(c, join(path, "unit_price"), msg.unit_price, currency)
+        price = money_from_proto(c, join(path, "unit_price"), msg.unit_price, currency)
+        if price is not None and len(attributes) < limits.MAX_ATTRIBUTES:
+            attributes["unit_price"] = repr(price)  # what value rules read (engine/rules/facts.py)
     check_attributes(c, join(path, "attributes"), msg.attributes)
     line = c.build(
         path,
@@ -420,7 +423,7 @@ def order_line_from_proto(
             qty=msg.qty,
             unit_weight_lb=weight,
             hazmat=hazmat,
-            attributes=dict(msg.attributes),
+            attributes=attributes,
         ),
     )
     return line if c.clean_since(mark) else None
@@ -504,7 +507,27 @@ def order_into(
             objective=objective or ObjectiveMode.COST,
             split_penalty=penalties["split_penalty"],
             backorder_penalty=penalties["backorder_penalty"],
-            attributes=dict(msg.attributes),
+            attributes=rule_fact_attributes(msg, currency),
         ),
     )
     return order if c.clean_since(mark) else None
+
+
+def rule_fact_attributes(msg: common_pb2.Order, currency: str) -> dict[str, str]:
+    """The order's attributes plus the request fields rules read that the engine Order has no slot
+    for (customer_id, the ship-to address, the currency of unit prices); the caller's own win."""
+    attributes = dict(msg.attributes)
+    facts = {"customer_id": msg.customer_id}
+    if msg.HasField("ship_to_address"):
+        address = msg.ship_to_address
+        facts |= {
+            "ship_to_country": address.country_code,
+            "ship_to_region": address.region,
+            "ship_to_postal_code": address.postal_code,
+        }
+    if any(line.HasField("unit_price") for line in msg.lines):
+        facts["currency"] = currency  # unit prices arrive in the service's currency
+    for key, value in facts.items():
+        if value and key not in attributes and len(attributes) < limits.MAX_ATTRIBUTES:
+            attributes[key] = value
+    return attributes

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from engine import limits
 from engine.availability import Availability
 from engine.decision import Decision
-from engine.directives import NO_DIRECTIVES, Directives
+from engine.directives import NO_DIRECTIVES, Directives, Exclusion
 from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
@@ -25,6 +26,7 @@ from server.proto import common_pb2
 from server.store.base import Store
 
 DirectivesFor = Callable[[Order, NetworkSnapshot], Directives]
+DecisionObserver = Callable[[Decision, float], None]  # a decision and its solve time in seconds
 
 
 def no_rules(order: Order, snapshot: NetworkSnapshot) -> Directives:
@@ -41,25 +43,46 @@ class Outcome:
 
 class Decider:
     def __init__(
-        self, store: Store, network: NetworkCache, currency: str, directives_for: DirectivesFor = no_rules
+        self,
+        store: Store,
+        network: NetworkCache,
+        currency: str,
+        directives_for: DirectivesFor = no_rules,
+        observe: DecisionObserver | None = None,
     ) -> None:
         self._store = store
         self._network = network
         self._currency = currency
         self.directives_for = directives_for
+        self._observe = observe
 
     def order_from_proto(self, msg: common_pb2.Order, path: str = "order") -> Order:
         """The engine order, lines enriched from the catalogue; InvalidInputError names bad fields."""
         skus = sorted({line.sku for line in msg.lines})[: limits.MAX_LINES_PER_ORDER]
         return convert.order_from_proto(msg, self._store.get_items(skus), self._currency, path=path)
 
-    def decide(self, order: Order, *, time_limit_ms: int, why_not: Sequence[str] = ()) -> Outcome:
+    def decide(
+        self,
+        order: Order,
+        *,
+        time_limit_ms: int,
+        why_not: Sequence[str] = (),
+        now: datetime | None = None,
+        extra_exclusions: Sequence[Exclusion] = (),
+    ) -> Outcome:
+        """``now``: the instant holds are judged expired at; ``extra_exclusions`` add to the rules'
+        (Reallocate keeps a rejecting node away from the units it re-sources)."""
         snapshot = self._network.get()
         skus = sorted({line.sku for line in order.lines})
-        availability = Availability.from_positions(snapshot, skus, self._store.get_availability(skus))
+        availability = Availability.from_positions(snapshot, skus, self._store.get_availability(skus, now=now))
         directives = self.directives_for(order, snapshot)
+        if extra_exclusions:
+            directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
         started = time.perf_counter()
         decision = decide(
             order, snapshot, availability, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not
         )
-        return Outcome(order, decision, snapshot.version, (time.perf_counter() - started) * 1000.0)
+        solve_seconds = time.perf_counter() - started
+        if self._observe is not None:
+            self._observe(decision, solve_seconds)
+        return Outcome(order, decision, snapshot.version, solve_seconds * 1000.0)

@@ -77,4 +77,5 @@ def decision_to_proto(
         rule_set_version=decision.rule_set_version,
         network_version=network_version,
         fired_rules=list(decision.fired_rules),
+        holds=[sourcing_pb2.RuleHold(rule_id=h.rule_id, reason=h.reason) for h in decision.holds],
     )

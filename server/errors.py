@@ -31,6 +31,8 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from engine.errors import InvalidInputError
+from engine.lifecycle import TransitionError
+from server.order_errors import AllocationAborted, IdempotencyKeyConflict, OrderExistsError, ReservationConflict
 from server.store.base import InvalidRequestError, NegativeStockError, UnknownNodeError
 
 _log = logging.getLogger(__name__)
@@ -133,6 +135,32 @@ def _invalid_store_request(error: InvalidRequestError) -> status_pb2.Status:
     return _status(code_pb2.INVALID_ARGUMENT, str(error), _bad_request([("", str(error))]))
 
 
+def _transition(error: TransitionError) -> status_pb2.Status:
+    failure = error_details_pb2.PreconditionFailure(
+        violations=[
+            error_details_pb2.PreconditionFailure.Violation(
+                type="ORDER_STATE", subject=f"orders/{error.order_id}", description=error.detail
+            )
+        ]
+    )
+    return _status(code_pb2.FAILED_PRECONDITION, error.detail, failure)
+
+
+def _key_reused(error: IdempotencyKeyConflict) -> status_pb2.Status:
+    info = error_details_pb2.ResourceInfo(resource_type="request_key", resource_name=error.key, description=str(error))
+    return _status(code_pb2.ALREADY_EXISTS, str(error), info)
+
+
+def _order_exists(error: OrderExistsError) -> status_pb2.Status:
+    info = error_details_pb2.ResourceInfo(resource_type="order", resource_name=error.order_id, description=str(error))
+    return _status(code_pb2.ALREADY_EXISTS, str(error), info)
+
+
+def _aborted(error: Exception) -> status_pb2.Status:
+    # Retrying with the same request_key is safe: nothing was written.
+    return _status(code_pb2.ABORTED, str(error), error_details_pb2.RetryInfo())
+
+
 # THE table. First match wins, so list subclasses before their bases.
 TABLE: tuple[_Row, ...] = (
     _row(InvalidInputError, _invalid_input),
@@ -140,6 +168,11 @@ TABLE: tuple[_Row, ...] = (
     _row(NegativeStockError, _negative_stock),
     _row(InvalidRequestError, _invalid_store_request),
     _row(NotFoundError, _not_found),
+    _row(TransitionError, _transition),
+    _row(IdempotencyKeyConflict, _key_reused),
+    _row(OrderExistsError, _order_exists),
+    _row(AllocationAborted, _aborted),
+    _row(ReservationConflict, _aborted),
 )
 
 

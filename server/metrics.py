@@ -16,6 +16,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
 
+from engine.decision import Decision
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LABELS = ("grpc_type", "grpc_service", "grpc_method")
 # Unary calls take ~0.4 ms at best and solver-bound ones up to the deadline.
@@ -45,6 +47,54 @@ class ServerMetrics:
             registry=registry,
             multiprocess_mode="livesum",
         )
+
+
+class DecisionMetrics:
+    """What each decision was: its path, status, solve time, gap, shipments and cost."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.decisions = Counter(
+            "oms_sourcing_decisions_total",
+            "Decisions made, by optimizer path and status.",
+            ("path", "status"),
+            registry=registry,
+        )
+        self.solve_seconds = Histogram(
+            "oms_sourcing_decision_solve_seconds",
+            "Time in the optimizer per decision.",
+            ("path",),
+            buckets=_BUCKETS,
+            registry=registry,
+        )
+        self.gap_ratio = Histogram(
+            "oms_sourcing_decision_gap_ratio",
+            "Relative gap to the proven bound (0 when optimal).",
+            buckets=(0.0, 0.001, 0.005, 0.01, 0.05, 0.1),
+            registry=registry,
+        )
+        self.shipments = Histogram(
+            "oms_sourcing_decision_shipments",
+            "Shipments per decision.",
+            buckets=(0, 1, 2, 3, 4, 6, 10),
+            registry=registry,
+        )
+        self.cost = Histogram(
+            "oms_sourcing_decision_cost",
+            "Objective value per decision, in the service's currency.",
+            buckets=(5, 10, 20, 50, 100, 200, 500, 1000),
+            registry=registry,
+        )
+        self.backordered_units = Counter(
+            "oms_sourcing_backordered_units_total", "Units decisions left unfilled.", registry=registry
+        )
+
+    def observe(self, decision: Decision, solve_seconds: float) -> None:
+        self.decisions.labels(decision.path.value, decision.status.value).inc()
+        self.solve_seconds.labels(decision.path.value).observe(solve_seconds)
+        self.gap_ratio.observe(decision.gap)
+        self.shipments.observe(decision.shipments)
+        self.cost.observe(decision.cost.total)
+        self.backordered_units.inc(decision.cost.backordered_units)
 
 
 def multiprocess_enabled() -> bool:

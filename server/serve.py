@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
+from server.active_rules import reload_from_files
 from server.app import RunningServer, create_server
 from server.config import Config
 from server.store import open_store
@@ -28,6 +29,15 @@ def stop_on_signals() -> threading.Event:
     for signum in STOP_SIGNALS:
         signal.signal(signum, handle)
     return stop
+
+
+def _reload_on_sighup(config: Config) -> threading.Event | None:
+    """SIGHUP re-reads ``rules_path`` and activates it (every worker follows through the store)."""
+    if not config.rules_path or not hasattr(signal, "SIGHUP"):
+        return None
+    reload = threading.Event()
+    signal.signal(signal.SIGHUP, lambda signum, frame: reload.set())
+    return reload
 
 
 def run_server(
@@ -55,9 +65,14 @@ def run_server(
             _log.exception("server did not start")
             return 1
         on_ready(running)
+        reload = _reload_on_sighup(config) if threading.current_thread() is threading.main_thread() else None
         # A timed wait keeps the main thread responsive to signals on every platform.
         while not stop.wait(0.5):
-            pass
+            if reload is not None and reload.is_set():
+                reload.clear()
+                deps = running.deps
+                ok, message = reload_from_files(deps.rules, config.rules_path, deps.network.get(), "signal:SIGHUP")
+                _log.log(logging.INFO if ok else logging.ERROR, message, extra={"rules_path": config.rules_path})
         running.stop(config.grace_seconds)
         return 0
     finally:

@@ -94,6 +94,8 @@ def run_workers(config: Config, out: TextIO) -> int:
             pids = ",".join(str(w.pid) for w in workers)
             _log.info("workers serving", extra={"address": worker_config.address, "pids": pids})
             print(f"serving on {worker_config.address} (workers {config.workers}: pids {pids})", file=out, flush=True)
+            if config.rules_path and hasattr(signal, "SIGHUP"):  # one worker reloads; the rest follow the store
+                signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(workers[0].pid or 0, signal.SIGHUP))
             while not stop.wait(0.5):
                 if any(not w.is_alive() for w in workers):
                     _log.error("a worker exited unexpectedly; stopping the others")

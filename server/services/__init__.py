@@ -18,6 +18,8 @@ import grpc
 from server.proto import PACKAGE
 from server.services.deps import ServiceDeps
 from server.services.network import NetworkService
+from server.services.orders import OrderService
+from server.services.rules import RulesService
 from server.services.sourcing import SourcingService
 
 __all__ = ["SERVICES", "ServiceDeps", "ServiceSpec", "register_services", "service", "service_names"]
@@ -47,7 +49,12 @@ def service(servicer: type) -> ServiceSpec:
     )
 
 
-SERVICES: tuple[ServiceSpec, ...] = (service(NetworkService), service(SourcingService))
+SERVICES: tuple[ServiceSpec, ...] = (
+    service(NetworkService),
+    service(SourcingService),
+    service(OrderService),
+    service(RulesService),
+)
 
 
 def service_names() -> list[str]:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from server.active_rules import ActiveRules
 from server.config import Config
-from server.decider import Decider
+from server.decider import Decider, DecisionObserver
 from server.network_cache import NetworkCache
 from server.store.base import Store
+from server.store.rule_sets import rule_set_store
 
 
 def utc_now() -> datetime:
@@ -23,12 +25,19 @@ class ServiceDeps:
     store: Store
     network: NetworkCache  # the in-memory network snapshot; invalidated when nodes change
     decider: Decider  # the one way every service decides an order
+    rules: ActiveRules  # the active planner rule set; the decider's directives come from it
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
-    def build(cls, config: Config, store: Store, **overrides: Any) -> ServiceDeps:
-        """The production wiring; ``overrides`` replace single dependencies (tests)."""
+    def build(
+        cls, config: Config, store: Store, *, observe: DecisionObserver | None = None, **overrides: Any
+    ) -> ServiceDeps:
+        """The production wiring; ``overrides`` replace single dependencies (tests); ``observe`` sees decisions."""
         values: dict[str, Any] = {"network": NetworkCache(store, config.currency), **overrides}
+        if "rules" not in values:
+            values["rules"] = ActiveRules(rule_set_store(store), values.get("clock", utc_now))
         if "decider" not in values:
-            values["decider"] = Decider(store, values["network"], config.currency)
+            values["decider"] = Decider(
+                store, values["network"], config.currency, values["rules"].directives_for, observe=observe
+            )
         return cls(config=config, store=store, **values)

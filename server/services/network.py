@@ -90,5 +90,7 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
             convert.ids_from_proto(c, "skus", request.skus, limits.MAX_AVAILABILITY_SKUS, "SKUs")
         node_ids = convert.ids_from_proto(c, "node_ids", request.node_ids, limits.MAX_NODES_PER_CALL, "node ids")
         c.raise_if_any()
-        positions = self._store.get_availability(list(dict.fromkeys(request.skus)), list(dict.fromkeys(node_ids)))
+        positions = self._store.get_availability(
+            list(dict.fromkeys(request.skus)), list(dict.fromkeys(node_ids)), now=self._deps.clock()
+        )
         return network_pb2.GetAvailabilityResponse(positions=[convert.position_to_proto(p) for p in positions])

@@ -117,8 +117,13 @@ class Store(Protocol):
         """
         ...
 
-    def get_availability(self, skus: Sequence[str], node_ids: Sequence[str] = ()) -> list[InventoryPosition]:
-        """Positions for these SKUs (at these nodes when given), ordered by (sku, node_id)."""
+    def get_availability(
+        self, skus: Sequence[str], node_ids: Sequence[str] = (), now: datetime | None = None
+    ) -> list[InventoryPosition]:
+        """Positions for these SKUs (at these nodes when given), ordered by (sku, node_id).
+
+        ``reserved`` leaves out holds expired at ``now`` (default: the current time).
+        """
         ...
 
     def close(self) -> None: ...

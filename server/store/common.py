@@ -29,6 +29,8 @@ from server.store.base import (
     UpdateOutcome,
 )
 from server.store.migrate import Migration, load_migrations
+from server.store.orders import HELD, OrderStoreMixin
+from server.store.rule_sets import RuleSetStoreMixin
 
 T = TypeVar("T")
 Key = tuple[str, str]  # (sku, node_id): the inventory primary key, and the order rows are locked in
@@ -94,7 +96,7 @@ class _Working:
     changed: bool = False
 
 
-class SqlStore(ABC):
+class SqlStore(OrderStoreMixin, RuleSetStoreMixin, ABC):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""
 
     # --- what a dialect supplies ---------------------------------------------------
@@ -255,11 +257,21 @@ class SqlStore(ABC):
 
     # --- inventory -----------------------------------------------------------------
 
-    def get_availability(self, skus: Sequence[str], node_ids: Sequence[str] = ()) -> list[InventoryPosition]:
+    def get_availability(
+        self, skus: Sequence[str], node_ids: Sequence[str] = (), now: datetime | None = None
+    ) -> list[InventoryPosition]:
         if not skus:
             return []
-        predicate, params = self._in_list("sku", sorted(set(skus)))
-        sql = f"SELECT {_columns(rows.POSITION_COLUMNS)} FROM inventory WHERE {predicate}"
+        # Holds past their expiry count as available from that instant, swept or not.
+        expired = (
+            "reserved - COALESCE((SELECT SUM(r.qty) FROM reservations r WHERE r.sku = inventory.sku"
+            " AND r.node_id = inventory.node_id AND r.state = ? AND r.expires_at <= ?), 0)"
+        )
+        columns = ", ".join(expired if c == "reserved" else c for c in rows.POSITION_COLUMNS)
+        params: list[Any] = [HELD, self._ts_in(now or rows.utc_now())]
+        predicate, sku_params = self._in_list("sku", sorted(set(skus)))
+        params += sku_params
+        sql = f"SELECT {columns} FROM inventory WHERE {predicate}"
         if node_ids:
             node_predicate, node_params = self._in_list("node_id", sorted(set(node_ids)))
             sql += f" AND {node_predicate}"

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from server.store import rows
 from server.store.common import Key, SqlStore
+from server.store.group_commit import GroupCommitter
 from server.store.migrate import split_sqlite_script
 
 T = TypeVar("T")
@@ -59,6 +60,7 @@ class SqliteStore(SqlStore):
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()  # guards _idle and _closed
         self._write_lock = threading.Lock()
+        self._group = GroupCommitter(self._write_lock)
         self._closed = False
         self._release(self._connect())  # fail now, not on the first request, if the file is unusable
 
@@ -112,6 +114,10 @@ class SqliteStore(SqlStore):
     def _write(self, work: Callable[[_SqliteTx], T]) -> T:
         with self._write_lock, self._connection() as connection:
             return _in_immediate_transaction(connection, work)
+
+    def _write_grouped(self, work: Callable[[_SqliteTx], T]) -> T:
+        """``_write``, sharing one transaction (one fsync) with writers queued meanwhile."""
+        return self._group.run(work, self._connection, _begin_immediate, _SqliteTx)
 
     def _migration_tx(self, work: Callable[[_SqliteTx], T]) -> T:
         # BEGIN IMMEDIATE takes the file's write lock: migrators in other processes wait for it.

@@ -81,7 +81,9 @@ class _BrokenStore:
     def __init__(self, inner: Store) -> None:
         self._inner = inner
 
-    def get_availability(self, skus: Sequence[str], node_ids: Sequence[str] = ()) -> list[InventoryPosition]:
+    def get_availability(
+        self, skus: Sequence[str], node_ids: Sequence[str] = (), now: Any = None
+    ) -> list[InventoryPosition]:
         raise RuntimeError("secret connection string postgresql://admin:hunter2@db")
 
 
@@ -113,10 +115,12 @@ class _BlockingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def get_availability(self, skus: Sequence[str], node_ids: Sequence[str] = ()) -> list[InventoryPosition]:
+    def get_availability(
+        self, skus: Sequence[str], node_ids: Sequence[str] = (), now: Any = None
+    ) -> list[InventoryPosition]:
         self.entered.set()
         self.release.wait(10)
-        return list(self._inner.get_availability(skus, node_ids))
+        return list(self._inner.get_availability(skus, node_ids, now=now))
 
 
 def _blocked_server(start_server: ServerFactory, store: Store, **overrides: Any) -> tuple[Any, _BlockingStore]:

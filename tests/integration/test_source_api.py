@@ -131,3 +131,11 @@ def test_a_us_postal_code_stands_in_for_coordinates(sourcing: sourcing_pb2_grpc.
     with pytest.raises(grpc.RpcError) as error:
         sourcing.Source(sourcing_pb2.SourceRequest(order=by_zip))
     assert "order.ship_to_address.postal_code" in violations(error.value)
+
+
+def test_each_decision_is_counted_by_path_and_status(api: Api, sourcing: sourcing_pb2_grpc.SourcingServiceStub) -> None:
+    sourcing.Source(sourcing_pb2.SourceRequest(order=order(("A", 1))))
+    registry = api.running.metrics_registry
+    labels = {"path": "SINGLE_NODE_BOUND", "status": "OPTIMAL"}
+    assert registry.get_sample_value("oms_sourcing_decisions_total", labels) == 1.0
+    assert registry.get_sample_value("oms_sourcing_decision_shipments_count") == 1.0

@@ -1,0 +1,13 @@
+"""Planner rules: YAML rule files -> a validated RuleSet -> durable-rules evaluation -> Directives.
+
+loader.py reads and validates files (errors name file, line, rule id and field); evaluator.py
+runs the *when* side on durable-rules behind a wrapper that absorbs its faults; build.py turns
+fired rules into engine Directives with numpy node selectors (selectors.py); checks.py judges
+a rule set against a network. Pure: callers pass file text and the decision date.
+"""
+
+from engine.rules.evaluator import RulesEvaluationError, compiled, evaluate
+from engine.rules.loader import RuleError, RuleSetError, load_rule_set
+from engine.rules.model import RuleSet
+
+__all__ = ["RuleError", "RuleSet", "RuleSetError", "RulesEvaluationError", "compiled", "evaluate", "load_rule_set"]

@@ -1,0 +1,147 @@
+"""The active rule set of this worker, switched when the store's active version changes.
+
+Every worker (and replica) compares the store's latest activation with the one it serves at
+most once per ``refresh_seconds`` (like the network cache), so a switch reaches all of them
+within about a second. A request reads the active rule set once, so no decision mixes two
+versions; a new version is compiled (a fresh durable-rules ruleset) before it is swapped in,
+and a version that fails to load is logged and never replaces the one serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from engine.directives import NO_DIRECTIVES, Directives
+from engine.model import Order
+from engine.network import NetworkSnapshot
+from engine.rules import RuleSet, RuleSetError, compiled, evaluate, load_rule_set
+from engine.rules.checks import Finding, check_rule_set
+from engine.rules.loader import RuleError
+from server.store.rule_sets import ACTIVATE, Activation, RuleSetStore
+
+DEFAULT_REFRESH_SECONDS = 1.0
+_log = logging.getLogger(__name__)
+
+
+class InvalidRuleSetError(ValueError):
+    """A rule set that fails validation: never stored as active. ``errors`` name file, line and field."""
+
+    def __init__(self, errors: Sequence[RuleError | Finding]) -> None:
+        self.errors = tuple(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+def validate(files: Sequence[tuple[str, str]], snapshot: NetworkSnapshot | None) -> tuple[RuleSet, list[Finding]]:
+    """The loaded set and its warnings; InvalidRuleSetError with every error otherwise."""
+    try:
+        rule_set = load_rule_set(files)
+    except RuleSetError as e:
+        raise InvalidRuleSetError(e.errors) from None
+    findings = check_rule_set(rule_set, snapshot) if snapshot is not None else []
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise InvalidRuleSetError(errors)
+    return rule_set, [f for f in findings if f.severity != "error"]
+
+
+class ActiveRules:
+    def __init__(
+        self,
+        store: RuleSetStore,
+        clock: Callable[[], datetime],
+        refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._rule_set: RuleSet | None = None
+        self._seq = 0  # the activation served (0: none yet)
+        self._checked_at = float("-inf")
+
+    def get(self) -> RuleSet | None:
+        """The rule set to decide with now (None when none was ever activated)."""
+        if time.monotonic() - self._checked_at < self._refresh_seconds:
+            return self._rule_set
+        with self._lock:
+            if time.monotonic() - self._checked_at >= self._refresh_seconds:
+                self._refresh()
+                self._checked_at = time.monotonic()
+            return self._rule_set
+
+    def directives_for(self, order: Order, snapshot: NetworkSnapshot) -> Directives:
+        rule_set = self.get()  # read once: this decision uses one version throughout
+        if rule_set is None:
+            return NO_DIRECTIVES
+        return evaluate(rule_set, order, snapshot, self._clock().date())
+
+    def activate(
+        self, files: Sequence[tuple[str, str]], by: str, snapshot: NetworkSnapshot | None
+    ) -> tuple[RuleSet, Activation, list[Finding]]:
+        """Validate, store and activate ``files``; InvalidRuleSetError leaves the active set serving."""
+        rule_set, warnings = validate(files, snapshot)
+        rule_set = compiled(rule_set).rule_set  # registered before it is active; the canonical object
+        now = self._clock()
+        self._store.save_rule_set(rule_set.version, files, now)
+        activation = self._store.activate_rule_set(rule_set.version, ACTIVATE, by, now)
+        self.invalidate()
+        return rule_set, activation, warnings
+
+    def invalidate(self) -> None:
+        """This process changed the activation: the next request re-checks the store."""
+        with self._lock:
+            self._checked_at = float("-inf")
+
+    def _refresh(self) -> None:
+        active = self._store.active_rule_set()
+        if active is None or active.seq == self._seq:
+            return
+        current = self._rule_set
+        if current is not None and current.version == active.version:
+            self._seq = active.seq
+            return
+        try:
+            stored = self._store.get_rule_set(active.version)
+            rule_set = load_rule_set(stored.files)
+            rule_set = compiled(rule_set).rule_set  # compiled before it serves; the canonical object
+        except Exception as e:  # whatever fails, the set serving now keeps serving
+            _log.error("rule set not switched", extra={"version": active.version, "error": str(e)})
+            return
+        self._rule_set, self._seq = rule_set, active.seq
+        _log.info("rule set active", extra={"version": rule_set.version, "activation": active.seq})
+
+
+def read_rule_files(paths: Sequence[str]) -> list[tuple[str, str]]:
+    """(name, text) of each file, in the order given (the order is part of the version)."""
+    out = []
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            out.append((path, f.read()))
+    return out
+
+
+def seed_rules(store: RuleSetStore, rules_path: str, by: str = "config:rules_path") -> Activation | None:
+    """Activate the configured files when the store has no active rule set (InvalidRuleSetError if bad)."""
+    if store.active_rule_set() is not None:
+        return None
+    files = read_rule_files([p.strip() for p in rules_path.split(",") if p.strip()])
+    rule_set, _ = validate(files, None)
+    now = datetime.now(UTC)
+    store.save_rule_set(rule_set.version, files, now)
+    return store.activate_rule_set(rule_set.version, ACTIVATE, by, now)
+
+
+def reload_from_files(
+    rules: ActiveRules, rules_path: str, snapshot: NetworkSnapshot | None, by: str
+) -> tuple[bool, str]:
+    """Validate and activate the files of ``rules_path`` (SIGHUP): whether it did, and what to log."""
+    paths = [p.strip() for p in rules_path.split(",") if p.strip()]
+    try:
+        rule_set, activation, warnings = rules.activate(read_rule_files(paths), by, snapshot)
+    except (InvalidRuleSetError, OSError) as e:
+        return False, f"rules not reloaded; the active set keeps serving: {e}"
+    return True, f"rules reloaded: version {rule_set.version}, activation {activation.seq}, {len(warnings)} warnings"

@@ -1,0 +1,79 @@
+"""Order records to protobuf, and the normalized hash that idempotency keys are checked with."""
+
+from __future__ import annotations
+
+import hashlib
+
+from google.protobuf.message import Message
+
+from engine.lifecycle import OrderState
+from server.convert import timestamp_to_proto
+from server.proto import orders_pb2
+from server.store.orders import OrderRecord
+
+_STATE_TO_PROTO = {state: orders_pb2.OrderState.Value(f"ORDER_STATE_{state.value}") for state in OrderState}
+_STATE_FROM_PROTO = {value: state for state, value in _STATE_TO_PROTO.items()}
+
+
+def state_to_proto(state: OrderState) -> int:
+    return _STATE_TO_PROTO[state]
+
+
+def state_from_proto(value: int) -> OrderState | None:
+    return _STATE_FROM_PROTO.get(value)
+
+
+def request_hash(method: str, request: Message) -> str:
+    """SHA-256 of the request's deterministic serialization without its key.
+
+    Deterministic serialization sorts map entries, so two encodings of one request (maps in
+    another order, fields in another order on the wire) hash the same.
+    """
+    copy = type(request)()
+    copy.CopyFrom(request)
+    copy.ClearField("request_key")  # type: ignore[arg-type]
+    digest = hashlib.sha256(method.encode() + b"\x00" + copy.SerializeToString(deterministic=True))
+    return digest.hexdigest()
+
+
+def order_view(record: OrderRecord) -> orders_pb2.OrderView:
+    view = orders_pb2.OrderView(
+        order_id=record.order_id,
+        state=state_to_proto(record.state),  # type: ignore[arg-type]
+        version=record.version,
+        created_at=timestamp_to_proto(record.created_at),
+        updated_at=timestamp_to_proto(record.updated_at),
+    )
+    for line in record.lines:
+        view.lines.add(
+            line_id=line.line_id,
+            sku=line.sku,
+            qty=line.qty,
+            reserved=line.reserved,
+            shipped=line.shipped,
+            cancelled=line.cancelled,
+            returned=line.returned,
+            backordered=line.quantities.backordered,
+        )
+    for hold in record.reservations:
+        view.reservations.add(
+            line_id=hold.line_id,
+            node_id=hold.node_id,
+            sku=hold.sku,
+            qty=hold.qty,
+            expires_at=timestamp_to_proto(hold.expires_at),
+            state=hold.state,
+        )
+    for shipment in record.shipments:
+        view.shipments.add(
+            shipment_id=shipment.shipment_id,
+            node_id=shipment.node_id,
+            state=shipment.state,
+            created_at=timestamp_to_proto(shipment.created_at),
+            lines=[orders_pb2.LineUnits(line_id=line_id, qty=qty) for line_id, qty in shipment.lines],
+        )
+    for event in record.events:
+        view.events.add(
+            id=event.id, type=event.type, payload=event.payload, created_at=timestamp_to_proto(event.created_at)
+        )
+    return view

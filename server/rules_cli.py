@@ -1,0 +1,236 @@
+"""``oms-sourcing rules ...``: the planners' loop on the command line.
+
+Offline (files only): validate, test, show, diff. Against a running server (gRPC):
+activate, rollback, status. Exit codes follow server/cli.py: 0 ok, 1 a check or call failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import TextIO
+
+import grpc
+
+from engine.network import NetworkSnapshot
+from engine.rules import RuleSetError, compiled, load_rule_set
+from engine.rules.checks import check_rule_set
+from engine.rules.model import Rule
+from server.active_rules import read_rule_files
+from server.network_file import NetworkFileError, read_network_file
+from server.proto import rules_pb2, rules_pb2_grpc
+from server.rules_examples import example_files, run_example_file, summary
+
+DEFAULT_NETWORK = "data/sample-network.json"
+DEFAULT_EXAMPLES = "rules/tests"
+
+ClientFlags = Callable[[argparse.ArgumentParser, float], None]
+ErrorPrinter = Callable[[grpc.RpcError, TextIO], None]
+
+
+def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        rule_set = load_rule_set(read_rule_files(args.files))
+    except RuleSetError as e:
+        for error in e.errors:
+            print(f"{error}", file=out)
+        print(f"invalid: {len(e.errors)} errors", file=out)
+        return 1
+    findings = []
+    if args.network:
+        try:
+            snapshot = NetworkSnapshot(read_network_file(args.network).nodes)
+        except (OSError, NetworkFileError) as e:
+            print(f"cannot read network {args.network}: {e}", file=out)
+            return 1
+        today = date.fromisoformat(args.today) if args.today else date.today()
+        findings = check_rule_set(rule_set, snapshot, today)
+    for finding in findings:
+        print(str(finding), file=out)
+    errors = sum(f.severity == "error" for f in findings)
+    verdict = "invalid" if errors else "valid"
+    print(
+        f"{verdict}: {len(rule_set.rules)} rules, version {rule_set.version}, "
+        f"{errors} errors, {len(findings) - errors} warnings",
+        file=out,
+    )
+    return 1 if errors else 0
+
+
+def cmd_test(args: argparse.Namespace, out: TextIO) -> int:
+    paths: list[Path] = []
+    for given in args.examples or [DEFAULT_EXAMPLES]:
+        p = Path(given)
+        paths += example_files(p) if p.is_dir() else [p]
+    if not paths:
+        print("no example files found", file=out)
+        return 1
+    results = []
+    for path in paths:
+        try:
+            results += run_example_file(path, args.rules or ())
+        except RuleSetError as e:
+            print(f"{path}: the rule files do not load:\n{e}", file=out)
+            return 1
+    print(summary(results), file=out)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        rule_set = load_rule_set(read_rule_files(args.files))
+    except RuleSetError as e:
+        print(str(e), file=out)
+        return 1
+    print(compiled(rule_set).describe(), file=out)
+    return 0
+
+
+def _comparable(rule: Rule) -> Rule:
+    return replace(rule, file="", line=0, position=0)
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        a = load_rule_set(read_rule_files(args.a.split(",")))
+        b = load_rule_set(read_rule_files(args.b.split(",")))
+    except RuleSetError as e:
+        print(str(e), file=out)
+        return 1
+    before = {r.id: r for r in a.rules}
+    after = {r.id: r for r in b.rules}
+    print(f"--- {args.a}  version {a.version}", file=out)
+    print(f"+++ {args.b}  version {b.version}", file=out)
+    changes = 0
+    for rule_id in sorted(before.keys() | after.keys()):
+        old, new = before.get(rule_id), after.get(rule_id)
+        if old is None and new is not None:
+            print(f"+ {rule_id}  (added: {', '.join(new.then.verbs())})", file=out)
+        elif new is None and old is not None:
+            print(f"- {rule_id}  (removed)", file=out)
+        elif old is not None and new is not None and _comparable(old) != _comparable(new):
+            parts = [
+                name
+                for name, x, y in (
+                    ("conditions", old.conditions, new.conditions),
+                    ("directives", old.then, new.then),
+                    ("priority", old.priority, new.priority),
+                    ("why", old.why, new.why),
+                )
+                if x != y
+            ]
+            print(f"~ {rule_id}  (changed: {', '.join(parts)})", file=out)
+        else:
+            continue
+        changes += 1
+    if a.currency != b.currency or dict(a.rates) != dict(b.rates):
+        print("~ currency or rates changed", file=out)
+        changes += 1
+    print(f"{changes} rules differ" if changes else "no differences in rules", file=out)
+    return 0
+
+
+def _stub(args: argparse.Namespace) -> rules_pb2_grpc.RulesServiceStub:
+    channel = grpc.insecure_channel(args.target)
+    return rules_pb2_grpc.RulesServiceStub(channel)  # type: ignore[no-untyped-call]
+
+
+def _problems(problems: Sequence[rules_pb2.RuleProblem], out: TextIO) -> None:
+    for p in problems:
+        print(f"{p.file}:{p.line}: {p.severity}: rule {p.rule_id}: {p.field}: {p.message}", file=out)
+
+
+def cmd_activate(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
+    files = [rules_pb2.RuleFile(name=n, content=t) for n, t in read_rule_files(args.files)]
+    try:
+        response = _stub(args).ActivateRules(
+            rules_pb2.ActivateRulesRequest(files=files, activated_by=args.by), timeout=args.timeout
+        )
+    except grpc.RpcError as e:
+        print_error(e, sys.stderr)
+        return 1
+    _problems(response.warnings, out)
+    print(f"active: version {response.version} (activation {response.activation.seq} by {args.by})", file=out)
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
+    try:
+        response = _stub(args).RollbackRules(
+            rules_pb2.RollbackRulesRequest(version=args.version or "", activated_by=args.by), timeout=args.timeout
+        )
+    except grpc.RpcError as e:
+        print_error(e, sys.stderr)
+        return 1
+    print(f"active: version {response.version} (rolled back, activation {response.activation.seq})", file=out)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
+    try:
+        response = _stub(args).GetRuleSet(rules_pb2.GetRuleSetRequest(history_limit=10), timeout=args.timeout)
+    except grpc.RpcError as e:
+        print_error(e, sys.stderr)
+        return 1
+    print(f"active: version {response.version}; this worker serves {response.serving_version or 'none'}", file=out)
+    print(f"files: {', '.join(f.name for f in response.files)}; {len(response.rule_ids)} rules", file=out)
+    for a in response.history:
+        print(
+            f"  #{a.seq} {a.action:<8} {a.version}  by {a.activated_by}  at {a.activated_at.ToJsonString()}", file=out
+        )
+    return 0
+
+
+def add_rules_commands(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    client_flags: ClientFlags,
+    print_error: ErrorPrinter,
+) -> None:
+    rules = sub.add_parser(
+        "rules",
+        help="validate, test, show, diff, activate and roll back planner rules",
+        description="The planners' loop: docs/rules.md and the README's Planners section.",
+    )
+    commands = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+
+    validate = commands.add_parser("validate", help="check rule files (schema, network, contradictions)")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.add_argument(
+        "--network", default=DEFAULT_NETWORK, help="network file to check node ids against ('' skips)"
+    )
+    validate.add_argument("--today", default="", help="date for 'can no longer fire' checks (default: today)")
+    validate.set_defaults(run=cmd_validate)
+
+    test = commands.add_parser("test", help="run example orders against rule files")
+    test.add_argument("examples", nargs="*", metavar="EXAMPLES", help=f"files or folders (default {DEFAULT_EXAMPLES})")
+    test.add_argument("--rules", nargs="+", metavar="FILE", help="rule files to test instead of those each names")
+    test.set_defaults(run=cmd_test)
+
+    show = commands.add_parser("show", help="print the compiled view (durable-rules conditions)")
+    show.add_argument("files", nargs="+", metavar="FILE")
+    show.set_defaults(run=cmd_show)
+
+    diff = commands.add_parser("diff", help="rules added, removed or changed between two versions")
+    diff.add_argument("a", metavar="A", help="rule file (or comma-separated files)")
+    diff.add_argument("b", metavar="B", help="rule file (or comma-separated files)")
+    diff.set_defaults(run=cmd_diff)
+
+    activate = commands.add_parser("activate", help="validate and activate rule files on a running server")
+    activate.add_argument("files", nargs="+", metavar="FILE")
+    activate.add_argument("--by", required=True, help="who activates (kept in the history)")
+    client_flags(activate, 30.0)
+    activate.set_defaults(run=lambda a, out: cmd_activate(a, out, print_error))
+
+    rollback = commands.add_parser("rollback", help="re-activate the previous (or a named) version")
+    rollback.add_argument("--version", default="", help="version to re-activate (default: the previous one)")
+    rollback.add_argument("--by", required=True, help="who rolls back (kept in the history)")
+    client_flags(rollback, 30.0)
+    rollback.set_defaults(run=lambda a, out: cmd_rollback(a, out, print_error))
+
+    status = commands.add_parser("status", help="the active version and the activation history")
+    client_flags(status, 10.0)
+    status.set_defaults(run=lambda a, out: cmd_status(a, out, print_error))

@@ -1,0 +1,430 @@
+"""OrderService: allocate, then carry the order through its lifecycle. A thin shell.
+
+Deciding is server.decider's; the state machine is engine.lifecycle's; every write is one
+store transaction (server.store.orders). Mutating calls replay a stored response for a known
+request key before doing any work, and the transaction checks the key again, so a duplicate
+racing the first call still gets the first call's response.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, cast
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from engine import lifecycle, limits
+from engine.decision import AllocationLine
+from engine.directives import Exclusion
+from engine.errors import FieldViolation, InvalidInputError
+from engine.lifecycle import Action
+from server import convert
+from server.decider import Decider, Outcome
+from server.decision_proto import decision_to_proto
+from server.order_errors import AllocationAborted, ReservationConflict
+from server.order_proto import order_view, request_hash, state_from_proto, state_to_proto
+from server.proto import common_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2
+from server.services.deps import ServiceDeps
+from server.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
+from server.store.common import decode_page_token, encode_page_token
+from server.store.orders import NewOrder, OrderRecord, OrderStoreMixin, RequestKey
+
+DEFAULT_HOLD_MS = 15 * 60 * 1000
+MAX_HOLD_MS = 30 * 24 * 3600 * 1000
+# A lost race means another order took the stock between reading and reserving: decide again
+# on fresh availability. Each attempt costs a decision; past this many the caller retries.
+MAX_ATTEMPTS = 5
+MAX_PAGE_SIZE = 1000
+REALLOCATE_RULE = "reallocate"
+
+LineTargets = list[tuple[str, int]]
+
+
+def order_store(store: Any) -> OrderStoreMixin:
+    """The store's order methods (every SqlStore has them; test doubles may proxy them)."""
+    return cast(OrderStoreMixin, store)
+
+
+def _key(c: convert.Collector, method: str, request: Message) -> RequestKey:
+    value: str = getattr(request, "request_key")  # noqa: B009 - every mutating request has one
+    c.check(bool(value.strip()), "request_key", "is required (an idempotency key of your choice)")
+    c.check(len(value) <= limits.MAX_ID_LENGTH, "request_key", f"is longer than {limits.MAX_ID_LENGTH} characters")
+    return RequestKey(value, method, request_hash(method, request))
+
+
+def _targets(c: convert.Collector, lines: Sequence[orders_pb2.LineUnits]) -> LineTargets:
+    seen: set[str] = set()
+    for i, line in enumerate(lines):
+        c.check(bool(line.line_id), f"lines[{i}].line_id", "is required")
+        c.check(line.line_id not in seen, f"lines[{i}].line_id", "is named twice")
+        c.check(0 <= line.qty <= limits.MAX_QTY_PER_LINE, f"lines[{i}].qty", "must be 0 (all) or a unit count")
+        seen.add(line.line_id)
+    return [(line.line_id, line.qty) for line in lines]
+
+
+def _bad(field: str, description: str) -> InvalidInputError:
+    return InvalidInputError(FieldViolation(field, description))
+
+
+class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._store = order_store(deps.store)
+        self._decider: Decider = deps.decider
+        self._currency = deps.config.currency
+
+    def _now(self) -> datetime:
+        return self._deps.clock()
+
+    def _decision_message(self, outcome: Outcome, started: float) -> sourcing_pb2.Decision:
+        return decision_to_proto(
+            outcome.decision,
+            decision_id=str(uuid.uuid4()),
+            currency=self._currency,
+            network_version=outcome.network_version,
+            solve_ms=outcome.solve_ms,
+            total_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    # --- allocate ----------------------------------------------------------------------
+
+    def Allocate(
+        self, request: orders_pb2.AllocateRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.AllocateResponse:
+        started = time.perf_counter()
+        c = convert.Collector()
+        key = _key(c, "Allocate", request)
+        c.check(request.HasField("order"), "order", "is required")
+        c.check(0 <= request.hold_ms <= MAX_HOLD_MS, "hold_ms", f"must be between 0 and {MAX_HOLD_MS}")
+        c.check(
+            0 <= request.solver_time_limit_ms <= MAX_SOLVER_TIME_LIMIT_MS,
+            "solver_time_limit_ms",
+            f"must be between 0 and {MAX_SOLVER_TIME_LIMIT_MS}",
+        )
+        c.raise_if_any()
+        # No replay read up front: retries are rare, and the transaction replays them anyway.
+        order = self._decider.order_from_proto(request.order)
+        hold_ms = request.hold_ms or DEFAULT_HOLD_MS
+        request_json = json_format.MessageToJson(request.order, indent=None, sort_keys=True)
+        for _ in range(MAX_ATTEMPTS):
+            now = self._now()
+            limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
+            outcome = self._decider.decide(order, time_limit_ms=limit, now=now)
+            decision = self._decision_message(outcome, started)
+            new = NewOrder(
+                order_id=order.order_id,
+                request=request_json,
+                lines=tuple((line.line_id, line.sku, line.qty) for line in order.lines),
+                hold_ms=hold_ms,
+                rule_set_version=outcome.decision.rule_set_version,
+                decision=_decision_summary(decision),
+                decision_id=decision.decision_id,
+            )
+            try:
+                stored = self._store.allocate_order(
+                    key, new, outcome.decision.allocations, now, _allocate_response(decision)
+                )
+            except ReservationConflict:
+                continue
+            return orders_pb2.AllocateResponse.FromString(stored)
+        raise AllocationAborted(order.order_id, MAX_ATTEMPTS)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def GetOrder(
+        self, request: orders_pb2.GetOrderRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.GetOrderResponse:
+        c = convert.Collector()
+        convert.check_id(c, "order_id", request.order_id)
+        c.raise_if_any()
+        return orders_pb2.GetOrderResponse(order=order_view(self._store.get_order(request.order_id, self._now())))
+
+    def ListOrders(
+        self, request: orders_pb2.ListOrdersRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.ListOrdersResponse:
+        c = convert.Collector()
+        states = [state_from_proto(s) for s in request.states]
+        for i, state in enumerate(states):
+            c.check(state is not None, f"states[{i}]", "is not an order state")
+        c.check(0 <= request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        c.raise_if_any()
+        size = request.page_size or 100
+        after = decode_page_token(request.page_token) if request.page_token else ""
+        found = self._store.list_orders([s for s in states if s is not None], size + 1, after)
+        response = orders_pb2.ListOrdersResponse()
+        for order_id, state, updated_at in found[:size]:
+            response.orders.add(
+                order_id=order_id, state=state_to_proto(state), updated_at=convert.timestamp_to_proto(updated_at)
+            )
+        if len(found) > size:
+            response.next_page_token = encode_page_token(found[size - 1][0])
+        return response
+
+    # --- transitions -------------------------------------------------------------------
+
+    def _mutate(
+        self,
+        key: RequestKey,
+        order_id: str,
+        action: Action,
+        change: Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]],
+    ) -> orders_pb2.OrderResponse:
+        stored = self._store.replay(key)
+        if stored is None:
+            stored = self._store.mutate_order(key, order_id, action, self._now(), change, _order_response)
+        return orders_pb2.OrderResponse.FromString(stored)
+
+    def Cancel(self, request: orders_pb2.CancelRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
+        c = convert.Collector()
+        key = _key(c, "Cancel", request)
+        convert.check_id(c, "order_id", request.order_id)
+        targets = _targets(c, request.lines)
+        convert.check_text(c, "reason", request.reason, limits.MAX_TEXT_LENGTH)
+        c.raise_if_any()
+        now = self._now()
+
+        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
+            chosen = targets or [(line.line_id, 0) for line in record.lines]
+            done = []
+            for i, (line_id, qty) in enumerate(chosen):
+                line = record.line(line_id, f"lines[{i}].line_id")
+                open_units = line.quantities.open
+                units = qty or open_units
+                if units > open_units:
+                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} has only {open_units} open units")
+                if units == 0:
+                    continue
+                # Units waiting for stock go first; then holds, freeing stock for others.
+                from_holds = max(0, units - line.quantities.backordered)
+                for hold in (h for h in record.reservations if h.line_id == line_id):
+                    take = min(hold.qty, from_holds)
+                    if take:
+                        self._store.release_units(tx, record.order_id, line_id, hold.node_id, hold.sku, take, now)
+                        from_holds -= take
+                self._store.add_line_counts(tx, record.order_id, line_id, cancelled=units)
+                done.append([line_id, units])
+            return "CANCELLED", {"lines": done, "reason": request.reason}
+
+        return self._mutate(key, request.order_id, Action.CANCEL, change)
+
+    def Release(self, request: orders_pb2.ReleaseRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
+        c = convert.Collector()
+        key = _key(c, "Release", request)
+        convert.check_id(c, "order_id", request.order_id)
+        c.raise_if_any()
+        now = self._now()
+
+        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
+            self._store.mark_released(tx, record.order_id, now)
+            return "RELEASED", {}
+
+        return self._mutate(key, request.order_id, Action.RELEASE, change)
+
+    def ConfirmShipment(
+        self, request: orders_pb2.ConfirmShipmentRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.OrderResponse:
+        c = convert.Collector()
+        key = _key(c, "ConfirmShipment", request)
+        convert.check_id(c, "order_id", request.order_id)
+        convert.check_id(c, "node_id", request.node_id)
+        targets = _targets(c, request.lines)
+        c.raise_if_any()
+        now = self._now()
+
+        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
+            held = {h.line_id: h for h in record.reservations if h.node_id == request.node_id}
+            chosen = targets or [(line_id, 0) for line_id in sorted(held)]
+            if not chosen:
+                raise _bad("node_id", f"order {record.order_id!r} holds nothing at {request.node_id!r}")
+            shipped: list[tuple[str, int]] = []
+            for i, (line_id, qty) in enumerate(chosen):
+                record.line(line_id, f"lines[{i}].line_id")
+                hold = held.get(line_id)
+                available = hold.qty if hold is not None else 0
+                units = qty or available
+                if hold is None or units > available:
+                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} holds {available} units at {request.node_id!r}")
+                self._store.ship_units(tx, record.order_id, line_id, request.node_id, hold.sku, units, now)
+                shipped.append((line_id, units))
+            shipment_id = self._store.insert_shipment(tx, record.order_id, request.node_id, shipped, now)
+            return "SHIPPED", {"shipment_id": shipment_id, "node_id": request.node_id, "lines": shipped}
+
+        return self._mutate(key, request.order_id, Action.SHIP, change)
+
+    def Return(self, request: orders_pb2.ReturnRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
+        c = convert.Collector()
+        key = _key(c, "Return", request)
+        convert.check_id(c, "order_id", request.order_id)
+        targets = _targets(c, request.lines)
+        c.check(bool(targets), "lines", "name the lines (and units) returned")
+        c.check(
+            request.disposition in (orders_pb2.DISPOSITION_RESTOCK, orders_pb2.DISPOSITION_DISPOSE),
+            "disposition",
+            "must be RESTOCK or DISPOSE",
+        )
+        if request.node_id:
+            convert.check_id(c, "node_id", request.node_id)
+        c.raise_if_any()
+        now = self._now()
+        restock = request.disposition == orders_pb2.DISPOSITION_RESTOCK
+        if request.node_id and request.node_id not in self._deps.network.get().index:
+            raise _bad("node_id", f"node {request.node_id!r} does not exist")
+
+        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
+            returned = []
+            for i, (line_id, qty) in enumerate(targets):
+                line = record.line(line_id, f"lines[{i}].line_id")
+                returnable = line.shipped - line.returned
+                units = qty or returnable
+                if units == 0 or units > returnable:
+                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} has {returnable} shipped units not yet returned")
+                # The receiving node: the caller's, else the node that last shipped the line.
+                node_id = request.node_id or next(
+                    s.node_id for s in reversed(record.shipments) if any(x[0] == line_id for x in s.lines)
+                )
+                if restock:
+                    self._store.restock(tx, node_id, line.sku, units, now)
+                self._store.add_line_counts(tx, record.order_id, line_id, returned=units)
+                returned.append([line_id, units, node_id])
+            return "RETURNED", {"lines": returned, "restocked": restock}
+
+        return self._mutate(key, request.order_id, Action.RETURN, change)
+
+    def Reallocate(
+        self, request: orders_pb2.ReallocateRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.AllocateResponse:
+        started = time.perf_counter()
+        c = convert.Collector()
+        key = _key(c, "Reallocate", request)
+        convert.check_id(c, "order_id", request.order_id)
+        convert.check_id(c, "node_id", request.node_id)
+        targets = _targets(c, request.lines)
+        c.raise_if_any()
+        stored = self._store.replay(key)
+        if stored is not None:
+            return orders_pb2.AllocateResponse.FromString(stored)
+        for _ in range(MAX_ATTEMPTS):
+            now = self._now()
+            record = self._store.get_order(request.order_id, now)
+            lifecycle.require(record.order_id, record.state, Action.REALLOCATE)
+            held = {h.line_id: h.qty for h in record.reservations if h.node_id == request.node_id}
+            chosen = targets or sorted(held.items())
+            if not chosen:
+                raise _bad("node_id", f"order {record.order_id!r} holds nothing at {request.node_id!r}")
+            moves: dict[str, int] = {}
+            for i, (line_id, qty) in enumerate(chosen):
+                record.line(line_id, f"lines[{i}].line_id")
+                units = qty or held.get(line_id, 0)
+                if units == 0 or units > held.get(line_id, 0):
+                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} holds {held.get(line_id, 0)} units there")
+                moves[line_id] = units
+            original = self._decider.order_from_proto(
+                json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
+            )
+            sub_order = replace(
+                original,
+                lines=tuple(replace(line, qty=moves[line.line_id]) for line in original.lines if line.line_id in moves),
+            )
+            exclusion = Exclusion(
+                rule_id=REALLOCATE_RULE,
+                node_ids=frozenset({request.node_id}),
+                line_ids=frozenset(moves),
+                reason=request.reason or "reallocated away from this node",
+            )
+            limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
+            outcome = self._decider.decide(sub_order, time_limit_ms=limit, now=now, extra_exclusions=[exclusion])
+            decision = self._decision_message(outcome, started)
+            change = self._reallocation(request, moves, outcome.decision.allocations, decision, record.hold_ms, now)
+            try:
+                stored = self._store.mutate_order(
+                    key,
+                    record.order_id,
+                    Action.REALLOCATE,
+                    now,
+                    change,
+                    _allocate_response(decision),
+                    expected_version=record.version,
+                )
+            except ReservationConflict:
+                continue
+            return orders_pb2.AllocateResponse.FromString(stored)
+        raise AllocationAborted(request.order_id, MAX_ATTEMPTS)
+
+    def _reallocation(
+        self,
+        request: orders_pb2.ReallocateRequest,
+        moves: dict[str, int],
+        allocations: Sequence[AllocationLine],
+        decision: sourcing_pb2.Decision,
+        hold_ms: int,
+        now: datetime,
+    ) -> Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]]:
+        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
+            held = {h.line_id: h for h in record.reservations if h.node_id == request.node_id}
+            for line_id, units in moves.items():
+                hold = held.get(line_id)
+                if hold is None or hold.qty < units:  # a hold expired since the decision
+                    raise ReservationConflict(f"line {line_id!r} no longer holds {units} units there")
+                self._store.release_units(tx, record.order_id, line_id, request.node_id, hold.sku, units, now)
+            self._store.reserve_more(tx, record.order_id, allocations, now, hold_ms or DEFAULT_HOLD_MS)
+            return "REALLOCATED", {
+                "excluded_node": request.node_id,
+                "moved": sorted(moves.items()),
+                "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
+                "decision_id": decision.decision_id,
+                "rule_set_version": decision.rule_set_version,
+                "reason": request.reason,
+            }
+
+        return change
+
+    # --- maintenance -------------------------------------------------------------------
+
+    def SweepExpired(
+        self, request: orders_pb2.SweepExpiredRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.SweepExpiredResponse:
+        count, order_ids = self._store.sweep_expired(self._now())
+        return orders_pb2.SweepExpiredResponse(expired_reservations=count, order_ids=order_ids)
+
+    def CheckConservation(
+        self, request: orders_pb2.CheckConservationRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.CheckConservationResponse:
+        problems, positions = self._store.check_conservation()
+        return orders_pb2.CheckConservationResponse(ok=not problems, problems=problems, positions_checked=positions)
+
+
+def _decision_summary(decision: sourcing_pb2.Decision) -> str:
+    """What orders.decision keeps: the essentials, not the explanations (MessageToJson of a whole
+    decision cost ~0.3 ms a call, a tenth of an Allocate's CPU)."""
+    return json.dumps(
+        {
+            "decision_id": decision.decision_id,
+            "status": sourcing_pb2.SolveStatus.Name(decision.status),
+            "path": sourcing_pb2.DecisionPath.Name(decision.path),
+            "total_micros": decision.cost.total.amount_micros,
+            "allocations": [[a.line_id, a.node_id, a.sku, a.qty] for a in decision.allocations],
+            "unfilled": [[u.line_id, u.sku, u.qty, u.reason] for u in decision.unfilled],
+            "rule_set_version": decision.rule_set_version,
+            "network_version": decision.network_version,
+        },
+        sort_keys=True,
+    )
+
+
+def _order_response(record: OrderRecord) -> bytes:
+    return orders_pb2.OrderResponse(order=order_view(record)).SerializeToString(deterministic=True)
+
+
+def _allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord], bytes]:
+    def respond(record: OrderRecord) -> bytes:
+        response = orders_pb2.AllocateResponse(order=order_view(record), decision=decision)
+        return response.SerializeToString(deterministic=True)
+
+    return respond

@@ -1,0 +1,149 @@
+"""RulesService: read, validate, activate and roll back planner rule sets (server.active_rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import grpc
+
+from engine.errors import FieldViolation, InvalidInputError
+from engine.rules.checks import Finding
+from engine.rules.loader import RuleError
+from server import convert
+from server.active_rules import ActiveRules, InvalidRuleSetError, validate
+from server.errors import NotFoundError
+from server.proto import rules_pb2, rules_pb2_grpc
+from server.services.deps import ServiceDeps
+from server.store.rule_sets import ROLLBACK, Activation, RuleSetStore, rule_set_store
+
+MAX_FILES = 50
+MAX_FILE_BYTES = 1024 * 1024
+DEFAULT_HISTORY = 20
+MAX_HISTORY = 500
+
+
+def problem_to_proto(problem: RuleError | Finding) -> rules_pb2.RuleProblem:
+    severity = problem.severity if isinstance(problem, Finding) else "error"
+    return rules_pb2.RuleProblem(
+        file=problem.file,
+        line=problem.line,
+        rule_id=problem.rule_id,
+        field=problem.field,
+        message=problem.message,
+        severity=severity,
+    )
+
+
+def activation_to_proto(a: Activation) -> rules_pb2.RuleActivation:
+    return rules_pb2.RuleActivation(
+        seq=a.seq,
+        version=a.version,
+        action=a.action,
+        activated_by=a.activated_by,
+        activated_at=convert.timestamp_to_proto(a.activated_at),
+    )
+
+
+def _files(request_files: Sequence[rules_pb2.RuleFile]) -> list[tuple[str, str]]:
+    c = convert.Collector()
+    c.check(1 <= len(request_files) <= MAX_FILES, "files", f"must hold 1 to {MAX_FILES} rule files")
+    for i, f in enumerate(request_files[:MAX_FILES]):
+        c.check(bool(f.name), f"files[{i}].name", "is required")
+        c.check(len(f.content.encode()) <= MAX_FILE_BYTES, f"files[{i}].content", "is larger than 1 MiB")
+    c.raise_if_any()
+    return [(f.name, f.content) for f in request_files]
+
+
+def _invalid(error: InvalidRuleSetError) -> InvalidInputError:
+    """Each problem as a field violation: field "files[NAME]:LINE FIELD", description with the rule id."""
+    return InvalidInputError(
+        [
+            FieldViolation(
+                f"files[{p.file}]:{p.line} {p.field}".strip(),
+                f"rule {p.rule_id}: {p.message}" if p.rule_id else p.message,
+            )
+            for p in error.errors
+        ]
+    )
+
+
+class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._rules: ActiveRules = deps.rules
+        self._store: RuleSetStore = rule_set_store(deps.store)
+
+    def GetRuleSet(
+        self, request: rules_pb2.GetRuleSetRequest, context: grpc.ServicerContext
+    ) -> rules_pb2.GetRuleSetResponse:
+        c = convert.Collector()
+        c.check(0 <= request.history_limit <= MAX_HISTORY, "history_limit", f"must be 0-{MAX_HISTORY}")
+        c.raise_if_any()
+        history = self._store.rule_activations(request.history_limit or DEFAULT_HISTORY)
+        version = request.version or (history[0].version if history else "")
+        if not version:
+            raise NotFoundError("rule set", "active", "no rule set has been activated")
+        stored = self._store.get_rule_set(version)
+        rule_set, _ = validate(stored.files, None)
+        serving = self._rules.get()
+        return rules_pb2.GetRuleSetResponse(
+            version=version,
+            files=[rules_pb2.RuleFile(name=n, content=t) for n, t in stored.files],
+            rule_ids=[r.id for r in rule_set.by_precedence()],
+            history=[activation_to_proto(a) for a in history],
+            serving_version=serving.version if serving is not None else "",
+        )
+
+    def ValidateRules(
+        self, request: rules_pb2.ValidateRulesRequest, context: grpc.ServicerContext
+    ) -> rules_pb2.ValidateRulesResponse:
+        files = _files(request.files)
+        try:
+            rule_set, warnings = validate(files, self._deps.network.get())
+        except InvalidRuleSetError as e:
+            return rules_pb2.ValidateRulesResponse(valid=False, errors=[problem_to_proto(p) for p in e.errors])
+        return rules_pb2.ValidateRulesResponse(
+            valid=True,
+            version=rule_set.version,
+            warnings=[problem_to_proto(w) for w in warnings],
+            rule_count=len(rule_set.rules),
+        )
+
+    def ActivateRules(
+        self, request: rules_pb2.ActivateRulesRequest, context: grpc.ServicerContext
+    ) -> rules_pb2.ActivateRulesResponse:
+        files = _files(request.files)
+        if not request.activated_by:
+            raise InvalidInputError(FieldViolation("activated_by", "is required"))
+        try:
+            rule_set, activation, warnings = self._rules.activate(files, request.activated_by, self._deps.network.get())
+        except InvalidRuleSetError as e:
+            raise _invalid(e) from None
+        return rules_pb2.ActivateRulesResponse(
+            version=rule_set.version,
+            activation=activation_to_proto(activation),
+            warnings=[problem_to_proto(w) for w in warnings],
+        )
+
+    def RollbackRules(
+        self, request: rules_pb2.RollbackRulesRequest, context: grpc.ServicerContext
+    ) -> rules_pb2.RollbackRulesResponse:
+        if not request.activated_by:
+            raise InvalidInputError(FieldViolation("activated_by", "is required"))
+        version = request.version
+        if not version:
+            history = self._store.rule_activations(MAX_HISTORY)
+            if not history:
+                raise NotFoundError("rule set", "active", "no rule set has been activated")
+            earlier = [a.version for a in history if a.version != history[0].version]
+            if not earlier:
+                raise NotFoundError("rule set", "previous", "no earlier version to roll back to")
+            version = earlier[0]
+        stored = self._store.get_rule_set(version)
+        try:
+            validate(stored.files, None)  # a stored version loaded once; proven again before it serves
+        except InvalidRuleSetError as e:
+            raise _invalid(e) from None
+        activation = self._store.activate_rule_set(version, ROLLBACK, request.activated_by, self._deps.clock())
+        self._rules.invalidate()
+        return rules_pb2.RollbackRulesResponse(version=version, activation=activation_to_proto(activation))

@@ -1,0 +1,1 @@
+"""The simulator's shell: files in and out, sides run in processes, the HTML report, the CLI commands."""

@@ -1,0 +1,316 @@
+"""The simulation report: one self-contained HTML file (inline SVG charts, no scripts, no network)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from html import escape
+
+from engine.simulation.compare import describe_plan, rules_behind
+from engine.simulation.kpis import HEADLINE, deltas
+from engine.simulation.replay import OutcomeStatus
+from server.simulation import svg
+from server.simulation.outputs import SideResult, SimulationResult
+
+MAX_TABLE_ROWS = 500
+MAX_MAP_POINTS = 3000
+_MONEY = {"cost_per_order", "cost_per_unit", "objective_per_order", "total_cost"}
+_RATES = {"split_rate", "fill_rate"}
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1340px;color:#1f2937;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
+.meta{color:#6b7280;font-size:13px}.grid{display:flex;flex-wrap:wrap;gap:16px}
+.card{border:1px solid #e5e7eb;border-radius:6px;padding:8px;background:#fff}
+table{border-collapse:collapse;font-size:12.5px}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;
+vertical-align:top}th{background:#f9fafb;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.good{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}.fail{background:#fee2e2}.pass{background:#dcfce7}
+.banner{padding:10px 14px;border-radius:6px;margin:12px 0;font-weight:600}code{background:#f3f4f6;padding:1px 4px}
+.scroll{max-height:640px;overflow:auto;border:1px solid #e5e7eb}
+"""
+
+
+def _fmt(name: str, value: float) -> str:
+    if name in _MONEY:
+        return f"${value:,.2f}" if name != "total_cost" else f"${value:,.0f}"
+    if name in _RATES:
+        return f"{value:.2%}"
+    if name in ("shipments_per_order", "miles_per_shipment"):
+        return f"{value:,.3f}" if name == "shipments_per_order" else f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+def render_report(result: SimulationResult) -> str:
+    sides = result.sides
+    other = result.side(result.candidate)
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>oms-sourcing simulation</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>Sourcing simulation</h1>",
+        _meta(result),
+        _banner(result),
+        "<h2>KPIs</h2><div class='grid'>",
+        _kpi_table(result),
+    ]
+    if other is not None:
+        rows = [
+            (name, d.relative, HEADLINE[name])
+            for d in deltas(result.base.kpis, other.kpis)
+            if (name := d.name) in HEADLINE and name != "total_cost"
+        ]
+        parts.append(
+            f"<div class='card'>{svg.delta_bars(f'KPI change: {other.name} vs {result.base.name}', rows)}</div>"
+        )
+    parts.append("</div><h2>Distributions</h2><div class='grid'>")
+    parts.append(
+        _card(svg.histogram("Fulfilment cost per order", {s.name: [o.cost for o in _decided(s)] for s in sides}))
+    )
+    parts.append(_card(_shipments_chart(sides)))
+    parts.append(_card(_zone_chart(sides)))
+    parts.append(_card(_miles_chart(sides)))
+    parts.append("</div><h2>Node utilization</h2><div class='grid'>")
+    parts.append(_card(_node_chart(sides)))
+    parts.append(_card(_utilization_table(result)))
+    parts.append("</div><h2>Where orders ship from</h2>")
+    parts.append(
+        "<p class='meta'>Each dot is a ship-to point (a sample of up to 3,000), coloured by the node that "
+        "ships its first box; squares are DCs, rings other nodes. Grey: other nodes.</p><div class='grid'>"
+    )
+    colours = _node_colours(result)
+    for s in sides[:2]:
+        parts.append(_card(_map(result, s, colours)))
+    parts.append("</div>")
+    parts.append(_legend(colours))
+    parts.append(_rules_table(sides))
+    if other is not None and result.changes:
+        parts.append(_changes_table(result))
+    elif len(sides) > 1 and result.candidate != "legacy":
+        parts.append("<h2>Changed decisions</h2><p>No order was decided differently.</p>")
+    if result.side("legacy") is not None:
+        parts.append(_divergence_table(result))
+    parts.append("<p class='meta'>Every number is also in kpis.json; every order of every side in orders.csv.</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _card(body: str) -> str:
+    return f"<div class='card'>{body}</div>"
+
+
+def _decided(side: SideResult) -> list:  # type: ignore[type-arg]
+    return [o for o in side.outcomes if o.status is OutcomeStatus.DECIDED]
+
+
+def _meta(result: SimulationResult) -> str:
+    run = result.run
+    items = [
+        f"network <code>{escape(str(run.get('network', '')))}</code>",
+        f"history <code>{escape(str(run.get('history', '')))}</code>",
+        f"{result.base.kpis.orders:,} orders over {result.base.kpis.days} days",
+        f"restock every {run['restock_every_days']} days" if run.get("restock_every_days") else "no restocking",
+        f"{run.get('seconds', 0):.1f} s on {run.get('workers', 1)} worker(s)",
+    ]
+    sides = "".join(f"<li><b>{escape(s.name)}</b>: {escape(s.description)}</li>" for s in result.sides)
+    return f"<div class='meta'>{' · '.join(items)}</div><ul class='meta'>{sides}</ul>"
+
+
+def _banner(result: SimulationResult) -> str:
+    if not result.verdicts:
+        return ""
+    failed = [v for v in result.verdicts if v.failed]
+    cls = "fail" if failed else "pass"
+    head = (
+        f"CI gate: {len(failed)} of {len(result.verdicts)} threshold(s) failed"
+        if failed
+        else "CI gate: every threshold passed"
+    )
+    lines = "".join(f"<div>{escape(v.explanation)}</div>" for v in result.verdicts)
+    return f"<div class='banner {cls}'>{head}<div style='font-weight:400'>{lines}</div></div>"
+
+
+def _kpi_table(result: SimulationResult) -> str:
+    sides = result.sides
+    other = result.side(result.candidate)
+    head = "".join(f"<th>{escape(s.name)}</th>" for s in sides)
+    extra = f"<th>change ({escape(other.name)} − {escape(result.base.name)})</th><th>%</th>" if other else ""
+    rows = []
+    names = [*HEADLINE, "decided_orders", "shipments", "units_ordered", "units_allocated"]
+    for name in names:
+        cells = "".join(f"<td class='n'>{_fmt(name, s.kpis.value(name))}</td>" for s in sides)
+        if other is not None:
+            base, new = result.base.kpis.value(name), other.kpis.value(name)
+            change = new - base
+            better = HEADLINE.get(name)
+            cls = "" if change == 0 or better is None else ("good" if (change > 0) == better else "bad")
+            rel = f"{change / abs(base):+.2%}" if base else "–"
+            sign = "+" if change > 0 else ("−" if change < 0 else "")
+            cells += f"<td class='n {cls}'>{sign}{_fmt(name, abs(change))}</td><td class='n {cls}'>{rel}</td>"
+        rows.append(f"<tr><td>{name.replace('_', ' ')}</td>{cells}</tr>")
+    counts = ""
+    if len(sides) > 1:
+        counts = (
+            f"<p>Decisions changed: <b>{len(result.changes):,}</b>"
+            + (f" · legacy divergences: <b>{len(result.divergences):,}</b>" if result.side("legacy") else "")
+            + "</p>"
+        )
+    return f"<div><table><tr><th>KPI</th>{head}{extra}</tr>{''.join(rows)}</table>{counts}</div>"
+
+
+def _shipments_chart(sides: list[SideResult]) -> str:
+    cats = ["0", "1", "2", "3", "4+"]
+    series = {}
+    for s in sides:
+        counts = Counter(min(4, len(o.shipments)) for o in _decided(s))
+        n = max(1, sum(counts.values()))
+        series[s.name] = [counts[i] / n for i in range(5)]
+    return svg.grouped_bars("Shipments per order (share of orders)", cats, series)
+
+
+def _zone_chart(sides: list[SideResult]) -> str:
+    zones = sorted({z for s in sides for z in s.kpis.zone_mix})
+    cats = ["pickup" if z == 0 else f"zone {z}" for z in zones]
+    return svg.grouped_bars(
+        "Zone mix (share of shipments)", cats, {s.name: [s.kpis.zone_mix.get(z, 0.0) for z in zones] for s in sides}
+    )
+
+
+def _miles_chart(sides: list[SideResult]) -> str:
+    return svg.histogram(
+        "Distance per shipment (miles)",
+        {s.name: [sh.distance_miles for o in _decided(s) for sh in o.shipments] for s in sides},
+        unit="",
+    )
+
+
+def _node_chart(sides: list[SideResult]) -> str:
+    totals: Counter[str] = Counter()
+    for s in sides:
+        for n in s.kpis.nodes:
+            totals[n.node_id] += n.shipments
+    top = [node for node, _ in totals.most_common(25)]
+    series = {
+        s.name: [float(next((n.shipments for n in s.kpis.nodes if n.node_id == node), 0)) for node in top]
+        for s in sides
+    }
+    return svg.hbars("Shipments by node (25 busiest)", top, series)
+
+
+def _utilization_table(result: SimulationResult) -> str:
+    rows = []
+    sides = result.sides
+    ids: list[str] = []
+    for s in sides:
+        ids += [n.node_id for n in s.kpis.nodes if n.node_id not in ids]
+    by_side = [{n.node_id: n for n in s.kpis.nodes} for s in sides]
+    for node_id in ids[:25]:
+        cells = ""
+        for side in by_side:
+            n = side.get(node_id)
+            if n is None:
+                cells += "<td class='n'>–</td><td class='n'>–</td>"
+                continue
+            util = "uncapped" if n.utilization is None else f"{n.utilization:.1%}"
+            breach = f" <span class='bad'>{n.breach_days} breach day(s)</span>" if n.breach_days else ""
+            cells += f"<td class='n'>{n.shipments:,}</td><td class='n'>{util}{breach}</td>"
+        kind = result.snapshot.node(node_id).type.value
+        rows.append(f"<tr><td>{escape(node_id)}</td><td>{kind}</td>{cells}</tr>")
+    head = "".join(f"<th>{escape(s.name)} shipments</th><th>daily capacity used</th>" for s in sides)
+    return (
+        "<div style='font-weight:600'>Busiest nodes: shipments and share of daily max_shipments used</div>"
+        f"<div class='scroll' style='max-height:560px'><table><tr><th>node</th><th>type</th>{head}</tr>"
+        f"{''.join(rows)}</table></div>"
+    )
+
+
+def _node_colours(result: SimulationResult) -> dict[str, str]:
+    totals: Counter[str] = Counter()
+    for s in result.sides[:2]:
+        for n in s.kpis.nodes:
+            totals[n.node_id] += n.shipments
+    return {node: svg.PALETTE[i] for i, (node, _) in enumerate(totals.most_common(len(svg.PALETTE)))}
+
+
+def _map(result: SimulationResult, side: SideResult, colours: dict[str, str]) -> str:
+    decided = [o for o in _decided(side) if o.shipments]
+    rng = random.Random(7)  # the same sample on every side and every run
+    sample = decided if len(decided) <= MAX_MAP_POINTS else rng.sample(decided, MAX_MAP_POINTS)
+    points = [(o.lat, o.lon, o.shipments[0].node_id) for o in sample]
+    nodes = [(n.id, n.location.lat, n.location.lon, n.type.value) for n in result.snapshot.nodes]
+    return svg.scatter_map(f"{side.name}: ship-to points by serving node", points, nodes, colours)
+
+
+def _legend(colours: dict[str, str]) -> str:
+    items = "".join(
+        f"<span style='margin-right:14px'><span style='display:inline-block;width:10px;height:10px;"
+        f"background:{c}'></span> {escape(node)}</span>"
+        for node, c in colours.items()
+    )
+    return (
+        f"<div class='meta'>{items}<span><span style='display:inline-block;width:10px;height:10px;"
+        f"background:{svg.OTHER}'></span> other</span></div>"
+    )
+
+
+def _rules_table(sides: list[SideResult]) -> str:
+    simulated = [s for s in sides if s.name != "legacy"]
+    rules = sorted({r for s in simulated for r in s.kpis.rules_fired})
+    if not rules:
+        return "<h2>Rules fired</h2><p>No rules ran (no rule file given).</p>"
+    head = "".join(f"<th>{escape(s.name)} orders</th>" for s in simulated)
+    rows = "".join(
+        f"<tr><td>{escape(r)}</td>"
+        + "".join(f"<td class='n'>{s.kpis.rules_fired.get(r, 0):,}</td>" for s in simulated)
+        + "</tr>"
+        for r in rules
+    )
+    return f"<h2>Rules fired</h2><table><tr><th>rule</th>{head}</tr>{rows}</table>"
+
+
+def _changes_table(result: SimulationResult) -> str:
+    other = result.side(result.candidate)
+    assert other is not None
+    changes = result.changes
+    rows = []
+    for c in changes[:MAX_TABLE_ROWS]:
+        only_b = ", ".join(c.rules_only_base) or "–"
+        only_o = ", ".join(c.rules_only_other) or "–"
+        behind = ", ".join(f"{r} ({result.rule_edits[r]})" for r in rules_behind(c, result.rule_edits)) or "–"
+        delta = c.other.cost - c.base.cost
+        cls = "bad" if delta > 0 else ("good" if delta < 0 else "")
+        rows.append(
+            f"<tr><td>{escape(c.order_id)}</td><td>{c.base.created_at:%Y-%m-%d %H:%M}</td>"
+            f"<td>{escape(describe_plan(c.base))}</td><td class='n'>${c.base.cost:,.2f}</td>"
+            f"<td>{escape(describe_plan(c.other))}</td><td class='n'>${c.other.cost:,.2f}</td>"
+            f"<td class='n {cls}'>{delta:+,.2f}</td>"
+            f"<td><b>{escape(behind)}</b></td><td>{escape(only_b)}</td><td>{escape(only_o)}</td>"
+            f"<td style='color:#6b7280'>{escape(', '.join(c.other.fired_rules))}</td></tr>"
+        )
+    more = (
+        f"<p class='meta'>Showing the first {MAX_TABLE_ROWS:,} of {len(changes):,}; orders.csv has them all "
+        "(column <code>changed</code>).</p>"
+        if len(changes) > MAX_TABLE_ROWS
+        else ""
+    )
+    b, o = escape(result.base.name), escape(other.name)
+    edits = ", ".join(f"<b>{escape(r)}</b> ({kind})" for r, kind in result.rule_edits.items()) or "none"
+    return (
+        f"<h2>Changed decisions ({len(changes):,})</h2><p>Rules edited from {b} to {o}: {edits}.</p>{more}"
+        "<div class='scroll'><table><tr><th>order</th><th>created</th>"
+        f"<th>{b} decision</th><th>{b} cost</th><th>{o} decision</th><th>{o} cost</th><th>Δ cost</th>"
+        f"<th>edited rules that fired</th><th>rules only in {b}</th><th>rules only in {o}</th>"
+        f"<th>all rules fired ({o})</th></tr>{''.join(rows)}</table></div>"
+    )
+
+
+def _divergence_table(result: SimulationResult) -> str:
+    kinds = Counter(d.kind for d in result.divergences)
+    summary = ", ".join(f"{k}: {n:,}" for k, n in kinds.most_common()) or "none"
+    rows = "".join(
+        f"<tr><td>{escape(d.order_id)}</td><td>{escape(d.kind)}</td><td>{escape(d.detail)}</td></tr>"
+        for d in result.divergences[:MAX_TABLE_ROWS]
+    )
+    return (
+        f"<h2>Legacy divergences ({len(result.divergences):,})</h2><p>{summary}. Compared with "
+        f"<b>{escape(result.base.name)}</b>; orders.csv column <code>legacy_divergence</code> lists every one.</p>"
+        f"<div class='scroll'><table><tr><th>order</th><th>kind</th><th>detail</th></tr>{rows}</table></div>"
+    )

@@ -1,0 +1,672 @@
+"""Orders, reservations, shipments, the audit trail and idempotency keys: the store side.
+
+``OrderStoreMixin`` is inherited by ``SqlStore``, so both adapters share this SQL. Rules kept by
+every method here:
+
+- A mutating method runs in ONE write transaction: claim the request key, apply the change,
+  append the event, store the response bytes. Any exception rolls all of it back.
+- Reservations are conditional writes (``... WHERE on_hand - reserved - protected >= q``),
+  one per (sku, node) with an order's lines summed first, in (sku, node) order.
+- A reservation row exists only while it holds stock; ``inventory.reserved`` equals the sum of
+  the rows. A HELD row past ``expires_at`` no longer counts: reads subtract it, and writes
+  that touch its (sku, node) or its order delete it first (what the sweeper also does).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from engine import lifecycle
+from engine.decision import AllocationLine
+from engine.errors import FieldViolation, InvalidInputError
+from engine.lifecycle import Action, LineQuantities, OrderState
+from server.errors import NotFoundError
+from server.order_errors import IdempotencyKeyConflict, OrderExistsError, ReservationConflict
+
+if TYPE_CHECKING:
+    from server.store.common import Key, Tx
+
+T = TypeVar("T")
+
+HELD = "HELD"
+RELEASED = "RELEASED"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """A caller's idempotency key and the normalized hash of what it was sent with."""
+
+    key: str
+    method: str
+    request_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class LineRecord:
+    line_id: str
+    sku: str
+    qty: int
+    reserved: int
+    shipped: int
+    cancelled: int
+    returned: int
+
+    @property
+    def quantities(self) -> LineQuantities:
+        return LineQuantities(self.qty, self.reserved, self.shipped, self.cancelled, self.returned)
+
+
+@dataclass(frozen=True, slots=True)
+class ReservationRecord:
+    line_id: str
+    node_id: str
+    sku: str
+    qty: int
+    expires_at: datetime
+    state: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShipmentRecord:
+    shipment_id: str
+    node_id: str
+    state: str
+    lines: tuple[tuple[str, int], ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    id: int
+    order_id: str
+    type: str
+    payload: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    order_id: str
+    state: OrderState
+    version: int
+    hold_ms: int
+    request: str
+    lines: tuple[LineRecord, ...]
+    reservations: tuple[ReservationRecord, ...]
+    shipments: tuple[ShipmentRecord, ...]
+    events: tuple[EventRecord, ...]
+    created_at: datetime
+    updated_at: datetime
+
+    def line(self, line_id: str, field: str) -> LineRecord:
+        for line in self.lines:
+            if line.line_id == line_id:
+                return line
+        raise InvalidInputError(FieldViolation(field, f"order {self.order_id!r} has no line {line_id[:40]!r}"))
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    order_id: str
+    request: str  # the order as the caller sent it, JSON
+    lines: tuple[tuple[str, str, int], ...]  # (line_id, sku, qty)
+    hold_ms: int
+    rule_set_version: str
+    decision: str  # JSON
+    decision_id: str
+
+
+Respond = Callable[[OrderRecord], bytes]
+Change = Callable[["Tx", OrderRecord], tuple[str, dict[str, Any]]]
+
+_RESERVE = (
+    "UPDATE inventory SET reserved = reserved + ?, version = version + 1, updated_at = ? "
+    "WHERE sku = ? AND node_id = ? AND on_hand - reserved - protected >= ? RETURNING sku"
+)
+_UNRESERVE = (
+    "UPDATE inventory SET reserved = reserved - ?, version = version + 1, updated_at = ? WHERE sku = ? AND node_id = ?"
+)
+_SHIP = (
+    "UPDATE inventory SET reserved = reserved - ?, on_hand = on_hand - ?, version = version + 1, updated_at = ? "
+    "WHERE sku = ? AND node_id = ?"
+)
+_RESERVATION_COLUMNS = "line_id, node_id, sku, qty, expires_at, state"
+
+
+def summed(allocations: Iterable[AllocationLine]) -> list[tuple[Key, int]]:
+    """Units per (sku, node), in the order rows are locked: lines on one position are one check."""
+    units: dict[Key, int] = defaultdict(int)
+    for a in allocations:
+        if a.qty > 0:
+            units[(a.sku, a.node_id)] += a.qty
+    return sorted(units.items())
+
+
+class OrderStoreMixin(ABC):
+    """The order methods of ``SqlStore``; it supplies the transactions and dialect fragments."""
+
+    ROW_LOCK: str
+
+    @abstractmethod
+    def _read(self, work: Callable[[Tx], T]) -> T: ...
+
+    @abstractmethod
+    def _write(self, work: Callable[[Tx], T]) -> T: ...
+
+    def _write_grouped(self, work: Callable[[Tx], T]) -> T:
+        """A write that may share its transaction with concurrent ones (SQLite group commit)."""
+        return self._write(work)
+
+    @abstractmethod
+    def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]: ...
+
+    @abstractmethod
+    def _ts_in(self, value: datetime | None) -> Any: ...
+
+    @abstractmethod
+    def _ts_out(self, value: Any) -> datetime | None: ...
+
+    # --- idempotency -------------------------------------------------------------------
+
+    def replay(self, key: RequestKey) -> bytes | None:
+        """The stored response for ``key`` (None if unused); a different request raises."""
+        found = self._read(
+            lambda tx: tx.execute(
+                "SELECT method, request_hash, response FROM idempotency_keys WHERE key = ?", (key.key,)
+            )
+        )
+        return _stored(key, found)
+
+    def _claim(self, tx: Tx, key: RequestKey, now: datetime) -> bytes | None:
+        """Take ``key`` in this transaction, or return the response stored under it.
+
+        The INSERT makes a concurrent duplicate wait on this row until we commit (PostgreSQL) or
+        queue on the write lock (SQLite); it then finds our stored response.
+        """
+        inserted = tx.execute(
+            "INSERT INTO idempotency_keys (key, method, request_hash, response, created_at) "
+            "VALUES (?, ?, ?, NULL, ?) ON CONFLICT (key) DO NOTHING RETURNING key",
+            (key.key, key.method, key.request_hash, self._ts_in(now)),
+        )
+        if inserted:
+            return None
+        found = tx.execute("SELECT method, request_hash, response FROM idempotency_keys WHERE key = ?", (key.key,))
+        stored = _stored(key, found)
+        if stored is None:  # only a row written outside this code can lack its response
+            raise RuntimeError(f"request key {key.key!r} has no stored response")
+        return stored
+
+    def _finish(self, tx: Tx, key: RequestKey, response: bytes) -> bytes:
+        tx.execute("UPDATE idempotency_keys SET response = ? WHERE key = ?", (response, key.key))
+        return response
+
+    # --- allocate ----------------------------------------------------------------------
+
+    def allocate_order(
+        self, key: RequestKey, new: NewOrder, allocations: Sequence[AllocationLine], now: datetime, respond: Respond
+    ) -> bytes:
+        """Reserve ``allocations`` and persist the order; ReservationConflict on a lost race."""
+        wanted = summed(allocations)
+
+        held: dict[str, int] = defaultdict(int)
+        for a in allocations:
+            held[a.line_id] += a.qty
+        lines = tuple(LineRecord(line_id, sku, qty, held[line_id], 0, 0, 0) for line_id, sku, qty in sorted(new.lines))
+        # A new order's state follows from its decision: no need to read it back.
+        state = lifecycle.derive_state([line.quantities for line in lines])
+        expires = now + timedelta(milliseconds=new.hold_ms)
+        body = {
+            "from": OrderState.CREATED.value,
+            "to": state.value,
+            "decision_id": new.decision_id,
+            "rule_set_version": new.rule_set_version,
+            "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
+            "hold_ms": new.hold_ms,
+        }
+        payload = json.dumps(body, sort_keys=True)
+
+        def work(tx: Tx) -> bytes:
+            stored = self._claim(tx, key, now)
+            if stored is not None:
+                return stored
+            stamp = self._ts_in(now)
+            inserted = tx.execute(
+                "INSERT INTO orders (order_id, request, state, rule_set_version, decision, version, hold_ms,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)"
+                " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
+                (new.order_id, new.request, state.value, new.rule_set_version, new.decision, new.hold_ms, stamp, stamp),
+            )
+            if not inserted:
+                raise OrderExistsError(new.order_id)
+            tx.executemany(
+                "INSERT INTO order_lines (order_id, line_id, sku, qty) VALUES (?, ?, ?, ?)",
+                [(new.order_id, line_id, sku, qty) for line_id, sku, qty in new.lines],
+            )
+            self._reserve(tx, new.order_id, wanted, allocations, now, new.hold_ms, fresh=True)
+            (event_id,) = tx.execute(
+                "INSERT INTO events (order_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+                (new.order_id, "ALLOCATED", payload, stamp),
+            )[0]
+            record = OrderRecord(
+                order_id=new.order_id,
+                state=state,
+                version=1,
+                hold_ms=new.hold_ms,
+                request=new.request,
+                lines=lines,
+                reservations=tuple(
+                    ReservationRecord(line_id, node_id, sku, qty, expires, HELD)
+                    for (line_id, node_id, sku), qty in sorted(_holds(allocations).items())
+                ),
+                shipments=(),
+                events=(EventRecord(int(event_id), new.order_id, "ALLOCATED", payload, now),),
+                created_at=now,
+                updated_at=now,
+            )
+            return self._finish(tx, key, respond(record))
+
+        return self._write_grouped(work)
+
+    def _reserve(
+        self,
+        tx: Tx,
+        order_id: str,
+        wanted: Sequence[tuple[Key, int]],
+        allocations: Sequence[AllocationLine],
+        now: datetime,
+        hold_ms: int,
+        fresh: bool = False,
+    ) -> None:
+        stamp = self._ts_in(now)
+        for (sku, node_id), qty in wanted:
+            if tx.execute(_RESERVE, (qty, stamp, sku, node_id, qty)):
+                continue
+            # Short: holds past their expiry may be what is missing. Freeing them only when
+            # short keeps the common path at one statement per position.
+            self._expire(tx, now, keys=[(sku, node_id)])
+            if not tx.execute(_RESERVE, (qty, stamp, sku, node_id, qty)):
+                raise ReservationConflict(f"fewer than {qty} units of {sku!r} free at {node_id!r}")
+        self._insert_holds(tx, order_id, allocations, now, hold_ms, fresh)
+
+    def _insert_holds(
+        self,
+        tx: Tx,
+        order_id: str,
+        allocations: Sequence[AllocationLine],
+        now: datetime,
+        hold_ms: int,
+        fresh: bool = False,
+    ) -> None:
+        stamp = self._ts_in(now)
+        expires = self._ts_in(now + timedelta(milliseconds=hold_ms))
+        if fresh:  # a new order holds nothing yet: one batch of inserts
+            tx.executemany(
+                "INSERT INTO reservations (order_id, line_id, node_id, sku, qty, expires_at, state, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (order_id, line_id, node_id, sku, qty, expires, HELD, stamp, stamp)
+                    for (line_id, node_id, sku), qty in sorted(_holds(allocations).items())
+                ],
+            )
+            return
+        # A line may already hold units at a node (a re-source back to it): add to that hold.
+        for a in allocations:
+            if a.qty <= 0:
+                continue
+            updated = tx.execute(
+                "UPDATE reservations SET qty = qty + ?, expires_at = ?, updated_at = ? "
+                "WHERE order_id = ? AND line_id = ? AND node_id = ? RETURNING qty",
+                (a.qty, expires, stamp, order_id, a.line_id, a.node_id),
+            )
+            if not updated:
+                tx.execute(
+                    "INSERT INTO reservations (order_id, line_id, node_id, sku, qty, expires_at, state, created_at,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (order_id, a.line_id, a.node_id, a.sku, a.qty, expires, HELD, stamp, stamp),
+                )
+
+    # --- expiry ------------------------------------------------------------------------
+
+    def sweep_expired(self, now: datetime) -> tuple[int, list[str]]:
+        """Delete every hold past its expiry; one EXPIRED event per order touched."""
+        return self._write(lambda tx: self._expire(tx, now))
+
+    def _expire(self, tx: Tx, now: datetime, *, keys: Sequence[Key] = (), order_id: str = "") -> tuple[int, list[str]]:
+        sql = "SELECT order_id, line_id, node_id, sku, qty FROM reservations WHERE state = ? AND expires_at <= ?"
+        params: list[Any] = [HELD, self._ts_in(now)]
+        if order_id:
+            sql += " AND order_id = ?"
+            params.append(order_id)
+        if keys:
+            predicate, values = self._in_list("sku", sorted({sku for sku, _ in keys}))
+            sql += f" AND {predicate}"
+            params += values
+        expired = tx.execute(sql, params)
+        wanted = set(keys)
+        expired = [r for r in expired if not keys or (r[3], r[2]) in wanted]
+        if not expired:
+            return 0, []
+        stamp = self._ts_in(now)
+        per_key: dict[Key, int] = defaultdict(int)
+        per_order: dict[str, list[list[Any]]] = defaultdict(list)
+        for oid, line_id, node_id, sku, qty in expired:
+            per_key[(sku, node_id)] += int(qty)
+            per_order[oid].append([line_id, node_id, int(qty)])
+        for (sku, node_id), qty in sorted(per_key.items()):
+            tx.execute(_UNRESERVE, (qty, stamp, sku, node_id))
+        tx.executemany(
+            "DELETE FROM reservations WHERE order_id = ? AND line_id = ? AND node_id = ?",
+            [(r[0], r[1], r[2]) for r in expired],
+        )
+        for oid in sorted(per_order):
+            self._settle(tx, oid, now, "EXPIRED", {"holds": per_order[oid]}, None)
+        return len(expired), sorted(per_order)
+
+    # --- lifecycle transitions -----------------------------------------------------------
+
+    def mutate_order(
+        self,
+        key: RequestKey,
+        order_id: str,
+        action: Action,
+        now: datetime,
+        change: Change,
+        respond: Respond,
+        expected_version: int | None = None,
+    ) -> bytes:
+        """Check ``action`` against the order's state, then apply ``change`` in one transaction.
+
+        ``change`` returns the event (type and payload) to record; raising rolls everything back.
+        ``expected_version`` makes it a compare-and-set against the version the caller decided on.
+        """
+
+        def work(tx: Tx) -> bytes:
+            stored = self._claim(tx, key, now)
+            if stored is not None:
+                return stored
+            locked = tx.execute(f"SELECT version FROM orders WHERE order_id = ?{self.ROW_LOCK}", (order_id,))
+            if not locked:
+                raise NotFoundError("order", order_id)
+            if expected_version is not None and int(locked[0][0]) != expected_version:
+                raise ReservationConflict(f"order {order_id!r} changed while it was being re-sourced")
+            self._expire(tx, now, order_id=order_id)
+            record = self._load(tx, order_id)
+            lifecycle.require(order_id, record.state, action)
+            event, payload = change(tx, record)
+            self._settle(tx, order_id, now, event, payload, record.state)
+            return self._finish(tx, key, respond(self._load(tx, order_id)))
+
+        return self._write_grouped(work)
+
+    def release_units(
+        self, tx: Tx, order_id: str, line_id: str, node_id: str, sku: str, qty: int, now: datetime
+    ) -> None:
+        """Give back ``qty`` held units of one line at one node."""
+        tx.execute(_UNRESERVE, (qty, self._ts_in(now), sku, node_id))
+        self._shrink_hold(tx, order_id, line_id, node_id, qty)
+
+    def ship_units(self, tx: Tx, order_id: str, line_id: str, node_id: str, sku: str, qty: int, now: datetime) -> None:
+        """Held units leave the node: on hand and reserved both drop."""
+        tx.execute(_SHIP, (qty, qty, self._ts_in(now), sku, node_id))
+        self._shrink_hold(tx, order_id, line_id, node_id, qty)
+        tx.execute(
+            "UPDATE order_lines SET shipped_qty = shipped_qty + ? WHERE order_id = ? AND line_id = ?",
+            (qty, order_id, line_id),
+        )
+
+    def _shrink_hold(self, tx: Tx, order_id: str, line_id: str, node_id: str, qty: int) -> None:
+        # Delete first: shrinking first would let the delete catch the shrunk row.
+        tx.execute(
+            "DELETE FROM reservations WHERE order_id = ? AND line_id = ? AND node_id = ? AND qty <= ?",
+            (order_id, line_id, node_id, qty),
+        )
+        tx.execute(
+            "UPDATE reservations SET qty = qty - ? WHERE order_id = ? AND line_id = ? AND node_id = ? AND qty > ?",
+            (qty, order_id, line_id, node_id, qty),
+        )
+
+    def add_line_counts(self, tx: Tx, order_id: str, line_id: str, *, cancelled: int = 0, returned: int = 0) -> None:
+        tx.execute(
+            "UPDATE order_lines SET cancelled_qty = cancelled_qty + ?, returned_qty = returned_qty + ? "
+            "WHERE order_id = ? AND line_id = ?",
+            (cancelled, returned, order_id, line_id),
+        )
+
+    def mark_released(self, tx: Tx, order_id: str, now: datetime) -> None:
+        tx.execute(
+            "UPDATE reservations SET state = ?, updated_at = ? WHERE order_id = ? AND state = ?",
+            (RELEASED, self._ts_in(now), order_id, HELD),
+        )
+
+    def insert_shipment(
+        self, tx: Tx, order_id: str, node_id: str, lines: Sequence[tuple[str, int]], now: datetime
+    ) -> str:
+        shipment_id = uuid.uuid4().hex
+        stamp = self._ts_in(now)
+        tx.execute(
+            "INSERT INTO shipments (shipment_id, order_id, node_id, state, payload, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (shipment_id, order_id, node_id, "SHIPPED", json.dumps([list(x) for x in lines]), stamp, stamp),
+        )
+        return shipment_id
+
+    def reserve_more(
+        self, tx: Tx, order_id: str, allocations: Sequence[AllocationLine], now: datetime, hold_ms: int
+    ) -> None:
+        """Conditional reservations for a re-source; ReservationConflict on a lost race."""
+        self._reserve(tx, order_id, summed(allocations), allocations, now, hold_ms)
+
+    def restock(self, tx: Tx, node_id: str, sku: str, qty: int, now: datetime) -> None:
+        stamp = self._ts_in(now)
+        tx.execute(
+            "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
+            "VALUES (?, ?, 0, 0, 0, 0, NULL, ?) ON CONFLICT (sku, node_id) DO NOTHING",
+            (sku, node_id, stamp),
+        )
+        tx.execute(
+            "UPDATE inventory SET on_hand = on_hand + ?, version = version + 1, updated_at = ? "
+            "WHERE sku = ? AND node_id = ?",
+            (qty, stamp, sku, node_id),
+        )
+
+    def _settle(
+        self, tx: Tx, order_id: str, now: datetime, event: str, payload: dict[str, Any], before: OrderState | None
+    ) -> None:
+        """Store the state the order's quantities now imply and append the event."""
+        record = self._load(tx, order_id, events=False)
+        before = before or record.state
+        released = bool(record.reservations) and all(r.state == RELEASED for r in record.reservations)
+        after = lifecycle.derive_state([line.quantities for line in record.lines], released)
+        stamp = self._ts_in(now)
+        tx.execute(
+            "UPDATE orders SET state = ?, version = version + 1, updated_at = ? WHERE order_id = ?",
+            (after.value, stamp, order_id),
+        )
+        body = {"from": before.value, "to": after.value, **payload}
+        tx.execute(
+            "INSERT INTO events (order_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
+            (order_id, event, json.dumps(body, sort_keys=True), stamp),
+        )
+
+    # --- reads -------------------------------------------------------------------------
+
+    def get_order(self, order_id: str, now: datetime) -> OrderRecord:
+        """The order as of ``now``: holds past their expiry no longer count, swept or not."""
+        record = self._read(lambda tx: self._load(tx, order_id))
+        live = tuple(r for r in record.reservations if r.state != HELD or r.expires_at > now)
+        if len(live) == len(record.reservations):
+            return record
+        return _with_reservations(record, live)
+
+    def _load(self, tx: Tx, order_id: str, events: bool = True) -> OrderRecord:
+        found = tx.execute(
+            "SELECT state, version, hold_ms, request, created_at, updated_at FROM orders WHERE order_id = ?",
+            (order_id,),
+        )
+        if not found:
+            raise NotFoundError("order", order_id)
+        state, version, hold_ms, request, created_at, updated_at = found[0]
+        holds = tuple(
+            ReservationRecord(r[0], r[1], r[2], int(r[3]), self._ts_required(r[4]), r[5])
+            for r in tx.execute(
+                f"SELECT {_RESERVATION_COLUMNS} FROM reservations WHERE order_id = ? ORDER BY line_id, node_id",
+                (order_id,),
+            )
+        )
+        held: dict[str, int] = defaultdict(int)
+        for hold in holds:
+            held[hold.line_id] += hold.qty
+        lines = tuple(
+            LineRecord(r[0], r[1], int(r[2]), held[r[0]], int(r[3]), int(r[4]), int(r[5]))
+            for r in tx.execute(
+                "SELECT line_id, sku, qty, shipped_qty, cancelled_qty, returned_qty FROM order_lines "
+                "WHERE order_id = ? ORDER BY line_id",
+                (order_id,),
+            )
+        )
+        shipments = tuple(
+            ShipmentRecord(
+                r[0], r[1], r[2], tuple((str(x[0]), int(x[1])) for x in json.loads(r[3])), self._ts_required(r[4])
+            )
+            for r in tx.execute(
+                "SELECT shipment_id, node_id, state, payload, created_at FROM shipments WHERE order_id = ? "
+                "ORDER BY created_at, shipment_id",
+                (order_id,),
+            )
+        )
+        history: tuple[EventRecord, ...] = ()
+        if events:
+            history = tuple(
+                EventRecord(int(r[0]), order_id, r[1], r[2], self._ts_required(r[3]))
+                for r in tx.execute(
+                    "SELECT id, type, payload, created_at FROM events WHERE order_id = ? ORDER BY id", (order_id,)
+                )
+            )
+        return OrderRecord(
+            order_id=order_id,
+            state=OrderState(state),
+            version=int(version),
+            hold_ms=int(hold_ms),
+            request=request,
+            lines=lines,
+            reservations=holds,
+            shipments=shipments,
+            events=history,
+            created_at=self._ts_required(created_at),
+            updated_at=self._ts_required(updated_at),
+        )
+
+    def _ts_required(self, value: Any) -> datetime:
+        decoded = self._ts_out(value)
+        assert decoded is not None
+        return decoded
+
+    def list_orders(
+        self, states: Sequence[OrderState], page_size: int, after: str
+    ) -> list[tuple[str, OrderState, datetime]]:
+        """Orders by id after ``after``, at most ``page_size``, in these states (all when empty)."""
+        sql = "SELECT order_id, state, updated_at FROM orders WHERE order_id > ?"
+        params: list[Any] = [after]
+        if states:
+            predicate, values = self._in_list("state", [s.value for s in states])
+            sql += f" AND {predicate}"
+            params += values
+        sql += " ORDER BY order_id LIMIT ?"
+        params.append(page_size)
+        found = self._read(lambda tx: tx.execute(sql, params))
+        return [(r[0], OrderState(r[1]), self._ts_required(r[2])) for r in found]
+
+    # --- conservation ------------------------------------------------------------------
+
+    def check_conservation(self) -> tuple[list[str], int]:
+        """Differences between stock counters, holds and orders; (problems, positions checked)."""
+        return self._read(_conservation)
+
+
+def _conservation(tx: Tx) -> tuple[list[str], int]:
+    problems: list[str] = []
+    holds: dict[Key, int] = defaultdict(int)
+    for sku, node_id, qty in tx.execute("SELECT sku, node_id, SUM(qty) FROM reservations GROUP BY sku, node_id"):
+        holds[(sku, node_id)] = int(qty)
+    positions = tx.execute("SELECT sku, node_id, on_hand, reserved, protected FROM inventory ORDER BY sku, node_id")
+    seen: set[Key] = set()
+    for sku, node_id, on_hand, reserved, protected in positions:
+        key = (sku, node_id)
+        seen.add(key)
+        if int(reserved) != holds.get(key, 0):
+            problems.append(f"{sku}@{node_id}: reserved {reserved} but holds sum to {holds.get(key, 0)}")
+        if not 0 <= int(reserved) <= int(on_hand):
+            problems.append(f"{sku}@{node_id}: reserved {reserved} outside 0..on_hand {on_hand}")
+        if int(protected) < 0:
+            problems.append(f"{sku}@{node_id}: protected {protected} is negative")
+    for key in sorted(set(holds) - seen):
+        problems.append(f"{key[0]}@{key[1]}: holds of {holds[key]} units on no inventory row")
+    lines = tx.execute(
+        "SELECT l.order_id, l.line_id, l.sku, l.qty, l.shipped_qty, l.cancelled_qty, l.returned_qty,"
+        " COALESCE((SELECT SUM(r.qty) FROM reservations r WHERE r.order_id = l.order_id AND r.line_id = l.line_id), 0),"
+        " o.state FROM order_lines l JOIN orders o ON o.order_id = l.order_id ORDER BY l.order_id, l.line_id"
+    )
+    for order_id, line_id, _sku, qty, shipped, cancelled, returned, held, state in lines:
+        if int(held) + int(shipped) + int(cancelled) > int(qty):
+            problems.append(f"order {order_id} line {line_id}: held+shipped+cancelled exceeds qty {qty}")
+        if int(returned) > int(shipped):
+            problems.append(f"order {order_id} line {line_id}: returned {returned} exceeds shipped {shipped}")
+        if int(held) > 0 and state in (OrderState.CANCELLED, OrderState.SHIPPED, OrderState.RETURNED):
+            problems.append(f"order {order_id} is {state} but still holds {held} units of line {line_id}")
+    mismatched = tx.execute(
+        "SELECT r.order_id, r.line_id FROM reservations r JOIN order_lines l"
+        " ON l.order_id = r.order_id AND l.line_id = r.line_id WHERE l.sku <> r.sku"
+    )
+    problems.extend(f"order {o} line {line}: a hold's SKU differs from the line's" for o, line in mismatched)
+    return problems, len(positions)
+
+
+def _holds(allocations: Iterable[AllocationLine]) -> dict[tuple[str, str, str], int]:
+    """Units per (line, node, sku): one hold row each."""
+    units: dict[tuple[str, str, str], int] = defaultdict(int)
+    for a in allocations:
+        if a.qty > 0:
+            units[(a.line_id, a.node_id, a.sku)] += a.qty
+    return units
+
+
+def _stored(key: RequestKey, found: Sequence[Sequence[Any]]) -> bytes | None:
+    if not found:
+        return None
+    method, request_hash, response = found[0]
+    if method != key.method or request_hash != key.request_hash:
+        raise IdempotencyKeyConflict(key.key, str(method))
+    return None if response is None else bytes(response)
+
+
+def _with_reservations(record: OrderRecord, live: tuple[ReservationRecord, ...]) -> OrderRecord:
+    held: Mapping[str, int] = defaultdict(int)
+    for hold in live:
+        held[hold.line_id] += hold.qty  # type: ignore[index]
+    lines = tuple(
+        LineRecord(x.line_id, x.sku, x.qty, held[x.line_id], x.shipped, x.cancelled, x.returned) for x in record.lines
+    )
+    state = record.state
+    if Action.EXPIRE in lifecycle.ALLOWED[state]:
+        released = bool(live) and all(r.state == RELEASED for r in live)
+        state = lifecycle.derive_state([x.quantities for x in lines], released)
+    return OrderRecord(
+        record.order_id,
+        state,
+        record.version,
+        record.hold_ms,
+        record.request,
+        lines,
+        live,
+        record.shipments,
+        record.events,
+        record.created_at,
+        record.updated_at,
+    )

@@ -1,0 +1,277 @@
+"""OrderService over real gRPC on both stores: lifecycle, exactly-once, expiry, conservation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+
+from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
+from server.services import ServiceDeps
+from server.store.base import Store
+from tests.integration.conftest import ServerFactory, make_config
+from tests.integration.helpers import detail_of
+from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+
+STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
+
+
+@pytest.fixture
+def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
+    clock = FakeClock()
+    config = make_config()
+    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
+    channel = grpc.insecure_channel(running.target)
+    load_network(channel, STOCK)
+
+    yield Client(
+        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
+    )
+    channel.close()
+
+
+def code_of(call: object) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as raised:
+        call()  # type: ignore[operator]
+    return raised.value.code()  # type: ignore[no-any-return]
+
+
+def test_allocate_reserves_and_get_order_shows_everything(client: Client) -> None:
+    response = client.orders.Allocate(allocate(order("O-1", ("A", 2), ("B", 1))))
+    assert state(response.order) == "ALLOCATED"
+    assert [(r.line_id, r.node_id, r.qty, r.state) for r in response.order.reservations] == [
+        ("L0", "NEAR", 2, "HELD"),
+        ("L1", "NEAR", 1, "HELD"),
+    ]
+    assert response.decision.decision_id and response.order.events[0].type == "ALLOCATED"
+    assert client.available("A", "NEAR") == 1 and client.available("B", "NEAR") == 1
+    got = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert got == response.order
+    assert client.conservation() == []
+
+
+def test_partial_allocation_and_backorder(client: Client) -> None:
+    partial = client.orders.Allocate(allocate(order("O-1", ("A", 20)))).order
+    assert state(partial) == "PARTIALLY_ALLOCATED" and partial.lines[0].backordered == 7
+    none = client.orders.Allocate(allocate(order("O-2", ("A", 1)))).order
+    assert state(none) == "BACKORDERED" and not none.reservations
+    assert client.conservation() == []
+
+
+def test_cancel_units_then_whole_order_releases_stock(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 3), ("B", 2))))
+    assert client.available("A", "NEAR") == 0
+    part = client.orders.Cancel(
+        orders_pb2.CancelRequest(request_key="c1", order_id="O-1", lines=[orders_pb2.LineUnits(line_id="L0", qty=2)])
+    ).order
+    assert state(part) == "ALLOCATED" and part.lines[0].cancelled == 2 and part.lines[0].reserved == 1
+    assert client.available("A", "NEAR") == 2
+    whole = client.orders.Cancel(orders_pb2.CancelRequest(request_key="c2", order_id="O-1")).order
+    assert state(whole) == "CANCELLED" and not whole.reservations
+    assert client.available("A", "NEAR") == 3 and client.available("B", "NEAR") == 2
+    assert [e.type for e in whole.events] == ["ALLOCATED", "CANCELLED", "CANCELLED"]
+    assert client.conservation() == []
+
+
+def test_release_ship_return(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 2))))
+    released = client.orders.Release(orders_pb2.ReleaseRequest(request_key="r", order_id="O-1")).order
+    assert state(released) == "RELEASED" and released.reservations[0].state == "RELEASED"
+    shipped = client.orders.ConfirmShipment(
+        orders_pb2.ConfirmShipmentRequest(request_key="s", order_id="O-1", node_id="NEAR")
+    ).order
+    assert state(shipped) == "SHIPPED" and not shipped.reservations
+    assert [(x.line_id, x.qty) for x in shipped.shipments[0].lines] == [("L0", 2)]
+    position = client.network.GetAvailability(
+        network_pb2.GetAvailabilityRequest(skus=["A"], node_ids=["NEAR"])
+    ).positions[0]
+    assert (position.on_hand, position.reserved) == (1, 0)
+    returned = client.orders.Return(
+        orders_pb2.ReturnRequest(
+            request_key="ret",
+            order_id="O-1",
+            lines=[orders_pb2.LineUnits(line_id="L0", qty=2)],
+            disposition=orders_pb2.DISPOSITION_RESTOCK,
+        )
+    ).order
+    assert state(returned) == "RETURNED" and returned.lines[0].returned == 2
+    assert client.available("A", "NEAR") == 3
+    assert client.conservation() == []
+
+
+def test_reallocate_moves_units_away_from_a_node_and_keeps_the_rest(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 2), ("B", 1))))
+    moved = client.orders.Reallocate(
+        orders_pb2.ReallocateRequest(
+            request_key="re", order_id="O-1", node_id="NEAR", lines=[orders_pb2.LineUnits(line_id="L0")]
+        )
+    )
+    holds = sorted((r.line_id, r.node_id, r.qty) for r in moved.order.reservations)
+    assert holds == [("L0", "FAR", 2), ("L1", "NEAR", 1)]
+    assert all(a.node_id != "NEAR" for a in moved.decision.allocations)
+    assert client.available("A", "NEAR") == 3 and client.available("A", "FAR") == 8
+    event = json.loads(moved.order.events[-1].payload)
+    assert moved.order.events[-1].type == "REALLOCATED" and event["excluded_node"] == "NEAR"
+    assert client.conservation() == []
+
+
+def test_forbidden_transitions_are_failed_precondition_and_change_nothing(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c", order_id="O-1"))
+    before = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    forbidden = [
+        lambda: client.orders.Release(orders_pb2.ReleaseRequest(request_key="x1", order_id="O-1")),
+        lambda: client.orders.ConfirmShipment(
+            orders_pb2.ConfirmShipmentRequest(request_key="x2", order_id="O-1", node_id="NEAR")
+        ),
+        lambda: client.orders.Cancel(orders_pb2.CancelRequest(request_key="x3", order_id="O-1")),
+        lambda: client.orders.Reallocate(
+            orders_pb2.ReallocateRequest(request_key="x4", order_id="O-1", node_id="NEAR")
+        ),
+        lambda: client.orders.Return(
+            orders_pb2.ReturnRequest(
+                request_key="x5",
+                order_id="O-1",
+                lines=[orders_pb2.LineUnits(line_id="L0")],
+                disposition=orders_pb2.DISPOSITION_DISPOSE,
+            )
+        ),
+    ]
+    for call in forbidden:
+        with pytest.raises(grpc.RpcError) as raised:
+            call()
+        assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert detail_of(raised.value, error_details_pb2.PreconditionFailure).violations[0].type == "ORDER_STATE"
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order == before
+    # Shipped orders cannot be cancelled either.
+    client.orders.Allocate(allocate(order("O-2", ("C", 1))))
+    client.orders.ConfirmShipment(orders_pb2.ConfirmShipmentRequest(request_key="s2", order_id="O-2", node_id="FAR"))
+    assert (
+        code_of(lambda: client.orders.Cancel(orders_pb2.CancelRequest(request_key="x6", order_id="O-2")))
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
+    assert client.conservation() == []
+
+
+def test_unknown_order_and_duplicate_order_id(client: Client) -> None:
+    assert (
+        code_of(lambda: client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="nope")))
+        == grpc.StatusCode.NOT_FOUND
+    )
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    assert code_of(lambda: client.orders.Allocate(allocate(order("O-1", ("A", 1)), key="other"))) == (
+        grpc.StatusCode.ALREADY_EXISTS
+    )
+
+
+def test_list_orders_by_state_with_pages(client: Client) -> None:
+    for i in range(5):
+        client.orders.Allocate(allocate(order(f"O-{i}", ("B", 1))))
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c", order_id="O-0"))
+    page = client.orders.ListOrders(orders_pb2.ListOrdersRequest(page_size=2))
+    assert [o.order_id for o in page.orders] == ["O-0", "O-1"] and page.next_page_token
+    rest = client.orders.ListOrders(orders_pb2.ListOrdersRequest(page_size=10, page_token=page.next_page_token))
+    assert [o.order_id for o in rest.orders] == ["O-2", "O-3", "O-4"] and not rest.next_page_token
+    cancelled = client.orders.ListOrders(orders_pb2.ListOrdersRequest(states=[orders_pb2.ORDER_STATE_CANCELLED]))
+    assert [o.order_id for o in cancelled.orders] == ["O-0"]
+
+
+# --- exactly once -------------------------------------------------------------------------
+
+
+def test_a_hundred_retries_replay_identical_bytes_with_one_effect(client: Client) -> None:
+    request = allocate(order("O-1", ("A", 2)), key="same")
+    first = client.orders.Allocate(request).SerializeToString()
+    for _ in range(99):
+        client.clock.advance(milliseconds=1)
+        assert client.orders.Allocate(request).SerializeToString() == first
+    assert client.available("A", "NEAR") == 1
+    cancel = orders_pb2.CancelRequest(
+        request_key="cancel-once", order_id="O-1", lines=[orders_pb2.LineUnits(line_id="L0", qty=1)]
+    )
+    once = client.orders.Cancel(cancel).SerializeToString()
+    for _ in range(99):
+        assert client.orders.Cancel(cancel).SerializeToString() == once
+    view = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert view.lines[0].cancelled == 1 and len(view.events) == 2
+    assert client.available("A", "NEAR") == 2
+
+
+def test_same_key_different_request_is_refused_and_changes_nothing(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 1)), key="k"))
+    before = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    with pytest.raises(grpc.RpcError) as raised:
+        client.orders.Allocate(allocate(order("O-2", ("A", 1)), key="k"))
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert code_of(lambda: client.orders.Cancel(orders_pb2.CancelRequest(request_key="k", order_id="O-1"))) == (
+        grpc.StatusCode.ALREADY_EXISTS
+    )
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order == before
+    assert (
+        code_of(lambda: client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-2"))) == grpc.StatusCode.NOT_FOUND
+    )
+    assert client.available("A", "NEAR") == 2
+
+
+def test_sixteen_concurrent_callers_with_one_key_have_one_effect(client: Client) -> None:
+    request = allocate(order("O-1", ("A", 1), ("B", 1)), key="racing-key")
+    start = threading.Barrier(16)
+
+    def call(_: int) -> bytes:
+        start.wait()
+        return client.orders.Allocate(request).SerializeToString()
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = set(pool.map(call, range(16)))
+    assert len(answers) == 1
+    view = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert len(view.events) == 1
+    assert client.available("A", "NEAR") == 2 and client.available("B", "NEAR") == 1
+    assert client.conservation() == []
+
+
+# --- holds and expiry ---------------------------------------------------------------------
+
+
+def test_holds_count_as_available_exactly_at_expiry_before_any_sweep(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 3)), hold_ms=60_000))
+    assert client.available("A", "NEAR") == 0
+    client.clock.advance(milliseconds=59_999)
+    assert client.available("A", "NEAR") == 0
+    assert state(client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order) == "ALLOCATED"
+    client.clock.advance(milliseconds=1)
+    assert client.available("A", "NEAR") == 3
+    view = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert state(view) == "BACKORDERED" and not view.reservations
+    # Another order takes the units before any sweep ran; the expired hold is cleaned up in that write.
+    taken = client.orders.Allocate(allocate(order("O-2", ("A", 3)))).order
+    assert [(r.node_id, r.qty) for r in taken.reservations] == [("NEAR", 3)]
+    expired = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert [e.type for e in expired.events] == ["ALLOCATED", "EXPIRED"]
+    assert client.conservation() == []
+
+
+def test_sweeper_records_expiry(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("B", 1)), hold_ms=1_000))
+    client.orders.Allocate(allocate(order("O-2", ("B", 1)), hold_ms=5_000))
+    client.clock.advance(seconds=1)
+    swept = client.orders.SweepExpired(orders_pb2.SweepExpiredRequest())
+    assert (swept.expired_reservations, list(swept.order_ids)) == (1, ["O-1"])
+    assert client.orders.SweepExpired(orders_pb2.SweepExpiredRequest()).expired_reservations == 0
+    view = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert state(view) == "BACKORDERED" and view.events[-1].type == "EXPIRED"
+    assert client.available("B", "NEAR") == 1
+    assert client.conservation() == []
+
+
+def test_a_released_order_never_expires(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 1)), hold_ms=1_000))
+    client.orders.Release(orders_pb2.ReleaseRequest(request_key="r", order_id="O-1"))
+    client.clock.advance(days=2)
+    assert client.available("A", "NEAR") == 2
+    assert client.orders.SweepExpired(orders_pb2.SweepExpiredRequest()).expired_reservations == 0

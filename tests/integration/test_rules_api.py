@@ -1,0 +1,211 @@
+"""RulesService over real gRPC, and every directive verb changing Source's decision as documented."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import pytest
+
+from server.active_rules import ActiveRules
+from server.proto import common_pb2, network_pb2, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+from server.store.base import Store
+from server.store.rule_sets import rule_set_store
+from tests.integration.conftest import Api
+from tests.integration.helpers import count, item, node, usd, violations
+
+HOME = common_pb2.GeoPoint(lat=40.0, lon=-95.0)
+
+
+@pytest.fixture
+def stubs(api: Api) -> tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub]:
+    api.network.UpsertNodes(
+        network_pb2.UpsertNodesRequest(
+            nodes=[
+                node("NEAR", location=common_pb2.GeoPoint(lat=40.1, lon=-95.0), tags=["local"]),
+                node("FAR", location=common_pb2.GeoPoint(lat=30.0, lon=-95.0)),
+            ]
+        )
+    )
+    api.network.UpsertItems(network_pb2.UpsertItemsRequest(items=[item("A", unit_weight_lb=10.0), item("B")]))
+    api.network.UpdateInventory(
+        network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "A", 5), count("FAR", "A", 5), count("FAR", "B", 5)])
+    )
+    return rules_pb2_grpc.RulesServiceStub(api.channel), sourcing_pb2_grpc.SourcingServiceStub(api.channel)
+
+
+def _order(*lines: tuple[str, int], **fields: object) -> common_pb2.Order:
+    return common_pb2.Order(
+        order_id="O-1",
+        ship_to=HOME,
+        lines=[common_pb2.OrderLine(line_id=f"L{i}", sku=sku, qty=qty) for i, (sku, qty) in enumerate(lines)],
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _files(text: str) -> list[rules_pb2.RuleFile]:
+    return [rules_pb2.RuleFile(name="planner.yaml", content=text)]
+
+
+def _activate(rules: rules_pb2_grpc.RulesServiceStub, text: str) -> str:
+    response = rules.ActivateRules(rules_pb2.ActivateRulesRequest(files=_files(text), activated_by="ann"))
+    return str(response.version)
+
+
+def _used(decision: sourcing_pb2.Decision) -> set[str]:
+    return {a.node_id for a in decision.allocations}
+
+
+def test_activate_validate_and_roll_back(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+) -> None:
+    rules, sourcing = stubs
+    source = lambda: sourcing.Source(sourcing_pb2.SourceRequest(order=_order(("A", 2)))).decision  # noqa: E731
+    before = source()
+    assert before.rule_set_version == "" and _used(before) == {"NEAR"}
+
+    v1 = _activate(rules, "rules:\n  - {id: no-near, then: {exclude: {node: {id: NEAR}}}}\n")
+    decision = source()
+    assert (decision.rule_set_version, list(decision.fired_rules), _used(decision)) == (v1, ["no-near"], {"FAR"})
+
+    bad = "rules:\n  - {id: ok, then: {hold: x}}\n  - id: broken\n    then: {exclude: {node: {type: SHOP}}}\n"
+    checked = rules.ValidateRules(rules_pb2.ValidateRulesRequest(files=_files(bad)))
+    assert not checked.valid
+    (problem,) = checked.errors
+    assert (problem.file, problem.line, problem.rule_id, problem.field) == (
+        "planner.yaml",
+        4,
+        "broken",
+        "rules[1].then.exclude.node.type",
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        _activate(rules, bad)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "files[planner.yaml]:4 rules[1].then.exclude.node.type" in violations(caught.value)
+    assert source().rule_set_version == v1  # the invalid set never became active
+
+    v2 = _activate(rules, "rules:\n  - {id: no-far, then: {exclude: {node: {id: FAR}}}}\n")
+    assert source().rule_set_version == v2
+    rolled = rules.RollbackRules(rules_pb2.RollbackRulesRequest(activated_by="bob"))
+    assert rolled.version == v1 and rolled.activation.action == "ROLLBACK"
+    assert source().rule_set_version == v1
+
+    got = rules.GetRuleSet(rules_pb2.GetRuleSetRequest())
+    assert got.version == v1 == got.serving_version and list(got.rule_ids) == ["no-near"]
+    assert [(a.version, a.activated_by) for a in got.history] == [(v1, "bob"), (v2, "ann"), (v1, "ann")]
+
+
+def test_another_worker_switches_within_its_refresh(store: Store) -> None:
+    clock = lambda: datetime(2026, 11, 24, tzinfo=UTC)  # noqa: E731
+    mine = ActiveRules(rule_set_store(store), clock, refresh_seconds=0.0)
+    other = ActiveRules(rule_set_store(store), clock, refresh_seconds=0.0)
+    assert other.get() is None
+    rule_set, _, _ = mine.activate([("a.yaml", "rules: [{id: x, then: {hold: y}}]")], "ann", None)
+    served = other.get()
+    assert served is not None and served.version == rule_set.version
+
+
+VERBS = [
+    ("exclude", "{exclude: {node: {id: NEAR}}}", [("A", 2)], lambda d: _used(d) == {"FAR"}),
+    ("require", "{require: {node: {id: FAR}}}", [("A", 2)], lambda d: _used(d) == {"FAR"}),
+    ("penalize", "{penalize: {node: {tag: local}, per_shipment: 100}}", [("A", 2)], lambda d: _used(d) == {"FAR"}),
+    ("prefer", "{prefer: {node: {id: FAR}, per_shipment: 100}}", [("A", 2)], lambda d: _used(d) == {"FAR"}),
+    ("protect", "{protect: {node: {id: NEAR}, units: 4}}", [("A", 2)], lambda d: _used(d) == {"FAR"}),
+    ("limit", "{limit: {max_shipments: 1}}", [("A", 5), ("B", 1)], lambda d: _used(d) == {"FAR"}),
+    ("objective", "{objective: {mode: FEWEST_SHIPMENTS}}", [("A", 5), ("B", 1)], lambda d: _used(d) == {"FAR"}),
+    (
+        "hold",
+        "{hold: {reason: call the customer}}",
+        [("A", 2)],
+        lambda d: [h.reason for h in d.holds] == ["call the customer"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("verb", "then", "lines", "changed"), VERBS, ids=[v[0] for v in VERBS])
+def test_every_verb_changes_the_decision_through_source(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+    verb: str,
+    then: str,
+    lines: list[tuple[str, int]],
+    changed: object,
+) -> None:
+    rules, sourcing = stubs
+    fields = {"split_penalty": usd(0)} if len(lines) > 1 else {}  # splitting is free: the baseline splits
+    request = sourcing_pb2.SourceRequest(order=_order(*lines, **fields))
+    base = sourcing.Source(request).decision
+    assert not changed(base)  # type: ignore[operator]
+    version = _activate(rules, f"rules:\n  - {{id: the-{verb}, then: {then}}}\n")
+    after = sourcing.Source(request).decision
+    assert changed(after), after  # type: ignore[operator]
+    assert list(after.fired_rules) == [f"the-{verb}"] and after.rule_set_version == version
+
+
+def test_rules_read_customer_address_and_order_value_from_the_request(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+) -> None:
+    rules, sourcing = stubs
+    when = '{customer: {id: C-9}, ship_to: {country: CA, region: "ON"}, order: {value: {gte: 100}}}'
+    _activate(rules, f"rules:\n  - {{id: big-canadian, when: {when}, then: {{hold: {{reason: check}}}}}}\n")
+    address = common_pb2.PostalAddress(country_code="CA", region="ON", postal_code="M5V")
+
+    def fired(price: float) -> list[str]:
+        order = _order(("A", 2), customer_id="C-9", ship_to_address=address)
+        order.lines[0].unit_price.CopyFrom(usd(price))
+        return list(sourcing.Source(sourcing_pb2.SourceRequest(order=order)).decision.fired_rules)
+
+    assert fired(50.0) == ["big-canadian"]  # 2 x 50 = 100
+    assert fired(49.99) == []
+
+
+def test_no_request_fails_or_mixes_versions_during_switches(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+) -> None:
+    import threading
+
+    rules, sourcing = stubs
+    texts = [
+        f"rules:\n  - {{id: v{i}, then: {{penalize: {{node: {{id: FAR}}, per_unit: {i + 1}}}}}}}\n" for i in range(2)
+    ]
+    versions = [_activate(rules, t) for t in texts]
+    stop = threading.Event()
+    seen: list[tuple[str, tuple[str, ...]]] = []
+    errors: list[Exception] = []
+
+    def hammer() -> None:
+        while not stop.is_set():
+            try:
+                d = sourcing.Source(sourcing_pb2.SourceRequest(order=_order(("A", 1)))).decision
+                seen.append((d.rule_set_version, tuple(d.fired_rules)))
+            except grpc.RpcError as e:
+                errors.append(e)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for i in range(10):
+        _activate(rules, texts[i % 2])
+    stop.set()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(seen) > 10
+    # each decision's version and the rules it fired belong together: never a mix
+    assert set(seen) <= {(versions[0], ("v0",)), (versions[1], ("v1",))}
+
+
+def test_reload_from_files_activates_valid_files_only(store: Store, tmp_path: Path) -> None:
+    from server.active_rules import reload_from_files
+
+    clock = lambda: datetime(2026, 11, 24, tzinfo=UTC)  # noqa: E731
+    rules = ActiveRules(rule_set_store(store), clock, refresh_seconds=0.0)
+    path = tmp_path / "live.yaml"
+    path.write_text("rules: [{id: a, then: {hold: x}}]\n")
+    ok, _ = reload_from_files(rules, str(path), None, "signal:SIGHUP")
+    served = rules.get()
+    assert ok and served is not None and [r.id for r in served.rules] == ["a"]
+    path.write_text("rules: [{id: b}]\n")
+    ok, message = reload_from_files(rules, str(path), None, "signal:SIGHUP")
+    assert not ok and "rules[0].then: is required" in message
+    assert rules.get() is served
+    assert [a.activated_by for a in rule_set_store(store).rule_activations()] == ["signal:SIGHUP"]
