@@ -21,6 +21,7 @@ from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, RuleSetError, compiled, evaluate, load_rule_set
 from engine.rules.checks import Finding, check_rule_set
 from engine.rules.loader import RuleError
+from server.daily_shipments import DailyShipments
 from server.store.rule_sets import ACTIVATE, Activation, RuleSetStore
 
 DEFAULT_REFRESH_SECONDS = 1.0
@@ -48,14 +49,20 @@ def validate(files: Sequence[tuple[str, str]], snapshot: NetworkSnapshot | None)
     return rule_set, [f for f in findings if f.severity != "error"]
 
 
+def _has_caps(rule_set: RuleSet) -> bool:
+    return any(r.then.limit is not None and r.then.limit.max_shipments_per_day is not None for r in rule_set.rules)
+
+
 class ActiveRules:
     def __init__(
         self,
         store: RuleSetStore,
         clock: Callable[[], datetime],
         refresh_seconds: float = DEFAULT_REFRESH_SECONDS,
+        daily_shipments: DailyShipments | None = None,
     ) -> None:
         self._store = store
+        self._daily = daily_shipments  # today's shipments per node, for daily capacity caps
         self._clock = clock
         self._refresh_seconds = refresh_seconds
         self._lock = threading.Lock()
@@ -77,7 +84,9 @@ class ActiveRules:
         rule_set = self.get()  # read once: this decision uses one version throughout
         if rule_set is None:
             return NO_DIRECTIVES
-        return evaluate(rule_set, order, snapshot, self._clock().date())
+        now = self._clock()
+        shipments_today = self._daily.counts(now) if self._daily is not None and _has_caps(rule_set) else None
+        return evaluate(rule_set, order, snapshot, now.date(), shipments_today)
 
     def activate(
         self, files: Sequence[tuple[str, str]], by: str, snapshot: NetworkSnapshot | None

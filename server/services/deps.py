@@ -9,6 +9,7 @@ from typing import Any
 
 from server.active_rules import ActiveRules
 from server.config import Config
+from server.daily_shipments import DailyShipments
 from server.decider import Decider, DecisionObserver
 from server.network_cache import NetworkCache
 from server.store.base import Store
@@ -35,7 +36,9 @@ class ServiceDeps:
         """The production wiring; ``overrides`` replace single dependencies (tests); ``observe`` sees decisions."""
         values: dict[str, Any] = {"network": NetworkCache(store, config.currency), **overrides}
         if "rules" not in values:
-            values["rules"] = ActiveRules(rule_set_store(store), values.get("clock", utc_now))
+            values["rules"] = ActiveRules(
+                rule_set_store(store), values.get("clock", utc_now), daily_shipments=DailyShipments(store)
+            )
         if "decider" not in values:
             values["decider"] = Decider(
                 store, values["network"], config.currency, values["rules"].directives_for, observe=observe

@@ -28,6 +28,7 @@ from server.store.base import (
     UpdateKind,
     UpdateOutcome,
 )
+from server.store.capacity import CapacityStoreMixin
 from server.store.migrate import Migration, load_migrations
 from server.store.orders import HELD, OrderStoreMixin
 from server.store.rule_sets import RuleSetStoreMixin
@@ -96,7 +97,7 @@ class _Working:
     changed: bool = False
 
 
-class SqlStore(OrderStoreMixin, RuleSetStoreMixin, ABC):
+class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, ABC):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""
 
     # --- what a dialect supplies ---------------------------------------------------
