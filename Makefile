@@ -9,7 +9,7 @@ GEN    := server/generated
 GEN_STAMP := $(GEN)/.stamp
 DB     ?= var/oms-sourcing.db
 
-.PHONY: install proto run test test-all lint bench load clean help
+.PHONY: install proto run test test-all lint bench profile soak load clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -50,10 +50,20 @@ lint: install  ## ruff, mypy and the engine-purity import contract
 	$(BIN)/lint-imports
 	$(BIN)/mypy engine server benchmarks
 
-bench: install  ## engine and service benchmarks; results in benchmarks/results/
-	$(PY) -m benchmarks.optimizer_bench
-	$(PY) -m benchmarks.allocate_bench
+# Each benchmark starts the servers it needs (SQLite in a temp dir; PostgreSQL from
+# OMS_TEST_POSTGRES_DSN or postgres@127.0.0.1:5432, skipped when absent). ~10 minutes.
+bench: install  ## optimizer, rules, service and allocate benchmarks + summary; results in benchmarks/results/
+	$(PY) -m benchmarks.optimizer_bench --no-progress
 	$(PY) -m benchmarks.rules_bench
+	$(PY) -m benchmarks.service_bench
+	$(PY) -m benchmarks.allocate_bench
+	$(PY) -m benchmarks.summary
+
+profile: install  ## where a Source call's time goes (cProfile, in process); see docs/profiling.md
+	$(PY) -m benchmarks.profile_source
+
+soak: install  ## 10 minutes of Source at 70% of measured peak: errors, memory, threads flat (not in make test)
+	$(PY) -m benchmarks.soak --minutes $(or $(MINUTES),10)
 
 load: install  ## headless locust load test (step load) against a server it starts; reports in benchmarks/load/reports/
 	$(PY) -m benchmarks.load.run

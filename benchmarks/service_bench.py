@@ -1,10 +1,17 @@
 """Service throughput over real gRPC: the trivial-RPC ceiling and Source, in the same run.
 
-Starts `oms-sourcing serve` (SQLite, the sample network) with 1 and with 2 worker
-processes, drives it from client processes on the same machine for a fixed time per
-case, and writes benchmarks/results/<date>-service.{json,md}. The ratio of Source to
-the trivial call (a health check) is the headline: absolute numbers drift on a shared
-machine, the ratio much less.
+Starts `oms-sourcing serve` (the sample network, the shipped rules) once per server
+configuration: worker processes x handler threads, on SQLite, and on PostgreSQL for the
+default configuration. Against each it measures, from client processes on the same machine:
+
+- ``Health.Check``: the trivial call, this configuration's ceiling;
+- ``Source``, 1-5 line orders, closed loop (each client calls back to back): peak throughput;
+- ``Source`` open loop at 80% of that peak (calls sent on a fixed schedule, latency counted
+  from the scheduled instant, so a stall is not hidden by clients waiting): the p99 target.
+
+Then a large case: 30-line orders on a generated 2,000-node network (its own server).
+Writes benchmarks/results/<date>-service.{json,md}. Ratios to the trivial call are the
+headline: absolute numbers drift on a shared machine, ratios much less.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import platform
 import random
 import subprocess
@@ -30,18 +38,29 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hdrh.histogram import HdrHistogram
 
 from benchmarks.load.run import wait_serving
-from benchmarks.networks.sample_network import us_cities
+from benchmarks.networks.sample_network import make_network, us_cities
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RESULTS = REPO / "benchmarks" / "results"
+SAMPLE = REPO / "data" / "sample-network.json"
+RULES = REPO / "rules" / "default.yaml"
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
+TYPICAL_LINES = (1, 1, 2, 2, 3, 4, 5)  # "typical orders, 1-5 lines", weighted to small ones
+LARGE_NODES, LARGE_SKUS, LARGE_LINES = 2000, 300, 30
+OPEN_LOOP_SHARE = 0.8  # the issue's p99 target is at 80% of peak load
+CLIENT_PROCESSES, CLIENT_THREADS = 2, 4
 
 
 @dataclass(frozen=True)
 class CaseResult:
     name: str
+    store: str
+    network: str
     workers: int
+    threads: int
     clients: int
+    target_rate: float  # calls/s asked of an open-loop case; 0 for closed loop
     calls: int
     errors: int
     seconds: float
@@ -52,40 +71,42 @@ class CaseResult:
     max_ms: float
 
 
-def _orders(seed: int, count: int) -> list[bytes]:
-    """Serialized SourceRequests for 1-5 line orders to real cities, over the sample catalogue."""
+def source_requests(seed: int, count: int, lines: Sequence[int] = TYPICAL_LINES, network: Path = SAMPLE) -> list[bytes]:
+    """Serialized SourceRequests to real cities (weighted by population), over ``network``'s catalogue."""
     from server.proto import common_pb2, sourcing_pb2
 
-    skus = sorted({i["sku"] for i in json.loads((REPO / "data" / "sample-network.json").read_text())["items"]})
+    skus = sorted({i["sku"] for i in json.loads(network.read_text())["items"]})
     cities = us_cities()[:300]
     weights = [c.population for c in cities]
     rng = random.Random(seed)
     requests = []
     for n in range(count):
         city = rng.choices(cities, weights=weights)[0]
-        lines = [
+        order_lines = [
             common_pb2.OrderLine(line_id=str(i), sku=sku, qty=rng.choice([1, 1, 1, 2]))
-            for i, sku in enumerate(rng.sample(skus, k=rng.choice([1, 1, 2, 2, 3, 4, 5])))
+            for i, sku in enumerate(rng.sample(skus, k=rng.choice(lines)))
         ]
-        order = common_pb2.Order(order_id=f"B{n}", ship_to=common_pb2.GeoPoint(lat=city.lat, lon=city.lon), lines=lines)
+        order = common_pb2.Order(
+            order_id=f"B{n}", ship_to=common_pb2.GeoPoint(lat=city.lat, lon=city.lon), lines=order_lines
+        )
         requests.append(sourcing_pb2.SourceRequest(order=order).SerializeToString())
     return requests
 
 
-def _client(target: str, method: str, seconds: float, threads: int, seed: int, out: Any) -> None:
-    """One client process: ``threads`` threads calling back to back; returns encoded latencies (µs)."""
+def _client(target: str, payloads: list[bytes], seconds: float, threads: int, rate: float, out: Any) -> None:
+    """One client process: ``threads`` threads, back to back (``rate`` 0) or each at ``rate / threads``/s."""
     from server.proto import sourcing_pb2
 
-    payloads = _orders(seed, 500) if method == "Source" else []
     latencies: list[int] = []
     errors = 0
     lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    deadline = start + seconds
 
     def run(k: int) -> None:
         nonlocal errors
         channel = grpc.insecure_channel(target)
-        if method == "Source":
+        if payloads:
             call = channel.unary_unary(
                 "/oms.sourcing.v1.SourcingService/Source",
                 request_serializer=lambda b: b,
@@ -94,18 +115,29 @@ def _client(target: str, method: str, seconds: float, threads: int, seed: int, o
         else:
             call = health_pb2_grpc.HealthStub(channel).Check
         mine: list[int] = []
+        interval = threads / rate if rate > 0 else 0.0
+        scheduled = start + k * interval / threads  # threads' schedules interleave
         i = k
-        while time.perf_counter() < deadline:
+        while True:
+            now = time.perf_counter()
+            if interval:
+                if scheduled > now:
+                    time.sleep(scheduled - now)
+                sent_at = scheduled  # open loop: a late send counts as latency (no coordinated omission)
+                scheduled += interval
+            else:
+                sent_at = now
+            if sent_at >= deadline:
+                break
             request = payloads[i % len(payloads)] if payloads else health_pb2.HealthCheckRequest()
             i += threads
-            started = time.perf_counter()
             try:
                 call(request, timeout=10)
             except grpc.RpcError:
                 with lock:
                     errors += 1
                 continue
-            mine.append(int((time.perf_counter() - started) * 1e6))
+            mine.append(int((time.perf_counter() - sent_at) * 1e6))
         channel.close()
         with lock:
             latencies.extend(mine)
@@ -118,11 +150,22 @@ def _client(target: str, method: str, seconds: float, threads: int, seed: int, o
     out.put((latencies, errors))
 
 
-def run_case(target: str, method: str, workers: int, processes: int, threads: int, seconds: float) -> CaseResult:
-    queue: Any = mp.get_context("spawn").Queue()
+def run_case(
+    target: str,
+    name: str,
+    payloads: list[bytes],
+    seconds: float,
+    *,
+    processes: int = CLIENT_PROCESSES,
+    client_threads: int = CLIENT_THREADS,
+    rate: float = 0.0,
+    **labels: Any,
+) -> CaseResult:
+    context = mp.get_context("spawn")
+    queue: Any = context.Queue()
     procs = [
-        mp.get_context("spawn").Process(target=_client, args=(target, method, seconds, threads, 100 + p, queue))
-        for p in range(processes)
+        context.Process(target=_client, args=(target, payloads, seconds, client_threads, rate / processes, queue))
+        for _ in range(processes)
     ]
     started = time.perf_counter()
     for p in procs:
@@ -138,99 +181,206 @@ def run_case(target: str, method: str, workers: int, processes: int, threads: in
         calls += len(latencies)
         for value in latencies:
             histogram.record_value(max(1, value))
-    measured = max(seconds, 1e-9)  # the clients call for ``seconds``; start-up is not throughput
-    return CaseResult(
-        name=method,
-        workers=workers,
-        clients=processes * threads,
+    result = CaseResult(
+        name=name,
+        clients=processes * client_threads,
+        target_rate=round(rate, 1),
         calls=calls,
         errors=errors,
         seconds=round(elapsed, 2),
-        calls_per_second=round(calls / measured, 1),
+        calls_per_second=round(calls / max(seconds, 1e-9), 1),  # clients call for ``seconds``
         p50_ms=histogram.get_value_at_percentile(50) / 1000,
         p90_ms=histogram.get_value_at_percentile(90) / 1000,
         p99_ms=histogram.get_value_at_percentile(99) / 1000,
         max_ms=histogram.get_max_value() / 1000,
+        **labels,
     )
+    print(
+        f"{name:<22} {labels} {result.calls_per_second:>8,.0f}/s p50 {result.p50_ms:.2f} p99 {result.p99_ms:.2f} ms"
+        f" errors {errors}",
+        file=sys.stderr,
+    )
+    return result
 
 
-def serve(port: int, workers: int, db_dir: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            str(BIN / "oms-sourcing"),
-            "serve",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--database",
-            f"sqlite:///{db_dir}/bench-{workers}.db",
-            "--load-sample-if-empty",
-            "--metrics-port",
-            "0",
-            "--log-level",
-            "WARNING",
-        ],
-        cwd=REPO,
-    )
+def serve(port: int, workers: int, threads: int, database: str, network: Path) -> subprocess.Popen[bytes]:
+    args = [
+        str(BIN / "oms-sourcing"),
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--database",
+        database,
+        "--load-sample-if-empty",
+        "--sample-network",
+        str(network),
+        "--rules-path",
+        str(RULES),
+        "--metrics-port",
+        "0",
+        "--log-level",
+        "WARNING",
+    ]
+    return subprocess.Popen(args, cwd=REPO)
+
+
+def bench_server(
+    port: int, workers: int, threads: int, store: str, database: str, network: Path, cases: Any
+) -> list[CaseResult]:
+    """Start one server configuration and run ``cases(target, labels)`` against it."""
+    server = serve(port, workers, threads, database, network)
+    target = f"127.0.0.1:{port}"
+    try:
+        wait_serving(target, 300)
+        labels = {"store": store, "workers": workers, "threads": threads, "network": network.stem}
+        result: list[CaseResult] = cases(target, labels)
+        return result
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
+def standard_cases(seconds: float, payloads: list[bytes]) -> Any:
+    def cases(target: str, labels: dict[str, Any]) -> list[CaseResult]:
+        ceiling = run_case(target, "Health.Check", [], seconds, **labels)
+        peak = run_case(target, "Source", payloads, seconds, **labels)
+        paced = run_case(
+            target, "Source@80%", payloads, seconds, rate=peak.calls_per_second * OPEN_LOOP_SHARE, **labels
+        )
+        return [ceiling, peak, paced]
+
+    return cases
+
+
+def large_cases(seconds: float, payloads: list[bytes]) -> Any:
+    def cases(target: str, labels: dict[str, Any]) -> list[CaseResult]:
+        ceiling = run_case(target, "Health.Check", [], seconds, **labels)
+        # Few clients: these are latency cases (p99 end to end), not a throughput race.
+        peak = run_case(target, f"Source {LARGE_LINES} lines", payloads, seconds, client_threads=2, **labels)
+        paced = run_case(
+            target,
+            f"Source {LARGE_LINES} lines@80%",
+            payloads,
+            seconds,
+            client_threads=2,
+            rate=peak.calls_per_second * OPEN_LOOP_SHARE,
+            **labels,
+        )
+        return [ceiling, peak, paced]
+
+    return cases
+
+
+def _pairs(text: str) -> list[tuple[int, int]]:
+    """``"1x4,2x8"`` → [(1, 4), (2, 8)]: worker processes x handler threads."""
+    pairs = []
+    for part in text.split(","):
+        workers, _, threads = part.partition("x")
+        pairs.append((int(workers), int(threads)))
+    return pairs
 
 
 def render(report: dict[str, Any]) -> str:
     rows = report["cases"]
-    ceiling = {r["workers"]: r["calls_per_second"] for r in rows if r["name"] == "Health.Check"}
+    ceiling = {
+        (r["store"], r["network"], r["workers"], r["threads"]): r["calls_per_second"]
+        for r in rows
+        if r["name"] == "Health.Check"
+    }
     out = [
         f"# Service benchmark, {report['date']}",
         "",
         f"Real gRPC over loopback, clients on the same {report['machine']['cpus']}-CPU machine "
-        f"({report['machine']['python']}); SQLite store, sample network, no rules; "
-        f"{report['seconds_per_case']} s per case.",
+        f"({report['machine']['python']}); shipped rules (rules/default.yaml); {report['seconds_per_case']} s per "
+        f"case; load average before/after {report['load_before']} / {report['load_after']}. `@80%` rows are open "
+        "loop at 80% of the peak measured just before, latency counted from each call's scheduled send time.",
         "",
-        "| call | server workers | clients | calls/s | vs trivial call | p50 ms | p90 ms | p99 ms | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| call | store | network | workers x threads | clients | calls/s | vs trivial call | p50 ms | p90 ms "
+        "| p99 ms | errors |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        ratio = r["calls_per_second"] / ceiling[r["workers"]] if ceiling.get(r["workers"]) else float("nan")
+        key = (r["store"], r["network"], r["workers"], r["threads"])
+        ratio = r["calls_per_second"] / ceiling[key] if ceiling.get(key) else float("nan")
         out.append(
-            f"| {r['name']} | {r['workers']} | {r['clients']} | {r['calls_per_second']:,.0f} | {ratio:.0%} | "
-            f"{r['p50_ms']:.2f} | {r['p90_ms']:.2f} | {r['p99_ms']:.2f} | {r['errors']} |"
+            f"| {r['name']} | {r['store']} | {r['network']} | {r['workers']} x {r['threads']} | {r['clients']} | "
+            f"{r['calls_per_second']:,.0f} | {ratio:.0%} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
+            f"{r['p99_ms']:.2f} | {r['errors']} |"
         )
     return "\n".join(out) + "\n"
 
 
+def _postgres_database(admin: str) -> str | None:
+    from benchmarks.allocate_bench import _postgres_database as create
+
+    return create(admin)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.service_bench", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=8.0, help="seconds per case (default: %(default)s)")
-    parser.add_argument("--workers", default="1,2", help="server worker counts (default: %(default)s)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per case (default: %(default)s)")
+    parser.add_argument(
+        "--configs", default="1x4,1x8,2x4,2x8", help="worker processes x handler threads (default: %(default)s)"
+    )
+    parser.add_argument("--postgres-config", default="2x4", help="configuration also run on PostgreSQL ('' skips)")
+    parser.add_argument("--postgres", default=os.environ.get("OMS_TEST_POSTGRES_DSN") or DEFAULT_POSTGRES)
+    parser.add_argument("--large-config", default="2x4", help="configuration of the 2,000-node case ('' skips)")
     parser.add_argument("--port", type=int, default=50071)
+    parser.add_argument("--out-dir", type=Path, default=RESULTS, help="where to write results (default: %(default)s)")
     args = parser.parse_args(argv)
+    payloads = source_requests(seed=100, count=500)
+    load_before = round(os.getloadavg()[0], 2)
     cases: list[CaseResult] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for workers in (int(w) for w in args.workers.split(",")):
-            server = serve(args.port, workers, tmp)
-            target = f"127.0.0.1:{args.port}"
-            try:
-                wait_serving(target, 90)
-                for method, name in (("Check", "Health.Check"), ("Source", "Source")):
-                    result = run_case(target, method, workers, processes=2, threads=4, seconds=args.seconds)
-                    cases.append(CaseResult(**{**asdict(result), "name": name}))
-                    print(
-                        f"{name:<14} workers={workers} {result.calls_per_second:>8,.0f}/s p99 {result.p99_ms:.2f} ms",
-                        file=sys.stderr,
-                    )
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
+    with tempfile.TemporaryDirectory(prefix="oms-service-bench-") as tmp:
+        for n, (workers, threads) in enumerate(_pairs(args.configs)):
+            database = f"sqlite:///{tmp}/bench-{n}.db"
+            cases += bench_server(
+                args.port, workers, threads, "sqlite", database, SAMPLE, standard_cases(args.seconds, payloads)
+            )
+        if args.postgres_config:
+            from benchmarks.allocate_bench import _drop
+
+            url = _postgres_database(args.postgres)
+            if url is not None:
+                try:
+                    for workers, threads in _pairs(args.postgres_config):
+                        cases += bench_server(
+                            args.port,
+                            workers,
+                            threads,
+                            "postgresql",
+                            url,
+                            SAMPLE,
+                            standard_cases(args.seconds, payloads),
+                        )
+                finally:
+                    _drop(args.postgres, url)
+        if args.large_config:
+            network = Path(tmp) / f"network-{LARGE_NODES}.json"
+            network.write_text(json.dumps(make_network(LARGE_NODES, LARGE_SKUS, seed=42)))
+            large = source_requests(seed=101, count=200, lines=(LARGE_LINES,), network=network)
+            for workers, threads in _pairs(args.large_config):
+                database = f"sqlite:///{tmp}/bench-large.db"
+                cases += bench_server(
+                    args.port, workers, threads, "sqlite", database, network, large_cases(args.seconds, large)
+                )
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     report = {
         "date": date,
         "seconds_per_case": args.seconds,
+        "load_before": load_before,
+        "load_after": round(os.getloadavg()[0], 2),
         "machine": {"python": platform.python_version(), "cpus": mp.cpu_count(), "platform": platform.platform()},
         "cases": [asdict(c) for c in cases],
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{date}-service.json").write_text(json.dumps(report, indent=2) + "\n")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    (args.out_dir / f"{date}-service.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = render(report)
-    (RESULTS / f"{date}-service.md").write_text(markdown)
+    (args.out_dir / f"{date}-service.md").write_text(markdown)
     print(markdown)
     return 0
 

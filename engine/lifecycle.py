@@ -22,6 +22,7 @@ class OrderState(StrEnum):
     SHIPPED = "SHIPPED"
     CANCELLED = "CANCELLED"
     RETURNED = "RETURNED"
+    HELD = "HELD"  # a rule stopped automatic allocation; waits in the exception queue
 
 
 class Action(StrEnum):
@@ -31,6 +32,8 @@ class Action(StrEnum):
     REALLOCATE = "REALLOCATE"
     RETURN = "RETURN"
     EXPIRE = "EXPIRE"
+    RELEASE_HOLD = "RELEASE_HOLD"  # a person approves a HELD order: allocate it now
+    RESOURCE = "RESOURCE"  # source backordered units again (stock arrived, or a person asked)
 
 
 S = OrderState
@@ -42,8 +45,10 @@ _OPEN = frozenset({S.CREATED, S.ALLOCATED, S.PARTIALLY_ALLOCATED, S.BACKORDERED}
 ALLOWED: dict[OrderState, frozenset[Action]] = {
     S.CREATED: frozenset({Action.CANCEL, Action.REALLOCATE}),
     S.ALLOCATED: frozenset({Action.CANCEL, Action.RELEASE, Action.SHIP, Action.REALLOCATE, Action.EXPIRE}),
-    S.PARTIALLY_ALLOCATED: frozenset({Action.CANCEL, Action.SHIP, Action.REALLOCATE, Action.EXPIRE}),
-    S.BACKORDERED: frozenset({Action.CANCEL, Action.REALLOCATE}),
+    S.PARTIALLY_ALLOCATED: frozenset({Action.CANCEL, Action.SHIP, Action.REALLOCATE, Action.EXPIRE, Action.RESOURCE}),
+    S.BACKORDERED: frozenset({Action.CANCEL, Action.REALLOCATE, Action.RESOURCE}),
+    # Nothing is reserved while held: only a person's release (or a cancel) moves it on.
+    S.HELD: frozenset({Action.CANCEL, Action.RELEASE_HOLD}),
     S.RELEASED: frozenset({Action.SHIP, Action.REALLOCATE}),
     # The units not shipped yet may still be cancelled (then the order is SHIPPED).
     S.PARTIALLY_SHIPPED: frozenset({Action.CANCEL, Action.SHIP, Action.RETURN, Action.REALLOCATE, Action.EXPIRE}),
@@ -87,8 +92,9 @@ class LineQuantities:
         return self.open - self.reserved
 
 
-def derive_state(lines: Sequence[LineQuantities], released: bool = False) -> OrderState:
-    """The state the quantities imply; ``released`` keeps a fully reserved order RELEASED."""
+def derive_state(lines: Sequence[LineQuantities], released: bool = False, held: bool = False) -> OrderState:
+    """The state the quantities imply; ``released`` keeps a fully reserved order RELEASED,
+    ``held`` keeps an order a rule holds HELD until it is cancelled."""
     total = sum(line.qty for line in lines)
     cancelled = sum(line.cancelled for line in lines)
     shipped = sum(line.shipped for line in lines)
@@ -97,6 +103,8 @@ def derive_state(lines: Sequence[LineQuantities], released: bool = False) -> Ord
     open_units = sum(line.open for line in lines)
     if cancelled >= total:
         return S.CANCELLED
+    if held:
+        return S.HELD
     if open_units == 0:
         return S.RETURNED if shipped > 0 and returned >= shipped else S.SHIPPED
     if shipped > 0:

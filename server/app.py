@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -19,8 +20,10 @@ from prometheus_client import CollectorRegistry
 
 from server.active_rules import seed_rules
 from server.config import Config
+from server.instrumented_store import InstrumentedStore
 from server.interceptors import error_interceptor, metrics_interceptor
-from server.metrics import DecisionMetrics, MetricsEndpoint, ServerMetrics, serve_metrics
+from server.limiter import CountingExecutor, InflightLimiter
+from server.metrics import DecisionMetrics, MetricsEndpoint, ServerMetrics, StoreMetrics, serve_metrics
 from server.network_file import read_network_file
 from server.network_load import load_into_store, store_is_empty
 from server.services import ServiceDeps, register_services
@@ -47,6 +50,8 @@ class RunningServer:
     deps: ServiceDeps  # what the services were built from (the store, the network cache...)
     metrics_registry: CollectorRegistry
     metrics_endpoint: MetricsEndpoint | None = None
+    light_pool: futures.ThreadPoolExecutor | None = None  # health checks and refusals (server.limiter)
+    business_pool: CountingExecutor | None = None  # every other call, queued or running
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -69,8 +74,11 @@ class RunningServer:
         self._stopped = True
         _log.info("shutting down", extra={"grace_seconds": grace})
         self.health.enter_graceful_shutdown()  # every status NOT_SERVING, and no later change
+        self.deps.stopping.set()  # event streams and the sweeper end now, not after the grace
         self.server.stop(grace).wait()
         self.health_pool.shutdown(wait=False)
+        if self.light_pool is not None:
+            self.light_pool.shutdown(wait=False)
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.close()
         _log.info("stopped")
@@ -130,13 +138,20 @@ def create_server(
     """
     registry = CollectorRegistry()
     metrics = ServerMetrics(registry)
+    pool = CountingExecutor(max_workers=config.threads, thread_name_prefix="rpc")
+    # Two threads: a health probe must not wait behind a burst of refusals, which also run here.
+    light_pool = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="light")
+    limiter = InflightLimiter(pool, config.max_concurrent_rpcs, light_pool)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=config.threads, thread_name_prefix="rpc"),
-        interceptors=[metrics_interceptor(metrics), error_interceptor()],  # metrics see mapped codes
+        pool,
+        # Outermost first: metrics see mapped codes and the limiter's refusals, which it makes
+        # innermost so that the handler it picks (business, light or refusal) is what gets wrapped.
+        interceptors=[metrics_interceptor(metrics), error_interceptor(), limiter],
         options=grpc_options(config, reuse_port),
-        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
-    deps = deps or ServiceDeps.build(config, store, observe=DecisionMetrics(registry).observe)
+    if deps is None:
+        timed = cast(Store, InstrumentedStore(store, StoreMetrics(registry)))  # duck-typed, like every store
+        deps = ServiceDeps.build(config, timed, observe=DecisionMetrics(registry).observe)
     names = register_services(server, deps)
     # Watch streams get a thread of their own so that they never hold a handler thread.
     health_pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
@@ -160,12 +175,15 @@ def create_server(
         health_pool=health_pool,
         deps=deps,
         metrics_registry=registry,
+        light_pool=light_pool,
+        business_pool=pool,
     )
     running.set_serving(False)
     server.start()
     try:
         prepare_store(store, config, migrate=migrate)
         deps.network.invalidate()  # the sample may have just been written straight into the store
+        deps.items.invalidate()
         if serve_metrics_http:
             running.metrics_endpoint = serve_metrics(config.metrics_host, config.metrics_port, registry)
     except BaseException:

@@ -1,8 +1,8 @@
-"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, simulate.
+"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, simulate, report.
 
 Exit codes: 0 success; 1 the call or the server failed (a non-OK status, NOT_SERVING, a server
-that could not start); 2 bad usage or input (argparse's convention); 3 a ``simulate run --fail-if``
-threshold failed.
+that could not start); 2 bad usage or input (argparse's convention); 3 a ``simulate run`` or
+``report`` ``--fail-if`` threshold failed.
 """
 
 from __future__ import annotations
@@ -156,8 +156,8 @@ def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
     if not args.method:
         raise UsageError("name a METHOD (or use --list)")
     method = find_method(args.method)
-    if method.client_streaming or method.server_streaming:
-        raise UsageError(f"{_short(method)} is a streaming method; call handles unary methods only")
+    if method.client_streaming:
+        raise UsageError(f"{_short(method)} is a client-streaming method; call handles unary and server streams")
     request_class: Any = message_factory.GetMessageClass(method.input_type)
     response_class: Any = message_factory.GetMessageClass(method.output_type)
     try:
@@ -166,6 +166,8 @@ def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
         raise UsageError(f"--json is not a valid {method.input_type.full_name}: {error}") from None
     path = f"/{method.containing_service.full_name}/{method.name}"
     with _channel(args.target) as channel:
+        if method.server_streaming:  # one JSON object a line, as they arrive; --timeout ends the stream
+            return _print_stream(channel, path, request, request_class, response_class, args.timeout, out)
         stub: Callable[..., Any] = channel.unary_unary(
             path, request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString
         )
@@ -175,6 +177,26 @@ def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
             print_rpc_error(error, sys.stderr)
             return 1
     print(json_format.MessageToJson(response, preserving_proto_field_name=True, indent=2), file=out)
+    return 0
+
+
+def _print_stream(
+    channel: grpc.Channel, path: str, request: Any, request_class: Any, response_class: Any, timeout: float, out: TextIO
+) -> int:
+    stream: Callable[..., Any] = channel.unary_stream(
+        path, request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString
+    )
+    try:
+        for message in stream(request, timeout=timeout):
+            print(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None), file=out)
+            out.flush()
+    except grpc.RpcError as error:
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:  # the caller's --timeout: a normal end
+            return 0
+        print_rpc_error(error, sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
     return 0
 
 
@@ -311,6 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server.simulation.command import add_simulate_parser  # planner simulation (docs/order-history.md)
 
     add_simulate_parser(sub)
+    from server.simulation.live import add_report_parser  # the same KPIs over the live decisions
+
+    add_report_parser(sub)
     add_rules_commands(sub, _client_flags, print_rpc_error)  # planner rules (docs/rules.md)
     return parser
 

@@ -37,7 +37,9 @@ class Config:
     )
     workers: int = _setting(1, "server processes sharing the port (SO_REUSEPORT), 1-64")
     threads: int = _setting(4, "handler threads per process; ~4 measured best (docs/design performance)")
-    max_concurrent_rpcs: int = _setting(64, "RPCs handled at once per process; beyond it RESOURCE_EXHAUSTED")
+    max_concurrent_rpcs: int = _setting(
+        64, "business RPCs held per process (queued or running); beyond it RESOURCE_EXHAUSTED, health exempt"
+    )
     grace_seconds: float = _setting(10.0, "on SIGTERM/SIGINT, how long in-flight RPCs may take to finish")
     max_message_bytes: int = _setting(4 * 1024 * 1024, "largest request or response message in bytes")
     reflection: bool = _setting(False, "serve gRPC server reflection (on in development, off in production)")
@@ -51,6 +53,9 @@ class Config:
     sample_network: str = _setting("data/sample-network.json", "network file --load-sample-if-empty loads")
     load_sample_if_empty: bool = _setting(False, "load sample_network into an empty store before SERVING")
     solver_time_limit_ms: int = _setting(2000, "longest the optimizer may run per decision, in milliseconds")
+    sweep_interval_seconds: float = _setting(
+        5.0, "how often a background thread deletes expired holds and records EXPIRED; 0 disables it"
+    )
     rules_path: str = _setting("", "rule files (comma-separated) activated at start when the store has none active")
 
     def __post_init__(self) -> None:
@@ -65,6 +70,7 @@ class Config:
                 ("grace_seconds", 0 <= self.grace_seconds <= 3600, "must be 0-3600"),
                 ("max_message_bytes", 1024 <= self.max_message_bytes <= 1 << 30, "must be 1 KiB-1 GiB"),
                 ("solver_time_limit_ms", 1 <= self.solver_time_limit_ms <= 600_000, "must be 1-600000"),
+                ("sweep_interval_seconds", 0 <= self.sweep_interval_seconds <= 86_400, "must be 0-86400"),
                 ("database_url", bool(self.database_url), "is required"),
                 ("currency", len(self.currency) == 3 and self.currency.isalpha(), "must be an ISO 4217 code"),
             )

@@ -21,12 +21,14 @@ from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
 from engine.sourcing import decide
 from server import convert
+from server.item_cache import ItemCache
 from server.network_cache import NetworkCache
 from server.proto import common_pb2
 from server.store.base import Store
 
 DirectivesFor = Callable[[Order, NetworkSnapshot], Directives]
-DecisionObserver = Callable[[Decision, float], None]  # a decision and its solve time in seconds
+# A decision, its solve time and its rule evaluation time, in seconds.
+DecisionObserver = Callable[[Decision, float, float], None]
 
 
 def no_rules(order: Order, snapshot: NetworkSnapshot) -> Directives:
@@ -49,8 +51,10 @@ class Decider:
         currency: str,
         directives_for: DirectivesFor = no_rules,
         observe: DecisionObserver | None = None,
+        items: ItemCache | None = None,
     ) -> None:
         self._store = store
+        self._items = items or ItemCache(store)
         self._network = network
         self._currency = currency
         self.directives_for = directives_for
@@ -59,7 +63,7 @@ class Decider:
     def order_from_proto(self, msg: common_pb2.Order, path: str = "order") -> Order:
         """The engine order, lines enriched from the catalogue; InvalidInputError names bad fields."""
         skus = sorted({line.sku for line in msg.lines})[: limits.MAX_LINES_PER_ORDER]
-        return convert.order_from_proto(msg, self._store.get_items(skus), self._currency, path=path)
+        return convert.order_from_proto(msg, self._items.get_items(skus), self._currency, path=path)
 
     def decide(
         self,
@@ -74,8 +78,10 @@ class Decider:
         (Reallocate keeps a rejecting node away from the units it re-sources)."""
         snapshot = self._network.get()
         skus = sorted({line.sku for line in order.lines})
-        availability = Availability.from_positions(snapshot, skus, self._store.get_availability(skus, now=now))
+        availability = Availability.from_positions(snapshot, skus, self._store.stock_levels(skus, now=now))
+        rules_started = time.perf_counter()
         directives = self.directives_for(order, snapshot)
+        rules_seconds = time.perf_counter() - rules_started
         if extra_exclusions:
             directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
         started = time.perf_counter()
@@ -84,5 +90,5 @@ class Decider:
         )
         solve_seconds = time.perf_counter() - started
         if self._observe is not None:
-            self._observe(decision, solve_seconds)
+            self._observe(decision, solve_seconds, rules_seconds)
         return Outcome(order, decision, snapshot.version, solve_seconds * 1000.0)

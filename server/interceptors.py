@@ -31,6 +31,15 @@ _KINDS = (
 )
 
 
+def _keep_pool(behaviour: Callable[..., Any], wrapper: Callable[..., Any]) -> Callable[..., Any]:
+    """gRPC reads a handler's own thread pool from this attribute (server.limiter sets it): a
+    wrapper that dropped it would move the call back onto the business pool, behind the very
+    backlog it must not wait for."""
+    if hasattr(behaviour, "experimental_thread_pool"):
+        wrapper.experimental_thread_pool = behaviour.experimental_thread_pool  # type: ignore[attr-defined]
+    return wrapper
+
+
 def _wrap(behaviour: Callable[..., Any], around: Around, method: str, kind: str, streaming: bool) -> Callable[..., Any]:
     if streaming:
 
@@ -38,13 +47,13 @@ def _wrap(behaviour: Callable[..., Any], around: Around, method: str, kind: str,
             with around(method, kind, context):
                 yield from behaviour(request, context)
 
-        return stream
+        return _keep_pool(behaviour, stream)
 
     def unary(request: Any, context: grpc.ServicerContext) -> Any:
         with around(method, kind, context):
             return behaviour(request, context)
 
-    return unary
+    return _keep_pool(behaviour, unary)
 
 
 class AroundInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
@@ -52,8 +61,9 @@ class AroundInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     def __init__(self, around: Around) -> None:
         self._around = around
-        # gRPC asks on every call; a method's handler never changes, so it is wrapped once.
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        # gRPC asks on every call; a method has its handler and at most one refusal handler
+        # (server.limiter), each wrapped once.
+        self._wrapped: dict[tuple[str, int], tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def intercept_service(
         self,
@@ -64,16 +74,21 @@ class AroundInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         if handler is None:
             return None
         method: str = handler_call_details.method
-        cached = self._wrapped.get(method)
+        key = (method, id(handler))
+        cached = self._wrapped.get(key)
         if cached is not None and cached[0] is handler:
             return cached[1]
         wrapped = self._wrap_handler(handler, method)
-        self._wrapped[method] = (handler, wrapped)
+        self._wrapped[key] = (handler, wrapped)  # holding the handler keeps its id unique
         return wrapped
 
     def _wrap_handler(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         for attribute, kind, streaming, factory in _KINDS:
             behaviour = getattr(handler, attribute)
+            if getattr(behaviour, "experimental_non_blocking", False):
+                # Health Watch: it registers a callback and returns at once, on its own pool; a
+                # wrapper would have to take that callback and would time nothing useful.
+                return handler
             if behaviour is not None:
                 return factory(
                     _wrap(behaviour, self._around, method, kind, streaming),

@@ -22,6 +22,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _LABELS = ("grpc_type", "grpc_service", "grpc_method")
 # Unary calls take ~0.4 ms at best and solver-bound ones up to the deadline.
 _BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Rule evaluation and store reads take tens of microseconds; the coarse buckets would lump them.
+_FAST_BUCKETS = (0.00002, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1.0)
 
 
 class ServerMetrics:
@@ -87,14 +89,42 @@ class DecisionMetrics:
         self.backordered_units = Counter(
             "oms_sourcing_backordered_units_total", "Units decisions left unfilled.", registry=registry
         )
+        self.rules_seconds = Histogram(
+            "oms_sourcing_rules_evaluation_seconds",
+            "Time evaluating the active planner rule set per decision.",
+            buckets=_FAST_BUCKETS,
+            registry=registry,
+        )
 
-    def observe(self, decision: Decision, solve_seconds: float) -> None:
+    def observe(self, decision: Decision, solve_seconds: float, rules_seconds: float = 0.0) -> None:
         self.decisions.labels(decision.path.value, decision.status.value).inc()
         self.solve_seconds.labels(decision.path.value).observe(solve_seconds)
+        self.rules_seconds.observe(rules_seconds)
         self.gap_ratio.observe(decision.gap)
         self.shipments.observe(decision.shipments)
         self.cost.observe(decision.cost.total)
         self.backordered_units.inc(decision.cost.backordered_units)
+
+
+class StoreMetrics:
+    """Store calls by operation (a Store method's name): latency, and reservations lost to a race."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.operation_seconds = Histogram(
+            "oms_sourcing_store_operation_seconds",
+            "Time in one store call, by operation.",
+            ("operation",),
+            buckets=_FAST_BUCKETS,
+            registry=registry,
+        )
+        # Each conflict makes Allocate/Reallocate decide again and retry, until their attempts run
+        # out (then ABORTED, counted in grpc_server_handled_total).
+        self.reservation_conflicts = Counter(
+            "oms_sourcing_reservation_conflicts_total",
+            "Conditional reservations that lost a race; each is followed by a retry of the decision.",
+            ("operation",),
+            registry=registry,
+        )
 
 
 def multiprocess_enabled() -> bool:

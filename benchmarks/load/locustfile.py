@@ -5,7 +5,8 @@ against any deployment:
 
     .venv/bin/locust -f benchmarks/load/locustfile.py --headless -H grpc://HOST:PORT -u 50 -r 10 -t 2m
 
-The mix: mostly `Source` quotes for 1-5 line orders shipped to real US cities, plus
+The mix (weights 8:3:2:2): `Source` quotes for 1-5 line orders shipped to real US cities,
+`Allocate` of such orders, `Cancel` of orders this user allocated (stock comes back), and
 `GetAvailability` lookups. Orders draw SKUs from the service's own catalogue (read once
 through `GetAvailability` of the sample network's SKU list).
 """
@@ -25,7 +26,15 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import LoadTestShape, User, between, events, task
 
 from benchmarks.networks.sample_network import us_cities
-from server.proto import common_pb2, network_pb2, network_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+from server.proto import (
+    common_pb2,
+    network_pb2,
+    network_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    sourcing_pb2,
+    sourcing_pb2_grpc,
+)
 
 grpc_gevent.init_gevent()  # gRPC's blocking calls must yield to locust's greenlets
 
@@ -48,7 +57,9 @@ class SourcingUser(User):  # type: ignore[misc]
         self.channel = grpc.insecure_channel(_target(self.host or ""))
         self.sourcing = sourcing_pb2_grpc.SourcingServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.network = network_pb2_grpc.NetworkServiceStub(self.channel)  # type: ignore[no-untyped-call]
+        self.orders = orders_pb2_grpc.OrderServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.rng = random.Random()
+        self.allocated: list[str] = []  # this user's orders not yet cancelled
 
     def on_stop(self) -> None:
         self.channel.close()
@@ -84,6 +95,27 @@ class SourcingUser(User):  # type: ignore[misc]
     def source(self) -> None:
         request = sourcing_pb2.SourceRequest(order=self._order())
         self._call("Source", lambda: self.sourcing.Source(request, timeout=5))
+
+    @task(3)
+    def allocate(self) -> None:
+        order = self._order()
+        request = orders_pb2.AllocateRequest(request_key=f"alloc-{order.order_id}", order=order)
+
+        def call() -> None:
+            self.orders.Allocate(request, timeout=5)
+            self.allocated.append(order.order_id)
+
+        self._call("Allocate", call)
+
+    @task(2)
+    def cancel(self) -> None:
+        # Cancelling what this user allocated gives the stock back, so a long run does not
+        # drain the network into backorders; without one to cancel, the task is skipped.
+        if not self.allocated:
+            return
+        order_id = self.allocated.pop(self.rng.randrange(len(self.allocated)))
+        request = orders_pb2.CancelRequest(request_key=f"cancel-{order_id}", order_id=order_id, reason="load test")
+        self._call("Cancel", lambda: self.orders.Cancel(request, timeout=5))
 
     @task(2)
     def availability(self) -> None:

@@ -6,6 +6,7 @@ Errors are raised, never turned into statuses here (server/errors.py does that).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import grpc
@@ -15,7 +16,14 @@ from engine.errors import FieldViolation, InvalidInputError
 from server import convert
 from server.proto import network_pb2, network_pb2_grpc
 from server.services.deps import ServiceDeps
-from server.store.base import InvalidRequestError
+from server.services.resourcing import Resourcer
+from server.store.base import (
+    InvalidRequestError,
+    InventoryUpdate,
+    InventoryUpdateResult,
+    UpdateKind,
+    UpdateOutcome,
+)
 
 # An absolute count dated further ahead than this is refused: a sender's clock gone wrong would
 # otherwise make every later, correct count look stale until that time.
@@ -28,6 +36,7 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
         self._deps = deps
         self._store = deps.store
         self._currency = deps.config.currency
+        self._resourcer = Resourcer(deps)
 
     def UpsertNodes(
         self, request: network_pb2.UpsertNodesRequest, context: grpc.ServicerContext
@@ -73,6 +82,7 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
     ) -> network_pb2.UpsertItemsResponse:
         items = convert.items_from_proto(request.items)
         self._store.upsert_items(items)
+        self._deps.items.invalidate()  # decisions must see the new weights and tags
         return network_pb2.UpsertItemsResponse(upserted_count=len(items))
 
     def UpdateInventory(
@@ -80,7 +90,22 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
     ) -> network_pb2.UpdateInventoryResponse:
         updates = convert.inventory_updates_from_proto(request.updates, not_after=self._deps.clock() + MAX_CLOCK_SKEW)
         results = self._store.update_inventory(updates)
+        self._heal(updates, results)
         return network_pb2.UpdateInventoryResponse(results=[convert.update_result_to_proto(r) for r in results])
+
+    def _heal(self, updates: Sequence[InventoryUpdate], results: Sequence[InventoryUpdateResult]) -> None:
+        """Stock arrived: source the oldest orders waiting for it again, after the counts committed.
+
+        A stale count (ignored) or a negative delta brings nothing, so it heals nothing. Healing
+        never fails the update, which is already durable; what is not healed now heals later.
+        """
+        arrived = {
+            u.sku
+            for u, r in zip(updates, results, strict=True)
+            if r.outcome == UpdateOutcome.APPLIED and (u.kind == UpdateKind.ABSOLUTE or u.quantity > 0)
+        }
+        if arrived:
+            self._resourcer.heal_after_commit(arrived)
 
     def GetAvailability(
         self, request: network_pb2.GetAvailabilityRequest, context: grpc.ServicerContext

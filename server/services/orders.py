@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
@@ -24,7 +24,9 @@ from engine import lifecycle, limits
 from engine.decision import AllocationLine
 from engine.directives import Exclusion
 from engine.errors import FieldViolation, InvalidInputError
-from engine.lifecycle import Action
+from engine.lifecycle import Action, OrderState
+from engine.network import NetworkSnapshot
+from engine.returns import receiving_node
 from server import convert
 from server.decider import Decider, Outcome
 from server.decision_proto import decision_to_proto
@@ -32,17 +34,20 @@ from server.order_errors import AllocationAborted, ReservationConflict
 from server.order_proto import order_view, request_hash, state_from_proto, state_to_proto
 from server.proto import common_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.services.deps import ServiceDeps
+from server.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, Resourcer
 from server.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
+from server.store.base import InvalidRequestError
 from server.store.common import decode_page_token, encode_page_token
 from server.store.orders import NewOrder, OrderRecord, OrderStoreMixin, RequestKey
+from server.sweeper import start_sweeper
 
-DEFAULT_HOLD_MS = 15 * 60 * 1000
 MAX_HOLD_MS = 30 * 24 * 3600 * 1000
-# A lost race means another order took the stock between reading and reserving: decide again
-# on fresh availability. Each attempt costs a decision; past this many the caller retries.
-MAX_ATTEMPTS = 5
 MAX_PAGE_SIZE = 1000
 REALLOCATE_RULE = "reallocate"
+# WatchEvents: how often a caught-up stream looks for new events, and events per read.
+WATCH_POLL_SECONDS = 0.15
+WATCH_BATCH = 500
+QUEUED_STATES = (OrderState.HELD, OrderState.BACKORDERED, OrderState.PARTIALLY_ALLOCATED)
 
 LineTargets = list[tuple[str, int]]
 
@@ -79,6 +84,9 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
         self._store = order_store(deps.store)
         self._decider: Decider = deps.decider
         self._currency = deps.config.currency
+        self._resourcer = Resourcer(deps)
+        # One sweeper per server process, living as long as its services (ended by deps.stopping).
+        self._sweeper = start_sweeper(self._store, deps.clock, deps.config.sweep_interval_seconds, deps.stopping)
 
     def _now(self) -> datetime:
         return self._deps.clock()
@@ -118,6 +126,8 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
             outcome = self._decider.decide(order, time_limit_ms=limit, now=now)
             decision = self._decision_message(outcome, started)
+            # A rule hold stops automatic allocation: the order waits, HELD, for a person.
+            holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
             new = NewOrder(
                 order_id=order.order_id,
                 request=request_json,
@@ -126,11 +136,11 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 rule_set_version=outcome.decision.rule_set_version,
                 decision=_decision_summary(decision),
                 decision_id=decision.decision_id,
+                holds=holds,
             )
+            allocations = () if holds else outcome.decision.allocations
             try:
-                stored = self._store.allocate_order(
-                    key, new, outcome.decision.allocations, now, _allocate_response(decision)
-                )
+                stored = self._store.allocate_order(key, new, allocations, now, _allocate_response(decision))
             except ReservationConflict:
                 continue
             return orders_pb2.AllocateResponse.FromString(stored)
@@ -274,8 +284,13 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
         c.raise_if_any()
         now = self._now()
         restock = request.disposition == orders_pb2.DISPOSITION_RESTOCK
-        if request.node_id and request.node_id not in self._deps.network.get().index:
+        snapshot = self._deps.network.get()
+        if request.node_id and request.node_id not in snapshot.index:
             raise _bad("node_id", f"node {request.node_id!r} does not exist")
+        # The receiving node: the caller's, else the nearest open node taking returns to where the
+        # return starts (the order's ship-to), else the node that last shipped the line. Chosen
+        # before the transaction: the ship-to never changes, and geocoding reads the catalogue.
+        nearest = "" if request.node_id else self._receiving_node(snapshot, request.order_id, now)
 
         def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
             returned = []
@@ -285,9 +300,10 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 units = qty or returnable
                 if units == 0 or units > returnable:
                     raise _bad(f"lines[{i}].qty", f"line {line_id!r} has {returnable} shipped units not yet returned")
-                # The receiving node: the caller's, else the node that last shipped the line.
-                node_id = request.node_id or next(
-                    s.node_id for s in reversed(record.shipments) if any(x[0] == line_id for x in s.lines)
+                node_id = (
+                    request.node_id
+                    or nearest
+                    or next(s.node_id for s in reversed(record.shipments) if any(x[0] == line_id for x in s.lines))
                 )
                 if restock:
                     self._store.restock(tx, node_id, line.sku, units, now)
@@ -295,7 +311,17 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 returned.append([line_id, units, node_id])
             return "RETURNED", {"lines": returned, "restocked": restock}
 
-        return self._mutate(key, request.order_id, Action.RETURN, change)
+        response = self._mutate(key, request.order_id, Action.RETURN, change)
+        if restock:  # restocked units are stock arriving: orders waiting for them may heal
+            self._resourcer.heal_after_commit({line.sku for line in response.order.lines})
+        return response
+
+    def _receiving_node(self, snapshot: NetworkSnapshot, order_id: str, now: datetime) -> str:
+        record = self._store.get_order(order_id, now)
+        origin = self._decider.order_from_proto(
+            json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
+        ).ship_to
+        return receiving_node(snapshot, origin) or ""
 
     def Reallocate(
         self, request: orders_pb2.ReallocateRequest, context: grpc.ServicerContext
@@ -304,9 +330,16 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
         c = convert.Collector()
         key = _key(c, "Reallocate", request)
         convert.check_id(c, "order_id", request.order_id)
-        convert.check_id(c, "node_id", request.node_id)
+        if request.node_id or request.lines:
+            convert.check_id(c, "node_id", request.node_id)
         targets = _targets(c, request.lines)
         c.raise_if_any()
+        if not request.node_id:  # no node rejected: source the units still waiting for stock again
+            what = Resource(Action.RESOURCE, "RESOURCED", {"cause": "requested", "reason": request.reason})
+            limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
+            done = self._resourcer.resource(request.order_id, lambda _: key, what, limit)
+            assert done is not None  # only healing skips
+            return orders_pb2.AllocateResponse.FromString(done)
         stored = self._store.replay(key)
         if stored is not None:
             return orders_pb2.AllocateResponse.FromString(stored)
@@ -385,6 +418,104 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
 
         return change
 
+    # --- the exception queue ------------------------------------------------------------
+
+    def ListExceptions(
+        self, request: orders_pb2.ListExceptionsRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.ListExceptionsResponse:
+        c = convert.Collector()
+        states = [state_from_proto(s) for s in request.states]
+        for i, queued in enumerate(states):
+            c.check(queued in QUEUED_STATES, f"states[{i}]", "must be HELD, BACKORDERED or PARTIALLY_ALLOCATED")
+        c.check(0 <= request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        if request.rule_id:
+            convert.check_id(c, "rule_id", request.rule_id)
+        after = None
+        if request.page_token:
+            try:
+                stamp, order_id = json.loads(decode_page_token(request.page_token))
+                after = (str(stamp), str(order_id))
+            except (InvalidRequestError, ValueError, TypeError):
+                c.check(False, "page_token", "is not a token this call returned")
+        c.raise_if_any()
+        chosen = [s for s in states if s is not None] or [OrderState.HELD, OrderState.BACKORDERED]
+        records, more = self._store.list_exceptions(chosen, request.rule_id, request.page_size or 100, after)
+        response = orders_pb2.ListExceptionsResponse()
+        for record in records:
+            waiting = {x.sku: 0 for x in record.lines}
+            for x in record.lines:
+                waiting[x.sku] += x.quantities.backordered
+            if record.holds:
+                reason = "; ".join(f"{rule_id}: {why}" for rule_id, why in record.holds)
+            else:
+                reason = "waiting for stock: " + ", ".join(f"{n} x {sku}" for sku, n in sorted(waiting.items()) if n)
+            response.orders.add(
+                order_id=record.order_id,
+                state=state_to_proto(record.state),
+                holds=[sourcing_pb2.RuleHold(rule_id=r, reason=why) for r, why in record.holds],
+                backordered_units=sum(waiting.values()),
+                created_at=convert.timestamp_to_proto(record.created_at),
+                updated_at=convert.timestamp_to_proto(record.updated_at),
+                reason=reason,
+            )
+        if more is not None:
+            response.next_page_token = encode_page_token(json.dumps(list(more)))
+        return response
+
+    def ReleaseHold(
+        self, request: orders_pb2.ReleaseHoldRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.AllocateResponse:
+        c = convert.Collector()
+        key = _key(c, "ReleaseHold", request)
+        convert.check_id(c, "order_id", request.order_id)
+        c.check(bool(request.approved_by.strip()), "approved_by", "is required: who approved the release")
+        convert.check_text(c, "approved_by", request.approved_by, limits.MAX_ID_LENGTH)
+        convert.check_text(c, "reason", request.reason, limits.MAX_TEXT_LENGTH)
+        c.check(0 <= request.hold_ms <= MAX_HOLD_MS, "hold_ms", f"must be between 0 and {MAX_HOLD_MS}")
+        c.raise_if_any()
+        what = Resource(
+            Action.RELEASE_HOLD,
+            "HOLD_RELEASED",
+            {"approved_by": request.approved_by, "reason": request.reason},
+            clear_holds=True,
+            hold_ms=request.hold_ms,
+        )
+        limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
+        done = self._resourcer.resource(request.order_id, lambda _: key, what, limit)
+        assert done is not None  # only healing skips
+        return orders_pb2.AllocateResponse.FromString(done)
+
+    # --- the event feed -----------------------------------------------------------------
+
+    def WatchEvents(
+        self, request: orders_pb2.WatchEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[orders_pb2.WatchedEvent]:
+        """Replay after the cursor, then follow by polling (see server/store/event_feed.py).
+
+        Polling costs one indexed read per interval per watcher while idle; it holds one handler
+        thread for as long as the client watches. Ends when the client cancels (the context goes
+        inactive) or the server stops (deps.stopping), within one poll interval.
+        """
+        c = convert.Collector()
+        c.check(request.after_cursor >= 0, "after_cursor", "must be 0 or a cursor this call returned")
+        c.raise_if_any()
+        cursor = request.after_cursor
+        stopping = self._deps.stopping
+        while context.is_active() and not stopping.is_set():
+            self._store.sequence_events()
+            batch = self._store.events_after(cursor, WATCH_BATCH)
+            for e in batch:
+                yield orders_pb2.WatchedEvent(
+                    cursor=e.seq,
+                    order_id=e.order_id,
+                    event=orders_pb2.OrderEvent(
+                        id=e.id, type=e.type, payload=e.payload, created_at=convert.timestamp_to_proto(e.created_at)
+                    ),
+                )
+                cursor = e.seq
+            if len(batch) < WATCH_BATCH:
+                stopping.wait(WATCH_POLL_SECONDS)
+
     # --- maintenance -------------------------------------------------------------------
 
     def SweepExpired(
@@ -413,6 +544,9 @@ def _decision_summary(decision: sourcing_pb2.Decision) -> str:
             "unfilled": [[u.line_id, u.sku, u.qty, u.reason] for u in decision.unfilled],
             "rule_set_version": decision.rule_set_version,
             "network_version": decision.network_version,
+            # What `oms-sourcing report` counts (rules fired, held orders); not in the response bytes.
+            "fired_rules": list(decision.fired_rules),
+            "holds": [[h.rule_id, h.reason] for h in decision.holds],
         },
         sort_keys=True,
     )

@@ -26,7 +26,7 @@ table{border-collapse:collapse;font-size:12.5px}th,td{border-bottom:1px solid #e
 vertical-align:top}th{background:#f9fafb;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .good{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}.fail{background:#fee2e2}.pass{background:#dcfce7}
 .banner{padding:10px 14px;border-radius:6px;margin:12px 0;font-weight:600}code{background:#f3f4f6;padding:1px 4px}
-.scroll{max-height:640px;overflow:auto;border:1px solid #e5e7eb}
+.scroll{max-height:640px;overflow:auto;border:1px solid #e5e7eb}td.nw{white-space:nowrap}
 """
 
 
@@ -43,10 +43,11 @@ def _fmt(name: str, value: float) -> str:
 def render_report(result: SimulationResult) -> str:
     sides = result.sides
     other = result.side(result.candidate)
+    title = str(result.run.get("title", "Sourcing simulation"))
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>oms-sourcing simulation</title>",
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>oms-sourcing: {escape(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>Sourcing simulation</h1>",
+        f"<h1>{escape(title)}</h1>",
         _meta(result),
         _banner(result),
         "<h2>KPIs</h2><div class='grid'>",
@@ -70,7 +71,8 @@ def render_report(result: SimulationResult) -> str:
     parts.append(_card(_miles_chart(sides)))
     parts.append("</div><h2>Node utilization</h2><div class='grid'>")
     parts.append(_card(_node_chart(sides)))
-    parts.append(_card(_utilization_table(result)))
+    # Beside the chart, not below it: the card shrinks and its table scrolls sideways.
+    parts.append(f"<div class='card' style='flex:1 1 0;min-width:0'>{_utilization_table(result)}</div>")
     parts.append("</div><h2>Where orders ship from</h2>")
     parts.append(
         "<p class='meta'>Each dot is a ship-to point (a sample of up to 3,000), coloured by the node that "
@@ -84,7 +86,7 @@ def render_report(result: SimulationResult) -> str:
     parts.append(_rules_table(sides))
     if other is not None and result.changes:
         parts.append(_changes_table(result))
-    elif len(sides) > 1 and result.candidate != "legacy":
+    elif len(sides) > 1 and result.candidate != "legacy" and result.run.get("source") != "store":
         parts.append("<h2>Changed decisions</h2><p>No order was decided differently.</p>")
     if result.side("legacy") is not None:
         parts.append(_divergence_table(result))
@@ -103,6 +105,19 @@ def _decided(side: SideResult) -> list:  # type: ignore[type-arg]
 
 def _meta(result: SimulationResult) -> str:
     run = result.run
+    if run.get("source") == "store":  # oms-sourcing report: decisions the service made
+        live = result.side("live") or result.base
+        items = [
+            f"store <code>{escape(str(run.get('database', '')))}</code>",
+            f"allocated from {escape(str(run.get('since', '')))} to {escape(str(run.get('until', '')))}",
+            f"{live.kpis.orders:,} orders over {live.kpis.days} days",
+            f"costed with {escape(str(run.get('network', '')))}",
+            f"{run.get('confirmed_shipments', 0):,} shipments confirmed so far",
+        ]
+        if run.get("baseline_since"):
+            items.append(f"compared with the orders allocated from {escape(str(run['baseline_since']))}")
+        sides = "".join(f"<li><b>{escape(s.name)}</b>: {escape(s.description)}</li>" for s in result.sides)
+        return f"<div class='meta'>{' · '.join(items)}</div><ul class='meta'>{sides}</ul>"
     items = [
         f"network <code>{escape(str(run.get('network', '')))}</code>",
         f"history <code>{escape(str(run.get('history', '')))}</code>",
@@ -144,10 +159,16 @@ def _kpi_table(result: SimulationResult) -> str:
             cls = "" if change == 0 or better is None else ("good" if (change > 0) == better else "bad")
             rel = f"{change / abs(base):+.2%}" if base else "–"
             sign = "+" if change > 0 else ("−" if change < 0 else "")
-            cells += f"<td class='n {cls}'>{sign}{_fmt(name, abs(change))}</td><td class='n {cls}'>{rel}</td>"
+            shown = _fmt(name, abs(change))
+            if name in _MONEY and 0 < abs(change) < 0.005:  # not "+$0.00" for a change of a tenth of a cent
+                shown = f"${abs(change):.4f}"
+            cells += f"<td class='n {cls}'>{sign}{shown}</td><td class='n {cls}'>{rel}</td>"
         rows.append(f"<tr><td>{name.replace('_', ' ')}</td>{cells}</tr>")
     counts = ""
-    if len(sides) > 1:
+    if len(sides) > 1 and result.run.get("source") == "store":  # two windows: different orders, nothing "changed"
+        if result.side("legacy"):
+            counts = f"<p>Legacy divergences: <b>{len(result.divergences):,}</b></p>"
+    elif len(sides) > 1:
         counts = (
             f"<p>Decisions changed: <b>{len(result.changes):,}</b>"
             + (f" · legacy divergences: <b>{len(result.divergences):,}</b>" if result.side("legacy") else "")
@@ -192,7 +213,7 @@ def _node_chart(sides: list[SideResult]) -> str:
         s.name: [float(next((n.shipments for n in s.kpis.nodes if n.node_id == node), 0)) for node in top]
         for s in sides
     }
-    return svg.hbars("Shipments by node (25 busiest)", top, series)
+    return svg.hbars("Shipments by node (25 busiest)", top, series, width=560)  # the table fits beside it
 
 
 def _utilization_table(result: SimulationResult) -> str:
@@ -213,11 +234,11 @@ def _utilization_table(result: SimulationResult) -> str:
             breach = f" <span class='bad'>{n.breach_days} breach day(s)</span>" if n.breach_days else ""
             cells += f"<td class='n'>{n.shipments:,}</td><td class='n'>{util}{breach}</td>"
         kind = result.snapshot.node(node_id).type.value
-        rows.append(f"<tr><td>{escape(node_id)}</td><td>{kind}</td>{cells}</tr>")
+        rows.append(f"<tr><td class='nw'>{escape(node_id)}</td><td>{kind}</td>{cells}</tr>")
     head = "".join(f"<th>{escape(s.name)} shipments</th><th>daily capacity used</th>" for s in sides)
     return (
         "<div style='font-weight:600'>Busiest nodes: shipments and share of daily max_shipments used</div>"
-        f"<div class='scroll' style='max-height:560px'><table><tr><th>node</th><th>type</th>{head}</tr>"
+        f"<div class='scroll' style='max-height:900px'><table><tr><th>node</th><th>type</th>{head}</tr>"
         f"{''.join(rows)}</table></div>"
     )
 
@@ -255,7 +276,7 @@ def _rules_table(sides: list[SideResult]) -> str:
     simulated = [s for s in sides if s.name != "legacy"]
     rules = sorted({r for s in simulated for r in s.kpis.rules_fired})
     if not rules:
-        return "<h2>Rules fired</h2><p>No rules ran (no rule file given).</p>"
+        return "<h2>Rules fired</h2><p>No rule fired on any order.</p>"
     head = "".join(f"<th>{escape(s.name)} orders</th>" for s in simulated)
     rows = "".join(
         f"<tr><td>{escape(r)}</td>"
@@ -278,7 +299,7 @@ def _changes_table(result: SimulationResult) -> str:
         delta = c.other.cost - c.base.cost
         cls = "bad" if delta > 0 else ("good" if delta < 0 else "")
         rows.append(
-            f"<tr><td>{escape(c.order_id)}</td><td>{c.base.created_at:%Y-%m-%d %H:%M}</td>"
+            f"<tr><td class='nw'>{escape(c.order_id)}</td><td class='nw'>{c.base.created_at:%Y-%m-%d %H:%M}</td>"
             f"<td>{escape(describe_plan(c.base))}</td><td class='n'>${c.base.cost:,.2f}</td>"
             f"<td>{escape(describe_plan(c.other))}</td><td class='n'>${c.other.cost:,.2f}</td>"
             f"<td class='n {cls}'>{delta:+,.2f}</td>"
@@ -306,7 +327,8 @@ def _divergence_table(result: SimulationResult) -> str:
     kinds = Counter(d.kind for d in result.divergences)
     summary = ", ".join(f"{k}: {n:,}" for k, n in kinds.most_common()) or "none"
     rows = "".join(
-        f"<tr><td>{escape(d.order_id)}</td><td>{escape(d.kind)}</td><td>{escape(d.detail)}</td></tr>"
+        f"<tr><td class='nw'>{escape(d.order_id)}</td><td class='nw'>{escape(d.kind)}</td>"
+        f"<td>{escape(d.detail)}</td></tr>"
         for d in result.divergences[:MAX_TABLE_ROWS]
     )
     return (

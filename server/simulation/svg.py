@@ -121,7 +121,11 @@ def histogram(
         )
     for k in range(0, 6):
         x = left + plot_w * k / 5
-        parts.append(f'<text x="{x:.1f}" y="{height - 12}" text-anchor="middle">{unit}{high * k / 5:,.0f}</text>')
+        # The last bin also holds everything above the 99th percentile: its label says so, inside the chart.
+        anchor, more = ("end", "+") if k == 5 else ("middle", "")
+        parts.append(
+            f'<text x="{x:.1f}" y="{height - 12}" text-anchor="{anchor}">{unit}{high * k / 5:,.0f}{more}</text>'
+        )
     parts.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{peak:.0%}</text>')
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>')
     return _svg(width, height, "".join(parts), title)

@@ -29,6 +29,7 @@ from server.store.base import (
     UpdateOutcome,
 )
 from server.store.capacity import CapacityStoreMixin
+from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
 from server.store.orders import HELD, OrderStoreMixin
 from server.store.rule_sets import RuleSetStoreMixin
@@ -97,7 +98,7 @@ class _Working:
     changed: bool = False
 
 
-class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, ABC):
+class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionHistoryStoreMixin, ABC):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""
 
     # --- what a dialect supplies ---------------------------------------------------
@@ -261,6 +262,13 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, ABC):
     def get_availability(
         self, skus: Sequence[str], node_ids: Sequence[str] = (), now: datetime | None = None
     ) -> list[InventoryPosition]:
+        found = self._positions(skus, node_ids, now)
+        return [rows.row_to_position(r, self._ts_out(r[5])) for r in found]
+
+    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> list[InventoryPosition]:
+        return [rows.row_to_position(r, None) for r in self._positions(skus, (), now)]
+
+    def _positions(self, skus: Sequence[str], node_ids: Sequence[str], now: datetime | None) -> list[Any]:
         if not skus:
             return []
         # Holds past their expiry count as available from that instant, swept or not.
@@ -278,8 +286,7 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, ABC):
             sql += f" AND {node_predicate}"
             params += node_params
         sql += " ORDER BY sku, node_id"
-        found = self._read(lambda tx: tx.execute(sql, params))
-        return [rows.row_to_position(r, self._ts_out(r[5])) for r in found]
+        return list(self._read(lambda tx: tx.execute(sql, params)))
 
     def update_inventory(self, updates: Sequence[InventoryUpdate]) -> list[InventoryUpdateResult]:
         if not updates:

@@ -29,6 +29,7 @@ from engine.errors import FieldViolation, InvalidInputError
 from engine.lifecycle import Action, LineQuantities, OrderState
 from server.errors import NotFoundError
 from server.order_errors import IdempotencyKeyConflict, OrderExistsError, ReservationConflict
+from server.store.event_feed import EventFeedMixin
 
 if TYPE_CHECKING:
     from server.store.common import Key, Tx
@@ -104,6 +105,7 @@ class OrderRecord:
     events: tuple[EventRecord, ...]
     created_at: datetime
     updated_at: datetime
+    holds: tuple[tuple[str, str], ...] = ()  # (rule_id, reason) while a rule holds the order
 
     def line(self, line_id: str, field: str) -> LineRecord:
         for line in self.lines:
@@ -121,6 +123,7 @@ class NewOrder:
     rule_set_version: str
     decision: str  # JSON
     decision_id: str
+    holds: tuple[tuple[str, str], ...] = ()  # (rule_id, reason): persist HELD, reserve nothing
 
 
 Respond = Callable[[OrderRecord], bytes]
@@ -149,7 +152,7 @@ def summed(allocations: Iterable[AllocationLine]) -> list[tuple[Key, int]]:
     return sorted(units.items())
 
 
-class OrderStoreMixin(ABC):
+class OrderStoreMixin(EventFeedMixin, ABC):
     """The order methods of ``SqlStore``; it supplies the transactions and dialect fragments."""
 
     ROW_LOCK: str
@@ -219,10 +222,13 @@ class OrderStoreMixin(ABC):
         for a in allocations:
             held[a.line_id] += a.qty
         lines = tuple(LineRecord(line_id, sku, qty, held[line_id], 0, 0, 0) for line_id, sku, qty in sorted(new.lines))
+        if new.holds and allocations:
+            raise ValueError("an order a rule holds reserves nothing")
         # A new order's state follows from its decision: no need to read it back.
-        state = lifecycle.derive_state([line.quantities for line in lines])
+        state = lifecycle.derive_state([line.quantities for line in lines], held=bool(new.holds))
+        event = "HELD" if new.holds else "ALLOCATED"
         expires = now + timedelta(milliseconds=new.hold_ms)
-        body = {
+        body: dict[str, Any] = {
             "from": OrderState.CREATED.value,
             "to": state.value,
             "decision_id": new.decision_id,
@@ -230,6 +236,8 @@ class OrderStoreMixin(ABC):
             "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
             "hold_ms": new.hold_ms,
         }
+        if new.holds:
+            body["holds"] = [list(h) for h in new.holds]
         payload = json.dumps(body, sort_keys=True)
 
         def work(tx: Tx) -> bytes:
@@ -239,9 +247,19 @@ class OrderStoreMixin(ABC):
             stamp = self._ts_in(now)
             inserted = tx.execute(
                 "INSERT INTO orders (order_id, request, state, rule_set_version, decision, version, hold_ms,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)"
+                " created_at, updated_at, holds) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
                 " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
-                (new.order_id, new.request, state.value, new.rule_set_version, new.decision, new.hold_ms, stamp, stamp),
+                (
+                    new.order_id,
+                    new.request,
+                    state.value,
+                    new.rule_set_version,
+                    new.decision,
+                    new.hold_ms,
+                    stamp,
+                    stamp,
+                    _holds_json(new.holds),
+                ),
             )
             if not inserted:
                 raise OrderExistsError(new.order_id)
@@ -249,10 +267,11 @@ class OrderStoreMixin(ABC):
                 "INSERT INTO order_lines (order_id, line_id, sku, qty) VALUES (?, ?, ?, ?)",
                 [(new.order_id, line_id, sku, qty) for line_id, sku, qty in new.lines],
             )
-            self._reserve(tx, new.order_id, wanted, allocations, now, new.hold_ms, fresh=True)
+            if wanted:
+                self._reserve(tx, new.order_id, wanted, allocations, now, new.hold_ms, fresh=True)
             (event_id,) = tx.execute(
                 "INSERT INTO events (order_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-                (new.order_id, "ALLOCATED", payload, stamp),
+                (new.order_id, event, payload, stamp),
             )[0]
             record = OrderRecord(
                 order_id=new.order_id,
@@ -266,9 +285,10 @@ class OrderStoreMixin(ABC):
                     for (line_id, node_id, sku), qty in sorted(_holds(allocations).items())
                 ),
                 shipments=(),
-                events=(EventRecord(int(event_id), new.order_id, "ALLOCATED", payload, now),),
+                events=(EventRecord(int(event_id), new.order_id, event, payload, now),),
                 created_at=now,
                 updated_at=now,
+                holds=new.holds,
             )
             return self._finish(tx, key, respond(record))
 
@@ -483,7 +503,7 @@ class OrderStoreMixin(ABC):
         record = self._load(tx, order_id, events=False)
         before = before or record.state
         released = bool(record.reservations) and all(r.state == RELEASED for r in record.reservations)
-        after = lifecycle.derive_state([line.quantities for line in record.lines], released)
+        after = lifecycle.derive_state([line.quantities for line in record.lines], released, held=bool(record.holds))
         stamp = self._ts_in(now)
         tx.execute(
             "UPDATE orders SET state = ?, version = version + 1, updated_at = ? WHERE order_id = ?",
@@ -507,12 +527,12 @@ class OrderStoreMixin(ABC):
 
     def _load(self, tx: Tx, order_id: str, events: bool = True) -> OrderRecord:
         found = tx.execute(
-            "SELECT state, version, hold_ms, request, created_at, updated_at FROM orders WHERE order_id = ?",
+            "SELECT state, version, hold_ms, request, created_at, updated_at, holds FROM orders WHERE order_id = ?",
             (order_id,),
         )
         if not found:
             raise NotFoundError("order", order_id)
-        state, version, hold_ms, request, created_at, updated_at = found[0]
+        state, version, hold_ms, request, created_at, updated_at, holds_json = found[0]
         holds = tuple(
             ReservationRecord(r[0], r[1], r[2], int(r[3]), self._ts_required(r[4]), r[5])
             for r in tx.execute(
@@ -561,6 +581,7 @@ class OrderStoreMixin(ABC):
             events=history,
             created_at=self._ts_required(created_at),
             updated_at=self._ts_required(updated_at),
+            holds=_holds_from_json(holds_json),
         )
 
     def _ts_required(self, value: Any) -> datetime:
@@ -582,6 +603,54 @@ class OrderStoreMixin(ABC):
         params.append(page_size)
         found = self._read(lambda tx: tx.execute(sql, params))
         return [(r[0], OrderState(r[1]), self._ts_required(r[2])) for r in found]
+
+    # --- the exception queue and backorders --------------------------------------------
+
+    def clear_holds(self, tx: Tx, order_id: str) -> None:
+        """A person released the order: its rules' holds no longer apply to it."""
+        tx.execute("UPDATE orders SET holds = '' WHERE order_id = ?", (order_id,))
+
+    def list_exceptions(
+        self, states: Sequence[OrderState], rule_id: str, page_size: int, after: tuple[str, str] | None
+    ) -> tuple[list[OrderRecord], tuple[str, str] | None]:
+        """Queued orders oldest first (created_at, order_id) after the ``after`` position, and the
+        position to continue from (None on the last page)."""
+        predicate, params = self._in_list("state", [s.value for s in states])
+        sql = f"SELECT order_id, created_at FROM orders WHERE {predicate}"
+        if after is not None:
+            stamp = self._ts_in(datetime.fromisoformat(after[0]))
+            sql += " AND (created_at > ? OR (created_at = ? AND order_id > ?))"
+            params += [stamp, stamp, after[1]]
+        if rule_id:  # a substring prefilter; the exact match is checked on the decoded holds
+            sql += " AND holds LIKE ?"
+            params.append(f"%{json.dumps(rule_id)}%")
+        sql += " ORDER BY created_at, order_id LIMIT ?"
+        params.append(page_size + 1)
+
+        def work(tx: Tx) -> tuple[list[OrderRecord], tuple[str, str] | None]:
+            rows = tx.execute(sql, params)
+            page = [self._load(tx, r[0], events=False) for r in rows[:page_size]]
+            last = page[-1] if page and len(rows) > page_size else None
+            kept = [r for r in page if not rule_id or any(h[0] == rule_id for h in r.holds)]
+            return kept, None if last is None else (last.created_at.isoformat(), last.order_id)
+
+        return self._read(work)
+
+    def backordered_orders(self, skus: Sequence[str], limit: int) -> list[str]:
+        """Orders waiting for any of ``skus``, oldest first: the ones stock arriving may heal."""
+        if not skus:
+            return []
+        sku_predicate, sku_params = self._in_list("l.sku", sorted(set(skus)))
+        sql = (
+            "SELECT o.order_id, o.created_at FROM orders o WHERE o.state IN (?, ?) AND EXISTS ("
+            " SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND "
+            f"{sku_predicate}"
+            " AND l.qty - l.shipped_qty - l.cancelled_qty > COALESCE((SELECT SUM(r.qty) FROM reservations r"
+            " WHERE r.order_id = l.order_id AND r.line_id = l.line_id), 0))"
+            " ORDER BY o.created_at, o.order_id LIMIT ?"
+        )
+        params = [OrderState.BACKORDERED.value, OrderState.PARTIALLY_ALLOCATED.value, *sku_params, limit]
+        return [r[0] for r in self._read(lambda tx: tx.execute(sql, params))]
 
     # --- conservation ------------------------------------------------------------------
 
@@ -628,6 +697,14 @@ def _conservation(tx: Tx) -> tuple[list[str], int]:
     return problems, len(positions)
 
 
+def _holds_json(holds: Sequence[tuple[str, str]]) -> str:
+    return json.dumps([list(h) for h in holds]) if holds else ""
+
+
+def _holds_from_json(value: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple((str(h[0]), str(h[1])) for h in json.loads(value)) if value else ()
+
+
 def _holds(allocations: Iterable[AllocationLine]) -> dict[tuple[str, str, str], int]:
     """Units per (line, node, sku): one hold row each."""
     units: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -669,4 +746,5 @@ def _with_reservations(record: OrderRecord, live: tuple[ReservationRecord, ...])
         record.events,
         record.created_at,
         record.updated_at,
+        record.holds,
     )

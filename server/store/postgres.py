@@ -65,6 +65,7 @@ class PostgresStore(SqlStore):
     MIGRATIONS = "postgres"
     TIMESTAMP_TYPE = "TIMESTAMPTZ"
     ROW_LOCK = " FOR UPDATE"
+    FEED_LOCK = "SELECT pg_advisory_xact_lock(5005)"  # serializes event numbering (event_feed.py)
 
     def __init__(
         self,

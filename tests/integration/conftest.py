@@ -22,7 +22,8 @@ ServerFactory = Callable[..., RunningServer]
 
 
 def make_config(**overrides: Any) -> Config:
-    values: dict[str, Any] = {"port": 0, "metrics_port": 0, "grace_seconds": 1.0}
+    # No background sweeper unless a test asks: its EXPIRED events would race the tests' own.
+    values: dict[str, Any] = {"port": 0, "metrics_port": 0, "grace_seconds": 1.0, "sweep_interval_seconds": 0.0}
     values.update(overrides)
     return Config(**values)
 

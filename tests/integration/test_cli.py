@@ -79,6 +79,21 @@ def test_call_usage_errors(served: ServerProcess) -> None:
     assert "NetworkService.UpdateInventory" in listing.stdout
 
 
+def test_call_streams_watch_events_one_json_line_each(served: ServerProcess) -> None:
+    run_cli("load-network", str(MINIMAL), "--target", served.target)
+    line = '{"line_id": "1", "sku": "HOM-00001", "qty": 1}'
+    order = f'{{"order_id": "W-1", "ship_to": {{"lat": 40, "lon": -90}}, "lines": [{line}]}}'
+    allocated = run_cli(
+        "call", "Allocate", "--json", f'{{"request_key": "w1", "order": {order}}}', "--target", served.target
+    )
+    assert allocated.returncode == 0, allocated.stderr
+    # The stream follows until --timeout, which ends it normally.
+    watched = run_cli("call", "WatchEvents", "--json", "{}", "--timeout", "1", "--target", served.target)
+    assert watched.returncode == 0, watched.stderr
+    events = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert [(e["order_id"], e["event"]["type"]) for e in events if e["order_id"]] == [("W-1", "ALLOCATED")]
+
+
 def test_load_network_reports_a_bad_file(served: ServerProcess) -> None:
     result = run_cli("load-network", str(REPO / "tests/data/network/bad-lat.json"), "--target", served.target)
     assert result.returncode == 2 and "lat" in result.stderr

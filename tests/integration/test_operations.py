@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
@@ -130,19 +131,46 @@ def _blocked_server(start_server: ServerFactory, store: Store, **overrides: Any)
     return start_server(store, config, deps=deps), blocking
 
 
-def test_beyond_max_concurrent_rpcs_calls_are_resource_exhausted(
+def test_beyond_max_concurrent_rpcs_calls_are_resource_exhausted_while_health_answers(
     start_server: ServerFactory, sqlite_store: Store
 ) -> None:
-    running, blocking = _blocked_server(start_server, sqlite_store, max_concurrent_rpcs=1)
+    # Two handler threads block in the store and two more calls queue behind them: the limit.
+    running, blocking = _blocked_server(start_server, sqlite_store, threads=2, max_concurrent_rpcs=4)
     with grpc.insecure_channel(running.target) as channel:
         stub = network_pb2_grpc.NetworkServiceStub(channel)
-        held = stub.GetAvailability.future(network_pb2.GetAvailabilityRequest(skus=["A"]), timeout=10)
-        assert blocking.entered.wait(5)
-        with pytest.raises(grpc.RpcError) as caught:
-            stub.ListNodes(network_pb2.ListNodesRequest(), timeout=5)
-        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        blocking.release.set()
-        assert list(held.result().positions) == []
+        held = [
+            stub.GetAvailability.future(network_pb2.GetAvailabilityRequest(skus=["A"]), timeout=15) for _ in range(4)
+        ]
+        try:
+            assert blocking.entered.wait(5)
+            pool = running.business_pool
+            assert pool is not None
+            for _ in range(250):  # all four held calls reach the server, in their own time
+                if pool.pending == 4:
+                    break
+                threading.Event().wait(0.02)
+            assert pool.pending == 4
+            refused = None
+            for _ in range(100):
+                try:
+                    stub.ListNodes(network_pb2.ListNodesRequest(), timeout=0.5)
+                except grpc.RpcError as error:
+                    if error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        refused = error
+                        break
+                threading.Event().wait(0.02)
+            assert refused is not None, "a fifth business call was not refused"
+            assert detail_of(refused, error_details_pb2.RetryInfo).retry_delay.ToNanoseconds() > 0
+            health = health_pb2_grpc.HealthStub(channel)
+            for _ in range(20):  # quickly, every time, while every handler thread is blocked
+                started = time.perf_counter()
+                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+                assert time.perf_counter() - started < 0.5
+        finally:
+            blocking.release.set()
+        assert all(list(call.result().positions) == [] for call in held)  # the admitted calls complete
+        stub.ListNodes(network_pb2.ListNodesRequest(), timeout=5)  # and the slots were given back
 
 
 def test_stop_lets_an_in_flight_call_finish_and_refuses_new_ones(

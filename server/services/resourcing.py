@@ -1,0 +1,188 @@
+"""Sourcing an order's waiting units again: ReleaseHold, Reallocate of backorders, and healing.
+
+One routine for every caller that re-sources the units an order still waits for (all of them for
+a HELD order): read the order, decide just those units on fresh availability, reserve them with a
+compare-and-set on the order's version, and decide again if the race was lost (bounded).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import json_format
+
+from engine import lifecycle
+from engine.decision import AllocationLine
+from engine.lifecycle import Action
+from server.decider import Outcome
+from server.decision_proto import decision_to_proto
+from server.order_errors import AllocationAborted, ReservationConflict
+from server.order_proto import order_view
+from server.proto import common_pb2, orders_pb2, sourcing_pb2
+from server.services.deps import ServiceDeps
+from server.store.orders import OrderRecord, OrderStoreMixin, RequestKey
+
+DEFAULT_HOLD_MS = 15 * 60 * 1000
+# A lost race means another order took the stock between reading and reserving: decide again
+# on fresh availability. Each attempt costs a decision; past this many the caller retries.
+MAX_ATTEMPTS = 5
+# Healing runs inside the UpdateInventory call that brought the stock: bounded so that call stays
+# fast. Orders beyond it heal on the next update of their SKUs (or by Reallocate).
+HEAL_MAX_ORDERS = 20
+HEAL_TIME_LIMIT_MS = 200
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What a re-source is for: the transition, the event it records, and what else it says."""
+
+    action: Action
+    event: str
+    details: dict[str, Any]
+    clear_holds: bool = False  # a person released a HELD order: rules' holds no longer apply
+    hold_ms: int = 0  # 0: the order's own hold time
+    skip_empty: bool = False  # record nothing when no unit could be sourced (healing)
+
+
+def decision_message(outcome: Outcome, started: float, currency: str, decision_id: str = "") -> sourcing_pb2.Decision:
+    return decision_to_proto(
+        outcome.decision,
+        decision_id=decision_id or str(uuid.uuid4()),
+        currency=currency,
+        network_version=outcome.network_version,
+        solve_ms=outcome.solve_ms,
+        total_ms=(time.perf_counter() - started) * 1000.0,
+    )
+
+
+def allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord], bytes]:
+    def respond(record: OrderRecord) -> bytes:
+        response = orders_pb2.AllocateResponse(order=order_view(record), decision=decision)
+        return response.SerializeToString(deterministic=True)
+
+    return respond
+
+
+class Resourcer:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._store: OrderStoreMixin = deps.store  # type: ignore[assignment]
+
+    def resource(
+        self, order_id: str, key_for: Callable[[OrderRecord], RequestKey], what: Resource, time_limit_ms: int
+    ) -> bytes | None:
+        """The stored AllocateResponse, or None when ``what.skip_empty`` and nothing could be sourced."""
+        started = time.perf_counter()
+        for _ in range(MAX_ATTEMPTS):
+            now = self._deps.clock()
+            record = self._store.get_order(order_id, now)
+            key = key_for(record)
+            stored = self._store.replay(key)
+            if stored is not None:
+                return stored
+            lifecycle.require(order_id, record.state, what.action)
+            waiting = {x.line_id: x.quantities.backordered for x in record.lines if x.quantities.backordered > 0}
+            original = self._deps.decider.order_from_proto(
+                json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
+            )
+            sub_order = replace(
+                original,
+                lines=tuple(replace(x, qty=waiting[x.line_id]) for x in original.lines if x.line_id in waiting),
+            )
+            if not sub_order.lines:
+                allocations: Sequence[AllocationLine] = ()
+                outcome = None
+            else:
+                outcome = self._deps.decider.decide(sub_order, time_limit_ms=time_limit_ms, now=now)
+                allocations = outcome.decision.allocations
+                # Healing is automatic: a rule that now holds the order keeps it for a person.
+                if what.skip_empty and outcome.decision.holds:
+                    return None
+            if what.skip_empty and not any(a.qty > 0 for a in allocations):
+                return None
+            decision = (
+                decision_message(outcome, started, self._deps.config.currency)
+                if outcome is not None
+                else sourcing_pb2.Decision(decision_id=str(uuid.uuid4()))
+            )
+            hold_ms = what.hold_ms or record.hold_ms or DEFAULT_HOLD_MS
+
+            change = self._change(what, allocations, decision, now, hold_ms)
+            try:
+                return self._store.mutate_order(
+                    key,
+                    order_id,
+                    what.action,
+                    now,
+                    change,
+                    allocate_response(decision),
+                    expected_version=record.version,
+                )
+            except ReservationConflict:
+                continue
+        raise AllocationAborted(order_id, MAX_ATTEMPTS)
+
+    def _change(
+        self,
+        what: Resource,
+        allocations: Sequence[AllocationLine],
+        decision: sourcing_pb2.Decision,
+        now: datetime,
+        hold_ms: int,
+    ) -> Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]]:
+        def change(tx: Any, current: OrderRecord) -> tuple[str, dict[str, Any]]:
+            if what.clear_holds:
+                self._store.clear_holds(tx, current.order_id)
+            self._store.reserve_more(tx, current.order_id, allocations, now, hold_ms)
+            return what.event, {
+                **what.details,
+                "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
+                "decision_id": decision.decision_id,
+                "rule_set_version": decision.rule_set_version,
+            }
+
+        return change
+
+    def heal_after_commit(self, skus: Iterable[str]) -> None:
+        """``heal`` for a caller whose own change is already durable: a failure is logged, not
+        raised, so the caller does not retry (and repeat) a change that succeeded."""
+        try:
+            self.heal(skus)
+        except Exception:
+            _log.exception("healing backorders failed")
+
+    def heal(self, skus: Iterable[str]) -> list[str]:
+        """Source again the oldest orders waiting for ``skus`` (at most HEAL_MAX_ORDERS); the ids healed.
+
+        The request key is the order's id and version: two processes healing the same order
+        version record one effect, and a later version may heal again.
+        """
+        healed: list[str] = []
+        for order_id in self._store.backordered_orders(sorted(set(skus)), HEAL_MAX_ORDERS):
+            what = Resource(Action.RESOURCE, "RESOURCED", {"cause": "stock arrived"}, skip_empty=True)
+            try:
+                done = self.resource(
+                    order_id,
+                    lambda r: RequestKey(f"heal:{r.order_id}:{r.version}", "Heal", _HEAL_HASH),
+                    what,
+                    min(HEAL_TIME_LIMIT_MS, self._deps.config.solver_time_limit_ms),
+                )
+            except (AllocationAborted, lifecycle.TransitionError) as error:
+                # Busy or moved on meanwhile (cancelled, shipped...): the next update tries again.
+                _log.info("backorder not healed", extra={"order_id": order_id, "error": str(error)})
+                continue
+            if done is not None:
+                healed.append(order_id)
+        return healed
+
+
+_HEAL_HASH = json.dumps("heal")

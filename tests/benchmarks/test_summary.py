@@ -1,0 +1,67 @@
+"""The bench summary's ratios and verdicts, and the soak's pass rule, on made-up results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks import summary
+from benchmarks.soak import Window, verdict
+
+
+def _case(name: str, per_second: float, p99: float, network: str = "sample-network") -> dict[str, Any]:
+    return {
+        "name": name,
+        "store": "sqlite",
+        "network": network,
+        "workers": 2,
+        "threads": 4,
+        "calls_per_second": per_second,
+        "p50_ms": p99 / 3,
+        "p99_ms": p99,
+        "errors": 0,
+    }
+
+
+def test_the_summary_divides_by_the_same_servers_trivial_call_and_judges_targets(tmp_path: Path) -> None:
+    service = {
+        "load_before": 1.0,
+        "load_after": 2.0,
+        "cases": [
+            _case("Health.Check", 8000, 2),
+            _case("Source", 2000, 30),
+            _case("Source@80%", 1600, 12),
+            _case("Health.Check", 8000, 2, "network-2000"),
+            _case("Source 30 lines@80%", 10, 400, "network-2000"),
+        ],
+    }
+    allocate = {
+        "phases": [
+            {"store": "sqlite", "method": "Source", "per_second": 1000, "p99_ms": 20, "errors": 0},
+            {"store": "sqlite", "method": "Allocate", "per_second": 700, "p99_ms": 30, "errors": 0},
+        ]
+    }
+    (tmp_path / "2030-01-01-service.json").write_text(json.dumps(service))
+    (tmp_path / "2030-01-01-allocate.json").write_text(json.dumps(allocate))
+    assert summary.main(["--date", "2030-01-01", "--results", str(tmp_path)]) == 0
+    text = (tmp_path / "2030-01-01-summary.md").read_text()
+    assert "| **25%** |" in text  # Source 2,000 over its own server's 8,000
+    assert "| Source ≥ 50% of the trivial call (sqlite, 2 x 4) | 25% | **missed** |" in text
+    assert "p99 < 15 ms at 80% of peak (sqlite, 2 x 4) | 12.0 ms (1,600/s) | met |" in text
+    assert "Source 30 lines on network-2000: p99 < 150 ms at 80% of peak | 400 ms" in text
+    assert "| Allocate ≥ 60% of Source (sqlite) | 70% (700 vs 1,000/s) | met |" in text
+    assert "| Allocate ≥ 1,000/s (sqlite) | 700/s, p99 30 ms, 0 errors | **missed** |" in text
+    assert json.loads((tmp_path / "2030-01-01.json").read_text())["service"] == service
+
+
+def _window(minute: int, rss: float, threads: int = 30, errors: int = 0) -> Window:
+    return Window(minute, 100.0, errors, 1.0, 5.0, rss, threads, 4)
+
+
+def test_a_soak_passes_flat_and_fails_on_errors_growth_or_new_threads() -> None:
+    flat = [_window(1, 200), _window(2, 250), _window(3, 252)]  # the first window is warm-up
+    assert verdict(flat, 0.10)["passed"]
+    assert not verdict([*flat, _window(4, 300)], 0.10)["passed"]
+    assert not verdict([*flat, _window(4, 250, threads=31)], 0.10)["passed"]
+    assert not verdict([*flat, _window(4, 250, errors=1)], 0.10)["passed"]

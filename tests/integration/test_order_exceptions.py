@@ -1,0 +1,224 @@
+"""The exception queue and backorders that heal, over real gRPC on both stores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import grpc
+import pytest
+
+from server.proto import (
+    common_pb2,
+    network_pb2,
+    network_pb2_grpc,
+    orders_pb2,
+    orders_pb2_grpc,
+    rules_pb2,
+    rules_pb2_grpc,
+)
+from server.services import ServiceDeps
+from server.store.base import Store
+from tests.integration.conftest import ServerFactory, make_config
+from tests.integration.helpers import T0, count, delta, node
+from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.test_orders_api import code_of
+
+STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
+HOLD_RULE = (
+    "rules:\n  - id: fraud-hold\n    when: {order: {attributes: {fraud_score: {gte: 80}}}}\n"
+    "    then: {hold: {reason: fraud score of 80 or more}}\n"
+)
+
+
+@pytest.fixture
+def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
+    clock = FakeClock()
+    config = make_config()
+    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
+    channel = grpc.insecure_channel(running.target)
+    load_network(channel, STOCK)
+    rules = rules_pb2_grpc.RulesServiceStub(channel)
+    rules.ActivateRules(
+        rules_pb2.ActivateRulesRequest(files=[rules_pb2.RuleFile(name="r.yaml", content=HOLD_RULE)], activated_by="t")
+    )
+    yield Client(
+        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
+    )
+    channel.close()
+
+
+def _suspicious(order_id: str) -> orders_pb2.AllocateRequest:
+    return allocate(order(order_id, ("A", 2), attributes={"fraud_score": "95"}))
+
+
+def _exceptions(client: Client, *states: int, rule_id: str = "") -> list[tuple[str, str, str]]:
+    found = client.orders.ListExceptions(orders_pb2.ListExceptionsRequest(states=states, rule_id=rule_id))
+    return [(x.order_id, state(x), x.reason) for x in found.orders]  # type: ignore[arg-type]
+
+
+def test_a_held_order_reserves_nothing_until_a_person_releases_it(client: Client) -> None:
+    held = client.orders.Allocate(_suspicious("O-1"))
+    assert state(held.order) == "HELD" and not held.order.reservations
+    assert [h.rule_id for h in held.decision.holds] == ["fraud-hold"]
+    assert held.decision.allocations  # the decision still says what it would have done
+    assert client.available("A", "NEAR") == 3
+    assert _exceptions(client) == [("O-1", "HELD", "fraud-hold: fraud score of 80 or more")]
+    assert _exceptions(client, rule_id="other") == []
+    # Held: not allowed to ship or hand over; reallocating needs a release first.
+    release = orders_pb2.ReleaseRequest(request_key="r0", order_id="O-1")
+    assert code_of(lambda: client.orders.Release(release)) == grpc.StatusCode.FAILED_PRECONDITION
+
+    approve = orders_pb2.ReleaseHoldRequest(request_key="h1", order_id="O-1", approved_by="ann", reason="called them")
+    released = client.orders.ReleaseHold(approve)
+    assert state(released.order) == "ALLOCATED"
+    assert [(r.node_id, r.qty) for r in released.order.reservations] == [("NEAR", 2)]
+    assert client.available("A", "NEAR") == 1
+    event = released.order.events[-1]
+    payload = json.loads(event.payload)
+    assert event.type == "HOLD_RELEASED" and (payload["approved_by"], payload["reason"]) == ("ann", "called them")
+    assert payload["from"] == "HELD" and payload["to"] == "ALLOCATED"
+    # Exactly once: the same key replays; the order is no longer in the queue nor releasable.
+    assert client.orders.ReleaseHold(approve) == released
+    again = orders_pb2.ReleaseHoldRequest(request_key="h2", order_id="O-1", approved_by="ann")
+    assert code_of(lambda: client.orders.ReleaseHold(again)) == grpc.StatusCode.FAILED_PRECONDITION
+    assert _exceptions(client) == []
+    assert client.conservation() == []
+
+
+def test_a_held_order_can_be_cancelled_and_release_needs_who(client: Client) -> None:
+    client.orders.Allocate(_suspicious("O-1"))
+    anonymous = orders_pb2.ReleaseHoldRequest(request_key="h1", order_id="O-1")
+    assert code_of(lambda: client.orders.ReleaseHold(anonymous)) == grpc.StatusCode.INVALID_ARGUMENT
+    cancelled = client.orders.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1", reason="fraud")).order
+    assert state(cancelled) == "CANCELLED" and [e.type for e in cancelled.events] == ["HELD", "CANCELLED"]
+    assert _exceptions(client) == [] and client.conservation() == []
+
+
+def test_backorders_wait_in_the_queue_and_heal_oldest_first_when_stock_arrives(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("B", 7))))
+    client.clock.advance(seconds=1)
+    client.orders.Allocate(allocate(order("O-2", ("B", 2))))
+    client.clock.advance(seconds=1)
+    client.orders.Allocate(allocate(order("O-3", ("B", 1))))
+    assert _exceptions(client) == [
+        ("O-2", "BACKORDERED", "waiting for stock: 2 x B"),
+        ("O-3", "BACKORDERED", "waiting for stock: 1 x B"),
+    ]
+    # Two units arrive: the oldest order takes them, the younger keeps waiting.
+    client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("MID", "B", 2)]))
+    healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-2")).order
+    assert state(healed) == "ALLOCATED" and healed.events[-1].type == "RESOURCED"
+    assert json.loads(healed.events[-1].payload)["allocations"] == [["L0", "MID", 2]]
+    waiting = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-3")).order
+    assert state(waiting) == "BACKORDERED" and len(waiting.events) == 1
+
+    # Stock freed by a cancel is not "arriving"; a stale count changes nothing and heals nothing.
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1"))
+    stale = client.network.UpdateInventory(
+        network_pb2.UpdateInventoryRequest(updates=[count("MID", "B", 50, T0 - timedelta(hours=1))])
+    )
+    assert stale.results[0].outcome == network_pb2.UPDATE_OUTCOME_STALE_IGNORED
+    waiting = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-3")).order
+    assert state(waiting) == "BACKORDERED" and len(waiting.events) == 1
+    # A person may ask for the waiting units to be sourced again (Reallocate naming no node).
+    redo = orders_pb2.ReallocateRequest(request_key="r1", order_id="O-3", reason="stock freed")
+    resourced = client.orders.Reallocate(redo).order
+    assert state(resourced) == "ALLOCATED" and resourced.events[-1].type == "RESOURCED"
+    assert client.orders.Reallocate(redo).order == resourced
+    assert _exceptions(client) == [] and client.conservation() == []
+
+
+def test_a_partially_allocated_order_heals_its_missing_units(client: Client) -> None:
+    partial = client.orders.Allocate(allocate(order("O-1", ("C", 6)))).order
+    assert state(partial) == "PARTIALLY_ALLOCATED" and partial.lines[0].backordered == 2
+    states = (orders_pb2.ORDER_STATE_PARTIALLY_ALLOCATED,)
+    assert _exceptions(client, *states) == [("O-1", "PARTIALLY_ALLOCATED", "waiting for stock: 2 x C")]
+    # A zero delta brings nothing: no attempt, no event.
+    client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("FAR", "C", 0)]))
+    assert len(client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order.events) == 1
+    client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "C", 5, T0)]))
+    healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert state(healed) == "ALLOCATED" and healed.lines[0].reserved == 6
+    assert sorted((r.node_id, r.qty) for r in healed.reservations) == [("FAR", 4), ("NEAR", 2)]
+    assert client.conservation() == []
+
+
+def test_a_return_is_received_at_the_nearest_node_taking_returns(client: Client) -> None:
+    # Shipped from FAR; NEAR (nearest the customer) is a 3PL that takes no returns: MID receives.
+    client.network.UpsertNodes(
+        network_pb2.UpsertNodesRequest(
+            nodes=[
+                node(
+                    "NEAR",
+                    type=common_pb2.NODE_TYPE_THIRD_PARTY_LOGISTICS,
+                    location=common_pb2.GeoPoint(lat=40.1, lon=-95.0),
+                )
+            ]
+        )
+    )
+    client.orders.Allocate(allocate(order("O-1", ("C", 3))))
+    client.orders.ConfirmShipment(orders_pb2.ConfirmShipmentRequest(request_key="s", order_id="O-1", node_id="FAR"))
+    client.orders.Allocate(allocate(order("W-1", ("C", 2))))  # FAR's last unit; one waits
+    back = client.orders.Return(
+        orders_pb2.ReturnRequest(
+            request_key="r",
+            order_id="O-1",
+            lines=[orders_pb2.LineUnits(line_id="L0", qty=2)],
+            disposition=orders_pb2.DISPOSITION_RESTOCK,
+        )
+    ).order
+    assert json.loads(back.events[-1].payload)["lines"] == [["L0", 2, "MID"]]
+    # Restocked units are stock arriving: the waiting unit of W-1 heals from MID.
+    healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="W-1")).order
+    assert state(healed) == "ALLOCATED" and ("MID", 1) in [(r.node_id, r.qty) for r in healed.reservations]
+    assert client.available("C", "MID") == 1 and client.available("C", "FAR") == 0
+    # Named by the caller, and disposed: recorded there, nothing restocked.
+    disposed = client.orders.Return(
+        orders_pb2.ReturnRequest(
+            request_key="r2",
+            order_id="O-1",
+            lines=[orders_pb2.LineUnits(line_id="L0", qty=1)],
+            node_id="FAR",
+            disposition=orders_pb2.DISPOSITION_DISPOSE,
+        )
+    ).order
+    assert json.loads(disposed.events[-1].payload)["lines"] == [["L0", 1, "FAR"]]
+    assert client.available("C", "FAR") == 0 and client.conservation() == []
+
+
+def test_the_queue_pages_oldest_first_and_filters_by_state(client: Client) -> None:
+    for i in range(3):
+        client.orders.Allocate(allocate(order(f"H-{i}", ("A", 1), attributes={"fraud_score": "99"})))
+        client.clock.advance(seconds=1)
+    client.orders.Allocate(allocate(order("B-0", ("A", 50))))  # partially allocated: not by default
+    seen, token = [], ""
+    while True:
+        page = client.orders.ListExceptions(orders_pb2.ListExceptionsRequest(page_size=2, page_token=token))
+        seen += [x.order_id for x in page.orders]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == ["H-0", "H-1", "H-2"]
+    listed = client.orders.ListOrders(orders_pb2.ListOrdersRequest(states=[orders_pb2.ORDER_STATE_HELD]))
+    assert [x.order_id for x in listed.orders] == ["H-0", "H-1", "H-2"]
+    bad = orders_pb2.ListExceptionsRequest(states=[orders_pb2.ORDER_STATE_SHIPPED])
+    assert code_of(lambda: client.orders.ListExceptions(bad)) == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_concurrent_arrivals_heal_each_order_once_and_oversell_nothing(client: Client) -> None:
+    client.orders.Allocate(allocate(order("BIG", ("B", 7))))
+    for i in range(10):
+        client.orders.Allocate(allocate(order(f"W-{i}", ("B", 1))))
+    one_more = network_pb2.UpdateInventoryRequest(updates=[delta("MID", "B", 1)])
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: client.network.UpdateInventory(one_more), range(8)))
+    views = [client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id=f"W-{i}")).order for i in range(10)]
+    healed = [v for v in views if state(v) == "ALLOCATED"]
+    assert all(state(v) in ("ALLOCATED", "BACKORDERED") for v in views)
+    # Every arriving unit is either promised to exactly one waiting order or still free.
+    assert len(healed) + client.available("B", "MID") == 8 and len(healed) >= 1
+    assert all([e.type for e in v.events].count("RESOURCED") == 1 for v in healed)
+    assert client.conservation() == []

@@ -1,0 +1,47 @@
+"""The catalogue cache: hits within the TTL, always asks for unknown SKUs, forgets on invalidate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.model import Item
+from server.item_cache import ItemCache
+
+
+class _Catalogue:
+    def __init__(self) -> None:
+        self.items = {"A": Item(sku="A", unit_weight_lb=1.0)}
+        self.asked: list[list[str]] = []
+
+    def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
+        self.asked.append(list(skus))
+        return {s: self.items[s] for s in skus if s in self.items}
+
+
+def test_hits_within_the_ttl_and_asks_again_after_invalidate() -> None:
+    store = _Catalogue()
+    cache = ItemCache(store, ttl_seconds=60)  # type: ignore[arg-type]
+    assert cache.get_items(["A"])["A"].unit_weight_lb == 1.0
+    store.items["A"] = Item(sku="A", unit_weight_lb=2.0)
+    assert cache.get_items(["A"])["A"].unit_weight_lb == 1.0  # cached
+    cache.invalidate()
+    assert cache.get_items(["A"])["A"].unit_weight_lb == 2.0
+    assert store.asked == [["A"], ["A"]]
+
+
+def test_an_unknown_sku_is_asked_every_time_so_a_new_item_is_seen_at_once() -> None:
+    store: Any = _Catalogue()
+    cache = ItemCache(store, ttl_seconds=60)
+    assert cache.get_items(["A", "B"]).keys() == {"A"}
+    store.items["B"] = Item(sku="B", unit_weight_lb=3.0)
+    assert cache.get_items(["A", "B"]).keys() == {"A", "B"}
+    assert store.asked == [["A", "B"], ["B"]]
+
+
+def test_entries_expire_after_the_ttl() -> None:
+    store: Any = _Catalogue()
+    cache = ItemCache(store, ttl_seconds=0)
+    cache.get_items(["A"])
+    cache.get_items(["A"])
+    assert store.asked == [["A"], ["A"]]
