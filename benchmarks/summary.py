@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
-PARTS = ("service", "allocate", "optimizer", "rules")
+PARTS = ("service", "allocate", "optimizer", "rules", "soak")  # soak: `make soak`, when run that day
 DEFAULT_CONFIG = (2, 4)  # workers x threads the service ships with (docs/decisions.md)
 
 
@@ -124,6 +124,13 @@ def render(date: str, parts: dict[str, Any]) -> str:
                 share = result.get("rules_share_of_decision", {}).get("mean_time")
                 if share is not None:
                     targets.append(f"| rules < 15% of a decision ({name}) | {share:.1%} | {_verdict(share < 0.15)} |")
+    if "soak" in parts:
+        soak, v = parts["soak"], parts["soak"]["verdict"]
+        targets.append(
+            f"| {soak['minutes']}-minute soak at {soak['share']:.0%} of peak ({soak['rate']:,.0f}/s): no errors, "
+            f"memory and threads flat | {v['errors']} errors, RSS {v['rss_growth']:+.1%}, threads "
+            f"{'flat' if v['threads_flat'] else 'changed'} | {_verdict(bool(v['passed']))} |"
+        )
     if targets:
         out += ["## Targets", "", "| target | measured | |", "|---|---|---|", *targets, ""]
     out += [

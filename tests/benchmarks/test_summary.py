@@ -42,6 +42,13 @@ def test_the_summary_divides_by_the_same_servers_trivial_call_and_judges_targets
             {"store": "sqlite", "method": "Allocate", "per_second": 700, "p99_ms": 30, "errors": 0},
         ]
     }
+    soak = {
+        "minutes": 10,
+        "share": 0.7,
+        "rate": 300,
+        "verdict": {"errors": 0, "rss_growth": 0.02, "threads_flat": True, "passed": True},
+    }
+    (tmp_path / "2030-01-01-soak.json").write_text(json.dumps(soak))
     (tmp_path / "2030-01-01-service.json").write_text(json.dumps(service))
     (tmp_path / "2030-01-01-allocate.json").write_text(json.dumps(allocate))
     assert summary.main(["--date", "2030-01-01", "--results", str(tmp_path)]) == 0
@@ -52,6 +59,7 @@ def test_the_summary_divides_by_the_same_servers_trivial_call_and_judges_targets
     assert "Source 30 lines on network-2000: p99 < 150 ms at 80% of peak | 400 ms" in text
     assert "| Allocate ≥ 60% of Source (sqlite) | 70% (700 vs 1,000/s) | met |" in text
     assert "| Allocate ≥ 1,000/s (sqlite) | 700/s, p99 30 ms, 0 errors | **missed** |" in text
+    assert "| 10-minute soak at 70% of peak (300/s): no errors, memory and threads flat | 0 errors, RSS +2.0%" in text
     assert json.loads((tmp_path / "2030-01-01.json").read_text())["service"] == service
 
 
