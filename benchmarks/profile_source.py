@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from engine.model import InventoryPosition
+from engine.availability import StockLevels
 from server.app import prepare_store
 from server.config import Config
 from server.item_cache import ItemCache
@@ -68,8 +68,8 @@ class _Before:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> list[InventoryPosition]:
-        return self._inner.get_availability(skus, now=now)
+    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> StockLevels:
+        return StockLevels.from_positions(self._inner.get_availability(skus, now=now))
 
 
 def build(db_dir: str) -> tuple[SourcingService, SourcingService, Store]:

@@ -78,7 +78,7 @@ class Decider:
         (Reallocate keeps a rejecting node away from the units it re-sources)."""
         snapshot = self._network.get()
         skus = sorted({line.sku for line in order.lines})
-        availability = Availability.from_positions(snapshot, skus, self._store.stock_levels(skus, now=now))
+        availability = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
         rules_started = time.perf_counter()
         directives = self.directives_for(order, snapshot)
         rules_seconds = time.perf_counter() - rules_started

@@ -35,7 +35,7 @@ def undominated(problem: Problem) -> BoolArray:
     if not (covers.any(axis=0) & enough_capacity).any():
         return keep
     ends = _unit_cost_ends(problem)
-    if ends is not None and np.array_equal(problem.allowed, holds[problem.sku_row]):
+    if ends is not None:
         return _undominated_fast(problem, covers, holds, enough_capacity, ends)
     return _undominated_pairwise(problem, covers, holds, enough_capacity)
 
@@ -66,10 +66,15 @@ def _undominated_fast(
     enough_capacity: np.ndarray,
     ends: tuple[np.ndarray, np.ndarray],
 ) -> BoolArray:
-    """Dominance from packed SKU bitsets and the two unit-cost ends: O(N^2 * bytes), no per-line loop."""
+    """Dominance from packed SKU and line bitsets and the two unit-cost ends: O(N^2 * bytes), no per-line loop.
+
+    Unit costs affine in weight make "m no dearer at both ends" imply "m no dearer on every line",
+    so line-level exclusions (rules that keep some lines from some nodes) only add a subset check.
+    """
     low, high = ends
     cover_bits = _words(covers)  # [N, W] SKU bitsets, 64 SKUs a word
     hold_bits = _words(holds)
+    serve_bits = _words(problem.allowed)  # [N, W'] line bitsets
     n_nodes = problem.n_nodes
     index = np.arange(n_nodes)
     dominates = np.zeros((n_nodes, n_nodes), dtype=np.bool_)  # [m, n]; rows of non-dominators stay False
@@ -78,8 +83,11 @@ def _undominated_fast(
         m = dominators[start : start + _CHUNK]
         # Every SKU n holds, m covers fully: no bit of n's set outside m's.
         stock_ok = ((hold_bits[None, :, :] & ~cover_bits[m][:, None, :]) == 0).all(axis=2)
+        # Every line n may serve, m may serve too.
+        lines_ok = ((serve_bits[None, :, :] & ~serve_bits[m][:, None, :]) == 0).all(axis=2)
         dominates[m] = (
             stock_ok
+            & lines_ok
             & (problem.fixed[m][:, None] <= problem.fixed[None, :])
             & (low[m][:, None] <= low[None, :])
             & (high[m][:, None] <= high[None, :])
@@ -92,7 +100,7 @@ def _undominated_fast(
 
 
 def _words(flags: np.ndarray) -> np.ndarray:
-    """[K, N] booleans as [N, W] uint64 bitsets (64 SKUs per word): one AND compares 64 SKUs."""
+    """[K, N] booleans as [N, W] uint64 bitsets (64 rows per word): one AND compares 64 SKUs or lines."""
     packed = np.packbits(flags.T, axis=1)  # [N, ceil(K/8)] bytes
     padding = (-packed.shape[1]) % 8
     if padding:

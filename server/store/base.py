@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from engine.availability import StockLevels
 from engine.model import InventoryPosition, Item, Node, NodeType
 
 
@@ -126,11 +127,11 @@ class Store(Protocol):
         """
         ...
 
-    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> list[InventoryPosition]:
-        """``get_availability`` at every node, without ``as_of`` (None): what a decision reads.
+    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> StockLevels:
+        """What a decision reads: ``get_availability``'s available units at every node, as columns.
 
-        Decoding a timestamp per row was ~15% of a Source call's store time and deciding never
-        looks at it (docs/profiling.md).
+        Only positions with something available come back. A decoded timestamp and an object
+        per row cost more than the query on a large network (docs/profiling.md).
         """
         ...
 

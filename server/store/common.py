@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from engine import limits
+from engine.availability import StockLevels
 from engine.model import InventoryPosition, Item, Node, NodeType
 from server.store import rows
 from server.store.base import (
@@ -265,8 +266,29 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         found = self._positions(skus, node_ids, now)
         return [rows.row_to_position(r, self._ts_out(r[5])) for r in found]
 
-    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> list[InventoryPosition]:
-        return [rows.row_to_position(r, None) for r in self._positions(skus, (), now)]
+    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> StockLevels:
+        if not skus:
+            return StockLevels((), (), ())
+        wanted = sorted(set(skus))
+        stock_in, stock_params = self._in_list("i.sku", wanted)
+        holds_in, holds_params = self._in_list("r.sku", wanted)
+        # One aggregate of the few expired holds, joined once, rather than a subquery per row;
+        # the arithmetic and the "any left" filter run in the database, so only rows worth
+        # promising cross into Python, as plain tuples.
+        available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
+        sql = (
+            f"SELECT i.sku, i.node_id, CAST({available} AS BIGINT) FROM inventory i"
+            " LEFT JOIN (SELECT r.sku, r.node_id, SUM(r.qty) AS qty FROM reservations r"
+            f" WHERE r.state = ? AND r.expires_at <= ? AND {holds_in} GROUP BY r.sku, r.node_id) e"
+            " ON e.sku = i.sku AND e.node_id = i.node_id"
+            f" WHERE {stock_in} AND {available} > 0"
+        )
+        params = [HELD, self._ts_in(now or rows.utc_now()), *holds_params, *stock_params]
+        found = self._read(lambda tx: tx.execute(sql, params))
+        if not found:
+            return StockLevels((), (), ())
+        sku_column, node_column, units_column = zip(*found, strict=True)
+        return StockLevels(sku_column, node_column, units_column)
 
     def _positions(self, skus: Sequence[str], node_ids: Sequence[str], now: datetime | None) -> list[Any]:
         if not skus:

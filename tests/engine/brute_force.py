@@ -32,6 +32,7 @@ def optimal_cost(order: Order, snapshot: NetworkSnapshot, availability: Availabi
     terms = resolve_terms(order, directives, snapshot)
     node_ids = [n.id for n in snapshot.nodes]
     excluded = {i for e in directives.exclusions if not e.line_ids for i in e.node_ids}
+    forbidden = _forbidden_pairs(order, node_ids, directives)
     best = float("inf")
     per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
     for choice in itertools.product(*per_line):
@@ -41,12 +42,27 @@ def optimal_cost(order: Order, snapshot: NetworkSnapshot, availability: Availabi
             for n in range(len(node_ids))
             if counts[n] > 0
         ]
+        if any((a.line_id, a.node_id) in forbidden for a in allocations):
+            continue
         if not feasible(
             order, snapshot, availability, allocations, excluded, terms.max_shipments, terms.all_or_nothing
         ):
             continue
         best = min(best, plan_cost(order, allocations, snapshot, terms).total)
     return best
+
+
+def _forbidden_pairs(order: Order, node_ids: Sequence[str], directives: Directives) -> set[tuple[str, str]]:
+    """(line, node) pairs a line-level exclusion or any requirement rules out."""
+    forbidden: set[tuple[str, str]] = set()
+    for line in order.lines:
+        for exclusion in directives.exclusions:
+            if line.line_id in exclusion.line_ids:
+                forbidden.update((line.line_id, n) for n in exclusion.node_ids)
+        for requirement in directives.requirements:
+            if not requirement.line_ids or line.line_id in requirement.line_ids:
+                forbidden.update((line.line_id, n) for n in node_ids if n not in requirement.node_ids)
+    return forbidden
 
 
 def feasible(

@@ -1,21 +1,37 @@
-"""stock_levels: what a decision reads, the same numbers as get_availability without the timestamps."""
+"""stock_levels: what a decision reads, get_availability's available units as columns, on both stores."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
+from engine.availability import StockLevels
 from server.store import Store
 from tests.store.test_contract import T0, absolute, delta, node
 
 
-def test_stock_levels_are_get_availability_without_as_of(store: Store) -> None:
-    store.upsert_nodes([node("DC1"), node("DC2")])
+def _as_dict(levels: StockLevels) -> dict[tuple[str, str], int]:
+    return {
+        (sku, node_id): units for sku, node_id, units in zip(levels.skus, levels.node_ids, levels.units, strict=True)
+    }
+
+
+def test_stock_levels_are_the_available_units_of_get_availability(store: Store) -> None:
+    store.upsert_nodes([node("DC1"), node("DC2"), node("DC3")])
     store.update_inventory(
-        [absolute("DC1", "A", 10), absolute("DC2", "A", 4), absolute("DC1", "B", 3), delta("DC2", "B", 2)]
+        [
+            absolute("DC1", "A", 10),
+            absolute("DC2", "A", 4),
+            absolute("DC1", "B", 3),
+            delta("DC2", "B", 2),
+            absolute("DC3", "A", 0),
+        ]
     )
     now = T0 + timedelta(hours=1)
     full = store.get_availability(["B", "A", "C"], now=now)
-    assert any(p.as_of is not None for p in full)
-    assert store.stock_levels(["B", "A", "C"], now=now) == [replace(p, as_of=None) for p in full]
-    assert store.stock_levels([]) == []
+    expected = {(p.sku, p.node_id): p.available for p in full if p.available > 0}
+    levels = store.stock_levels(["B", "A", "C"], now=now)
+    assert _as_dict(levels) == expected
+    assert len(levels.units) == len(expected), "nothing to promise, no row"
+    assert all(type(u) is int for u in levels.units)
+    assert store.stock_levels([]) == StockLevels((), (), ())
+    assert store.stock_levels(["NOPE"]) == StockLevels((), (), ())
