@@ -6,8 +6,9 @@ default configuration. Against each it measures, from client processes on the sa
 
 - ``Health.Check``: the trivial call, this configuration's ceiling;
 - ``Source``, 1-5 line orders, closed loop (each client calls back to back): peak throughput;
-- ``Source`` open loop at 80% of that peak (calls sent on a fixed schedule, latency counted
-  from the scheduled instant, so a stall is not hidden by clients waiting): the p99 target.
+- ``Source`` open loop at 80% of that peak (calls sent on a fixed schedule without waiting for
+  answers, latency counted from the scheduled instant, so a stall is not hidden by clients
+  waiting): the p99 target.
 
 Then a large case: 30-line orders on a generated 2,000-node network (its own server).
 Writes benchmarks/results/<date>-service.{json,md}. Ratios to the trivial call are the
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,41 +95,22 @@ def source_requests(seed: int, count: int, lines: Sequence[int] = TYPICAL_LINES,
 
 
 def _client(target: str, payloads: list[bytes], seconds: float, threads: int, rate: float, out: Any) -> None:
-    """One client process: ``threads`` threads, back to back (``rate`` 0) or each at ``rate / threads``/s."""
-    from server.proto import sourcing_pb2
-
+    """One client process: ``threads`` threads back to back (``rate`` 0), or open loop at ``rate``/s."""
+    if rate > 0:
+        out.put(_open_loop(target, payloads, seconds, rate))
+        return
     latencies: list[int] = []
     errors = 0
     lock = threading.Lock()
-    start = time.perf_counter()
-    deadline = start + seconds
+    deadline = time.perf_counter() + seconds
 
     def run(k: int) -> None:
         nonlocal errors
         channel = grpc.insecure_channel(target)
-        if payloads:
-            call = channel.unary_unary(
-                "/oms.sourcing.v1.SourcingService/Source",
-                request_serializer=lambda b: b,
-                response_deserializer=sourcing_pb2.SourceResponse.FromString,
-            )
-        else:
-            call = health_pb2_grpc.HealthStub(channel).Check
+        call = _unary(channel, payloads)
         mine: list[int] = []
-        interval = threads / rate if rate > 0 else 0.0
-        scheduled = start + k * interval / threads  # threads' schedules interleave
         i = k
-        while True:
-            now = time.perf_counter()
-            if interval:
-                if scheduled > now:
-                    time.sleep(scheduled - now)
-                sent_at = scheduled  # open loop: a late send counts as latency (no coordinated omission)
-                scheduled += interval
-            else:
-                sent_at = now
-            if sent_at >= deadline:
-                break
+        while (sent_at := time.perf_counter()) < deadline:
             request = payloads[i % len(payloads)] if payloads else health_pb2.HealthCheckRequest()
             i += threads
             try:
@@ -148,6 +130,65 @@ def _client(target: str, payloads: list[bytes], seconds: float, threads: int, ra
     for t in pool:
         t.join()
     out.put((latencies, errors))
+
+
+def _open_loop(target: str, payloads: list[bytes], seconds: float, rate: float) -> tuple[list[int], int]:
+    """Calls sent on a fixed schedule without waiting for answers (``future``), so a slow answer
+    never delays the next send; latency counts from the scheduled instant (no coordinated omission).
+
+    A client thread that waited for each answer would fall behind for good after one stall and
+    report the backlog as latency: that measured the load generator, not the server.
+    """
+    channel = grpc.insecure_channel(target)
+    call = _unary(channel, payloads)
+    latencies: list[int] = []
+    errors = 0
+    lock = threading.Condition()
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def done(sent_at: float) -> Callable[[Any], None]:
+        def record(future: Any) -> None:
+            nonlocal errors
+            elapsed = int((time.perf_counter() - sent_at) * 1e6)
+            with lock:
+                if future.exception() is None:
+                    latencies.append(elapsed)
+                else:
+                    errors += 1
+                lock.notify()
+
+        return record
+
+    i = 0
+    scheduled = start
+    while scheduled < deadline:
+        now = time.perf_counter()
+        if scheduled > now:
+            time.sleep(scheduled - now)
+        request = payloads[i % len(payloads)] if payloads else health_pb2.HealthCheckRequest()
+        future = call.future(request, timeout=10)
+        future.add_done_callback(done(scheduled))
+        i += 1
+        scheduled = start + i * interval
+    with lock:  # every answer (or its error) arrives within the 10 s timeout
+        lock.wait_for(lambda: len(latencies) + errors == i)
+    channel.close()
+    return latencies, errors
+
+
+def _unary(channel: grpc.Channel, payloads: list[bytes]) -> Any:
+    """Source with pre-serialized requests, or the trivial call when there are no payloads."""
+    from server.proto import sourcing_pb2
+
+    if payloads:
+        return channel.unary_unary(
+            "/oms.sourcing.v1.SourcingService/Source",
+            request_serializer=lambda b: b,
+            response_deserializer=sourcing_pb2.SourceResponse.FromString,
+        )
+    return health_pb2_grpc.HealthStub(channel).Check
 
 
 def run_case(
