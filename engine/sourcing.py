@@ -14,6 +14,7 @@ from engine.errors import FieldViolation, InvalidInputError
 from engine.explain import node_notes, unfilled_lines
 from engine.model import Order
 from engine.network import NetworkSnapshot
+from engine.optimizer.deadline import Deadline
 from engine.optimizer.milp import solve_milp
 from engine.optimizer.plan import Plan
 from engine.optimizer.search import SolverSettings, optimize
@@ -31,16 +32,20 @@ def decide(
     settings: SolverSettings = DEFAULT_SETTINGS,
     why_not: Sequence[str] = (),
 ) -> Decision:
-    """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report."""
+    """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report.
+
+    ``settings.time_limit_ms`` bounds the whole decision, problem build and why-not solves included.
+    """
+    deadline = Deadline.after_ms(settings.time_limit_ms)
     for i, node_id in enumerate(why_not):
         if node_id not in snapshot.index:
             raise InvalidInputError(FieldViolation(f"why_not[{i}]", f"unknown node {node_id!r}"))
     terms = resolve_terms(order, directives, snapshot)
     problem = build_problem(order, snapshot, availability, directives, terms)
-    solution = optimize(problem, settings)
+    solution = optimize(problem, settings, deadline)
     allocations = to_allocations(problem, solution.plan)
     cost = plan_cost(order, allocations, snapshot, terms)
-    extra = _why_not(problem, solution.plan, settings, why_not, cost.total)
+    extra = _why_not(problem, solution.plan, settings, deadline, why_not, cost.total)
     return Decision(
         order_id=order.order_id,
         allocations=allocations,
@@ -68,9 +73,9 @@ def to_allocations(problem: Problem, plan: Plan) -> tuple[AllocationLine, ...]:
 
 
 def _why_not(
-    problem: Problem, plan: Plan, settings: SolverSettings, node_ids: Sequence[str], chosen: float
+    problem: Problem, plan: Plan, settings: SolverSettings, deadline: Deadline, node_ids: Sequence[str], chosen: float
 ) -> dict[str, float]:
-    """For each named candidate not used: the best plan's extra cost when it must ship."""
+    """For each named candidate not used: the best plan's extra cost when it must ship (when found in time)."""
     extra: dict[str, float] = {}
     if not node_ids:
         return extra
@@ -81,7 +86,7 @@ def _why_not(
             extra[node_id] = 0.0
         elif node_id in column:
             cols = np.arange(problem.n_nodes)
-            forced = solve_milp(problem, cols, settings.time_limit_ms, settings.backend, force=column[node_id])
+            forced = solve_milp(problem, cols, deadline.remaining_ms(), settings.backend, force=column[node_id])
             if forced.plan is not None:
                 extra[node_id] = forced.plan.objective(problem) - chosen
     return extra

@@ -15,6 +15,7 @@ from ortools.linear_solver import pywraplp
 
 from engine.decision import SolveStatus
 from engine.model import ObjectiveMode
+from engine.optimizer.deadline import Deadline
 from engine.optimizer.plan import Plan
 from engine.problem import IntArray, Problem
 
@@ -146,6 +147,7 @@ def solve_milp(
     start: Plan | None = None,
 ) -> MilpResult:
     """Solve over candidate columns ``cols``; ``force`` (a column index) must ship (for "why not X")."""
+    deadline = Deadline.after_ms(time_limit_ms)  # shared by the lexicographic phases
     model = _Model(problem, cols, backend, force)
     if start is not None:
         model.hint(start)
@@ -155,13 +157,13 @@ def solve_milp(
         inf = solver.infinity()
         for terms, maximize in ((model.filled, True), (model.shipments, False)):
             model.set_objective(terms, maximize=maximize)
-            status = model.solve(time_limit_ms)
+            status = model.solve(deadline.remaining_ms())
             if status != pywraplp.Solver.OPTIMAL:
                 return MilpResult(None, SolveStatus.FEASIBLE, -np.inf)
             best = float(round(solver.Objective().Value()))
             model._add(terms, best, inf) if maximize else model._add(terms, -inf, best)
     model.set_objective(model.cost, model.cost_offset)
-    status = model.solve(time_limit_ms)
+    status = model.solve(deadline.remaining_ms())
     if status == pywraplp.Solver.OPTIMAL:
         plan = model.plan()
         return MilpResult(plan, SolveStatus.OPTIMAL, plan.objective(problem))
@@ -206,10 +208,11 @@ _FIXING_MARGIN = 1e-6
 _INTEGRAL = 1e-6
 
 
-def solve_lp(problem: Problem, cols: IntArray) -> LpResult | None:
-    """Solve the relaxation over ``cols``; None when it could not be solved (keep every column)."""
+def solve_lp(problem: Problem, cols: IntArray, time_limit_ms: int) -> LpResult | None:
+    """Solve the relaxation over ``cols``; None when it could not be solved in time (keep every column)."""
     model = _Model(problem, cols, LP_BACKEND)
     model.set_objective(model.cost, model.cost_offset)
+    model.solver.SetTimeLimit(max(1, time_limit_ms))
     if model.solver.Solve() != pywraplp.Solver.OPTIMAL:
         return None
     y = np.array([v.solution_value() for v in model.y])

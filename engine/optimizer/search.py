@@ -19,6 +19,7 @@ from engine.optimizer.bounds import (
     node_bounds,
     unit_floor,
 )
+from engine.optimizer.deadline import Deadline
 from engine.optimizer.dominance import undominated
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
@@ -49,16 +50,18 @@ class Solution:
     candidates: int  # columns left for the solver after pruning (or considered by a fast path)
 
 
-def optimize(problem: Problem, settings: SolverSettings) -> Solution:
+def optimize(problem: Problem, settings: SolverSettings, deadline: Deadline | None = None) -> Solution:
+    """``deadline`` (default: ``settings.time_limit_ms`` from now) bounds every step below."""
+    deadline = deadline or Deadline.after_ms(settings.time_limit_ms)
     if problem.n_nodes == 0:
         empty = Plan.empty(problem)
         return Solution(empty, SolveStatus.OPTIMAL, DecisionPath.NOTHING_AVAILABLE, empty.objective(problem), 0)
     if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
-        return _fewest_shipments(problem, settings)
-    return _least_cost(problem, settings)
+        return _fewest_shipments(problem, settings, deadline)
+    return _least_cost(problem, settings, deadline)
 
 
-def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
+def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
     terms = problem.terms
     n = problem.n_nodes
     if terms.max_shipments == 1 or n == 1:
@@ -98,8 +101,10 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
         cost = plan.objective(problem)
         return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, cost, int(cols.shape[0]))
     lp_floor = -np.inf
+    if deadline.passed():
+        return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
     if cols.shape[0] > LP_FIXING_MIN_COLUMNS:
-        lp = solve_lp(problem, cols)
+        lp = solve_lp(problem, cols, deadline.remaining_ms())
         if lp is not None:
             lp_floor = lp.bound
             if lp.plan is not None and is_feasible(problem, lp.plan):
@@ -124,13 +129,20 @@ def _least_cost(problem: Problem, settings: SolverSettings) -> Solution:
                 cost = plan.objective(problem)
                 return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SOLVER, cost, int(cols.shape[0]))
     global_floor = max(global_floor, lp_floor)
-    result = solve_milp(problem, cols, settings.time_limit_ms, settings.backend, start=incumbent)
+    if deadline.passed():
+        return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
+    result = solve_milp(problem, cols, deadline.remaining_ms(), settings.backend, start=incumbent)
     if result.plan is not None and result.plan.objective(problem) <= upper + COST_EPSILON:
         bound = result.bound if result.status is SolveStatus.FEASIBLE else result.plan.objective(problem)
         return Solution(result.plan, result.status, DecisionPath.SOLVER, max(bound, global_floor), int(cols.shape[0]))
     status = SolveStatus.OPTIMAL if result.status is SolveStatus.OPTIMAL else SolveStatus.FEASIBLE
     bound = upper if status is SolveStatus.OPTIMAL else max(result.bound, global_floor)
     return Solution(incumbent, status, DecisionPath.SOLVER, bound, int(cols.shape[0]))
+
+
+def _out_of_time(incumbent: Plan, floor: float, candidates: int) -> Solution:
+    """Time ran out before the solver could run: the best plan so far, with the bound proven so far."""
+    return Solution(incumbent, SolveStatus.FEASIBLE, DecisionPath.SOLVER, floor, candidates)
 
 
 def _improve(problem: Problem, incumbent: Plan, cols: np.ndarray, floor: np.ndarray, lower: np.ndarray) -> Plan:
@@ -158,7 +170,7 @@ def _least_cost_single(problem: Problem, n: int, incumbent: Plan) -> Solution:
     return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_ENUMERATION, plan.objective(problem), 1)
 
 
-def _fewest_shipments(problem: Problem, settings: SolverSettings) -> Solution:
+def _fewest_shipments(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
     full = full_fill_nodes(problem)
     if full.any():
         # Everything filled from one node: lexicographically best; then the cheapest such node.
@@ -166,7 +178,7 @@ def _fewest_shipments(problem: Problem, settings: SolverSettings) -> Solution:
         plan = _single(problem, int(np.argmin(costs)))
         return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, plan.objective(problem), 1)
     cols = np.arange(problem.n_nodes)
-    result = solve_milp(problem, cols, settings.time_limit_ms, settings.backend)
+    result = solve_milp(problem, cols, deadline.remaining_ms(), settings.backend)
     if result.plan is None:
         plan = greedy_plan(problem)
         # No bound was proven in time; costs are non-negative unless rules prefer nodes with negative penalties.

@@ -30,3 +30,18 @@ def test_reaches_the_proven_optimal_cost(instance: Instance) -> None:
     recomputed = plan_cost(instance.order, decision.allocations, instance.snapshot, terms)
     assert recomputed.total == pytest.approx(decision.cost.total, abs=1e-9)
     assert decision.bound == pytest.approx(decision.cost.total, abs=1e-6)
+
+
+@pytest.mark.parametrize("instance", INSTANCES, ids=[i.name for i in INSTANCES])
+def test_out_of_time_still_answers_with_a_true_bound(instance: Instance) -> None:
+    """A 1 ms limit covers the whole decision: a plan always comes back, its bound never above the
+    proven optimum and its cost never below it; OPTIMAL only when it is."""
+    decision = decide(
+        instance.order, instance.snapshot, instance.availability, settings=SolverSettings(time_limit_ms=1)
+    )
+    assert decision.bound <= instance.optimal_cost + 1e-6
+    assert decision.cost.total >= instance.optimal_cost - 0.005
+    if decision.status is SolveStatus.OPTIMAL:
+        assert decision.cost.total == pytest.approx(instance.optimal_cost, abs=0.005)
+    else:
+        assert decision.gap > 0 or decision.cost.total == pytest.approx(decision.bound, abs=1e-6)
