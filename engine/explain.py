@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from engine.decision import NodeNote, NodeVerdict, Unfilled
@@ -32,13 +34,14 @@ def node_notes(
     # Build notes only for the nodes that can make the cut: used ones, why-not ones and the nearest others.
     wanted = set(np.nonzero(shipped > 0)[0].tolist()) | set(_nearest(problem.distance, MAX_NODE_NOTES).tolist())
     wanted |= {j for j, node_id in enumerate(problem.node_ids) if node_id in extra_costs}
+    columns = _Columns.of(problem, shipped, full, full_costs)
     for j in sorted(wanted):
         node_id = problem.node_ids[j]
-        distance = float(problem.distance[j])
-        if shipped[j] > 0:
-            note = NodeNote(node_id, NodeVerdict.USED, f"ships {int(shipped[j])} units, {distance:.0f} mi")
+        distance = columns.distance[j]
+        if columns.shipped[j] > 0:
+            note = NodeNote(node_id, NodeVerdict.USED, f"ships {columns.shipped[j]} units, {distance:.0f} mi")
         else:
-            detail = _costlier_detail(problem, j, distance, full, full_costs, chosen)
+            detail = _costlier_detail(problem, columns, j, chosen)
             note = NodeNote(node_id, NodeVerdict.COSTLIER, detail, extra_cost=extra_costs.get(node_id))
         notes.append((distance, note))
     lat, lon = problem.order.ship_to.lat, problem.order.ship_to.lon
@@ -64,16 +67,38 @@ def node_notes(
     return tuple(keep)
 
 
-def _costlier_detail(
-    problem: Problem, j: int, distance: float, full: BoolArray, full_costs: FloatArray, chosen: float
-) -> str:
+@dataclass(frozen=True)
+class _Columns:
+    """Per-candidate numbers as Python lists: a note reads a dozen of them, and numpy scalar
+    indexing costs more than the arithmetic."""
+
+    distance: list[float]
+    zone: list[int]
+    shipped: list[int]
+    serves: list[int]
+    full: list[bool]
+    full_cost: list[float]
+
+    @classmethod
+    def of(cls, problem: Problem, shipped: IntArray, full: BoolArray, full_costs: FloatArray) -> _Columns:
+        return cls(
+            distance=problem.distance.tolist(),
+            zone=problem.zone.tolist(),
+            shipped=shipped.tolist(),
+            serves=problem.allowed.sum(axis=0).tolist(),
+            full=full.tolist(),
+            full_cost=full_costs.tolist(),
+        )
+
+
+def _costlier_detail(problem: Problem, columns: _Columns, j: int, chosen: float) -> str:
     """Why an unused candidate lost, in numbers a planner can check against the cost model."""
-    zone = f"zone {int(problem.zone[j])}, " if problem.zone[j] else ""
-    if full[j]:
-        extra = float(full_costs[j]) - chosen
+    zone = f"zone {columns.zone[j]}, " if columns.zone[j] else ""
+    distance = columns.distance[j]
+    if columns.full[j]:
+        extra = columns.full_cost[j] - chosen
         return f"{zone}{distance:.0f} mi: shipping everything from here alone would cost {extra:.2f} more"
-    serves = int(problem.allowed[:, j].sum())
-    return f"{zone}{distance:.0f} mi: holds {serves} of {problem.n_lines} lines; the chosen plan costs less"
+    return f"{zone}{distance:.0f} mi: holds {columns.serves[j]} of {problem.n_lines} lines; the chosen plan costs less"
 
 
 def _nearest(distances: FloatArray, count: int) -> IntArray:

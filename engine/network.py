@@ -38,6 +38,7 @@ class NetworkSnapshot:
     can_pickup: BoolArray = field(init=False, repr=False, compare=False)
     max_units: IntArray = field(init=False, repr=False, compare=False)
     max_shipments: IntArray = field(init=False, repr=False, compare=False)
+    _members: dict[frozenset[str], BoolArray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         nodes = tuple(sorted(self.nodes, key=lambda n: n.id))  # a stable order makes decisions deterministic
@@ -52,6 +53,7 @@ class NetworkSnapshot:
         set_(self, "can_pickup", np.array([n.is_open and n.can_pickup for n in nodes], dtype=np.bool_))
         set_(self, "max_units", _caps([n.max_units for n in nodes]))
         set_(self, "max_shipments", _caps([n.max_shipments for n in nodes]))
+        set_(self, "_members", {})
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -63,8 +65,27 @@ class NetworkSnapshot:
         """Indices of the known ids among ``node_ids`` (unknown ids are skipped)."""
         return np.array([self.index[i] for i in node_ids if i in self.index], dtype=np.int64)
 
+    def membership(self, node_ids: frozenset[str]) -> BoolArray:
+        """[N] True at the nodes in ``node_ids`` (unknown ids ignored); read-only.
+
+        Rules name the same node sets order after order (every store, every node tagged
+        clearance): remembered per set, a lookup instead of a sort and a search per order.
+        """
+        mask = self._members.get(node_ids)
+        if mask is None:
+            mask = np.zeros(len(self.nodes), dtype=np.bool_)
+            mask[self.indices(list(node_ids))] = True
+            mask.setflags(write=False)
+            if len(self._members) >= _MEMBERSHIP_CACHE:  # per-order sets (a pickup node) must not pile up
+                self._members.clear()
+            self._members[node_ids] = mask
+        return mask
+
     def rate_table(self, service_level: str) -> RateTable | None:
         return self.rate_tables.get(service_level.upper() or "STANDARD")
+
+
+_MEMBERSHIP_CACHE = 256
 
 
 def _caps(values: Sequence[int | None]) -> IntArray:

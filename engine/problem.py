@@ -79,19 +79,24 @@ def build_problem(
 
     rule_ids: dict[int, list[str]] = {}
     for protection in directives.protections:
-        cols = snapshot.indices(sorted(protection.node_ids))
-        rows = np.array([sku_pos[s] for s in skus if not protection.skus or s in protection.skus], dtype=np.int64)
-        if len(cols) and len(rows):
-            block = avail_all[np.ix_(rows, cols)]
-            avail_all[np.ix_(rows, cols)] = np.maximum(0, block - protection.units)
-            for c in cols.tolist():
-                rule_ids.setdefault(c, []).append(protection.rule_id)
+        cols = np.flatnonzero(snapshot.membership(protection.node_ids))
+        if not len(cols):
+            continue
+        if protection.skus:
+            rows = np.array([sku_pos[s] for s in skus if s in protection.skus], dtype=np.int64)
+            if not len(rows):
+                continue
+            avail_all[np.ix_(rows, cols)] = np.maximum(0, avail_all[np.ix_(rows, cols)] - protection.units)
+        else:  # every SKU: plain column slicing, no index grid
+            avail_all[:, cols] = np.maximum(0, avail_all[:, cols] - protection.units)
+        for c in cols.tolist():
+            rule_ids.setdefault(c, []).append(protection.rule_id)
 
     stocked = np.nonzero((avail_all > 0).any(axis=0))[0].astype(np.int64)
     elimination = np.zeros(stocked.shape[0], dtype=np.int64)
 
     def in_set(node_ids: frozenset[str]) -> BoolArray:
-        return np.isin(stocked, snapshot.indices(sorted(node_ids)))
+        return snapshot.membership(node_ids)[stocked]
 
     def eliminate(mask: BoolArray, why: Elimination, rule_id: str = "") -> None:
         """The first reason a node is eliminated is the one reported."""
@@ -120,11 +125,11 @@ def build_problem(
     for exclusion in directives.exclusions:
         if exclusion.line_ids:
             rows = _line_rows(line_pos, exclusion.line_ids)
-            allowed[np.ix_(rows, np.isin(live, snapshot.indices(sorted(exclusion.node_ids))))] = False
+            allowed[np.ix_(rows, snapshot.membership(exclusion.node_ids)[live])] = False
     for requirement in directives.requirements:
         if requirement.line_ids:
             rows = _line_rows(line_pos, requirement.line_ids)
-            allowed[np.ix_(rows, ~np.isin(live, snapshot.indices(sorted(requirement.node_ids))))] = False
+            allowed[np.ix_(rows, ~snapshot.membership(requirement.node_ids)[live])] = False
 
     keep = allowed.any(axis=0)
     nodes: IntArray = live[keep]
@@ -144,12 +149,14 @@ def build_problem(
         fixed = snapshot.pick_pack[nodes] + table.base_for(zone)
         unit = snapshot.handling[nodes][None, :] + weight[:, None] * table.per_lb_for(zone)[None, :]
     for penalty in terms.penalties:
-        hit = np.isin(nodes, snapshot.indices(sorted(penalty.node_ids)))
+        hit = snapshot.membership(penalty.node_ids)[nodes]
         if not hit.any():
             continue
         fixed[hit] += penalty.per_shipment
-        rows = _line_rows(line_pos, penalty.line_ids) if penalty.line_ids else np.arange(len(order.lines))
-        unit[np.ix_(rows, hit)] += penalty.per_unit
+        if penalty.line_ids:
+            unit[np.ix_(_line_rows(line_pos, penalty.line_ids), hit)] += penalty.per_unit
+        else:
+            unit[:, hit] += penalty.per_unit
 
     return Problem(
         order=order,
