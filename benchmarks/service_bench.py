@@ -10,7 +10,8 @@ default configuration. Against each it measures, from client processes on the sa
   answers, latency counted from the scheduled instant, so a stall is not hidden by clients
   waiting): the p99 target.
 
-Then a large case: 30-line orders on a generated 2,000-node network (its own server).
+Then a large case: 30-line orders on a generated 2,000-node network (its own server, with the
+production decision budget of config/production.toml).
 Writes benchmarks/results/<date>-service.{json,md}. Ratios to the trivial call are the
 headline: absolute numbers drift on a shared machine, ratios much less.
 """
@@ -49,6 +50,7 @@ RULES = REPO / "rules" / "default.yaml"
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TYPICAL_LINES = (1, 1, 2, 2, 3, 4, 5)  # "typical orders, 1-5 lines", weighted to small ones
 LARGE_NODES, LARGE_SKUS, LARGE_LINES = 2000, 300, 30
+LARGE_BUDGET_MS = 90  # solver_time_limit_ms of config/production.toml
 OPEN_LOOP_SHARE = 0.8  # the issue's p99 target is at 80% of peak load
 CLIENT_PROCESSES, CLIENT_THREADS = 2, 4
 
@@ -244,7 +246,9 @@ def run_case(
     return result
 
 
-def serve(port: int, workers: int, threads: int, database: str, network: Path) -> subprocess.Popen[bytes]:
+def serve(
+    port: int, workers: int, threads: int, database: str, network: Path, extra: Sequence[str] = ()
+) -> subprocess.Popen[bytes]:
     args = [
         str(BIN / "oms-sourcing"),
         "serve",
@@ -265,15 +269,23 @@ def serve(port: int, workers: int, threads: int, database: str, network: Path) -
         "0",
         "--log-level",
         "WARNING",
+        *extra,
     ]
     return subprocess.Popen(args, cwd=REPO)
 
 
 def bench_server(
-    port: int, workers: int, threads: int, store: str, database: str, network: Path, cases: Any
+    port: int,
+    workers: int,
+    threads: int,
+    store: str,
+    database: str,
+    network: Path,
+    cases: Any,
+    extra: Sequence[str] = (),
 ) -> list[CaseResult]:
     """Start one server configuration and run ``cases(target, labels)`` against it."""
-    server = serve(port, workers, threads, database, network)
+    server = serve(port, workers, threads, database, network, extra)
     target = f"127.0.0.1:{port}"
     try:
         wait_serving(target, 300)
@@ -338,7 +350,8 @@ def render(report: dict[str, Any]) -> str:
         f"Real gRPC over loopback, clients on the same {report['machine']['cpus']}-CPU machine "
         f"({report['machine']['python']}); shipped rules (rules/default.yaml); {report['seconds_per_case']} s per "
         f"case; load average before/after {report['load_before']} / {report['load_after']}. `@80%` rows are open "
-        "loop at 80% of the peak measured just before, latency counted from each call's scheduled send time.",
+        "loop at 80% of the peak measured just before, latency counted from each call's scheduled send time. "
+        f"The network-2000 server runs with the production decision budget ({LARGE_BUDGET_MS} ms).",
         "",
         "| call | store | network | workers x threads | clients | calls/s | vs trivial call | p50 ms | p90 ms "
         "| p99 ms | errors |",
@@ -407,7 +420,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             for workers, threads in _pairs(args.large_config):
                 database = f"sqlite:///{tmp}/bench-large.db"
                 cases += bench_server(
-                    args.port, workers, threads, "sqlite", database, network, large_cases(args.seconds, large)
+                    args.port,
+                    workers,
+                    threads,
+                    "sqlite",
+                    database,
+                    network,
+                    large_cases(args.seconds, large),
+                    # The production decision budget (config/production.toml), as a checkout path runs it.
+                    extra=("--solver-time-limit-ms", str(LARGE_BUDGET_MS)),
                 )
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     report = {

@@ -33,6 +33,7 @@ COST_EPSILON = 1e-7
 DEFAULT_TIME_LIMIT_MS = 2_000
 LP_FIXING_MIN_COLUMNS = 16  # below this, the solver's own root LP does the same work
 IMPROVE_POOL = 12  # nodes beyond the incumbent's searched exactly for a better upper bound
+IMPROVE_MAX_WORK = 100_000  # a few ms: it runs on every order that gets this far, and only bounds
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def _improve(problem: Problem, incumbent: Plan, cols: np.ndarray, floor: np.ndar
     """
     pool = np.union1d(incumbent.used(), cols[np.argsort(lower[cols], kind="stable")[:IMPROVE_POOL]])
     most = max_useful_shipments(problem, floor, incumbent.objective(problem))
-    if not enumerable(problem, pool, most):
+    if not enumerable(problem, pool, most, IMPROVE_MAX_WORK):
         return incumbent
     plan = best_by_enumeration(problem, pool, most)
     return plan if plan.objective(problem) < incumbent.objective(problem) - COST_EPSILON else incumbent
