@@ -53,6 +53,7 @@ LARGE_NODES, LARGE_SKUS, LARGE_LINES = 2000, 300, 30
 LARGE_BUDGET_MS = 90  # solver_time_limit_ms of config/production.toml
 OPEN_LOOP_SHARE = 0.8  # the issue's p99 target is at 80% of peak load
 CLIENT_PROCESSES, CLIENT_THREADS = 2, 4
+OPEN_LOOP_CONNECTIONS = 4  # per client process: spread over the server's worker processes
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _client(target: str, payloads: list[bytes], seconds: float, threads: int, ra
 
     def run(k: int) -> None:
         nonlocal errors
-        channel = grpc.insecure_channel(target)
+        channel = own_connection(target)
         call = _unary(channel, payloads)
         mine: list[int] = []
         i = k
@@ -141,8 +142,8 @@ def _open_loop(target: str, payloads: list[bytes], seconds: float, rate: float) 
     A client thread that waited for each answer would fall behind for good after one stall and
     report the backlog as latency: that measured the load generator, not the server.
     """
-    channel = grpc.insecure_channel(target)
-    call = _unary(channel, payloads)
+    channels = [own_connection(target) for _ in range(OPEN_LOOP_CONNECTIONS)]
+    calls = [_unary(channel, payloads) for channel in channels]
     latencies: list[int] = []
     errors = 0
     lock = threading.Condition()
@@ -170,14 +171,25 @@ def _open_loop(target: str, payloads: list[bytes], seconds: float, rate: float) 
         if scheduled > now:
             time.sleep(scheduled - now)
         request = payloads[i % len(payloads)] if payloads else health_pb2.HealthCheckRequest()
-        future = call.future(request, timeout=10)
+        future = calls[i % len(calls)].future(request, timeout=10)
         future.add_done_callback(done(scheduled))
         i += 1
         scheduled = start + i * interval
     with lock:  # every answer (or its error) arrives within the 10 s timeout
         lock.wait_for(lambda: len(latencies) + errors == i)
-    channel.close()
+    for channel in channels:
+        channel.close()
     return latencies, errors
+
+
+def own_connection(target: str) -> grpc.Channel:
+    """A channel with a TCP connection of its own.
+
+    By default every channel of a process to one target shares a single connection (gRPC's
+    global subchannel pool), and worker processes behind SO_REUSEPORT are balanced by
+    connection, not by call: two client processes could then load one worker of two.
+    """
+    return grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
 
 
 def _unary(channel: grpc.Channel, payloads: list[bytes]) -> Any:

@@ -54,7 +54,8 @@ class SourcingUser(User):  # type: ignore[misc]
     wait_time = between(0.0, 0.01)
 
     def on_start(self) -> None:
-        self.channel = grpc.insecure_channel(_target(self.host or ""))
+        # A connection of its own: the server's worker processes are balanced per connection.
+        self.channel = grpc.insecure_channel(_target(self.host or ""), options=[("grpc.use_local_subchannel_pool", 1)])
         self.sourcing = sourcing_pb2_grpc.SourcingServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.network = network_pb2_grpc.NetworkServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.orders = orders_pb2_grpc.OrderServiceStub(self.channel)  # type: ignore[no-untyped-call]
