@@ -139,11 +139,12 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 holds=holds,
             )
             allocations = () if holds else outcome.decision.allocations
+            respond = _AllocateResponder(decision)
             try:
-                stored = self._store.allocate_order(key, new, allocations, now, _allocate_response(decision))
+                stored = self._store.allocate_order(key, new, allocations, now, respond)
             except ReservationConflict:
                 continue
-            return orders_pb2.AllocateResponse.FromString(stored)
+            return respond.message_for(stored)
         raise AllocationAborted(order.order_id, MAX_ATTEMPTS)
 
     # --- reads -------------------------------------------------------------------------
@@ -554,6 +555,26 @@ def _decision_summary(decision: sourcing_pb2.Decision) -> str:
 
 def _order_response(record: OrderRecord) -> bytes:
     return orders_pb2.OrderResponse(order=order_view(record)).SerializeToString(deterministic=True)
+
+
+class _AllocateResponder:
+    """``_allocate_response`` that keeps the message it built: the handler returns it as is
+    instead of parsing the stored bytes back (a replay still parses what was stored)."""
+
+    def __init__(self, decision: sourcing_pb2.Decision) -> None:
+        self._decision = decision
+        self._built: tuple[bytes, orders_pb2.AllocateResponse] | None = None
+
+    def __call__(self, record: OrderRecord) -> bytes:
+        message = orders_pb2.AllocateResponse(order=order_view(record), decision=self._decision)
+        stored = message.SerializeToString(deterministic=True)
+        self._built = (stored, message)
+        return stored
+
+    def message_for(self, stored: bytes) -> orders_pb2.AllocateResponse:
+        if self._built is not None and self._built[0] is stored:
+            return self._built[1]
+        return orders_pb2.AllocateResponse.FromString(stored)
 
 
 def _allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord], bytes]:

@@ -50,6 +50,11 @@ class Tx(Protocol):
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None: ...
 
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], list[tuple[Any, ...]]]:
+        """Send one statement; its rows when the returned function is called (a pipelined
+        PostgreSQL transaction waits for them only then). Errors surface by that call or commit."""
+        ...
+
 
 def encode_page_token(last_id: str) -> str:
     return base64.urlsafe_b64encode((_PAGE_TOKEN_PREFIX + last_id).encode()).decode()

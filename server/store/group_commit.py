@@ -75,6 +75,9 @@ def _run_batch(
     try:
         begin(connection)
         tx = make_tx(connection)
+        if len(batch) == 1:  # alone: its failure may undo the whole transaction, no savepoint needed
+            _run_alone(connection, batch[0], tx)
+            return
         for slot in batch:
             connection.execute("SAVEPOINT grouped")
             try:
@@ -93,3 +96,15 @@ def _run_batch(
     finally:
         for slot in batch:
             slot.done = True
+
+
+def _run_alone(connection: sqlite3.Connection, slot: Slot[Any], tx: Any) -> None:
+    """A batch of one: two statements (SAVEPOINT, RELEASE) fewer than a shared batch."""
+    try:
+        slot.value = slot.work(tx)
+    except Exception as error:  # the caller's own failure: nothing to commit
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        slot.error = error
+        return
+    connection.execute("COMMIT")

@@ -141,6 +141,8 @@ _SHIP = (
     "WHERE sku = ? AND node_id = ?"
 )
 _RESERVATION_COLUMNS = "line_id, node_id, sku, qty, expires_at, state"
+# Rows per multi-row INSERT: far below any driver's parameter limit (SQLite 32,766, PostgreSQL 65,535).
+_ROWS_PER_INSERT = 500
 
 
 def summed(allocations: Iterable[AllocationLine]) -> list[tuple[Key, int]]:
@@ -166,6 +168,10 @@ class OrderStoreMixin(EventFeedMixin, ABC):
     def _write_grouped(self, work: Callable[[Tx], T]) -> T:
         """A write that may share its transaction with concurrent ones (SQLite group commit)."""
         return self._write(work)
+
+    def _write_pipelined(self, work: Callable[[Tx], T]) -> T:
+        """A grouped write whose ``Tx.defer`` statements may share round trips (PostgreSQL)."""
+        return self._write_grouped(work)
 
     @abstractmethod
     def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]: ...
@@ -210,6 +216,24 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         tx.execute("UPDATE idempotency_keys SET response = ? WHERE key = ?", (response, key.key))
         return response
 
+    def _claim_with_response(self, tx: Tx, key: RequestKey, response: bytes, now: datetime) -> None:
+        """Take ``key`` with its response in one statement, last in the transaction.
+
+        For Allocate, whose order row already excludes a duplicate: a claim up front plus a
+        finishing UPDATE cost a statement more. A plain INSERT, sent without waiting: when the
+        key is taken (by another request, or a duplicate racing ahead) its unique violation
+        fails the transaction, at the latest at COMMIT, so a pipelined PostgreSQL transaction
+        needs no round trip of its own for it. ``_key_taken`` recognizes that error.
+        """
+        tx.defer(
+            "INSERT INTO idempotency_keys (key, method, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?)",
+            (key.key, key.method, key.request_hash, response, self._ts_in(now)),
+        )
+
+    def _key_taken(self, error: Exception) -> bool:
+        """Whether ``error`` is the unique violation of an idempotency key (dialects say)."""
+        return False
+
     # --- allocate ----------------------------------------------------------------------
 
     def allocate_order(
@@ -241,11 +265,10 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         payload = json.dumps(body, sort_keys=True)
 
         def work(tx: Tx) -> bytes:
-            stored = self._claim(tx, key, now)
-            if stored is not None:
-                return stored
+            # The order row comes first: a concurrent duplicate (same order id) waits on it until
+            # we commit (PostgreSQL) or queues behind us (SQLite), then finds it taken.
             stamp = self._ts_in(now)
-            inserted = tx.execute(
+            inserted = tx.defer(
                 "INSERT INTO orders (order_id, request, state, rule_set_version, decision, version, hold_ms,"
                 " created_at, updated_at, holds) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
                 " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
@@ -261,18 +284,28 @@ class OrderStoreMixin(EventFeedMixin, ABC):
                     _holds_json(new.holds),
                 ),
             )
-            if not inserted:
-                raise OrderExistsError(new.order_id)
-            tx.executemany(
-                "INSERT INTO order_lines (order_id, line_id, sku, qty) VALUES (?, ?, ?, ?)",
+            # Everything is sent before the first result is looked at (one round trip when
+            # pipelined). Should the order exist, these inserts do nothing and all is rolled back.
+            _insert_rows(
+                tx,
+                "INSERT INTO order_lines (order_id, line_id, sku, qty) VALUES ",
                 [(new.order_id, line_id, sku, qty) for line_id, sku, qty in new.lines],
+                " ON CONFLICT (order_id, line_id) DO NOTHING",
             )
-            if wanted:
-                self._reserve(tx, new.order_id, wanted, allocations, now, new.hold_ms, fresh=True)
-            (event_id,) = tx.execute(
+            events = tx.defer(
                 "INSERT INTO events (order_id, type, payload, created_at) VALUES (?, ?, ?, ?) RETURNING id",
                 (new.order_id, event, payload, stamp),
-            )[0]
+            )
+            try:
+                if wanted:
+                    self._reserve(tx, new.order_id, wanted, allocations, now, new.hold_ms, fresh=True)
+            except ReservationConflict:
+                if not inserted():  # short because this is a duplicate: replay it rather than decide again
+                    raise _OrderTaken() from None
+                raise
+            if not inserted():
+                raise _OrderTaken()
+            (event_id,) = events()[0]
             record = OrderRecord(
                 order_id=new.order_id,
                 state=state,
@@ -290,9 +323,22 @@ class OrderStoreMixin(EventFeedMixin, ABC):
                 updated_at=now,
                 holds=new.holds,
             )
-            return self._finish(tx, key, respond(record))
+            response = respond(record)
+            self._claim_with_response(tx, key, response, now)
+            return response
 
-        return self._write_grouped(work)
+        try:
+            return self._write_pipelined(work)
+        except Exception as error:  # rolled back: the first call's stored answer, if it is ours
+            order_exists = isinstance(error, _OrderTaken)
+            if not order_exists and not self._key_taken(error):
+                raise
+            stored = self.replay(key)
+            if stored is not None:
+                return stored
+            if order_exists:
+                raise OrderExistsError(new.order_id) from None
+            raise RuntimeError(f"request key {key.key!r} has no stored response") from None
 
     def _reserve(
         self,
@@ -305,15 +351,21 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         fresh: bool = False,
     ) -> None:
         stamp = self._ts_in(now)
-        for (sku, node_id), qty in wanted:
-            if tx.execute(_RESERVE, (qty, stamp, sku, node_id, qty)):
+        # Sent together (in (sku, node) order, so rows still lock in that order), checked after:
+        # one round trip on a pipelined PostgreSQL transaction.
+        reserved = [tx.defer(_RESERVE, (qty, stamp, sku, node_id, qty)) for (sku, node_id), qty in wanted]
+        if fresh:  # a new order's holds go out with them; a short position rolls everything back
+            self._insert_holds(tx, order_id, allocations, now, hold_ms, fresh)
+        for ((sku, node_id), qty), rows in zip(wanted, reserved, strict=True):
+            if rows():
                 continue
             # Short: holds past their expiry may be what is missing. Freeing them only when
             # short keeps the common path at one statement per position.
             self._expire(tx, now, keys=[(sku, node_id)])
             if not tx.execute(_RESERVE, (qty, stamp, sku, node_id, qty)):
                 raise ReservationConflict(f"fewer than {qty} units of {sku!r} free at {node_id!r}")
-        self._insert_holds(tx, order_id, allocations, now, hold_ms, fresh)
+        if not fresh:  # after the checks: an expired hold of this order must be freed before it grows
+            self._insert_holds(tx, order_id, allocations, now, hold_ms, fresh)
 
     def _insert_holds(
         self,
@@ -326,14 +378,16 @@ class OrderStoreMixin(EventFeedMixin, ABC):
     ) -> None:
         stamp = self._ts_in(now)
         expires = self._ts_in(now + timedelta(milliseconds=hold_ms))
-        if fresh:  # a new order holds nothing yet: one batch of inserts
-            tx.executemany(
+        if fresh:  # a new order holds nothing yet: one multi-row insert
+            _insert_rows(
+                tx,
                 "INSERT INTO reservations (order_id, line_id, node_id, sku, qty, expires_at, state, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " updated_at) VALUES ",
                 [
                     (order_id, line_id, node_id, sku, qty, expires, HELD, stamp, stamp)
                     for (line_id, node_id, sku), qty in sorted(_holds(allocations).items())
                 ],
+                " ON CONFLICT (order_id, line_id, node_id) DO NOTHING",  # only if the order was not ours
             )
             return
         # A line may already hold units at a node (a re-source back to it): add to that hold.
@@ -695,6 +749,23 @@ def _conservation(tx: Tx) -> tuple[list[str], int]:
     )
     problems.extend(f"order {o} line {line}: a hold's SKU differs from the line's" for o, line in mismatched)
     return problems, len(positions)
+
+
+class _OrderTaken(Exception):
+    """Allocate's order id was already taken: roll back, then replay or refuse."""
+
+
+def _insert_rows(tx: Tx, insert: str, values: Sequence[tuple[Any, ...]], suffix: str = "") -> None:
+    """``insert`` ("INSERT INTO t (columns) VALUES ") of every row in ONE statement, sent
+    without waiting (``Tx.defer``): its errors surface at the next result or the commit.
+
+    One statement per order instead of an executemany: a single statement's overhead (each
+    row count is its own prepared statement, and orders have few lines).
+    """
+    for start in range(0, len(values), _ROWS_PER_INSERT):
+        chunk = values[start : start + _ROWS_PER_INSERT]
+        row = "(" + ", ".join("?" for _ in chunk[0]) + ")"
+        tx.defer(insert + ", ".join(row for _ in chunk) + suffix, [v for r in chunk for v in r])
 
 
 def _holds_json(holds: Sequence[tuple[str, str]]) -> str:

@@ -48,6 +48,10 @@ class _SqliteTx:
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         self._connection.executemany(sql, params)
 
+    def defer(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], list[tuple[Any, ...]]]:
+        rows = self.execute(sql, params)  # in process: nothing to gain by waiting
+        return lambda: rows
+
 
 class SqliteStore(SqlStore):
     MIGRATIONS = "sqlite"
@@ -154,6 +158,9 @@ class SqliteStore(SqlStore):
 
     def _ts_out(self, value: Any) -> datetime | None:
         return None if value is None else rows.decode_text_timestamp(value)
+
+    def _key_taken(self, error: Exception) -> bool:
+        return isinstance(error, sqlite3.IntegrityError) and "idempotency_keys.key" in str(error)
 
     # --- durability ----------------------------------------------------------------------
 
