@@ -1,0 +1,251 @@
+"""Exact branch and bound over node subsets, for the orders the LP leaves a few dozen columns.
+
+Under the conditions of subset enumeration (each SKU on one line, no capacity can bind, not
+all-or-nothing) a node set S costs its fixed costs, s - 1 split penalties and, per line, its
+cheapest units from S (the rest backordered). The saving a line gets from S, the best q units'
+(backorder - cost), is a weighted uniform-matroid rank over S's units, so it is submodular in S:
+a node's marginal saving only shrinks as S grows. Hence for I and any extra nodes A,
+
+    cost(I + A) >= cost(I) - Σ_{a in A} max(0, gain(a | I))
+
+with gain the net improvement of adding one node alone (its saving less its fixed cost and a
+split penalty). A depth-first search over subsets (each set visited once, members in a fixed
+order) prunes every subtree whose bound reaches the best known cost. Each visit evaluates all
+single-node extensions at once in numpy: CBC spends 30-350 ms on these models, mostly in its
+heuristics, even when the greedy plan is already optimal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.optimizer.enumeration import best_by_enumeration
+from engine.optimizer.plan import Plan
+from engine.problem import IntArray, Problem
+
+MAX_VISITS = 2_000  # subsets expanded (~0.1 ms each) before giving up: the caller falls back to the solver
+_CLOCK_EVERY = 16  # expansions between deadline checks
+_TIE = 1e-7  # costs closer than this are ties (search.COST_EPSILON)
+# Weights of the submodular bound against the LP's in the child bound (1: submodular only). Mixes in
+# between are valid too, but on the 2,000-node benchmark's hardest orders they pruned no more.
+_ALPHAS = (1.0, 0.0)
+
+
+def searchable(problem: Problem, cols: IntArray) -> bool:
+    """Whether the subset costs above are exact for this problem (as for subset enumeration)."""
+    if problem.terms.all_or_nothing or problem.terms.split_penalty < 0 or len(problem.skus) != problem.n_lines:
+        return False
+    return not (problem.max_units[cols] < problem.qty.sum()).any()
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """Per line and candidate (in search order): unit cost and units offered (0 when dearer than backorder)."""
+
+    cost: np.ndarray  # [L, C]
+    held: np.ndarray  # [L, C]
+    fixed: np.ndarray  # [C]
+    qty: np.ndarray  # [L]
+    backorder: float
+    split: float
+
+
+def _lines(problem: Problem, cols: IntArray) -> _Lines:
+    bo = problem.terms.backorder_penalty
+    cost = problem.unit[:, cols]
+    held = np.where(problem.allowed[:, cols], problem.avail[problem.sku_row][:, cols], 0)
+    held = np.where(cost < bo, held, 0)
+    return _Lines(cost, held, problem.fixed[cols], problem.qty, bo, problem.terms.split_penalty)
+
+
+def _extensions(lines: _Lines, members: list[int], rest: IntArray) -> tuple[float, np.ndarray]:
+    """cost(I) and [len(rest)] cost(I + r) for each r in ``rest``, I = ``members``.
+
+    Per line, G(k) is the cost of the k cheapest units of I (backorders beyond them). Adding r with
+    h units at cost c takes t = min(h, units of the q that I serves dearer than c) of them:
+    cost = G(q - t) + c * t, G convex piecewise linear.
+    """
+    big = float(lines.qty.sum() + 1)  # the backorder "node" offers more than any line needs
+    n_lines = lines.qty.shape[0]
+    cost = np.concatenate([lines.cost[:, members], np.full((n_lines, 1), lines.backorder)], axis=1)
+    amount = np.concatenate([lines.held[:, members], np.full((n_lines, 1), big)], axis=1).astype(np.float64)
+    order = np.argsort(cost, axis=1, kind="stable")
+    cost = np.take_along_axis(cost, order, axis=1)  # [L, P] ascending
+    amount = np.take_along_axis(amount, order, axis=1)
+    before = np.cumsum(amount, axis=1) - amount  # units of I cheaper than each piece
+    qty = lines.qty[:, None].astype(np.float64)
+
+    def g(k: np.ndarray) -> np.ndarray:  # k: [L, R] -> [L, R] cost of the k cheapest units
+        taken = np.clip(k[:, :, None] - before[:, None, :], 0.0, amount[:, None, :])
+        result: np.ndarray = (taken * cost[:, None, :]).sum(axis=2)
+        return result
+
+    base = g(qty)[:, 0]  # [L]
+    c = lines.cost[:, rest]  # [L, R]
+    h = lines.held[:, rest].astype(np.float64)
+    cheaper = ((cost[:, None, :] < c[:, :, None]) * amount[:, None, :]).sum(axis=2)  # units of I below c
+    t = np.minimum(h, np.maximum(0.0, qty - cheaper))
+    with_r = g(qty - t) + c * t  # [L, R]
+    size = len(members)
+    fixed_i = float(lines.fixed[members].sum()) + lines.split * max(0, size - 1)
+    cost_i = fixed_i + float(base.sum())
+    extended = fixed_i + lines.fixed[rest] + (lines.split if size else 0.0) + with_r.sum(axis=0)
+    return cost_i, extended
+
+
+@dataclass(frozen=True)
+class _Floors:
+    """Bound on adding later nodes from what every one of them could offer at best, all at once.
+
+    A set child + A (A nonempty, after the child) pays the child's fixed costs, at least
+    |A| * (the least fixed cost after the child + a split penalty), and for each line at least
+    qty * its cheapest unit among the child and everything after it (or the backorder).
+    Strong deep in the search, where few nodes remain after a child.
+    """
+
+    lines: _Lines
+    unit: np.ndarray  # [L, C] unit cost where the node offers the line, else inf
+    unit_after: np.ndarray  # [L, C + 1] the least unit cost at positions >= p
+    fixed_after: np.ndarray  # [C + 1] the least fixed cost at positions >= p
+
+    @classmethod
+    def of(cls, lines: _Lines) -> _Floors:
+        unit = np.where(lines.held > 0, lines.cost, np.inf)
+        tail = np.full((unit.shape[0], 1), np.inf)
+        unit_after = np.minimum.accumulate(np.concatenate([unit, tail], axis=1)[:, ::-1], axis=1)[:, ::-1]
+        fixed_after = np.minimum.accumulate(np.append(lines.fixed, np.inf)[::-1])[::-1]
+        return cls(lines, unit, unit_after, fixed_after)
+
+    def children(self, members: list[int], rest: IntArray) -> np.ndarray:
+        """[len(rest)] a lower bound on every set members + rest[i] + at least one position after it."""
+        lines = self.lines
+        own = self.unit[:, members].min(axis=1) if members else np.full(self.unit.shape[0], np.inf)
+        cheapest = np.minimum(np.minimum(own[:, None], self.unit_after[:, rest]), lines.backorder)  # [L, R]
+        units = lines.qty @ cheapest
+        size = len(members) + 1
+        fixed = float(lines.fixed[members].sum()) + lines.fixed[rest] + lines.split * (size - 1)
+        extra = self.fixed_after[rest + 1] + lines.split  # one more node at least; more only when it pays
+        more = np.where(extra >= 0.0, extra, -np.inf)  # preferred nodes (negative fixed costs): no bound
+        result: np.ndarray = fixed + units + more
+        return result
+
+
+@dataclass(frozen=True)
+class _LpBound:
+    """The LP relaxation's bound on a node set S (positions in search order): its value, plus the
+    reduced cost of each member the LP leaves at 0 (``use``), plus that of each non-member it
+    sets to 1 (``skip``), from LP sensitivity: every plan with these y costs at least that."""
+
+    value: float
+    use: np.ndarray
+    skip_before: np.ndarray  # [C + 1] skip costs of all positions before each one
+    skip: np.ndarray
+
+    @classmethod
+    def of(cls, lp: tuple[float, np.ndarray] | None, positions: IntArray) -> _LpBound | None:
+        if lp is None:
+            return None
+        reduced = lp[1][positions]
+        skip = np.maximum(-reduced, 0.0)
+        return cls(lp[0], np.maximum(reduced, 0.0), np.concatenate([[0.0], np.cumsum(skip)]), skip)
+
+
+def _child_bounds(
+    lp: _LpBound | None, members: list[int], rest: IntArray, cost: np.ndarray, gains: np.ndarray, slots: int
+) -> np.ndarray:
+    """[len(rest)] a lower bound on every set: members + rest[i] + up to ``slots`` positions after i.
+
+    Two bounds hold for such a set S = child + A: cost(child) - Σ_A gain (submodularity; gains
+    against the parent only overstate those against the child) and lp(child) + Σ_A use (the LP's).
+    So does any convex combination of the two (see _ALPHAS).
+    """
+    later = rest[None, :] > rest[:, None]  # [R, R] positions after each child
+    if lp is None:
+        alphas: tuple[float, ...] = (1.0,)
+        lp_child = np.zeros(rest.shape[0])
+        use = np.zeros(rest.shape[0])
+    else:
+        alphas = _ALPHAS
+        skipped = lp.skip_before[rest] - float(lp.skip[members].sum())
+        lp_child = lp.value + float(lp.use[members].sum()) + lp.use[rest] + skipped
+        use = lp.use[rest]
+    k = min(slots, rest.shape[0])
+    result = np.full(rest.shape[0], -np.inf)
+    for alpha in alphas:
+        worth = np.maximum(0.0, alpha * gains - (1.0 - alpha) * use)  # [R]
+        ahead = np.where(later, worth[None, :], 0.0)
+        top = -np.partition(-ahead, k - 1, axis=1)[:, :k].sum(axis=1) if k < rest.shape[0] else ahead.sum(axis=1)
+        result = np.maximum(result, alpha * cost + (1.0 - alpha) * lp_child - top)
+    return result
+
+
+@dataclass(frozen=True)
+class LpView:
+    """The LP relaxation over (a superset of) the searched columns, read at those columns."""
+
+    bound: float  # a safe lower bound on its value
+    y: np.ndarray  # [C] the relaxation's y
+    reduced: np.ndarray  # [C] reduced costs of y
+
+
+def best_by_search(
+    problem: Problem,
+    cols: IntArray,
+    max_size: int,
+    incumbent: Plan,
+    lp: LpView | None = None,
+    out_of_time: Callable[[], bool] = lambda: False,
+) -> tuple[Plan, bool]:
+    """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses
+    more) and True; or, after MAX_VISITS expansions or once ``out_of_time()``, the best plan found
+    so far (at worst ``incumbent``) and False.
+
+    Nodes are branched on in order of the LP's y (most open first), then of their cost alone:
+    good sets come first and later nodes' suffixes, whose gains bound a subtree, stay small.
+    """
+    if max_size < 1:
+        return incumbent, True
+    _, alone = _extensions(_lines(problem, cols), [], np.arange(len(cols)))
+    positions = np.lexsort((alone, -lp.y)) if lp is not None else np.argsort(alone, kind="stable")
+    ranked = cols[positions]
+    lines = _lines(problem, ranked)
+    floors = _Floors.of(lines)
+    view = (lp.bound, lp.reduced) if lp is not None else None
+    upper = incumbent.objective(problem)
+    bounds = _LpBound.of(view, positions)
+    best_set: list[int] | None = None
+    stack: list[list[int]] = [[]]
+    visits = 0
+    while stack:
+        members = stack.pop()
+        visits += 1
+        if visits > MAX_VISITS or (visits % _CLOCK_EVERY == 0 and out_of_time()):
+            return _plan(problem, ranked, best_set, incumbent), False
+        rest = np.arange(members[-1] + 1 if members else 0, len(ranked))
+        if rest.shape[0] == 0:
+            continue
+        cost_i, extended = _extensions(lines, members, rest)
+        best = int(np.argmin(extended))
+        if extended[best] < upper - _TIE:
+            upper, best_set = float(extended[best]), [*members, int(rest[best])]
+        slots = max_size - len(members) - 1  # left for a child's own children
+        if slots <= 0:
+            continue
+        bound = _child_bounds(bounds, members, rest, extended, np.maximum(0.0, cost_i - extended), slots)
+        bound = np.maximum(bound, floors.children(members, rest))
+        open_ = np.nonzero(bound < upper - _TIE)[0]
+        # Pushed last-first, so the first (most promising) child is expanded first.
+        stack.extend([*members, int(rest[i])] for i in open_[::-1].tolist())
+    return _plan(problem, ranked, best_set, incumbent), True
+
+
+def _plan(problem: Problem, ranked: IntArray, best_set: list[int] | None, incumbent: Plan) -> Plan:
+    """The allocation of the best set found (the incumbent when none beat it)."""
+    if best_set is None:
+        return incumbent
+    chosen = np.sort(ranked[best_set])
+    plan = best_by_enumeration(problem, chosen, len(chosen))
+    return plan if plan.objective(problem) < incumbent.objective(problem) - _TIE else incumbent
