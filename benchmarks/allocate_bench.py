@@ -3,7 +3,7 @@
 For each store the server runs as ``oms-sourcing serve`` in a subprocess (so the load generator
 does not share its GIL) over the sample network (data/sample-network.json), with every position
 topped up so that stock never runs out during the run. Then, with ``--clients`` concurrent
-client threads on one channel each:
+client threads on a connection each (``--workers`` server processes share the port):
 
 1. ``Source`` for ``--seconds`` (decide only; nothing written);
 2. ``Allocate`` for ``--seconds`` (decide, then reserve and persist in one durable transaction),
@@ -40,6 +40,7 @@ import numpy as np
 import psycopg
 
 from benchmarks.orders import make_orders
+from benchmarks.service_bench import own_connection
 from engine.model import Order
 from server.network_file import read_network_file
 from server.proto import (
@@ -77,9 +78,10 @@ class Phase:
 
 
 class Server:
-    def __init__(self, database: str, threads: int) -> None:
+    def __init__(self, database: str, threads: int, workers: int) -> None:
         command = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--metrics-port", "0"]
         command += ["--database", database, "--load-sample-if-empty", "--threads", str(threads)]
+        command += ["--workers", str(workers)]
         command += ["--log-level", "WARNING"]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.process.stdout is not None
@@ -128,7 +130,7 @@ def _run_phase(
     lock = threading.Lock()
 
     def client(index: int) -> None:
-        with grpc.insecure_channel(target) as channel:
+        with own_connection(target) as channel:
             stubs = (
                 _stub(sourcing_pb2_grpc.SourcingServiceStub, channel),
                 _stub(orders_pb2_grpc.OrderServiceStub, channel),
@@ -175,9 +177,15 @@ def _run_phase(
 
 
 def bench_store(
-    store: str, database: str, orders: Sequence[Order], clients: int, seconds: float, threads: int
+    store: str,
+    database: str,
+    orders: Sequence[Order],
+    clients: int,
+    seconds: float,
+    threads: int,
+    workers: int,
 ) -> list[Phase]:
-    server = Server(database, threads=threads)
+    server = Server(database, threads=threads, workers=workers)
     try:
         _top_up(server.target)
         run = uuid.uuid4().hex[:8]
@@ -226,8 +234,9 @@ def _markdown(phases: Sequence[Phase], meta: dict[str, Any]) -> str:
     lines = [
         f"# Allocate vs Source over gRPC ({meta['date']})",
         "",
-        f"{meta['clients']} concurrent clients, {meta['seconds']} s per phase, 1 server process with"
-        f" {meta['threads']} handler threads, {meta['lines']}-line orders on the sample network"
+        f"{meta['clients']} concurrent clients (a connection each), {meta['seconds']} s per phase,"
+        f" server processes: SQLite {meta['workers']['sqlite']}, PostgreSQL {meta['workers']['postgresql']},"
+        f" {meta['threads']} handler threads each, {meta['lines']}-line orders on the sample network"
         f" ({meta['machine']}). SQLite: WAL, synchronous=FULL, group commit; PostgreSQL: synchronous_commit=on.",
         f"Load average before/after the run: {meta['load_before']} / {meta['load_after']} (the load generator"
         " runs on the same 2 cores; other work on the machine shows here).",
@@ -264,6 +273,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--lines", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4, help="server handler threads")
+    parser.add_argument(
+        "--sqlite-workers",
+        type=int,
+        default=1,
+        help="server processes on SQLite (default 1: the file has one writer, and group commit shares an fsync"
+        " only within a process)",
+    )
+    parser.add_argument(
+        "--postgres-workers",
+        type=int,
+        default=2,
+        help="server processes on PostgreSQL (default 2: config/production.toml, one per core)",
+    )
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--postgres", default=os.environ.get("OMS_TEST_POSTGRES_DSN") or DEFAULT_POSTGRES)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
@@ -276,13 +298,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "sqlite" in stores:
         with tempfile.TemporaryDirectory() as tmp:
             phases += bench_store(
-                "sqlite", f"sqlite:///{tmp}/bench.db", orders, args.clients, args.seconds, args.threads
+                "sqlite",
+                f"sqlite:///{tmp}/bench.db",
+                orders,
+                args.clients,
+                args.seconds,
+                args.threads,
+                args.sqlite_workers,
             )
     if "postgresql" in stores:
         url = _postgres_database(args.postgres)
         if url is not None:
             try:
-                phases += bench_store("postgresql", url, orders, args.clients, args.seconds, args.threads)
+                phases += bench_store(
+                    "postgresql", url, orders, args.clients, args.seconds, args.threads, args.postgres_workers
+                )
             finally:
                 _drop(args.postgres, url)
     date = datetime.now(UTC).strftime("%Y-%m-%d")
@@ -291,6 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "clients": args.clients,
         "seconds": args.seconds,
         "threads": args.threads,
+        "workers": {"sqlite": args.sqlite_workers, "postgresql": args.postgres_workers},
         "lines": args.lines,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "load_before": load_before,
