@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.decision import NodeNote, NodeVerdict, Unfilled
-from engine.geo import FloatArray, haversine_miles
-from engine.network import BoolArray, IntArray, NetworkSnapshot
+from engine.geo import FloatArray
+from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.plan import Plan
 from engine.optimizer.single_node import full_fill_costs, full_fill_nodes
 from engine.problem import Elimination, Problem
@@ -27,44 +27,51 @@ _ELIMINATION_VERDICT = {
 def node_notes(
     problem: Problem, plan: Plan, snapshot: NetworkSnapshot, extra_costs: dict[str, float]
 ) -> tuple[NodeNote, ...]:
-    """Notes on used nodes, unused candidates and eliminated stock holders, nearest first."""
-    notes: list[tuple[float, NodeNote]] = []
+    """Notes on used nodes, unused candidates and eliminated stock holders, nearest first.
+
+    Which nodes get a note depends only on (used first, distance, node id): those keys are
+    ranked first and the words are written for the nodes that make the cut alone.
+    """
     shipped = plan.x.sum(axis=0)
-    full, full_costs, chosen = full_fill_nodes(problem), full_fill_costs(problem), plan.objective(problem)
-    # Build notes only for the nodes that can make the cut: used ones, why-not ones and the nearest others.
-    wanted = set(np.nonzero(shipped > 0)[0].tolist()) | set(_nearest(problem.distance, MAX_NODE_NOTES).tolist())
+    # (not used, distance, node id, kind, index): kind 0 a candidate, 1 a stocked position, 2 no stock.
+    entries: list[tuple[bool, float, str, int, int]] = []
+    # Only nodes that can make the cut are ranked: used ones, why-not ones and the nearest others.
+    wanted = set(np.flatnonzero(shipped > 0).tolist()) | set(_nearest(problem.distance, MAX_NODE_NOTES).tolist())
     wanted |= {j for j, node_id in enumerate(problem.node_ids) if node_id in extra_costs}
-    columns = _Columns.of(problem, shipped, full, full_costs)
-    for j in sorted(wanted):
-        node_id = problem.node_ids[j]
-        distance = columns.distance[j]
-        if columns.shipped[j] > 0:
-            note = NodeNote(node_id, NodeVerdict.USED, f"ships {columns.shipped[j]} units, {distance:.0f} mi")
-        else:
-            detail = _costlier_detail(problem, columns, j, chosen)
-            note = NodeNote(node_id, NodeVerdict.COSTLIER, detail, extra_cost=extra_costs.get(node_id))
-        notes.append((distance, note))
-    lat, lon = problem.order.ship_to.lat, problem.order.ship_to.lon
-    gone = problem.stocked[problem.elimination != Elimination.CANDIDATE]
-    reasons = problem.elimination[problem.elimination != Elimination.CANDIDATE]
-    if gone.shape[0]:
-        distances = haversine_miles(lat, lon, snapshot.lat[gone], snapshot.lon[gone])
-        nearest = _nearest(distances, MAX_NODE_NOTES)
-        for n, why, distance in zip(
-            gone[nearest].tolist(), reasons[nearest].tolist(), distances[nearest].tolist(), strict=True
+    shipped_list: list[int] = shipped.tolist()
+    distance_list: list[float] = problem.distance.tolist()
+    for j in wanted:
+        entries.append((shipped_list[j] <= 0, distance_list[j], problem.node_ids[j], 0, j))
+    gone_at = np.flatnonzero(problem.elimination != Elimination.CANDIDATE)
+    if gone_at.shape[0]:
+        nearest = gone_at[_nearest(problem.stocked_distance[gone_at], MAX_NODE_NOTES)]
+        for n, at, distance in zip(
+            problem.stocked[nearest].tolist(), nearest.tolist(), problem.stocked_distance[nearest].tolist(), strict=True
         ):
-            verdict, detail = _ELIMINATION_VERDICT[Elimination(why)]
-            rules = problem.rule_ids.get(n, ())
-            notes.append((distance, NodeNote(snapshot.nodes[n].id, verdict, detail, rule_ids=rules)))
-    for node_id, extra in extra_costs.items():
-        if not any(note.node_id == node_id for _, note in notes):
-            notes.append(
-                (0.0, NodeNote(node_id, NodeVerdict.NO_STOCK, "holds none of the ordered SKUs", extra_cost=extra))
-            )
-    notes.sort(key=lambda pair: (pair[1].verdict is not NodeVerdict.USED, pair[0], pair[1].node_id))
-    keep = [note for _, note in notes[:MAX_NODE_NOTES]]
-    keep += [note for _, note in notes[MAX_NODE_NOTES:] if note.node_id in extra_costs]
-    return tuple(keep)
+            entries.append((True, distance, snapshot.ids[n], 1, at))
+    noted = {entry[2] for entry in entries}
+    entries += [(True, 0.0, node_id, 2, 0) for node_id in extra_costs if node_id not in noted]
+    entries.sort(key=lambda entry: entry[:3])
+    chosen = entries[:MAX_NODE_NOTES] + [e for e in entries[MAX_NODE_NOTES:] if e[2] in extra_costs]
+    columns: _Columns | None = None
+    notes = []
+    for _, distance, node_id, kind, i in chosen:
+        if kind == 0 and shipped_list[i] > 0:
+            note = NodeNote(node_id, NodeVerdict.USED, f"ships {shipped_list[i]} units, {distance:.0f} mi")
+        elif kind == 0:
+            if columns is None:
+                columns = _Columns.of(problem, plan, shipped)
+            detail = _costlier_detail(problem, columns, i)
+            note = NodeNote(node_id, NodeVerdict.COSTLIER, detail, extra_cost=extra_costs.get(node_id))
+        elif kind == 1:
+            reason = Elimination(int(problem.elimination[i]))
+            verdict, detail = _ELIMINATION_VERDICT[reason]
+            note = NodeNote(node_id, verdict, detail, rule_ids=problem.rule_ids(int(problem.stocked[i]), reason))
+        else:
+            extra = extra_costs[node_id]
+            note = NodeNote(node_id, NodeVerdict.NO_STOCK, "holds none of the ordered SKUs", extra_cost=extra)
+        notes.append(note)
+    return tuple(notes)
 
 
 @dataclass(frozen=True)
@@ -78,25 +85,27 @@ class _Columns:
     serves: list[int]
     full: list[bool]
     full_cost: list[float]
+    chosen: float  # the plan's objective
 
     @classmethod
-    def of(cls, problem: Problem, shipped: IntArray, full: BoolArray, full_costs: FloatArray) -> _Columns:
+    def of(cls, problem: Problem, plan: Plan, shipped: IntArray) -> _Columns:
         return cls(
             distance=problem.distance.tolist(),
             zone=problem.zone.tolist(),
             shipped=shipped.tolist(),
             serves=problem.allowed.sum(axis=0).tolist(),
-            full=full.tolist(),
-            full_cost=full_costs.tolist(),
+            full=full_fill_nodes(problem).tolist(),
+            full_cost=full_fill_costs(problem).tolist(),
+            chosen=plan.objective(problem),
         )
 
 
-def _costlier_detail(problem: Problem, columns: _Columns, j: int, chosen: float) -> str:
+def _costlier_detail(problem: Problem, columns: _Columns, j: int) -> str:
     """Why an unused candidate lost, in numbers a planner can check against the cost model."""
     zone = f"zone {columns.zone[j]}, " if columns.zone[j] else ""
     distance = columns.distance[j]
     if columns.full[j]:
-        extra = columns.full_cost[j] - chosen
+        extra = columns.full_cost[j] - columns.chosen
         return f"{zone}{distance:.0f} mi: shipping everything from here alone would cost {extra:.2f} more"
     return f"{zone}{distance:.0f} mi: holds {columns.serves[j]} of {problem.n_lines} lines; the chosen plan costs less"
 

@@ -5,8 +5,9 @@ Decisions read node attributes from here (vectorized), never node by node in Pyt
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -17,6 +18,7 @@ from engine.rates import DEFAULT_RATE_TABLES, RateTable
 
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int64]
+T = TypeVar("T")
 
 UNLIMITED = np.iinfo(np.int64).max // 4  # capacity of a node with no cap; safe to add to
 
@@ -30,6 +32,7 @@ class NetworkSnapshot:
     currency: str = "USD"
     version: str = ""
     index: Mapping[str, int] = field(init=False, repr=False, compare=False)
+    ids: tuple[str, ...] = field(init=False, repr=False, compare=False)  # node ids in snapshot order
     lat: FloatArray = field(init=False, repr=False, compare=False)
     lon: FloatArray = field(init=False, repr=False, compare=False)
     pick_pack: FloatArray = field(init=False, repr=False, compare=False)
@@ -39,12 +42,15 @@ class NetworkSnapshot:
     max_units: IntArray = field(init=False, repr=False, compare=False)
     max_shipments: IntArray = field(init=False, repr=False, compare=False)
     _members: dict[frozenset[str], BoolArray] = field(init=False, repr=False, compare=False)
+    _member_indices: dict[frozenset[str], IntArray] = field(init=False, repr=False, compare=False)
+    _derived: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         nodes = tuple(sorted(self.nodes, key=lambda n: n.id))  # a stable order makes decisions deterministic
         set_ = object.__setattr__
         set_(self, "nodes", nodes)
         set_(self, "index", {n.id: i for i, n in enumerate(nodes)})
+        set_(self, "ids", tuple(n.id for n in nodes))
         set_(self, "lat", np.array([n.location.lat for n in nodes], dtype=np.float64))
         set_(self, "lon", np.array([n.location.lon for n in nodes], dtype=np.float64))
         set_(self, "pick_pack", np.array([n.pick_pack_cost for n in nodes], dtype=np.float64))
@@ -54,6 +60,8 @@ class NetworkSnapshot:
         set_(self, "max_units", _caps([n.max_units for n in nodes]))
         set_(self, "max_shipments", _caps([n.max_shipments for n in nodes]))
         set_(self, "_members", {})
+        set_(self, "_member_indices", {})
+        set_(self, "_derived", {})
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -80,6 +88,24 @@ class NetworkSnapshot:
                 self._members.clear()
             self._members[node_ids] = mask
         return mask
+
+    def member_indices(self, node_ids: frozenset[str]) -> IntArray:
+        """Sorted indices of the nodes in ``node_ids`` (``membership``'s True positions); read-only, remembered."""
+        found = self._member_indices.get(node_ids)
+        if found is None:
+            found = np.flatnonzero(self.membership(node_ids))
+            found.setflags(write=False)
+            if len(self._member_indices) >= _MEMBERSHIP_CACHE:
+                self._member_indices.clear()
+            self._member_indices[node_ids] = found
+        return found
+
+    def derived(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, computed once per snapshot: arrays a decision derives from node attributes alone."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        value: T = self._derived[key]
+        return value
 
     def rate_table(self, service_level: str) -> RateTable | None:
         return self.rate_tables.get(service_level.upper() or "STANDARD")

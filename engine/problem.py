@@ -53,7 +53,10 @@ class Problem:
     max_units: IntArray  # [N] units the node can still handle
     stocked: IntArray  # snapshot indices of every node holding an ordered SKU
     elimination: IntArray  # [len(stocked)] an Elimination per stocked node
-    rule_ids: dict[int, tuple[str, ...]]  # snapshot index -> rules that excluded or protected it
+    stocked_distance: FloatArray  # [len(stocked)] miles (``distance`` is its candidates' part)
+    protected_by: tuple[tuple[str, BoolArray], ...]  # (rule id, snapshot nodes) per protection applied
+    excluded_by: tuple[tuple[str, BoolArray], ...]  # (rule id, snapshot nodes) per order-wide exclusion
+    required_by: tuple[tuple[str, BoolArray], ...]  # (rule id, snapshot nodes) per order-wide requirement
 
     @property
     def n_lines(self) -> int:
@@ -67,82 +70,85 @@ class Problem:
         """[L, N] units each line could take alone (its SKU's availability where allowed)."""
         return np.where(self.allowed, self.avail[self.sku_row], 0)
 
+    def rule_ids(self, n: int, why: Elimination) -> tuple[str, ...]:
+        """Rules that protected snapshot node ``n`` or eliminated it for ``why``, in rule order.
+
+        Asked only for the few nodes a decision explains, so nothing per node is built up front.
+        The eliminating rule is the first that applies: exclusions are checked before requirements.
+        """
+        ids = [rule_id for rule_id, members in self.protected_by if members[n]]
+        if why is Elimination.EXCLUDED:
+            ids += [next(rule_id for rule_id, members in self.excluded_by if members[n])]
+        elif why is Elimination.NOT_REQUIRED:
+            ids += [next(rule_id for rule_id, members in self.required_by if not members[n])]
+        return tuple(dict.fromkeys(ids))
+
 
 def build_problem(
     order: Order, snapshot: NetworkSnapshot, availability: Availability, directives: Directives, terms: Terms
 ) -> Problem:
-    skus = tuple(dict.fromkeys(line.sku for line in order.lines))
+    """One path for every size. Small orders spend their time in fixed per-call numpy overhead, so
+    the build keeps the number of numpy calls low: cached per-snapshot masks and reasons, one
+    gather for availability, one distance computation, no per-node Python loops."""
+    lines = order.lines
+    skus = tuple(dict.fromkeys(line.sku for line in lines))
     sku_pos = {sku: k for k, sku in enumerate(skus)}
-    sku_row = np.array([sku_pos[line.sku] for line in order.lines], dtype=np.int64)
-    line_pos = {line.line_id: i for i, line in enumerate(order.lines)}
-    avail_all = np.stack([availability.for_sku(sku) for sku in skus]).astype(np.int64, copy=True)
+    sku_row = np.array([sku_pos[line.sku] for line in lines], dtype=np.int64)
+    line_pos = {line.line_id: i for i, line in enumerate(lines)}
+    held = [availability.row.get(sku, -1) for sku in skus]
+    if -1 in held:
+        avail_all = np.stack([availability.for_sku(sku) for sku in skus]).astype(np.int64, copy=True)
+    else:  # one gather (a copy) instead of a stack of rows
+        avail_all = availability.units[held].astype(np.int64, copy=False)
 
-    rule_ids: dict[int, list[str]] = {}
+    protected_by: list[tuple[str, BoolArray]] = []
     for protection in directives.protections:
-        cols = np.flatnonzero(snapshot.membership(protection.node_ids))
+        cols = snapshot.member_indices(protection.node_ids)
         if not len(cols):
             continue
-        if protection.skus:
-            rows = np.array([sku_pos[s] for s in skus if s in protection.skus], dtype=np.int64)
-            if not len(rows):
-                continue
-            avail_all[np.ix_(rows, cols)] = np.maximum(0, avail_all[np.ix_(rows, cols)] - protection.units)
-        else:  # every SKU: plain column slicing, no index grid
-            avail_all[:, cols] = np.maximum(0, avail_all[:, cols] - protection.units)
-        for c in cols.tolist():
-            rule_ids.setdefault(c, []).append(protection.rule_id)
+        rows = [k for k, sku in enumerate(skus) if sku in protection.skus] if protection.skus else None
+        if rows is not None and not rows:
+            continue
+        members = snapshot.membership(protection.node_ids)
+        if rows is not None and len(rows) < len(skus):
+            grid = np.ix_(np.array(rows, dtype=np.int64), cols)
+            avail_all[grid] = np.maximum(0, avail_all[grid] - protection.units)
+        else:  # every ordered SKU: two in-place passes under the cached mask, no index arrays
+            where = np.broadcast_to(members, avail_all.shape)
+            np.subtract(avail_all, protection.units, out=avail_all, where=where)
+            np.maximum(avail_all, 0, out=avail_all, where=where)
+        protected_by.append((protection.rule_id, members))
 
-    stocked = np.nonzero((avail_all > 0).any(axis=0))[0].astype(np.int64)
-    elimination = np.zeros(stocked.shape[0], dtype=np.int64)
+    stocked: IntArray = np.flatnonzero((avail_all > 0).any(axis=0))
+    excluded_by = tuple((e.rule_id, snapshot.membership(e.node_ids)) for e in directives.exclusions if not e.line_ids)
+    required_by = tuple((r.rule_id, snapshot.membership(r.node_ids)) for r in directives.requirements if not r.line_ids)
+    elimination: IntArray = _reasons(snapshot, terms.pickup_node_id, excluded_by, required_by)[stocked]
 
-    def in_set(node_ids: frozenset[str]) -> BoolArray:
-        return snapshot.membership(node_ids)[stocked]
-
-    def eliminate(mask: BoolArray, why: Elimination, rule_id: str = "") -> None:
-        """The first reason a node is eliminated is the one reported."""
-        hit = mask & (elimination == Elimination.CANDIDATE)
-        elimination[hit] = why
-        if rule_id:
-            for n in stocked[hit].tolist():
-                rule_ids.setdefault(n, []).append(rule_id)
-
-    if terms.pickup_node_id is not None:
-        eliminate(~in_set(frozenset({terms.pickup_node_id})), Elimination.NOT_PICKUP_NODE)
-        eliminate(~snapshot.can_pickup[stocked], Elimination.CLOSED)
-    else:
-        eliminate(~snapshot.can_fulfil[stocked], Elimination.CLOSED)
-    eliminate((snapshot.max_units[stocked] <= 0) | (snapshot.max_shipments[stocked] <= 0), Elimination.NO_CAPACITY)
-    for exclusion in directives.exclusions:
-        if not exclusion.line_ids:
-            eliminate(in_set(exclusion.node_ids), Elimination.EXCLUDED, exclusion.rule_id)
-    for requirement in directives.requirements:
-        if not requirement.line_ids:
-            eliminate(~in_set(requirement.node_ids), Elimination.NOT_REQUIRED, requirement.rule_id)
-
-    live = stocked[elimination == Elimination.CANDIDATE]
+    candidate = elimination == Elimination.CANDIDATE
+    live = stocked[candidate]
     avail = avail_all[:, live]
     allowed: BoolArray = avail[sku_row] > 0
     for exclusion in directives.exclusions:
         if exclusion.line_ids:
-            rows = _line_rows(line_pos, exclusion.line_ids)
-            allowed[np.ix_(rows, snapshot.membership(exclusion.node_ids)[live])] = False
+            _forbid(allowed, _line_rows(line_pos, exclusion.line_ids), snapshot.membership(exclusion.node_ids)[live])
     for requirement in directives.requirements:
         if requirement.line_ids:
-            rows = _line_rows(line_pos, requirement.line_ids)
-            allowed[np.ix_(rows, ~snapshot.membership(requirement.node_ids)[live])] = False
-
-    keep = allowed.any(axis=0)
-    nodes: IntArray = live[keep]
-    allowed = allowed[:, keep]
-    avail = avail[:, keep]
+            outside = ~snapshot.membership(requirement.node_ids)[live]
+            _forbid(allowed, _line_rows(line_pos, requirement.line_ids), outside)
 
     lat, lon = order.ship_to.lat, order.ship_to.lon
-    distance = haversine_miles(lat, lon, snapshot.lat[nodes], snapshot.lon[nodes])
-    weight = np.array([line.unit_weight_lb for line in order.lines], dtype=np.float64)
+    stocked_distance = haversine_miles(lat, lon, snapshot.lat[stocked], snapshot.lon[stocked])
+    distance = stocked_distance[candidate]
+    keep = allowed.any(axis=0)
+    nodes: IntArray = live
+    if not keep.all():
+        nodes, allowed, avail, distance = live[keep], allowed[:, keep], avail[:, keep], distance[keep]
+
+    weight = np.array([line.unit_weight_lb for line in lines], dtype=np.float64)
     if terms.pickup_node_id is not None:
         zone = np.zeros(nodes.shape[0], dtype=np.int64)
-        fixed = snapshot.pick_pack[nodes].copy()
-        unit = np.broadcast_to(snapshot.handling[nodes], (len(order.lines), nodes.shape[0])).copy()
+        fixed = snapshot.pick_pack[nodes]  # fancy indexing copies
+        unit = np.broadcast_to(snapshot.handling[nodes], (len(lines), nodes.shape[0])).copy()
     else:
         table = terms.rate_table
         zone = table.zones(distance)
@@ -152,21 +158,26 @@ def build_problem(
         hit = snapshot.membership(penalty.node_ids)[nodes]
         if not hit.any():
             continue
-        fixed[hit] += penalty.per_shipment
+        # In place under the mask: one ufunc call where hit-indexing takes three.
+        if penalty.per_shipment:  # adding 0.0 changes nothing
+            np.add(fixed, penalty.per_shipment, out=fixed, where=hit)
+        if not penalty.per_unit:
+            continue
         if penalty.line_ids:
-            unit[np.ix_(_line_rows(line_pos, penalty.line_ids), hit)] += penalty.per_unit
+            _add(unit, _line_rows(line_pos, penalty.line_ids), hit, penalty.per_unit)
         else:
-            unit[:, hit] += penalty.per_unit
+            np.add(unit, penalty.per_unit, out=unit, where=np.broadcast_to(hit, unit.shape))
 
+    node_ids = snapshot.ids
     return Problem(
         order=order,
         terms=terms,
         skus=skus,
         sku_row=sku_row,
-        qty=np.array([line.qty for line in order.lines], dtype=np.int64),
+        qty=np.array([line.qty for line in lines], dtype=np.int64),
         weight=weight,
         nodes=nodes,
-        node_ids=tuple(snapshot.nodes[i].id for i in nodes.tolist()),
+        node_ids=tuple([node_ids[i] for i in nodes.tolist()]),
         distance=distance,
         zone=zone,
         fixed=fixed,
@@ -176,8 +187,61 @@ def build_problem(
         max_units=snapshot.max_units[nodes],
         stocked=stocked,
         elimination=elimination,
-        rule_ids={n: tuple(dict.fromkeys(r)) for n, r in rule_ids.items()},
+        stocked_distance=stocked_distance,
+        protected_by=tuple(protected_by),
+        excluded_by=excluded_by,
+        required_by=required_by,
     )
+
+
+def _reasons(
+    snapshot: NetworkSnapshot,
+    pickup_node_id: str | None,
+    excluded_by: tuple[tuple[str, BoolArray], ...],
+    required_by: tuple[tuple[str, BoolArray], ...],
+) -> IntArray:
+    """[snapshot nodes] the first Elimination that applies to each node (CANDIDATE: none does).
+
+    Order of precedence: not the pickup node, closed, no capacity, each exclusion, each
+    requirement. Assigned from the last to the first, so the first one wins.
+    """
+    static = snapshot.derived(
+        "problem.pickup_reasons" if pickup_node_id is not None else "problem.ship_reasons",
+        lambda: _static_reasons(snapshot, pickup_node_id is not None),
+    )
+    if not excluded_by and not required_by and pickup_node_id is None:
+        return static
+    reasons = np.zeros(len(snapshot), dtype=np.int64)
+    for _, members in reversed(required_by):
+        reasons[~members] = Elimination.NOT_REQUIRED
+    for _, members in reversed(excluded_by):
+        reasons[members] = Elimination.EXCLUDED
+    reasons = np.where(static != Elimination.CANDIDATE, static, reasons)
+    if pickup_node_id is not None:
+        reasons[~snapshot.membership(frozenset({pickup_node_id}))] = Elimination.NOT_PICKUP_NODE
+    return reasons
+
+
+def _static_reasons(snapshot: NetworkSnapshot, pickup: bool) -> IntArray:
+    """CLOSED, else NO_CAPACITY, from node attributes alone (once per snapshot); read-only."""
+    closed = ~snapshot.can_pickup if pickup else ~snapshot.can_fulfil
+    no_capacity = (snapshot.max_units <= 0) | (snapshot.max_shipments <= 0)
+    reasons: IntArray = np.where(
+        closed, int(Elimination.CLOSED), np.where(no_capacity, int(Elimination.NO_CAPACITY), 0)
+    ).astype(np.int64)
+    reasons.setflags(write=False)
+    return reasons
+
+
+def _forbid(allowed: BoolArray, rows: IntArray, cols: BoolArray) -> None:
+    """allowed[rows x cols] = False; a row at a time (rows are few) instead of an index grid."""
+    for row in rows.tolist():
+        allowed[row, cols] = False
+
+
+def _add(unit: FloatArray, rows: IntArray, cols: BoolArray, amount: float) -> None:
+    for row in rows.tolist():
+        unit[row, cols] += amount
 
 
 def _line_rows(line_pos: dict[str, int], line_ids: frozenset[str]) -> IntArray:

@@ -51,18 +51,19 @@ class RateTable:
         v.raise_if_any()
         # Cached as arrays: zone lookup runs on every decision.
         object.__setattr__(self, "_limits", np.asarray(self.zone_limits_miles, dtype=np.float64))
-        object.__setattr__(self, "_base", np.asarray(self.base, dtype=np.float64))
-        object.__setattr__(self, "_per_lb", np.asarray(self.per_lb, dtype=np.float64))
+        # Indexed by the 1-based zone itself (entry 0 unused): one gather, no ``zones - 1`` per call.
+        object.__setattr__(self, "_base", np.asarray((np.nan, *self.base), dtype=np.float64))
+        object.__setattr__(self, "_per_lb", np.asarray((np.nan, *self.per_lb), dtype=np.float64))
 
     def zones(self, distances_miles: FloatArray) -> IntArray:
         """1-based zone of each distance (side="left": a distance on a limit stays in the lower zone)."""
-        return np.searchsorted(self._limits, distances_miles, side="left").astype(np.int64) + 1
+        return np.searchsorted(self._limits, distances_miles, side="left").astype(np.int64, copy=False) + 1
 
     def base_for(self, zones: IntArray) -> FloatArray:
-        return self._base[zones - 1]
+        return self._base[zones]
 
     def per_lb_for(self, zones: IntArray) -> FloatArray:
-        return self._per_lb[zones - 1]
+        return self._per_lb[zones]
 
 
 STANDARD_RATES = RateTable(

@@ -140,7 +140,7 @@ class CompiledRules:
                     numbers = {float(v) for v in c.values if isinstance(v, int | float) and not isinstance(v, bool)}
                     self.cuts[name] = tuple(sorted(set(self.cuts.get(name, ())) | numbers))
         self.memo_enabled = True
-        self._memo: dict[tuple[tuple[str, Any], ...], frozenset[int]] = {}
+        self._memo: dict[tuple[Any, ...], frozenset[int]] = {}
 
     def _kind(self, per_line: bool, conditions: tuple[Condition, ...]) -> str:
         key = (per_line, frozenset(c.fact for c in conditions))
@@ -190,13 +190,19 @@ class CompiledRules:
 
     def facts(self, order: Order, day: date) -> list[tuple[int, dict[str, Any]]]:
         """(line index, or -1 for the order; the fact) for each group (no ids: see ``_durable``)."""
+        return [(line_index, _fact(key, names)) for line_index, key, names in self._keys(order, day)]
+
+    def _keys(self, order: Order, day: date) -> list[tuple[int, tuple[Any, ...], tuple[str, ...]]]:
+        """(line index, memo key, field names) per fact. The key is the fact's kind, then its values
+        in the group's field order: the fact's whole content, so the fact itself (a dict) is built
+        only when durable-rules must see it (a memo miss)."""
         values = order_facts(self.rule_set, order, day, self.all_facts)
         encoded = self._encode(values.order)
-        out = [(-1, {"k": kind, **{n: encoded[n] for n in names}}) for kind, names in self.order_groups]
+        out = [(-1, (kind, *[encoded[n] for n in names]), names) for kind, names in self.order_groups]
         if self.line_groups:
             for i, line in enumerate(values.lines):
                 on_line = self._encode(line)
-                out += [(i, {"k": kind, **{n: on_line[n] for n in names}}) for kind, names in self.line_groups]
+                out += [(i, (kind, *[on_line[n] for n in names]), names) for kind, names in self.line_groups]
         return out
 
     def _encode(self, values: Mapping[Fact, FactValue]) -> dict[str, Any]:
@@ -214,21 +220,21 @@ class CompiledRules:
 
     def match(self, order: Order, day: date) -> Matches:
         """Rule index -> line indices it fired on (() for order rules); RulesEvaluationError on any fault."""
-        facts = self.facts(order, day)
-        keys = [tuple(sorted(fact.items())) for _, fact in facts]
-        fired: list[frozenset[int] | None] = [self._memo.get(k) if self.memo_enabled else None for k in keys]
+        facts = self._keys(order, day)
+        memo = self._memo if self.memo_enabled else {}
+        fired: list[frozenset[int] | None] = [memo.get(key) for _, key, _ in facts]
         misses = [i for i, f in enumerate(fired) if f is None]
         if misses:
-            found = self._durable([facts[i][1] for i in misses])
+            found = self._durable([_fact(facts[i][1], facts[i][2]) for i in misses])
             for i, rules_fired in zip(misses, found, strict=True):
                 fired[i] = rules_fired
                 if self.memo_enabled:
                     if len(self._memo) >= MEMO_LIMIT:
                         self._memo.clear()  # a crude bound; the space of facts is small in practice
-                    self._memo[keys[i]] = rules_fired
+                    self._memo[facts[i][1]] = rules_fired
         on_order: set[int] = set()
         on_lines: dict[int, set[int]] = {}
-        for (line_index, _), fact_fired in zip(facts, fired, strict=True):
+        for (line_index, _, _), fact_fired in zip(facts, fired, strict=True):
             if line_index < 0:
                 on_order |= fact_fired or frozenset()
             else:
@@ -285,6 +291,11 @@ class CompiledRules:
             for when in parts.get(rule.position, ["always (no conditions: not sent to durable-rules)"]):
                 lines.append(f"    when {when}")
         return "\n".join(lines)
+
+
+def _fact(key: tuple[Any, ...], names: tuple[str, ...]) -> dict[str, Any]:
+    """The fact a memo key stands for: {"k": kind, field name: value, ...}."""
+    return {"k": key[0], **dict(zip(names, key[1:], strict=True))}
 
 
 def _representative(value: float, cuts: tuple[float, ...]) -> float:

@@ -68,8 +68,12 @@ def order_facts(rule_set: RuleSet, order: Order, day: date, facts: Sequence[Fact
     order_level = [f for f in facts if not f.per_line]
     line_level = [f for f in facts if f.per_line]
     prices = [_line_value(rule_set, order, line) for line in order.lines]
-    values: dict[Fact, FactValue] = {f: _order_value(f, order, day, prices) for f in order_level}
-    lines = tuple({f: _line_fact(f, line, prices[i]) for f in line_level} for i, line in enumerate(order.lines))
+    fixed = _order_fixed(order, prices) if order_level else {}
+    values: dict[Fact, FactValue] = {f: _order_value(f, order, day, fixed) for f in order_level}
+    lines = tuple(
+        {f: _line_fact(f, line, on_line) for f in line_level}
+        for line, on_line in zip(order.lines, _lines_fixed(order, prices, bool(line_level)), strict=True)
+    )
     return OrderFacts(values, lines)
 
 
@@ -87,25 +91,29 @@ def _typed(value: str | None, type_: FieldType) -> FactValue:
     return value
 
 
-def _order_value(fact: Fact, order: Order, day: date, prices: list[float | None]) -> FactValue:
+def _order_fixed(order: Order, prices: list[float | None]) -> dict[str, FactValue]:
+    """The order's fixed fields, computed once per order (not once per fact that reads one)."""
+    return {
+        "id": order.order_id,
+        "channel": order.channel,
+        "service_level": order.service_level,
+        "delivery_method": order.delivery_method.value,
+        "pickup_node_id": order.pickup_node_id,
+        "currency": order.attributes.get("currency", ""),
+        "units": float(order.units),
+        "lines": float(len(order.lines)),
+        "value": None if any(p is None for p in prices) else sum(p or 0.0 for p in prices),
+    }
+
+
+def _order_value(fact: Fact, order: Order, day: date, fixed: Mapping[str, FactValue]) -> FactValue:
     head, *rest = fact.path
     attributes = order.attributes
     if head == "order":
         name = rest[0]
         if name == "attributes":
             return _typed(attributes.get(rest[1]), fact.type)
-        if name == "value":
-            return None if any(p is None for p in prices) else sum(p or 0.0 for p in prices)
-        return {
-            "id": order.order_id,
-            "channel": order.channel,
-            "service_level": order.service_level,
-            "delivery_method": order.delivery_method.value,
-            "pickup_node_id": order.pickup_node_id,
-            "currency": attributes.get("currency", ""),
-            "units": float(order.units),
-            "lines": float(len(order.lines)),
-        }[name]
+        return fixed[name]
     if head == "customer":
         return _typed(attributes.get(f"customer_{rest[0]}"), fact.type)
     if head == "ship_to":
@@ -115,18 +123,27 @@ def _order_value(fact: Fact, order: Order, day: date, prices: list[float | None]
     raise AssertionError(f"unknown fact {fact.name}")  # the loader admits no other
 
 
-def _line_fact(fact: Fact, line: OrderLine, value: float | None) -> FactValue:
+def _lines_fixed(order: Order, prices: list[float | None], wanted: bool) -> list[dict[str, FactValue]]:
+    """Each line's fixed fields, once per line (empty when no fact reads a line)."""
+    if not wanted:
+        return [{} for _ in order.lines]
+    return [
+        {
+            "id": line.line_id,
+            "sku": line.sku,
+            "qty": float(line.qty),
+            "hazmat": line.hazmat,
+            "weight": float(line.unit_weight_lb),
+            "value": value,
+        }
+        for line, value in zip(order.lines, prices, strict=True)
+    ]
+
+
+def _line_fact(fact: Fact, line: OrderLine, fixed: Mapping[str, FactValue]) -> FactValue:
     name = fact.path[1]
     if name == "attributes":
         return _typed(line.attributes.get(fact.path[2]), fact.type)
-    fixed: dict[str, FactValue] = {
-        "id": line.line_id,
-        "sku": line.sku,
-        "qty": float(line.qty),
-        "hazmat": line.hazmat,
-        "weight": float(line.unit_weight_lb),
-        "value": value,
-    }
     return fixed[name]
 
 

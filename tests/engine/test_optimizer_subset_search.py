@@ -76,7 +76,8 @@ def test_subset_search_out_of_time_keeps_the_best_so_far(case: Case) -> None:
     if problem.n_nodes == 0 or not searchable(problem, cols):
         return
     start = Plan.empty(problem)
-    plan, _ = best_by_search(problem, cols, problem.n_nodes, start, out_of_time=lambda: True)
+    size = min(problem.terms.max_shipments or problem.n_nodes, problem.n_nodes)  # as search.py passes it
+    plan, _ = best_by_search(problem, cols, size, start, out_of_time=lambda: True)
     assert is_feasible(problem, plan)
     assert plan.objective(problem) <= start.objective(problem) + 1e-9
 
