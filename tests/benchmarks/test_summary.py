@@ -33,6 +33,7 @@ def test_the_summary_divides_by_the_same_servers_trivial_call_and_judges_targets
             _case("Source", 2000, 30),
             _case("Source@80%", 1600, 12),
             _case("Health.Check", 8000, 2, "network-2000"),
+            _case("Source 30 lines, one caller", 12, 120, "network-2000"),
             _case("Source 30 lines@80%", 10, 400, "network-2000"),
         ],
     }
@@ -56,7 +57,8 @@ def test_the_summary_divides_by_the_same_servers_trivial_call_and_judges_targets
     assert "| **25%** |" in text  # Source 2,000 over its own server's 8,000
     assert "| Source ≥ 50% of the trivial call (sqlite, 2 x 4) | 25% | **missed** |" in text
     assert "p99 < 15 ms at 80% of peak (sqlite, 2 x 4) | 12.0 ms (1,600/s) | met |" in text
-    assert "Source 30 lines on network-2000: p99 < 150 ms at 80% of peak | 400 ms" in text
+    assert "Source 30 lines on network-2000: p99 < 150 ms end to end (one caller) | 120 ms | met |" in text
+    assert "| Source 30 lines@80% | sqlite | network-2000 |" in text  # shown, not judged
     assert "| Allocate ≥ 60% of Source (sqlite) | 70% (700 vs 1,000/s) | met |" in text
     assert "| Allocate ≥ 1,000/s (sqlite) | 700/s, p99 30 ms, 0 errors | **missed** |" in text
     assert "| 10-minute soak at 70% of peak (300/s): no errors, memory and threads flat | 0 errors, RSS +2.0%" in text
