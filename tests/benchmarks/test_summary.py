@@ -74,4 +74,9 @@ def test_a_soak_passes_flat_and_fails_on_errors_growth_or_new_threads() -> None:
     assert verdict(flat, 0.10)["passed"]
     assert not verdict([*flat, _window(4, 300)], 0.10)["passed"]
     assert not verdict([*flat, _window(4, 250, threads=31)], 0.10)["passed"]
+    # A pool thread started once early (then level) is not a leak; growth late in the run is.
+    lazy_pool = [_window(1, 200), *(_window(m, 250, threads=30 if m < 4 else 31) for m in range(2, 11))]
+    assert verdict(lazy_pool, 0.10)["passed"]
+    leak = [_window(1, 200), *(_window(m, 250, threads=30 + m // 2) for m in range(2, 11))]
+    assert not verdict(leak, 0.10)["passed"]
     assert not verdict([*flat, _window(4, 250, errors=1)], 0.10)["passed"]
