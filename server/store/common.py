@@ -275,21 +275,16 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         if not skus:
             return StockLevels((), (), ())
         wanted = sorted(set(skus))
+        expired, params = self._expired_holds(wanted, now)
         stock_in, stock_params = self._in_list("i.sku", wanted)
-        holds_in, holds_params = self._in_list("r.sku", wanted)
-        # One aggregate of the few expired holds, joined once, rather than a subquery per row;
-        # the arithmetic and the "any left" filter run in the database, so only rows worth
+        # The arithmetic and the "any left" filter run in the database, so only rows worth
         # promising cross into Python, as plain tuples.
         available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
         sql = (
-            f"SELECT i.sku, i.node_id, CAST({available} AS BIGINT) FROM inventory i"
-            " LEFT JOIN (SELECT r.sku, r.node_id, SUM(r.qty) AS qty FROM reservations r"
-            f" WHERE r.state = ? AND r.expires_at <= ? AND {holds_in} GROUP BY r.sku, r.node_id) e"
-            " ON e.sku = i.sku AND e.node_id = i.node_id"
+            f"SELECT i.sku, i.node_id, CAST({available} AS BIGINT) FROM inventory i {expired}"
             f" WHERE {stock_in} AND {available} > 0"
         )
-        params = [HELD, self._ts_in(now or rows.utc_now()), *holds_params, *stock_params]
-        found = self._read(lambda tx: tx.execute(sql, params))
+        found = self._read(lambda tx: tx.execute(sql, [*params, *stock_params]))
         if not found:
             return StockLevels((), (), ())
         sku_column, node_column, units_column = zip(*found, strict=True)
@@ -298,22 +293,34 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
     def _positions(self, skus: Sequence[str], node_ids: Sequence[str], now: datetime | None) -> list[Any]:
         if not skus:
             return []
-        # Holds past their expiry count as available from that instant, swept or not.
-        expired = (
-            "reserved - COALESCE((SELECT SUM(r.qty) FROM reservations r WHERE r.sku = inventory.sku"
-            " AND r.node_id = inventory.node_id AND r.state = ? AND r.expires_at <= ?), 0)"
+        wanted = sorted(set(skus))
+        expired, params = self._expired_holds(wanted, now)
+        columns = ", ".join(
+            "i.reserved - COALESCE(e.qty, 0)" if c == "reserved" else f"i.{c}" for c in rows.POSITION_COLUMNS
         )
-        columns = ", ".join(expired if c == "reserved" else c for c in rows.POSITION_COLUMNS)
-        params: list[Any] = [HELD, self._ts_in(now or rows.utc_now())]
-        predicate, sku_params = self._in_list("sku", sorted(set(skus)))
+        predicate, sku_params = self._in_list("i.sku", wanted)
         params += sku_params
-        sql = f"SELECT {columns} FROM inventory WHERE {predicate}"
+        sql = f"SELECT {columns} FROM inventory i {expired} WHERE {predicate}"
         if node_ids:
-            node_predicate, node_params = self._in_list("node_id", sorted(set(node_ids)))
+            node_predicate, node_params = self._in_list("i.node_id", sorted(set(node_ids)))
             sql += f" AND {node_predicate}"
             params += node_params
-        sql += " ORDER BY sku, node_id"
+        sql += " ORDER BY i.sku, i.node_id"
         return list(self._read(lambda tx: tx.execute(sql, params)))
+
+    def _expired_holds(self, skus: Sequence[str], now: datetime | None) -> tuple[str, list[Any]]:
+        """A LEFT JOIN of ``inventory i`` to ``e.qty``: units of holds past their expiry per position.
+
+        Holds past their expiry count as available from that instant, swept or not. They are few:
+        one grouped aggregate joined once, not a subquery per stock row.
+        """
+        holds_in, holds_params = self._in_list("r.sku", skus)
+        sql = (
+            "LEFT JOIN (SELECT r.sku, r.node_id, SUM(r.qty) AS qty FROM reservations r"
+            f" WHERE r.state = ? AND r.expires_at <= ? AND {holds_in} GROUP BY r.sku, r.node_id) e"
+            " ON e.sku = i.sku AND e.node_id = i.node_id"
+        )
+        return sql, [HELD, self._ts_in(now or rows.utc_now()), *holds_params]
 
     def update_inventory(self, updates: Sequence[InventoryUpdate]) -> list[InventoryUpdateResult]:
         if not updates:
