@@ -25,9 +25,10 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from engine.availability import StockLevels
+from engine.model import Item
 from server.app import prepare_store
 from server.config import Config
 from server.item_cache import ItemCache
@@ -72,6 +73,19 @@ class _Before:
         return StockLevels.from_positions(self._inner.get_availability(skus, now=now))
 
 
+class _Uncached:
+    """The catalogue as the decider read it before: from the store on every call."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
+        return self._store.get_items(skus)
+
+    def invalidate(self) -> None:
+        pass
+
+
 def build(db_dir: str) -> tuple[SourcingService, SourcingService, Store]:
     config = Config(
         database_url=f"sqlite:///{db_dir}/profile.db",
@@ -82,7 +96,7 @@ def build(db_dir: str) -> tuple[SourcingService, SourcingService, Store]:
     prepare_store(store, config)
     current = SourcingService(ServiceDeps.build(config, store))
     before_store: Any = _Before(store)
-    before = SourcingService(ServiceDeps.build(config, before_store, items=ItemCache(store, ttl_seconds=0)))
+    before = SourcingService(ServiceDeps.build(config, before_store, items=cast(ItemCache, _Uncached(store))))
     return current, before, store
 
 

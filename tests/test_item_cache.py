@@ -1,4 +1,5 @@
-"""The catalogue cache: hits within the TTL, always asks for unknown SKUs, forgets on invalidate."""
+"""The catalogue cache: hits while the catalogue is unchanged, forgets when its counter moves (checked
+once per TTL) or on invalidate, and always asks for unknown SKUs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ class _Catalogue:
     def __init__(self) -> None:
         self.items = {"A": Item(sku="A", unit_weight_lb=1.0)}
         self.asked: list[list[str]] = []
+        self.version = 0
+        self.version_reads = 0
+
+    def items_version(self) -> int:
+        self.version_reads += 1
+        return self.version
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         self.asked.append(list(skus))
@@ -39,9 +46,31 @@ def test_an_unknown_sku_is_asked_every_time_so_a_new_item_is_seen_at_once() -> N
     assert store.asked == [["A", "B"], ["B"]]
 
 
-def test_entries_expire_after_the_ttl() -> None:
+def test_entries_live_while_the_catalogue_counter_stands_still() -> None:
+    store: Any = _Catalogue()
+    cache = ItemCache(store, ttl_seconds=0)  # checks the counter on every read
+    for _ in range(3):
+        assert cache.get_items(["A"])["A"].unit_weight_lb == 1.0
+    assert store.asked == [["A"]]
+    assert store.version_reads == 3
+
+
+def test_a_change_elsewhere_is_seen_at_the_next_check() -> None:
     store: Any = _Catalogue()
     cache = ItemCache(store, ttl_seconds=0)
     cache.get_items(["A"])
-    cache.get_items(["A"])
+    store.items["A"] = Item(sku="A", unit_weight_lb=2.0)  # another process's upsert
+    store.version += 1
+    assert cache.get_items(["A"])["A"].unit_weight_lb == 2.0
     assert store.asked == [["A"], ["A"]]
+
+
+def test_the_counter_is_read_at_most_once_per_ttl() -> None:
+    store: Any = _Catalogue()
+    cache = ItemCache(store, ttl_seconds=60)
+    for _ in range(5):
+        cache.get_items(["A"])
+    store.items["A"] = Item(sku="A", unit_weight_lb=2.0)
+    store.version += 1
+    assert cache.get_items(["A"])["A"].unit_weight_lb == 1.0  # within the TTL: stale by contract
+    assert store.version_reads == 1

@@ -109,6 +109,10 @@ class Store(Protocol):
 
     def upsert_items(self, items: Sequence[Item]) -> None: ...
 
+    def items_version(self) -> int:
+        """A counter that changes whenever any item is added or changed (in the same transaction)."""
+        ...
+
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]: ...
 
     def update_inventory(self, updates: Sequence[InventoryUpdate]) -> list[InventoryUpdateResult]:

@@ -253,7 +253,17 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
             return
         now = self._ts_in(rows.utc_now())
         params = [(*rows.item_to_row(i), now) for i in items]
-        self._write(lambda tx: tx.executemany(_UPSERT_ITEM, params))
+
+        def work(tx: Tx) -> None:
+            tx.executemany(_UPSERT_ITEM, params)
+            tx.execute("UPDATE catalogue_version SET version = version + 1 WHERE id = 1")
+
+        self._write(work)
+
+    def items_version(self) -> int:
+        """Changes whenever any item is added or changed: how each worker's item cache notices another's upsert."""
+        ((version,),) = list(self._read(lambda tx: tx.execute("SELECT version FROM catalogue_version WHERE id = 1")))
+        return int(version)
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         if not skus:

@@ -439,6 +439,18 @@ def test_data_survives_close_and_reopen(store_url: str, store: Store) -> None:
         reopened.close()
 
 
+def test_items_version_moves_with_every_item_upsert_and_only_then(store: Store) -> None:
+    before = store.items_version()
+    assert store.items_version() == before
+    store.upsert_items([Item(sku="V-SKU", unit_weight_lb=1.0)])
+    added = store.items_version()
+    assert added != before
+    store.upsert_nodes([Node("V-2", NodeType.DC, GeoPoint(40.0, -95.0), pick_pack_cost=1.0, unit_handling_cost=0.2)])
+    assert store.items_version() == added  # nodes are not the catalogue
+    store.upsert_items([Item(sku="V-SKU", unit_weight_lb=2.0)])
+    assert store.items_version() != added
+
+
 def test_nodes_version_changes_when_a_node_changes(store: Store) -> None:
     from dataclasses import replace as _replace
 
