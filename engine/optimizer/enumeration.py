@@ -59,44 +59,42 @@ def enumerable(problem: Problem, cols: IntArray, max_size: int, max_work: int = 
 def best_by_enumeration(problem: Problem, cols: IntArray, max_size: int) -> Plan:
     """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses more).
 
-    One vectorized pass over [subsets, members]; the first minimum wins: fewer nodes, then
-    lower columns.
+    One vectorized pass over [lines, subsets, members] (a few dozen numpy calls whatever the
+    number of lines: on the small pools of typical orders their fixed cost is what counts); the
+    first minimum wins: fewer nodes, then lower columns.
     """
     terms = problem.terms
     n = len(cols)
     members = _members(n, min(max_size, n))  # [M, S], n = the stand-in
     bo = terms.backorder_penalty
-    units = np.zeros(members.shape, dtype=np.int64)  # units each subset ships from each member
-    takes: list[IntArray] = []
-    total = np.zeros(members.shape[0])
-    rows = np.arange(members.shape[0])[:, None]
-    for line in range(problem.n_lines):
-        qty = int(problem.qty[line])
-        cost = np.append(problem.unit[line, cols], 0.0)[members]  # [M, S]
-        held = np.where(problem.allowed[line, cols], problem.avail[problem.sku_row[line], cols], 0)
-        if not terms.all_or_nothing:
-            held = np.where(problem.unit[line, cols] < bo, held, 0)  # dearer than its backorder: unshipped
-        offered_by_member = np.append(held, 0)[members]
-        order = np.argsort(cost, axis=1, kind="stable")  # cheapest first; ties to the lower column
-        offered = offered_by_member[rows, order]
-        before = np.cumsum(offered, axis=1) - offered
-        take = np.empty_like(offered)
-        take[rows, order] = np.clip(qty - before, 0, offered)
-        takes.append(take)
-        units += take
-        total += (take * cost).sum(axis=1) + bo * (qty - take.sum(axis=1))
+    n_lines = problem.n_lines
+    qty = problem.qty
+    # [L, n + 1]: the stand-in column costs nothing and offers nothing.
+    unit = np.zeros((n_lines, n + 1))
+    unit[:, :n] = problem.unit[:, cols]
+    held = np.zeros((n_lines, n + 1), dtype=np.int64)
+    held[:, :n] = np.where(problem.allowed[:, cols], problem.avail[problem.sku_row][:, cols], 0)
+    if not terms.all_or_nothing:
+        held[:, :n][unit[:, :n] >= bo] = 0  # dearer than its backorder: unshipped
+    cost = unit[:, members]  # [L, M, S]
+    order = np.argsort(cost, axis=2, kind="stable")  # cheapest first; ties to the lower column
+    offered = np.take_along_axis(held[:, members], order, axis=2)
+    before = np.cumsum(offered, axis=2) - offered
+    take = np.empty_like(offered)
+    np.put_along_axis(take, order, np.clip(qty[:, None, None] - before, 0, offered), axis=2)
+    units = take.sum(axis=0)  # [M, S] units each subset ships from each member
+    total = (take * cost).sum(axis=(0, 2)) + bo * (int(qty.sum()) - units.sum(axis=1))
     used = units > 0
     shipments = used.sum(axis=1)
     total += (np.append(problem.fixed[cols], 0.0)[members] * used).sum(axis=1)
     total += terms.split_penalty * np.maximum(0, shipments - 1)
     if terms.all_or_nothing:
-        total[units.sum(axis=1) < problem.qty.sum()] = np.inf
+        total[units.sum(axis=1) < qty.sum()] = np.inf
     best = int(np.argmin(total))
     empty = Plan.empty(problem)
     if not np.isfinite(total[best]) or empty.objective(problem) <= total[best]:
         return empty
     real = members[best] < n
-    x = np.zeros((problem.n_lines, problem.n_nodes), dtype=np.int64)
-    for line, take in enumerate(takes):
-        x[line, cols[members[best][real]]] = take[best][real]
+    x = np.zeros((n_lines, problem.n_nodes), dtype=np.int64)
+    x[:, cols[members[best][real]]] = take[:, best, real]
     return Plan(x)

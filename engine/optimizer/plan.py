@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,7 +11,9 @@ from engine.problem import IntArray, Problem
 
 @dataclass(frozen=True)
 class Plan:
-    x: IntArray  # [L, N]
+    x: IntArray  # [L, N], never changed after construction
+    # (problem, objective) pairs already computed: the search compares the same plans many times.
+    _objectives: list[tuple[Problem, float]] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def empty(cls, problem: Problem) -> Plan:
@@ -22,6 +24,14 @@ class Plan:
 
     def objective(self, problem: Problem) -> float:
         """The cost-model objective, from the problem's arrays (engine.cost.plan_cost is the reference)."""
+        for known, value in self._objectives:
+            if known is problem:
+                return value
+        value = self._objective(problem)
+        self._objectives.append((problem, value))
+        return value
+
+    def _objective(self, problem: Problem) -> float:
         used = self.used()
         terms = problem.terms
         unfilled = int(problem.qty.sum() - self.x.sum())

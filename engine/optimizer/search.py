@@ -88,20 +88,26 @@ def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) 
     greedy = greedy_plan(problem)
     if greedy.objective(problem) < incumbent.objective(problem) - COST_EPSILON:
         incumbent = greedy
-    upper = incumbent.objective(problem)
     lower_by_node = node_bounds(problem, floor, full)
-    incumbent = _improve(problem, incumbent, np.arange(problem.n_nodes), floor, lower_by_node)
+    incumbent, searched = _improve(problem, incumbent, np.arange(problem.n_nodes), floor, lower_by_node)
     upper = incumbent.objective(problem)
-    # Dominance is pairwise; run it only on the nodes the bound leaves (a sub-problem over those columns).
     cols = np.nonzero(lower_by_node <= upper + COST_EPSILON)[0]
+    # Every plan that could beat the incumbent ships from at most ``most`` of ``cols``: when
+    # _improve already tried every such subset exactly, nothing is left to search.
+    most = max_useful_shipments(problem, floor, upper)
+    if cols.shape[0] > 1 and searched is not None and searched.covers(cols, most):
+        return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, upper, int(cols.shape[0]))
+    # Dominance is pairwise; run it only on the nodes the bound leaves (a sub-problem over those columns).
     if cols.shape[0] > 1:
         cols = cols[undominated(_columns(problem, cols))]
+        # Some optimal plan avoids every dominated node: the same argument over what is left.
+        if cols.shape[0] > 1 and searched is not None and searched.covers(cols, most):
+            return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, upper, int(cols.shape[0]))
     global_floor = float(min(terms.backorder_penalty * problem.qty.sum(), lower_by_node.min()))
     if cols.shape[0] == 0:
         return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, upper, 0)
     if cols.shape[0] == 1:
         return _least_cost_single(problem, int(cols[0]), incumbent)
-    most = max_useful_shipments(problem, floor, upper)
     if deadline.passed():  # every step from here on can take tens of ms: the caller's time comes first
         return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
     if enumerable(problem, cols, most):
@@ -170,18 +176,34 @@ def _out_of_time(incumbent: Plan, floor: float, candidates: int) -> Solution:
     return Solution(incumbent, SolveStatus.FEASIBLE, DecisionPath.SOLVER, floor, candidates)
 
 
-def _improve(problem: Problem, incumbent: Plan, cols: np.ndarray, floor: np.ndarray, lower: np.ndarray) -> Plan:
+@dataclass(frozen=True)
+class _Searched:
+    """What an exact enumeration covered: every subset of at most ``most`` of ``pool``."""
+
+    pool: np.ndarray
+    most: int
+
+    def covers(self, cols: np.ndarray, most: int) -> bool:
+        return most <= self.most and bool(np.isin(cols, self.pool, assume_unique=True).all())
+
+
+def _improve(
+    problem: Problem, incumbent: Plan, cols: np.ndarray, floor: np.ndarray, lower: np.ndarray
+) -> tuple[Plan, _Searched | None]:
     """A better upper bound: the best plan over the incumbent's nodes and the most promising others.
 
     Exact search over a small pool (the incumbent's nodes and those with the lowest bounds): a
-    tighter bound prunes more columns and caps how many shipments an optimum can have.
+    tighter bound prunes more columns and caps how many shipments an optimum can have. Also
+    says what it searched (None: the pool was too large to enumerate), so that a caller whose
+    pruned columns fall inside it knows the result is optimal.
     """
     pool = np.union1d(incumbent.used(), cols[np.argsort(lower[cols], kind="stable")[:IMPROVE_POOL]])
     most = max_useful_shipments(problem, floor, incumbent.objective(problem))
     if not enumerable(problem, pool, most, IMPROVE_MAX_WORK):
-        return incumbent
+        return incumbent, None
     plan = best_by_enumeration(problem, pool, most)
-    return plan if plan.objective(problem) < incumbent.objective(problem) - COST_EPSILON else incumbent
+    better = plan if plan.objective(problem) < incumbent.objective(problem) - COST_EPSILON else incumbent
+    return better, _Searched(pool, most)
 
 
 def _least_cost_single(problem: Problem, n: int, incumbent: Plan) -> Solution:
