@@ -52,6 +52,7 @@ class RunningServer:
     metrics_endpoint: MetricsEndpoint | None = None
     light_pool: futures.ThreadPoolExecutor | None = None  # health checks and refusals (server.limiter)
     business_pool: CountingExecutor | None = None  # every other call, queued or running
+    stream_pool: CountingExecutor | None = None  # server streams (WatchEvents), a thread each
     _stopped: bool = field(default=False, repr=False)
 
     @property
@@ -77,8 +78,9 @@ class RunningServer:
         self.deps.stopping.set()  # event streams and the sweeper end now, not after the grace
         self.server.stop(grace).wait()
         self.health_pool.shutdown(wait=False)
-        if self.light_pool is not None:
-            self.light_pool.shutdown(wait=False)
+        for pool in (self.light_pool, self.stream_pool):
+            if pool is not None:
+                pool.shutdown(wait=False)
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.close()
         _log.info("stopped")
@@ -141,7 +143,8 @@ def create_server(
     pool = CountingExecutor(max_workers=config.threads, thread_name_prefix="rpc")
     # Two threads: a health probe must not wait behind a burst of refusals, which also run here.
     light_pool = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="light")
-    limiter = InflightLimiter(pool, config.max_concurrent_rpcs, light_pool)
+    stream_pool = CountingExecutor(max_workers=config.max_streams, thread_name_prefix="stream")
+    limiter = InflightLimiter(pool, config.max_concurrent_rpcs, light_pool, stream_pool)
     server = grpc.server(
         pool,
         # Outermost first: metrics see mapped codes and the limiter's refusals, which it makes
@@ -177,6 +180,7 @@ def create_server(
         metrics_registry=registry,
         light_pool=light_pool,
         business_pool=pool,
+        stream_pool=stream_pool,
     )
     running.set_serving(False)
     server.start()

@@ -40,6 +40,9 @@ class Config:
     max_concurrent_rpcs: int = _setting(
         64, "business RPCs held per process (queued or running); beyond it RESOURCE_EXHAUSTED, health exempt"
     )
+    max_streams: int = _setting(
+        16, "WatchEvents streams open per process, each on a thread of its own; beyond it RESOURCE_EXHAUSTED"
+    )
     grace_seconds: float = _setting(10.0, "on SIGTERM/SIGINT, how long in-flight RPCs may take to finish")
     max_message_bytes: int = _setting(4 * 1024 * 1024, "largest request or response message in bytes")
     reflection: bool = _setting(False, "serve gRPC server reflection (on in development, off in production)")
@@ -67,6 +70,7 @@ class Config:
                 ("workers", 1 <= self.workers <= 64, "must be 1-64"),
                 ("threads", 1 <= self.threads <= 256, "must be 1-256"),
                 ("max_concurrent_rpcs", 1 <= self.max_concurrent_rpcs <= 100_000, "must be 1-100000"),
+                ("max_streams", 1 <= self.max_streams <= 10_000, "must be 1-10000"),
                 ("grace_seconds", 0 <= self.grace_seconds <= 3600, "must be 0-3600"),
                 ("max_message_bytes", 1024 <= self.max_message_bytes <= 1 << 30, "must be 1 KiB-1 GiB"),
                 ("solver_time_limit_ms", 1 <= self.solver_time_limit_ms <= 600_000, "must be 1-600000"),

@@ -7,7 +7,10 @@ exactly when it was merely busy. Here instead:
 - business calls run on a :class:`CountingExecutor` that knows how many calls it holds (queued or
   running); beyond ``limit`` a call is refused with RESOURCE_EXHAUSTED and a RetryInfo detail;
 - health and reflection are exempt and run on a small pool of their own, so a backlog (or a store
-  that blocks every handler thread) never delays them.
+  that blocks every handler thread) never delays them;
+- server streams (``WatchEvents``) live for as long as their consumer listens: each runs on a
+  thread of a stream pool with its own limit, so integrations that watch never take the handler
+  threads that decisions need (four watchers once stopped a four-thread server deciding).
 
 The admission check runs in gRPC's single polling thread, the only thread that submits to the
 business pool, so the count cannot overshoot the limit between the check and the submit.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import grpc
@@ -40,6 +44,7 @@ class CountingExecutor(futures.ThreadPoolExecutor):
 
     def __init__(self, max_workers: int, thread_name_prefix: str = "") -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=thread_name_prefix)
+        self.max_workers = max_workers
         self._count_lock = threading.Lock()
         self._pending = 0
 
@@ -69,24 +74,41 @@ def _on(pool: futures.ThreadPoolExecutor, behaviour: Callable[..., Any]) -> Call
     return behaviour
 
 
-def _exhausted_status(limit: int) -> grpc.Status:
+def _exhausted_status(what: str) -> grpc.Status:
     retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(nanos=int(RETRY_AFTER_SECONDS * 1e9)))
-    message = f"server busy: {limit} calls in flight; retry after {int(RETRY_AFTER_SECONDS * 1000)} ms"
+    message = f"server busy: {what}; retry after {int(RETRY_AFTER_SECONDS * 1000)} ms"
     detail = any_pb2.Any()
     detail.Pack(retry)
     return rpc_status.to_status(status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=message, details=[detail]))
 
 
-class InflightLimiter(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Refuses business calls beyond ``limit`` held by ``pool``; routes exempt calls to ``light_pool``."""
+@dataclass(frozen=True)
+class Lane:
+    """A pool that runs one kind of business call, and how many such calls it may hold."""
 
-    def __init__(self, pool: CountingExecutor, limit: int, light_pool: futures.ThreadPoolExecutor) -> None:
-        self._pool = pool
-        self._limit = limit
+    pool: CountingExecutor
+    limit: int
+    busy: str  # what a refused caller is told is full
+
+    @property
+    def full(self) -> bool:
+        return self.pool.pending >= self.limit
+
+
+class InflightLimiter(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Refuses business calls beyond their lane's limit; routes server streams to ``streams``
+    and exempt calls to ``light_pool``."""
+
+    def __init__(
+        self, pool: CountingExecutor, limit: int, light_pool: futures.ThreadPoolExecutor, streams: CountingExecutor
+    ) -> None:
+        self._calls = Lane(pool, limit, f"{limit} calls in flight")
+        # A stream holds its thread for its lifetime: one waiting for a thread would wait for good.
+        self._streams = Lane(streams, streams.max_workers, f"{streams.max_workers} event streams open")
         self._light_pool = light_pool
-        self._status = _exhausted_status(limit)
         # Handlers never change per method, so the replacements are built once and reused.
         self._light: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._streamed: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
         self._refusals: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(
@@ -100,9 +122,29 @@ class InflightLimiter(grpc.ServerInterceptor):  # type: ignore[misc]
         method: str = handler_call_details.method
         if method.startswith(EXEMPT_PREFIXES):
             return self._exempt(method, handler)
-        if self._pool.pending >= self._limit:
-            return self._refusal(method, handler)
+        if handler.unary_stream is not None:
+            full = self._streams.full
+            return self._refusal(method, handler, self._streams) if full else self._streamed_on(method, handler)
+        if self._calls.full:
+            return self._refusal(method, handler, self._calls)
         return handler
+
+    def _streamed_on(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        cached = self._streamed.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        behaviour = handler.unary_stream
+
+        def stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            yield from behaviour(request, context)
+
+        routed = grpc.unary_stream_rpc_method_handler(
+            _on(self._streams.pool, stream),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._streamed[method] = (handler, routed)
+        return routed
 
     def _exempt(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         if handler.unary_unary is None:
@@ -123,11 +165,11 @@ class InflightLimiter(grpc.ServerInterceptor):  # type: ignore[misc]
         self._light[method] = (handler, routed)
         return routed
 
-    def _refusal(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _refusal(self, method: str, handler: grpc.RpcMethodHandler, lane: Lane) -> grpc.RpcMethodHandler:
         refusal = self._refusals.get(method)
         if refusal is not None:
             return refusal
-        status = self._status
+        status = _exhausted_status(lane.busy)
 
         def refuse(request: Any, context: grpc.ServicerContext) -> Any:
             context.abort_with_status(status)

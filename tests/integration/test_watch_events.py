@@ -103,6 +103,35 @@ def test_a_watcher_sees_allocate_cancel_ship_in_order_and_resumes_without_gaps(c
     resumed.call.cancel()
 
 
+def test_watchers_never_take_the_handler_threads_and_beyond_max_streams_are_refused(
+    start_server: ServerFactory, store: Store
+) -> None:
+    # As many watchers as handler threads: each on a stream thread, so calls still get decided.
+    client = _client(start_server, store, threads=2, max_streams=2)
+    watchers = [Watcher(client), Watcher(client)]
+    stream_pool = client.running.stream_pool
+    assert stream_pool is not None
+    deadline = time.monotonic() + 5.0
+    while stream_pool.pending < 2:
+        assert time.monotonic() < deadline, "the streams never started"
+        time.sleep(0.02)
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))), timeout=5)
+    for watcher in watchers:
+        watcher.wait_for(lambda seen: any(e.order_id == "O-1" for e in seen))
+    third = Watcher(client)
+    assert third.done.wait(5.0) and third.ended == grpc.StatusCode.RESOURCE_EXHAUSTED
+    watchers[0].call.cancel()
+    assert watchers[0].done.wait(2.0)
+    while stream_pool.pending > 1:  # the cancelled stream gives its thread back
+        assert time.monotonic() < deadline + 5.0, "a cancelled stream kept its thread"
+        time.sleep(0.02)
+    again = Watcher(client)
+    again.wait_for(lambda seen: any(e.order_id == "O-1" for e in seen))
+    for watcher in (watchers[1], again):
+        watcher.call.cancel()
+    client.channel.close()
+
+
 def test_server_shutdown_ends_streams_without_waiting_out_the_grace(start_server: ServerFactory, store: Store) -> None:
     client = _client(start_server, store, grace_seconds=30.0)
     watcher = Watcher(client)
