@@ -235,8 +235,9 @@ def _markdown(phases: Sequence[Phase], meta: dict[str, Any]) -> str:
         f"# Allocate vs Source over gRPC ({meta['date']})",
         "",
         f"{meta['clients']} concurrent clients (a connection each), {meta['seconds']} s per phase,"
-        f" server processes: SQLite {meta['workers']['sqlite']}, PostgreSQL {meta['workers']['postgresql']},"
-        f" {meta['threads']} handler threads each, {meta['lines']}-line orders on the sample network"
+        f" server processes x handler threads: SQLite {meta['workers']['sqlite']} x {meta['threads']['sqlite']},"
+        f" PostgreSQL {meta['workers']['postgresql']} x {meta['threads']['postgresql']},"
+        f" {meta['lines']}-line orders on the sample network"
         f" ({meta['machine']}). SQLite: WAL, synchronous=FULL, group commit; PostgreSQL: synchronous_commit=on.",
         f"Load average before/after the run: {meta['load_before']} / {meta['load_after']} (the load generator"
         " runs on the same 2 cores; other work on the machine shows here).",
@@ -272,7 +273,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--lines", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="server handler threads")
+    parser.add_argument(
+        "--sqlite-threads",
+        type=int,
+        default=2,
+        help="handler threads per SQLite server process (default 2: config/development.toml)",
+    )
+    parser.add_argument(
+        "--postgres-threads",
+        type=int,
+        default=4,
+        help="handler threads per PostgreSQL server process (default 4: config/production.toml)",
+    )
     parser.add_argument(
         "--sqlite-workers",
         type=int,
@@ -303,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 orders,
                 args.clients,
                 args.seconds,
-                args.threads,
+                args.sqlite_threads,
                 args.sqlite_workers,
             )
     if "postgresql" in stores:
@@ -311,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if url is not None:
             try:
                 phases += bench_store(
-                    "postgresql", url, orders, args.clients, args.seconds, args.threads, args.postgres_workers
+                    "postgresql", url, orders, args.clients, args.seconds, args.postgres_threads, args.postgres_workers
                 )
             finally:
                 _drop(args.postgres, url)
@@ -320,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "date": date,
         "clients": args.clients,
         "seconds": args.seconds,
-        "threads": args.threads,
+        "threads": {"sqlite": args.sqlite_threads, "postgresql": args.postgres_threads},
         "workers": {"sqlite": args.sqlite_workers, "postgresql": args.postgres_workers},
         "lines": args.lines,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",

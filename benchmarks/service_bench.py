@@ -402,7 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.service_bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds per case (default: %(default)s)")
     parser.add_argument(
-        "--configs", default="1x4,1x8,2x4,2x8", help="worker processes x handler threads (default: %(default)s)"
+        "--configs", default="1x1,1x2,1x4,2x2,2x4", help="worker processes x handler threads (default: %(default)s)"
     )
     parser.add_argument("--postgres-config", default="2x4", help="configuration also run on PostgreSQL ('' skips)")
     parser.add_argument("--postgres", default=os.environ.get("OMS_TEST_POSTGRES_DSN") or DEFAULT_POSTGRES)

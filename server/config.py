@@ -36,7 +36,7 @@ class Config:
         "sqlite:///var/oms-sourcing.db", "store URL: sqlite:///PATH or postgresql://...", flag="--database"
     )
     workers: int = _setting(1, "server processes sharing the port (SO_REUSEPORT), 1-64")
-    threads: int = _setting(4, "handler threads per process; ~4 measured best (docs/design performance)")
+    threads: int = _setting(2, "handler threads per process: 2 for one process, 4 for one per core (docs/decisions.md)")
     max_concurrent_rpcs: int = _setting(
         64, "business RPCs held per process (queued or running); beyond it RESOURCE_EXHAUSTED, health exempt"
     )

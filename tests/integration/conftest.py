@@ -23,7 +23,14 @@ ServerFactory = Callable[..., RunningServer]
 
 def make_config(**overrides: Any) -> Config:
     # No background sweeper unless a test asks: its EXPIRED events would race the tests' own.
-    values: dict[str, Any] = {"port": 0, "metrics_port": 0, "grace_seconds": 1.0, "sweep_interval_seconds": 0.0}
+    # Four handler threads (the production setting), so concurrent callers race inside the server.
+    values: dict[str, Any] = {
+        "port": 0,
+        "metrics_port": 0,
+        "grace_seconds": 1.0,
+        "sweep_interval_seconds": 0.0,
+        "threads": 4,
+    }
     values.update(overrides)
     return Config(**values)
 

@@ -16,7 +16,7 @@ def test_defaults() -> None:
     config = Config()
     assert (config.port, config.database_url, config.metrics_port) == (50051, "sqlite:///var/oms-sourcing.db", 9464)
     assert (config.threads, config.solver_time_limit_ms, config.sample_network) == (
-        4,
+        2,
         2000,
         "data/sample-network.json",
     )
