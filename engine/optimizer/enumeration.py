@@ -23,6 +23,8 @@ MAX_SUBSETS = 100_000
 # subsets x members x lines: about 35 ms per million here (~40 ms at the limit), while CBC spends 40-600 ms on the
 # 20-40 column, 30-line models this would otherwise go to (docs/decisions.md).
 MAX_WORK = 1_200_000
+# Elements of one chunk of [lines, subsets, members]: a few hundred KB per working array.
+CHUNK_ELEMENTS = 16_384
 
 
 @lru_cache(maxsize=256)
@@ -59,16 +61,16 @@ def enumerable(problem: Problem, cols: IntArray, max_size: int, max_work: int = 
 def best_by_enumeration(problem: Problem, cols: IntArray, max_size: int) -> Plan:
     """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses more).
 
-    One vectorized pass over [lines, subsets, members] (a few dozen numpy calls whatever the
-    number of lines: on the small pools of typical orders their fixed cost is what counts); the
-    first minimum wins: fewer nodes, then lower columns.
+    Vectorized over [lines, subsets, members], lines in chunks of about ``CHUNK_ELEMENTS``: small
+    pools (typical orders) take one pass whatever their number of lines, where the fixed cost of
+    each numpy call is what counts; large ones a few lines at a time, so the working arrays stay
+    in cache. The first minimum wins: fewer nodes, then lower columns.
     """
     terms = problem.terms
     n = len(cols)
     members = _members(n, min(max_size, n))  # [M, S], n = the stand-in
     bo = terms.backorder_penalty
     n_lines = problem.n_lines
-    qty = problem.qty
     # [L, n + 1]: the stand-in column costs nothing and offers nothing.
     unit = np.zeros((n_lines, n + 1))
     unit[:, :n] = problem.unit[:, cols]
@@ -76,25 +78,34 @@ def best_by_enumeration(problem: Problem, cols: IntArray, max_size: int) -> Plan
     held[:, :n] = np.where(problem.allowed[:, cols], problem.avail[problem.sku_row][:, cols], 0)
     if not terms.all_or_nothing:
         held[:, :n][unit[:, :n] >= bo] = 0  # dearer than its backorder: unshipped
-    cost = unit[:, members]  # [L, M, S]
-    order = np.argsort(cost, axis=2, kind="stable")  # cheapest first; ties to the lower column
-    offered = np.take_along_axis(held[:, members], order, axis=2)
-    before = np.cumsum(offered, axis=2) - offered
-    take = np.empty_like(offered)
-    np.put_along_axis(take, order, np.clip(qty[:, None, None] - before, 0, offered), axis=2)
-    units = take.sum(axis=0)  # [M, S] units each subset ships from each member
-    total = (take * cost).sum(axis=(0, 2)) + bo * (int(qty.sum()) - units.sum(axis=1))
+    units = np.zeros(members.shape, dtype=np.int64)  # [M, S] units each subset ships from each member
+    total = np.zeros(members.shape[0])
+    takes: list[IntArray] = []
+    step = max(1, CHUNK_ELEMENTS // members.size)
+    for first in range(0, n_lines, step):
+        lines = slice(first, first + step)
+        qty = problem.qty[lines]
+        cost = unit[lines][:, members]  # [l, M, S]
+        order = np.argsort(cost, axis=2, kind="stable")  # cheapest first; ties to the lower column
+        offered = np.take_along_axis(held[lines][:, members], order, axis=2)
+        before = np.cumsum(offered, axis=2) - offered
+        take = np.empty_like(offered)
+        np.put_along_axis(take, order, np.clip(qty[:, None, None] - before, 0, offered), axis=2)
+        shipped = take.sum(axis=0)
+        units += shipped
+        total += (take * cost).sum(axis=(0, 2)) + bo * (int(qty.sum()) - shipped.sum(axis=1))
+        takes.append(take)
     used = units > 0
     shipments = used.sum(axis=1)
     total += (np.append(problem.fixed[cols], 0.0)[members] * used).sum(axis=1)
     total += terms.split_penalty * np.maximum(0, shipments - 1)
     if terms.all_or_nothing:
-        total[units.sum(axis=1) < qty.sum()] = np.inf
+        total[units.sum(axis=1) < problem.qty.sum()] = np.inf
     best = int(np.argmin(total))
     empty = Plan.empty(problem)
     if not np.isfinite(total[best]) or empty.objective(problem) <= total[best]:
         return empty
     real = members[best] < n
     x = np.zeros((n_lines, problem.n_nodes), dtype=np.int64)
-    x[:, cols[members[best][real]]] = take[:, best, real]
+    x[:, cols[members[best][real]]] = np.concatenate([take[:, best, real] for take in takes])
     return Plan(x)
