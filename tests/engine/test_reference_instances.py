@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
+import numpy as np
 import pytest
 
 from engine.cost import plan_cost
 from engine.decision import SolveStatus
+from engine.optimizer import search
+from engine.optimizer.enumeration import best_by_enumeration
 from engine.optimizer.search import SolverSettings
 from engine.sourcing import decide
 from engine.terms import resolve_terms
@@ -45,3 +50,29 @@ def test_out_of_time_still_answers_with_a_true_bound(instance: Instance) -> None
         assert decision.cost.total == pytest.approx(instance.optimal_cost, abs=0.005)
     else:
         assert decision.gap > 0 or decision.cost.total == pytest.approx(decision.bound, abs=1e-6)
+
+
+def test_the_improvement_search_is_the_proof_when_its_pool_covers_the_candidates() -> None:
+    """When every candidate left after pruning lies in the improvement search's pool, that search
+    has tried every plan the final enumeration would: the decision ends with one enumeration, not
+    two, at the proven optimum. (A performance property: the test above proves every cost.)"""
+    real_covers = search._Searched.covers
+    answers: list[bool] = []
+
+    def spy(self: search._Searched, cols: np.ndarray, most: int) -> bool:
+        answers.append(real_covers(self, cols, most))
+        return answers[-1]
+
+    settled = 0
+    for instance in INSTANCES:
+        answers.clear()
+        with (
+            mock.patch.object(search._Searched, "covers", spy),
+            mock.patch.object(search, "best_by_enumeration", wraps=best_by_enumeration) as enumerations,
+        ):
+            decision = decide(instance.order, instance.snapshot, instance.availability, settings=SETTINGS)
+        if any(answers):
+            settled += 1
+            assert enumerations.call_count == 1, instance.name
+            assert decision.cost.total == pytest.approx(instance.optimal_cost, abs=0.005), instance.name
+    assert settled >= 1, "no instance was settled by the improvement search"
