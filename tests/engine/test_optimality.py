@@ -78,4 +78,3 @@ def test_every_exact_path_matches_exhaustive_search_on_its_own(case: Case) -> No
     size = problem.terms.max_shipments or problem.n_nodes
     if enumerable(problem, cols, size):
         assert best_by_enumeration(problem, cols, size).objective(problem) == pytest.approx(best, abs=1e-6)
-
