@@ -106,9 +106,12 @@ def test_concurrent_duplicates_and_rivals_one_effect_each(stocked: Store) -> Non
 
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(call, range(12)))
-    assert len(set(answers[:8])) == 1 and answers[0] != "short"  # every duplicate replays the one effect
+    # Every duplicate has the one outcome: the same stored answer, or, when three rivals took the
+    # three units before any duplicate reached the stock, the same refusal (stock never comes back).
+    assert len(set(answers[:8])) == 1
     winners = [a for a in answers[8:] if a != "short"]
-    assert len(winners) == 2  # 3 units: the duplicate's one, then two of the four rivals
+    # 3 units: the duplicate's one and two of the four rivals, or three rivals.
+    assert len(winners) == (2 if answers[0] != "short" else 3)
     orders, lines, holds, keys = _counts(stocked)
     assert orders == lines == holds == keys == 3 and _reserved(stocked) == 3
     assert stocked.check_conservation() == ([], 1)  # type: ignore[attr-defined]
