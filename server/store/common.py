@@ -121,6 +121,10 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
     def _read(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` on a connection outside any explicit transaction (single-statement reads)."""
 
+    def _read_stock(self, work: Callable[[Tx], T]) -> T:
+        """``_read`` for the decision's stock read, the hottest query; a dialect may tune its connection."""
+        return self._read(work)
+
     @abstractmethod
     def _write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` in one write transaction (retried whole where the database asks for it)."""
@@ -294,7 +298,7 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
             f"SELECT i.sku, i.node_id, CAST({available} AS BIGINT) FROM inventory i {expired}"
             f" WHERE {stock_in} AND {available} > 0"
         )
-        found = self._read(lambda tx: tx.execute(sql, [*params, *stock_params]))
+        found = self._read_stock(lambda tx: tx.execute(sql, [*params, *stock_params]))
         if not found:
             return StockLevels((), (), ())
         sku_column, node_column, units_column = zip(*found, strict=True)
@@ -326,7 +330,7 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         """
         holds_in, holds_params = self._in_list("r.sku", skus)
         sql = (
-            "LEFT JOIN (SELECT r.sku, r.node_id, SUM(r.qty) AS qty FROM reservations r"
+            "LEFT JOIN (SELECT r.sku, r.node_id, CAST(SUM(r.qty) AS BIGINT) AS qty FROM reservations r"
             f" WHERE r.state = ? AND r.expires_at <= ? AND {holds_in} GROUP BY r.sku, r.node_id) e"
             " ON e.sku = i.sku AND e.node_id = i.node_id"
         )

@@ -38,6 +38,39 @@ def _placeholders(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+def _open_pool(
+    conninfo: str,
+    name: str,
+    min_size: int,
+    max_size: int,
+    timeout: float,
+    configure: Callable[[psycopg.Connection[Any]], None] | None = None,
+) -> ConnectionPool[psycopg.Connection[Any]]:
+    # autocommit: single-statement reads cost one round trip; writes open transactions explicitly.
+    pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        kwargs={"autocommit": True},
+        configure=configure,
+        name=name,
+        open=False,
+    )
+    try:
+        pool.open(wait=True, timeout=timeout)  # an unreachable database fails here, not later
+    except PoolTimeout as error:
+        pool.close()  # or it keeps reconnecting in the background
+        raise StoreError(f"cannot connect to PostgreSQL within {timeout:g} s: {_why(conninfo)}") from error
+    return pool
+
+
+def _generic_plans(connection: psycopg.Connection[Any]) -> None:
+    # A compatible database without this setting (it is PostgreSQL 12+) simply plans as it does.
+    with suppress(errors.UndefinedObject):
+        connection.execute("SET plan_cache_mode = force_generic_plan")
+
+
 def _why(conninfo: str) -> str:
     """libpq's own reason (refused, bad password, no such database): the pool only says "timeout"."""
     try:
@@ -91,21 +124,16 @@ class PostgresStore(SqlStore):
     ) -> None:
         """``timeout`` bounds both the first connection and every wait for a free pooled one."""
         self.conninfo = conninfo
-        # autocommit: single-statement reads cost one round trip; writes open transactions explicitly.
-        self._pool = ConnectionPool(
-            conninfo,
-            min_size=min_size,
-            max_size=max_size,
-            timeout=timeout,
-            kwargs={"autocommit": True},
-            name="oms-store",
-            open=False,
-        )
+        self._pool = _open_pool(conninfo, "oms-store", min_size, max_size, timeout)
         try:
-            self._pool.open(wait=True, timeout=timeout)  # an unreachable database fails here, not later
-        except PoolTimeout as error:
-            self._pool.close()  # or it keeps reconnecting in the background
-            raise StoreError(f"cannot connect to PostgreSQL within {timeout:g} s: {_why(conninfo)}") from error
+            # The stock read gets connections of its own that keep one generic plan. Its array
+            # parameters make that plan look dearer than a custom one, so with the default setting
+            # PostgreSQL plans it again on every call: ~170 µs of database CPU per decision, on the
+            # cores the service shares (docs/profiling.md). Every other query keeps the default.
+            self._stock_pool = _open_pool(conninfo, "oms-stock-reads", min_size, max_size, timeout, _generic_plans)
+        except BaseException:
+            self._pool.close()
+            raise
 
     @property
     def dialect(self) -> str:
@@ -115,6 +143,10 @@ class PostgresStore(SqlStore):
 
     def _read(self, work: Callable[[_PostgresTx], T]) -> T:
         with self._pool.connection() as connection, connection.cursor() as cursor:
+            return work(_PostgresTx(cursor))
+
+    def _read_stock(self, work: Callable[[_PostgresTx], T]) -> T:
+        with self._stock_pool.connection() as connection, connection.cursor() as cursor:
             return work(_PostgresTx(cursor))
 
     def _write(self, work: Callable[[_PostgresTx], T]) -> T:
@@ -171,6 +203,7 @@ class PostgresStore(SqlStore):
         return self._write(locked)
 
     def close(self) -> None:
+        self._stock_pool.close()
         self._pool.close()
 
     # --- dialect fragments ----------------------------------------------------------------
