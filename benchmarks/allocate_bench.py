@@ -39,8 +39,8 @@ import grpc
 import numpy as np
 import psycopg
 
+from benchmarks.connections import balanced_connections
 from benchmarks.orders import make_orders
-from benchmarks.service_bench import own_connection
 from engine.model import Order
 from server.network_file import read_network_file
 from server.proto import (
@@ -128,9 +128,10 @@ def _run_phase(
     errors: list[str] = []
     counter = iter(range(10**9))
     lock = threading.Lock()
+    channels = balanced_connections(target, clients)
 
     def client(index: int) -> None:
-        with own_connection(target) as channel:
+        with channels[index] as channel:
             stubs = (
                 _stub(sourcing_pb2_grpc.SourcingServiceStub, channel),
                 _stub(orders_pb2_grpc.OrderServiceStub, channel),

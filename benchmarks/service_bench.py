@@ -39,6 +39,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hdrh.histogram import HdrHistogram
 
+from benchmarks.connections import balanced_connections
 from benchmarks.load.run import wait_serving
 from benchmarks.networks.sample_network import make_network, us_cities
 
@@ -104,6 +105,7 @@ def _client(target: str, payloads: list[bytes], seconds: float, threads: int, ra
     if rate > 0:
         out.put(_open_loop(target, payloads, seconds, rate))
         return
+    channels = balanced_connections(target, threads)
     latencies: list[int] = []
     errors = 0
     lock = threading.Lock()
@@ -111,7 +113,7 @@ def _client(target: str, payloads: list[bytes], seconds: float, threads: int, ra
 
     def run(k: int) -> None:
         nonlocal errors
-        channel = own_connection(target)
+        channel = channels[k]
         call = _unary(channel, payloads)
         mine: list[int] = []
         i = k
@@ -144,7 +146,7 @@ def _open_loop(target: str, payloads: list[bytes], seconds: float, rate: float) 
     A client thread that waited for each answer would fall behind for good after one stall and
     report the backlog as latency: that measured the load generator, not the server.
     """
-    channels = [own_connection(target) for _ in range(OPEN_LOOP_CONNECTIONS)]
+    channels = balanced_connections(target, OPEN_LOOP_CONNECTIONS)
     calls = [_unary(channel, payloads) for channel in channels]
     latencies: list[int] = []
     errors = 0
@@ -182,16 +184,6 @@ def _open_loop(target: str, payloads: list[bytes], seconds: float, rate: float) 
     for channel in channels:
         channel.close()
     return latencies, errors
-
-
-def own_connection(target: str) -> grpc.Channel:
-    """A channel with a TCP connection of its own.
-
-    By default every channel of a process to one target shares a single connection (gRPC's
-    global subchannel pool), and worker processes behind SO_REUSEPORT are balanced by
-    connection, not by call: two client processes could then load one worker of two.
-    """
-    return grpc.insecure_channel(target, options=[("grpc.use_local_subchannel_pool", 1)])
 
 
 def _unary(channel: grpc.Channel, payloads: list[bytes]) -> Any:
