@@ -90,13 +90,22 @@ class RunningServer:
 
 
 def grpc_options(config: Config, reuse_port: bool) -> list[tuple[str, int]]:
-    return [
+    options = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
         # Off unless several workers share the port on purpose: a second server started by
         # mistake must fail to bind instead of silently taking half the traffic.
         ("grpc.so_reuseport", 1 if reuse_port else 0),
     ]
+    if config.max_connection_age_seconds > 0:
+        # The kernel deals each connection to a worker once, and a caller keeps it: an uneven
+        # deal (or a worker restarted and left without callers) lasts until callers reconnect.
+        # GOAWAY after the age (gRPC adds +-10% jitter) makes them reconnect, one at a time.
+        options += [
+            ("grpc.max_connection_age_ms", int(config.max_connection_age_seconds * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(config.grace_seconds * 1000)),
+        ]
+    return options
 
 
 def prepare_store(store: Store, config: Config, migrate: bool = True) -> None:

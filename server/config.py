@@ -44,6 +44,11 @@ class Config:
         16, "WatchEvents streams open per process, each on a thread of its own; beyond it RESOURCE_EXHAUSTED"
     )
     grace_seconds: float = _setting(10.0, "on SIGTERM/SIGINT, how long in-flight RPCs may take to finish")
+    max_connection_age_seconds: float = _setting(
+        0.0,
+        "close each client connection after about this long (its calls may finish for grace_seconds) so callers"
+        " reconnect and SO_REUSEPORT deals connections over the workers again; 0 keeps connections",
+    )
     max_message_bytes: int = _setting(4 * 1024 * 1024, "largest request or response message in bytes")
     reflection: bool = _setting(False, "serve gRPC server reflection (on in development, off in production)")
     metrics_host: str = _setting("127.0.0.1", "address the Prometheus /metrics endpoint binds")
@@ -72,6 +77,7 @@ class Config:
                 ("max_concurrent_rpcs", 1 <= self.max_concurrent_rpcs <= 100_000, "must be 1-100000"),
                 ("max_streams", 1 <= self.max_streams <= 10_000, "must be 1-10000"),
                 ("grace_seconds", 0 <= self.grace_seconds <= 3600, "must be 0-3600"),
+                ("max_connection_age_seconds", 0 <= self.max_connection_age_seconds <= 86_400, "must be 0-86400"),
                 ("max_message_bytes", 1024 <= self.max_message_bytes <= 1 << 30, "must be 1 KiB-1 GiB"),
                 ("solver_time_limit_ms", 1 <= self.solver_time_limit_ms <= 600_000, "must be 1-600000"),
                 ("sweep_interval_seconds", 0 <= self.sweep_interval_seconds <= 86_400, "must be 0-86400"),

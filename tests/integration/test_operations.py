@@ -205,3 +205,25 @@ def test_stop_lets_an_in_flight_call_finish_and_refuses_new_ones(
         assert held.result().positions is not None  # the in-flight call completed with OK
         stopper.join(10)
         assert not stopper.is_alive()
+
+
+def _connections_used(start_server: ServerFactory, store: Store, age_seconds: float) -> int:
+    """Calls for ~1.5 s on one channel; how many connections it went through (times it became READY)."""
+    running = start_server(store, make_config(max_connection_age_seconds=age_seconds))
+    readies: list[grpc.ChannelConnectivity] = []
+    with grpc.insecure_channel(running.target, options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
+        channel.subscribe(lambda state: readies.append(state) if state is grpc.ChannelConnectivity.READY else None)
+        stub = network_pb2_grpc.NetworkServiceStub(channel)
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            stub.ListNodes(network_pb2.ListNodesRequest(page_size=1), timeout=5)  # none may fail
+            time.sleep(0.02)
+    return len(readies)
+
+
+def test_max_connection_age_makes_callers_reconnect_without_failing_calls(
+    start_server: ServerFactory, sqlite_store: Store
+) -> None:
+    """So SO_REUSEPORT deals connections over the workers again (docs/decisions.md)."""
+    assert _connections_used(start_server, sqlite_store, 0.0) == 1
+    assert _connections_used(start_server, sqlite_store, 0.3) >= 3
