@@ -36,7 +36,7 @@ def own_connection(target: str) -> grpc.Channel:
 def balanced_connections(target: str, count: int) -> list[grpc.Channel]:
     """``count`` connected channels to ``target``, as evenly spread over its workers as can be."""
     port = int(target.rsplit(":", 1)[1])
-    workers = _listeners(port)
+    workers = listening_processes(port)
     if len(workers) < 2:
         return [_connected(own_connection(target)) for _ in range(count)]
     share = -(-count // len(workers))  # ceiling: every worker gets count // workers or one more
@@ -95,8 +95,8 @@ def _socket_inodes(pid: int | str) -> set[int]:
     return inodes
 
 
-def _listeners(port: int) -> list[int]:
-    """The processes listening on ``port`` (the workers; the parent's reserved socket does not listen)."""
+def listening_processes(port: int) -> list[int]:
+    """The processes listening on ``port``: the workers (the parent's reserved socket does not listen)."""
     listening = {inode for local, _, state, inode in _tcp() if local == port and state == _LISTEN}
     if not listening:
         return []

@@ -39,7 +39,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hdrh.histogram import HdrHistogram
 
-from benchmarks.connections import balanced_connections
+from benchmarks.connections import balanced_connections, listening_processes
 from benchmarks.load.run import wait_serving
 from benchmarks.networks.sample_network import make_network, us_cities
 
@@ -76,6 +76,9 @@ class CaseResult:
     p90_ms: float
     p99_ms: float
     max_ms: float
+    # CPU of the processes serving the port per answered call (user + system): steadier than
+    # throughput when the load generator and other work share the cores. 0 where /proc is not.
+    server_cpu_us: float
 
 
 def source_requests(seed: int, count: int, lines: Sequence[int] = TYPICAL_LINES, network: Path = SAMPLE) -> list[bytes]:
@@ -212,6 +215,8 @@ def run_case(
 ) -> CaseResult:
     context = mp.get_context("spawn")
     queue: Any = context.Queue()
+    servers = listening_processes(int(target.rsplit(":", 1)[1]))
+    cpu_before = _cpu_seconds(servers)
     procs = [
         context.Process(target=_client, args=(target, payloads, seconds, client_threads, rate / processes, queue))
         for _ in range(processes)
@@ -223,6 +228,7 @@ def run_case(
     for p in procs:
         p.join()
     elapsed = time.perf_counter() - started
+    server_cpu = _cpu_seconds(servers) - cpu_before
     histogram = HdrHistogram(1, 60_000_000, 3)
     calls = errors = 0
     for latencies, errs in results:
@@ -242,14 +248,27 @@ def run_case(
         p90_ms=histogram.get_value_at_percentile(90) / 1000,
         p99_ms=histogram.get_value_at_percentile(99) / 1000,
         max_ms=histogram.get_max_value() / 1000,
+        server_cpu_us=round(server_cpu / calls * 1e6, 1) if calls else 0.0,
         **labels,
     )
     print(
         f"{name:<22} {labels} {result.calls_per_second:>8,.0f}/s p50 {result.p50_ms:.2f} p99 {result.p99_ms:.2f} ms"
-        f" errors {errors}",
+        f" errors {errors} server CPU {result.server_cpu_us:,.0f} µs/call",
         file=sys.stderr,
     )
     return result
+
+
+def _cpu_seconds(pids: Sequence[int]) -> float:
+    """User + system CPU seconds used so far by ``pids`` (those still running)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def serve(
@@ -370,8 +389,8 @@ def render(report: dict[str, Any]) -> str:
         f"The network-2000 server runs with the production decision budget ({LARGE_BUDGET_MS} ms).",
         "",
         "| call | store | network | workers x threads | clients | calls/s | vs trivial call | p50 ms | p90 ms "
-        "| p99 ms | errors |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 ms | errors | server CPU µs/call |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         key = (r["store"], r["network"], r["workers"], r["threads"])
@@ -379,9 +398,14 @@ def render(report: dict[str, Any]) -> str:
         out.append(
             f"| {r['name']} | {r['store']} | {r['network']} | {r['workers']} x {r['threads']} | {r['clients']} | "
             f"{r['calls_per_second']:,.0f} | {ratio:.0%} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {r['errors']} |"
+            f"{r['p99_ms']:.2f} | {r['errors']} | {_cpu_cell(r)} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _cpu_cell(row: dict[str, Any]) -> str:
+    cpu = row.get("server_cpu_us")  # absent from results written before it was measured
+    return f"{cpu:,.0f}" if cpu else "-"
 
 
 def _postgres_database(admin: str) -> str | None:

@@ -33,6 +33,12 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+def _cpu_pair(case: dict[str, Any], check: dict[str, Any]) -> str:
+    """The call's server CPU per call, and the trivial call's beside it (a steadier ratio than throughput)."""
+    cpu, trivial = case.get("server_cpu_us"), check.get("server_cpu_us")
+    return f"{cpu:,.0f} ({trivial:,.0f})" if cpu and trivial else "-"
+
+
 def _service_rows(service: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(headline table rows, target rows) from the service benchmark."""
     cases = service["cases"]
@@ -50,7 +56,7 @@ def _service_rows(service: dict[str, Any]) -> tuple[list[str], list[str]]:
             rows.append(
                 f"| {name} | {store} | {network} | {workers} x {threads} | {check['calls_per_second']:,.0f} | "
                 f"{case['calls_per_second']:,.0f} | **{ratio:.0%}** | {case['p50_ms']:.2f} | {case['p99_ms']:.2f} | "
-                f"{case['errors']} |"
+                f"{case['errors']} | {_cpu_pair(case, check)} |"
             )
         source, paced = named.get("Source"), named.get("Source@80%")
         if check is not None and source is not None and network == "sample-network":
@@ -101,13 +107,15 @@ def render(date: str, parts: dict[str, Any]) -> str:
         rows, targets = _service_rows(service)
         out += [
             "Each ratio divides two numbers measured in the same run against the same server: the call's "
-            "throughput over that configuration's trivial call (`Health.Check`). "
+            "throughput over that configuration's trivial call (`Health.Check`). Server CPU per call counts the "
+            "processes serving the port (user + system), which the load generator's share of the cores does not "
+            "change much. "
             f"Load average before/after the service run: {service.get('load_before')} / {service.get('load_after')} "
             "(2 cores, the load generator on the same machine).",
             "",
             "| call | store | network | workers x threads | trivial calls/s | calls/s | vs trivial | p50 ms | p99 ms "
-            "| errors |",
-            "|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+            "| errors | server CPU µs/call (trivial) |",
+            "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
             *rows,
             "",
         ]

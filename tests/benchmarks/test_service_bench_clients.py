@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent import futures
@@ -12,10 +13,12 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
-from benchmarks.service_bench import _client, _open_loop
+from benchmarks.service_bench import _client, _open_loop, run_case
 from server.app import create_server
 from server.store.base import Store
 from tests.integration.conftest import make_config
+
+LABELS = {"store": "sqlite", "network": "none", "workers": 1, "threads": 4}
 
 
 @pytest.fixture
@@ -80,3 +83,11 @@ def test_closed_loop_client_reports_its_calls(target: str) -> None:
     _client(target, [], 0.5, 2, 0.0, out)
     latencies, errors = out.get_nowait()
     assert errors == 0 and len(latencies) > 10
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_case_counts_the_cpu_of_the_process_serving_the_port(target: str) -> None:
+    """Here the server is this test process; the clients are processes of their own."""
+    result = run_case(target, "Health.Check", [], 0.5, processes=1, client_threads=2, **LABELS)
+    assert result.calls > 10 and result.errors == 0
+    assert 0 < result.server_cpu_us < 100_000, "a health check costs microseconds, not nothing, not 0.1 s"
