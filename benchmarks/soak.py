@@ -41,6 +41,10 @@ class Window:
     rss_mib: float  # summed over the server's processes
     threads: int  # summed over the server's processes
     processes: int
+    # Where a bad minute's time went: the server's CPU per call (steady unless the server changed)
+    # and how busy the whole machine was (the load generator and any other work included).
+    server_cpu_us: float = 0.0
+    machine_busy: float = 0.0  # share of all cores' time, 0-1
 
 
 def _process_tree(root: int) -> list[int]:
@@ -75,6 +79,16 @@ def _usage(pids: Sequence[int]) -> tuple[float, int]:
     return rss_kib / 1024, threads
 
 
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far, from /proc/stat (zeros elsewhere)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def verdict(windows: Sequence[Window], max_growth: float) -> dict[str, Any]:
     steady = windows[1:] or windows  # the first window includes warm-up
     first, last = steady[0], steady[-1]
@@ -104,13 +118,19 @@ def render(report: dict[str, Any]) -> str:
         f"threads {'level over the second half' if v['threads_flat'] else 'CHANGED'}.",
         *([f"({report['verdict_note']}.)"] if report.get("verdict_note") else []),
         "",
-        "| minute | calls/s | errors | p50 ms | p99 ms | RSS MiB | threads | processes |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "Server CPU is per call, over the processes serving the port; machine busy is the share of all cores' time "
+        "in use, the load generator and any other work included.",
+        "",
+        "| minute | calls/s | errors | p50 ms | p99 ms | RSS MiB | threads | processes | server CPU µs/call "
+        "| machine busy |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for w in report["windows"]:
+        cpu = f"{w['server_cpu_us']:,.0f}" if w.get("server_cpu_us") else "-"
+        busy = f"{w['machine_busy']:.0%}" if w.get("machine_busy") else "-"
         out.append(
             f"| {w['minute']} | {w['calls_per_second']:,.0f} | {w['errors']} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} "
-            f"| {w['rss_mib']:.1f} | {w['threads']} | {w['processes']} |"
+            f"| {w['rss_mib']:.1f} | {w['threads']} | {w['processes']} | {cpu} | {busy} |"
         )
     return "\n".join(out) + "\n"
 
@@ -140,12 +160,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             rate = args.rate or peak * args.share
             for minute in range(1, args.minutes + 1):
+                busy_before, total_before = _machine_ticks()
                 case = run_case(target, "Source", payloads, 60, rate=rate, **labels)
+                busy, total = _machine_ticks()
                 pids = _process_tree(server.pid)
                 rss, threads = _usage(pids)
                 windows.append(
                     Window(
-                        minute, case.calls_per_second, case.errors, case.p50_ms, case.p99_ms, rss, threads, len(pids)
+                        minute,
+                        case.calls_per_second,
+                        case.errors,
+                        case.p50_ms,
+                        case.p99_ms,
+                        rss,
+                        threads,
+                        len(pids),
+                        case.server_cpu_us,
+                        round((busy - busy_before) / max(1, total - total_before), 3),
                     )
                 )
                 print(f"minute {minute}: rss {rss:.1f} MiB threads {threads} errors {case.errors}", file=sys.stderr)
