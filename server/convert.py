@@ -158,6 +158,12 @@ def money_to_proto(value: float, currency: str) -> common_pb2.Money:
     return common_pb2.Money(currency_code=currency, amount_micros=units_to_micros(value))
 
 
+def set_money(into: common_pb2.Money, value: float, currency: str) -> None:
+    """``money_to_proto`` into a message's own field: no Money built and then copied in."""
+    into.currency_code = currency
+    into.amount_micros = units_to_micros(value)
+
+
 def timestamp_from_proto(
     c: Collector, path: str, ts: timestamp_pb2.Timestamp, not_after: datetime | None = None
 ) -> datetime | None:

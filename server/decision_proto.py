@@ -1,9 +1,13 @@
-"""Engine decisions to protobuf: money as integer micros, enums by name."""
+"""Engine decisions to protobuf: money as integer micros, enums by name.
+
+Built in place (``add`` on repeated fields, sub-messages filled where they sit): a message passed
+to a constructor is copied, and a decision holds a dozen Money values and as many explanations.
+"""
 
 from __future__ import annotations
 
-from engine.decision import CostBreakdown, Decision, DecisionPath, NodeVerdict, ShipmentCost, SolveStatus
-from server.convert import money_to_proto
+from engine.decision import CostBreakdown, Decision, DecisionPath, NodeVerdict, SolveStatus
+from server.convert import set_money
 from server.proto import sourcing_pb2
 
 # Engine enums map to proto enum values by name: <ENUM>_<engine value>.
@@ -12,30 +16,21 @@ _PATH = {path: f"DECISION_PATH_{path.value}" for path in DecisionPath}
 _VERDICT = {verdict: f"NODE_VERDICT_{verdict.value}" for verdict in NodeVerdict}
 
 
-def shipment_to_proto(s: ShipmentCost, currency: str) -> sourcing_pb2.Shipment:
-    return sourcing_pb2.Shipment(
-        node_id=s.node_id,
-        zone=s.zone,
-        distance_miles=s.distance_miles,
-        units=s.units,
-        weight_lb=s.weight_lb,
-        pick_pack=money_to_proto(s.pick_pack, currency),
-        carrier_base=money_to_proto(s.carrier_base, currency),
-        carrier_weight=money_to_proto(s.carrier_weight, currency),
-        handling=money_to_proto(s.handling, currency),
-        rule_penalty=money_to_proto(s.rule_penalty, currency),
-        total=money_to_proto(s.total, currency),
-    )
-
-
-def cost_to_proto(cost: CostBreakdown, currency: str) -> sourcing_pb2.CostBreakdown:
-    return sourcing_pb2.CostBreakdown(
-        shipments=[shipment_to_proto(s, currency) for s in cost.shipments],
-        split_penalty=money_to_proto(cost.split_penalty, currency),
-        backorder_penalty=money_to_proto(cost.backorder_penalty, currency),
-        backordered_units=cost.backordered_units,
-        total=money_to_proto(cost.total, currency),
-    )
+def fill_cost(into: sourcing_pb2.CostBreakdown, cost: CostBreakdown, currency: str) -> None:
+    for s in cost.shipments:
+        shipment = into.shipments.add(
+            node_id=s.node_id, zone=s.zone, distance_miles=s.distance_miles, units=s.units, weight_lb=s.weight_lb
+        )
+        set_money(shipment.pick_pack, s.pick_pack, currency)
+        set_money(shipment.carrier_base, s.carrier_base, currency)
+        set_money(shipment.carrier_weight, s.carrier_weight, currency)
+        set_money(shipment.handling, s.handling, currency)
+        set_money(shipment.rule_penalty, s.rule_penalty, currency)
+        set_money(shipment.total, s.total, currency)
+    set_money(into.split_penalty, cost.split_penalty, currency)
+    set_money(into.backorder_penalty, cost.backorder_penalty, currency)
+    into.backordered_units = cost.backordered_units
+    set_money(into.total, cost.total, currency)
 
 
 def decision_to_proto(
@@ -47,35 +42,30 @@ def decision_to_proto(
     solve_ms: float,
     total_ms: float,
 ) -> sourcing_pb2.Decision:
-    explanations = []
-    for note in decision.node_notes:
-        message = sourcing_pb2.NodeExplanation(
-            node_id=note.node_id, verdict=_VERDICT[note.verdict], detail=note.detail, rule_ids=list(note.rule_ids)
-        )
-        if note.extra_cost is not None:
-            message.extra_cost.CopyFrom(money_to_proto(max(0.0, note.extra_cost), currency))
-        explanations.append(message)
-    return sourcing_pb2.Decision(
+    out = sourcing_pb2.Decision(
         decision_id=decision_id,
         order_id=decision.order_id,
-        allocations=[
-            sourcing_pb2.Allocation(line_id=a.line_id, node_id=a.node_id, sku=a.sku, qty=a.qty)
-            for a in decision.allocations
-        ],
-        cost=cost_to_proto(decision.cost, currency),
-        unfilled=[
-            sourcing_pb2.UnfilledLine(line_id=u.line_id, sku=u.sku, qty=u.qty, reason=u.reason)
-            for u in decision.unfilled
-        ],
         status=_STATUS[decision.status],
         path=_PATH[decision.path],
-        bound=money_to_proto(decision.bound, currency),
         gap=decision.gap,
         candidate_nodes=decision.candidates,
         timings=sourcing_pb2.Timings(solve_ms=solve_ms, total_ms=total_ms),
-        explanations=explanations,
         rule_set_version=decision.rule_set_version,
         network_version=network_version,
-        fired_rules=list(decision.fired_rules),
-        holds=[sourcing_pb2.RuleHold(rule_id=h.rule_id, reason=h.reason) for h in decision.holds],
+        fired_rules=decision.fired_rules,
     )
+    for a in decision.allocations:
+        out.allocations.add(line_id=a.line_id, node_id=a.node_id, sku=a.sku, qty=a.qty)
+    fill_cost(out.cost, decision.cost, currency)
+    for u in decision.unfilled:
+        out.unfilled.add(line_id=u.line_id, sku=u.sku, qty=u.qty, reason=u.reason)
+    set_money(out.bound, decision.bound, currency)
+    for note in decision.node_notes:
+        explanation = out.explanations.add(
+            node_id=note.node_id, verdict=_VERDICT[note.verdict], detail=note.detail, rule_ids=note.rule_ids
+        )
+        if note.extra_cost is not None:
+            set_money(explanation.extra_cost, max(0.0, note.extra_cost), currency)
+    for h in decision.holds:
+        out.holds.add(rule_id=h.rule_id, reason=h.reason)
+    return out
