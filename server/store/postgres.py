@@ -146,7 +146,8 @@ class PostgresStore(SqlStore):
             return work(_PostgresTx(cursor))
 
     def _read_stock(self, work: Callable[[_PostgresTx], T]) -> T:
-        with self._stock_pool.connection() as connection, connection.cursor() as cursor:
+        # Binary results: dozens of integers a call, taken as they are rather than parsed from text.
+        with self._stock_pool.connection() as connection, connection.cursor(binary=True) as cursor:
             return work(_PostgresTx(cursor))
 
     def _write(self, work: Callable[[_PostgresTx], T]) -> T:
