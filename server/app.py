@@ -100,11 +100,10 @@ def grpc_options(config: Config, reuse_port: bool) -> list[tuple[str, int]]:
     if config.max_connection_age_seconds > 0:
         # The kernel deals each connection to a worker once, and a caller keeps it: an uneven
         # deal (or a worker restarted and left without callers) lasts until callers reconnect.
-        # GOAWAY after the age (gRPC adds +-10% jitter) makes them reconnect, one at a time.
-        options += [
-            ("grpc.max_connection_age_ms", int(config.max_connection_age_seconds * 1000)),
-            ("grpc.max_connection_age_grace_ms", int(config.grace_seconds * 1000)),
-        ]
+        # GOAWAY after the age (gRPC adds +-10% jitter) sends new calls to a new connection, one
+        # caller at a time. No grace limit: calls and WatchEvents streams already running on the
+        # old connection finish there, never cut short by this.
+        options.append(("grpc.max_connection_age_ms", int(config.max_connection_age_seconds * 1000)))
     return options
 
 

@@ -46,8 +46,8 @@ class Config:
     grace_seconds: float = _setting(10.0, "on SIGTERM/SIGINT, how long in-flight RPCs may take to finish")
     max_connection_age_seconds: float = _setting(
         0.0,
-        "close each client connection after about this long (its calls may finish for grace_seconds) so callers"
-        " reconnect and SO_REUSEPORT deals connections over the workers again; 0 keeps connections",
+        "after about this long, send each client connection's new calls to a new connection (running calls"
+        " finish) so SO_REUSEPORT deals connections over the workers again; 0 keeps connections",
     )
     max_message_bytes: int = _setting(4 * 1024 * 1024, "largest request or response message in bytes")
     reflection: bool = _setting(False, "serve gRPC server reflection (on in development, off in production)")

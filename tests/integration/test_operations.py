@@ -227,3 +227,16 @@ def test_max_connection_age_makes_callers_reconnect_without_failing_calls(
     """So SO_REUSEPORT deals connections over the workers again (docs/decisions.md)."""
     assert _connections_used(start_server, sqlite_store, 0.0) == 1
     assert _connections_used(start_server, sqlite_store, 0.3) >= 3
+
+
+def test_max_connection_age_never_cuts_a_running_stream(start_server: ServerFactory, sqlite_store: Store) -> None:
+    """GOAWAY moves new calls to a new connection; a stream on the old one runs on past the age."""
+    running = start_server(sqlite_store, make_config(max_connection_age_seconds=0.2))
+    with grpc.insecure_channel(running.target) as channel:
+        stream = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(), timeout=10)
+        assert next(stream).status == health_pb2.HealthCheckResponse.SERVING
+        time.sleep(1.0)  # five ages
+        assert health_of(running.target) == health_pb2.HealthCheckResponse.SERVING  # new calls still served
+        running.set_serving(False)
+        assert next(stream).status == health_pb2.HealthCheckResponse.NOT_SERVING  # the same stream, still open
+        stream.cancel()
