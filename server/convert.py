@@ -154,14 +154,16 @@ def money_from_proto(c: Collector, path: str, money: common_pb2.Money, currency:
     return value
 
 
-def money_to_proto(value: float, currency: str) -> common_pb2.Money:
-    return common_pb2.Money(currency_code=currency, amount_micros=units_to_micros(value))
-
-
 def set_money(into: common_pb2.Money, value: float, currency: str) -> None:
-    """``money_to_proto`` into a message's own field: no Money built and then copied in."""
+    """``value`` in ``currency`` into a message's own Money field: nothing built and copied in."""
     into.currency_code = currency
     into.amount_micros = units_to_micros(value)
+
+
+def money_to_proto(value: float, currency: str) -> common_pb2.Money:
+    money = common_pb2.Money()
+    set_money(money, value, currency)
+    return money
 
 
 def timestamp_from_proto(

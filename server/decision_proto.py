@@ -16,7 +16,7 @@ _PATH = {path: f"DECISION_PATH_{path.value}" for path in DecisionPath}
 _VERDICT = {verdict: f"NODE_VERDICT_{verdict.value}" for verdict in NodeVerdict}
 
 
-def fill_cost(into: sourcing_pb2.CostBreakdown, cost: CostBreakdown, currency: str) -> None:
+def _fill_cost(into: sourcing_pb2.CostBreakdown, cost: CostBreakdown, currency: str) -> None:
     for s in cost.shipments:
         shipment = into.shipments.add(
             node_id=s.node_id, zone=s.zone, distance_miles=s.distance_miles, units=s.units, weight_lb=s.weight_lb
@@ -56,7 +56,7 @@ def decision_to_proto(
     )
     for a in decision.allocations:
         out.allocations.add(line_id=a.line_id, node_id=a.node_id, sku=a.sku, qty=a.qty)
-    fill_cost(out.cost, decision.cost, currency)
+    _fill_cost(out.cost, decision.cost, currency)
     for u in decision.unfilled:
         out.unfilled.add(line_id=u.line_id, sku=u.sku, qty=u.qty, reason=u.reason)
     set_money(out.bound, decision.bound, currency)
