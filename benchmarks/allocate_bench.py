@@ -82,7 +82,7 @@ class Server:
         command = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--metrics-port", "0"]
         command += ["--database", database, "--load-sample-if-empty", "--threads", str(threads)]
         command += ["--workers", str(workers)]
-        command += ["--log-level", "WARNING"]
+        command += ["--log-level", "WARNING", "--pin-cpus"]  # as config/*.toml ship
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.process.stdout is not None
         for line in self.process.stdout:

@@ -294,6 +294,7 @@ def serve(
         "0",
         "--log-level",
         "WARNING",
+        "--pin-cpus",  # as config/*.toml ship
         *extra,
     ]
     return subprocess.Popen(args, cwd=REPO)

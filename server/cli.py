@@ -51,6 +51,11 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
         return run_workers(config, out)
     from server.serve import run_server
 
+    if config.pin_cpus:
+        from server.affinity import pin_process
+
+        pin_process(0)
+
     def announce(running: Any) -> None:
         metrics = running.metrics_endpoint
         suffix = f"; metrics on {config.metrics_host}:{metrics.port}" if metrics else ""

@@ -37,6 +37,11 @@ class Config:
     )
     workers: int = _setting(1, "server processes sharing the port (SO_REUSEPORT), 1-64")
     threads: int = _setting(2, "handler threads per process: 2 for one process, 4 for one per core (docs/decisions.md)")
+    pin_cpus: bool = _setting(
+        False,
+        "pin each server process to one CPU (worker i to the i-th usable CPU), so its threads hand the GIL"
+        " over on one core, for more Source calls per second on less CPU each (docs/decisions.md); Linux only",
+    )
     max_concurrent_rpcs: int = _setting(
         64, "business RPCs held per process (queued or running); beyond it RESOURCE_EXHAUSTED, health exempt"
     )

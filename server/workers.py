@@ -23,6 +23,7 @@ from dataclasses import replace
 from multiprocessing.process import BaseProcess
 from typing import Any, TextIO
 
+from server.affinity import pin_process
 from server.app import RunningServer, prepare_store
 from server.config import Config
 from server.logging import configure_logging
@@ -49,9 +50,11 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def worker_main(config: Config, ready: Any) -> None:
-    """Entry point of one worker process."""
+def worker_main(config: Config, ready: Any, slot: int = 0) -> None:
+    """Entry point of worker ``slot`` (0 to workers - 1)."""
     configure_logging(config.log_format, config.log_level)
+    if config.pin_cpus:
+        pin_process(slot)  # before the server starts its threads; they inherit it
 
     def report(running: RunningServer) -> None:
         ready.put(os.getpid())
@@ -80,7 +83,7 @@ def run_workers(config: Config, out: TextIO) -> int:
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()
     workers: list[BaseProcess] = [
-        context.Process(target=worker_main, args=(worker_config, ready), name=f"oms-sourcing-worker-{i}")
+        context.Process(target=worker_main, args=(worker_config, ready, i), name=f"oms-sourcing-worker-{i}")
         for i in range(config.workers)
     ]
     for worker in workers:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import sqlite3
@@ -16,6 +17,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from server.affinity import cpu_for
 from server.proto import network_pb2, network_pb2_grpc
 from tests.integration.helpers import REPO, ServerProcess, count, free_port, node, run_cli
 
@@ -220,3 +222,50 @@ def test_two_workers_share_the_port(tmp_path: Path) -> None:
     finally:
         code = server.stop()
     assert code == 0, server.logs
+
+
+def _allowed_cpus(pid: int) -> dict[int, str]:
+    """Each thread of ``pid``: the CPUs it may run on, as /proc lists them ("0", "0-1")."""
+    allowed = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        status = (task / "status").read_text()
+        allowed[int(task.name)] = re.search(r"Cpus_allowed_list:\s*(\S+)", status).group(1)  # type: ignore[union-attr]
+    return allowed
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_pin_cpus_puts_every_thread_of_each_worker_on_a_cpu_of_its_own(tmp_path: Path) -> None:
+    usable = sorted(os.sched_getaffinity(0))
+    server = ServerProcess(
+        [
+            "--workers", "2", "--pin-cpus", "--port", "0", "--metrics-port", "0",
+            "--database", f"sqlite:///{tmp_path / 'p.db'}", "--load-sample-if-empty",
+        ],
+        timeout=60,
+    )  # fmt: skip
+    try:
+        pids = [int(p) for p in re.search(r"pids ([\d,]+)", "".join(server.stdout)).group(1).split(",")]  # type: ignore[union-attr]
+        with grpc.insecure_channel(server.target) as channel:  # serving as before
+            network_pb2_grpc.NetworkServiceStub(channel).ListNodes(network_pb2.ListNodesRequest(page_size=1))
+        per_worker = [set(_allowed_cpus(pid).values()) for pid in pids]
+        # gRPC's, the store's and the handler threads alike: one CPU per worker, worker i on the i-th.
+        assert per_worker == [{str(usable[i % len(usable)])} for i in range(2)]
+        assert set(_allowed_cpus(server.process.pid).values()) == {_listed(usable)}  # the supervisor stays free
+    finally:
+        code = server.stop()
+    assert code == 0, server.logs
+
+
+def _listed(cpus: list[int]) -> str:
+    """CPUs as /proc writes a list of them: ranges joined by commas ("0-1", "0,2")."""
+    ranges: list[list[int]] = []
+    for cpu in cpus:
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+def test_cpu_for_takes_the_usable_cpus_round_robin() -> None:
+    assert [cpu_for(slot, {3, 1, 5}) for slot in range(4)] == [1, 3, 5, 1]
