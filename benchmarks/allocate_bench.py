@@ -41,6 +41,7 @@ import psycopg
 
 from benchmarks.connections import balanced_connections
 from benchmarks.orders import make_orders
+from benchmarks.shipped import pinned_as_shipped
 from engine.model import Order
 from server.network_file import read_network_file
 from server.proto import (
@@ -81,8 +82,8 @@ class Server:
     def __init__(self, database: str, threads: int, workers: int) -> None:
         command = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--metrics-port", "0"]
         command += ["--database", database, "--load-sample-if-empty", "--threads", str(threads)]
-        command += ["--workers", str(workers)]
-        command += ["--log-level", "WARNING", "--pin-cpus"]  # as config/*.toml ship
+        command += ["--workers", str(workers), *pinned_as_shipped(workers)]
+        command += ["--log-level", "WARNING"]
         self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.process.stdout is not None
         for line in self.process.stdout:

@@ -42,6 +42,7 @@ from hdrh.histogram import HdrHistogram
 from benchmarks.connections import balanced_connections, listening_processes
 from benchmarks.load.run import wait_serving
 from benchmarks.networks.sample_network import make_network, us_cities
+from benchmarks.shipped import pinned_as_shipped
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -294,7 +295,7 @@ def serve(
         "0",
         "--log-level",
         "WARNING",
-        "--pin-cpus",  # as config/*.toml ship
+        *pinned_as_shipped(workers),
         *extra,
     ]
     return subprocess.Popen(args, cwd=REPO)

@@ -20,6 +20,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from benchmarks.shipped import pinned_as_shipped
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
@@ -74,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "--load-sample-if-empty",
                     "--metrics-port",
                     "0",
+                    *pinned_as_shipped(args.workers),
                 ],
                 cwd=REPO,
             )
