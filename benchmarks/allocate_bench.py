@@ -278,8 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sqlite-threads",
         type=int,
-        default=2,
-        help="handler threads per SQLite server process (default 2: config/development.toml)",
+        default=4,
+        help="handler threads per SQLite server process (default 4: config/development.toml)",
     )
     parser.add_argument(
         "--postgres-threads",

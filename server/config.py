@@ -36,7 +36,9 @@ class Config:
         "sqlite:///var/oms-sourcing.db", "store URL: sqlite:///PATH or postgresql://...", flag="--database"
     )
     workers: int = _setting(1, "server processes sharing the port (SO_REUSEPORT), 1-64")
-    threads: int = _setting(2, "handler threads per process: 2 for one process, 4 for one per core (docs/decisions.md)")
+    threads: int = _setting(
+        2, "handler threads per process: 2 for one unpinned process, 4 pinned or one per core (docs/decisions.md)"
+    )
     pin_cpus: bool = _setting(
         False,
         "pin each server process to one CPU (worker i to the i-th usable CPU), so its threads hand the GIL"
