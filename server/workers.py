@@ -50,7 +50,7 @@ def reserve_port(host: str, port: int) -> socket.socket:
     return sock
 
 
-def worker_main(config: Config, ready: Any, slot: int = 0) -> None:
+def worker_main(config: Config, ready: Any, slot: int) -> None:
     """Entry point of worker ``slot`` (0 to workers - 1)."""
     configure_logging(config.log_format, config.log_level)
     if config.pin_cpus:

@@ -256,6 +256,21 @@ def test_pin_cpus_puts_every_thread_of_each_worker_on_a_cpu_of_its_own(tmp_path:
     assert code == 0, server.logs
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="CPU affinity is Linux-only")
+def test_pin_cpus_puts_a_single_server_process_on_one_cpu(tmp_path: Path) -> None:
+    server = ServerProcess(
+        ["--pin-cpus", "--port", "0", "--metrics-port", "0", "--database", f"sqlite:///{tmp_path / 's.db'}"],
+        timeout=60,
+    )
+    try:
+        with grpc.insecure_channel(server.target) as channel:  # the handler pool's threads exist once called
+            network_pb2_grpc.NetworkServiceStub(channel).ListNodes(network_pb2.ListNodesRequest(page_size=1))
+        assert set(_allowed_cpus(server.process.pid).values()) == {str(min(os.sched_getaffinity(0)))}
+    finally:
+        code = server.stop()
+    assert code == 0, server.logs
+
+
 def _listed(cpus: list[int]) -> str:
     """CPUs as /proc writes a list of them: ranges joined by commas ("0-1", "0,2")."""
     ranges: list[list[int]] = []
