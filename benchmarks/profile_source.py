@@ -4,8 +4,9 @@ Builds the production wiring (ServiceDeps over a SQLite store with the sample ne
 shipped rules, rules/default.yaml), then calls SourcingService.Source directly with serialized
 1-5 line orders. Reports, in the same run:
 
-- per-call time of the current path and of the path before the profiling cuts (catalogue read
-  per call, timestamps decoded per stock row), interleaved rounds, medians;
+- per-call time of the current path, of the path before the profiling cuts (catalogue read
+  per call, timestamps decoded per stock row) and of the current path with skip_explanations,
+  interleaved rounds, medians;
 - the share of a call per phase (cProfile cumulative times, so slightly inflated for small calls);
 - cProfile's top functions.
 
@@ -121,7 +122,7 @@ def phase_shares(stats: pstats.Stats) -> list[tuple[str, float]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks.service_bench import source_requests
+    from benchmarks.service_bench import source_requests, without_explanations
 
     parser = argparse.ArgumentParser(prog="benchmarks.profile_source", description=__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per round")
@@ -134,19 +135,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             run(current, payloads, 300)  # warm caches and the network snapshot
             run(before, payloads, 300)
-            times: dict[str, list[float]] = {"before": [], "current": []}
-            for _ in range(args.rounds):  # interleaved: the machine's noise hits both alike
+            bare = without_explanations(payloads)
+            times: dict[str, list[float]] = {"before": [], "current": [], "bare": []}
+            for _ in range(args.rounds):  # interleaved: the machine's noise hits all alike
                 times["before"].append(run(before, payloads, args.calls))
                 times["current"].append(run(current, payloads, args.calls))
+                times["bare"].append(run(current, bare, args.calls))
             profiler = cProfile.Profile()
             profiler.enable()
             run(current, payloads, args.calls)
             profiler.disable()
         finally:
             store.close()
-    b, c = (statistics.median(times[k]) * 1e6 for k in ("before", "current"))
+    b, c, n = (statistics.median(times[k]) * 1e6 for k in ("before", "current", "bare"))
     print(f"Source in process, median of {args.rounds} interleaved rounds of {args.calls} calls:")
     print(f"  before the cuts: {b:,.0f} µs/call   current: {c:,.0f} µs/call   ({(b - c) / b:+.0%} time saved)")
+    print(f"  current with skip_explanations: {n:,.0f} µs/call   ({(c - n) / c:+.0%} time saved)")
     stats = pstats.Stats(profiler)
     print("\nshare of a Source call (cProfile cumulative):")
     for label, share in phase_shares(stats):

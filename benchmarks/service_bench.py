@@ -104,6 +104,18 @@ def source_requests(seed: int, count: int, lines: Sequence[int] = TYPICAL_LINES,
     return requests
 
 
+def without_explanations(payloads: Sequence[bytes]) -> list[bytes]:
+    """The same Source requests with skip_explanations set."""
+    from server.proto import sourcing_pb2
+
+    bare = []
+    for payload in payloads:
+        request = sourcing_pb2.SourceRequest.FromString(payload)
+        request.skip_explanations = True
+        bare.append(request.SerializeToString())
+    return bare
+
+
 def _client(target: str, payloads: list[bytes], seconds: float, threads: int, rate: float, out: Any) -> None:
     """One client process: ``threads`` threads back to back (``rate`` 0), or open loop at ``rate``/s."""
     if rate > 0:
@@ -331,7 +343,9 @@ def standard_cases(seconds: float, payloads: list[bytes]) -> Any:
         paced = run_case(
             target, "Source@80%", payloads, seconds, rate=peak.calls_per_second * OPEN_LOOP_SHARE, **labels
         )
-        return [ceiling, peak, paced]
+        # What a caller that never shows the per-node notes gets (the targets stay on the default).
+        bare = run_case(target, "Source, skip_explanations", without_explanations(payloads), seconds, **labels)
+        return [ceiling, peak, paced, bare]
 
     return cases
 

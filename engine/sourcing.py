@@ -31,12 +31,16 @@ def decide(
     directives: Directives = NO_DIRECTIVES,
     settings: SolverSettings = DEFAULT_SETTINGS,
     why_not: Sequence[str] = (),
+    explain: bool = True,
 ) -> Decision:
-    """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report.
+    """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report;
+    ``explain=False`` leaves out the per-node notes (which carry those extra costs), nothing else.
 
     ``settings.time_limit_ms`` bounds the whole decision, problem build and why-not solves included.
     """
     deadline = Deadline.after_ms(settings.time_limit_ms)
+    if why_not and not explain:
+        raise InvalidInputError(FieldViolation("why_not", "needs explanations: their answers are node notes"))
     for i, node_id in enumerate(why_not):
         if node_id not in snapshot.index:
             raise InvalidInputError(FieldViolation(f"why_not[{i}]", f"unknown node {node_id!r}"))
@@ -55,7 +59,7 @@ def decide(
         path=solution.path,
         bound=min(solution.bound, cost.total),
         candidates=solution.candidates,
-        node_notes=node_notes(problem, solution.plan, snapshot, extra),
+        node_notes=node_notes(problem, solution.plan, snapshot, extra) if explain else (),
         rule_set_version=directives.rule_set_version,
         fired_rules=directives.fired_rules,
         holds=directives.holds,

@@ -73,6 +73,7 @@ class Decider:
         why_not: Sequence[str] = (),
         now: datetime | None = None,
         extra_exclusions: Sequence[Exclusion] = (),
+        explain: bool = True,
     ) -> Outcome:
         """``now``: the instant holds are judged expired at; ``extra_exclusions`` add to the rules'
         (Reallocate keeps a rejecting node away from the units it re-sources)."""
@@ -86,7 +87,7 @@ class Decider:
             directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
         started = time.perf_counter()
         decision = decide(
-            order, snapshot, availability, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not
+            order, snapshot, availability, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not, explain
         )
         solve_seconds = time.perf_counter() - started
         if self._observe is not None:

@@ -44,10 +44,17 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
             "solver_time_limit_ms",
             f"must be between 0 and {MAX_SOLVER_TIME_LIMIT_MS}",
         )
+        c.check(
+            not (request.skip_explanations and why_not),
+            "why_not_node_ids",
+            "must be empty with skip_explanations: their answers are explanations",
+        )
         c.raise_if_any()
         order = self._decider.order_from_proto(request.order)
         limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
-        outcome = self._decider.decide(order, time_limit_ms=limit, why_not=why_not)
+        outcome = self._decider.decide(
+            order, time_limit_ms=limit, why_not=why_not, explain=not request.skip_explanations
+        )
         message = decision_to_proto(
             outcome.decision,
             decision_id=str(uuid.uuid4()),

@@ -91,3 +91,14 @@ def test_a_case_counts_the_cpu_of_the_process_serving_the_port(target: str) -> N
     result = run_case(target, "Health.Check", [], 0.5, processes=1, client_threads=2, **LABELS)
     assert result.calls > 10 and result.errors == 0
     assert 0 < result.server_cpu_us < 100_000, "a health check costs microseconds, not nothing, not 0.1 s"
+
+
+def test_without_explanations_sets_the_flag_and_keeps_each_order() -> None:
+    from benchmarks.service_bench import source_requests, without_explanations
+    from server.proto import sourcing_pb2
+
+    payloads = source_requests(seed=3, count=5)
+    for payload, bare in zip(payloads, without_explanations(payloads), strict=True):
+        request, changed = (sourcing_pb2.SourceRequest.FromString(p) for p in (payload, bare))
+        assert changed.skip_explanations and not request.skip_explanations
+        assert changed.order == request.order

@@ -164,3 +164,22 @@ def test_an_unused_node_that_could_ship_everything_says_how_much_more_it_would_c
     note = next(n for n in chosen.node_notes if n.node_id == "N2")
     extra = forced.cost.total - chosen.cost.total
     assert f"would cost {extra:.2f} more" in note.detail and note.detail.startswith("zone 2, 138 mi")
+
+
+def test_a_decision_without_explanations_differs_in_its_node_notes_alone() -> None:
+    from dataclasses import replace
+
+    explained = 0
+    for instance in [i for i in load_instances() if len(i.snapshot) <= 20]:  # proven well within the limit
+        full = decide(instance.order, instance.snapshot, instance.availability)
+        bare = decide(instance.order, instance.snapshot, instance.availability, explain=False)
+        explained += bool(full.node_notes)
+        assert bare == replace(full, node_notes=())
+    assert explained >= 20
+
+
+def test_why_not_needs_explanations() -> None:
+    snapshot = network(node("N", 40.1))
+    with pytest.raises(InvalidInputError) as error:
+        decide(order(("A", 1)), snapshot, stock(snapshot, ["A"], {("N", "A"): 1}), why_not=["N"], explain=False)
+    assert error.value.violations[0].field == "why_not"

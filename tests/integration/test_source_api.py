@@ -139,3 +139,26 @@ def test_each_decision_is_counted_by_path_and_status(api: Api, sourcing: sourcin
     labels = {"path": "SINGLE_NODE_BOUND", "status": "OPTIMAL"}
     assert registry.get_sample_value("oms_sourcing_decisions_total", labels) == 1.0
     assert registry.get_sample_value("oms_sourcing_decision_shipments_count") == 1.0
+
+
+def test_skip_explanations_leaves_out_the_notes_and_nothing_else(
+    sourcing: sourcing_pb2_grpc.SourcingServiceStub,
+) -> None:
+    request = sourcing_pb2.SourceRequest(order=order(("A", 2), ("B", 9)))
+    full = sourcing.Source(request).decision
+    request.skip_explanations = True
+    bare = sourcing.Source(request).decision
+    assert full.explanations and not bare.explanations
+    for decision in (full, bare):  # what differs from call to call anyway
+        decision.ClearField("decision_id")
+        decision.ClearField("timings")
+        decision.ClearField("explanations")
+    assert bare == full and bare.unfilled  # B is short: the unfilled line keeps its reason
+
+
+def test_skip_explanations_refuses_why_not_nodes(sourcing: sourcing_pb2_grpc.SourcingServiceStub) -> None:
+    request = sourcing_pb2.SourceRequest(order=order(("A", 1)), why_not_node_ids=["FAR"], skip_explanations=True)
+    with pytest.raises(grpc.RpcError) as error:
+        sourcing.Source(request)
+    assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert list(violations(error.value)) == ["why_not_node_ids"]
