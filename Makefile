@@ -8,6 +8,7 @@ PROTOS := $(shell find proto -name '*.proto')
 GEN    := server/generated
 GEN_STAMP := $(GEN)/.stamp
 DB     ?= var/oms-sourcing.db
+H2GEN  := build/h2gen
 
 .PHONY: install proto run test test-all lint bench profile soak load clean help
 
@@ -31,17 +32,26 @@ $(GEN_STAMP): $(STAMP) $(PROTOS)
 
 proto: $(GEN_STAMP)  ## generate Python stubs from proto/
 
+# The benchmarks' load generator (benchmarks/h2gen): C over nghttp2, whose headers come from
+# Debian's libnghttp2-dev, installed here when missing.
+$(H2GEN): benchmarks/h2gen/h2gen.c
+	@test -f /usr/include/nghttp2/nghttp2.h || { echo "installing libnghttp2-dev for $(H2GEN)"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q libnghttp2-dev >/dev/null || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libnghttp2-dev >/dev/null; }; }
+	mkdir -p $(dir $@)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lnghttp2
+
 run: install  ## serve on SQLite with the sample network and rules (loads them into an empty store)
 	mkdir -p $(dir $(DB))
 	$(BIN)/oms-sourcing serve --config config/development.toml --database sqlite:///$(DB) --load-sample-if-empty
 
-test: install  ## the whole suite that CI runs (PostgreSQL tests skip only outside CI when it is absent)
+test: install $(H2GEN)  ## the whole suite that CI runs (PostgreSQL tests skip only outside CI when it is absent)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy engine server benchmarks
 	$(BIN)/pytest -m "not slow"
 
-test-all: install  ## everything, slow tests included
+test-all: install $(H2GEN)  ## everything, slow tests included
 	$(BIN)/pytest
 
 lint: install  ## ruff, mypy and the engine-purity import contract
@@ -52,7 +62,7 @@ lint: install  ## ruff, mypy and the engine-purity import contract
 
 # Each benchmark starts the servers it needs (SQLite in a temp dir; PostgreSQL from
 # OMS_TEST_POSTGRES_DSN or postgres@127.0.0.1:5432, skipped when absent). ~10 minutes.
-bench: install  ## optimizer, rules, service and allocate benchmarks + summary; results in benchmarks/results/
+bench: install $(H2GEN)  ## optimizer, rules, service and allocate benchmarks + summary; results in benchmarks/results/
 	$(PY) -m benchmarks.optimizer_bench --no-progress
 	$(PY) -m benchmarks.rules_bench
 	$(PY) -m benchmarks.service_bench
@@ -62,7 +72,7 @@ bench: install  ## optimizer, rules, service and allocate benchmarks + summary; 
 profile: install  ## where a Source call's time goes (cProfile, in process); see docs/profiling.md
 	$(PY) -m benchmarks.profile_source
 
-soak: install  ## 10 minutes of Source at 70% of measured peak: errors, memory, threads flat (not in make test)
+soak: install $(H2GEN)  ## 10 minutes of Source at 70% of measured peak: errors, memory, threads flat (not in make test)
 	$(PY) -m benchmarks.soak --minutes $(or $(MINUTES),10)
 
 load: install  ## headless locust load test (step load) against a server it starts; reports in benchmarks/load/reports/

@@ -13,14 +13,19 @@ that lands on a worker holding its share already is closed and opened again. Wit
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import grpc
 
 CONNECT_TIMEOUT_S = 10.0
 ATTEMPTS_PER_CONNECTION = 20
 _ESTABLISHED, _LISTEN = "01", "0A"
+T = TypeVar("T")
 
 
 def own_connection(target: str) -> grpc.Channel:
@@ -35,33 +40,63 @@ def own_connection(target: str) -> grpc.Channel:
 
 def balanced_connections(target: str, count: int) -> list[grpc.Channel]:
     """``count`` connected channels to ``target``, as evenly spread over its workers as can be."""
+    return _balanced(target, count, _open_channel, lambda channel: channel.close())
+
+
+def balanced_sockets(target: str, count: int) -> list[socket.socket]:
+    """``count`` plain TCP connections to ``target``, spread the same way: for a load generator
+    that speaks HTTP/2 itself (benchmarks/h2gen) and is handed the open sockets."""
+    return _balanced(target, count, _open_socket, lambda sock: sock.close())
+
+
+def _balanced(
+    target: str, count: int, open_one: Callable[[str], tuple[T, int | None]], close: Callable[[T], None]
+) -> list[T]:
     port = int(target.rsplit(":", 1)[1])
     workers = listening_processes(port)
     if len(workers) < 2:
-        return [_connected(own_connection(target)) for _ in range(count)]
+        return [open_one(target)[0] for _ in range(count)]
     share = -(-count // len(workers))  # ceiling: every worker gets count // workers or one more
     held: Counter[int] = Counter()
-    kept: list[grpc.Channel] = []
+    kept: list[T] = []
     for _ in range(count * ATTEMPTS_PER_CONNECTION):
         if len(kept) == count:
             return kept
-        before = _own_ports(port)
-        channel = _connected(own_connection(target))
-        new = _own_ports(port) - before
-        worker = _accepted_by(port, new.pop(), workers) if len(new) == 1 else None
+        connection, client_port = open_one(target)
+        worker = _worker_of(port, client_port, workers) if client_port is not None else None
         if worker is not None and held[worker] < share:
             held[worker] += 1
-            kept.append(channel)
+            kept.append(connection)
         else:
-            channel.close()
-    for channel in kept:
-        channel.close()
+            close(connection)
+    for connection in kept:
+        close(connection)
     raise RuntimeError(f"could not spread {count} connections over {len(workers)} workers on port {port}")
 
 
-def _connected(channel: grpc.Channel) -> grpc.Channel:
+def _open_channel(target: str) -> tuple[grpc.Channel, int | None]:
+    """A connected channel and its local port (None when it cannot be told apart)."""
+    port = int(target.rsplit(":", 1)[1])
+    before = _own_ports(port)
+    channel = own_connection(target)
     grpc.channel_ready_future(channel).result(timeout=CONNECT_TIMEOUT_S)
-    return channel
+    new = _own_ports(port) - before
+    return channel, (new.pop() if len(new) == 1 else None)
+
+
+def _open_socket(target: str) -> tuple[socket.socket, int | None]:
+    host, _, port = target.rpartition(":")
+    sock = socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S)
+    return sock, sock.getsockname()[1]
+
+
+def _worker_of(port: int, client_port: int, workers: list[int]) -> int | None:
+    """The worker that accepted the connection from ``client_port``, once it has (a plain socket is
+    connected before the server's accept(); a ready gRPC channel has been accepted already)."""
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    while (worker := _accepted_by(port, client_port, workers)) is None and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return worker
 
 
 def _tcp() -> list[tuple[int, int, str, int]]:

@@ -27,19 +27,17 @@ import random
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hdrh.histogram import HdrHistogram
 
-from benchmarks.connections import balanced_connections, listening_processes
+from benchmarks.connections import listening_processes
+from benchmarks.h2gen import HEALTH_CHECK, generate
 from benchmarks.load.run import wait_serving
 from benchmarks.networks.sample_network import make_network, us_cities
 from benchmarks.shipped import pinned_as_shipped
@@ -54,10 +52,11 @@ TYPICAL_LINES = (1, 1, 2, 2, 3, 4, 5)  # "typical orders, 1-5 lines", weighted t
 LARGE_NODES, LARGE_SKUS, LARGE_LINES = 2000, 300, 30
 LARGE_BUDGET_MS = 90  # solver_time_limit_ms of config/production.toml
 OPEN_LOOP_SHARE = 0.8  # the issue's p99 target is at 80% of peak load
-CLIENT_PROCESSES, CLIENT_THREADS = 2, 4
-# Per client process. Workers behind SO_REUSEPORT get whole connections: with few, one worker can
-# draw most of a fixed-rate load (4 per process overloaded one of two workers at "80%").
+CLIENTS = 8  # closed loop: callers back to back, each on a connection of its own
+# Workers behind SO_REUSEPORT get whole connections, so an open-loop load goes out over many,
+# spread evenly (benchmarks/connections.py), and each worker draws its share of the rate.
 OPEN_LOOP_CONNECTIONS = 16
+SOURCE = "/oms.sourcing.v1.SourcingService/Source"
 
 
 @dataclass(frozen=True)
@@ -80,6 +79,9 @@ class CaseResult:
     # CPU of the processes serving the port per answered call (user + system): steadier than
     # throughput when the load generator and other work share the cores. 0 where /proc is not.
     server_cpu_us: float
+    client_cpu_us: float = 0.0  # the load generator's CPU per call sent
+    max_send_lag_ms: float = 0.0  # open loop: how far behind its schedule the generator sent
+    error_codes: dict[str, int] = field(default_factory=dict)  # errors by gRPC status (or "lost")
 
 
 def source_requests(seed: int, count: int, lines: Sequence[int] = TYPICAL_LINES, network: Path = SAMPLE) -> list[bytes]:
@@ -116,157 +118,54 @@ def without_explanations(payloads: Sequence[bytes]) -> list[bytes]:
     return bare
 
 
-def _client(target: str, payloads: list[bytes], seconds: float, threads: int, rate: float, out: Any) -> None:
-    """One client process: ``threads`` threads back to back (``rate`` 0), or open loop at ``rate``/s."""
-    if rate > 0:
-        out.put(_open_loop(target, payloads, seconds, rate))
-        return
-    channels = balanced_connections(target, threads)
-    latencies: list[int] = []
-    errors = 0
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def run(k: int) -> None:
-        nonlocal errors
-        channel = channels[k]
-        call = _unary(channel, payloads)
-        mine: list[int] = []
-        i = k
-        while (sent_at := time.perf_counter()) < deadline:
-            request = payloads[i % len(payloads)] if payloads else health_pb2.HealthCheckRequest()
-            i += threads
-            try:
-                call(request, timeout=10)
-            except grpc.RpcError:
-                with lock:
-                    errors += 1
-                continue
-            mine.append(int((time.perf_counter() - sent_at) * 1e6))
-        channel.close()
-        with lock:
-            latencies.extend(mine)
-
-    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    out.put((latencies, errors))
-
-
-def _open_loop(target: str, payloads: list[bytes], seconds: float, rate: float) -> tuple[list[int], int]:
-    """Calls sent on a fixed schedule without waiting for answers (``future``), so a slow answer
-    never delays the next send; latency counts from the scheduled instant (no coordinated omission).
-
-    A client thread that waited for each answer would fall behind for good after one stall and
-    report the backlog as latency: that measured the load generator, not the server.
-    """
-    channels = balanced_connections(target, OPEN_LOOP_CONNECTIONS)
-    calls = [_unary(channel, payloads) for channel in channels]
-    latencies: list[int] = []
-    errors = 0
-    lock = threading.Condition()
-    interval = 1.0 / rate
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    def done(sent_at: float) -> Callable[[Any], None]:
-        def record(future: Any) -> None:
-            nonlocal errors
-            elapsed = int((time.perf_counter() - sent_at) * 1e6)
-            with lock:
-                if future.exception() is None:
-                    latencies.append(elapsed)
-                else:
-                    errors += 1
-                lock.notify()
-
-        return record
-
-    i = 0
-    scheduled = start
-    while scheduled < deadline:
-        now = time.perf_counter()
-        if scheduled > now:
-            time.sleep(scheduled - now)
-        request = payloads[i % len(payloads)] if payloads else health_pb2.HealthCheckRequest()
-        future = calls[i % len(calls)].future(request, timeout=10)
-        future.add_done_callback(done(scheduled))
-        i += 1
-        scheduled = start + i * interval
-    with lock:  # every answer (or its error) arrives within the 10 s timeout
-        lock.wait_for(lambda: len(latencies) + errors == i)
-    for channel in channels:
-        channel.close()
-    return latencies, errors
-
-
-def _unary(channel: grpc.Channel, payloads: list[bytes]) -> Any:
-    """Source with pre-serialized requests, or the trivial call when there are no payloads."""
-    from server.proto import sourcing_pb2
-
-    if payloads:
-        return channel.unary_unary(
-            "/oms.sourcing.v1.SourcingService/Source",
-            request_serializer=lambda b: b,
-            response_deserializer=sourcing_pb2.SourceResponse.FromString,
-        )
-    return health_pb2_grpc.HealthStub(channel).Check
-
-
 def run_case(
     target: str,
     name: str,
     payloads: list[bytes],
     seconds: float,
     *,
-    processes: int = CLIENT_PROCESSES,
-    client_threads: int = CLIENT_THREADS,
+    clients: int = CLIENTS,
     rate: float = 0.0,
     **labels: Any,
 ) -> CaseResult:
-    context = mp.get_context("spawn")
-    queue: Any = context.Queue()
+    """Source with ``payloads`` (the trivial call without), closed loop with ``clients`` callers
+    back to back, or open loop at ``rate`` calls a second; ``h2gen`` generates the load."""
     servers = listening_processes(int(target.rsplit(":", 1)[1]))
     cpu_before = _cpu_seconds(servers)
-    procs = [
-        context.Process(target=_client, args=(target, payloads, seconds, client_threads, rate / processes, queue))
-        for _ in range(processes)
-    ]
     started = time.perf_counter()
-    for p in procs:
-        p.start()
-    results = [queue.get() for _ in procs]
-    for p in procs:
-        p.join()
+    method = SOURCE if payloads else HEALTH_CHECK
+    if rate > 0:
+        load = generate(target, method, payloads, seconds, connections=OPEN_LOOP_CONNECTIONS, rate=rate)
+    else:
+        load = generate(target, method, payloads, seconds, connections=clients, per_connection=1)
     elapsed = time.perf_counter() - started
     server_cpu = _cpu_seconds(servers) - cpu_before
     histogram = HdrHistogram(1, 60_000_000, 3)
-    calls = errors = 0
-    for latencies, errs in results:
-        errors += errs
-        calls += len(latencies)
-        for value in latencies:
-            histogram.record_value(max(1, value))
+    for value in load.latencies_us:
+        histogram.record_value(max(1, value))
+    calls = len(load.latencies_us)
     result = CaseResult(
         name=name,
-        clients=processes * client_threads,
+        clients=OPEN_LOOP_CONNECTIONS if rate > 0 else clients,
         target_rate=round(rate, 1),
         calls=calls,
-        errors=errors,
+        errors=load.error_count,
         seconds=round(elapsed, 2),
-        calls_per_second=round(calls / max(seconds, 1e-9), 1),  # clients call for ``seconds``
+        calls_per_second=round(calls / max(seconds, 1e-9), 1),  # the generator calls for ``seconds``
         p50_ms=histogram.get_value_at_percentile(50) / 1000,
         p90_ms=histogram.get_value_at_percentile(90) / 1000,
         p99_ms=histogram.get_value_at_percentile(99) / 1000,
         max_ms=histogram.get_max_value() / 1000,
         server_cpu_us=round(server_cpu / calls * 1e6, 1) if calls else 0.0,
+        client_cpu_us=round(load.client_cpu_s / max(1, load.sent) * 1e6, 1),
+        max_send_lag_ms=round(load.max_send_lag_us / 1000, 2),
+        error_codes=dict(load.errors),
         **labels,
     )
     print(
         f"{name:<22} {labels} {result.calls_per_second:>8,.0f}/s p50 {result.p50_ms:.2f} p99 {result.p99_ms:.2f} ms"
-        f" errors {errors} server CPU {result.server_cpu_us:,.0f} µs/call",
+        f" errors {dict(load.errors) or 0} server CPU {result.server_cpu_us:,.0f} µs/call"
+        f" generator {result.client_cpu_us:,.0f} µs/call",
         file=sys.stderr,
     )
     return result
@@ -359,18 +258,16 @@ def large_cases(seconds: float, payloads: list[bytes]) -> Any:
             f"Source {LARGE_LINES} lines, one caller",
             payloads,
             seconds,
-            processes=1,
-            client_threads=1,
+            clients=1,
             **labels,
         )
         # Few clients: these are latency cases (p99 end to end), not a throughput race.
-        peak = run_case(target, f"Source {LARGE_LINES} lines", payloads, seconds, client_threads=2, **labels)
+        peak = run_case(target, f"Source {LARGE_LINES} lines", payloads, seconds, clients=4, **labels)
         paced = run_case(
             target,
             f"Source {LARGE_LINES} lines@80%",
             payloads,
             seconds,
-            client_threads=2,
             rate=peak.calls_per_second * OPEN_LOOP_SHARE,
             **labels,
         )
@@ -398,15 +295,16 @@ def render(report: dict[str, Any]) -> str:
     out = [
         f"# Service benchmark, {report['date']}",
         "",
-        f"Real gRPC over loopback, clients on the same {report['machine']['cpus']}-CPU machine "
+        "Real gRPC over loopback, load from h2gen (C, benchmarks/h2gen) on the same "
+        f"{report['machine']['cpus']}-CPU machine "
         f"({report['machine']['python']}); shipped rules (rules/default.yaml); {report['seconds_per_case']} s per "
         f"case; load average before/after {report['load_before']} / {report['load_after']}. `@80%` rows are open "
         "loop at 80% of the peak measured just before, latency counted from each call's scheduled send time. "
         f"The network-2000 server runs with the production decision budget ({LARGE_BUDGET_MS} ms).",
         "",
         "| call | store | network | workers x threads | clients | calls/s | vs trivial call | p50 ms | p90 ms "
-        "| p99 ms | errors | server CPU µs/call |",
-        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| p99 ms | errors | server CPU µs/call | generator CPU µs/call |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         key = (r["store"], r["network"], r["workers"], r["threads"])
@@ -414,13 +312,13 @@ def render(report: dict[str, Any]) -> str:
         out.append(
             f"| {r['name']} | {r['store']} | {r['network']} | {r['workers']} x {r['threads']} | {r['clients']} | "
             f"{r['calls_per_second']:,.0f} | {ratio:.0%} | {r['p50_ms']:.2f} | {r['p90_ms']:.2f} | "
-            f"{r['p99_ms']:.2f} | {r['errors']} | {_cpu_cell(r)} |"
+            f"{r['p99_ms']:.2f} | {r['errors']} | {_cpu_cell(r, 'server_cpu_us')} | {_cpu_cell(r, 'client_cpu_us')} |"
         )
     return "\n".join(out) + "\n"
 
 
-def _cpu_cell(row: dict[str, Any]) -> str:
-    cpu = row.get("server_cpu_us")  # absent from results written before it was measured
+def _cpu_cell(row: dict[str, Any], column: str) -> str:
+    cpu = row.get(column)  # absent from results written before it was measured
     return f"{cpu:,.0f}" if cpu else "-"
 
 

@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,8 @@ class Window:
     # and how busy the whole machine was (the load generator and any other work included).
     server_cpu_us: float = 0.0
     machine_busy: float = 0.0  # share of all cores' time, 0-1
+    generator_cpu_us: float = 0.0  # the load generator's CPU per call
+    error_codes: dict[str, int] = field(default_factory=dict)  # errors by gRPC status
 
 
 def _process_tree(root: int) -> list[int]:
@@ -118,19 +120,22 @@ def render(report: dict[str, Any]) -> str:
         f"threads {'level over the second half' if v['threads_flat'] else 'CHANGED'}.",
         *([f"({report['verdict_note']}.)"] if report.get("verdict_note") else []),
         "",
-        "Server CPU is per call, over the processes serving the port; machine busy is the share of all cores' time "
-        "in use, the load generator and any other work included.",
+        "Server CPU is per call, over the processes serving the port; the load generator's (h2gen) per call "
+        "sent; machine busy is the share of all cores' time in use, the load generator and any other work included.",
         "",
         "| minute | calls/s | errors | p50 ms | p99 ms | RSS MiB | threads | processes | server CPU µs/call "
-        "| machine busy |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| generator CPU µs/call | machine busy |",
+        "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for w in report["windows"]:
         cpu = f"{w['server_cpu_us']:,.0f}" if w.get("server_cpu_us") else "-"
+        generator = f"{w['generator_cpu_us']:,.0f}" if w.get("generator_cpu_us") else "-"
         busy = f"{w['machine_busy']:.0%}" if w.get("machine_busy") else "-"
+        codes = ", ".join(f"{code} {n}" for code, n in sorted(w.get("error_codes", {}).items()))
+        errors = f"{w['errors']} ({codes})" if codes else str(w["errors"])
         out.append(
-            f"| {w['minute']} | {w['calls_per_second']:,.0f} | {w['errors']} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} "
-            f"| {w['rss_mib']:.1f} | {w['threads']} | {w['processes']} | {cpu} | {busy} |"
+            f"| {w['minute']} | {w['calls_per_second']:,.0f} | {errors} | {w['p50_ms']:.2f} | {w['p99_ms']:.2f} "
+            f"| {w['rss_mib']:.1f} | {w['threads']} | {w['processes']} | {cpu} | {generator} | {busy} |"
         )
     return "\n".join(out) + "\n"
 
@@ -177,6 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         len(pids),
                         case.server_cpu_us,
                         round((busy - busy_before) / max(1, total - total_before), 3),
+                        case.client_cpu_us,
+                        case.error_codes,
                     )
                 )
                 print(f"minute {minute}: rss {rss:.1f} MiB threads {threads} errors {case.errors}", file=sys.stderr)

@@ -80,3 +80,21 @@ def test_a_soak_passes_flat_and_fails_on_errors_growth_or_new_threads() -> None:
     leak = [_window(1, 200), *(_window(m, 250, threads=30 + m // 2) for m in range(2, 11))]
     assert not verdict(leak, 0.10)["passed"]
     assert not verdict([*flat, _window(4, 250, errors=1)], 0.10)["passed"]
+
+
+def test_the_soak_table_names_each_error_by_its_status() -> None:
+    from dataclasses import asdict
+
+    from benchmarks.soak import render
+
+    refused = Window(2, 100.0, 3, 1.0, 5.0, 250, 30, 4, 2000.0, 0.8, 60.0, {"RESOURCE_EXHAUSTED": 3})
+    windows = [_window(1, 200), refused]
+    report = {
+        "date": "2030-01-01", "share": 0.7, "peak_per_second": 143.0, "rate": 100.0, "minutes": 2,
+        "workers": 2, "threads": 4, "max_growth": 0.1,
+        "windows": [asdict(w) for w in windows], "verdict": verdict(windows, 0.1),
+    }  # fmt: skip
+    text = render(report)
+    assert "**FAILED**: 3 errors" in text
+    assert "| 2 | 100 | 3 (RESOURCE_EXHAUSTED 3) | 1.00 | 5.00 | 250.0 | 30 | 4 | 2,000 | 60 | 80% |" in text
+    assert "| 1 | 100 | 0 | 1.00 | 5.00 | 200.0 | 30 | 4 | - | - | - |" in text
