@@ -26,8 +26,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -39,8 +37,10 @@ import grpc
 import numpy as np
 import psycopg
 
-from benchmarks.connections import balanced_connections
+from benchmarks.connections import listening_processes
+from benchmarks.h2gen import generate
 from benchmarks.orders import make_orders
+from benchmarks.service_bench import cpu_seconds
 from benchmarks.shipped import pinned_as_shipped
 from engine.model import Order
 from server.network_file import read_network_file
@@ -51,7 +51,6 @@ from server.proto import (
     orders_pb2,
     orders_pb2_grpc,
     sourcing_pb2,
-    sourcing_pb2_grpc,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +60,8 @@ DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOP_UP = 1_000_000
 TARGET_RATIO = 0.60
 TARGET_FLOOR = 1_000.0
+MAX_CALLS_PER_SECOND = 3_000  # unique requests made per second of a phase; the service peaks near 1,000
+METHODS = {"Source": "oms.sourcing.v1.SourcingService", "Allocate": "oms.sourcing.v1.OrderService"}
 
 
 @dataclass
@@ -75,7 +76,9 @@ class Phase:
     p50_ms: float
     p90_ms: float
     p99_ms: float
-    first_error: str
+    errors_by_code: dict[str, int]
+    server_cpu_us: float
+    generator_cpu_us: float  # h2gen's CPU per call sent
 
 
 class Server:
@@ -121,60 +124,40 @@ def _top_up(target: str) -> None:
 
 
 def _run_phase(
-    store: str, method: str, target: str, clients: int, seconds: float, call: Callable[[Any, int], None]
+    store: str, method: str, target: str, clients: int, seconds: float, requests: Callable[[str, int], bytes]
 ) -> Phase:
-    stop = threading.Event()
-    measuring = threading.Event()
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors: list[str] = []
-    counter = iter(range(10**9))
-    lock = threading.Lock()
-    channels = balanced_connections(target, clients)
-
-    def client(index: int) -> None:
-        with channels[index] as channel:
-            stubs = (
-                _stub(sourcing_pb2_grpc.SourcingServiceStub, channel),
-                _stub(orders_pb2_grpc.OrderServiceStub, channel),
-            )
-            while not stop.is_set():
-                with lock:
-                    seq = next(counter)
-                started = time.perf_counter()
-                try:
-                    call(stubs, seq)
-                except grpc.RpcError as error:
-                    if measuring.is_set():
-                        errors.append(f"{error.code().name}: {error.details()}")
-                    continue
-                if measuring.is_set():
-                    latencies[index].append((time.perf_counter() - started) * 1000.0)
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    time.sleep(min(2.0, seconds / 4))  # warm up: connections, caches, the optimizer's first solves
-    measuring.set()
-    began = time.perf_counter()
-    time.sleep(seconds)
-    measuring.clear()
-    elapsed = time.perf_counter() - began
-    stop.set()
-    for thread in threads:
-        thread.join()
-    flat = np.array([x for per in latencies for x in per]) if any(latencies) else np.array([0.0])
+    """``clients`` callers back to back, each on a connection of its own; ``requests(run, seq)`` is
+    the ``seq``-th request, each one new (Allocate's carry their own order id and request key)."""
+    path = f"/{METHODS[method]}/{method}"
+    # Unique requests, more than the fastest phase could send: a repeated Allocate would be an
+    # idempotent replay (a stored response), not an allocation.
+    warm_up = min(2.0, seconds / 4)  # connections, caches, the optimizer's first solves
+    warm = [requests("warm", seq) for seq in range(round(warm_up * MAX_CALLS_PER_SECOND))]
+    generate(target, path, warm, warm_up, connections=clients, per_connection=1, each_once=True)
+    measured = [requests("run", seq) for seq in range(round(seconds * MAX_CALLS_PER_SECOND))]
+    servers = listening_processes(int(target.rsplit(":", 1)[1]))
+    cpu_before = cpu_seconds(servers)
+    load = generate(target, path, measured, seconds, connections=clients, per_connection=1, each_once=True)
+    server_cpu = cpu_seconds(servers) - cpu_before
+    if load.exhausted:
+        raise RuntimeError(
+            f"{method}: all {len(measured)} requests went out in {seconds} s; raise MAX_CALLS_PER_SECOND"
+        )
+    latencies = np.array(load.latencies_us, dtype=float) / 1000.0 if load.latencies_us else np.array([0.0])
     return Phase(
         store=store,
         method=method,
         clients=clients,
-        seconds=round(elapsed, 2),
-        calls=int(sum(len(x) for x in latencies)),
-        errors=len(errors),
-        per_second=round(sum(len(x) for x in latencies) / elapsed, 1),
-        p50_ms=round(float(np.percentile(flat, 50)), 2),
-        p90_ms=round(float(np.percentile(flat, 90)), 2),
-        p99_ms=round(float(np.percentile(flat, 99)), 2),
-        first_error=errors[0] if errors else "",
+        seconds=seconds,
+        calls=len(load.latencies_us),
+        errors=load.error_count,
+        per_second=round(len(load.latencies_us) / seconds, 1),
+        p50_ms=round(float(np.percentile(latencies, 50)), 2),
+        p90_ms=round(float(np.percentile(latencies, 90)), 2),
+        p99_ms=round(float(np.percentile(latencies, 99)), 2),
+        errors_by_code=dict(load.errors),
+        server_cpu_us=round(server_cpu / len(load.latencies_us) * 1e6, 1) if load.latencies_us else 0.0,
+        generator_cpu_us=round(load.client_cpu_s / max(1, load.sent) * 1e6, 1),
     )
 
 
@@ -192,13 +175,13 @@ def bench_store(
         _top_up(server.target)
         run = uuid.uuid4().hex[:8]
 
-        def source(stubs: Any, seq: int) -> None:
-            order = _order_proto(orders[seq % len(orders)], f"S-{run}-{seq}")
-            stubs[0].Source(sourcing_pb2.SourceRequest(order=order), timeout=30)
+        def source(part: str, seq: int) -> bytes:
+            order = _order_proto(orders[seq % len(orders)], f"S-{run}-{part}-{seq}")
+            return sourcing_pb2.SourceRequest(order=order).SerializeToString()
 
-        def allocate(stubs: Any, seq: int) -> None:
-            order = _order_proto(orders[seq % len(orders)], f"A-{run}-{seq}")
-            stubs[1].Allocate(orders_pb2.AllocateRequest(request_key=f"{run}-{seq}", order=order), timeout=30)
+        def allocate(part: str, seq: int) -> bytes:
+            order = _order_proto(orders[seq % len(orders)], f"A-{run}-{part}-{seq}")
+            return orders_pb2.AllocateRequest(request_key=f"{run}-{part}-{seq}", order=order).SerializeToString()
 
         phases = [
             _run_phase(store, "Source", server.target, clients, seconds, source),
@@ -236,19 +219,22 @@ def _markdown(phases: Sequence[Phase], meta: dict[str, Any]) -> str:
     lines = [
         f"# Allocate vs Source over gRPC ({meta['date']})",
         "",
-        f"{meta['clients']} concurrent clients (a connection each), {meta['seconds']} s per phase,"
+        f"{meta['clients']} concurrent callers (h2gen, a connection each), {meta['seconds']} s per phase,"
         f" server processes x handler threads: SQLite {meta['workers']['sqlite']} x {meta['threads']['sqlite']},"
         f" PostgreSQL {meta['workers']['postgresql']} x {meta['threads']['postgresql']},"
         f" {meta['lines']}-line orders on the sample network"
         f" ({meta['machine']}). SQLite: WAL, synchronous=FULL, group commit; PostgreSQL: synchronous_commit=on.",
         f"Load average before/after the run: {meta['load_before']} / {meta['load_after']} (the load generator"
-        " runs on the same 2 cores; other work on the machine shows here).",
+        " runs on the same 2 cores; other work on the machine shows here). Service CPU counts the server's"
+        " processes (PostgreSQL's own backends not included).",
         "",
-        "| store | method | calls/s | p50 ms | p90 ms | p99 ms | errors |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| store | method | calls/s | p50 ms | p90 ms | p99 ms | errors | service CPU µs/call "
+        "| generator CPU µs/call |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {p.store} | {p.method} | {p.per_second:,.0f} | {p.p50_ms} | {p.p90_ms} | {p.p99_ms} | {p.errors} |"
+        f"| {p.store} | {p.method} | {p.per_second:,.0f} | {p.p50_ms} | {p.p90_ms} | {p.p99_ms} | {_errors(p)} "
+        f"| {p.server_cpu_us:,.0f} | {p.generator_cpu_us:,.0f} |"
         for p in phases
     ]
     lines += ["", "| store | Allocate / Source | target ≥ 60% | Allocate ≥ 1,000/s |", "|---|---:|---|---|"]
@@ -268,6 +254,11 @@ def _markdown(phases: Sequence[Phase], meta: dict[str, Any]) -> str:
         "So the 1,000/s floor needs Source well above 1,000/s on this box first.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _errors(phase: Phase) -> str:
+    codes = ", ".join(f"{code} {n}" for code, n in sorted(phase.errors_by_code.items()))
+    return f"{phase.errors} ({codes})" if codes else str(phase.errors)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -131,7 +131,7 @@ def run_case(
     """Source with ``payloads`` (the trivial call without), closed loop with ``clients`` callers
     back to back, or open loop at ``rate`` calls a second; ``h2gen`` generates the load."""
     servers = listening_processes(int(target.rsplit(":", 1)[1]))
-    cpu_before = _cpu_seconds(servers)
+    cpu_before = cpu_seconds(servers)
     started = time.perf_counter()
     method = SOURCE if payloads else HEALTH_CHECK
     if rate > 0:
@@ -139,7 +139,7 @@ def run_case(
     else:
         load = generate(target, method, payloads, seconds, connections=clients, per_connection=1)
     elapsed = time.perf_counter() - started
-    server_cpu = _cpu_seconds(servers) - cpu_before
+    server_cpu = cpu_seconds(servers) - cpu_before
     histogram = HdrHistogram(1, 60_000_000, 3)
     for value in load.latencies_us:
         histogram.record_value(max(1, value))
@@ -171,7 +171,7 @@ def run_case(
     return result
 
 
-def _cpu_seconds(pids: Sequence[int]) -> float:
+def cpu_seconds(pids: Sequence[int]) -> float:
     """User + system CPU seconds used so far by ``pids`` (those still running)."""
     ticks = 0
     for pid in pids:

@@ -40,6 +40,7 @@ class GeneratedLoad:
     errors: Counter[str]
     max_send_lag_us: int  # how far behind its schedule the generator ever sent
     client_cpu_s: float  # the generator's own CPU (user + system)
+    exhausted: bool = False  # ``each_once`` and every message was sent before the time was up
 
     @property
     def error_count(self) -> int:
@@ -61,12 +62,14 @@ def generate(
     per_connection: int = 0,
     rate: float = 0.0,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    each_once: bool = False,
 ) -> GeneratedLoad:
     """Call ``method`` (``/package.Service/Method``) on ``target`` for ``seconds``.
 
     Closed loop with ``per_connection`` calls in flight on each connection, or open loop at
     ``rate`` calls a second spread over the connections. ``messages`` are serialized requests,
-    sent in turn (an empty list sends empty requests, as the health check takes).
+    sent in turn (an empty list sends empty requests, as the health check takes), over again
+    from the first unless ``each_once``: then the run ends early if they are used up.
     """
     if (per_connection > 0) == (rate > 0):
         raise ValueError("give exactly one of per_connection (closed loop) and rate (open loop)")
@@ -85,6 +88,7 @@ def generate(
             "--timeout-ms", str(round(timeout_s * 1000)),
             "--latencies", str(latencies),
             *(["--rate", str(rate)] if rate > 0 else ["--per-connection", str(per_connection)]),
+            *(["--once"] if each_once else []),
         ]  # fmt: skip
         for sock in sockets:
             args += ["--fd", str(sock.fileno())]
@@ -112,6 +116,7 @@ def generate(
         errors=errors,
         max_send_lag_us=summary["max_send_lag_us"],
         client_cpu_s=(after.children_user - before.children_user) + (after.children_system - before.children_system),
+        exhausted=summary["exhausted"],
     )
 
 

@@ -13,6 +13,8 @@
  *   open loop:   --rate R calls a second on a fixed schedule over all connections; a call's
  *                latency counts from its scheduled instant, so a stall is not hidden by the
  *                generator waiting (no coordinated omission).
+ * With --once every message is sent at most once (requests that must each be new, such as
+ * Allocate's with their own idempotency key): the run ends early when they are used up, and says so.
  * Writes the latency of every call answered with grpc-status 0 (uint32 microseconds, native
  * byte order) to --latencies, and a JSON summary to stdout: calls sent, answered OK, other
  * answers by gRPC status code, calls lost with their connection, calls still unanswered at the
@@ -62,6 +64,7 @@ typedef struct {
 static struct {
     message_t *messages;
     size_t message_count, next_message;
+    int once, exhausted;
     const char *path, *authority;
     char timeout_header[32];
     FILE *latencies;
@@ -153,6 +156,10 @@ static int on_stream_close(nghttp2_session *session, int32_t stream_id, uint32_t
 }
 
 static void submit(connection_t *connection, int64_t scheduled_ns) {
+    if (run.once && run.next_message == run.message_count) {
+        run.exhausted = 1;
+        return;
+    }
     call_t *call = calloc(1, sizeof *call);
     if (call == NULL) die("out of memory");
     call->connection = connection;
@@ -213,7 +220,7 @@ static void read_messages(const char *path) {
 
 static void usage(void) {
     fputs("usage: h2gen --fd N [--fd N ...] --path /pkg.Service/Method --authority HOST:PORT --messages FILE\n"
-          "             --seconds S (--per-connection N | --rate R) [--timeout-ms T] --latencies FILE\n",
+          "             --seconds S (--per-connection N | --rate R) [--timeout-ms T] [--once] --latencies FILE\n",
           stderr);
     exit(2);
 }
@@ -229,7 +236,8 @@ int main(int argc, char **argv) {
         {"authority", required_argument, 0, 'a'}, {"messages", required_argument, 0, 'm'},
         {"seconds", required_argument, 0, 's'},   {"per-connection", required_argument, 0, 'c'},
         {"rate", required_argument, 0, 'r'},      {"timeout-ms", required_argument, 0, 't'},
-        {"latencies", required_argument, 0, 'l'}, {0, 0, 0, 0},
+        {"latencies", required_argument, 0, 'l'}, {"once", no_argument, 0, 'o'},
+        {0, 0, 0, 0},
     };
     for (int option; (option = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (option) {
@@ -245,6 +253,7 @@ int main(int argc, char **argv) {
         case 'r': rate = atof(optarg); break;
         case 't': timeout_ms = atol(optarg); break;
         case 'l': latencies_path = optarg; break;
+        case 'o': run.once = 1; break;
         default: usage();
         }
     }
@@ -290,18 +299,20 @@ int main(int argc, char **argv) {
         for (int i = 0; i < connection_count; i++) live += !connections[i].dead;
         if (live == 0) break;
         if (rate > 0) {
-            for (int64_t at; (at = start + (int64_t)scheduled * interval) <= now && at < deadline; scheduled++) {
+            for (int64_t at; !run.exhausted && (at = start + (int64_t)scheduled * interval) <= now && at < deadline;
+                 scheduled++) {
                 while (connections[next_connection].dead) next_connection = (next_connection + 1) % connection_count;
                 submit(&connections[next_connection], at);
                 next_connection = (next_connection + 1) % connection_count;
             }
         } else if (now < deadline) {
             for (int i = 0; i < connection_count; i++)
-                while (!connections[i].dead && connections[i].in_flight < per_connection) submit(&connections[i], now);
+                while (!connections[i].dead && !run.exhausted && connections[i].in_flight < per_connection)
+                    submit(&connections[i], now);
         }
         for (int i = 0; i < connection_count; i++)
             if (!connections[i].dead && nghttp2_session_send(connections[i].session) != 0) drop(&connections[i]);
-        if (now >= deadline && run.in_flight == 0) break;
+        if ((now >= deadline || run.exhausted) && run.in_flight == 0) break;
         if (now >= give_up) break;
 
         int64_t wake = give_up;
@@ -340,9 +351,10 @@ int main(int argc, char **argv) {
     run.unanswered = (uint64_t)run.in_flight;
     fclose(run.latencies);
     printf("{\"sent\": %llu, \"ok\": %llu, \"lost\": %llu, \"unanswered\": %llu, \"seconds\": %.3f, "
-           "\"max_send_lag_us\": %lld, \"statuses\": {",
+           "\"max_send_lag_us\": %lld, \"exhausted\": %s, \"statuses\": {",
            (unsigned long long)run.sent, (unsigned long long)run.ok, (unsigned long long)run.lost,
-           (unsigned long long)run.unanswered, (double)(now_ns() - start) / 1e9, (long long)(run.max_lag_ns / 1000));
+           (unsigned long long)run.unanswered, (double)(now_ns() - start) / 1e9, (long long)(run.max_lag_ns / 1000),
+           run.exhausted ? "true" : "false");
     const char *separator = "";
     for (int code = 0; code < GRPC_CODES; code++) {
         if (run.by_status[code] == 0) continue;
