@@ -24,6 +24,7 @@ from benchmarks.connections import balanced_sockets
 
 REPO = Path(__file__).resolve().parents[2]
 BINARY = REPO / "build" / "h2gen"
+SOURCE = Path(__file__).with_name("h2gen.c")
 HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 DEFAULT_TIMEOUT_S = 10.0
 _EMPTY_MESSAGE = b""  # HealthCheckRequest() serializes to nothing
@@ -73,8 +74,8 @@ def generate(
     """
     if (per_connection > 0) == (rate > 0):
         raise ValueError("give exactly one of per_connection (closed loop) and rate (open loop)")
-    if not BINARY.exists():
-        raise FileNotFoundError(f"{BINARY} is not built: run `make build/h2gen`")
+    if not BINARY.exists() or BINARY.stat().st_mtime < SOURCE.stat().st_mtime:
+        raise FileNotFoundError(f"{BINARY} is missing or older than {SOURCE.name}: run `make build/h2gen`")
     sockets = balanced_sockets(target, connections)
     with tempfile.TemporaryDirectory(prefix="h2gen-") as tmp:
         requests, latencies = Path(tmp) / "requests", Path(tmp) / "latencies"
