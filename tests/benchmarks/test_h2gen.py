@@ -120,6 +120,25 @@ def test_messages_are_sent_in_turn_as_given() -> None:
     assert seen == [messages[i % 3] for i in range(len(seen))]
 
 
+def test_each_once_sends_every_message_at_most_once_and_says_when_they_ran_out() -> None:
+    seen: list[bytes] = []
+
+    def record(request: bytes, context: grpc.ServicerContext) -> bytes:
+        seen.append(request)
+        return b""
+
+    server, address = _raw_server(record, threads=1)
+    messages = [str(i).encode() for i in range(30)]
+    try:
+        used_up = generate(address, ECHO, messages, 5.0, connections=2, per_connection=1, each_once=True)
+        enough = generate(address, ECHO, messages, 0.05, connections=1, rate=100.0, each_once=True)
+    finally:
+        server.stop(grace=0)
+    assert used_up.exhausted and used_up.sent == 30 and len(used_up.latencies_us) == 30
+    assert sorted(seen[:30]) == sorted(messages), "each once, none repeated"
+    assert not enough.exhausted and enough.sent == 5 and seen[30:] == messages[:5]
+
+
 def test_answers_other_than_ok_are_counted_by_status() -> None:
     def refuse_odd(request: bytes, context: grpc.ServicerContext) -> Any:
         if request == b"odd":
