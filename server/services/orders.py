@@ -38,11 +38,12 @@ from server.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, 
 from server.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.store.base import InvalidRequestError
 from server.store.common import decode_page_token, encode_page_token
-from server.store.orders import NewOrder, OrderRecord, OrderStoreMixin, RequestKey
+from server.store.orders import NewOrder, OrderFilter, OrderRecord, OrderStoreMixin, RequestKey, TimeWindow
 from server.sweeper import start_sweeper
 
 MAX_HOLD_MS = 30 * 24 * 3600 * 1000
 MAX_PAGE_SIZE = 1000
+MAX_LISTED_NODES = 100  # ListOrders.node_ids: a region's stores, not the whole network
 REALLOCATE_RULE = "reallocate"
 # WatchEvents: how often a caught-up stream looks for new events, and events per read.
 WATCH_POLL_SECONDS = 0.15
@@ -165,17 +166,31 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
         for i, state in enumerate(states):
             c.check(state is not None, f"states[{i}]", "is not an order state")
         c.check(0 <= request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
+        if convert.check_count(c, "node_ids", len(request.node_ids), 0, MAX_LISTED_NODES, "node ids"):
+            for i, node_id in enumerate(request.node_ids):
+                convert.check_id(c, f"node_ids[{i}]", node_id)
+        created = _time_window(c, "created", request.created) if request.HasField("created") else TimeWindow()
+        updated = _time_window(c, "updated", request.updated) if request.HasField("updated") else TimeWindow()
         c.raise_if_any()
         size = request.page_size or 100
         after = decode_page_token(request.page_token) if request.page_token else ""
-        found = self._store.list_orders([s for s in states if s is not None], size + 1, after)
+        wanted = OrderFilter(
+            states=[s for s in states if s is not None],
+            node_ids=sorted(set(request.node_ids)),
+            created=created,
+            updated=updated,
+        )
+        found = self._store.list_orders(wanted, size + 1, after)
         response = orders_pb2.ListOrdersResponse()
-        for order_id, state, updated_at in found[:size]:
+        for row in found[:size]:
             response.orders.add(
-                order_id=order_id, state=state_to_proto(state), updated_at=convert.timestamp_to_proto(updated_at)
+                order_id=row.order_id,
+                state=state_to_proto(row.state),
+                updated_at=convert.timestamp_to_proto(row.updated_at),
+                created_at=convert.timestamp_to_proto(row.created_at),
             )
         if len(found) > size:
-            response.next_page_token = encode_page_token(found[size - 1][0])
+            response.next_page_token = encode_page_token(found[size - 1].order_id)
         return response
 
     # --- transitions -------------------------------------------------------------------
@@ -583,3 +598,12 @@ def _allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord
         return response.SerializeToString(deterministic=True)
 
     return respond
+
+
+def _time_window(c: convert.Collector, path: str, window: orders_pb2.TimeWindow) -> TimeWindow:
+    """[start, end) from the message; a bound left unset is no bound."""
+    start = convert.timestamp_from_proto(c, f"{path}.start", window.start) if window.HasField("start") else None
+    end = convert.timestamp_from_proto(c, f"{path}.end", window.end) if window.HasField("end") else None
+    if start is not None and end is not None:
+        c.check(start < end, f"{path}.end", f"must be after {path}.start")
+    return TimeWindow(start, end)

@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -15,7 +16,7 @@ from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_g
 from server.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory, make_config
-from tests.integration.helpers import detail_of
+from tests.integration.helpers import detail_of, violations
 from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
@@ -179,6 +180,89 @@ def test_list_orders_by_state_with_pages(client: Client) -> None:
     assert [o.order_id for o in rest.orders] == ["O-2", "O-3", "O-4"] and not rest.next_page_token
     cancelled = client.orders.ListOrders(orders_pb2.ListOrdersRequest(states=[orders_pb2.ORDER_STATE_CANCELLED]))
     assert [o.order_id for o in cancelled.orders] == ["O-0"]
+
+
+def _listed(client: Client, **fields: object) -> list[str]:
+    """Every order id ListOrders returns for ``fields``, page after page (2 a page)."""
+    ids: list[str] = []
+    token = ""
+    while True:
+        page = client.orders.ListOrders(orders_pb2.ListOrdersRequest(page_size=2, page_token=token, **fields))
+        ids += [o.order_id for o in page.orders]
+        if not page.next_page_token:
+            return ids
+        token = page.next_page_token
+
+
+def test_list_orders_by_node_counts_holds_and_shipments_not_released_units(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-near", ("A", 1))))  # held at NEAR
+    client.orders.Allocate(allocate(order("O-far", ("C", 1))))  # only FAR has C
+    both = client.orders.Allocate(allocate(order("O-both", ("B", 1), ("C", 1)))).order  # FAR has no B
+    assert sorted(r.node_id for r in both.reservations) == ["FAR", "NEAR"]
+    client.orders.Allocate(allocate(order("O-shipped", ("C", 1))))
+    client.orders.ConfirmShipment(
+        orders_pb2.ConfirmShipmentRequest(request_key="ship", order_id="O-shipped", node_id="FAR")
+    )
+    client.orders.Allocate(allocate(order("O-gone", ("C", 1))))
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="cancel", order_id="O-gone"))
+    assert _listed(client, node_ids=["FAR"]) == ["O-both", "O-far", "O-shipped"]
+    assert _listed(client, node_ids=["NEAR"]) == ["O-both", "O-near"]
+    assert _listed(client, node_ids=["MID", "NEAR", "NEAR"]) == ["O-both", "O-near"]
+    assert _listed(client, node_ids=["MID"]) == []
+    assert _listed(client, node_ids=["FAR"], states=[orders_pb2.ORDER_STATE_SHIPPED]) == ["O-shipped"]
+    assert _listed(client) == ["O-both", "O-far", "O-gone", "O-near", "O-shipped"]
+
+
+def test_list_orders_by_creation_and_change_time(client: Client) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    def at(moment: datetime) -> Timestamp:
+        stamp = Timestamp()
+        stamp.FromDatetime(moment)
+        return stamp
+
+    first = client.clock()
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    second = client.clock.advance(minutes=1)
+    client.orders.Allocate(allocate(order("O-2", ("A", 1))))
+    third = client.clock.advance(minutes=1)
+    client.orders.Allocate(allocate(order("O-3", ("C", 1))))
+    later = client.clock.advance(minutes=1)
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1"))  # changes O-1 now
+
+    created = orders_pb2.TimeWindow
+    assert _listed(client, created=created(start=at(second))) == ["O-2", "O-3"]
+    assert _listed(client, created=created(end=at(third))) == ["O-1", "O-2"]  # the end is excluded
+    assert _listed(client, created=created(start=at(second), end=at(third))) == ["O-2"]
+    assert _listed(client, updated=created(start=at(later))) == ["O-1"], "cancelled after the others were made"
+    assert _listed(client, updated=created(end=at(later))) == ["O-2", "O-3"]
+    assert _listed(client, created=created(start=at(first)), node_ids=["FAR"]) == ["O-3"]
+    summary = client.orders.ListOrders(orders_pb2.ListOrdersRequest(states=[orders_pb2.ORDER_STATE_CANCELLED]))
+    (o1,) = summary.orders
+    assert o1.created_at.ToDatetime(tzinfo=UTC) == first and o1.updated_at.ToDatetime(tzinfo=UTC) == later
+
+
+def test_list_orders_refuses_bad_filters_naming_each_field(client: Client) -> None:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    window = orders_pb2.TimeWindow
+    bad = orders_pb2.ListOrdersRequest(
+        node_ids=["NEAR", " ", "x" * 129],
+        created=window(start=Timestamp(seconds=200), end=Timestamp(seconds=100)),
+        updated=window(start=Timestamp(seconds=0, nanos=-1)),
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        client.orders.ListOrders(bad)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(violations(raised.value)) == {"node_ids[1]", "node_ids[2]", "created.end", "updated.start"}
+    with pytest.raises(grpc.RpcError) as raised:
+        client.orders.ListOrders(orders_pb2.ListOrdersRequest(node_ids=[f"N{i}" for i in range(101)]))
+    assert set(violations(raised.value)) == {"node_ids"}
+    same = Timestamp(seconds=100)
+    with pytest.raises(grpc.RpcError) as raised:
+        client.orders.ListOrders(orders_pb2.ListOrdersRequest(updated=window(start=same, end=same)))
+    assert violations(raised.value) == {"updated.end": "must be after updated.start"}
 
 
 # --- exactly once -------------------------------------------------------------------------
