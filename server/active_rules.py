@@ -21,6 +21,7 @@ from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, RuleSetError, compiled, evaluate, load_rule_set
 from engine.rules.checks import Finding, check_rule_set
 from engine.rules.loader import RuleError
+from engine.rules.model import RETURNS
 from server.daily_shipments import DailyShipments
 from server.store.rule_sets import ACTIVATE, Activation, RuleSetStore
 
@@ -87,6 +88,13 @@ class ActiveRules:
         now = self._clock()
         shipments_today = self._daily.counts(now) if self._daily is not None and _has_caps(rule_set) else None
         return evaluate(rule_set, order, snapshot, now.date(), shipments_today)
+
+    def return_directives_for(self, returned: Order, snapshot: NetworkSnapshot) -> Directives:
+        """What the rules for returns say about receiving ``returned`` (the order's returned units)."""
+        rule_set = self.get()
+        if rule_set is None:
+            return NO_DIRECTIVES
+        return evaluate(rule_set, returned, snapshot, self._clock().date(), purpose=RETURNS)
 
     def activate(
         self, files: Sequence[tuple[str, str]], by: str, snapshot: NetworkSnapshot | None

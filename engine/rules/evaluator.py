@@ -31,7 +31,7 @@ from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules.build import Matches, build_directives
 from engine.rules.facts import FactValue, order_facts
-from engine.rules.model import NUMERIC_OPS, Condition, Fact, FieldType, Op, RuleSet
+from engine.rules.model import NUMERIC_OPS, SOURCING, Condition, Fact, FieldType, Op, RuleSet
 
 
 class RulesEvaluationError(SourcingError):
@@ -93,10 +93,15 @@ def evaluate(
     snapshot: NetworkSnapshot,
     day: date,
     shipments_today: Mapping[str, int] | None = None,
+    purpose: str = SOURCING,
 ) -> Directives:
-    """The directives ``rule_set`` gives ``order`` on ``day``, stamped with rule ids and the version."""
+    """The directives ``rule_set`` gives ``order`` on ``day`` for one kind of decision (``purpose``:
+    where it ships from, or where its return is received), stamped with rule ids and the version."""
     rules = compiled(rule_set)
-    return build_directives(rule_set, rules.match(order, day), order, snapshot, shipments_today)
+    matches = rules.match(order, day)
+    if rules.mixed_purposes:
+        matches = {p: lines for p, lines in matches.items() if purpose in rules.purposes[p]}
+    return build_directives(rule_set, matches, order, snapshot, shipments_today)
 
 
 class CompiledRules:
@@ -108,6 +113,9 @@ class CompiledRules:
         # Rules without conditions have no *when* side: they fire on every order without a
         # durable-rules action (~25 µs each); everything with a condition runs in durable-rules.
         self.always = tuple(r.position for r in rule_set.rules if not r.conditions)
+        # All rules are matched in one pass; a decision keeps those for its purpose.
+        self.purposes = {r.position: r.applies_to for r in rule_set.rules}
+        self.mixed_purposes = any(r.applies_to != {SOURCING} for r in rule_set.rules)
         self.conditional = tuple(r for r in rule_set.rules if r.conditions)
         # Facts are small projections: one per group of rules reading the same fields (of the
         # order, or of each line), so each repeats often and durable-rules' answer per distinct

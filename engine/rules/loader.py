@@ -18,6 +18,10 @@ from engine.rules.facts import LINE_FIELDS, ORDER_FIELDS, SHIP_TO_FIELDS, date_n
 from engine.rules.located import Located, YamlError, parse
 from engine.rules.model import (
     NUMERIC_OPS,
+    PURPOSES,
+    RETURN_VERBS,
+    RETURNS,
+    SOURCING,
     Condition,
     ExcludeSpec,
     Fact,
@@ -45,7 +49,7 @@ NODE_TYPES = tuple(t.value for t in NodeType)
 ID_REFERENCES = re.compile(
     r"^\$(order\.pickup_node_id|order\.attributes\.[A-Za-z0-9_.-]+|line\.attributes\.[A-Za-z0-9_.-]+)$"
 )
-RULE_KEYS = ("id", "why", "priority", "active", "scope", "when", "then")
+RULE_KEYS = ("id", "why", "priority", "applies_to", "active", "scope", "when", "then")
 VERBS = ("exclude", "require", "penalize", "prefer", "protect", "limit", "objective", "hold")
 
 T = TypeVar("T")
@@ -280,9 +284,31 @@ class _Reader:
             self.error(node, f"{field}.then", "is required")
         else:
             then = self.then(fields["then"], f"{field}.then")
+        applies_to = frozenset({SOURCING})
+        if "applies_to" in fields:
+            applies_to = self.purposes(fields["applies_to"], f"{field}.applies_to")
+        if then is not None and RETURNS in applies_to:
+            for verb in then.verbs():
+                if verb not in RETURN_VERBS:
+                    self.error(
+                        fields["then"],
+                        f"{field}.then.{verb.split('/')[0]}",
+                        "does not apply to returns: a rule for returns may exclude, require, penalize or prefer"
+                        " (put the rest in a rule for sourcing)",
+                    )
         if len(self.errors) > before or rule_id is None or then is None:
             return None
-        return Rule(rule_id, tuple(conditions), then, priority, why, self.file, node.line, position)
+        return Rule(rule_id, tuple(conditions), then, priority, why, self.file, node.line, position, applies_to)
+
+    def purposes(self, node: Located, field: str) -> frozenset[str]:
+        """``sourcing``, ``returns`` or a list of them: the decisions a rule shapes."""
+        named = self.one_or_many(node, field, self.text)
+        unknown = [name for name in named if name not in PURPOSES]
+        for name in unknown:
+            self.error(node, field, f"unknown value {name!r}: use {' or '.join(PURPOSES)}")
+        if not named:
+            self.error(node, field, f"names no decision: use {' or '.join(PURPOSES)}")
+        return frozenset(name for name in named if name in PURPOSES) or frozenset({SOURCING})
 
     # -- when -----------------------------------------------------------------------------------
 

@@ -168,6 +168,13 @@ class Then:
         return out
 
 
+# The decisions a rule can shape: where an order ships from, and where a return is received.
+SOURCING, RETURNS = "sourcing", "returns"
+PURPOSES = (SOURCING, RETURNS)
+# What choosing a receiving node can use: which nodes may receive, and what each costs.
+RETURN_VERBS = frozenset({"exclude", "require", "penalize/prefer"})
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     id: str
@@ -178,6 +185,7 @@ class Rule:
     file: str = ""
     line: int = 0
     position: int = 0  # order of appearance across the files: breaks priority ties
+    applies_to: frozenset[str] = frozenset({SOURCING})  # which decisions the rule shapes
 
     @property
     def per_line(self) -> bool:

@@ -26,7 +26,7 @@ from engine.directives import Exclusion
 from engine.errors import FieldViolation, InvalidInputError
 from engine.lifecycle import Action, OrderState
 from engine.network import NetworkSnapshot
-from engine.returns import receiving_node
+from engine.returns import ReturnRoute, receiving_node
 from server import convert
 from server.decider import Decider, Outcome
 from server.decision_proto import decision_to_proto
@@ -303,10 +303,11 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
         snapshot = self._deps.network.get()
         if request.node_id and request.node_id not in snapshot.index:
             raise _bad("node_id", f"node {request.node_id!r} does not exist")
-        # The receiving node: the caller's, else the nearest open node taking returns to where the
-        # return starts (the order's ship-to), else the node that last shipped the line. Chosen
+        # The receiving node: the caller's, else the cheapest node taking returns that the rules
+        # for returns allow (engine/returns.py), else the node that last shipped the line. Chosen
         # before the transaction: the ship-to never changes, and geocoding reads the catalogue.
-        nearest = "" if request.node_id else self._receiving_node(snapshot, request.order_id, now)
+        route = None if request.node_id else self._return_route(snapshot, request.order_id, targets, now)
+        chosen = route.node_id if route is not None else ""
 
         def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
             returned = []
@@ -318,26 +319,43 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                     raise _bad(f"lines[{i}].qty", f"line {line_id!r} has {returnable} shipped units not yet returned")
                 node_id = (
                     request.node_id
-                    or nearest
+                    or chosen
                     or next(s.node_id for s in reversed(record.shipments) if any(x[0] == line_id for x in s.lines))
                 )
                 if restock:
                     self._store.restock(tx, node_id, line.sku, units, now)
                 self._store.add_line_counts(tx, record.order_id, line_id, returned=units)
                 returned.append([line_id, units, node_id])
-            return "RETURNED", {"lines": returned, "restocked": restock}
+            payload: dict[str, Any] = {"lines": returned, "restocked": restock}
+            if route is not None and route.fired_rules:  # the audit trail says which rules routed it
+                payload["rules"] = list(route.fired_rules)
+                payload["rule_set_version"] = route.rule_set_version
+            return "RETURNED", payload
 
         response = self._mutate(key, request.order_id, Action.RETURN, change)
         if restock:  # restocked units are stock arriving: orders waiting for them may heal
             self._resourcer.heal_after_commit({line.sku for line in response.order.lines})
         return response
 
-    def _receiving_node(self, snapshot: NetworkSnapshot, order_id: str, now: datetime) -> str:
+    def _return_route(
+        self, snapshot: NetworkSnapshot, order_id: str, targets: Sequence[tuple[str, int]], now: datetime
+    ) -> ReturnRoute | None:
+        """Where the units named come back to, by the rules for returns and the carrier's rates;
+        None when nothing qualifies (or the request is wrong: the transaction then says how)."""
         record = self._store.get_order(order_id, now)
-        origin = self._decider.order_from_proto(
+        order = self._decider.order_from_proto(
             json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
-        ).ship_to
-        return receiving_node(snapshot, origin) or ""
+        )
+        units: dict[str, int] = {}
+        for line_id, qty in targets:
+            line = next((x for x in record.lines if x.line_id == line_id), None)
+            if line is not None:
+                units[line_id] = units.get(line_id, 0) + (qty or line.shipped - line.returned)
+        lines = tuple(replace(x, qty=units[x.line_id]) for x in order.lines if units.get(x.line_id, 0) > 0)
+        if not lines:
+            return None
+        returned = replace(order, lines=lines)
+        return receiving_node(snapshot, returned, self._deps.rules.return_directives_for(returned, snapshot))
 
     def Reallocate(
         self, request: orders_pb2.ReallocateRequest, context: grpc.ServicerContext

@@ -105,6 +105,43 @@ def test_release_ship_return(client: Client) -> None:
     assert client.conservation() == []
 
 
+def test_rules_for_returns_choose_the_receiving_node_and_the_event_says_which(client: Client) -> None:
+    from server.proto import rules_pb2, rules_pb2_grpc
+
+    rules = """rules:
+  - {id: ship-near, then: {prefer: {node: {id: NEAR}, per_unit: 5}}}
+  - {id: returns-to-far, applies_to: returns, when: {line: {sku: A}}, then: {require: {node: {id: FAR}}}}
+"""
+    activated = rules_pb2_grpc.RulesServiceStub(client.channel).ActivateRules(
+        rules_pb2.ActivateRulesRequest(files=[rules_pb2.RuleFile(name="r.yaml", content=rules)], activated_by="t")
+    )
+    allocated = client.orders.Allocate(allocate(order("O-1", ("A", 2), ("B", 1))))
+    assert list(allocated.decision.fired_rules) == ["ship-near"], "the rule for returns does not shape sourcing"
+    client.orders.ConfirmShipment(orders_pb2.ConfirmShipmentRequest(request_key="s", order_id="O-1", node_id="NEAR"))
+    far_before, near_before = client.available("A", "FAR"), client.available("B", "NEAR")
+
+    def give_back(key: str, line_id: str) -> orders_pb2.OrderView:
+        return client.orders.Return(
+            orders_pb2.ReturnRequest(
+                request_key=key,
+                order_id="O-1",
+                lines=[orders_pb2.LineUnits(line_id=line_id, qty=1)],
+                disposition=orders_pb2.DISPOSITION_RESTOCK,
+            )
+        ).order
+
+    after_a = give_back("ret-a", "L0")
+    assert client.available("A", "FAR") == far_before + 1, "received where the rule for returns requires"
+    routed = json.loads(after_a.events[-1].payload)
+    assert routed["lines"] == [["L0", 1, "FAR"]] and routed["rules"] == ["returns-to-far"]
+    assert routed["rule_set_version"] == activated.version
+    after_b = give_back("ret-b", "L1")  # no rule for B: the nearest node takes it
+    assert client.available("B", "NEAR") == near_before + 1
+    plain = json.loads(after_b.events[-1].payload)
+    assert plain["lines"] == [["L1", 1, "NEAR"]] and "rules" not in plain
+    assert client.conservation() == []
+
+
 def test_reallocate_moves_units_away_from_a_node_and_keeps_the_rest(client: Client) -> None:
     client.orders.Allocate(allocate(order("O-1", ("A", 2), ("B", 1))))
     moved = client.orders.Reallocate(

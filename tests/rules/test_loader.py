@@ -97,3 +97,40 @@ def test_mutated_rule_files_never_crash_the_loader() -> None:
             assert e.errors and all(err.file == "mutant.yaml" and err.line >= 1 for err in e.errors)
             outcomes["refused"] += 1
     assert outcomes["refused"] > 300
+
+
+def test_applies_to_names_sourcing_returns_or_both() -> None:
+    from engine.rules.model import RETURNS, SOURCING
+
+    rules = load_rule_set(
+        [
+            (
+                "ok.yaml",
+                """rules:
+  - {id: plain, then: {hold: x}}
+  - {id: back, applies_to: returns, then: {exclude: {node: {type: STORE}}}}
+  - {id: both, applies_to: [sourcing, returns], then: {prefer: {node: {type: DC}, per_unit: 1}}}
+""",
+            )
+        ]
+    ).rules
+    assert [r.applies_to for r in rules] == [{SOURCING}, {RETURNS}, {SOURCING, RETURNS}]
+
+
+def test_a_rule_for_returns_only_excludes_requires_penalizes_or_prefers() -> None:
+    text = """rules:
+  - id: wrong-verbs
+    applies_to: [returns, sourcing]
+    then:
+      exclude: {node: {type: STORE}}
+      limit: {max_shipments: 1}
+      hold: review
+  - {id: typo, applies_to: refunds, then: {exclude: {node: {type: STORE}}}}
+  - {id: empty, applies_to: [], then: {exclude: {node: {type: STORE}}}}
+"""
+    messages = {(e.line, e.rule_id, e.field): e.message for e in _errors(text)}
+    assert "does not apply to returns" in messages[(5, "wrong-verbs", "rules[0].then.limit")]
+    assert "does not apply to returns" in messages[(5, "wrong-verbs", "rules[0].then.hold")]
+    assert not any(field.endswith(".exclude") for _, _, field in messages)
+    assert messages[(8, "typo", "rules[1].applies_to")] == "unknown value 'refunds': use sourcing or returns"
+    assert messages[(9, "empty", "rules[2].applies_to")] == "names no decision: use sourcing or returns"
