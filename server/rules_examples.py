@@ -20,7 +20,9 @@ import yaml
 from engine.availability import Availability
 from engine.model import DeliveryMethod, GeoPoint, InventoryPosition, Order, OrderLine
 from engine.network import NetworkSnapshot
+from engine.returns import receiving_node
 from engine.rules import RuleSet, evaluate, load_rule_set
+from engine.rules.model import RETURNS
 from engine.sourcing import decide
 from server.active_rules import read_rule_files
 from server.network_file import NetworkFile, read_network_file
@@ -144,6 +146,24 @@ def _run_case(rule_set: RuleSet, network: _Network, case: Mapping[str, Any]) -> 
     if "unfilled_units" in want_decision:
         unfilled = sum(u.qty for u in decision.unfilled)
         check(unfilled == want_decision["unfilled_units"], f"decision.unfilled_units: got {unfilled}")
+    if "returns" in expect:  # every line of the order comes back
+        failures += _check_return(rule_set, network, order, day, expect["returns"])
+    return failures
+
+
+def _check_return(rule_set: RuleSet, network: _Network, order: Order, day: date, want: Mapping[str, Any]) -> list[str]:
+    directives = evaluate(rule_set, order, network.snapshot, day, purpose=RETURNS)
+    route = receiving_node(network.snapshot, order, directives)
+    to = route.node_id if route is not None else None
+    failures = []
+    if "to" in want and to != want["to"]:
+        failures.append(f"returns.to: expected {want['to']}, got {to}")
+    if "to_types" in want:
+        got = network.snapshot.node(to).type.value if to is not None else None
+        if got not in want["to_types"]:
+            failures.append(f"returns.to_types: received at {to} ({got})")
+    if "fired" in want and sorted(want["fired"]) != sorted(directives.fired_rules):
+        failures.append(f"returns.fired: expected {sorted(want['fired'])}, got {sorted(directives.fired_rules)}")
     return failures
 
 

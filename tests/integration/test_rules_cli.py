@@ -25,12 +25,12 @@ def test_validate_reports_file_line_rule_and_field(tmp_path: Path, capsys: pytes
     assert main(["rules", "validate", str(ghost)]) == 1
     assert "unknown node 'ST-999'" in capsys.readouterr().out
     assert main(["rules", "validate", DEFAULT, "--network", str(REPO / "data" / "sample-network.json")]) == 0
-    assert "valid: 14 rules" in capsys.readouterr().out
+    assert "valid: 15 rules" in capsys.readouterr().out
 
 
 def test_test_show_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "test", str(REPO / "rules" / "tests")]) == 0
-    assert "17 passed, 0 failed" in capsys.readouterr().out
+    assert "19 passed, 0 failed" in capsys.readouterr().out
     assert main(["rules", "show", DEFAULT]) == 0
     assert '"$gte": {"f' in capsys.readouterr().out
     changed = tmp_path / "changed.yaml"
@@ -61,7 +61,7 @@ def test_activate_status_and_rollback(
     capsys.readouterr()
     assert main(["rules", "status", *target]) == 0
     out = capsys.readouterr().out
-    assert "14 rules" in out and "#3 ROLLBACK" in out and "by bob" in out
+    assert "15 rules" in out and "#3 ROLLBACK" in out and "by bob" in out
     bad = tmp_path / "bad.yaml"
     bad.write_text("rules: [{id: z}]\n")
     assert main(["rules", "activate", str(bad), "--by", "ann", *target]) == 1
