@@ -161,7 +161,8 @@ class Resourcer:
             _log.exception("healing backorders failed")
 
     def heal(self, skus: Iterable[str]) -> list[str]:
-        """Source again the oldest orders waiting for ``skus`` (at most HEAL_MAX_ORDERS); the ids healed.
+        """Source again the orders waiting for ``skus``, highest priority then oldest first (at most
+        HEAL_MAX_ORDERS); the ids healed.
 
         The request key is the order's id and version: two processes healing the same order
         version record one effect, and a later version may heal again.

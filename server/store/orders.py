@@ -150,6 +150,7 @@ class NewOrder:
     decision: str  # JSON
     decision_id: str
     holds: tuple[tuple[str, str], ...] = ()  # (rule_id, reason): persist HELD, reserve nothing
+    priority: int = 0  # backorders heal highest first
 
 
 Respond = Callable[[OrderRecord], bytes]
@@ -296,7 +297,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             stamp = self._ts_in(now)
             inserted = tx.defer(
                 "INSERT INTO orders (order_id, request, state, rule_set_version, decision, version, hold_ms,"
-                " created_at, updated_at, holds) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?)"
+                " created_at, updated_at, holds, priority) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (order_id) DO NOTHING RETURNING order_id",
                 (
                     new.order_id,
@@ -308,6 +309,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
                     stamp,
                     stamp,
                     _holds_json(new.holds),
+                    new.priority,
                 ),
             )
             # Everything is sent before the first result is looked at (one round trip when
@@ -735,7 +737,8 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         return self._read(work)
 
     def backordered_orders(self, skus: Sequence[str], limit: int) -> list[str]:
-        """Orders waiting for any of ``skus``, oldest first: the ones stock arriving may heal."""
+        """Orders waiting for any of ``skus``, highest priority first, then oldest: the ones stock
+        arriving may heal."""
         if not skus:
             return []
         sku_predicate, sku_params = self._in_list("l.sku", sorted(set(skus)))
@@ -745,7 +748,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             f"{sku_predicate}"
             " AND l.qty - l.shipped_qty - l.cancelled_qty > COALESCE((SELECT SUM(r.qty) FROM reservations r"
             " WHERE r.order_id = l.order_id AND r.line_id = l.line_id), 0))"
-            " ORDER BY o.created_at, o.order_id LIMIT ?"
+            " ORDER BY o.priority DESC, o.created_at, o.order_id LIMIT ?"
         )
         params = [OrderState.BACKORDERED.value, OrderState.PARTIALLY_ALLOCATED.value, *sku_params, limit]
         return [r[0] for r in self._read(lambda tx: tx.execute(sql, params))]

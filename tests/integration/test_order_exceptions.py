@@ -22,7 +22,7 @@ from server.proto import (
 from server.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory, make_config
-from tests.integration.helpers import T0, count, delta, node
+from tests.integration.helpers import T0, count, delta, node, violations
 from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
 from tests.integration.test_orders_api import code_of
 
@@ -129,6 +129,33 @@ def test_backorders_wait_in_the_queue_and_heal_oldest_first_when_stock_arrives(c
     assert state(resourced) == "ALLOCATED" and resourced.events[-1].type == "RESOURCED"
     assert client.orders.Reallocate(redo).order == resourced
     assert _exceptions(client) == [] and client.conservation() == []
+
+
+def test_backorders_heal_highest_priority_first_then_oldest(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("B", 7))))  # takes every B there is
+    for order_id, priority in (("O-old", 0), ("O-urgent", 10), ("O-young", 0), ("O-urgent-later", 10)):
+        client.clock.advance(seconds=1)
+        waiting = client.orders.Allocate(allocate(order(order_id, ("B", 1), priority=priority))).order
+        assert state(waiting) == "BACKORDERED"
+    healed_by = {}
+    for units in range(1, 5):  # one unit at a time: each goes to the next order in line
+        client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("MID", "B", 1)]))
+        for order_id in ("O-old", "O-urgent", "O-young", "O-urgent-later"):
+            view = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id=order_id)).order
+            if state(view) == "ALLOCATED":
+                healed_by.setdefault(order_id, units)
+    assert sorted(healed_by, key=healed_by.__getitem__) == ["O-urgent", "O-urgent-later", "O-old", "O-young"]
+    assert client.conservation() == []
+
+
+def test_a_priority_out_of_range_is_refused_naming_the_field(client: Client) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        client.orders.Allocate(allocate(order("O-1", ("B", 1), priority=1001)))
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert violations(raised.value) == {"order.priority": "must be between 0 and 1000"}
+    assert code_of(lambda: client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1"))) == (
+        grpc.StatusCode.NOT_FOUND
+    )
 
 
 def test_a_partially_allocated_order_heals_its_missing_units(client: Client) -> None:
