@@ -103,7 +103,8 @@ def test_closed_loop_keeps_one_call_in_flight_per_connection() -> None:
     assert min(load.latencies_us) >= 5_000
 
 
-def test_messages_are_sent_in_turn_as_given() -> None:
+def _recording_server() -> tuple[grpc.Server, str, list[bytes]]:
+    """A one-thread server that keeps every request it is sent, in arrival order."""
     seen: list[bytes] = []
 
     def record(request: bytes, context: grpc.ServicerContext) -> bytes:
@@ -111,6 +112,11 @@ def test_messages_are_sent_in_turn_as_given() -> None:
         return b""
 
     server, address = _raw_server(record, threads=1)
+    return server, address, seen
+
+
+def test_messages_are_sent_in_turn_as_given() -> None:
+    server, address, seen = _recording_server()
     messages = [b"first", b"", b"third" * 1000]
     try:
         load = generate(address, ECHO, messages, 0.3, connections=1, per_connection=1)
@@ -121,13 +127,7 @@ def test_messages_are_sent_in_turn_as_given() -> None:
 
 
 def test_each_once_sends_every_message_at_most_once_and_says_when_they_ran_out() -> None:
-    seen: list[bytes] = []
-
-    def record(request: bytes, context: grpc.ServicerContext) -> bytes:
-        seen.append(request)
-        return b""
-
-    server, address = _raw_server(record, threads=1)
+    server, address, seen = _recording_server()
     messages = [str(i).encode() for i in range(30)]
     try:
         used_up = generate(address, ECHO, messages, 5.0, connections=2, per_connection=1, each_once=True)
