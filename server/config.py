@@ -72,6 +72,11 @@ class Config:
     sweep_interval_seconds: float = _setting(
         5.0, "how often a background thread deletes expired holds and records EXPIRED; 0 disables it"
     )
+    request_key_retention_hours: float = _setting(
+        72.0,
+        "how long a request key and its stored response are kept for replays; the sweeper deletes older"
+        " ones, so retries must come within it; 0 keeps them forever",
+    )
     rules_path: str = _setting("", "rule files (comma-separated) activated at start when the store has none active")
 
     def __post_init__(self) -> None:
@@ -89,6 +94,11 @@ class Config:
                 ("max_message_bytes", 1024 <= self.max_message_bytes <= 1 << 30, "must be 1 KiB-1 GiB"),
                 ("solver_time_limit_ms", 1 <= self.solver_time_limit_ms <= 600_000, "must be 1-600000"),
                 ("sweep_interval_seconds", 0 <= self.sweep_interval_seconds <= 86_400, "must be 0-86400"),
+                (
+                    "request_key_retention_hours",
+                    0 <= self.request_key_retention_hours <= 87_600,
+                    "must be 0-87600 (ten years)",
+                ),
                 ("database_url", bool(self.database_url), "is required"),
                 ("currency", len(self.currency) == 3 and self.currency.isalpha(), "must be an ISO 4217 code"),
             )

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 import grpc
@@ -87,7 +87,14 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
         self._currency = deps.config.currency
         self._resourcer = Resourcer(deps)
         # One sweeper per server process, living as long as its services (ended by deps.stopping).
-        self._sweeper = start_sweeper(self._store, deps.clock, deps.config.sweep_interval_seconds, deps.stopping)
+        retention = deps.config.request_key_retention_hours
+        self._sweeper = start_sweeper(
+            self._store,
+            deps.clock,
+            deps.config.sweep_interval_seconds,
+            deps.stopping,
+            timedelta(hours=retention) if retention > 0 else None,
+        )
 
     def _now(self) -> datetime:
         return self._deps.clock()

@@ -440,6 +440,21 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         """Delete every hold past its expiry; one EXPIRED event per order touched."""
         return self._write(lambda tx: self._expire(tx, now))
 
+    def purge_request_keys(self, created_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` request keys (and their stored responses) created before
+        ``created_before``, oldest first, in one short transaction; how many went."""
+        stamp = self._ts_in(created_before)
+
+        def work(tx: Tx) -> int:
+            gone = tx.execute(
+                "DELETE FROM idempotency_keys WHERE key IN (SELECT key FROM idempotency_keys"
+                " WHERE created_at < ? ORDER BY created_at LIMIT ?) RETURNING key",
+                (stamp, limit),
+            )
+            return len(gone)
+
+        return self._write(work)
+
     def _expire(self, tx: Tx, now: datetime, *, keys: Sequence[Key] = (), order_id: str = "") -> tuple[int, list[str]]:
         sql = "SELECT order_id, line_id, node_id, sku, qty FROM reservations WHERE state = ? AND expires_at <= ?"
         params: list[Any] = [HELD, self._ts_in(now)]
