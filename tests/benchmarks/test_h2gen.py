@@ -6,6 +6,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent import futures
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -30,14 +31,18 @@ def target(sqlite_store: Store) -> Iterator[str]:
     running.stop(grace=0)
 
 
-def _raw_server(behaviour: Callable[[bytes, grpc.ServicerContext], bytes], threads: int = 8) -> tuple[grpc.Server, str]:
-    """A gRPC server whose one method (``ECHO``) takes and returns raw bytes."""
+@contextmanager
+def _serving(behaviour: Callable[[bytes, grpc.ServicerContext], Any], threads: int = 8) -> Iterator[str]:
+    """The address of a gRPC server whose one method (``ECHO``) takes and returns raw bytes."""
     server = grpc.server(futures.ThreadPoolExecutor(threads))
     handler = grpc.unary_unary_rpc_method_handler(behaviour)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("test.Echo", {"Call": handler}),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    return server, f"127.0.0.1:{port}"
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=0)
 
 
 def test_framing_is_grpcs_length_prefix() -> None:
@@ -69,11 +74,8 @@ def test_open_loop_keeps_sending_while_an_answer_stalls() -> None:
             others.release()
         return request
 
-    server, address = _raw_server(stall_first)
-    try:
+    with _serving(stall_first) as address:
         load = generate(address, ECHO, [b"x"], 0.5, connections=1, rate=40.0)
-    finally:
-        server.stop(grace=0)
     assert released == [True]
     assert load.sent == 20 and len(load.latencies_us) == 20 and not load.errors
     assert max(load.latencies_us) >= min(load.latencies_us) * 2, "the stalled call waited for three later sends"
@@ -93,47 +95,39 @@ def test_closed_loop_keeps_one_call_in_flight_per_connection() -> None:
             in_flight -= 1
         return request
 
-    server, address = _raw_server(slow)
-    try:
+    with _serving(slow) as address:
         load = generate(address, ECHO, [b"x"], 0.5, connections=3, per_connection=1)
-    finally:
-        server.stop(grace=0)
     assert most == 3, "three callers, each waiting for its answer before the next call"
     assert not load.errors and load.sent == len(load.latencies_us) > 3 * 20
     assert min(load.latencies_us) >= 5_000
 
 
-def _recording_server() -> tuple[grpc.Server, str, list[bytes]]:
-    """A one-thread server that keeps every request it is sent, in arrival order."""
+def _recorder() -> tuple[Callable[[bytes, grpc.ServicerContext], bytes], list[bytes]]:
+    """A method that keeps every request it is sent, in arrival order (serve it on one thread)."""
     seen: list[bytes] = []
 
     def record(request: bytes, context: grpc.ServicerContext) -> bytes:
         seen.append(request)
         return b""
 
-    server, address = _raw_server(record, threads=1)
-    return server, address, seen
+    return record, seen
 
 
 def test_messages_are_sent_in_turn_as_given() -> None:
-    server, address, seen = _recording_server()
+    record, seen = _recorder()
     messages = [b"first", b"", b"third" * 1000]
-    try:
+    with _serving(record, threads=1) as address:
         load = generate(address, ECHO, messages, 0.3, connections=1, per_connection=1)
-    finally:
-        server.stop(grace=0)
     assert load.sent == len(seen) > 3
     assert seen == [messages[i % 3] for i in range(len(seen))]
 
 
 def test_each_once_sends_every_message_at_most_once_and_says_when_they_ran_out() -> None:
-    server, address, seen = _recording_server()
+    record, seen = _recorder()
     messages = [str(i).encode() for i in range(30)]
-    try:
+    with _serving(record, threads=1) as address:
         used_up = generate(address, ECHO, messages, 5.0, connections=2, per_connection=1, each_once=True)
         enough = generate(address, ECHO, messages, 0.05, connections=1, rate=100.0, each_once=True)
-    finally:
-        server.stop(grace=0)
     assert used_up.exhausted and used_up.sent == 30 and len(used_up.latencies_us) == 30
     assert sorted(seen[:30]) == sorted(messages), "each once, none repeated"
     assert not enough.exhausted and enough.sent == 5 and seen[30:] == messages[:5]
@@ -145,12 +139,9 @@ def test_answers_other_than_ok_are_counted_by_status() -> None:
             context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "busy")
         return request
 
-    server, address = _raw_server(refuse_odd)
-    try:
+    with _serving(refuse_odd) as address:
         load = generate(address, ECHO, [b"odd", b"even"], 0.5, connections=2, rate=100.0)
         unknown = generate(address, "/test.Echo/Nope", [b"x"], 0.2, connections=1, rate=50.0)
-    finally:
-        server.stop(grace=0)
     assert load.sent == 50
     assert load.errors == {"RESOURCE_EXHAUSTED": 25} and len(load.latencies_us) == 25
     assert unknown.errors == {"UNIMPLEMENTED": 10} and not unknown.latencies_us
@@ -161,11 +152,8 @@ def test_an_answer_later_than_the_timeout_is_counted_not_waited_for() -> None:
         threading.Event().wait(2)
         return request
 
-    server, address = _raw_server(hang)
-    try:
+    with _serving(hang) as address:
         load = generate(address, ECHO, [b"x"], 0.1, connections=1, rate=20.0, timeout_s=0.3)
-    finally:
-        server.stop(grace=0)
     assert load.sent == 2 and not load.latencies_us
     assert load.error_count == 2 and set(load.errors) <= {"DEADLINE_EXCEEDED", "unanswered"}
 
