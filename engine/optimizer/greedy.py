@@ -29,7 +29,7 @@ def greedy_plan(problem: Problem) -> Plan:
         if value[n] <= 0:
             break
         sub = _residual(problem, remaining, avail, capacity)
-        take = best_fill_at(sub, n, all_or_nothing=False)
+        take = best_fill_at(sub, n)
         if not take.any():
             break
         x[:, n] = take

@@ -27,7 +27,7 @@ def full_fill_costs(problem: Problem) -> FloatArray:
     return result
 
 
-def best_fill_at(problem: Problem, n: int, all_or_nothing: bool) -> IntArray:
+def best_fill_at(problem: Problem, n: int) -> IntArray:
     """The cheapest allocation from node ``n`` alone, as an [L] vector of units.
 
     Each unit saves (backorder penalty - unit cost); taking units in order of saving,
@@ -47,8 +47,6 @@ def best_fill_at(problem: Problem, n: int, all_or_nothing: bool) -> IntArray:
         take[line] = units
         left_by_sku[k] -= units
         capacity -= units
-    if all_or_nothing and not np.array_equal(take, qty):
-        take[:] = 0
     return take
 
 
@@ -56,8 +54,14 @@ def best_single_node_plan(problem: Problem) -> Plan:
     """The exact optimum among plans with at most one shipment (ties: the lower node index)."""
     best = Plan.empty(problem)
     best_cost = best.objective(problem)
+    # All or nothing leaves two plans per node, everything from it or nothing: a unit that
+    # saves nothing on its own still ships when the whole order does.
+    whole = full_fill_nodes(problem) if problem.terms.all_or_nothing else None
     for n in range(problem.n_nodes):
-        take = best_fill_at(problem, n, problem.terms.all_or_nothing)
+        if whole is None:
+            take = best_fill_at(problem, n)
+        else:
+            take = problem.qty if whole[n] else np.zeros(problem.n_lines, dtype=np.int64)
         if not take.any():
             continue
         x = np.zeros((problem.n_lines, problem.n_nodes), dtype=np.int64)

@@ -8,8 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from engine.availability import Availability
 from engine.cost import plan_cost
 from engine.decision import Decision, SolveStatus
+from engine.directives import Directives
+from engine.model import GeoPoint, Node, NodeType, Order, OrderLine
+from engine.network import NetworkSnapshot
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.milp import solve_milp
 from engine.problem import build_problem
@@ -78,3 +82,18 @@ def test_every_exact_path_matches_exhaustive_search_on_its_own(case: Case) -> No
     size = problem.terms.max_shipments or problem.n_nodes
     if enumerable(problem, cols, size):
         assert best_by_enumeration(problem, cols, size).objective(problem) == pytest.approx(best, abs=1e-6)
+
+
+def test_all_or_nothing_ships_a_line_that_saves_nothing_alone_when_the_whole_order_pays() -> None:
+    """Found by the search above: a heavy line costs more to ship than to backorder, so the best
+    partial plan leaves it; all or nothing must still compare the whole order against nothing."""
+    snapshot = NetworkSnapshot(
+        (Node("N1", NodeType.DC, GeoPoint(40.0, -94.0), pick_pack_cost=0.0, unit_handling_cost=0.2),)
+    )
+    lines = (OrderLine("L0", "S0", 1, 12.0), OrderLine("L1", "S0", 2, 0.2))
+    whole = Order("O", GeoPoint(40.0, -95.0), lines, all_or_nothing=True, split_penalty=0.0, backorder_penalty=4.0)
+    availability = Availability(("S0",), np.array([[3]]))
+    decision = decide(whole, snapshot, availability, Directives())
+    assert [(a.line_id, a.qty) for a in decision.allocations] == [("L0", 1), ("L1", 2)] and not decision.unfilled
+    assert decision.cost.total == pytest.approx(optimal_cost(whole, snapshot, availability, Directives()))
+    assert decision.cost.total < 3 * 4.0, "cheaper than backordering all three units"
