@@ -180,6 +180,7 @@ class Order:
     split_penalty: float | None = None
     backorder_penalty: float | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
+    priority: int = 0  # backorders heal highest first; rules may read it
 
     def __post_init__(self) -> None:
         v = Violations()
@@ -206,6 +207,11 @@ class Order:
         v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
         v.check(len(self.channel) <= limits.MAX_ID_LENGTH, "channel", "is too long")
         v.check(len(self.service_level) <= limits.MAX_ID_LENGTH, "service_level", "is too long")
+        v.check(
+            0 <= self.priority <= limits.MAX_ORDER_PRIORITY,
+            "priority",
+            f"must be between 0 and {limits.MAX_ORDER_PRIORITY}",
+        )
         v.raise_if_any()
 
     @property

@@ -500,11 +500,6 @@ def order_into(
     check_attributes(c, join(path, "attributes"), msg.attributes)
     check_text(c, join(path, "customer_id"), msg.customer_id, limits.MAX_ID_LENGTH)
     check_text(c, join(path, "pickup_node_id"), msg.pickup_node_id, limits.MAX_ID_LENGTH)
-    c.check(
-        0 <= msg.priority <= limits.MAX_ORDER_PRIORITY,
-        join(path, "priority"),
-        f"must be between 0 and {limits.MAX_ORDER_PRIORITY}",
-    )
     order = c.build(
         path,
         lambda: Order(
@@ -521,6 +516,7 @@ def order_into(
             split_penalty=penalties["split_penalty"],
             backorder_penalty=penalties["backorder_penalty"],
             attributes=rule_fact_attributes(msg, currency),
+            priority=msg.priority,
         ),
     )
     return order if c.clean_since(mark) else None

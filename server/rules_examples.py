@@ -97,6 +97,7 @@ def _order(spec: Mapping[str, Any], network: _Network) -> Order:
         delivery_method=DeliveryMethod(spec.get("delivery_method", "SHIP")),
         pickup_node_id=str(spec.get("pickup_node_id", "")),
         attributes={str(k): str(v) for k, v in spec.get("attributes", {}).items()},
+        priority=int(spec.get("priority", 0)),
     )
 
 

@@ -32,6 +32,7 @@ ORDER_FIELDS: Mapping[str, FieldType] = {
     "units": FieldType.NUMBER,
     "lines": FieldType.NUMBER,
     "value": FieldType.NUMBER,
+    "priority": FieldType.NUMBER,
 }
 LINE_FIELDS: Mapping[str, FieldType] = {
     "id": FieldType.TEXT,
@@ -103,6 +104,7 @@ def _order_fixed(order: Order, prices: list[float | None]) -> dict[str, FactValu
         "units": float(order.units),
         "lines": float(len(order.lines)),
         "value": None if any(p is None for p in prices) else sum(p or 0.0 for p in prices),
+        "priority": float(order.priority),
     }
 
 

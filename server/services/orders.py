@@ -145,7 +145,7 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 decision=_decision_summary(decision),
                 decision_id=decision.decision_id,
                 holds=holds,
-                priority=request.order.priority,
+                priority=order.priority,
             )
             allocations = () if holds else outcome.decision.allocations
             respond = _AllocateResponder(decision)

@@ -118,3 +118,10 @@ def test_active_window_and_priority(sample: NetworkFile, snapshot: NetworkSnapsh
     directives = evaluate(rules_from(f"rules:\n{text}"), order, snapshot, DAY)
     assert directives.fired_rules == ("high", "low")
     assert directives.split_penalty == 7 and directives.objective is None
+
+
+def test_an_order_priority_is_a_fact_rules_compare(sample: NetworkFile, snapshot: NetworkSnapshot) -> None:
+    text = "- {id: vip, when: {order: {priority: {gte: 500}}}, then: {limit: {max_shipments: 1}}}"
+    urgent = _decide(sample, snapshot, _order(("ACC-00002", 1), priority=600), text)
+    routine = _decide(sample, snapshot, _order(("ACC-00002", 1)), text)
+    assert urgent.fired_rules == ("vip",) and routine.fired_rules == ()
