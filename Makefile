@@ -10,7 +10,7 @@ GEN_STAMP := $(GEN)/.stamp
 DB     ?= var/oms-sourcing.db
 H2GEN  := build/h2gen
 
-.PHONY: install proto run test test-all lint bench profile soak load clean help
+.PHONY: install proto run test test-all lint bench profile soak load fuzz clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -74,6 +74,10 @@ profile: install  ## where a Source call's time goes (cProfile, in process); see
 
 soak: install $(H2GEN)  ## 10 minutes of Source at 70% of measured peak: errors, memory, threads flat (not in make test)
 	$(PY) -m benchmarks.soak --minutes $(or $(MINUTES),10)
+
+fuzz: install  ## the optimizer's property tests (against exhaustive search) with 20x the examples; not in make test
+	OMS_FUZZ_FACTOR=$(or $(FACTOR),20) $(BIN)/pytest -q tests/engine/test_optimality.py \
+		tests/engine/test_optimizer_subset_search.py tests/engine/test_dominance.py tests/engine/test_problem_build.py
 
 load: install  ## headless locust load test (step load) against a server it starts; reports in benchmarks/load/reports/
 	$(PY) -m benchmarks.load.run

@@ -24,6 +24,7 @@ from engine.sourcing import decide
 from engine.terms import resolve_terms
 from tests.engine.brute_force import optimal_cost
 from tests.engine.strategies import SHIP_TO, Case, tiny_cases
+from tests.fuzz import examples
 
 
 @st.composite
@@ -91,7 +92,7 @@ def _dominates(problem: Problem, m: int, n: int) -> bool:
     )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases_with_line_directives(), st.sampled_from([1, 2, 64]))
 def test_every_dropped_node_is_dominated_by_a_kept_one(case: Case, strongest: int) -> None:
     """Also with a first pass of only 1 or 2 dominators, as on networks of thousands of nodes."""
@@ -106,7 +107,7 @@ def test_every_dropped_node_is_dominated_by_a_kept_one(case: Case, strongest: in
         assert np.array_equal(keep, undominated(problem))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases_with_line_directives(max_nodes=4, max_lines=3, max_qty=2))
 def test_line_level_directives_still_reach_the_exhaustive_optimum(case: Case) -> None:
     decision = decide(case.order, case.snapshot, case.availability, case.directives)

@@ -21,6 +21,7 @@ from engine.sourcing import decide
 from engine.terms import resolve_terms
 from tests.engine.brute_force import optimal_cost
 from tests.engine.strategies import Case, tiny_cases
+from tests.fuzz import examples
 
 
 def check_invariants(case: Case, decision: Decision) -> None:
@@ -50,7 +51,7 @@ def check_invariants(case: Case, decision: Decision) -> None:
     assert unfilled == order.units - sum(per_line.values())
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_cases())
 def test_matches_exhaustive_search(case: Case) -> None:
     decision = decide(case.order, case.snapshot, case.availability, case.directives)
@@ -60,13 +61,13 @@ def test_matches_exhaustive_search(case: Case) -> None:
     assert decision.cost.total == pytest.approx(best, abs=1e-6)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(tiny_cases(max_nodes=6, max_lines=6, max_qty=5))
 def test_invariants_on_larger_cases(case: Case) -> None:
     check_invariants(case, decide(case.order, case.snapshot, case.availability, case.directives))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_cases())
 def test_every_exact_path_matches_exhaustive_search_on_its_own(case: Case) -> None:
     """The solver model and subset enumeration, each run alone over every candidate (no fast path first)."""

@@ -21,6 +21,7 @@ from engine.problem import Problem, build_problem
 from engine.terms import resolve_terms
 from tests.engine.instances import load_instances
 from tests.engine.strategies import Case, tiny_cases
+from tests.fuzz import examples
 
 
 def _problem(case: Case) -> Problem:
@@ -28,7 +29,7 @@ def _problem(case: Case) -> Problem:
     return build_problem(case.order, case.snapshot, case.availability, case.directives, terms)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_cases(max_nodes=7, max_lines=5, max_qty=5))
 def test_subset_search_matches_enumeration(case: Case) -> None:
     """With and without the LP's bound, from the empty plan: the same optimum as trying every subset."""
@@ -49,7 +50,7 @@ def test_subset_search_matches_enumeration(case: Case) -> None:
         assert proven and plan.objective(problem) == pytest.approx(best, abs=1e-6)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_cases(max_nodes=5, max_lines=4, max_qty=5))
 def test_model_with_rounding_cuts_matches_enumeration(case: Case) -> None:
     """Quantities of 3+ against stock of 2-3 per node: the cuts fire, and neither the MIP's optimum
@@ -68,7 +69,7 @@ def test_model_with_rounding_cuts_matches_enumeration(case: Case) -> None:
         assert lp.bound <= best + 1e-6
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_cases(max_nodes=7, max_lines=5, max_qty=5))
 def test_subset_search_out_of_time_keeps_the_best_so_far(case: Case) -> None:
     problem = _problem(case)

@@ -23,6 +23,7 @@ from engine.optimizer.search import SolverSettings, optimize
 from engine.problem import Elimination, Problem, build_problem
 from engine.terms import resolve_terms
 from tests.engine.problem_reference import ReferenceProblem, reference_build, reference_notes
+from tests.fuzz import examples
 
 SHIP_TO = GeoPoint(40.0, -95.0)
 
@@ -115,7 +116,7 @@ def assert_same_problem(got: Problem, want: ReferenceProblem) -> None:
             assert got.rule_ids(n, why) == want.rule_ids.get(n, ()), (n, why)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases(), st.data())
 def test_build_and_notes_match_the_reference(
     case: tuple[Order, NetworkSnapshot, Availability, Directives], data: st.DataObject
