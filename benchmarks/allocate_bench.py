@@ -1,9 +1,9 @@
 """Allocate next to Source, over real gRPC, on SQLite (durable) and PostgreSQL, in one run.
 
-For each store the server runs as ``oms-sourcing serve`` in a subprocess (so the load generator
-does not share its GIL) over the sample network (data/sample-network.json), with every position
-topped up so that stock never runs out during the run. Then, with ``--clients`` concurrent
-client threads on a connection each (``--workers`` server processes share the port):
+For each store the server runs as ``oms-sourcing serve`` in a subprocess over the sample network
+(data/sample-network.json), with every position topped up so that stock never runs out during
+the run. Then, with ``--clients`` concurrent callers from h2gen (benchmarks/h2gen), a connection
+each, one call in flight on each (``--workers`` server processes share the port):
 
 1. ``Source`` for ``--seconds`` (decide only; nothing written);
 2. ``Allocate`` for ``--seconds`` (decide, then reserve and persist in one durable transaction),

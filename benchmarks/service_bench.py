@@ -2,7 +2,8 @@
 
 Starts `oms-sourcing serve` (the sample network, the shipped rules) once per server
 configuration: worker processes x handler threads, on SQLite, and on PostgreSQL for the
-default configuration. Against each it measures, from client processes on the same machine:
+default configuration. Against each it measures, with load from h2gen (benchmarks/h2gen) on the
+same machine:
 
 - ``Health.Check``: the trivial call, this configuration's ceiling;
 - ``Source``, 1-5 line orders, closed loop (each client calls back to back): peak throughput;

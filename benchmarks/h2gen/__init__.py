@@ -3,7 +3,7 @@
 A Python gRPC client costs the machine 300-600 µs of CPU per call (closed loop the lower end,
 open loop the upper); on the two cores the server also runs on, that was a quarter of the
 machine at the service's peak, so "Source at 80% of peak" measured the generator as much as the
-server. ``h2gen`` sends the same pre-serialized requests over HTTP/2 from C for 30-100 µs per call.
+server. ``h2gen`` sends the same pre-serialized requests over HTTP/2 from C for 35-150 µs per call.
 It is handed connections already open, spread over the server's worker processes the way an L7
 balancer would (``benchmarks.connections.balanced_sockets``).
 """
