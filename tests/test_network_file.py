@@ -498,7 +498,8 @@ def test_a_required_rate_table_field_left_out_is_named() -> None:
     [
         (
             [],
-            "must include a 'STANDARD' table: orders without a service level use it, and the section replaces the default tables",
+            "must include a 'STANDARD' table: orders without a service level use it, "
+            "and the section replaces the default tables",
         ),
         ({"STANDARD": {}}, "must be an array, not object"),
         (None, "must be an array, not null"),
