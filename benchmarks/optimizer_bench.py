@@ -100,7 +100,12 @@ class BenchNetwork:
 def build_network(n_nodes: int, n_skus: int, seed: int) -> BenchNetwork:
     start = time.perf_counter()
     loaded = parse_network(make_network(n_nodes, n_skus, seed), f"make_network({n_nodes}, {n_skus}, {seed})")
-    snapshot = NetworkSnapshot(loaded.nodes, currency=loaded.currency, version=f"bench-{n_nodes}-{n_skus}-{seed}")
+    snapshot = NetworkSnapshot(
+        loaded.nodes,
+        rate_tables=loaded.rate_tables_in_force,
+        currency=loaded.currency,
+        version=f"bench-{n_nodes}-{n_skus}-{seed}",
+    )
     by_sku: dict[str, tuple[list[int], list[int]]] = {}
     for update in loaded.inventory:  # absolute counts, nothing reserved: available = on hand
         where, units = by_sku.setdefault(update.sku, ([], []))

@@ -15,4 +15,8 @@ MAX_ITEMS_PER_CALL = 5_000
 MAX_INVENTORY_UPDATES_PER_CALL = 10_000
 MAX_AVAILABILITY_SKUS = 1_000
 MAX_PAGE_SIZE = 1_000
+# Carrier rate tables: real zone charts have 8-12 zones; 32 leaves room without inviting a typo'd 10,000.
+MAX_RATE_ZONES = 32
+MAX_SERVICE_LEVELS = 32  # rate tables per network
+MAX_ZONE_LIMIT_MILES = 12_500.0  # about half the Earth's circumference: no two points are further apart
 DEFAULT_PAGE_SIZE = 200

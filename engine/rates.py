@@ -1,17 +1,21 @@
 """Carrier rate tables: distance bands to zones, zones to a base and a per-pound rate.
 
-A rate table is data (one per service level), loaded with the network; the
-defaults below are the cost model's (docs/cost-model.md).
+A rate table is data (one per service level), loaded with the network (the network file's
+``rate_tables``, the store's ``rate_tables`` table); the defaults below are the cost model's
+(docs/cost-model.md) and serve a network that loaded none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from engine import limits
 from engine.errors import Violations
 from engine.geo import FloatArray
 
@@ -20,6 +24,20 @@ IntArray = npt.NDArray[np.int64]
 DEFAULT_SPLIT_PENALTY = 3.00
 DEFAULT_BACKORDER_PENALTY = 100.00
 DEFAULT_SERVICE_LEVEL = "STANDARD"
+
+# Orders name their service level in any case ("express"); tables are kept upper-cased so one
+# lookup finds them. Letters, digits, "_" and "-": a name a carrier's rate card could print.
+_SERVICE_LEVEL = re.compile(r"[A-Z0-9][A-Z0-9_-]*")
+
+
+def check_service_level(v: Violations, name: str, field: str) -> None:
+    """A rate table's service level: upper case, 1-128 characters of A-Z, 0-9, ``_`` and ``-``."""
+    if not name:
+        v.add(field, "is required")
+    elif len(name) > limits.MAX_ID_LENGTH:
+        v.add(field, f"is longer than {limits.MAX_ID_LENGTH} characters")
+    elif not _SERVICE_LEVEL.fullmatch(name):
+        v.add(field, f"must be capital letters, digits, '_' or '-' (such as 'TWO_DAY'), not {name[:40]!r}")
 
 
 @dataclass(frozen=True)
@@ -39,15 +57,25 @@ class RateTable:
 
     def __post_init__(self) -> None:
         v = Violations()
-        zones = len(self.zone_limits_miles) + 1
-        v.check(len(self.base) == zones, "base", f"needs {zones} entries, one per zone")
-        v.check(len(self.per_lb) == zones, "per_lb", f"needs {zones} entries, one per zone")
+        check_service_level(v, self.service_level, "service_level")
+        limits_miles = self.zone_limits_miles
+        zones = len(limits_miles) + 1
         v.check(
-            all(a < b for a, b in zip(self.zone_limits_miles, self.zone_limits_miles[1:], strict=False)),
+            zones <= limits.MAX_RATE_ZONES,
             "zone_limits_miles",
-            "must increase strictly",
+            f"has {len(limits_miles)} limits ({zones} zones); at most {limits.MAX_RATE_ZONES} zones are allowed",
         )
-        v.check(all(x >= 0 for x in (*self.base, *self.per_lb)), "base", "rates must be >= 0")
+        for i, miles in enumerate(limits_miles):
+            if not (math.isfinite(miles) and 0 < miles <= limits.MAX_ZONE_LIMIT_MILES):
+                v.add(f"zone_limits_miles[{i}]", f"must be greater than 0 and at most {limits.MAX_ZONE_LIMIT_MILES:g}")
+            elif i and math.isfinite(limits_miles[i - 1]) and miles <= limits_miles[i - 1]:
+                v.add(f"zone_limits_miles[{i}]", f"must be greater than the limit before it ({limits_miles[i - 1]:g})")
+        for name, rates in (("base", self.base), ("per_lb", self.per_lb)):
+            if len(rates) != zones:
+                v.add(name, f"needs {zones} entries, one per zone (one more than zone_limits_miles), not {len(rates)}")
+            for i, rate in enumerate(rates):
+                if not (math.isfinite(rate) and 0 <= rate <= limits.MAX_MONEY):
+                    v.add(f"{name}[{i}]", f"must be between 0 and {limits.MAX_MONEY:.0f}")
         v.raise_if_any()
         # Cached as arrays: zone lookup runs on every decision.
         object.__setattr__(self, "_limits", np.asarray(self.zone_limits_miles, dtype=np.float64))
@@ -82,3 +110,14 @@ EXPRESS_RATES = RateTable(
 )
 
 DEFAULT_RATE_TABLES: Mapping[str, RateTable] = {t.service_level: t for t in (STANDARD_RATES, EXPRESS_RATES)}
+
+
+def rate_tables_in_force(stored: Sequence[RateTable]) -> dict[str, RateTable]:
+    """The tables decisions use: the network's own when it has any, else the defaults.
+
+    Never a mix: a deployment that loaded its carrier's STANDARD and TWO_DAY must not keep
+    pricing EXPRESS orders at the sample rates.
+    """
+    if not stored:
+        return dict(DEFAULT_RATE_TABLES)
+    return {t.service_level: t for t in sorted(stored, key=lambda t: t.service_level)}

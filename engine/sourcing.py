@@ -44,7 +44,11 @@ def decide(
     for i, node_id in enumerate(why_not):
         if node_id not in snapshot.index:
             raise InvalidInputError(FieldViolation(f"why_not[{i}]", f"unknown node {node_id!r}"))
-    terms = resolve_terms(order, directives, snapshot)
+    try:
+        terms = resolve_terms(order, directives, snapshot)
+    except InvalidInputError as error:
+        # Its fields are the order's (service_level, pickup_node_id): named as the caller sent them.
+        raise error.prefixed("order") from None
     problem = build_problem(order, snapshot, availability, directives, terms)
     solution = optimize(problem, settings, deadline)
     allocations = to_allocations(problem, solution.plan)

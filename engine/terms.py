@@ -31,8 +31,12 @@ class Terms:
 def resolve_terms(order: Order, directives: Directives, snapshot: NetworkSnapshot) -> Terms:
     rate_table = snapshot.rate_table(order.service_level)
     if rate_table is None:
+        # The known levels are the network's own (its rate tables), so the caller can correct the order.
         known = ", ".join(sorted(snapshot.rate_tables))
-        raise InvalidInputError(FieldViolation("service_level", f"unknown service level; known: {known}"))
+        level = order.service_level.upper()[:40]
+        raise InvalidInputError(
+            FieldViolation("service_level", f"names unknown service level {level!r}; known: {known}")
+        )
     limits = [m for m in (order.max_shipments, directives.max_shipments) if m is not None]
     pickup = order.pickup_node_id if order.delivery_method is DeliveryMethod.PICKUP else None
     if pickup is not None:

@@ -232,13 +232,16 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
     plan = plan_requests(network, args.chunk_size)
-    counts = {"nodes": 0, "items": 0, "applied": 0, "stale": 0}
+    counts = {"nodes": 0, "rate_tables": 0, "items": 0, "applied": 0, "stale": 0}
     progress = _progress(plan.request_count)
     with _channel(args.target) as channel:
         stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
             for nodes in plan.nodes:
                 counts["nodes"] += stub.UpsertNodes(nodes, timeout=args.timeout).upserted_count
+                progress(1)
+            for tables in plan.rate_tables:
+                counts["rate_tables"] += stub.UpsertRateTables(tables, timeout=args.timeout).upserted_count
                 progress(1)
             for items in plan.items:
                 counts["items"] += stub.UpsertItems(items, timeout=args.timeout).upserted_count
@@ -253,8 +256,9 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
             print_rpc_error(error, sys.stderr)
             return 1
     progress(0, close=True)
+    rates = f"{counts['rate_tables']} rate tables, " if plan.rate_tables else ""
     print(
-        f"loaded {args.file}: {counts['nodes']} nodes, {counts['items']} items, "
+        f"loaded {args.file}: {counts['nodes']} nodes, {rates}{counts['items']} items, "
         f"{counts['applied'] + counts['stale']} inventory counts "
         f"({counts['applied']} applied, {counts['stale']} stale ignored) in {plan.request_count} requests",
         file=out,
@@ -320,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     load = sub.add_parser(
         "load-network",
         help="send a network file to a running server",
-        description="Read a network file and send it over gRPC: UpsertNodes, UpsertItems, then UpdateInventory, "
+        description="Read a network file and send it over gRPC: UpsertNodes, UpsertRateTables (when the file has "
+        "rate_tables), UpsertItems, then UpdateInventory, "
         "in chunks within the API's per-call bounds.",
     )
     load.add_argument("file", metavar="FILE", help="network file (JSON, see docs/network-file.md)")

@@ -28,6 +28,7 @@ from engine.model import (
     Order,
     OrderLine,
 )
+from engine.rates import RateTable
 from server.geocode import SUPPORTED_COUNTRIES, postal_code_point
 from server.proto import common_pb2, network_pb2
 from server.store.base import InventoryUpdate, InventoryUpdateResult, UpdateKind, UpdateOutcome
@@ -320,6 +321,59 @@ def items_from_proto(msgs: Sequence[common_pb2.Item], path: str = "items") -> li
                 items.append(item)
     c.raise_if_any()
     return items
+
+
+def rate_table_from_proto(c: Collector, path: str, msg: network_pb2.RateTable, currency: str) -> RateTable | None:
+    mark = c.mark()
+    rates: dict[str, list[float]] = {}
+    for name in ("base", "per_lb"):
+        # A bad amount stands in as 0.0, so the table's own checks (one rate per zone) still run.
+        rates[name] = [
+            money_from_proto(c, f"{join(path, name)}[{i}]", money, currency) or 0.0
+            for i, money in enumerate(getattr(msg, name))
+        ]
+    table = c.build(
+        path,
+        lambda: RateTable(
+            # Orders match service levels in any case; tables are kept upper-cased.
+            service_level=msg.service_level.upper(),
+            zone_limits_miles=tuple(msg.zone_limits_miles),
+            base=tuple(rates["base"]),
+            per_lb=tuple(rates["per_lb"]),
+        ),
+    )
+    return table if c.clean_since(mark) else None
+
+
+def rate_table_to_proto(table: RateTable, currency: str) -> network_pb2.RateTable:
+    return network_pb2.RateTable(
+        service_level=table.service_level,
+        zone_limits_miles=list(table.zone_limits_miles),
+        base=[money_to_proto(x, currency) for x in table.base],
+        per_lb=[money_to_proto(x, currency) for x in table.per_lb],
+    )
+
+
+def rate_tables_from_proto(
+    msgs: Sequence[network_pb2.RateTable], currency: str, path: str = "rate_tables"
+) -> list[RateTable]:
+    c = Collector()
+    tables: list[RateTable] = []
+    if check_count(c, path, len(msgs), 1, limits.MAX_SERVICE_LEVELS, "rate tables"):
+        first_index: dict[str, int] = {}
+        for i, msg in enumerate(msgs):
+            table = rate_table_from_proto(c, f"{path}[{i}]", msg, currency)
+            level = msg.service_level.upper()
+            if level in first_index:
+                c.add(
+                    f"{path}[{i}].service_level",
+                    f"duplicates {path}[{first_index[level]}].service_level {level[:40]!r}",
+                )
+            first_index.setdefault(level, i)
+            if table is not None:
+                tables.append(table)
+    c.raise_if_any()
+    return tables
 
 
 # --- inventory ------------------------------------------------------------------------------

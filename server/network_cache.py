@@ -1,10 +1,10 @@
-"""The in-memory network snapshot, rebuilt from the store when nodes change.
+"""The in-memory network snapshot, rebuilt from the store when nodes or rate tables change.
 
-Decisions read node attributes from a snapshot (numpy arrays), never from the
-database. A worker that changes nodes rebuilds at once; every other worker (and
-replica) notices within ``refresh_seconds`` by comparing the store's cheap
-``nodes_version``, so no process decides on a stale network for longer than that.
-The snapshot's version is a hash of its nodes: what each decision records.
+Decisions read node attributes and carrier rates from a snapshot (numpy arrays), never from
+the database. A worker that changes nodes or rate tables rebuilds at once; every other worker
+(and replica) notices within ``refresh_seconds`` by comparing the store's cheap
+``network_version``, so no process decides on a stale network for longer than that.
+The snapshot's version is a hash of its nodes and rate tables: what each decision records.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 import time
 
 from engine.network import NetworkSnapshot
+from engine.rates import rate_tables_in_force
 from server.store.base import Store
 
 DEFAULT_REFRESH_SECONDS = 1.0
@@ -36,7 +37,7 @@ class NetworkCache:
         with self._lock:
             now = time.monotonic()
             if self._snapshot is None or now - self._checked_at >= self._refresh_seconds:
-                version = self._store.nodes_version()
+                version = self._store.network_version()
                 if self._snapshot is None or version != self._store_version:
                     self._snapshot = self._build()
                     self._store_version = version
@@ -44,11 +45,14 @@ class NetworkCache:
             return self._snapshot
 
     def invalidate(self) -> None:
-        """Called after this process changed nodes: the next decision rebuilds."""
+        """Called after this process changed nodes or rate tables: the next decision rebuilds."""
         with self._lock:
             self._snapshot = None
 
     def _build(self) -> NetworkSnapshot:
         nodes = tuple(self._store.all_nodes())
-        digest = hashlib.sha256(repr(sorted(nodes, key=lambda n: n.id)).encode()).hexdigest()[:16]
-        return NetworkSnapshot(nodes, currency=self._currency, version=digest)
+        tables = rate_tables_in_force(self._store.rate_tables())
+        # Rates are part of what a decision was made against: a new rate card is a new version.
+        described = (sorted(nodes, key=lambda n: n.id), sorted(tables.values(), key=lambda t: t.service_level))
+        digest = hashlib.sha256(repr(described).encode()).hexdigest()[:16]
+        return NetworkSnapshot(nodes, rate_tables=tables, currency=self._currency, version=digest)

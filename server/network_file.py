@@ -1,4 +1,4 @@
-"""Network files: a whole network (nodes, catalogue, stock counts) as one JSON document.
+"""Network files: a whole network (nodes, catalogue, stock counts, carrier rates) as one JSON document.
 
 The format is described field by field in docs/network-file.md. Loading checks
 everything and reports every problem at once, each under the JSON path where it
@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from engine import limits
 from engine.errors import InvalidInputError
 from engine.model import GeoPoint, Item, Node, NodeType
+from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable, rate_tables_in_force
 from server.store.base import InventoryUpdate, UpdateKind
 
 FORMAT = "oms-sourcing/network@1"
@@ -34,7 +35,7 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _REGION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
-_TOP_FIELDS = frozenset({"format", "currency", "as_of", "nodes", "items", "inventory"})
+_TOP_FIELDS = frozenset({"format", "currency", "as_of", "nodes", "items", "inventory", "rate_tables"})
 _NODE_FIELDS = frozenset(
     {
         "id", "type", "name", "region", "lat", "lon", "pick_pack_cost", "unit_handling_cost",
@@ -45,19 +46,29 @@ _ITEM_FIELDS = frozenset(
     {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes"}
 )
 _INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand"})
+_RATE_TABLE_FIELDS = frozenset({"service_level", "zone_limits_miles", "base", "per_lb"})
 
 _T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
 class NetworkFile:
-    """A loaded network. ``inventory`` holds absolute counts stamped with the file's ``as_of``."""
+    """A loaded network. ``inventory`` holds absolute counts stamped with the file's ``as_of``.
+
+    ``rate_tables`` are the file's own, empty when it has no ``rate_tables`` section (a present
+    section always holds STANDARD); ``rate_tables_in_force`` is what decisions on it use.
+    """
 
     currency: str
     as_of: datetime
     nodes: tuple[Node, ...]
     items: tuple[Item, ...]
     inventory: tuple[InventoryUpdate, ...]
+    rate_tables: tuple[RateTable, ...] = ()
+
+    @property
+    def rate_tables_in_force(self) -> dict[str, RateTable]:
+        return rate_tables_in_force(self.rate_tables)
 
 
 class NetworkFileError(Exception):
@@ -105,6 +116,7 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
     nodes = _parse_all(top, "nodes", _NODE_FIELDS, _node, required=True)
     items = _parse_all(top, "items", _ITEM_FIELDS, _item, required=False)
     inventory = _inventory(top, nodes, items, as_of)
+    rate_tables = _rate_tables(top)
     if problems:
         raise NetworkFileError(source, problems)
     return NetworkFile(
@@ -113,6 +125,7 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
         nodes=tuple(node for _, node in nodes if node is not None),
         items=tuple(item for _, item in items if item is not None),
         inventory=tuple(inventory),
+        rate_tables=tuple(table for _, table in rate_tables if table is not None),
     )
 
 
@@ -156,6 +169,20 @@ def _json_type(value: object) -> str:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
+
+
+_MONEY = "a number or a decimal string"
+
+
+def _money_value(value: object) -> tuple[float, str]:
+    """(the amount, "") or (0.0, what is wrong with it): money is a JSON number or a decimal string."""
+    if isinstance(value, str):
+        if not _DECIMAL.fullmatch(value):
+            return 0.0, f'must be a decimal number such as "4.25", not {value[:40]!r}'
+        return float(Decimal(value)), ""
+    if not _is_number(value):
+        return 0.0, f"must be {_MONEY}, not {_json_type(value)}"
+    return float(value), ""  # type: ignore[arg-type]
 
 
 class _Fields:
@@ -223,19 +250,38 @@ class _Fields:
 
     def money(self, key: str) -> float:
         """A decimal amount in major units: a JSON number or a decimal string such as "4.25"."""
-        expected = "a number or a decimal string"
-        value = self._get(key, expected, required=True)
+        value = self._get(key, _MONEY, required=True)
         if value is None:
             return 0.0
-        if isinstance(value, str):
-            if not _DECIMAL.fullmatch(value):
-                self.problem(key, f'must be a decimal number such as "4.25", not {value[:40]!r}')
-                return 0.0
-            return float(Decimal(value))
-        if not _is_number(value):
-            self._wrong(key, expected, value)
-            return 0.0
-        return float(value)
+        amount, wrong = _money_value(value)
+        if wrong:
+            self.problem(key, wrong)
+        return amount
+
+    def money_array(self, key: str) -> list[float]:
+        """A required array of money amounts; a bad entry is named by its index (0.0 stands in)."""
+        return self._typed_array(key, _money_value)
+
+    def number_array(self, key: str) -> list[float]:
+        """A required array of numbers; a bad entry is named by its index (0.0 stands in)."""
+
+        def number(value: object) -> tuple[float, str]:
+            if _is_number(value):
+                return float(value), ""  # type: ignore[arg-type]
+            return 0.0, f"must be a number, not {_json_type(value)}"
+
+        return self._typed_array(key, number)
+
+    def _typed_array(self, key: str, read: Callable[[object], tuple[float, str]]) -> list[float]:
+        out: list[float] = []
+        for i, entry in enumerate(self.array(key, required=True)):
+            # Stand-ins keep the array's length, so a count check elsewhere is not thrown off.
+            amount, wrong = read(entry)
+            if wrong:
+                self.problem(f"{key}[{i}]", wrong)
+                self.bad.add(key)
+            out.append(amount)
+        return out
 
     def count(self, key: str, optional: bool) -> int | None:
         """A whole number >= 0; ``optional`` ones may be absent or null (meaning unlimited)."""
@@ -340,8 +386,9 @@ def _parse_all(
     known: frozenset[str],
     build: Callable[[_Fields], tuple[str, _T | None]],
     required: bool,
+    id_field: str = "",
 ) -> list[tuple[str, _T | None]]:
-    """Each object of an array as (its declared id or sku, the built object or None if it was bad)."""
+    """Each object of an array as (its declared id, sku or service level, the built object or None if bad)."""
     out: list[tuple[str, _T | None]] = []
     first: dict[str, int] = {}
     for i, element in enumerate(top.array(key, required)):
@@ -351,7 +398,7 @@ def _parse_all(
             continue
         name, built = build(_Fields(element, path, top.problems, known))
         if name and name in first:
-            field = "id" if key == "nodes" else "sku"
+            field = id_field or ("id" if key == "nodes" else "sku")
             top.problems.append((f"{path}.{field}", f"duplicates {name!r} (first at {key}[{first[name]}])"))
             built = None
         first.setdefault(name, i)
@@ -467,3 +514,42 @@ def _declared(top: _Fields, key: str, parsed: Sequence[tuple[str, object]]) -> s
     """The ids an array declares, or None when the array or one of its ids was unreadable."""
     names = {name for name, _ in parsed}
     return None if key in top.bad or "" in names else names
+
+
+# --- rate tables --------------------------------------------------------------------------------------------
+
+
+def _rate_tables(top: _Fields) -> list[tuple[str, RateTable | None]]:
+    """The section's tables; when present it replaces the defaults, so it must hold STANDARD."""
+    if "rate_tables" not in top.obj:
+        return []
+    tables = _parse_all(top, "rate_tables", _RATE_TABLE_FIELDS, _rate_table, required=True, id_field="service_level")
+    if "rate_tables" in top.bad:
+        return tables
+    if len(tables) > limits.MAX_SERVICE_LEVELS:
+        top.problem("rate_tables", f"has {len(tables)} tables; at most {limits.MAX_SERVICE_LEVELS} are allowed")
+    names = {name for name, _ in tables}
+    # Unchecked while some service level is unreadable: it may be the STANDARD one.
+    if "" not in names and DEFAULT_SERVICE_LEVEL not in names:
+        top.problem(
+            "rate_tables",
+            f"must include a {DEFAULT_SERVICE_LEVEL!r} table: orders without a service level use it, "
+            "and the section replaces the default tables",
+        )
+    return tables
+
+
+def _rate_table(f: _Fields) -> tuple[str, RateTable | None]:
+    # Orders match service levels in any case, so the file may too; tables are kept upper-cased.
+    level = f.string("service_level").upper()
+    zone_limits = f.number_array("zone_limits_miles")
+    base, per_lb = f.money_array("base"), f.money_array("per_lb")
+    if "zone_limits_miles" in f.bad and not zone_limits:
+        # Unreadable limits: stand in as many as the rates imply, so their count is not also reported.
+        zone_limits = [float(i + 1) for i in range(len(base) - 1)]
+    try:
+        table = RateTable(level, tuple(zone_limits), tuple(base), tuple(per_lb))
+    except InvalidInputError as exc:
+        f.engine_problems(exc)
+        return level, None
+    return level, (table if f.ok else None)

@@ -36,6 +36,7 @@ def load_into_store(store: Store, network: NetworkFile, currency: str) -> None:
     # The same bounds as the API, so the store never sees a larger write than a caller could send.
     for nodes in chunks(network.nodes, limits.MAX_NODES_PER_CALL):
         store.upsert_nodes(nodes)
+    store.upsert_rate_tables(network.rate_tables)  # none when the file has no section: defaults stay
     for items in chunks(network.items, limits.MAX_ITEMS_PER_CALL):
         store.upsert_items(items)
     for updates in chunks(network.inventory, limits.MAX_INVENTORY_UPDATES_PER_CALL):
@@ -60,10 +61,11 @@ class LoadPlan:
     nodes: list[network_pb2.UpsertNodesRequest]
     items: list[network_pb2.UpsertItemsRequest]
     inventory: list[network_pb2.UpdateInventoryRequest]
+    rate_tables: list[network_pb2.UpsertRateTablesRequest]
 
     @property
     def request_count(self) -> int:
-        return len(self.nodes) + len(self.items) + len(self.inventory)
+        return len(self.nodes) + len(self.rate_tables) + len(self.items) + len(self.inventory)
 
 
 def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
@@ -86,4 +88,15 @@ def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
             network_pb2.UpdateInventoryRequest(updates=[inventory_update_to_proto(u) for u in part])
             for part in chunks(network.inventory, size(limits.MAX_INVENTORY_UPDATES_PER_CALL))
         ],
+        # One request, never chunked: the file holds at most as many tables as one call takes,
+        # and the set (STANDARD with it) is only valid whole.
+        rate_tables=(
+            [
+                network_pb2.UpsertRateTablesRequest(
+                    rate_tables=[convert.rate_table_to_proto(t, currency) for t in tables]
+                )
+            ]
+            if (tables := network.rate_tables)
+            else []
+        ),
     )

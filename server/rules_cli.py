@@ -43,7 +43,8 @@ def cmd_validate(args: argparse.Namespace, out: TextIO) -> int:
     findings = []
     if args.network:
         try:
-            snapshot = NetworkSnapshot(read_network_file(args.network).nodes)
+            network = read_network_file(args.network)
+            snapshot = NetworkSnapshot(network.nodes, rate_tables=network.rate_tables_in_force)
         except (OSError, NetworkFileError) as e:
             print(f"cannot read network {args.network}: {e}", file=out)
             return 1

@@ -44,7 +44,7 @@ class CaseResult:
 
 class _Network:
     def __init__(self, network: NetworkFile) -> None:
-        self.snapshot = NetworkSnapshot(network.nodes)
+        self.snapshot = NetworkSnapshot(network.nodes, rate_tables=network.rate_tables_in_force)
         self.items = {i.sku: i for i in network.items}
         self.positions = [InventoryPosition(u.node_id, u.sku, u.quantity) for u in network.inventory]
 

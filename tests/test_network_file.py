@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from engine.model import NodeType
+from engine.rates import DEFAULT_RATE_TABLES, RateTable
 from server.network_file import FORMAT, NetworkFileError, parse_network, read_network_file
 from server.store.base import UpdateKind
 
@@ -124,6 +125,42 @@ def test_items_and_inventory_may_be_left_out() -> None:
         ("negative-on-hand.json", [("inventory[0].on_hand", "must not be negative")]),
         ("wrong-type.json", [("nodes[0].lon", "must be a number, not string")]),
         ("malformed.json", [("$", "malformed JSON at line 4, column 3: Expecting ',' delimiter")]),
+        (
+            "rate-tables-without-standard.json",
+            [
+                (
+                    "rate_tables",
+                    "must include a 'STANDARD' table: orders without a service level use it, "
+                    "and the section replaces the default tables",
+                )
+            ],
+        ),
+        (
+            "rate-limits-not-increasing.json",
+            [("rate_tables[0].zone_limits_miles[2]", "must be greater than the limit before it (400)")],
+        ),
+        (
+            "rate-count-not-per-zone.json",
+            [("rate_tables[1].per_lb", "needs 2 entries, one per zone (one more than zone_limits_miles), not 1")],
+        ),
+        ("negative-rate.json", [("rate_tables[0].base[1]", "must be between 0 and 1000000")]),
+        (
+            "duplicate-service-level.json",
+            [("rate_tables[2].service_level", "duplicates 'TWO_DAY' (first at rate_tables[1])")],
+        ),
+        (
+            "bad-service-level.json",
+            [
+                (
+                    "rate_tables[1].service_level",
+                    "must be capital letters, digits, '_' or '-' (such as 'TWO_DAY'), not 'TWO DAY'",
+                )
+            ],
+        ),
+        (
+            "too-many-zones.json",
+            [("rate_tables[1].zone_limits_miles", "has 32 limits (33 zones); at most 32 zones are allowed")],
+        ),
     ],
 )
 def test_a_broken_fixture_is_refused_at_its_exact_path(fixture: str, expected: list[tuple[str, str]]) -> None:
@@ -353,3 +390,130 @@ def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
 def test_a_missing_file_raises_the_os_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         read_network_file(tmp_path / "absent.json")
+
+
+# --- rate tables --------------------------------------------------------------------------------------------
+
+
+def test_rate_tables_load_upper_cased_with_decimal_money() -> None:
+    network = read_network_file(FIXTURES / "rate-tables.json")
+
+    assert network.rate_tables == (
+        RateTable("STANDARD", (100.0, 400.0, 1200.0), (4.00, 5.25, 7.50, 10.00), (0.25, 0.40, 0.75, 1.10)),
+        RateTable("TWO_DAY", (250.0,), (12.00, 16.50), (0.90, 1.35)),
+    )
+    # The section replaces the defaults: no sample EXPRESS rates left to price an order with.
+    assert sorted(network.rate_tables_in_force) == ["STANDARD", "TWO_DAY"]
+
+
+def test_without_a_rate_tables_section_the_defaults_are_in_force() -> None:
+    network = read_network_file(FIXTURES / "minimal.json")
+
+    assert network.rate_tables == ()
+    assert network.rate_tables_in_force == dict(DEFAULT_RATE_TABLES)
+
+
+def test_a_single_zone_table_has_no_limits() -> None:
+    doc = minimal()
+    doc["rate_tables"] = [{"service_level": "STANDARD", "zone_limits_miles": [], "base": [7], "per_lb": ["0.5"]}]
+
+    (table,) = parse_network(doc).rate_tables
+    assert (table.zone_limits_miles, table.base, table.per_lb) == ((), (7.0,), (0.5,))
+
+
+def _standard(**overrides: Any) -> dict[str, Any]:
+    table: dict[str, Any] = {
+        "service_level": "STANDARD",
+        "zone_limits_miles": [100, 400],
+        "base": ["4.00", "5.25", "7.50"],
+        "per_lb": [0.25, 0.40, 0.75],
+    }
+    table.update(overrides)
+    return table
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "path", "message"),
+    [
+        ("service_level", 7, "rate_tables[1].service_level", "must be a string, not number"),
+        ("service_level", "", "rate_tables[1].service_level", "is required"),
+        ("service_level", "S" * 129, "rate_tables[1].service_level", "is longer than 128 characters"),
+        ("zone_limits_miles", "100,400", "rate_tables[1].zone_limits_miles", "must be an array, not string"),
+        ("zone_limits_miles", [100, "400"], "rate_tables[1].zone_limits_miles[1]", "must be a number, not string"),
+        (
+            "zone_limits_miles",
+            [0, 400],
+            "rate_tables[1].zone_limits_miles[0]",
+            "must be greater than 0 and at most 12500",
+        ),
+        (
+            "zone_limits_miles",
+            [100, 20000],
+            "rate_tables[1].zone_limits_miles[1]",
+            "must be greater than 0 and at most 12500",
+        ),
+        (
+            "zone_limits_miles",
+            [400, 100],
+            "rate_tables[1].zone_limits_miles[1]",
+            "must be greater than the limit before it (400)",
+        ),
+        (
+            "base",
+            ["4.00", "5,25", "7.50"],
+            "rate_tables[1].base[1]",
+            "must be a decimal number such as \"4.25\", not '5,25'",
+        ),
+        ("base", ["4.00", True, "7.50"], "rate_tables[1].base[1]", "must be a number or a decimal string, not boolean"),
+        ("base", None, "rate_tables[1].base", "must be an array, not null"),
+        (
+            "base",
+            [4, 5],
+            "rate_tables[1].base",
+            "needs 3 entries, one per zone (one more than zone_limits_miles), not 2",
+        ),
+        ("per_lb", [0.25, 0.40, 2_000_000], "rate_tables[1].per_lb[2]", "must be between 0 and 1000000"),
+        ("per_lb", [0.25, -0.4, 0.75], "rate_tables[1].per_lb[1]", "must be between 0 and 1000000"),
+        ("zones", [], "rate_tables[1].zones", "is not a field of this format"),
+    ],
+)
+def test_rate_table_fields_are_checked(field: str, value: Any, path: str, message: str) -> None:
+    doc = minimal()
+    doc["rate_tables"] = [_standard(), _standard(**{"service_level": "TWO_DAY", field: value})]
+
+    assert problems(doc) == [(path, message)]
+
+
+def test_a_required_rate_table_field_left_out_is_named() -> None:
+    doc = minimal()
+    table = _standard()
+    del table["per_lb"]
+    doc["rate_tables"] = [table]
+
+    assert problems(doc) == [("rate_tables[0].per_lb", "is required")]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            [],
+            "must include a 'STANDARD' table: orders without a service level use it, "
+            "and the section replaces the default tables",
+        ),
+        ({"STANDARD": {}}, "must be an array, not object"),
+        (None, "must be an array, not null"),
+    ],
+)
+def test_the_rate_tables_section_itself_is_checked(value: Any, message: str) -> None:
+    doc = minimal()
+    doc["rate_tables"] = value
+
+    assert problems(doc) == [("rate_tables", message)]
+
+
+def test_at_most_32_rate_tables() -> None:
+    doc = minimal()
+    doc["rate_tables"] = [_standard()] + [_standard(service_level=f"LEVEL-{i}") for i in range(32)]
+
+    assert problems(doc) == [("rate_tables", "has 33 tables; at most 32 are allowed")]

@@ -1,4 +1,4 @@
-"""NetworkService: nodes, the item catalogue and inventory, straight onto the store.
+"""NetworkService: nodes, rate tables, the item catalogue and inventory, straight onto the store.
 
 A thin shell: convert (which validates every field and bound), call the store, convert back.
 Errors are raised, never turned into statuses here (server/errors.py does that).
@@ -13,6 +13,7 @@ import grpc
 
 from engine import limits
 from engine.errors import FieldViolation, InvalidInputError
+from engine.rates import rate_tables_in_force
 from server import convert
 from server.proto import network_pb2, network_pb2_grpc
 from server.services.deps import ServiceDeps
@@ -21,6 +22,7 @@ from server.store.base import (
     InvalidRequestError,
     InventoryUpdate,
     InventoryUpdateResult,
+    MissingStandardRateError,
     UpdateKind,
     UpdateOutcome,
 )
@@ -75,6 +77,27 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
         return network_pb2.ListNodesResponse(
             nodes=[convert.node_to_proto(node, self._currency) for node in page.nodes],
             next_page_token=page.next_page_token,
+        )
+
+    def UpsertRateTables(
+        self, request: network_pb2.UpsertRateTablesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertRateTablesResponse:
+        tables = convert.rate_tables_from_proto(request.rate_tables, self._currency)
+        try:
+            self._store.upsert_rate_tables(tables)
+        except MissingStandardRateError as error:
+            raise InvalidInputError(FieldViolation("rate_tables", str(error))) from None
+        self._deps.network.invalidate()  # decisions must price with the new rates
+        return network_pb2.UpsertRateTablesResponse(upserted_count=len(tables))
+
+    def ListRateTables(
+        self, request: network_pb2.ListRateTablesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListRateTablesResponse:
+        stored = self._store.rate_tables()
+        tables = rate_tables_in_force(stored)
+        return network_pb2.ListRateTablesResponse(
+            rate_tables=[convert.rate_table_to_proto(t, self._currency) for _, t in sorted(tables.items())],
+            defaults=not stored,
         )
 
     def UpsertItems(

@@ -30,7 +30,9 @@ class SimNetwork:
 
 def load_network(path: str | Path) -> SimNetwork:
     network = read_network_file(path)
-    snapshot = NetworkSnapshot(network.nodes, currency=network.currency, version=Path(path).name)
+    snapshot = NetworkSnapshot(
+        network.nodes, rate_tables=network.rate_tables_in_force, currency=network.currency, version=Path(path).name
+    )
     return SimNetwork(network, snapshot, {item.sku: item for item in network.items})
 
 

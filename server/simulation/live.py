@@ -36,6 +36,7 @@ from engine.directives import NO_DIRECTIVES
 from engine.errors import SourcingError
 from engine.model import Item, Order
 from engine.network import NetworkSnapshot
+from engine.rates import rate_tables_in_force
 from engine.simulation.compare import divergences, legacy_outcomes
 from engine.simulation.gate import Threshold, check, parse_threshold
 from engine.simulation.history import HistoryError, HistoryOrder
@@ -267,8 +268,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO, now: Callable[[], datetime
             catalogue = {**network.catalogue, **catalogue}
             where = args.network
         else:
-            snapshot = NetworkSnapshot(tuple(store.all_nodes()), currency=config.currency, version="store")
-            where = "the store's nodes"
+            tables = rate_tables_in_force(store.rate_tables())
+            snapshot = NetworkSnapshot(
+                tuple(store.all_nodes()), rate_tables=tables, currency=config.currency, version="store"
+            )
+            where = "the store's nodes and rate tables"
     finally:
         store.close()
     outcomes, history = live_side(records, snapshot, catalogue, config.currency)

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from engine.availability import StockLevels
 from engine.model import InventoryPosition, Item, Node, NodeType
+from engine.rates import RateTable
 
 
 class StoreError(Exception):
@@ -22,6 +23,16 @@ class StoreError(Exception):
 
 class InvalidRequestError(StoreError, ValueError):
     """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of)."""
+
+
+class MissingStandardRateError(InvalidRequestError):
+    """A rate-table write would leave stored tables without STANDARD (orders without a level use it)."""
+
+    def __init__(self, service_level: str) -> None:
+        super().__init__(
+            f"the network has no {service_level} rate table yet: include one, because stored tables"
+            " replace the defaults and orders without a service level use it"
+        )
 
 
 class UnknownNodeError(StoreError):
@@ -99,12 +110,23 @@ class Store(Protocol):
         """Nodes ordered by id; ``page_token`` is the opaque token a previous page returned."""
         ...
 
-    def nodes_version(self) -> str:
-        """An opaque value that changes whenever any node is added or changed."""
+    def network_version(self) -> str:
+        """An opaque value that changes whenever any node or rate table is added or changed."""
         ...
 
     def all_nodes(self) -> list[Node]:
         """Every node, ordered by id: what the network snapshot is built from."""
+        ...
+
+    def upsert_rate_tables(self, tables: Sequence[RateTable]) -> None:
+        """Create or replace rate tables by service level, in one transaction.
+
+        Raises MissingStandardRateError (and writes nothing) when STANDARD would still be missing.
+        """
+        ...
+
+    def rate_tables(self) -> list[RateTable]:
+        """The stored rate tables by service level; empty means the defaults are in force."""
         ...
 
     def upsert_items(self, items: Sequence[Item]) -> None: ...

@@ -18,11 +18,13 @@ from typing import Any, Protocol, TypeVar
 from engine import limits
 from engine.availability import StockLevels
 from engine.model import InventoryPosition, Item, Node, NodeType
+from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
 from server.store import rows
 from server.store.base import (
     InvalidRequestError,
     InventoryUpdate,
     InventoryUpdateResult,
+    MissingStandardRateError,
     NegativeStockError,
     NodePage,
     UnknownNodeError,
@@ -84,6 +86,7 @@ def _upsert_sql(table: str, columns: Sequence[str], key: str) -> str:
 
 _UPSERT_NODE = _upsert_sql("nodes", rows.NODE_COLUMNS, "id")
 _UPSERT_ITEM = _upsert_sql("items", rows.ITEM_COLUMNS, "sku")
+_UPSERT_RATE_TABLE = _upsert_sql("rate_tables", rows.RATE_TABLE_COLUMNS, "service_level")
 _INSERT_EMPTY_POSITION = (
     "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
     "VALUES (?, ?, 0, 0, 0, 0, NULL, ?) ON CONFLICT (sku, node_id) DO NOTHING"
@@ -242,15 +245,39 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         token = encode_page_token(nodes[-1].id) if len(found) > size else ""
         return NodePage(nodes=nodes, next_page_token=token)
 
-    def nodes_version(self) -> str:
-        """Changes whenever a node is added or changed: how each worker notices another's upsert."""
-        sql = "SELECT COUNT(*), MAX(updated_at) FROM nodes"
-        ((count, latest),) = list(self._read(lambda tx: tx.execute(sql)))
-        return f"{count}:{latest}"
+    def network_version(self) -> str:
+        """Changes whenever a node or a rate table is added or changed: how each worker notices
+        another's upsert. One statement, so both parts come from the same moment."""
+        sql = (
+            "SELECT (SELECT COUNT(*) FROM nodes), (SELECT MAX(updated_at) FROM nodes),"
+            " (SELECT COUNT(*) FROM rate_tables), (SELECT MAX(updated_at) FROM rate_tables)"
+        )
+        ((nodes, nodes_latest, tables, tables_latest),) = list(self._read(lambda tx: tx.execute(sql)))
+        return f"{nodes}:{nodes_latest}:{tables}:{tables_latest}"
 
     def all_nodes(self) -> list[Node]:
         sql = f"SELECT {_columns(rows.NODE_COLUMNS)} FROM nodes ORDER BY id"
         return [rows.row_to_node(r) for r in self._read(lambda tx: tx.execute(sql))]
+
+    def upsert_rate_tables(self, tables: Sequence[RateTable]) -> None:
+        if not tables:
+            return
+        now = self._ts_in(rows.utc_now())
+        params = [(*rows.rate_table_to_row(t), now) for t in tables]
+
+        def work(tx: Tx) -> None:
+            tx.executemany(_UPSERT_RATE_TABLE, params)
+            # Checked inside the transaction: stored tables replace the defaults, so the first
+            # write must bring STANDARD (nothing deletes a table, so it stays once there).
+            found = tx.execute("SELECT COUNT(*) FROM rate_tables WHERE service_level = ?", (DEFAULT_SERVICE_LEVEL,))
+            if not found[0][0]:
+                raise MissingStandardRateError(DEFAULT_SERVICE_LEVEL)
+
+        self._write(work)
+
+    def rate_tables(self) -> list[RateTable]:
+        sql = f"SELECT {_columns(rows.RATE_TABLE_COLUMNS)} FROM rate_tables ORDER BY service_level"
+        return [rows.row_to_rate_table(r) for r in self._read(lambda tx: tx.execute(sql))]
 
     def upsert_items(self, items: Sequence[Item]) -> None:
         if not items:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.model import GeoPoint, InventoryPosition, Item, Node, NodeType
+from engine.rates import RateTable
 from server.store.base import InvalidRequestError
 
 Row = Sequence[Any]
@@ -45,6 +46,8 @@ ITEM_COLUMNS = (
 )
 
 POSITION_COLUMNS = ("node_id", "sku", "on_hand", "reserved", "protected", "as_of")
+
+RATE_TABLE_COLUMNS = ("service_level", "zone_limits_miles", "base", "per_lb")
 
 
 def require_utc(value: datetime, what: str) -> datetime:
@@ -148,4 +151,23 @@ def row_to_position(row: Row, as_of: datetime | None) -> InventoryPosition:
         reserved=int(reserved),
         protected=int(protected),
         as_of=as_of,
+    )
+
+
+def rate_table_to_row(table: RateTable) -> tuple[Any, ...]:
+    # JSON floats round-trip exactly (repr), so a table reads back equal to what was written.
+    return (
+        table.service_level,
+        json.dumps(list(table.zone_limits_miles)),
+        json.dumps(list(table.base)),
+        json.dumps(list(table.per_lb)),
+    )
+
+
+def row_to_rate_table(row: Row) -> RateTable:
+    return RateTable(
+        service_level=row[0],
+        zone_limits_miles=tuple(float(x) for x in json.loads(row[1])),
+        base=tuple(float(x) for x in json.loads(row[2])),
+        per_lb=tuple(float(x) for x in json.loads(row[3])),
     )

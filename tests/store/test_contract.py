@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from engine.model import GeoPoint, Item, Node, NodeType
+from engine.rates import RateTable
 from server.store import (
     InvalidRequestError,
     InventoryUpdate,
+    MissingStandardRateError,
     NegativeStockError,
     Store,
     UnknownNodeError,
@@ -451,13 +453,48 @@ def test_items_version_moves_with_every_item_upsert_and_only_then(store: Store) 
     assert store.items_version() != added
 
 
-def test_nodes_version_changes_when_a_node_changes(store: Store) -> None:
+def test_network_version_changes_when_a_node_changes(store: Store) -> None:
     from dataclasses import replace as _replace
 
-    before = store.nodes_version()
+    before = store.network_version()
     first = Node("V-1", NodeType.DC, GeoPoint(40.0, -95.0), pick_pack_cost=1.0, unit_handling_cost=0.2)
     store.upsert_nodes([first])
-    added = store.nodes_version()
+    added = store.network_version()
     assert added != before
     store.upsert_nodes([_replace(first, is_open=False)])
-    assert store.nodes_version() != added
+    assert store.network_version() != added
+
+
+# --- rate tables ---------------------------------------------------------------------------
+
+
+STANDARD = RateTable("STANDARD", (100.0, 400.0, 1200.0), (4.0, 5.25, 7.5, 10.0), (0.25, 0.4, 0.75, 1.1))
+# Amounts no binary float holds exactly: they must still read back equal.
+TWO_DAY = RateTable("TWO_DAY", (250.5,), (12.01, 16.49), (0.1, 1.35))
+
+
+def test_rate_tables_round_trip_and_upsert_replaces_by_service_level(store: Store) -> None:
+    assert store.rate_tables() == []  # nothing stored: the defaults are in force
+    store.upsert_rate_tables([TWO_DAY, STANDARD])
+    assert store.rate_tables() == [STANDARD, TWO_DAY]
+
+    cheaper = RateTable("TWO_DAY", (), (9.99,), (0.5,))
+    store.upsert_rate_tables([cheaper])  # STANDARD is stored already, so it need not come again
+    assert store.rate_tables() == [STANDARD, cheaper]
+
+
+def test_the_first_rate_tables_must_include_standard(store: Store) -> None:
+    with pytest.raises(MissingStandardRateError):
+        store.upsert_rate_tables([TWO_DAY])
+    assert store.rate_tables() == []  # refused whole: nothing written
+    store.upsert_rate_tables([])
+    assert store.rate_tables() == []
+
+
+def test_network_version_changes_when_a_rate_table_changes(store: Store) -> None:
+    before = store.network_version()
+    store.upsert_rate_tables([STANDARD])
+    added = store.network_version()
+    assert added != before
+    store.upsert_rate_tables([RateTable("STANDARD", (), (5.0,), (0.5,))])
+    assert store.network_version() != added
