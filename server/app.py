@@ -19,9 +19,10 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
 from server.active_rules import seed_rules
+from server.auth import Tokens
 from server.config import Config
 from server.instrumented_store import InstrumentedStore
-from server.interceptors import error_interceptor, metrics_interceptor
+from server.interceptors import AuthInterceptor, error_interceptor, metrics_interceptor
 from server.limiter import CountingExecutor, InflightLimiter
 from server.metrics import DecisionMetrics, MetricsEndpoint, ServerMetrics, StoreMetrics, serve_metrics
 from server.network_file import read_network_file
@@ -29,10 +30,12 @@ from server.network_load import load_into_store, store_is_empty
 from server.services import ServiceDeps, register_services
 from server.store.base import Store
 from server.store.rule_sets import rule_set_store
+from server.tls import server_credentials, tls_mode
 
 _log = logging.getLogger(__name__)
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
 
 
 class StartupError(RuntimeError):
@@ -107,6 +110,24 @@ def grpc_options(config: Config, reuse_port: bool) -> list[tuple[str, int]]:
     return options
 
 
+def load_security(config: Config) -> tuple[grpc.ServerCredentials | None, Tokens | None]:
+    """TLS credentials and the known tokens, read from their files; None where off.
+
+    A missing or malformed file stops the start with a message naming the setting."""
+    try:
+        tokens = Tokens.read(config.auth_tokens_file) if config.auth_tokens_file else None
+        return server_credentials(config), tokens
+    except ValueError as error:
+        raise StartupError(str(error)) from None
+
+
+def _warn_if_exposed(config: Config, tokens: Tokens | None) -> None:
+    if tokens is None and config.host not in LOOPBACK_HOSTS:
+        _log.warning("no authentication: anyone who reaches the port may call every method (auth_tokens_file)")
+    if tokens is not None and not config.tls_cert_file:
+        _log.warning("bearer tokens over plaintext: only behind a proxy or sidecar that terminates TLS (tls_cert_file)")
+
+
 def prepare_store(store: Store, config: Config, migrate: bool = True) -> None:
     """Migrate, check durability settings, and load the sample network into an empty store."""
     if migrate:
@@ -146,6 +167,7 @@ def create_server(
     ``migrate=False`` is for worker processes whose parent already migrated; ``reuse_port``
     lets workers share one port; ``deps`` replaces the default service dependencies (tests).
     """
+    credentials, tokens = load_security(config)
     registry = CollectorRegistry()
     metrics = ServerMetrics(registry)
     pool = CountingExecutor(max_workers=config.threads, thread_name_prefix="rpc")
@@ -153,13 +175,13 @@ def create_server(
     light_pool = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="light")
     stream_pool = CountingExecutor(max_workers=config.max_streams, thread_name_prefix="stream")
     limiter = InflightLimiter(pool, config.max_concurrent_rpcs, light_pool, stream_pool)
-    server = grpc.server(
-        pool,
-        # Outermost first: metrics see mapped codes and the limiter's refusals, which it makes
-        # innermost so that the handler it picks (business, light or refusal) is what gets wrapped.
-        interceptors=[metrics_interceptor(metrics), error_interceptor(), limiter],
-        options=grpc_options(config, reuse_port),
-    )
+    # Outermost first: metrics see mapped codes and every refusal. The token check comes before
+    # the limiter, so a call refused for its token never counts against the business calls; the
+    # limiter is innermost so that the handler it picks (business, light or refusal) gets wrapped.
+    interceptors: list[grpc.ServerInterceptor] = [metrics_interceptor(metrics), error_interceptor()]
+    if tokens is not None:
+        interceptors.append(AuthInterceptor(tokens, light_pool))
+    server = grpc.server(pool, interceptors=[*interceptors, limiter], options=grpc_options(config, reuse_port))
     if deps is None:
         timed = cast(Store, InstrumentedStore(store, StoreMetrics(registry)))  # duck-typed, like every store
         deps = ServiceDeps.build(config, timed, observe=DecisionMetrics(registry).observe)
@@ -171,9 +193,14 @@ def create_server(
     if config.reflection:
         reflection.enable_server_reflection((*names, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
     try:
-        port = server.add_insecure_port(config.address)
+        if credentials is None:
+            port = server.add_insecure_port(config.address)
+        else:
+            port = server.add_secure_port(config.address, credentials)
     except RuntimeError as error:  # grpcio raises on a failed bind (older releases returned 0)
-        raise StartupError(f"cannot bind {config.address}: {error}") from None
+        # gRPC checks the certificate and key only here, and says no more than "failed to bind".
+        hint = " (or tls_cert_file and tls_key_file are not a certificate chain and its key)" if credentials else ""
+        raise StartupError(f"cannot bind {config.address}{hint}: {error}") from None
     if port == 0:
         raise StartupError(f"cannot bind {config.address}")
     host = config.address.rpartition(":")[0]
@@ -202,11 +229,14 @@ def create_server(
         running.stop(grace=0)
         raise
     running.set_serving(True)
+    _warn_if_exposed(config, tokens)
     _log.info(
         "serving",
         extra={
             "address": running.address,
             "services": ",".join(names),
+            "transport": tls_mode(config),
+            "auth_tokens": len(tokens) if tokens is not None else "off",
             "reflection": config.reflection,
             "threads": config.threads,
             "metrics_port": running.metrics_endpoint.port if running.metrics_endpoint else 0,

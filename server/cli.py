@@ -1,4 +1,5 @@
-"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, simulate, report.
+"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, simulate, report,
+new-token.
 
 Exit codes: 0 success; 1 the call or the server failed (a non-OK status, NOT_SERVING, a server
 that could not start); 2 bad usage or input (argparse's convention); 3 a ``simulate run`` or
@@ -22,6 +23,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from server import proto
+from server.auth import Role, new_token, token_digest
+from server.client import add_client_security_flags, open_channel, security_from_args
 from server.config import ConfigError, add_config_flags, config_from_args, load_config
 from server.logging import configure_logging
 from server.rules_cli import add_rules_commands
@@ -84,8 +87,8 @@ def cmd_migrate(args: argparse.Namespace, out: TextIO) -> int:
 # --- client commands ------------------------------------------------------------------------
 
 
-def _channel(target: str) -> grpc.Channel:
-    return grpc.insecure_channel(target, options=_CLIENT_OPTIONS)
+def _channel(args: argparse.Namespace) -> grpc.Channel:
+    return open_channel(args.target, security_from_args(args, _env()), _CLIENT_OPTIONS)
 
 
 def print_rpc_error(error: grpc.RpcError, err: TextIO) -> None:
@@ -170,7 +173,7 @@ def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
     except json_format.ParseError as error:
         raise UsageError(f"--json is not a valid {method.input_type.full_name}: {error}") from None
     path = f"/{method.containing_service.full_name}/{method.name}"
-    with _channel(args.target) as channel:
+    with _channel(args) as channel:
         if method.server_streaming:  # one JSON object a line, as they arrive; --timeout ends the stream
             return _print_stream(channel, path, request, request_class, response_class, args.timeout, out)
         stub: Callable[..., Any] = channel.unary_unary(
@@ -206,7 +209,7 @@ def _print_stream(
 
 
 def cmd_health(args: argparse.Namespace, out: TextIO) -> int:
-    with _channel(args.target) as channel:
+    with _channel(args) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = stub.Check(health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout)
@@ -234,7 +237,7 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     plan = plan_requests(network, args.chunk_size)
     counts = {"nodes": 0, "rate_tables": 0, "items": 0, "applied": 0, "stale": 0}
     progress = _progress(plan.request_count)
-    with _channel(args.target) as channel:
+    with _channel(args) as channel:
         stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
             for nodes in plan.nodes:
@@ -266,6 +269,21 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_new_token(args: argparse.Namespace, out: TextIO) -> int:
+    """The token goes to a new file of the caller's only (0600), never to the terminal; the
+    tokens-file line (its digest) to stdout, to append to the server's auth_tokens_file."""
+    if not args.name.isprintable() or any(c.isspace() or c == "#" for c in args.name):
+        raise UsageError("NAME is one word without '#' (the tokens file splits on spaces; '#' starts a comment)")
+    token = new_token()
+    try:
+        with open(os.open(args.token_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+            handle.write(token + "\n")
+    except OSError as error:
+        raise UsageError(f"cannot create {args.token_out}: {error.strerror}") from None
+    print(f"{args.role} {args.name} {token_digest(token)}", file=out)
+    return 0
+
+
 def _progress(total: int) -> Callable[..., None]:
     """A tqdm bar on an interactive stderr; silent otherwise (logs and CI stay clean)."""
     if not sys.stderr.isatty():
@@ -294,6 +312,7 @@ def _client_flags(parser: argparse.ArgumentParser, timeout: float) -> None:
     parser.add_argument(
         "--timeout", type=float, default=timeout, help=f"deadline per call in seconds (default {timeout:g})"
     )
+    add_client_security_flags(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,6 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--service", default="", help="service to check (default: the whole server)")
     _client_flags(health, timeout=5.0)
     health.set_defaults(run=cmd_health)
+
+    token = sub.add_parser(
+        "new-token",
+        help="make a bearer token and its line for the server's tokens file",
+        description="Write a new random token to --token-out (created 0600; give it to the client) and print "
+        "'ROLE NAME SHA256' for the server's auth_tokens_file, which holds digests, never tokens.",
+    )
+    token.add_argument("role", choices=[str(role) for role in Role], help="what the token may do")
+    token.add_argument("name", help="who holds it (logged on a refusal; unique in the tokens file)")
+    token.add_argument("--token-out", required=True, metavar="FILE", help="new file to write the token to")
+    token.set_defaults(run=cmd_new_token)
 
     from server.simulation.command import add_simulate_parser  # planner simulation (docs/order-history.md)
 

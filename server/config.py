@@ -78,6 +78,18 @@ class Config:
         " ones, so retries must come within it; 0 keeps them forever",
     )
     rules_path: str = _setting("", "rule files (comma-separated) activated at start when the store has none active")
+    tls_cert_file: str = _setting(
+        "", "PEM certificate chain the server presents; with tls_key_file, serve TLS only (empty: plaintext)"
+    )
+    tls_key_file: str = _setting("", "PEM private key of tls_cert_file")
+    tls_client_ca_file: str = _setting(
+        "", "PEM CA bundle for mutual TLS: every client must present a certificate it signed (empty: none asked)"
+    )
+    auth_tokens_file: str = _setting(
+        "",
+        "file of 'ROLE NAME SHA256-HEX' lines (oms-sourcing new-token writes them): every call but health"
+        " needs a bearer token of a role its method allows (empty: no authentication)",
+    )
 
     def __post_init__(self) -> None:
         problems = [
@@ -101,6 +113,8 @@ class Config:
                 ),
                 ("database_url", bool(self.database_url), "is required"),
                 ("currency", len(self.currency) == 3 and self.currency.isalpha(), "must be an ISO 4217 code"),
+                ("tls_key_file", bool(self.tls_cert_file) == bool(self.tls_key_file), "and tls_cert_file go together"),
+                ("tls_client_ca_file", not self.tls_client_ca_file or bool(self.tls_cert_file), "needs tls_cert_file"),
             )
             if not ok
         ]

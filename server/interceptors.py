@@ -1,7 +1,8 @@
-"""Server interceptors: metrics outermost, then error mapping, around every handler.
+"""Server interceptors: metrics outermost, then error mapping, around every handler; and the
+token check, which refuses a call before it is queued.
 
-Each interceptor is a context manager around the handler's behaviour, so one wrapper serves
-unary and streaming handlers alike (health Watch and reflection are streaming).
+Each ``around`` interceptor is a context manager around the handler's behaviour, so one wrapper
+serves unary and streaming handlers alike (health Watch and reflection are streaming).
 """
 
 from __future__ import annotations
@@ -9,12 +10,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import grpc
+from google.rpc import status_pb2
+from grpc_status import rpc_status
 
+from server.auth import Refusal, Tokens, authorize
 from server.errors import to_grpc_status
+from server.limiter import refusal_handler
 from server.metrics import ServerMetrics
 
 _log = logging.getLogger(__name__)
@@ -152,3 +158,43 @@ def metrics_interceptor(metrics: ServerMetrics) -> AroundInterceptor:
             _log.debug("rpc", extra={"method": method, "code": code.name, "ms": round(elapsed * 1000, 3)})
 
     return AroundInterceptor(observe)
+
+
+class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Bearer tokens and roles (server.auth), checked in gRPC's polling thread: a refused call
+    runs on ``refusal_pool`` and never takes a business thread or counts against the limiter.
+
+    Only refusals for a known token's wrong role are logged (its name, never the token): an
+    unauthenticated flood must not flood the log too; metrics count it by code.
+    """
+
+    def __init__(self, tokens: Tokens, refusal_pool: futures.ThreadPoolExecutor) -> None:
+        self._tokens = tokens
+        self._pool = refusal_pool
+        # One refusal handler per (method, reason), built once: the outer interceptors cache
+        # what they wrap by handler, so a new handler per refused call would grow their caches.
+        self._refusals: dict[tuple[str, Refusal], grpc.RpcMethodHandler] = {}
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method
+        principal, refusal = authorize(self._tokens, method, handler_call_details.invocation_metadata or ())
+        if refusal is None:
+            return handler
+        if principal is not None:
+            _log.warning(
+                "permission denied", extra={"token_name": principal.name, "role": principal.role, "method": method}
+            )
+        key = (method, refusal)
+        refused = self._refusals.get(key)
+        if refused is None:
+            status = rpc_status.to_status(status_pb2.Status(code=refusal.code.value[0], message=refusal.message))
+            refused = refusal_handler(handler, status, self._pool)
+            self._refusals[key] = refused
+        return refused

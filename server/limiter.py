@@ -167,25 +167,29 @@ class InflightLimiter(grpc.ServerInterceptor):  # type: ignore[misc]
 
     def _refusal(self, method: str, handler: grpc.RpcMethodHandler, lane: Lane) -> grpc.RpcMethodHandler:
         refusal = self._refusals.get(method)
-        if refusal is not None:
-            return refusal
-        status = _exhausted_status(lane.busy)
-
-        def refuse(request: Any, context: grpc.ServicerContext) -> Any:
-            context.abort_with_status(status)
-
-        def refuse_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            context.abort_with_status(status)
-            yield  # pragma: no cover - abort raises; the yield only makes this a generator
-
-        # No request deserializer: a refused call's payload is never decoded.
-        if handler.unary_unary is not None:
-            refusal = grpc.unary_unary_rpc_method_handler(_on(self._light_pool, refuse))
-        elif handler.unary_stream is not None:
-            refusal = grpc.unary_stream_rpc_method_handler(_on(self._light_pool, refuse_stream))
-        elif handler.stream_unary is not None:
-            refusal = grpc.stream_unary_rpc_method_handler(_on(self._light_pool, refuse))
-        else:
-            refusal = grpc.stream_stream_rpc_method_handler(_on(self._light_pool, refuse_stream))
-        self._refusals[method] = refusal
+        if refusal is None:
+            refusal = refusal_handler(handler, _exhausted_status(lane.busy), self._light_pool)
+            self._refusals[method] = refusal
         return refusal
+
+
+def refusal_handler(
+    handler: grpc.RpcMethodHandler, status: grpc.Status, pool: futures.ThreadPoolExecutor
+) -> grpc.RpcMethodHandler:
+    """A handler of ``handler``'s kind that answers ``status`` on ``pool``: a refused call takes no
+    business thread, and its payload is never decoded (no request deserializer)."""
+
+    def refuse(request: Any, context: grpc.ServicerContext) -> Any:
+        context.abort_with_status(status)
+
+    def refuse_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        context.abort_with_status(status)
+        yield  # pragma: no cover - abort raises; the yield only makes this a generator
+
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(_on(pool, refuse))
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(_on(pool, refuse_stream))
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(_on(pool, refuse))
+    return grpc.stream_stream_rpc_method_handler(_on(pool, refuse_stream))

@@ -7,6 +7,7 @@ activate, rollback, status. Exit codes follow server/cli.py: 0 ok, 1 a check or 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -21,6 +22,7 @@ from engine.rules import RuleSetError, compiled, load_rule_set
 from engine.rules.checks import check_rule_set
 from engine.rules.model import Rule
 from server.active_rules import read_rule_files
+from server.client import open_channel, security_from_args
 from server.network_file import NetworkFileError, read_network_file
 from server.proto import rules_pb2, rules_pb2_grpc
 from server.rules_examples import example_files, run_example_file, summary
@@ -136,7 +138,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _stub(args: argparse.Namespace) -> rules_pb2_grpc.RulesServiceStub:
-    channel = grpc.insecure_channel(args.target)
+    channel = open_channel(args.target, security_from_args(args, os.environ))
     return rules_pb2_grpc.RulesServiceStub(channel)  # type: ignore[no-untyped-call]
 
 

@@ -24,7 +24,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TextIO
 
 from server.affinity import pin_process
-from server.app import RunningServer, prepare_store
+from server.app import RunningServer, load_security, prepare_store
 from server.config import Config
 from server.logging import configure_logging
 from server.metrics import MULTIPROC_ENV, aggregating_registry, mark_worker_dead, serve_metrics
@@ -66,6 +66,7 @@ def worker_main(config: Config, ready: Any, slot: int) -> None:
 def run_workers(config: Config, out: TextIO) -> int:
     stop = stop_on_signals()
     try:
+        load_security(config)  # a missing certificate or tokens file is said once, before any worker starts
         store = open_store(config.database_url)
         try:
             prepare_store(store, config, migrate=True)  # once, before any worker opens the store

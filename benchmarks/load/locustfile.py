@@ -5,6 +5,10 @@ against any deployment:
 
     .venv/bin/locust -f benchmarks/load/locustfile.py --headless -H grpc://HOST:PORT -u 50 -r 10 -t 2m
 
+A deployment with TLS or tokens is reached as `oms-sourcing call` reaches it, from the
+environment: OMS_SOURCING_CA_FILE (and OMS_SOURCING_CERT_FILE, OMS_SOURCING_KEY_FILE for mutual
+TLS) and OMS_SOURCING_TOKEN, a caller's token (every call of the mix is a caller's).
+
 The mix (weights 8:3:2:2): `Source` quotes for 1-5 line orders shipped to real US cities,
 `Allocate` of such orders, `Cancel` of orders this user allocated (stock comes back), and
 `GetAvailability` lookups. Orders draw SKUs from the service's own catalogue (read once
@@ -26,6 +30,7 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import LoadTestShape, User, between, events, task
 
 from benchmarks.networks.sample_network import us_cities
+from server.client import client_security, open_channel
 from server.proto import (
     common_pb2,
     network_pb2,
@@ -54,8 +59,11 @@ class SourcingUser(User):  # type: ignore[misc]
     wait_time = between(0.0, 0.01)
 
     def on_start(self) -> None:
-        # A connection of its own: the server's worker processes are balanced per connection.
-        self.channel = grpc.insecure_channel(_target(self.host or ""), options=[("grpc.use_local_subchannel_pool", 1)])
+        # A connection of its own: the server's worker processes are balanced per connection. TLS
+        # and the token come from the environment, as for oms-sourcing call (docs/configuration.md).
+        self.channel = open_channel(
+            _target(self.host or ""), client_security(os.environ), options=[("grpc.use_local_subchannel_pool", 1)]
+        )
         self.sourcing = sourcing_pb2_grpc.SourcingServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.network = network_pb2_grpc.NetworkServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.orders = orders_pb2_grpc.OrderServiceStub(self.channel)  # type: ignore[no-untyped-call]

@@ -1,7 +1,8 @@
 """`make load`: start a server with the sample network, run the locust test headless, keep its reports.
 
 Reports (locust's CSV and HTML) go to benchmarks/load/reports/<timestamp>/; the summary is
-printed. Point it at a deployment instead with --target HOST:PORT (no server is started).
+printed. Point it at a deployment instead with --target HOST:PORT (no server is started); TLS
+and a token come from the environment as for `oms-sourcing call` (docs/configuration.md, Clients).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.shipped import pinned_as_shipped
+from server.client import client_security, open_channel
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -28,7 +30,7 @@ BIN = Path(sys.executable).parent
 
 def wait_serving(target: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(target) as channel:
+    with open_channel(target, client_security(os.environ)) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

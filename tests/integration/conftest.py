@@ -52,10 +52,13 @@ def start_server() -> Iterator[ServerFactory]:
 
 @pytest.fixture
 def config_file_server(start_server: ServerFactory, sqlite_store: Store) -> Callable[[str], RunningServer]:
-    """A server configured by one of the repository's config/*.toml files (ports made ephemeral)."""
+    """A server configured by one of the repository's config/*.toml files (ports made ephemeral,
+    and plaintext without tokens: production's certificate and tokens files exist only where it
+    is deployed; tests/integration/test_security.py serves with such files)."""
 
     def start(name: str) -> RunningServer:
-        config = load_config({"port": 0, "metrics_port": 0}, {}, REPO / "config" / name)
+        unsecured = dict.fromkeys(("tls_cert_file", "tls_key_file", "tls_client_ca_file", "auth_tokens_file"), "")
+        config = load_config({"port": 0, "metrics_port": 0, **unsecured}, {}, REPO / "config" / name)
         return start_server(sqlite_store, config)
 
     return start
