@@ -70,6 +70,8 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
         f"{_V1}NetworkService/UpsertNodes": OPERATORS,
         f"{_V1}NetworkService/UpsertItems": OPERATORS,
         f"{_V1}NetworkService/UpdateInventory": OPERATORS,
+        f"{_V1}NetworkService/ListRateTables": EVERY_ROLE,
+        f"{_V1}NetworkService/UpsertRateTables": OPERATORS,
         # Rules: planners change them.
         f"{_V1}RulesService/GetRuleSet": EVERY_ROLE,
         f"{_V1}RulesService/ValidateRules": PLANNERS,
