@@ -249,7 +249,7 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 line = record.line(line_id, f"lines[{i}].line_id")
                 open_units = lifecycle.cancellable(line.quantities, record.state, record.released)
                 units = qty or open_units
-                if units > open_units:
+                if targets and (units == 0 or units > open_units):  # a line named must have units to cancel
                     raise _bad(f"lines[{i}].qty", _nothing_to_cancel(line, open_units, record.released))
                 if units == 0:
                     continue
@@ -262,6 +262,9 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                         from_holds -= take
                 self._store.add_line_counts(tx, record.order_id, line_id, cancelled=units)
                 done.append([line_id, units])
+            if not done:  # the whole order, with nothing left that may be cancelled
+                detail = f"order {record.order_id!r} is {record.state.value}: nothing is left to cancel"
+                raise lifecycle.TransitionError(record.order_id, record.state, Action.CANCEL, detail)
             return "CANCELLED", {"lines": done, "reason": request.reason}
 
         return self._mutate(key, request.order_id, Action.CANCEL, change)
