@@ -346,6 +346,7 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
 
         def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
             returned = []
+            back = {x.line_id: x.quantities for x in record.lines}  # the lines as this return leaves them
             for i, (line_id, qty) in enumerate(targets):
                 line = record.line(line_id, f"lines[{i}].line_id")
                 returnable = line.shipped - line.returned
@@ -361,7 +362,13 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                     self._store.restock(tx, node_id, line.sku, units, now)
                 self._store.add_line_counts(tx, record.order_id, line_id, returned=units)
                 returned.append([line_id, units, node_id])
+                back[line_id] = replace(line.quantities, returned=line.returned + units)
+            shipments = [(s.shipment_id, s.lines) for s in record.shipments if s.state != "RETURNED"]
+            done = lifecycle.returned_shipments(shipments, back)
+            self._store.mark_shipments_returned(tx, record.order_id, done, now)
             payload: dict[str, Any] = {"lines": returned, "restocked": restock}
+            if done:
+                payload["shipments_returned"] = done
             if route is not None and route.fired_rules:  # the audit trail says which rules routed it
                 payload["rules"] = list(route.fired_rules)
                 payload["rule_set_version"] = route.rule_set_version

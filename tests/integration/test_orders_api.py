@@ -119,6 +119,37 @@ def test_cancelling_a_line_with_nothing_left_is_refused_and_changes_nothing(clie
     assert client.conservation() == []
 
 
+def test_a_shipment_is_returned_once_every_unit_it_carried_came_back(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("B", 2), ("C", 1))))  # FAR has no B: two parcels
+    for node_id in ("NEAR", "FAR"):
+        client.orders.ConfirmShipment(
+            orders_pb2.ConfirmShipmentRequest(request_key=f"s-{node_id}", order_id="O-1", node_id=node_id)
+        )
+
+    def give_back(key: str, line_id: str) -> orders_pb2.OrderView:
+        return client.orders.Return(
+            orders_pb2.ReturnRequest(
+                request_key=key,
+                order_id="O-1",
+                lines=[orders_pb2.LineUnits(line_id=line_id, qty=1)],
+                disposition=orders_pb2.DISPOSITION_DISPOSE,
+            )
+        ).order
+
+    def shipments(view: orders_pb2.OrderView) -> dict[str, str]:
+        return {s.node_id: s.state for s in view.shipments}
+
+    half = give_back("r1", "L0")
+    assert shipments(half) == {"NEAR": "SHIPPED", "FAR": "SHIPPED"} and state(half) == "SHIPPED"
+    near_back = give_back("r2", "L0")
+    assert shipments(near_back) == {"NEAR": "RETURNED", "FAR": "SHIPPED"}
+    (near,) = [s.shipment_id for s in near_back.shipments if s.node_id == "NEAR"]
+    assert json.loads(near_back.events[-1].payload)["shipments_returned"] == [near]
+    everything = give_back("r3", "L1")
+    assert shipments(everything) == {"NEAR": "RETURNED", "FAR": "RETURNED"} and state(everything) == "RETURNED"
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order == everything
+
+
 def test_release_ship_return(client: Client) -> None:
     client.orders.Allocate(allocate(order("O-1", ("A", 2))))
     released = client.orders.Release(orders_pb2.ReleaseRequest(request_key="r", order_id="O-1")).order
