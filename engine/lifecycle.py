@@ -3,11 +3,17 @@
 Pure code (no I/O): the store applies an action only after ``require`` allowed it, then stores
 ``derive_state`` of the quantities the action left. Forbidden transitions raise
 ``TransitionError`` before anything changes.
+
+Released (handed to fulfillment) is a fact about the order, not a state of its own: once
+released, every unit reserved for it is the warehouse's and never expires, including units
+sourced later (away from a node that rejected them, or when its backorder heals). The state
+still says where its units stand: RELEASED while everything open is reserved, else
+PARTIALLY_ALLOCATED or BACKORDERED, so the units still waiting show in the exception queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -40,18 +46,33 @@ S = OrderState
 _OPEN = frozenset({S.CREATED, S.ALLOCATED, S.PARTIALLY_ALLOCATED, S.BACKORDERED})
 
 # What each state allows. Once released to fulfillment an order is the warehouse's: it can ship
-# or be re-sourced away from a node that short-picks, but no longer be cancelled here (until
-# part of it shipped: the rest may then be cancelled).
+# or be re-sourced away from a node that short-picks, but its handed-over units are no longer
+# cancelled here (``cancellable``: until part of it shipped, the rest may then be cancelled).
+# RELEASE hands over whatever is reserved, so a partial order can be released too; the units
+# it still waits for keep waiting (RESOURCE) and are handed over when found.
 ALLOWED: dict[OrderState, frozenset[Action]] = {
     S.CREATED: frozenset({Action.CANCEL, Action.REALLOCATE}),
     S.ALLOCATED: frozenset({Action.CANCEL, Action.RELEASE, Action.SHIP, Action.REALLOCATE, Action.EXPIRE}),
-    S.PARTIALLY_ALLOCATED: frozenset({Action.CANCEL, Action.SHIP, Action.REALLOCATE, Action.EXPIRE, Action.RESOURCE}),
+    S.PARTIALLY_ALLOCATED: frozenset(
+        {Action.CANCEL, Action.RELEASE, Action.SHIP, Action.REALLOCATE, Action.EXPIRE, Action.RESOURCE}
+    ),
     S.BACKORDERED: frozenset({Action.CANCEL, Action.REALLOCATE, Action.RESOURCE}),
     # Nothing is reserved while held: only a person's release (or a cancel) moves it on.
     S.HELD: frozenset({Action.CANCEL, Action.RELEASE_HOLD}),
     S.RELEASED: frozenset({Action.SHIP, Action.REALLOCATE}),
-    # The units not shipped yet may still be cancelled (then the order is SHIPPED).
-    S.PARTIALLY_SHIPPED: frozenset({Action.CANCEL, Action.SHIP, Action.RETURN, Action.REALLOCATE, Action.EXPIRE}),
+    # The units not shipped yet may still be cancelled (then the order is SHIPPED), handed over,
+    # or, when they wait for stock, sourced again.
+    S.PARTIALLY_SHIPPED: frozenset(
+        {
+            Action.CANCEL,
+            Action.RELEASE,
+            Action.SHIP,
+            Action.RETURN,
+            Action.REALLOCATE,
+            Action.EXPIRE,
+            Action.RESOURCE,
+        }
+    ),
     S.SHIPPED: frozenset({Action.RETURN}),
     S.CANCELLED: frozenset(),
     S.RETURNED: frozenset({Action.RETURN}),
@@ -74,6 +95,15 @@ def require(order_id: str, state: OrderState, action: Action) -> None:
         raise TransitionError(order_id, state, action)
 
 
+def require_release(order_id: str, state: OrderState, unreleased_units: int) -> None:
+    """RELEASE needs a state that allows it and units reserved but not yet handed over: with
+    nothing to hand over (all waiting for stock, or released already) it would change nothing."""
+    require(order_id, state, Action.RELEASE)
+    if unreleased_units <= 0:
+        detail = f"order {order_id!r} is {state.value}: nothing reserved is left to release"
+        raise TransitionError(order_id, state, Action.RELEASE, detail)
+
+
 @dataclass(frozen=True, slots=True)
 class LineQuantities:
     qty: int
@@ -92,9 +122,36 @@ class LineQuantities:
         return self.open - self.reserved
 
 
+def cancellable(line: LineQuantities, state: OrderState, released: bool) -> int:
+    """Units of ``line`` a Cancel may take. A released order that has shipped nothing yet is the
+    warehouse's: only the units still waiting for stock (which nobody is working) may go."""
+    if released and state in _OPEN:
+        return max(0, line.backordered)
+    return max(0, line.open)
+
+
+def returned_shipments(
+    shipments: Sequence[tuple[str, Sequence[tuple[str, int]]]], lines: Mapping[str, LineQuantities]
+) -> list[str]:
+    """The shipments (id, (line id, units)...) whose every unit came back.
+
+    A return names lines, not shipments, so a shipment counts as returned only when each line
+    it carried has every shipped unit back: a line split over two parcels marks both at once,
+    and no guess is made about which parcel a partial return came from.
+    """
+    done = []
+    for shipment_id, carried in shipments:
+        back = [lines.get(line_id) for line_id, _ in carried]
+        if carried and all(x is not None and x.shipped > 0 and x.returned >= x.shipped for x in back):
+            done.append(shipment_id)
+    return done
+
+
 def derive_state(lines: Sequence[LineQuantities], released: bool = False, held: bool = False) -> OrderState:
-    """The state the quantities imply; ``released`` keeps a fully reserved order RELEASED,
-    ``held`` keeps an order a rule holds HELD until it is cancelled."""
+    """The state the quantities imply; ``released`` (the order was handed to fulfillment) makes a
+    fully reserved order RELEASED, ``held`` keeps an order a rule holds HELD until it is
+    cancelled. A released order with units waiting for stock is PARTIALLY_ALLOCATED (or
+    BACKORDERED): the state says what is missing, the holds say they are the warehouse's."""
     total = sum(line.qty for line in lines)
     cancelled = sum(line.cancelled for line in lines)
     shipped = sum(line.shipped for line in lines)

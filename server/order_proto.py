@@ -44,6 +44,8 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
         created_at=timestamp_to_proto(record.created_at),
         updated_at=timestamp_to_proto(record.updated_at),
     )
+    if record.released_at is not None:
+        view.released_at.CopyFrom(timestamp_to_proto(record.released_at))
     for line in record.lines:
         view.lines.add(
             line_id=line.line_id,
@@ -54,6 +56,7 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
             cancelled=line.cancelled,
             returned=line.returned,
             backordered=line.quantities.backordered,
+            excluded_node_ids=line.excluded_nodes,
         )
     for hold in record.reservations:
         view.reservations.add(

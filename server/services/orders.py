@@ -22,7 +22,6 @@ from google.protobuf.message import Message
 
 from engine import lifecycle, limits
 from engine.decision import AllocationLine
-from engine.directives import Exclusion
 from engine.errors import FieldViolation, InvalidInputError
 from engine.lifecycle import Action, OrderState
 from engine.network import NetworkSnapshot
@@ -34,17 +33,25 @@ from server.order_errors import AllocationAborted, ReservationConflict
 from server.order_proto import order_view, request_hash, state_from_proto, state_to_proto
 from server.proto import common_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.services.deps import ServiceDeps
-from server.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, Resourcer
+from server.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, Resourcer, line_exclusions
 from server.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.store.base import InvalidRequestError
 from server.store.common import decode_page_token, encode_page_token
-from server.store.orders import NewOrder, OrderFilter, OrderRecord, OrderStoreMixin, RequestKey, TimeWindow
+from server.store.orders import (
+    RELEASED,
+    LineRecord,
+    NewOrder,
+    OrderFilter,
+    OrderRecord,
+    OrderStoreMixin,
+    RequestKey,
+    TimeWindow,
+)
 from server.sweeper import start_sweeper
 
 MAX_HOLD_MS = 30 * 24 * 3600 * 1000
 MAX_PAGE_SIZE = 1000
 MAX_LISTED_NODES = 100  # ListOrders.node_ids: a region's stores, not the whole network
-REALLOCATE_RULE = "reallocate"
 # WatchEvents: how often a caught-up stream looks for new events, and events per read.
 WATCH_POLL_SECONDS = 0.15
 WATCH_BATCH = 500
@@ -77,6 +84,17 @@ def _targets(c: convert.Collector, lines: Sequence[orders_pb2.LineUnits]) -> Lin
 
 def _bad(field: str, description: str) -> InvalidInputError:
     return InvalidInputError(FieldViolation(field, description))
+
+
+def _nothing_to_cancel(line: LineRecord, cancellable: int, released: bool) -> str:
+    if released and cancellable < line.quantities.open:
+        return (
+            f"line {line.line_id!r} has {cancellable} units waiting for stock to cancel;"
+            " the others are handed to fulfillment"
+        )
+    if cancellable == 0:
+        return f"line {line.line_id!r} has no open units left to cancel"
+    return f"line {line.line_id!r} has only {cancellable} open units"
 
 
 class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
@@ -229,10 +247,10 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
             done = []
             for i, (line_id, qty) in enumerate(chosen):
                 line = record.line(line_id, f"lines[{i}].line_id")
-                open_units = line.quantities.open
+                open_units = lifecycle.cancellable(line.quantities, record.state, record.released)
                 units = qty or open_units
-                if units > open_units:
-                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} has only {open_units} open units")
+                if targets and (units == 0 or units > open_units):  # a line named must have units to cancel
+                    raise _bad(f"lines[{i}].qty", _nothing_to_cancel(line, open_units, record.released))
                 if units == 0:
                     continue
                 # Units waiting for stock go first; then holds, freeing stock for others.
@@ -244,6 +262,9 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                         from_holds -= take
                 self._store.add_line_counts(tx, record.order_id, line_id, cancelled=units)
                 done.append([line_id, units])
+            if not done:  # the whole order, with nothing left that may be cancelled
+                detail = f"order {record.order_id!r} is {record.state.value}: nothing is left to cancel"
+                raise lifecycle.TransitionError(record.order_id, record.state, Action.CANCEL, detail)
             return "CANCELLED", {"lines": done, "reason": request.reason}
 
         return self._mutate(key, request.order_id, Action.CANCEL, change)
@@ -256,8 +277,14 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
         now = self._now()
 
         def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
+            handed = [h for h in record.reservations if h.state != RELEASED]
+            lifecycle.require_release(record.order_id, record.state, sum(h.qty for h in handed))
             self._store.mark_released(tx, record.order_id, now)
-            return "RELEASED", {}
+            # What fulfillment now holds; units still waiting are handed over when found.
+            return "RELEASED", {
+                "holds": [[h.line_id, h.node_id, h.qty] for h in handed],
+                "waiting": [[x.line_id, n] for x in record.lines if (n := x.quantities.backordered) > 0],
+            }
 
         return self._mutate(key, request.order_id, Action.RELEASE, change)
 
@@ -319,6 +346,7 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
 
         def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
             returned = []
+            back = {x.line_id: x.quantities for x in record.lines}  # the lines as this return leaves them
             for i, (line_id, qty) in enumerate(targets):
                 line = record.line(line_id, f"lines[{i}].line_id")
                 returnable = line.shipped - line.returned
@@ -334,7 +362,13 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                     self._store.restock(tx, node_id, line.sku, units, now)
                 self._store.add_line_counts(tx, record.order_id, line_id, returned=units)
                 returned.append([line_id, units, node_id])
+                back[line_id] = replace(line.quantities, returned=line.returned + units)
+            shipments = [(s.shipment_id, s.lines) for s in record.shipments if s.state != "RETURNED"]
+            done = lifecycle.returned_shipments(shipments, back)
+            self._store.mark_shipments_returned(tx, record.order_id, done, now)
             payload: dict[str, Any] = {"lines": returned, "restocked": restock}
+            if done:
+                payload["shipments_returned"] = done
             if route is not None and route.fired_rules:  # the audit trail says which rules routed it
                 payload["rules"] = list(route.fired_rules)
                 payload["rule_set_version"] = route.rule_set_version
@@ -407,14 +441,11 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 original,
                 lines=tuple(replace(line, qty=moves[line.line_id]) for line in original.lines if line.line_id in moves),
             )
-            exclusion = Exclusion(
-                rule_id=REALLOCATE_RULE,
-                node_ids=frozenset({request.node_id}),
-                line_ids=frozenset(moves),
-                reason=request.reason or "reallocated away from this node",
-            )
+            # This node, and every node that rejected units of a moved line before, stays away.
+            rejected = {line_id: request.node_id for line_id in moves}
+            exclusions = line_exclusions(record, rejected, request.reason or "reallocated away from this node")
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
-            outcome = self._decider.decide(sub_order, time_limit_ms=limit, now=now, extra_exclusions=[exclusion])
+            outcome = self._decider.decide(sub_order, time_limit_ms=limit, now=now, extra_exclusions=exclusions)
             decision = self._decision_message(outcome, started)
             change = self._reallocation(request, moves, outcome.decision.allocations, decision, record.hold_ms, now)
             try:
@@ -443,16 +474,25 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
     ) -> Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]]:
         def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
             held = {h.line_id: h for h in record.reservations if h.node_id == request.node_id}
+            excluded: dict[str, list[str]] = {}
             for line_id, units in moves.items():
                 hold = held.get(line_id)
                 if hold is None or hold.qty < units:  # a hold expired since the decision
                     raise ReservationConflict(f"line {line_id!r} no longer holds {units} units there")
                 self._store.release_units(tx, record.order_id, line_id, request.node_id, hold.sku, units, now)
-            self._store.reserve_more(tx, record.order_id, allocations, now, hold_ms or DEFAULT_HOLD_MS)
+                nodes = sorted({*record.line(line_id, "lines").excluded_nodes, request.node_id})
+                self._store.exclude_nodes(tx, record.order_id, line_id, nodes)
+                excluded[line_id] = nodes
+            # Units re-sourced for an order the warehouse already works are handed over too.
+            self._store.reserve_more(
+                tx, record.order_id, allocations, now, hold_ms or DEFAULT_HOLD_MS, hold_state=record.hold_state
+            )
             return "REALLOCATED", {
                 "excluded_node": request.node_id,
+                "excluded_nodes": excluded,
                 "moved": sorted(moves.items()),
                 "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
+                "hold_state": record.hold_state,
                 "decision_id": decision.decision_id,
                 "rule_set_version": decision.rule_set_version,
                 "reason": request.reason,

@@ -11,7 +11,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from google.protobuf import json_format
 
 from engine import lifecycle
 from engine.decision import AllocationLine
+from engine.directives import Exclusion
 from engine.lifecycle import Action
 from server.decider import Outcome
 from server.decision_proto import decision_to_proto
@@ -37,6 +38,8 @@ MAX_ATTEMPTS = 5
 # fast. Orders beyond it heal on the next update of their SKUs (or by Reallocate).
 HEAL_MAX_ORDERS = 20
 HEAL_TIME_LIMIT_MS = 200
+# The rule id a node that rejected units carries in decisions (explanations, fired rules).
+REALLOCATE_RULE = "reallocate"
 
 _log = logging.getLogger(__name__)
 
@@ -72,6 +75,27 @@ def allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord]
     return respond
 
 
+def line_exclusions(record: OrderRecord, extra: Mapping[str, str] | None = None, reason: str = "") -> list[Exclusion]:
+    """One exclusion per line: the nodes that rejected its units before, plus ``extra`` (line id
+    to the node rejecting it now). A line is never sourced again from a node that rejected it."""
+    extra = extra or {}
+    found = []
+    for line in record.lines:
+        nodes = set(line.excluded_nodes)
+        if line.line_id in extra:
+            nodes.add(extra[line.line_id])
+        if nodes:
+            found.append(
+                Exclusion(
+                    rule_id=REALLOCATE_RULE,
+                    node_ids=frozenset(nodes),
+                    line_ids=frozenset({line.line_id}),
+                    reason=reason or "rejected units of this line before",
+                )
+            )
+    return found
+
+
 class Resourcer:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
@@ -102,7 +126,11 @@ class Resourcer:
                 allocations: Sequence[AllocationLine] = ()
                 outcome = None
             else:
-                outcome = self._deps.decider.decide(sub_order, time_limit_ms=time_limit_ms, now=now)
+                # Never back to a node that rejected units of the line (Reallocate naming it).
+                exclusions = line_exclusions(record)
+                outcome = self._deps.decider.decide(
+                    sub_order, time_limit_ms=time_limit_ms, now=now, extra_exclusions=exclusions
+                )
                 allocations = outcome.decision.allocations
                 # Healing is automatic: a rule that now holds the order keeps it for a person.
                 if what.skip_empty and outcome.decision.holds:
@@ -142,10 +170,12 @@ class Resourcer:
         def change(tx: Any, current: OrderRecord) -> tuple[str, dict[str, Any]]:
             if what.clear_holds:
                 self._store.clear_holds(tx, current.order_id)
-            self._store.reserve_more(tx, current.order_id, allocations, now, hold_ms)
+            # A released order's new units are handed over at once: the warehouse works it.
+            self._store.reserve_more(tx, current.order_id, allocations, now, hold_ms, hold_state=current.hold_state)
             return what.event, {
                 **what.details,
                 "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
+                "hold_state": current.hold_state,
                 "decision_id": decision.decision_id,
                 "rule_set_version": decision.rule_set_version,
             }

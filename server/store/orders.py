@@ -10,6 +10,8 @@ every method here:
 - A reservation row exists only while it holds stock; ``inventory.reserved`` equals the sum of
   the rows. A HELD row past ``expires_at`` no longer counts: reads subtract it, and writes
   that touch its (sku, node) or its order delete it first (what the sweeper also does).
+- Once an order is released (``orders.released_at``) every row it holds is RELEASED, including
+  rows reserved for it later: the warehouse works them, so they never expire.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ import json
 import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -38,6 +40,8 @@ T = TypeVar("T")
 
 HELD = "HELD"
 RELEASED = "RELEASED"
+# Orders that may wait for stock, found by healing: a partially shipped order's remainder too.
+HEALABLE_STATES = (OrderState.BACKORDERED, OrderState.PARTIALLY_ALLOCATED, OrderState.PARTIALLY_SHIPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +88,7 @@ class LineRecord:
     shipped: int
     cancelled: int
     returned: int
+    excluded_nodes: tuple[str, ...] = ()  # nodes that rejected units of this line: never again
 
     @property
     def quantities(self) -> LineQuantities:
@@ -132,6 +137,16 @@ class OrderRecord:
     created_at: datetime
     updated_at: datetime
     holds: tuple[tuple[str, str], ...] = ()  # (rule_id, reason) while a rule holds the order
+    released_at: datetime | None = None  # handed to fulfillment: what it holds never expires
+
+    @property
+    def released(self) -> bool:
+        return self.released_at is not None
+
+    @property
+    def hold_state(self) -> str:
+        """The state new reservations of this order take: a released order's are handed over too."""
+        return RELEASED if self.released else HELD
 
     def line(self, line_id: str, field: str) -> LineRecord:
         for line in self.lines:
@@ -377,6 +392,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         now: datetime,
         hold_ms: int,
         fresh: bool = False,
+        hold_state: str = HELD,
     ) -> None:
         stamp = self._ts_in(now)
         # Sent together (in (sku, node) order, so rows still lock in that order), checked after:
@@ -393,7 +409,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             if not tx.execute(_RESERVE, (qty, stamp, sku, node_id, qty)):
                 raise ReservationConflict(f"fewer than {qty} units of {sku!r} free at {node_id!r}")
         if not fresh:  # after the checks: an expired hold of this order must be freed before it grows
-            self._insert_holds(tx, order_id, allocations, now, hold_ms, fresh)
+            self._insert_holds(tx, order_id, allocations, now, hold_ms, fresh, hold_state)
 
     def _insert_holds(
         self,
@@ -403,6 +419,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         now: datetime,
         hold_ms: int,
         fresh: bool = False,
+        hold_state: str = HELD,
     ) -> None:
         stamp = self._ts_in(now)
         expires = self._ts_in(now + timedelta(milliseconds=hold_ms))
@@ -423,15 +440,15 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             if a.qty <= 0:
                 continue
             updated = tx.execute(
-                "UPDATE reservations SET qty = qty + ?, expires_at = ?, updated_at = ? "
+                "UPDATE reservations SET qty = qty + ?, expires_at = ?, state = ?, updated_at = ? "
                 "WHERE order_id = ? AND line_id = ? AND node_id = ? RETURNING qty",
-                (a.qty, expires, stamp, order_id, a.line_id, a.node_id),
+                (a.qty, expires, hold_state, stamp, order_id, a.line_id, a.node_id),
             )
             if not updated:
                 tx.execute(
                     "INSERT INTO reservations (order_id, line_id, node_id, sku, qty, expires_at, state, created_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (order_id, a.line_id, a.node_id, a.sku, a.qty, expires, HELD, stamp, stamp),
+                    (order_id, a.line_id, a.node_id, a.sku, a.qty, expires, hold_state, stamp, stamp),
                 )
 
     # --- expiry ------------------------------------------------------------------------
@@ -557,9 +574,25 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         )
 
     def mark_released(self, tx: Tx, order_id: str, now: datetime) -> None:
+        """Hand the order to fulfillment: its holds stop expiring, and so will any it takes later."""
+        stamp = self._ts_in(now)
         tx.execute(
             "UPDATE reservations SET state = ?, updated_at = ? WHERE order_id = ? AND state = ?",
-            (RELEASED, self._ts_in(now), order_id, HELD),
+            (RELEASED, stamp, order_id, HELD),
+        )
+        tx.execute("UPDATE orders SET released_at = COALESCE(released_at, ?) WHERE order_id = ?", (stamp, order_id))
+
+    def exclude_nodes(self, tx: Tx, order_id: str, line_id: str, node_ids: Iterable[str]) -> None:
+        """Store the nodes a line may never be sourced from again (they rejected its units)."""
+        tx.execute(
+            "UPDATE order_lines SET excluded_nodes = ? WHERE order_id = ? AND line_id = ?",
+            (_ids_json(node_ids), order_id, line_id),
+        )
+
+    def mark_shipments_returned(self, tx: Tx, order_id: str, shipment_ids: Sequence[str], now: datetime) -> None:
+        tx.executemany(
+            "UPDATE shipments SET state = 'RETURNED', updated_at = ? WHERE order_id = ? AND shipment_id = ?",
+            [(self._ts_in(now), order_id, shipment_id) for shipment_id in shipment_ids],
         )
 
     def insert_shipment(
@@ -575,10 +608,17 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         return shipment_id
 
     def reserve_more(
-        self, tx: Tx, order_id: str, allocations: Sequence[AllocationLine], now: datetime, hold_ms: int
+        self,
+        tx: Tx,
+        order_id: str,
+        allocations: Sequence[AllocationLine],
+        now: datetime,
+        hold_ms: int,
+        hold_state: str = HELD,
     ) -> None:
-        """Conditional reservations for a re-source; ReservationConflict on a lost race."""
-        self._reserve(tx, order_id, summed(allocations), allocations, now, hold_ms)
+        """Conditional reservations for a re-source; ReservationConflict on a lost race.
+        ``hold_state``: RELEASED for an order already handed to fulfillment (no expiry)."""
+        self._reserve(tx, order_id, summed(allocations), allocations, now, hold_ms, hold_state=hold_state)
 
     def restock(self, tx: Tx, node_id: str, sku: str, qty: int, now: datetime) -> None:
         stamp = self._ts_in(now)
@@ -599,8 +639,9 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         """Store the state the order's quantities now imply and append the event."""
         record = self._load(tx, order_id, events=False)
         before = before or record.state
-        released = bool(record.reservations) and all(r.state == RELEASED for r in record.reservations)
-        after = lifecycle.derive_state([line.quantities for line in record.lines], released, held=bool(record.holds))
+        after = lifecycle.derive_state(
+            [line.quantities for line in record.lines], record.released, held=bool(record.holds)
+        )
         stamp = self._ts_in(now)
         tx.execute(
             "UPDATE orders SET state = ?, version = version + 1, updated_at = ? WHERE order_id = ?",
@@ -624,12 +665,13 @@ class OrderStoreMixin(EventFeedMixin, ABC):
 
     def _load(self, tx: Tx, order_id: str, events: bool = True) -> OrderRecord:
         found = tx.execute(
-            "SELECT state, version, hold_ms, request, created_at, updated_at, holds FROM orders WHERE order_id = ?",
+            "SELECT state, version, hold_ms, request, created_at, updated_at, holds, released_at FROM orders"
+            " WHERE order_id = ?",
             (order_id,),
         )
         if not found:
             raise NotFoundError("order", order_id)
-        state, version, hold_ms, request, created_at, updated_at, holds_json = found[0]
+        state, version, hold_ms, request, created_at, updated_at, holds_json, released_at = found[0]
         holds = tuple(
             ReservationRecord(r[0], r[1], r[2], int(r[3]), self._ts_required(r[4]), r[5])
             for r in tx.execute(
@@ -641,9 +683,9 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         for hold in holds:
             held[hold.line_id] += hold.qty
         lines = tuple(
-            LineRecord(r[0], r[1], int(r[2]), held[r[0]], int(r[3]), int(r[4]), int(r[5]))
+            LineRecord(r[0], r[1], int(r[2]), held[r[0]], int(r[3]), int(r[4]), int(r[5]), _ids_from_json(r[6]))
             for r in tx.execute(
-                "SELECT line_id, sku, qty, shipped_qty, cancelled_qty, returned_qty FROM order_lines "
+                "SELECT line_id, sku, qty, shipped_qty, cancelled_qty, returned_qty, excluded_nodes FROM order_lines "
                 "WHERE order_id = ? ORDER BY line_id",
                 (order_id,),
             )
@@ -679,6 +721,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             created_at=self._ts_required(created_at),
             updated_at=self._ts_required(updated_at),
             holds=_holds_from_json(holds_json),
+            released_at=self._ts_out(released_at),
         )
 
     def _ts_required(self, value: Any) -> datetime:
@@ -758,14 +801,14 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             return []
         sku_predicate, sku_params = self._in_list("l.sku", sorted(set(skus)))
         sql = (
-            "SELECT o.order_id, o.created_at FROM orders o WHERE o.state IN (?, ?) AND EXISTS ("
+            "SELECT o.order_id, o.created_at FROM orders o WHERE o.state IN (?, ?, ?) AND EXISTS ("
             " SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND "
             f"{sku_predicate}"
             " AND l.qty - l.shipped_qty - l.cancelled_qty > COALESCE((SELECT SUM(r.qty) FROM reservations r"
             " WHERE r.order_id = l.order_id AND r.line_id = l.line_id), 0))"
             " ORDER BY o.priority DESC, o.created_at, o.order_id LIMIT ?"
         )
-        params = [OrderState.BACKORDERED.value, OrderState.PARTIALLY_ALLOCATED.value, *sku_params, limit]
+        params = [*(s.value for s in HEALABLE_STATES), *sku_params, limit]
         return [r[0] for r in self._read(lambda tx: tx.execute(sql, params))]
 
     # --- conservation ------------------------------------------------------------------
@@ -810,6 +853,14 @@ def _conservation(tx: Tx) -> tuple[list[str], int]:
         " ON l.order_id = r.order_id AND l.line_id = r.line_id WHERE l.sku <> r.sku"
     )
     problems.extend(f"order {o} line {line}: a hold's SKU differs from the line's" for o, line in mismatched)
+    expiring = tx.execute(
+        "SELECT r.order_id, r.line_id, r.node_id FROM reservations r JOIN orders o ON o.order_id = r.order_id"
+        " WHERE o.released_at IS NOT NULL AND r.state = ? ORDER BY r.order_id, r.line_id, r.node_id",
+        (HELD,),
+    )
+    problems.extend(
+        f"order {o} line {line}: released, but its hold at {node_id} can still expire" for o, line, node_id in expiring
+    )
     return problems, len(positions)
 
 
@@ -838,6 +889,16 @@ def _holds_from_json(value: str | None) -> tuple[tuple[str, str], ...]:
     return tuple((str(h[0]), str(h[1])) for h in json.loads(value)) if value else ()
 
 
+def _ids_json(ids: Iterable[str]) -> str:
+    # Sorted and unique, so equal sets store equal text; '' for none, like orders.holds.
+    unique = sorted(set(ids))
+    return json.dumps(unique) if unique else ""
+
+
+def _ids_from_json(value: str | None) -> tuple[str, ...]:
+    return tuple(sorted({str(x) for x in json.loads(value)})) if value else ()
+
+
 def _holds(allocations: Iterable[AllocationLine]) -> dict[tuple[str, str, str], int]:
     """Units per (line, node, sku): one hold row each."""
     units: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -857,27 +918,11 @@ def _stored(key: RequestKey, found: Sequence[Sequence[Any]]) -> bytes | None:
 
 
 def _with_reservations(record: OrderRecord, live: tuple[ReservationRecord, ...]) -> OrderRecord:
-    held: Mapping[str, int] = defaultdict(int)
+    held: dict[str, int] = defaultdict(int)
     for hold in live:
-        held[hold.line_id] += hold.qty  # type: ignore[index]
-    lines = tuple(
-        LineRecord(x.line_id, x.sku, x.qty, held[x.line_id], x.shipped, x.cancelled, x.returned) for x in record.lines
-    )
+        held[hold.line_id] += hold.qty
+    lines = tuple(replace(x, reserved=held[x.line_id]) for x in record.lines)
     state = record.state
     if Action.EXPIRE in lifecycle.ALLOWED[state]:
-        released = bool(live) and all(r.state == RELEASED for r in live)
-        state = lifecycle.derive_state([x.quantities for x in lines], released)
-    return OrderRecord(
-        record.order_id,
-        state,
-        record.version,
-        record.hold_ms,
-        record.request,
-        lines,
-        live,
-        record.shipments,
-        record.events,
-        record.created_at,
-        record.updated_at,
-        record.holds,
-    )
+        state = lifecycle.derive_state([x.quantities for x in lines], record.released)
+    return replace(record, state=state, lines=lines, reservations=live)

@@ -79,6 +79,77 @@ def test_cancel_units_then_whole_order_releases_stock(client: Client) -> None:
     assert client.conservation() == []
 
 
+def _feed_until(client: Client, after: int, order_id: str) -> list[orders_pb2.WatchedEvent]:
+    """WatchEvents after ``after`` up to and including the first event of ``order_id``."""
+    stream = client.orders.WatchEvents(orders_pb2.WatchEventsRequest(after_cursor=after), timeout=20)
+    seen = []
+    for watched in stream:
+        seen.append(watched)
+        if watched.order_id == order_id:
+            break
+    stream.cancel()
+    return seen
+
+
+def test_cancelling_a_line_with_nothing_left_is_refused_and_changes_nothing(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 1), ("B", 1))))
+    line = [orders_pb2.LineUnits(line_id="L0")]
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1", lines=line))
+    cursor = _feed_until(client, 0, "O-1")[-1].cursor
+    cursor = _feed_until(client, cursor, "O-1")[-1].cursor  # the first cancel's event
+    before = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    for key, units in (("c2", 0), ("c3", 1)):  # all its units, or one: there are none left
+        again = orders_pb2.CancelRequest(
+            request_key=key, order_id="O-1", lines=[orders_pb2.LineUnits(line_id="L0", qty=units)]
+        )
+        with pytest.raises(grpc.RpcError) as raised:
+            client.orders.Cancel(again)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert violations(raised.value) == {"lines[0].qty": "line 'L0' has no open units left to cancel"}
+    after = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert after == before and [e.type for e in after.events] == ["ALLOCATED", "CANCELLED"]
+    # Nothing was published: the next event on the feed is the next thing that happened.
+    client.orders.Allocate(allocate(order("O-2", ("A", 1))))
+    assert [(e.order_id, e.event.type) for e in _feed_until(client, cursor, "O-2")] == [("O-2", "ALLOCATED")]
+    # The other line still cancels; a refused call kept nothing, not even its request key.
+    rest = client.orders.Cancel(
+        orders_pb2.CancelRequest(request_key="c2", order_id="O-1", lines=[orders_pb2.LineUnits(line_id="L1")])
+    ).order
+    assert state(rest) == "CANCELLED" and json.loads(rest.events[-1].payload)["lines"] == [["L1", 1]]
+    assert client.conservation() == []
+
+
+def test_a_shipment_is_returned_once_every_unit_it_carried_came_back(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("B", 2), ("C", 1))))  # FAR has no B: two parcels
+    for node_id in ("NEAR", "FAR"):
+        client.orders.ConfirmShipment(
+            orders_pb2.ConfirmShipmentRequest(request_key=f"s-{node_id}", order_id="O-1", node_id=node_id)
+        )
+
+    def give_back(key: str, line_id: str) -> orders_pb2.OrderView:
+        return client.orders.Return(
+            orders_pb2.ReturnRequest(
+                request_key=key,
+                order_id="O-1",
+                lines=[orders_pb2.LineUnits(line_id=line_id, qty=1)],
+                disposition=orders_pb2.DISPOSITION_DISPOSE,
+            )
+        ).order
+
+    def shipments(view: orders_pb2.OrderView) -> dict[str, str]:
+        return {s.node_id: s.state for s in view.shipments}
+
+    half = give_back("r1", "L0")
+    assert shipments(half) == {"NEAR": "SHIPPED", "FAR": "SHIPPED"} and state(half) == "SHIPPED"
+    near_back = give_back("r2", "L0")
+    assert shipments(near_back) == {"NEAR": "RETURNED", "FAR": "SHIPPED"}
+    (near,) = [s.shipment_id for s in near_back.shipments if s.node_id == "NEAR"]
+    assert json.loads(near_back.events[-1].payload)["shipments_returned"] == [near]
+    everything = give_back("r3", "L1")
+    assert shipments(everything) == {"NEAR": "RETURNED", "FAR": "RETURNED"} and state(everything) == "RETURNED"
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order == everything
+
+
 def test_release_ship_return(client: Client) -> None:
     client.orders.Allocate(allocate(order("O-1", ("A", 2))))
     released = client.orders.Release(orders_pb2.ReleaseRequest(request_key="r", order_id="O-1")).order
