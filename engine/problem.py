@@ -6,7 +6,7 @@ Costs here follow engine/cost.py exactly (tests/test_problem.py checks that they
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 import numpy as np
@@ -17,7 +17,7 @@ from engine.geo import FloatArray, haversine_miles
 from engine.model import Order
 from engine.network import BoolArray, IntArray, NetworkSnapshot
 
-__all__ = ["BoolArray", "Elimination", "IntArray", "Problem", "build_problem"]
+__all__ = ["BoolArray", "Elimination", "IntArray", "Problem", "build_problem", "select_columns"]
 from engine.terms import Terms
 
 
@@ -191,6 +191,22 @@ def build_problem(
         protected_by=tuple(protected_by),
         excluded_by=excluded_by,
         required_by=required_by,
+    )
+
+
+def select_columns(problem: Problem, cols: IntArray) -> Problem:
+    """The same problem restricted to candidate columns ``cols``."""
+    return replace(
+        problem,
+        nodes=problem.nodes[cols],
+        node_ids=tuple(problem.node_ids[c] for c in cols.tolist()),
+        distance=problem.distance[cols],
+        zone=problem.zone[cols],
+        fixed=problem.fixed[cols],
+        unit=problem.unit[:, cols],
+        allowed=problem.allowed[:, cols],
+        avail=problem.avail[:, cols],
+        max_units=problem.max_units[cols],
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from engine.availability import Availability
 from engine.cost import plan_cost
-from engine.decision import AllocationLine, Decision
+from engine.decision import AllocationLine, Decision, DecisionPath, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives
 from engine.errors import FieldViolation, InvalidInputError
 from engine.explain import node_notes, unfilled_lines
@@ -51,19 +51,49 @@ def decide(
         raise error.prefixed("order") from None
     problem = build_problem(order, snapshot, availability, directives, terms)
     solution = optimize(problem, settings, deadline)
-    allocations = to_allocations(problem, solution.plan)
-    cost = plan_cost(order, allocations, snapshot, terms)
-    extra = _why_not(problem, solution.plan, settings, deadline, why_not, cost.total)
-    return Decision(
-        order_id=order.order_id,
-        allocations=allocations,
-        unfilled=unfilled_lines(problem, solution.plan),
-        cost=cost,
+    return assemble_decision(
+        problem,
+        solution.plan,
+        snapshot,
+        directives,
         status=solution.status,
         path=solution.path,
-        bound=min(solution.bound, cost.total),
+        bound=solution.bound,
         candidates=solution.candidates,
-        node_notes=node_notes(problem, solution.plan, snapshot, extra) if explain else (),
+        explain=explain,
+        extra_costs=lambda chosen: _why_not(problem, solution.plan, settings, deadline, why_not, chosen),
+    )
+
+
+def assemble_decision(
+    problem: Problem,
+    plan: Plan,
+    snapshot: NetworkSnapshot,
+    directives: Directives,
+    *,
+    status: SolveStatus,
+    path: DecisionPath,
+    bound: float,
+    candidates: int,
+    explain: bool = True,
+    extra_costs: Callable[[float], dict[str, float]] | None = None,
+) -> Decision:
+    """The Decision for ``plan``: allocations, the reference cost, unfilled lines and node notes read
+    off ``problem`` (a batch passes the problem as other orders left it, so notes say so).
+    ``extra_costs`` maps the chosen plan's cost to the why-not nodes' extra costs."""
+    allocations = to_allocations(problem, plan)
+    cost = plan_cost(problem.order, allocations, snapshot, problem.terms)
+    extra = extra_costs(cost.total) if extra_costs is not None else {}
+    return Decision(
+        order_id=problem.order.order_id,
+        allocations=allocations,
+        unfilled=unfilled_lines(problem, plan),
+        cost=cost,
+        status=status,
+        path=path,
+        bound=min(bound, cost.total),
+        candidates=candidates,
+        node_notes=node_notes(problem, plan, snapshot, extra) if explain else (),
         rule_set_version=directives.rule_set_version,
         fired_rules=directives.fired_rules,
         holds=directives.holds,

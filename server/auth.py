@@ -54,6 +54,7 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
         f"{_V1}OrderService/Release": CALLERS,
         f"{_V1}OrderService/ConfirmShipment": CALLERS,
         f"{_V1}OrderService/Reallocate": CALLERS,
+        f"{_V1}OrderService/AllocateBatch": CALLERS,
         f"{_V1}OrderService/Return": CALLERS,
         f"{_V1}OrderService/GetOrder": EVERY_ROLE,
         f"{_V1}OrderService/ListOrders": EVERY_ROLE,

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from engine import limits
 from engine.availability import Availability
+from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.decision import Decision
 from engine.directives import NO_DIRECTIVES, Directives, Exclusion
 from engine.model import Order
@@ -93,3 +94,25 @@ class Decider:
         if self._observe is not None:
             self._observe(decision, solve_seconds, rules_seconds)
         return Outcome(order, decision, snapshot.version, solve_seconds * 1000.0)
+
+    def decide_batch(
+        self, orders: Sequence[Order], *, time_limit_ms: int, now: datetime | None = None
+    ) -> tuple[list[Outcome], BatchDecision]:
+        """``orders`` decided jointly over one read of the stock; each under its own rules."""
+        snapshot = self._network.get()
+        skus = sorted({line.sku for order in orders for line in order.lines})
+        availability = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
+        rules_started = time.perf_counter()
+        items = [BatchOrder(order, self.directives_for(order, snapshot)) for order in orders]
+        rules_seconds = time.perf_counter() - rules_started
+        started = time.perf_counter()
+        batch = decide_batch(items, snapshot, availability, SolverSettings(time_limit_ms=time_limit_ms))
+        solve_seconds = time.perf_counter() - started
+        if self._observe is not None:
+            for decision in batch.decisions:
+                self._observe(decision, solve_seconds / len(orders), rules_seconds / len(orders))
+        outcomes = [
+            Outcome(order, decision, snapshot.version, solve_seconds * 1000.0)
+            for order, decision in zip(orders, batch.decisions, strict=True)
+        ]
+        return outcomes, batch

@@ -34,18 +34,27 @@ class MilpResult:
 Terms = list[tuple["pywraplp.Variable", float]]
 
 
-class _Model:
-    """One model over the candidate columns ``cols``; phases re-use it with extra constraints.
+class OrderModel:
+    """One order's model over the candidate columns ``cols``; phases re-use it with extra constraints.
+
+    Built into ``solver`` when one is given: a batch puts several orders' models into one solver
+    and adds what they share (engine/optimizer/joint_milp.py).
 
     Built with the solver's low-level API (constraints and coefficients set directly):
     the operator-overloading API costs several times more Python per term.
     """
 
-    def __init__(self, problem: Problem, cols: IntArray, backend: str, force: int | None = None) -> None:
-        solver = pywraplp.Solver.CreateSolver(backend)
-        if solver is None:
-            raise RuntimeError(f"OR-Tools backend {backend!r} is not available")
-        solver.SetNumThreads(1)  # deterministic
+    def __init__(
+        self,
+        problem: Problem,
+        cols: IntArray,
+        backend: str,
+        force: int | None = None,
+        solver: pywraplp.Solver | None = None,
+        name: str = "",
+    ) -> None:
+        """``name`` prefixes variable names: the solver refuses a name twice."""
+        solver = solver or new_solver(backend)
         self.solver = solver
         self.problem = problem
         self.cols = cols
@@ -54,7 +63,7 @@ class _Model:
         avail = problem.avail[:, cols]
         allowed = problem.allowed[:, cols]
         units_total = int(problem.qty.sum())
-        self.y = [solver.BoolVar(f"y{j}") for j in range(len(cols))]
+        self.y = [solver.BoolVar(f"{name}y{j}") for j in range(len(cols))]
         if force is not None:
             self.y[int(np.nonzero(cols == force)[0][0])].SetLb(1)
         self.x: dict[tuple[int, int], pywraplp.Variable] = {}
@@ -94,10 +103,10 @@ class _Model:
             self._add(self.shipments, -inf, float(terms.max_shipments))
         self.filled: Terms = [(v, 1.0) for v in self.x.values()]
         if terms.all_or_nothing:
-            f = solver.BoolVar("filled")
+            f = solver.BoolVar(f"{name}filled")
             for line, row in enumerate(rows):
                 self._add([*((v, 1.0) for v in row), (f, -float(problem.qty[line]))], 0.0, 0.0)
-        s = solver.NumVar(0, inf, "extra_shipments")
+        s = solver.NumVar(0, inf, f"{name}extra_shipments")
         self._add([(s, 1.0), *((y, -1.0) for y in self.y)], -1.0, inf)  # s >= Σy - 1
         bo = terms.backorder_penalty
         self.cost: Terms = [(self.y[j], float(problem.fixed[cols[j]])) for j in range(len(cols))]
@@ -147,25 +156,52 @@ class _Model:
 
     def hint(self, plan: Plan) -> None:
         """Start the search from a known plan (an upper bound prunes the tree from the first node)."""
+        self.solver.SetHint(*self.hint_values(plan))
+
+    def hint_values(self, plan: Plan) -> tuple[list[pywraplp.Variable], list[float]]:
+        """``plan`` as values of this model's variables."""
         variables = list(self.x.values()) + self.y
         used = plan.x.sum(axis=0) > 0
         values = [float(plan.x[line, self.cols[j]]) for (line, j) in self.x] + [
             1.0 if used[c] else 0.0 for c in self.cols.tolist()
         ]
-        self.solver.SetHint(variables, values)
+        return variables, values
+
+    def fix(self, plan: Plan) -> None:
+        """Hold every variable at ``plan`` (which ships only from this model's columns)."""
+        used = plan.x.sum(axis=0) > 0
+        for (line, j), var in self.x.items():
+            value = float(plan.x[line, self.cols[j]])
+            var.SetBounds(value, value)
+        for j, y in enumerate(self.y):
+            value = 1.0 if used[self.cols[j]] else 0.0
+            y.SetBounds(value, value)
 
     def solve(self, time_limit_ms: int) -> int:
-        self.solver.SetTimeLimit(max(1, time_limit_ms))
-        params = pywraplp.MPSolverParameters()
-        params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
-        status: int = self.solver.Solve(params)
-        return status
+        return solve_exactly(self.solver, time_limit_ms)
 
     def plan(self) -> Plan:
         x = np.zeros((self.problem.n_lines, self.problem.n_nodes), dtype=np.int64)
         for (line, j), var in self.x.items():
             x[line, self.cols[j]] = round(var.solution_value())
         return Plan(x)
+
+
+def new_solver(backend: str) -> pywraplp.Solver:
+    solver = pywraplp.Solver.CreateSolver(backend)
+    if solver is None:
+        raise RuntimeError(f"OR-Tools backend {backend!r} is not available")
+    solver.SetNumThreads(1)  # deterministic
+    return solver
+
+
+def solve_exactly(solver: pywraplp.Solver, time_limit_ms: int) -> int:
+    """Solve with a relative gap of 0 (the interface's default 1e-4 would let "optimal" be a cent off)."""
+    solver.SetTimeLimit(max(1, time_limit_ms))
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(pywraplp.MPSolverParameters.RELATIVE_MIP_GAP, 0.0)
+    status: int = solver.Solve(params)
+    return status
 
 
 def solve_milp(
@@ -178,7 +214,7 @@ def solve_milp(
 ) -> MilpResult:
     """Solve over candidate columns ``cols``; ``force`` (a column index) must ship (for "why not X")."""
     deadline = Deadline.after_ms(time_limit_ms)  # shared by the lexicographic phases
-    model = _Model(problem, cols, backend, force)
+    model = OrderModel(problem, cols, backend, force)
     if start is not None:
         model.hint(start)
     solver = model.solver
@@ -241,7 +277,7 @@ _INTEGRAL = 1e-6
 
 def solve_lp(problem: Problem, cols: IntArray, time_limit_ms: int) -> LpResult | None:
     """Solve the relaxation over ``cols``; None when it could not be solved in time (keep every column)."""
-    model = _Model(problem, cols, LP_BACKEND)
+    model = OrderModel(problem, cols, LP_BACKEND)
     model.set_objective(model.cost, model.cost_offset)
     # Dual simplex: 35% less GLOP time on the benchmark's 30-line LPs (worst 66 -> 38 ms); the
     # relaxation starts dual feasible here (every x at 0 is optimal but for the demand rows).

@@ -33,7 +33,7 @@ from engine.optimizer.milp import DEFAULT_BACKEND, LpResult, solve_lp, solve_mil
 from engine.optimizer.plan import Plan, is_feasible
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
 from engine.optimizer.subset_search import LpView, best_by_search, searchable
-from engine.problem import Problem
+from engine.problem import Problem, select_columns
 
 # Costs are sums of a few dozen money amounts; anything closer than this is a tie.
 COST_EPSILON = 1e-7
@@ -99,7 +99,7 @@ def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) 
         return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, upper, int(cols.shape[0]))
     # Dominance is pairwise; run it only on the nodes the bound leaves (a sub-problem over those columns).
     if cols.shape[0] > 1:
-        cols = cols[undominated(_columns(problem, cols))]
+        cols = cols[undominated(select_columns(problem, cols))]
         # Some optimal plan avoids every dominated node: the same argument over what is left.
         if cols.shape[0] > 1 and searched is not None and searched.covers(cols, most):
             return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, upper, int(cols.shape[0]))
@@ -233,24 +233,6 @@ def _fewest_shipments(problem: Problem, settings: SolverSettings, deadline: Dead
         return Solution(plan, SolveStatus.FEASIBLE, DecisionPath.SOLVER, bound, problem.n_nodes)
     bound = result.plan.objective(problem) if result.status is SolveStatus.OPTIMAL else result.bound
     return Solution(result.plan, result.status, DecisionPath.SOLVER, bound, problem.n_nodes)
-
-
-def _columns(problem: Problem, cols: np.ndarray) -> Problem:
-    """The same problem restricted to candidate columns ``cols``."""
-    from dataclasses import replace
-
-    return replace(
-        problem,
-        nodes=problem.nodes[cols],
-        node_ids=tuple(problem.node_ids[c] for c in cols.tolist()),
-        distance=problem.distance[cols],
-        zone=problem.zone[cols],
-        fixed=problem.fixed[cols],
-        unit=problem.unit[:, cols],
-        allowed=problem.allowed[:, cols],
-        avail=problem.avail[:, cols],
-        max_units=problem.max_units[cols],
-    )
 
 
 def _single(problem: Problem, n: int) -> Plan:

@@ -1,0 +1,267 @@
+"""Many orders decided together over the stock and node capacity they share (AllocateBatch).
+
+The objective is the sum of each order's own objective (docs/cost-model.md), each order under
+its own terms and rule directives. Three steps, each keeping the best plan so far:
+
+1. **Sequential**: the orders one by one, highest priority first, then in the order given (the
+   caller lists older orders first), each decided exactly (engine/optimizer/search.py) on what
+   the ones before it left. Always feasible: the answer when time runs out.
+2. **A lower bound**: each order decided alone on all the stock. No batch plan can cost less
+   than the sum; when the sequential total meets it, no order's choice cost another anything
+   and the sequential plan is optimal without a solver.
+3. **The joint model** (engine/optimizer/joint_milp.py): every order's own model in one solver,
+   with the stock and capacity they share, started from the sequential plan. Columns are pruned
+   exactly: an order's node whose lower bound, plus the other orders' bounds, exceeds the
+   sequential total is in no better batch plan. Taken only when it costs less than the
+   sequential plan and passes an independent feasibility check.
+
+An order whose objective is FEWEST_SHIPMENTS keeps its sequential plan (a lexicographic
+objective does not add up with costs); the others are optimized around it, and OPTIMAL and the
+bound are over the plans that keep it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+
+from engine import limits
+from engine.availability import Availability
+from engine.decision import Decision, DecisionPath, NodeNote, NodeVerdict, SolveStatus
+from engine.directives import NO_DIRECTIVES, Directives
+from engine.errors import InvalidInputError, Violations
+from engine.explain import MAX_NODE_NOTES
+from engine.model import ObjectiveMode, Order
+from engine.network import IntArray, NetworkSnapshot
+from engine.optimizer.bounds import node_bounds, unit_floor
+from engine.optimizer.deadline import Deadline
+from engine.optimizer.joint_milp import solve_joint
+from engine.optimizer.plan import Plan
+from engine.optimizer.search import COST_EPSILON, Solution, SolverSettings, optimize
+from engine.optimizer.shared import Ledger, shares_fit, widen
+from engine.optimizer.single_node import full_fill_nodes
+from engine.problem import Elimination, Problem, build_problem
+from engine.sourcing import DEFAULT_SETTINGS, assemble_decision
+from engine.terms import resolve_terms
+
+# CBC overruns its time limit on large joint models (a 1.9 s limit took 2.9 s on 100 orders, 5,000
+# variables): it gets this share of what is left, the rest covers the overrun and the answer's notes.
+JOINT_SOLVER_SHARE = 0.6
+
+
+@dataclass(frozen=True)
+class BatchOrder:
+    """One order of a batch with the directives its rules gave it (evaluated by the caller)."""
+
+    order: Order
+    directives: Directives = NO_DIRECTIVES
+
+
+class BatchPath(StrEnum):
+    SEQUENTIAL = "SEQUENTIAL"  # one by one in priority order; no joint plan found that costs less
+    JOINT = "JOINT"  # the joint model found a plan that costs less than one by one
+
+
+@dataclass(frozen=True)
+class BatchDecision:
+    """One Decision per order, in the order given, and the batch's totals.
+
+    Each order's Decision has the batch's status; its bound is its cost when the batch is OPTIMAL
+    (it is part of a proven optimal batch plan), else the least it could cost alone.
+    """
+
+    decisions: tuple[Decision, ...]
+    total: float  # the sum of the orders' costs
+    sequential_total: float  # what deciding them one by one costs
+    status: SolveStatus
+    bound: float  # a proven lower bound on the total of any batch plan
+    path: BatchPath
+    candidates: int  # columns of the joint model (0 when it did not run)
+
+    @property
+    def gap(self) -> float:
+        """Relative distance to the bound: 0 when OPTIMAL."""
+        return 0.0 if self.total <= 0 else max(0.0, (self.total - self.bound) / self.total)
+
+
+def decide_batch(
+    orders: Sequence[BatchOrder],
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    settings: SolverSettings = DEFAULT_SETTINGS,
+    explain: bool = True,
+) -> BatchDecision:
+    """Decide ``orders`` jointly; ``settings.time_limit_ms`` bounds the whole batch."""
+    deadline = Deadline.after_ms(settings.time_limit_ms)
+    problems = _problems(orders, snapshot, availability)
+    sequence = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
+    ledger = Ledger(snapshot, problems)
+    plans: list[Plan] = [Plan.empty(problem) for problem in problems]
+    alone: list[Solution | None] = [None] * len(problems)
+    paths: list[DecisionPath] = [DecisionPath.SOLVER] * len(problems)
+    for o in sequence:
+        residual, cols = ledger.residual(problems[o], snapshot)
+        solution = optimize(residual, settings, deadline)
+        if _untouched(ledger, problems[o]):
+            alone[o] = solution  # nothing taken before it: also its decision alone
+        plans[o] = widen(problems[o], cols, solution.plan)
+        paths[o] = solution.path
+        ledger.add(problems[o], plans[o])
+    sequential = [plan.objective(problem) for problem, plan in zip(problems, plans, strict=True)]
+    bounds = [_alone_bound(problem, alone[o], plans[o], settings, deadline) for o, problem in enumerate(problems)]
+    upper, lower = sum(sequential), sum(bounds)
+    path, candidates, status = BatchPath.SEQUENTIAL, 0, SolveStatus.OPTIMAL
+    if upper > lower + _tolerance(upper):
+        status = SolveStatus.FEASIBLE
+        if not deadline.passed():
+            columns = [_joint_columns(p, plans[o], bounds[o], lower, upper) for o, p in enumerate(problems)]
+            candidates = sum(len(c) for c in columns)
+            fixed = [p.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS for p in problems]
+            result = solve_joint(
+                problems,
+                columns,
+                snapshot.max_units,
+                snapshot.max_shipments,
+                int(deadline.remaining_ms() * JOINT_SOLVER_SHARE),
+                start=plans,
+                fixed=fixed,
+                backend=settings.backend,
+            )
+            lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
+            found = result.plans
+            if found is not None and shares_fit(snapshot, problems, found):
+                total = sum(plan.objective(problem) for problem, plan in zip(problems, found, strict=True))
+                if total < upper - _tolerance(upper):
+                    plans, upper, path = list(found), total, BatchPath.JOINT
+                    paths = [DecisionPath.SOLVER] * len(problems)
+                if result.status is SolveStatus.OPTIMAL:
+                    lower = max(lower, upper)
+            if upper <= lower + _tolerance(upper):
+                status = SolveStatus.OPTIMAL
+    ledger = Ledger(snapshot, problems)
+    for problem, plan in zip(problems, plans, strict=True):
+        ledger.add(problem, plan)
+    decisions = tuple(
+        _decision(orders[o], problems[o], plans[o], ledger, snapshot, status, paths[o], bounds[o], candidates, explain)
+        for o in range(len(orders))
+    )
+    return BatchDecision(
+        decisions=decisions,
+        total=sum(d.cost.total for d in decisions),
+        sequential_total=sum(sequential),
+        status=status,
+        bound=min(lower, upper),
+        path=path,
+        candidates=candidates,
+    )
+
+
+def _problems(orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability) -> list[Problem]:
+    """Every order's problem over the full stock; every bad field of the batch reported at once."""
+    v = Violations()
+    v.check(len(orders) >= 1, "orders", "must have at least one order")
+    v.check(
+        len(orders) <= limits.MAX_ORDERS_PER_BATCH,
+        "orders",
+        f"has more than {limits.MAX_ORDERS_PER_BATCH} orders",
+    )
+    seen: set[str] = set()
+    problems = []
+    for i, item in enumerate(orders[: limits.MAX_ORDERS_PER_BATCH]):
+        order_id = item.order.order_id
+        v.check(order_id not in seen, f"orders[{i}].order_id", f"duplicates order id {order_id!r}")
+        seen.add(order_id)
+        try:
+            terms = resolve_terms(item.order, item.directives, snapshot)
+        except InvalidInputError as error:
+            v.extend(error, f"orders[{i}]")
+            continue
+        problems.append(build_problem(item.order, snapshot, availability, item.directives, terms))
+    v.raise_if_any()
+    return problems
+
+
+def _untouched(ledger: Ledger, problem: Problem) -> bool:
+    """Nothing recorded yet at the problem's columns (its SKUs or its nodes' capacity)."""
+    return not ledger.units[problem.nodes].any()
+
+
+def _alone_bound(
+    problem: Problem, alone: Solution | None, plan: Plan, settings: SolverSettings, deadline: Deadline
+) -> float:
+    """The least the order can cost in any batch plan: its decision alone on all the stock.
+
+    A FEWEST_SHIPMENTS order keeps its plan, so its cost is fixed."""
+    if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
+        return plan.objective(problem)
+    solution = alone if alone is not None else optimize(problem, settings, deadline)
+    return min(solution.bound, solution.plan.objective(problem))
+
+
+def _joint_columns(problem: Problem, plan: Plan, bound: float, lower: float, upper: float) -> IntArray:
+    """The order's columns that a batch plan costing less than ``upper`` may use, and its plan's."""
+    used = plan.used()
+    if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS or problem.n_nodes == 0:
+        return used
+    by_node = node_bounds(problem, unit_floor(problem), full_fill_nodes(problem))
+    others = lower - bound
+    keep: IntArray = np.union1d(np.flatnonzero(by_node + others <= upper + _tolerance(upper)), used)
+    return keep
+
+
+def _tolerance(total: float) -> float:
+    return COST_EPSILON * max(1.0, abs(total))
+
+
+def _decision(
+    item: BatchOrder,
+    problem: Problem,
+    plan: Plan,
+    ledger: Ledger,
+    snapshot: NetworkSnapshot,
+    status: SolveStatus,
+    path: DecisionPath,
+    bound: float,
+    candidates: int,
+    explain: bool,
+) -> Decision:
+    """The order's Decision, explained on its problem as the other orders left it."""
+    residual, cols = ledger.residual(problem, snapshot, own=plan)
+    narrowed = Plan(plan.x[:, cols])
+    cost = narrowed.objective(residual)
+    decision = assemble_decision(
+        residual,
+        narrowed,
+        snapshot,
+        item.directives,
+        status=status,
+        path=path,
+        bound=cost if status is SolveStatus.OPTIMAL else bound,
+        candidates=candidates if candidates else len(cols),
+        explain=explain,
+    )
+    if not explain:
+        return decision
+    return replace(decision, node_notes=decision.node_notes + _taken_by_others(problem, residual, cols, decision))
+
+
+def _taken_by_others(problem: Problem, residual: Problem, cols: IntArray, decision: Decision) -> tuple[NodeNote, ...]:
+    """Notes on the nearest candidates whose stock other orders of the batch took (a node out of
+    capacity already has its note from the residual problem)."""
+    gone = np.setdiff1d(np.arange(problem.n_nodes), cols)
+    newly = (residual.elimination == Elimination.NO_CAPACITY) & (problem.elimination == Elimination.CANDIDATE)
+    full = set(problem.stocked[newly].tolist())
+    room = MAX_NODE_NOTES - len(decision.node_notes)
+    noted = {note.node_id for note in decision.node_notes}
+    nearest = gone[np.argsort(problem.distance[gone], kind="stable")]
+    notes: list[NodeNote] = []
+    for j in nearest.tolist():
+        if len(notes) >= room:
+            break
+        node_id = problem.node_ids[j]
+        if node_id not in noted and int(problem.nodes[j]) not in full:
+            notes.append(NodeNote(node_id, NodeVerdict.NO_STOCK, "other orders of this batch took its stock"))
+    return tuple(notes)

@@ -1,0 +1,189 @@
+"""AllocateBatch: many orders decided jointly (engine/batch.py), each then stored as Allocate stores it.
+
+Request keys are per order, not per batch: each order is reserved and stored in its own
+transaction by the same store call as Allocate (``allocate_order``), which commits the order's key
+and response with its effects. A crash between two orders leaves the first stored under its key
+and the second untouched; the caller, having no answer, retries the batch with the same keys and
+gets the stored orders replayed and the rest allocated. One key for the whole batch would need
+one transaction for every order (holding the write lock across a hundred orders) or would
+acknowledge orders that were never stored. The answer leaves only after every order's commit, so
+an acknowledged order is always reserved.
+
+An order whose reservation race is lost (another call took the stock in between) is decided
+again alone, as Allocate would (its own retries, then ABORTED): its joint plan is stale.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from types import ModuleType
+
+import grpc
+from google.protobuf import json_format
+from google.rpc import code_pb2
+
+from engine import limits
+from engine.decision import SolveStatus
+from engine.errors import InvalidInputError
+from engine.model import Order
+from server import convert
+from server.decider import Decider, Outcome
+from server.decision_proto import decision_to_proto
+from server.errors import to_status
+from server.order_errors import ReservationConflict
+from server.order_proto import order_view, request_hash
+from server.proto import orders_pb2, sourcing_pb2
+from server.services.deps import ServiceDeps
+from server.services.resourcing import DEFAULT_HOLD_MS
+from server.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
+from server.store.orders import NewOrder, OrderRecord, OrderStoreMixin, RequestKey
+
+_STATUS = {status: getattr(sourcing_pb2, f"SOLVE_STATUS_{status.value}") for status in SolveStatus}
+
+
+@dataclass(frozen=True)
+class _Pending:
+    index: int
+    request: orders_pb2.AllocateRequest
+    key: RequestKey
+    order: Order
+
+
+class BatchAllocation:
+    """OrderService's AllocateBatch (mixed into it; uses its deps, store and Allocate)."""
+
+    _deps: ServiceDeps
+    _store: OrderStoreMixin
+    _decider: Decider
+    _currency: str
+    Allocate: Callable[[orders_pb2.AllocateRequest, grpc.ServicerContext], orders_pb2.AllocateResponse]
+
+    def AllocateBatch(
+        self, request: orders_pb2.AllocateBatchRequest, context: grpc.ServicerContext
+    ) -> orders_pb2.AllocateBatchResponse:
+        started = time.perf_counter()
+        c = convert.Collector()
+        c.check(
+            1 <= len(request.orders) <= limits.MAX_ORDERS_PER_BATCH,
+            "orders",
+            f"must have 1 to {limits.MAX_ORDERS_PER_BATCH} orders",
+        )
+        c.check(
+            0 <= request.solver_time_limit_ms <= MAX_SOLVER_TIME_LIMIT_MS,
+            "solver_time_limit_ms",
+            f"must be between 0 and {MAX_SOLVER_TIME_LIMIT_MS}",
+        )
+        c.raise_if_any()
+        results = [orders_pb2.AllocateBatchResult() for _ in request.orders]
+        pending = self._admit(request, results)
+        if not pending:
+            return orders_pb2.AllocateBatchResponse(results=results)
+        now = self._deps.clock()
+        limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
+        outcomes, batch = self._decider.decide_batch([p.order for p in pending], time_limit_ms=limit, now=now)
+        for item, outcome in zip(pending, outcomes, strict=True):
+            try:
+                stored = self._store_one(item, outcome, now, started)
+            except ReservationConflict:
+                stored = None
+            try:
+                answer = stored if stored is not None else self.Allocate(item.request, context)
+                results[item.index].response.CopyFrom(answer)
+            except Exception as error:
+                results[item.index].error.CopyFrom(_error(error, item.index))
+        response = orders_pb2.AllocateBatchResponse(results=results)  # copies: built once they are final
+        response.total_cost.CopyFrom(convert.money_to_proto(batch.total, self._currency))
+        response.sequential_total_cost.CopyFrom(convert.money_to_proto(batch.sequential_total, self._currency))
+        response.bound.CopyFrom(convert.money_to_proto(max(0.0, batch.bound), self._currency))
+        response.status = _STATUS[batch.status]
+        return response
+
+    def _admit(
+        self, request: orders_pb2.AllocateBatchRequest, results: list[orders_pb2.AllocateBatchResult]
+    ) -> list[_Pending]:
+        """Orders to decide; the others get their stored answer (a retried batch) or their error."""
+        pending: list[_Pending] = []
+        order_ids: set[str] = set()
+        for i, entry in enumerate(request.orders):
+            try:
+                c = convert.Collector()
+                c.check(
+                    bool(entry.request_key.strip()), "request_key", "is required (an idempotency key of your choice)"
+                )
+                c.check(len(entry.request_key) <= limits.MAX_ID_LENGTH, "request_key", "is too long")
+                c.check(entry.HasField("order"), "order", "is required")
+                c.check(0 <= entry.hold_ms <= _orders().MAX_HOLD_MS, "hold_ms", "is out of range (as for Allocate)")
+                c.check(entry.solver_time_limit_ms == 0, "solver_time_limit_ms", "is the batch's: leave it at 0")
+                c.raise_if_any()
+                key = RequestKey(entry.request_key, "Allocate", request_hash("Allocate", entry))
+                stored = self._store.replay(key)
+                if stored is not None:
+                    results[i].response.ParseFromString(stored)
+                    continue
+                order = self._decider.order_from_proto(entry.order)
+                c.check(order.order_id not in order_ids, "order.order_id", "is in this batch twice")
+                c.raise_if_any()
+                order_ids.add(order.order_id)
+                pending.append(_Pending(i, entry, key, order))
+            except Exception as error:
+                results[i].error.CopyFrom(_error(error, i))
+        return pending
+
+    def _store_one(
+        self, item: _Pending, outcome: Outcome, now: datetime, started: float
+    ) -> orders_pb2.AllocateResponse | None:
+        """Reserve and store one order of the batch as Allocate does; a lost race raises."""
+        decision = decision_to_proto(
+            outcome.decision,
+            decision_id=str(uuid.uuid4()),
+            currency=self._currency,
+            network_version=outcome.network_version,
+            solve_ms=outcome.solve_ms,
+            total_ms=(time.perf_counter() - started) * 1000.0,
+        )
+        holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
+        order = item.order
+        new = NewOrder(
+            order_id=order.order_id,
+            request=json_format.MessageToJson(item.request.order, indent=None, sort_keys=True),
+            lines=tuple((line.line_id, line.sku, line.qty) for line in order.lines),
+            hold_ms=item.request.hold_ms or DEFAULT_HOLD_MS,
+            rule_set_version=outcome.decision.rule_set_version,
+            decision=_orders().decision_summary(decision),
+            decision_id=decision.decision_id,
+            holds=holds,
+            priority=order.priority,
+        )
+        allocations = () if holds else outcome.decision.allocations
+
+        def respond(record: OrderRecord) -> bytes:
+            message = orders_pb2.AllocateResponse(order=order_view(record), decision=decision)
+            return message.SerializeToString(deterministic=True)
+
+        stored = self._store.allocate_order(item.key, new, allocations, now, respond)
+        return orders_pb2.AllocateResponse.FromString(stored)
+
+
+def _error(error: Exception, index: int) -> orders_pb2.BatchOrderError:
+    """The status Allocate would have answered for this order, its fields under orders[index]."""
+    if isinstance(error, InvalidInputError):
+        error = error.prefixed(f"orders[{index}]")
+    status = to_status(error, "AllocateBatch")
+    result = orders_pb2.BatchOrderError(code=status.code, message=status.message)
+    if isinstance(error, InvalidInputError):
+        for v in error.violations:
+            result.field_violations.add(field=v.field, description=v.description)
+    elif status.code == code_pb2.INTERNAL:
+        raise error  # a bug: the whole call fails with the request id, as any other RPC
+    return result
+
+
+def _orders() -> ModuleType:
+    """server.services.orders, which mixes this class in (imported late: it imports this module)."""
+    from server.services import orders
+
+    return orders

@@ -1,0 +1,96 @@
+"""AllocateBatch over real gRPC on both stores: joint decisions, per-order results and keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from google.rpc import code_pb2
+
+from server.proto import network_pb2_grpc, orders_pb2, orders_pb2_grpc, sourcing_pb2
+from server.services import ServiceDeps
+from server.store.base import Store
+from tests.integration.conftest import ServerFactory, make_config
+from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+
+# NEAR holds the only B and one A; MID one more A.
+STOCK = [("NEAR", "A", 1), ("NEAR", "B", 1), ("MID", "A", 1)]
+
+
+@pytest.fixture
+def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
+    clock = FakeClock()
+    config = make_config()
+    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
+    channel = grpc.insecure_channel(running.target)
+    load_network(channel, STOCK)
+    yield Client(
+        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
+    )
+    channel.close()
+
+
+def batch() -> orders_pb2.AllocateBatchRequest:
+    """X (first) wants one A and would take NEAR's; Y ships complete, A and B, so only NEAR can serve it."""
+    return orders_pb2.AllocateBatchRequest(
+        orders=[allocate(order("X", ("A", 1))), allocate(order("Y", ("A", 1), ("B", 1), max_shipments=1))]
+    )
+
+
+def nodes_of(result: orders_pb2.AllocateBatchResult) -> set[str]:
+    return {r.node_id for r in result.response.order.reservations}
+
+
+def test_the_batch_gives_the_contested_unit_to_the_order_that_needs_it(client: Client) -> None:
+    response = client.orders.AllocateBatch(batch())
+    x, y = response.results
+    assert nodes_of(x) == {"MID"} and nodes_of(y) == {"NEAR"}
+    assert state(x.response.order) == state(y.response.order) == "ALLOCATED"
+    assert response.status == sourcing_pb2.SOLVE_STATUS_OPTIMAL
+    assert response.total_cost.amount_micros < response.sequential_total_cost.amount_micros
+    assert response.bound.amount_micros == response.total_cost.amount_micros
+    assert client.available("A", "NEAR") == client.available("A", "MID") == 0
+    assert client.conservation() == []
+
+
+def test_a_retried_batch_replays_every_order_and_changes_nothing(client: Client) -> None:
+    first = client.orders.AllocateBatch(batch())
+    again = client.orders.AllocateBatch(batch())
+    assert [r.response for r in again.results] == [r.response for r in first.results]
+    assert client.available("B", "NEAR") == 0 and client.conservation() == []
+
+
+def test_an_order_stored_by_an_earlier_call_is_replayed_and_the_rest_allocated(client: Client) -> None:
+    """What a crash between two orders leaves: the first order stored under its key, the second not."""
+    stored = client.orders.Allocate(batch().orders[0])
+    response = client.orders.AllocateBatch(batch())
+    assert response.results[0].response == stored
+    assert client.conservation() == []
+    assert len(client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="Y")).order.lines) == 2
+
+
+def test_a_bad_order_gets_its_own_error_and_the_others_are_allocated(client: Client) -> None:
+    request = batch()
+    request.orders.append(allocate(order("Z", ("A", 0))))
+    request.orders.append(allocate(order("X", ("A", 1)), key="another-key"))
+    response = client.orders.AllocateBatch(request)
+    x, y, bad, twice = response.results
+    assert x.HasField("response") and y.HasField("response")
+    assert bad.error.code == code_pb2.INVALID_ARGUMENT
+    assert [v.field for v in bad.error.field_violations] == ["orders[2].order.lines[0].qty"]
+    assert twice.error.code == code_pb2.INVALID_ARGUMENT
+    assert [v.field for v in twice.error.field_violations] == ["orders[3].order.order_id"]
+
+
+def test_the_same_key_with_another_order_is_refused_for_that_order_alone(client: Client) -> None:
+    client.orders.Allocate(allocate(order("W", ("A", 1)), key="k-X"))
+    response = client.orders.AllocateBatch(batch())
+    assert response.results[0].error.code == code_pb2.ALREADY_EXISTS
+    assert response.results[1].HasField("response")
+
+
+def test_an_empty_batch_is_invalid(client: Client) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        client.orders.AllocateBatch(orders_pb2.AllocateBatchRequest())
+    assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
