@@ -1,5 +1,5 @@
-"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, simulate, report,
-new-token.
+"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, exceptions,
+simulate, report, new-token.
 
 Exit codes: 0 success; 1 the call or the server failed (a non-OK status, NOT_SERVING, a server
 that could not start); 2 bad usage or input (argparse's convention); 3 a ``simulate run`` or
@@ -26,6 +26,7 @@ from server import proto
 from server.auth import Role, new_token, token_digest
 from server.client import add_client_security_flags, open_channel, security_from_args
 from server.config import ConfigError, add_config_flags, config_from_args, load_config
+from server.exceptions_cli import add_exceptions_commands
 from server.logging import configure_logging
 from server.rules_cli import add_rules_commands
 
@@ -377,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
     add_rules_commands(sub, _client_flags, print_rpc_error)  # planner rules (docs/rules.md)
+    add_exceptions_commands(sub, _client_flags, print_rpc_error)  # the exception queue, for people
     return parser
 
 
@@ -388,6 +390,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError) as error:
         print(f"oms-sourcing {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours. Point stdout at /dev/null so
+        # the interpreter's final flush does not fail again, and exit as `head` pipelines expect.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

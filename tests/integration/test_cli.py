@@ -7,6 +7,8 @@ import os
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -102,8 +104,8 @@ def test_load_network_reports_a_bad_file(served: ServerProcess) -> None:
 
 
 def test_every_subcommand_has_help() -> None:
-    for command in ("serve", "migrate", "call", "load-network", "health"):
-        result = run_cli(command, "--help")
+    for command in ("serve", "migrate", "call", "load-network", "health", "exceptions", "exceptions list"):
+        result = run_cli(*command.split(), "--help")
         assert result.returncode == 0 and "usage: oms-sourcing" in result.stdout, command
     serve_help = run_cli("serve", "--help").stdout
     assert "--database" in serve_help and "--load-sample-if-empty" in serve_help and "--workers" in serve_help
@@ -284,3 +286,22 @@ def _listed(cpus: list[int]) -> str:
 
 def test_cpu_for_takes_the_usable_cpus_round_robin() -> None:
     assert [cpu_for(slot, {3, 1, 5}) for slot in range(4)] == [1, 3, 5, 1]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`oms-sourcing call --list | head -1`: no traceback when head stops reading."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "server.cli", "call", "--list"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert result.returncode == 141 and result.stderr == ""

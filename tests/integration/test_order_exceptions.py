@@ -249,3 +249,57 @@ def test_concurrent_arrivals_heal_each_order_once_and_oversell_nothing(client: C
     assert len(healed) + client.available("B", "MID") == 8 and len(healed) >= 1
     assert all([e.type for e in v.events].count("RESOURCED") == 1 for v in healed)
     assert client.conservation() == []
+
+
+def _cli(client: Client, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    from server.cli import main
+
+    code = main(["exceptions", *argv, "--target", client.running.target])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_person_works_the_queue_from_the_command_line(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+    client.orders.Allocate(_suspicious("O-1"))
+    client.orders.Allocate(_suspicious("O-2"))
+    client.orders.Allocate(allocate(order("O-3", ("B", 9))))  # 7 of B exist: 2 wait
+
+    code, out, _ = _cli(client, capsys, "list")
+    assert code == 0
+    rows = [line.split()[:3] for line in out.splitlines()[1:-1]]
+    assert rows == [["O-1", "HELD", "2"], ["O-2", "HELD", "2"]]  # by default: held and backordered
+    assert "fraud-hold: fraud score of 80 or more" in out
+    code, out, _ = _cli(client, capsys, "list", "--state", "partial")
+    assert [line.split()[:3] for line in out.splitlines()[1:-1]] == [["O-3", "PARTIALLY_ALLOCATED", "2"]]
+    code, out, _ = _cli(client, capsys, "list", "--state", "held", "--limit", "1")
+    assert code == 0 and "O-1" in out and "O-2" not in out and "1 order shown" in out
+
+    # Approve O-1: allocated now; the printed key replays the same answer and changes nothing.
+    code, out, err = _cli(client, capsys, "release", "O-1", "--by", "ann", "--reason", "called them")
+    assert code == 0 and out.splitlines()[0] == "O-1: ALLOCATED" and "reserved 2 x A (line L0) at NEAR" in out
+    key = err.split("request key: ")[1].split()[0]
+    version = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order.version
+    code, again, _ = _cli(
+        client, capsys, "release", "O-1", "--by", "ann", "--reason", "called them", "--request-key", key
+    )
+    assert code == 0 and again == out
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order.version == version
+
+    code, out, _ = _cli(client, capsys, "cancel", "O-2", "--reason", "customer asked")
+    assert code == 0 and out.splitlines()[0] == "O-2: CANCELLED"
+
+    # A refusal prints the status and the field, and exits 1.
+    code, _, err = _cli(client, capsys, "release", "NOPE", "--by", "ann", "--reason", "x")
+    assert code == 1 and "NOT_FOUND" in err
+    code, out, _ = _cli(client, capsys, "list", "--state", "held")
+    assert "0 orders shown" in out
+
+
+def test_the_command_line_re_sources_a_waiting_order(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+    client.orders.Allocate(allocate(order("O-0", ("C", 4))))  # all the C there is
+    client.orders.Allocate(allocate(order("O-1", ("C", 2))))
+    code, out, _ = _cli(client, capsys, "list", "--state", "backordered")
+    assert code == 0 and out.splitlines()[1].split()[:3] == ["O-1", "BACKORDERED", "2"]
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c0", order_id="O-0"))  # frees C, heals nothing
+    code, out, _ = _cli(client, capsys, "resource", "O-1", "--reason", "stock freed")
+    assert code == 0 and out.splitlines() == ["O-1: ALLOCATED", "  reserved 2 x C (line L0) at FAR"]
