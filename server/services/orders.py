@@ -242,8 +242,10 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
         convert.check_text(c, "reason", request.reason, limits.MAX_TEXT_LENGTH)
         c.raise_if_any()
         now = self._now()
+        freed: set[str] = set()  # SKUs whose holds this cancel gave back
 
         def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
+            freed.clear()  # a retried transaction starts over
             chosen = targets or [(line.line_id, 0) for line in record.lines]
             done = []
             for i, (line_id, qty) in enumerate(chosen):
@@ -261,6 +263,7 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
                     if take:
                         self._store.release_units(tx, record.order_id, line_id, hold.node_id, hold.sku, take, now)
                         from_holds -= take
+                        freed.add(hold.sku)
                 self._store.add_line_counts(tx, record.order_id, line_id, cancelled=units)
                 done.append([line_id, units])
             if not done:  # the whole order, with nothing left that may be cancelled
@@ -268,7 +271,10 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
                 raise lifecycle.TransitionError(record.order_id, record.state, Action.CANCEL, detail)
             return "CANCELLED", {"lines": done, "reason": request.reason}
 
-        return self._mutate(key, request.order_id, Action.CANCEL, change)
+        response = self._mutate(key, request.order_id, Action.CANCEL, change)
+        if freed:  # the cancel is durable; units it freed go to orders waiting for them
+            self._resourcer.heal_after_commit(freed)
+        return response
 
     def Release(self, request: orders_pb2.ReleaseRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
         c = convert.Collector()

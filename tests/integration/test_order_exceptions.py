@@ -115,19 +115,17 @@ def test_backorders_wait_in_the_queue_and_heal_oldest_first_when_stock_arrives(c
     waiting = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-3")).order
     assert state(waiting) == "BACKORDERED" and len(waiting.events) == 1
 
-    # Stock freed by a cancel is not "arriving"; a stale count changes nothing and heals nothing.
-    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1"))
+    # A stale count changes nothing and heals nothing.
     stale = client.network.UpdateInventory(
         network_pb2.UpdateInventoryRequest(updates=[count("MID", "B", 50, T0 - timedelta(hours=1))])
     )
     assert stale.results[0].outcome == network_pb2.UPDATE_OUTCOME_STALE_IGNORED
     waiting = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-3")).order
     assert state(waiting) == "BACKORDERED" and len(waiting.events) == 1
-    # A person may ask for the waiting units to be sourced again (Reallocate naming no node).
-    redo = orders_pb2.ReallocateRequest(request_key="r1", order_id="O-3", reason="stock freed")
-    resourced = client.orders.Reallocate(redo).order
-    assert state(resourced) == "ALLOCATED" and resourced.events[-1].type == "RESOURCED"
-    assert client.orders.Reallocate(redo).order == resourced
+    # Stock a cancel frees goes to the orders waiting for it, as arriving stock does.
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1"))
+    healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-3")).order
+    assert state(healed) == "ALLOCATED" and healed.events[-1].type == "RESOURCED"
     assert _exceptions(client) == [] and client.conservation() == []
 
 
@@ -296,10 +294,32 @@ def test_a_person_works_the_queue_from_the_command_line(client: Client, capsys: 
 
 
 def test_the_command_line_re_sources_a_waiting_order(client: Client, capsys: pytest.CaptureFixture[str]) -> None:
-    client.orders.Allocate(allocate(order("O-0", ("C", 4))))  # all the C there is
+    client.orders.Allocate(allocate(order("O-0", ("C", 4)), hold_ms=60_000))  # all the C there is
     client.orders.Allocate(allocate(order("O-1", ("C", 2))))
     code, out, _ = _cli(client, capsys, "list", "--state", "backordered")
     assert code == 0 and out.splitlines()[1].split()[:3] == ["O-1", "BACKORDERED", "2"]
-    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c0", order_id="O-0"))  # frees C, heals nothing
+    client.clock.advance(minutes=2)  # O-0's hold expires: its C is free again, and expiry heals nothing
     code, out, _ = _cli(client, capsys, "resource", "O-1", "--reason", "stock freed")
     assert code == 0 and out.splitlines() == ["O-1: ALLOCATED", "  reserved 2 x C (line L0) at FAR"]
+
+
+def test_a_cancel_gives_the_units_it_frees_to_orders_waiting_for_them(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-0", ("C", 4))))  # all the C there is
+    client.orders.Allocate(allocate(order("O-1", ("C", 1)), key="k-1"))
+    client.orders.Allocate(allocate(order("O-2", ("C", 2), priority=5)))  # newer, but matters more
+    cancel = orders_pb2.CancelRequest(
+        request_key="c0", order_id="O-0", lines=[orders_pb2.LineUnits(line_id="L0", qty=2)]
+    )
+    client.orders.Cancel(cancel)
+    get = client.orders.GetOrder
+    assert state(get(orders_pb2.GetOrderRequest(order_id="O-2")).order) == "ALLOCATED"
+    assert state(get(orders_pb2.GetOrderRequest(order_id="O-1")).order) == "BACKORDERED"
+    healed = get(orders_pb2.GetOrderRequest(order_id="O-2")).order.events[-1]
+    assert healed.type == "RESOURCED"
+    # A replayed cancel frees nothing more and heals nothing.
+    assert client.orders.Cancel(cancel) == client.orders.Cancel(cancel)
+    assert state(get(orders_pb2.GetOrderRequest(order_id="O-1")).order) == "BACKORDERED"
+    client.orders.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-0"))
+    assert state(get(orders_pb2.GetOrderRequest(order_id="O-1")).order) == "ALLOCATED"
+    conservation = client.orders.CheckConservation(orders_pb2.CheckConservationRequest())
+    assert conservation.ok, conservation.problems
