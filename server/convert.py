@@ -414,8 +414,12 @@ def order_line_from_proto(
         weight = msg.unit_weight_lb
     elif item is not None:
         weight = item.unit_weight_lb
-    else:
-        c.add(join(path, "unit_weight_lb"), f"is required: the catalogue has no item {msg.sku[:40]!r}")
+    elif msg.sku.strip():  # an empty SKU is the line's own violation ("is required")
+        # The SKU is what is wrong (the weight is only how the catalogue would have been bypassed).
+        c.add(
+            join(path, "sku"),
+            f"is not in the catalogue ({msg.sku[:40]!r}): add it with UpsertItems, or send unit_weight_lb",
+        )
     hazmat = msg.hazmat if msg.HasField("hazmat") else (item.hazmat if item is not None else False)
     attributes = dict(msg.attributes)
     if msg.HasField("unit_price"):

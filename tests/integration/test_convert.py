@@ -100,7 +100,7 @@ def test_every_order_violation_is_collected_with_its_path() -> None:
         "orders[0].order_id",
         "orders[0].ship_to.lat",
         "orders[0].lines[0].qty",
-        "orders[0].lines[1].unit_weight_lb",
+        "orders[0].lines[1].sku",  # not in the catalogue, and no weight sent to stand in for it
         "orders[0].lines[2].line_id",  # a duplicate of lines[0]
         "orders[0].lines[2].unit_price.currency_code",
         "orders[0].pickup_node_id",
@@ -108,6 +108,18 @@ def test_every_order_violation_is_collected_with_its_path() -> None:
         "orders[0].ship_to_address.address_lines",
         f"orders[0].attributes[{('k' * 40)!r}]",
     }
+
+
+def test_an_unknown_sku_is_named_on_the_sku_and_only_without_a_weight() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        convert.order_from_proto(order(lines=[line("1", sku="NOPE"), line("2", sku="")]), CATALOGUE, "USD")
+    found = {v.field: v.description for v in caught.value.violations}
+    assert set(found) == {"order.lines[0].sku", "order.lines[1].sku"}
+    assert "not in the catalogue" in found["order.lines[0].sku"] and "UpsertItems" in found["order.lines[0].sku"]
+    assert found["order.lines[1].sku"] == "is required"  # said once, not also "not in the catalogue"
+    # With its weight sent, a SKU the catalogue does not know is fine.
+    known = convert.order_from_proto(order(lines=[line("1", sku="NOPE", unit_weight_lb=1.0)]), CATALOGUE, "USD")
+    assert known.lines[0].sku == "NOPE"
 
 
 def test_an_order_needs_lines_and_a_destination() -> None:
