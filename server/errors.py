@@ -132,7 +132,9 @@ def _row(exception: type[Exception], to_status: Callable[..., status_pb2.Status]
 
 
 def _invalid_store_request(error: InvalidRequestError) -> status_pb2.Status:
-    return _status(code_pb2.INVALID_ARGUMENT, str(error), _bad_request([("", str(error))]))
+    # Named like every other bad field; the store knows which argument it could not act on.
+    summary = f"invalid request: {error.field}" if error.field else str(error)
+    return _status(code_pb2.INVALID_ARGUMENT, summary, _bad_request([(error.field, str(error))]))
 
 
 def _transition(error: TransitionError) -> status_pb2.Status:

@@ -179,9 +179,14 @@ class OrderService(orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
                 convert.check_id(c, f"node_ids[{i}]", node_id)
         created = _time_window(c, "created", request.created) if request.HasField("created") else TimeWindow()
         updated = _time_window(c, "updated", request.updated) if request.HasField("updated") else TimeWindow()
+        after = ""
+        if request.page_token:
+            try:
+                after = decode_page_token(request.page_token)
+            except InvalidRequestError as error:  # reported with every other bad field
+                c.add("page_token", str(error))
         c.raise_if_any()
         size = request.page_size or 100
-        after = decode_page_token(request.page_token) if request.page_token else ""
         wanted = OrderFilter(
             states=[s for s in states if s is not None],
             node_ids=sorted(set(request.node_ids)),

@@ -21,7 +21,14 @@ class StoreError(Exception):
 
 
 class InvalidRequestError(StoreError, ValueError):
-    """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of)."""
+    """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of).
+
+    ``field`` is the request field it came from, so the caller's error names it.
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class UnknownNodeError(StoreError):

@@ -39,6 +39,7 @@ T = TypeVar("T")
 Key = tuple[str, str]  # (sku, node_id): the inventory primary key, and the order rows are locked in
 
 _PAGE_TOKEN_PREFIX = "n1:"
+_NOT_OURS = "is not a page token this service issued"
 
 
 class Tx(Protocol):
@@ -64,9 +65,9 @@ def decode_page_token(token: str) -> str:
     try:
         text = base64.urlsafe_b64decode(token.encode("ascii")).decode()
     except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidRequestError("page_token is not one this service issued") from None
+        raise InvalidRequestError(_NOT_OURS, "page_token") from None
     if not text.startswith(_PAGE_TOKEN_PREFIX):
-        raise InvalidRequestError("page_token is not one this service issued")
+        raise InvalidRequestError(_NOT_OURS, "page_token")
     return text[len(_PAGE_TOKEN_PREFIX) :]
 
 
@@ -418,9 +419,9 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
 
 def _checked_as_of(index: int, update: InventoryUpdate) -> datetime | None:
     if update.as_of is not None:
-        return rows.require_utc(update.as_of, f"updates[{index}].as_of")
+        return rows.require_utc(update.as_of, f"updates[{index}].count.as_of")
     if update.kind is UpdateKind.ABSOLUTE:
-        raise InvalidRequestError(f"updates[{index}].as_of is required for an ABSOLUTE count")
+        raise InvalidRequestError("is required for an ABSOLUTE count", f"updates[{index}].count.as_of")
     return None
 
 

@@ -50,7 +50,7 @@ POSITION_COLUMNS = ("node_id", "sku", "on_hand", "reserved", "protected", "as_of
 def require_utc(value: datetime, what: str) -> datetime:
     """``value`` in UTC; naive datetimes are refused because their zone would be a guess."""
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidRequestError(f"{what} must be timezone-aware")
+        raise InvalidRequestError(f"{what} must be timezone-aware", what)
     return value.astimezone(UTC)
 
 

@@ -302,6 +302,16 @@ def test_list_orders_refuses_bad_filters_naming_each_field(client: Client) -> No
     assert violations(raised.value) == {"updated.end": "must be after updated.start"}
 
 
+def test_a_bad_list_orders_page_token_is_named_with_the_other_bad_fields(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    for token in ("garbage!", "bm90LW91cnM="):  # not base64; base64 of a token of no page ("not-ours")
+        with pytest.raises(grpc.RpcError) as raised:
+            client.orders.ListOrders(orders_pb2.ListOrdersRequest(page_token=token, page_size=-1))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(violations(raised.value)) == {"page_token", "page_size"}, token
+        assert "page_token" in (raised.value.details() or "")
+
+
 # --- exactly once -------------------------------------------------------------------------
 
 

@@ -329,10 +329,12 @@ def test_unknown_nodes_reject_the_whole_batch(network: Store) -> None:
 
 def test_absolute_without_a_timezone_aware_as_of_is_refused(network: Store) -> None:
     no_time = InventoryUpdate(node_id="DC1", sku="A", kind=UpdateKind.ABSOLUTE, quantity=1)
-    with pytest.raises(InvalidRequestError, match="as_of"):
+    with pytest.raises(InvalidRequestError, match="required") as missing:
         network.update_inventory([no_time])
-    with pytest.raises(InvalidRequestError, match="timezone"):
+    assert missing.value.field == "updates[0].count.as_of"  # what the caller's error names
+    with pytest.raises(InvalidRequestError, match="timezone") as naive:
         network.update_inventory([absolute("DC1", "A", 1, datetime(2025, 1, 1))])
+    assert naive.value.field == "updates[0].count.as_of"
     assert network.get_availability(["A"]) == []
 
 
