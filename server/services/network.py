@@ -60,7 +60,7 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
                 c.check(node_type is not None, f"types[{i}]", "must be a known node type, not UNSPECIFIED")
                 if node_type is not None:
                     types.append(node_type)
-        convert.check_text(c, "tag", request.tag, limits.MAX_ID_LENGTH)
+        convert.check_id(c, "tag", request.tag, required=False)
         convert.check_text(c, "page_token", request.page_token, 1024)
         c.raise_if_any()
         try:

@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from engine import limits
 from engine.availability import StockLevels
-from engine.model import InventoryPosition, Item, Node, NodeType
+from engine.model import InventoryPosition, Item, Node, NodeType, control_problem
 from server.store import rows
 from server.store.base import (
     InvalidRequestError,
@@ -66,7 +66,8 @@ def decode_page_token(token: str) -> str:
         text = base64.urlsafe_b64decode(token.encode("ascii")).decode()
     except (binascii.Error, UnicodeError, ValueError):
         raise InvalidRequestError(_NOT_OURS, "page_token") from None
-    if not text.startswith(_PAGE_TOKEN_PREFIX):
+    # A forged token could carry a NUL, which PostgreSQL refuses as a query parameter.
+    if not text.startswith(_PAGE_TOKEN_PREFIX) or control_problem(text) is not None:
         raise InvalidRequestError(_NOT_OURS, "page_token")
     return text[len(_PAGE_TOKEN_PREFIX) :]
 

@@ -291,3 +291,58 @@ def test_stock_below_zero_is_a_failed_precondition_and_changes_nothing(api: Api)
     failure = detail_of(error, error_details_pb2.PreconditionFailure)
     assert [v.subject for v in failure.violations] == ["updates[1].delta"]
     assert snapshot(api) == before
+
+
+# --- control characters: INVALID_ARGUMENT naming the field on both stores ----------------------
+# PostgreSQL's text cannot hold NUL: these calls used to fail there with INTERNAL while SQLite
+# stored the id. Every other control character is refused in ids too (tabs and line breaks are
+# allowed only in free text such as a node's name).
+
+
+@pytest.mark.parametrize(
+    "bad", ["A\x00B", "A\x1b[31mB", "A\tB", "A\x7fB", "A\x85B"], ids=["nul", "esc", "tab", "del", "c1"]
+)
+def test_control_characters_in_ids_are_named_and_nothing_is_written(api: Api, bad: str) -> None:
+    seed(api)
+    before = snapshot(api)
+    cases: list[tuple[object, object, str]] = [
+        (api.network.UpsertItems, network_pb2.UpsertItemsRequest(items=[item("OK"), item(bad)]), "items[1].sku"),
+        (api.network.UpsertItems, network_pb2.UpsertItemsRequest(items=[item("NEW", tags=[bad])]), "items[0].tags"),
+        (
+            api.network.UpsertItems,
+            network_pb2.UpsertItemsRequest(items=[item("NEW", attributes={bad: "v"})]),
+            f"items[0].attributes[{bad!r}]",
+        ),
+        (api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node(bad)]), "nodes[0].id"),
+        (api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node("N", tags=[bad])]), "nodes[0].tags"),
+        (api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node("N", region=bad)]), "nodes[0].region"),
+        (
+            api.network.UpdateInventory,
+            network_pb2.UpdateInventoryRequest(updates=[count("DC-01", "SKU-1", 4), count("DC-01", bad, 1)]),
+            "updates[1].sku",
+        ),
+        (
+            api.network.UpdateInventory,
+            network_pb2.UpdateInventoryRequest(updates=[delta(bad, "SKU-1", 1)]),
+            "updates[0].node_id",
+        ),
+        (api.network.GetAvailability, network_pb2.GetAvailabilityRequest(skus=["SKU-1", bad]), "skus[1]"),
+        (
+            api.network.GetAvailability,
+            network_pb2.GetAvailabilityRequest(skus=["SKU-1"], node_ids=[bad]),
+            "node_ids[0]",
+        ),
+        (api.network.ListNodes, network_pb2.ListNodesRequest(tag=bad), "tag"),
+    ]
+    for call, request, field in cases:
+        found = violations(refused(call, request))
+        assert field in found, (field, found)
+        assert "control characters" in found[field]
+    assert snapshot(api) == before
+
+
+def test_free_text_keeps_line_breaks_but_not_nul(api: Api) -> None:
+    api.network.UpsertNodes(network_pb2.UpsertNodesRequest(nodes=[node("N", name="Dock 4\nrear\tgate")]))
+    assert api.network.ListNodes(network_pb2.ListNodesRequest()).nodes[0].name == "Dock 4\nrear\tgate"
+    error = refused(api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node("N", name="Dock\x00")]))
+    assert "U+0000" in violations(error)["nodes[0].name"]
