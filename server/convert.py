@@ -401,6 +401,9 @@ def update_result_to_proto(result: InventoryUpdateResult) -> network_pb2.Invento
     )
     if result.position.as_of is not None:
         msg.stored_as_of.CopyFrom(timestamp_to_proto(result.position.as_of))
+    msg.shorted_units = result.shorted_units
+    for hold in result.shorted:
+        msg.shorted.add(order_id=hold.order_id, line_id=hold.line_id, qty=hold.qty)
     return msg
 
 

@@ -88,21 +88,25 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
     def UpdateInventory(
         self, request: network_pb2.UpdateInventoryRequest, context: grpc.ServicerContext
     ) -> network_pb2.UpdateInventoryResponse:
-        updates = convert.inventory_updates_from_proto(request.updates, not_after=self._deps.clock() + MAX_CLOCK_SKEW)
-        results = self._store.update_inventory(updates)
+        now = self._deps.clock()
+        updates = convert.inventory_updates_from_proto(request.updates, not_after=now + MAX_CLOCK_SKEW)
+        results = self._store.update_inventory(updates, now=now)
         self._heal(updates, results)
         return network_pb2.UpdateInventoryResponse(results=[convert.update_result_to_proto(r) for r in results])
 
     def _heal(self, updates: Sequence[InventoryUpdate], results: Sequence[InventoryUpdateResult]) -> None:
-        """Stock arrived: source the oldest orders waiting for it again, after the counts committed.
+        """Stock arrived, or holds gave way to a count: source the orders waiting for those SKUs again
+        (highest priority, then oldest), after the counts committed.
 
-        A stale count (ignored) or a negative delta brings nothing, so it heals nothing. Healing
-        never fails the update, which is already durable; what is not healed now heals later.
+        A stale count (ignored) or a negative delta brings nothing, so it heals nothing, unless it
+        left orders short: they are re-sourced elsewhere like any backorder. Healing never fails
+        the update, which is already durable; what is not healed now heals later.
         """
         arrived = {
             u.sku
             for u, r in zip(updates, results, strict=True)
-            if r.outcome == UpdateOutcome.APPLIED and (u.kind == UpdateKind.ABSOLUTE or u.quantity > 0)
+            if r.outcome == UpdateOutcome.APPLIED
+            and (u.kind == UpdateKind.ABSOLUTE or u.quantity > 0 or r.shorted_units > 0)
         }
         if arrived:
             self._resourcer.heal_after_commit(arrived)

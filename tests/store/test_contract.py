@@ -15,6 +15,7 @@ from server.store import (
     InventoryUpdate,
     NegativeStockError,
     Store,
+    StoreError,
     UnknownNodeError,
     UpdateKind,
     UpdateOutcome,
@@ -291,6 +292,7 @@ def test_negative_stock_rejects_the_whole_batch(network: Store) -> None:
 
     # 5 - 3 = 2 is fine; 2 - 3 is not; a negative delta on a missing row is not either.
     assert raised.value.indexes == (2, 3)
+    assert raised.value.fields == ("updates[2].delta", "updates[3].delta")
     assert on_hand(network, "A", "DC2") is None
     assert on_hand(network, "A", "DC1") == 5
     assert network.get_availability(["B"]) == []
@@ -300,20 +302,21 @@ def test_negative_absolute_count_is_rejected(network: Store) -> None:
     with pytest.raises(NegativeStockError) as raised:
         network.update_inventory([absolute("DC1", "A", -1)])
     assert raised.value.indexes == (0,)
+    assert raised.value.fields == ("updates[0].count.count",)  # not "delta": what the caller sent
 
 
-def test_stock_cannot_drop_below_reserved(network: Store, raw_sql: RawSql) -> None:
+def test_below_reserved_with_no_holds_behind_it_is_an_error_not_a_guess(network: Store, raw_sql: RawSql) -> None:
+    # Below reserved, holds give way (tests/store/test_inventory_shortfall.py). A reserved count
+    # that no hold backs is already broken (CheckConservation names it): nothing to take back.
     network.update_inventory([absolute("DC1", "A", 10)])
     raw_sql("UPDATE inventory SET reserved = 6 WHERE sku = 'A' AND node_id = 'DC1'")
 
-    with pytest.raises(NegativeStockError):
+    with pytest.raises(StoreError, match="not backed by holds"):
         network.update_inventory([absolute("DC1", "A", 5, T0 + timedelta(seconds=1))])
-    with pytest.raises(NegativeStockError):
-        network.update_inventory([delta("DC1", "A", -5)])
     assert on_hand(network, "A", "DC1") == 10
 
     [result] = network.update_inventory([delta("DC1", "A", -4)])
-    assert (result.position.on_hand, result.position.reserved) == (6, 6)
+    assert (result.position.on_hand, result.position.reserved, result.shorted_units) == (6, 6, 0)
 
 
 def test_unknown_nodes_reject_the_whole_batch(network: Store) -> None:
