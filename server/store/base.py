@@ -6,14 +6,17 @@ Every write method is one transaction: it applies completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.availability import StockLevels
 from engine.model import InventoryPosition, Item, Node, NodeType
+
+if TYPE_CHECKING:
+    from server.store.orders import RequestKey
 
 
 class StoreError(Exception):
@@ -145,6 +148,18 @@ class Store(Protocol):
         (engine/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError or
         NegativeStockError (on hand below zero), applying nothing, when any update is bad.
         """
+        ...
+
+    def update_inventory_once(
+        self,
+        key: RequestKey,
+        updates: Sequence[InventoryUpdate],
+        now: datetime,
+        respond: Callable[[Sequence[InventoryUpdateResult]], bytes],
+    ) -> tuple[bytes, list[InventoryUpdateResult] | None]:
+        """``update_inventory`` once per request key: (the stored response, the results), the
+        results None when this is a retry that applied nothing. IdempotencyKeyConflict when the
+        key was used for another request."""
         ...
 
     def get_availability(

@@ -36,7 +36,7 @@ from server.store.base import (
 from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
-from server.store.orders import HELD, RELEASED, OrderStoreMixin
+from server.store.orders import HELD, RELEASED, OrderStoreMixin, RequestKey
 from server.store.rule_sets import RuleSetStoreMixin
 
 T = TypeVar("T")
@@ -350,6 +350,29 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
         at = now or rows.utc_now()
         return self._write(lambda tx: self._apply_updates(tx, updates, as_ofs, at))
+
+    def update_inventory_once(
+        self,
+        key: RequestKey,
+        updates: Sequence[InventoryUpdate],
+        now: datetime,
+        respond: Callable[[Sequence[InventoryUpdateResult]], bytes],
+    ) -> tuple[bytes, list[InventoryUpdateResult] | None]:
+        """``update_inventory`` exactly once per request key: the response ``respond`` made of the
+        results is stored with them, in the same transaction. A retry gets the stored response and
+        None for results (nothing was applied again); the key used for another request raises
+        IdempotencyKeyConflict. A refused batch stores nothing, so its retry is judged anew."""
+        as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
+
+        def work(tx: Tx) -> tuple[bytes, list[InventoryUpdateResult] | None]:
+            # The key first: a concurrent duplicate waits on it and then finds our response.
+            stored = self._claim(tx, key, now)
+            if stored is not None:
+                return stored, None
+            results = self._apply_updates(tx, updates, as_ofs, now)
+            return self._finish(tx, key, respond(results)), results
+
+        return self._write(work)
 
     def _apply_updates(
         self,

@@ -190,3 +190,21 @@ def test_counts_racing_cancels_and_shipments_keep_stock_conserved(client: Client
     assert client.conservation() == []
     near = client.network.GetAvailability(network_pb2.GetAvailabilityRequest(skus=["A"], node_ids=["NEAR"]))
     assert near.positions[0].reserved <= near.positions[0].on_hand
+
+
+def test_a_retried_shrink_with_its_key_replays_what_gave_way_and_takes_nothing_more(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 3))))
+    request = network_pb2.UpdateInventoryRequest(
+        request_key="cycle-count-7", updates=[_counted(client, "NEAR", "A", 1)]
+    )
+    first = client.network.UpdateInventory(request)
+    assert [(s.order_id, s.qty) for s in first.results[0].shorted] == [("O-1", 2)]
+    events = [e.type for e in _get(client, "O-1").events]
+    _update(client, delta("NEAR", "A", 2))
+    o2 = client.orders.Allocate(allocate(order("O-2", ("A", 2)))).order
+    assert _holds(o2) == [("NEAR", 2)]  # a second application of the count would take these back
+    client.clock.advance(seconds=1)
+    assert client.network.UpdateInventory(request).SerializeToString() == first.SerializeToString()
+    assert [e.type for e in _get(client, "O-1").events] == events == ["ALLOCATED", "SHORTED", "RESOURCED"]
+    assert [e.type for e in _get(client, "O-2").events] == ["ALLOCATED"] and client.available("A", "NEAR") == 0
+    assert client.conservation() == []
