@@ -7,6 +7,7 @@ field paths relative to the object (callers prefix them with where it came from)
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,9 +34,50 @@ class ObjectiveMode(StrEnum):
     FEWEST_SHIPMENTS = "FEWEST_SHIPMENTS"
 
 
-def _check_id(v: Violations, value: str, name: str) -> None:
-    v.check(bool(value) and bool(value.strip()), name, "is required")
-    v.check(len(value) <= limits.MAX_ID_LENGTH, name, f"is longer than {limits.MAX_ID_LENGTH} characters")
+# Ids and free text are checked here and only here (server/convert.py asks these functions too).
+# A control character in an id is never meant: PostgreSQL's text cannot even hold NUL (the call
+# failed with INTERNAL there while SQLite stored it), and the rest garble logs, CSV exports and
+# terminals. Free text may keep tabs and line breaks.
+_ID_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_TEXT_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def control_problem(value: str, *, line_breaks: bool = False) -> str | None:
+    """Why ``value`` may not be stored because of a control character; None when it has none."""
+    found = (_TEXT_CONTROL if line_breaks else _ID_CONTROL).search(value)
+    if found is None:
+        return None
+    return f"must not contain control characters (U+{ord(found.group()):04X} at position {found.start()})"
+
+
+def id_problem(value: str, *, required: bool = True) -> str | None:
+    """Why ``value`` is not an id (None when it is): 1-128 characters, not blank, no control characters.
+    ``required=False``: an id-like optional field, which may also be empty."""
+    if required and not value.strip():
+        return "is required"
+    if len(value) > limits.MAX_ID_LENGTH:
+        return f"is longer than {limits.MAX_ID_LENGTH} characters"
+    return control_problem(value)
+
+
+def text_problem(value: str, max_length: int = limits.MAX_TEXT_LENGTH) -> str | None:
+    """Why ``value`` is not acceptable free text (None when it is): bounded, no control characters
+    but tabs and line breaks."""
+    if len(value) > max_length:
+        return f"is longer than {max_length} characters"
+    return control_problem(value, line_breaks=True)
+
+
+def _check_id(v: Violations, value: str, name: str, *, required: bool = True) -> None:
+    problem = id_problem(value, required=required)
+    if problem is not None:
+        v.add(name, problem)
+
+
+def _check_text(v: Violations, value: str, name: str, max_length: int = limits.MAX_TEXT_LENGTH) -> None:
+    problem = text_problem(value, max_length)
+    if problem is not None:
+        v.add(name, problem)
 
 
 def _check_finite(v: Violations, value: float, name: str, low: float, high: float) -> None:
@@ -55,6 +97,9 @@ def _check_tags(v: Violations, tags: frozenset[str], name: str) -> None:
         v.check(
             0 < len(tag) <= limits.MAX_ID_LENGTH, name, f"tag {tag[:40]!r} must be 1-{limits.MAX_ID_LENGTH} characters"
         )
+        problem = control_problem(tag)
+        if problem is not None:
+            v.add(name, f"tag {tag[:40]!r} {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +135,8 @@ class Node:
     def __post_init__(self) -> None:
         v = Violations()
         _check_id(v, self.id, "id")
-        v.check(len(self.name) <= limits.MAX_TEXT_LENGTH, "name", "is too long")
-        v.check(len(self.region) <= limits.MAX_ID_LENGTH, "region", "is too long")
+        _check_text(v, self.name, "name")
+        _check_id(v, self.region, "region", required=False)
         _check_finite(v, self.pick_pack_cost, "pick_pack_cost", 0.0, limits.MAX_MONEY)
         _check_finite(v, self.unit_handling_cost, "unit_handling_cost", 0.0, limits.MAX_MONEY)
         for name, cap in (("max_shipments", self.max_shipments), ("max_units", self.max_units)):
@@ -205,8 +250,9 @@ class Order:
             if value is not None:
                 _check_finite(v, value, name, 0.0, limits.MAX_MONEY)
         v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
-        v.check(len(self.channel) <= limits.MAX_ID_LENGTH, "channel", "is too long")
-        v.check(len(self.service_level) <= limits.MAX_ID_LENGTH, "service_level", "is too long")
+        _check_id(v, self.channel, "channel", required=False)
+        _check_id(v, self.service_level, "service_level", required=False)
+        _check_id(v, self.pickup_node_id, "pickup_node_id", required=False)
         v.check(
             0 <= self.priority <= limits.MAX_ORDER_PRIORITY,
             "priority",

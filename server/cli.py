@@ -236,7 +236,7 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
     plan = plan_requests(network, args.chunk_size)
-    counts = {"nodes": 0, "rate_tables": 0, "items": 0, "applied": 0, "stale": 0}
+    counts = {"nodes": 0, "rate_tables": 0, "items": 0, "applied": 0, "stale": 0, "shorted": 0}
     progress = _progress(plan.request_count)
     with _channel(args) as channel:
         stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
@@ -254,6 +254,7 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
                 for result in stub.UpdateInventory(updates, timeout=args.timeout).results:
                     applied = result.outcome == proto.network_pb2.UPDATE_OUTCOME_APPLIED
                     counts["applied" if applied else "stale"] += 1
+                    counts["shorted"] += result.shorted_units
                 progress(1)
         except grpc.RpcError as error:
             progress(0, close=True)
@@ -267,6 +268,8 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
         f"({counts['applied']} applied, {counts['stale']} stale ignored) in {plan.request_count} requests",
         file=out,
     )
+    if counts["shorted"]:  # the file counted less than orders held: their holds gave way
+        print(f"{counts['shorted']} reserved units were no longer on hand: taken back from orders", file=out)
     return 0
 
 

@@ -27,6 +27,9 @@ from engine.model import (
     ObjectiveMode,
     Order,
     OrderLine,
+    control_problem,
+    id_problem,
+    text_problem,
 )
 from engine.rates import RateTable
 from server.geocode import SUPPORTED_COUNTRIES, postal_code_point
@@ -112,13 +115,18 @@ def check_count(c: Collector, path: str, count: int, low: int, high: int, what: 
     return True
 
 
-def check_id(c: Collector, path: str, value: str) -> None:
-    c.check(bool(value.strip()), path, "is required")
-    c.check(len(value) <= limits.MAX_ID_LENGTH, path, f"is longer than {limits.MAX_ID_LENGTH} characters")
+def check_id(c: Collector, path: str, value: str, *, required: bool = True) -> None:
+    """An id: the engine's one definition (1-128 characters, no control characters)."""
+    problem = id_problem(value, required=required)
+    if problem is not None:
+        c.add(path, problem)
 
 
 def check_text(c: Collector, path: str, value: str, max_length: int) -> None:
-    c.check(len(value) <= max_length, path, f"is longer than {max_length} characters")
+    """Free text: the engine's one definition (bounded; tabs and line breaks the only controls)."""
+    problem = text_problem(value, max_length)
+    if problem is not None:
+        c.add(path, problem)
 
 
 def check_attributes(c: Collector, path: str, attributes: Mapping[str, str]) -> None:
@@ -126,9 +134,12 @@ def check_attributes(c: Collector, path: str, attributes: Mapping[str, str]) -> 
         c.add(path, f"has {len(attributes)} entries; at most {limits.MAX_ATTRIBUTES} are allowed")
         return
     for key in sorted(attributes):
+        at = f"{path}[{key[:40]!r}]"
         if not 0 < len(key) <= limits.MAX_ID_LENGTH:
-            c.add(f"{path}[{key[:40]!r}]", f"keys must be 1-{limits.MAX_ID_LENGTH} characters")
-        check_text(c, f"{path}[{key[:40]!r}]", attributes[key], limits.MAX_TEXT_LENGTH)
+            c.add(at, f"keys must be 1-{limits.MAX_ID_LENGTH} characters")
+        elif (problem := control_problem(key)) is not None:
+            c.add(at, f"keys {problem}")
+        check_text(c, at, attributes[key], limits.MAX_TEXT_LENGTH)
 
 
 # --- money and time -------------------------------------------------------------------------
@@ -444,6 +455,9 @@ def update_result_to_proto(result: InventoryUpdateResult) -> network_pb2.Invento
     )
     if result.position.as_of is not None:
         msg.stored_as_of.CopyFrom(timestamp_to_proto(result.position.as_of))
+    msg.shorted_units = result.shorted_units
+    for hold in result.shorted:
+        msg.shorted.add(order_id=hold.order_id, line_id=hold.line_id, qty=hold.qty)
     return msg
 
 
@@ -468,8 +482,12 @@ def order_line_from_proto(
         weight = msg.unit_weight_lb
     elif item is not None:
         weight = item.unit_weight_lb
-    else:
-        c.add(join(path, "unit_weight_lb"), f"is required: the catalogue has no item {msg.sku[:40]!r}")
+    elif msg.sku.strip():  # an empty SKU is the line's own violation ("is required")
+        # The SKU is what is wrong (the weight is only how the catalogue would have been bypassed).
+        c.add(
+            join(path, "sku"),
+            f"is not in the catalogue ({msg.sku[:40]!r}): add it with UpsertItems, or send unit_weight_lb",
+        )
     hazmat = msg.hazmat if msg.HasField("hazmat") else (item.hazmat if item is not None else False)
     attributes = dict(msg.attributes)
     if msg.HasField("unit_price"):
@@ -496,12 +514,13 @@ def _stand_in_line(index: int, line_id: str) -> OrderLine:
     try:
         return OrderLine(line_id=line_id, sku="-", qty=1, unit_weight_lb=0.0)
     except InvalidInputError:
-        return OrderLine(line_id=f"\x00{index}", sku="-", qty=1, unit_weight_lb=0.0)
+        # A valid id no caller sends (a word joiner, then the index): it duplicates nothing real.
+        return OrderLine(line_id=f"\u2060{index}", sku="-", qty=1, unit_weight_lb=0.0)
 
 
 def _check_address(c: Collector, path: str, msg: common_pb2.PostalAddress) -> None:
     for name in ("country_code", "postal_code", "region"):
-        check_text(c, join(path, name), getattr(msg, name), limits.MAX_ID_LENGTH)
+        check_id(c, join(path, name), getattr(msg, name), required=False)
     check_text(c, join(path, "locality"), msg.locality, limits.MAX_TEXT_LENGTH)
     if check_count(c, join(path, "address_lines"), len(msg.address_lines), 0, MAX_ADDRESS_LINES, "lines"):
         for i, line in enumerate(msg.address_lines):
@@ -552,8 +571,7 @@ def order_into(
             money_from_proto(c, join(path, name), getattr(msg, name), currency) if msg.HasField(name) else None
         )
     check_attributes(c, join(path, "attributes"), msg.attributes)
-    check_text(c, join(path, "customer_id"), msg.customer_id, limits.MAX_ID_LENGTH)
-    check_text(c, join(path, "pickup_node_id"), msg.pickup_node_id, limits.MAX_ID_LENGTH)
+    check_id(c, join(path, "customer_id"), msg.customer_id, required=False)
     order = c.build(
         path,
         lambda: Order(

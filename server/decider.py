@@ -17,7 +17,7 @@ from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.decision import Decision
 from engine.directives import NO_DIRECTIVES, Directives, Exclusion
-from engine.model import Order
+from engine.model import Order, id_problem
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
 from engine.sourcing import decide
@@ -63,7 +63,9 @@ class Decider:
 
     def order_from_proto(self, msg: common_pb2.Order, path: str = "order") -> Order:
         """The engine order, lines enriched from the catalogue; InvalidInputError names bad fields."""
-        skus = sorted({line.sku for line in msg.lines})[: limits.MAX_LINES_PER_ORDER]
+        # Only well-formed SKUs are looked up: a bad one is the conversion's violation to report, and
+        # a NUL in a query parameter fails on PostgreSQL.
+        skus = sorted({line.sku for line in msg.lines if id_problem(line.sku) is None})[: limits.MAX_LINES_PER_ORDER]
         return convert.order_from_proto(msg, self._items.get_items(skus), self._currency, path=path)
 
     def decide(

@@ -8,11 +8,12 @@ never to the caller.
 
 Choices worth knowing:
 
-- ``NegativeStockError`` (deltas that would take stock below zero or below what is reserved) is
-  FAILED_PRECONDITION with a google.rpc.PreconditionFailure: the request is well formed and the
-  same request succeeds once the stock is there, which is what that code means in
-  google.rpc.Code. Malformed counts (negative absolute counts, absurd deltas) never reach the
-  store: they are INVALID_ARGUMENT from the conversion layer.
+- ``NegativeStockError`` (deltas that would take on hand below zero) is FAILED_PRECONDITION with
+  a google.rpc.PreconditionFailure whose subjects name each update's quantity field
+  (``updates[3].delta``): the request is well formed and the same request succeeds once the
+  stock is there, which is what that code means in google.rpc.Code. Malformed counts (negative
+  absolute counts, absurd deltas) never reach the store: they are INVALID_ARGUMENT from the
+  conversion layer. Going below what is reserved is not an error: the holds give way.
 - ``UnknownNodeError`` names ``updates[i].node_id``: the store raises it only from
   ``update_inventory``, whose updates the service passes in request order.
 """
@@ -103,14 +104,12 @@ def _negative_stock(error: NegativeStockError) -> status_pb2.Status:
     failure = error_details_pb2.PreconditionFailure(
         violations=[
             error_details_pb2.PreconditionFailure.Violation(
-                type="STOCK",
-                subject=f"updates[{i}].delta",
-                description="would take on-hand below zero or below what is reserved",
+                type="STOCK", subject=field, description="would take on hand below zero"
             )
-            for i in error.indexes[: _MESSAGE_FIELDS * 5]
+            for field in error.fields[: _MESSAGE_FIELDS * 5]
         ]
     )
-    subjects = _field_summary([f"updates[{i}].delta" for i in error.indexes])
+    subjects = _field_summary(list(error.fields))
     return _status(code_pb2.FAILED_PRECONDITION, f"not enough stock for {subjects}", failure)
 
 
@@ -132,7 +131,9 @@ def _row(exception: type[Exception], to_status: Callable[..., status_pb2.Status]
 
 
 def _invalid_store_request(error: InvalidRequestError) -> status_pb2.Status:
-    return _status(code_pb2.INVALID_ARGUMENT, str(error), _bad_request([("", str(error))]))
+    # Named like every other bad field; the store knows which argument it could not act on.
+    summary = f"invalid request: {error.field}" if error.field else str(error)
+    return _status(code_pb2.INVALID_ARGUMENT, summary, _bad_request([(error.field, str(error))]))
 
 
 def _transition(error: TransitionError) -> status_pb2.Status:

@@ -15,6 +15,7 @@ from engine import limits
 from engine.errors import FieldViolation, InvalidInputError
 from engine.rates import rate_tables_in_force
 from server import convert
+from server.order_proto import request_hash
 from server.proto import network_pb2, network_pb2_grpc
 from server.services.deps import ServiceDeps
 from server.services.resourcing import Resourcer
@@ -26,11 +27,24 @@ from server.store.base import (
     UpdateKind,
     UpdateOutcome,
 )
+from server.store.orders import RequestKey
 
 # An absolute count dated further ahead than this is refused: a sender's clock gone wrong would
 # otherwise make every later, correct count look stale until that time.
 MAX_CLOCK_SKEW = timedelta(hours=24)
 _MAX_TYPE_FILTERS = len(convert.NODE_TYPE_FROM_PROTO)
+
+
+def _request_key(c: convert.Collector, request: network_pb2.UpdateInventoryRequest) -> RequestKey | None:
+    """The call's idempotency key; None when the caller sent none (each call then applies)."""
+    if not request.request_key:
+        return None
+    convert.check_id(c, "request_key", request.request_key)
+    return RequestKey(request.request_key, "UpdateInventory", request_hash("UpdateInventory", request))
+
+
+def _inventory_response(results: Sequence[InventoryUpdateResult]) -> network_pb2.UpdateInventoryResponse:
+    return network_pb2.UpdateInventoryResponse(results=[convert.update_result_to_proto(r) for r in results])
 
 
 class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[misc]
@@ -62,7 +76,7 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
                 c.check(node_type is not None, f"types[{i}]", "must be a known node type, not UNSPECIFIED")
                 if node_type is not None:
                     types.append(node_type)
-        convert.check_text(c, "tag", request.tag, limits.MAX_ID_LENGTH)
+        convert.check_id(c, "tag", request.tag, required=False)
         convert.check_text(c, "page_token", request.page_token, 1024)
         c.raise_if_any()
         try:
@@ -111,21 +125,43 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
     def UpdateInventory(
         self, request: network_pb2.UpdateInventoryRequest, context: grpc.ServicerContext
     ) -> network_pb2.UpdateInventoryResponse:
-        updates = convert.inventory_updates_from_proto(request.updates, not_after=self._deps.clock() + MAX_CLOCK_SKEW)
-        results = self._store.update_inventory(updates)
-        self._heal(updates, results)
-        return network_pb2.UpdateInventoryResponse(results=[convert.update_result_to_proto(r) for r in results])
+        now = self._deps.clock()
+        c = convert.Collector()
+        key = _request_key(c, request)
+        try:
+            updates = convert.inventory_updates_from_proto(request.updates, not_after=now + MAX_CLOCK_SKEW)
+        except InvalidInputError as error:  # every bad field in one answer, the key's too
+            c.items.extend(error.violations)
+        c.raise_if_any()
+        if key is None:
+            results = self._store.update_inventory(updates, now=now)
+            self._heal(updates, results)
+            return _inventory_response(results)
+        built: list[network_pb2.UpdateInventoryResponse] = []
+
+        def respond(results: Sequence[InventoryUpdateResult]) -> bytes:
+            built.append(_inventory_response(results))  # returned as is: not parsed back
+            return built[-1].SerializeToString(deterministic=True)
+
+        stored, applied = self._store.update_inventory_once(key, updates, now, respond)
+        if applied is None:  # a retry: nothing arrived now, so nothing heals
+            return network_pb2.UpdateInventoryResponse.FromString(stored)
+        self._heal(updates, applied)
+        return built[-1]
 
     def _heal(self, updates: Sequence[InventoryUpdate], results: Sequence[InventoryUpdateResult]) -> None:
-        """Stock arrived: source the oldest orders waiting for it again, after the counts committed.
+        """Stock arrived, or holds gave way to a count: source the orders waiting for those SKUs again
+        (highest priority, then oldest), after the counts committed.
 
-        A stale count (ignored) or a negative delta brings nothing, so it heals nothing. Healing
-        never fails the update, which is already durable; what is not healed now heals later.
+        A stale count (ignored) or a negative delta brings nothing, so it heals nothing, unless it
+        left orders short: they are re-sourced elsewhere like any backorder. Healing never fails
+        the update, which is already durable; what is not healed now heals later.
         """
         arrived = {
             u.sku
             for u, r in zip(updates, results, strict=True)
-            if r.outcome == UpdateOutcome.APPLIED and (u.kind == UpdateKind.ABSOLUTE or u.quantity > 0)
+            if r.outcome == UpdateOutcome.APPLIED
+            and (u.kind == UpdateKind.ABSOLUTE or u.quantity > 0 or r.shorted_units > 0)
         }
         if arrived:
             self._resourcer.heal_after_commit(arrived)

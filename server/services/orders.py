@@ -24,6 +24,7 @@ from engine import lifecycle, limits
 from engine.decision import AllocationLine
 from engine.errors import FieldViolation, InvalidInputError
 from engine.lifecycle import Action, OrderState
+from engine.model import id_problem
 from engine.network import NetworkSnapshot
 from engine.returns import ReturnRoute, receiving_node
 from server import convert
@@ -68,15 +69,17 @@ def order_store(store: Any) -> OrderStoreMixin:
 
 def _key(c: convert.Collector, method: str, request: Message) -> RequestKey:
     value: str = getattr(request, "request_key")  # noqa: B009 - every mutating request has one
-    c.check(bool(value.strip()), "request_key", "is required (an idempotency key of your choice)")
-    c.check(len(value) <= limits.MAX_ID_LENGTH, "request_key", f"is longer than {limits.MAX_ID_LENGTH} characters")
+    if not value.strip():
+        c.add("request_key", "is required (an idempotency key of your choice)")
+    else:
+        convert.check_id(c, "request_key", value)
     return RequestKey(value, method, request_hash(method, request))
 
 
 def _targets(c: convert.Collector, lines: Sequence[orders_pb2.LineUnits]) -> LineTargets:
     seen: set[str] = set()
     for i, line in enumerate(lines):
-        c.check(bool(line.line_id), f"lines[{i}].line_id", "is required")
+        convert.check_id(c, f"lines[{i}].line_id", line.line_id)
         c.check(line.line_id not in seen, f"lines[{i}].line_id", "is named twice")
         c.check(0 <= line.qty <= limits.MAX_QTY_PER_LINE, f"lines[{i}].qty", "must be 0 (all) or a unit count")
         seen.add(line.line_id)
@@ -198,9 +201,14 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
                 convert.check_id(c, f"node_ids[{i}]", node_id)
         created = _time_window(c, "created", request.created) if request.HasField("created") else TimeWindow()
         updated = _time_window(c, "updated", request.updated) if request.HasField("updated") else TimeWindow()
+        after = ""
+        if request.page_token:
+            try:
+                after = decode_page_token(request.page_token)
+            except InvalidRequestError as error:  # reported with every other bad field
+                c.add("page_token", str(error))
         c.raise_if_any()
         size = request.page_size or 100
-        after = decode_page_token(request.page_token) if request.page_token else ""
         wanted = OrderFilter(
             states=[s for s in states if s is not None],
             node_ids=sorted(set(request.node_ids)),
@@ -523,7 +531,12 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
         if request.page_token:
             try:
                 stamp, order_id = json.loads(decode_page_token(request.page_token))
-                after = (str(stamp), str(order_id))
+                # The store reads the stamp back as an aware time and the id as an order id.
+                if datetime.fromisoformat(stamp).tzinfo is None:
+                    raise ValueError(stamp)
+                if not isinstance(order_id, str) or id_problem(order_id) is not None:
+                    raise ValueError(order_id)
+                after = (stamp, order_id)
             except (InvalidRequestError, ValueError, TypeError):
                 c.check(False, "page_token", "is not a token this call returned")
         c.raise_if_any()

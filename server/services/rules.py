@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import grpc
 
+from engine import limits
 from engine.errors import FieldViolation, InvalidInputError
 from engine.rules.checks import Finding
 from engine.rules.loader import RuleError
@@ -49,9 +50,19 @@ def _files(request_files: Sequence[rules_pb2.RuleFile]) -> list[tuple[str, str]]
     c.check(1 <= len(request_files) <= MAX_FILES, "files", f"must hold 1 to {MAX_FILES} rule files")
     for i, f in enumerate(request_files[:MAX_FILES]):
         c.check(bool(f.name), f"files[{i}].name", "is required")
+        convert.check_text(c, f"files[{i}].name", f.name, limits.MAX_TEXT_LENGTH)
         c.check(len(f.content.encode()) <= MAX_FILE_BYTES, f"files[{i}].content", "is larger than 1 MiB")
     c.raise_if_any()
     return [(f.name, f.content) for f in request_files]
+
+
+def _check_who_and_version(activated_by: str | None, version: str) -> None:
+    """Who (when the call records it) and the version named: ids, stored and looked up as they are."""
+    c = convert.Collector()
+    if activated_by is not None:
+        convert.check_id(c, "activated_by", activated_by)
+    convert.check_id(c, "version", version, required=False)
+    c.raise_if_any()
 
 
 def _invalid(error: InvalidRuleSetError) -> InvalidInputError:
@@ -78,6 +89,7 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
     ) -> rules_pb2.GetRuleSetResponse:
         c = convert.Collector()
         c.check(0 <= request.history_limit <= MAX_HISTORY, "history_limit", f"must be 0-{MAX_HISTORY}")
+        convert.check_id(c, "version", request.version, required=False)
         c.raise_if_any()
         history = self._store.rule_activations(request.history_limit or DEFAULT_HISTORY)
         version = request.version or (history[0].version if history else "")
@@ -113,8 +125,7 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
         self, request: rules_pb2.ActivateRulesRequest, context: grpc.ServicerContext
     ) -> rules_pb2.ActivateRulesResponse:
         files = _files(request.files)
-        if not request.activated_by:
-            raise InvalidInputError(FieldViolation("activated_by", "is required"))
+        _check_who_and_version(request.activated_by, "")
         try:
             rule_set, activation, warnings = self._rules.activate(files, request.activated_by, self._deps.network.get())
         except InvalidRuleSetError as e:
@@ -128,8 +139,7 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
     def RollbackRules(
         self, request: rules_pb2.RollbackRulesRequest, context: grpc.ServicerContext
     ) -> rules_pb2.RollbackRulesResponse:
-        if not request.activated_by:
-            raise InvalidInputError(FieldViolation("activated_by", "is required"))
+        _check_who_and_version(request.activated_by, request.version)
         version = request.version
         if not version:
             history = self._store.rule_activations(MAX_HISTORY)

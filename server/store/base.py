@@ -6,15 +6,18 @@ Every write method is one transaction: it applies completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.availability import StockLevels
 from engine.model import InventoryPosition, Item, Node, NodeType
 from engine.rates import RateTable
+
+if TYPE_CHECKING:
+    from server.store.orders import RequestKey
 
 
 class StoreError(Exception):
@@ -22,7 +25,14 @@ class StoreError(Exception):
 
 
 class InvalidRequestError(StoreError, ValueError):
-    """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of)."""
+    """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of).
+
+    ``field`` is the request field it came from, so the caller's error names it.
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
 
 
 class MissingStandardRateError(InvalidRequestError):
@@ -45,11 +55,13 @@ class UnknownNodeError(StoreError):
 
 
 class NegativeStockError(StoreError):
-    """Deltas would take on-hand below zero or below what is reserved; nothing was applied."""
+    """Updates would take on-hand below zero; nothing was applied. ``fields`` name each one's
+    quantity as the request spells it (``updates[3].delta``, ``updates[5].count.count``)."""
 
-    def __init__(self, indexes: Sequence[int]) -> None:
+    def __init__(self, indexes: Sequence[int], fields: Sequence[str] = ()) -> None:
         self.indexes = tuple(indexes)
-        super().__init__(f"deltas at positions {list(indexes)} would make stock negative or below reserved")
+        self.fields = tuple(fields) or tuple(f"updates[{i}].delta" for i in self.indexes)
+        super().__init__(f"updates at positions {list(indexes)} would make on-hand negative")
 
 
 class UpdateKind(StrEnum):
@@ -72,9 +84,20 @@ class InventoryUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class ShortedHold:
+    """Units an update took back from one order line's hold: on hand no longer covered them."""
+
+    order_id: str
+    line_id: str
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
 class InventoryUpdateResult:
     outcome: UpdateOutcome
     position: InventoryPosition  # the stored position after the call
+    shorted_units: int = 0  # reserved units this update left without stock (taken back from holds)
+    shorted: tuple[ShortedHold, ...] = ()  # where they were taken from, in the order taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,11 +160,28 @@ class Store(Protocol):
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]: ...
 
-    def update_inventory(self, updates: Sequence[InventoryUpdate]) -> list[InventoryUpdateResult]:
+    def update_inventory(
+        self, updates: Sequence[InventoryUpdate], now: datetime | None = None
+    ) -> list[InventoryUpdateResult]:
         """Apply all updates in one transaction, in request order; results align with the request.
 
-        Raises UnknownNodeError or NegativeStockError (and applies nothing) when any update is bad.
+        An update that leaves less on hand than is reserved is applied: holds expired at ``now``
+        (default: the current time) go first, then live holds give back the rest
+        (engine/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError or
+        NegativeStockError (on hand below zero), applying nothing, when any update is bad.
         """
+        ...
+
+    def update_inventory_once(
+        self,
+        key: RequestKey,
+        updates: Sequence[InventoryUpdate],
+        now: datetime,
+        respond: Callable[[Sequence[InventoryUpdateResult]], bytes],
+    ) -> tuple[bytes, list[InventoryUpdateResult] | None]:
+        """``update_inventory`` once per request key: (the stored response, the results), the
+        results None when this is a retry that applied nothing. IdempotencyKeyConflict when the
+        key was used for another request."""
         ...
 
     def get_availability(

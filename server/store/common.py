@@ -10,15 +10,17 @@ from __future__ import annotations
 import base64
 import binascii
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from engine import limits
 from engine.availability import StockLevels
-from engine.model import InventoryPosition, Item, Node, NodeType
+from engine.model import InventoryPosition, Item, Node, NodeType, control_problem
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
+from engine.shortfall import Claim, take_back
 from server.store import rows
 from server.store.base import (
     InvalidRequestError,
@@ -27,6 +29,8 @@ from server.store.base import (
     MissingStandardRateError,
     NegativeStockError,
     NodePage,
+    ShortedHold,
+    StoreError,
     UnknownNodeError,
     UpdateKind,
     UpdateOutcome,
@@ -34,13 +38,14 @@ from server.store.base import (
 from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
-from server.store.orders import HELD, OrderStoreMixin
+from server.store.orders import HELD, RELEASED, OrderStoreMixin, RequestKey
 from server.store.rule_sets import RuleSetStoreMixin
 
 T = TypeVar("T")
 Key = tuple[str, str]  # (sku, node_id): the inventory primary key, and the order rows are locked in
 
 _PAGE_TOKEN_PREFIX = "n1:"
+_NOT_OURS = "is not a page token this service issued"
 
 
 class Tx(Protocol):
@@ -66,9 +71,10 @@ def decode_page_token(token: str) -> str:
     try:
         text = base64.urlsafe_b64decode(token.encode("ascii")).decode()
     except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidRequestError("page_token is not one this service issued") from None
-    if not text.startswith(_PAGE_TOKEN_PREFIX):
-        raise InvalidRequestError("page_token is not one this service issued")
+        raise InvalidRequestError(_NOT_OURS, "page_token") from None
+    # A forged token could carry a NUL, which PostgreSQL refuses as a query parameter.
+    if not text.startswith(_PAGE_TOKEN_PREFIX) or control_problem(text) is not None:
+        raise InvalidRequestError(_NOT_OURS, "page_token")
     return text[len(_PAGE_TOKEN_PREFIX) :]
 
 
@@ -363,12 +369,37 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         )
         return sql, [HELD, self._ts_in(now or rows.utc_now()), *holds_params]
 
-    def update_inventory(self, updates: Sequence[InventoryUpdate]) -> list[InventoryUpdateResult]:
+    def update_inventory(
+        self, updates: Sequence[InventoryUpdate], now: datetime | None = None
+    ) -> list[InventoryUpdateResult]:
         if not updates:
             return []
         as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
-        now = rows.utc_now()
-        return self._write(lambda tx: self._apply_updates(tx, updates, as_ofs, now))
+        at = now or rows.utc_now()
+        return self._write(lambda tx: self._apply_updates(tx, updates, as_ofs, at))
+
+    def update_inventory_once(
+        self,
+        key: RequestKey,
+        updates: Sequence[InventoryUpdate],
+        now: datetime,
+        respond: Callable[[Sequence[InventoryUpdateResult]], bytes],
+    ) -> tuple[bytes, list[InventoryUpdateResult] | None]:
+        """``update_inventory`` exactly once per request key: the response ``respond`` made of the
+        results is stored with them, in the same transaction. A retry gets the stored response and
+        None for results (nothing was applied again); the key used for another request raises
+        IdempotencyKeyConflict. A refused batch stores nothing, so its retry is judged anew."""
+        as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
+
+        def work(tx: Tx) -> tuple[bytes, list[InventoryUpdateResult] | None]:
+            # The key first: a concurrent duplicate waits on it and then finds our response.
+            stored = self._claim(tx, key, now)
+            if stored is not None:
+                return stored, None
+            results = self._apply_updates(tx, updates, as_ofs, now)
+            return self._finish(tx, key, respond(results)), results
+
+        return self._write(work)
 
     def _apply_updates(
         self,
@@ -378,32 +409,24 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         now: datetime,
     ) -> list[InventoryUpdateResult]:
         self._reject_unknown_nodes(tx, updates)
-        working = self._lock_positions(tx, sorted({(u.sku, u.node_id) for u in updates}), now)
+        locked = self._lock_positions(tx, sorted({(u.sku, u.node_id) for u in updates}), now)
+        applied = _apply_in_order(updates, as_ofs, locked)
+        if applied.negative:
+            raise NegativeStockError(applied.negative, [_quantity_field(i, updates[i]) for i in applied.negative])
+        if applied.short:
+            # Holds past their expiry no longer count, swept or not: they give way before live ones.
+            short_keys = sorted({(updates[i].sku, updates[i].node_id) for i in applied.short})
+            self._expire(tx, now, keys=short_keys)
+            predicate, params = self._in_keys(short_keys)
+            for sku, node_id, reserved in tx.execute(
+                f"SELECT sku, node_id, reserved FROM inventory WHERE {predicate}", params
+            ):
+                locked[(sku, node_id)] = replace(locked[(sku, node_id)], reserved=int(reserved))
+            applied = _apply_in_order(updates, as_ofs, locked)
+        shorted = self._take_back(tx, updates, applied.short, now) if applied.short else {}
 
-        # Apply in request order in memory; the rows are locked, so this is not read-check-write.
-        outcomes: list[UpdateOutcome] = []
-        bad: list[int] = []
-        for index, (update, as_of) in enumerate(zip(updates, as_ofs, strict=True)):
-            row = working[(update.sku, update.node_id)]
-            if update.kind is UpdateKind.ABSOLUTE:
-                assert as_of is not None  # _checked_as_of guarantees it
-                if row.as_of is not None and row.as_of > as_of:
-                    outcomes.append(UpdateOutcome.STALE_IGNORED)
-                    continue
-                target = update.quantity
-            else:
-                target = row.on_hand + update.quantity
-                as_of = row.as_of
-            if target < 0 or target < row.reserved:
-                # Keep going, so the error names every bad position at once; no outcome is
-                # recorded because the batch raises below.
-                bad.append(index)
-                continue
-            row.on_hand, row.as_of, row.changed = target, as_of, True
-            outcomes.append(UpdateOutcome.APPLIED)
-        if bad:
-            raise NegativeStockError(bad)
-
+        # After the holds gave way: on hand may not drop below reserved even within the transaction.
+        working = applied.rows
         changed = sorted(key for key, row in working.items() if row.changed)
         if changed:
             stamp = self._ts_in(now)
@@ -412,9 +435,56 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
                 [(working[k].on_hand, self._ts_in(working[k].as_of), stamp, k[0], k[1]) for k in changed],
             )
         return [
-            InventoryUpdateResult(outcome=outcome, position=_position(u, working[(u.sku, u.node_id)]))
-            for u, outcome in zip(updates, outcomes, strict=True)
+            InventoryUpdateResult(
+                outcome=outcome,
+                position=_position(u, working[(u.sku, u.node_id)]),
+                shorted_units=applied.short.get(i, 0),
+                shorted=shorted.get(i, ()),
+            )
+            for i, (u, outcome) in enumerate(zip(updates, applied.outcomes, strict=True))
         ]
+
+    def _take_back(
+        self, tx: Tx, updates: Sequence[InventoryUpdate], short: Mapping[int, int], now: datetime
+    ) -> dict[int, tuple[ShortedHold, ...]]:
+        """Holds give back the units the updates left without stock (``short``: units per update
+        index); each order touched records SHORTED and takes the state its quantities now imply.
+        The holds taken back, per update index, in the order taken."""
+        wanted: dict[Key, int] = defaultdict(int)
+        for index, units in short.items():
+            wanted[(updates[index].sku, updates[index].node_id)] += units
+        keys = sorted(wanted)
+        predicate, params = self._in_keys(keys)
+        holders = [r[0] for r in tx.execute(f"SELECT DISTINCT order_id FROM reservations WHERE {predicate}", params)]
+        # Lock the orders before changing their holds, in id order: a lifecycle call (Cancel, a
+        # shipment) works on its order under this lock and must see the holds as left here. The
+        # positions are locked already, so the holds at them cannot change meanwhile.
+        orders_in, orders_params = self._in_list("order_id", sorted(holders))
+        tx.execute(f"SELECT order_id FROM orders WHERE {orders_in} ORDER BY order_id{self.ROW_LOCK}", orders_params)
+        claims: dict[Key, list[Claim]] = defaultdict(list)
+        for sku, node_id, order_id, line_id, qty, state, priority, created_at in tx.execute(
+            "SELECT r.sku, r.node_id, r.order_id, r.line_id, r.qty, r.state, o.priority, o.created_at"
+            f" FROM (SELECT * FROM reservations WHERE {predicate}) r JOIN orders o ON o.order_id = r.order_id",
+            params,
+        ):
+            claim = Claim(order_id, line_id, int(qty), state == RELEASED, int(priority), self._ts_required(created_at))
+            claims[(sku, node_id)].append(claim)
+
+        taken: dict[Key, list[tuple[Claim, int]]] = {}
+        per_order: dict[str, list[list[Any]]] = defaultdict(list)
+        for key in keys:
+            sku, node_id = key
+            taken[key] = take_back(wanted[key], claims[key])
+            if sum(units for _, units in taken[key]) < wanted[key]:
+                # inventory.reserved is the sum of the holds (CheckConservation says where it is not).
+                raise StoreError(f"{sku}@{node_id}: reserved is not backed by holds; run CheckConservation")
+            for claim, units in taken[key]:
+                self.release_units(tx, claim.order_id, claim.line_id, node_id, sku, units, now)
+                per_order[claim.order_id].append([claim.line_id, node_id, units])
+        for order_id in sorted(per_order):
+            payload = {"holds": per_order[order_id], "reason": "stock at the node no longer covers the holds"}
+            self._settle(tx, order_id, now, "SHORTED", payload, None)
+        return _attribute(updates, short, taken)
 
     def _reject_unknown_nodes(self, tx: Tx, updates: Sequence[InventoryUpdate]) -> None:
         wanted = sorted({u.node_id for u in updates})
@@ -443,11 +513,79 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         return {(r[1], r[0]): _Working(int(r[2]), int(r[3]), int(r[4]), self._ts_out(r[5])) for r in locked}
 
 
+@dataclass(slots=True)
+class _Applied:
+    """A batch applied in memory: what each update did, and every position after all of them."""
+
+    rows: dict[Key, _Working]
+    outcomes: list[UpdateOutcome] = field(default_factory=list)
+    negative: list[int] = field(default_factory=list)  # updates that would take on hand below zero
+    short: dict[int, int] = field(default_factory=dict)  # update index -> reserved units it left uncovered
+
+
+def _apply_in_order(
+    updates: Sequence[InventoryUpdate], as_ofs: Sequence[datetime | None], locked: Mapping[Key, _Working]
+) -> _Applied:
+    """Apply the updates in request order to copies of the locked rows: each is judged on the
+    position the ones before it left (rows are locked, so this is not read-check-write)."""
+    applied = _Applied(rows={key: replace(row) for key, row in locked.items()})
+    for index, (update, as_of) in enumerate(zip(updates, as_ofs, strict=True)):
+        row = applied.rows[(update.sku, update.node_id)]
+        if update.kind is UpdateKind.ABSOLUTE:
+            assert as_of is not None  # _checked_as_of guarantees it
+            if row.as_of is not None and row.as_of > as_of:
+                applied.outcomes.append(UpdateOutcome.STALE_IGNORED)
+                continue
+            target = update.quantity
+        else:
+            target = row.on_hand + update.quantity
+            as_of = row.as_of
+        if target < 0:
+            # Keep going, so the error names every bad update at once; the batch is refused.
+            applied.negative.append(index)
+            continue
+        if target < row.reserved:
+            # What the floor says wins: the reserved units it does not cover give way (_take_back).
+            applied.short[index] = row.reserved - target
+            row.reserved = target
+        row.on_hand, row.as_of, row.changed = target, as_of, True
+        applied.outcomes.append(UpdateOutcome.APPLIED)
+    return applied
+
+
+def _attribute(
+    updates: Sequence[InventoryUpdate], short: Mapping[int, int], taken: Mapping[Key, Sequence[tuple[Claim, int]]]
+) -> dict[int, tuple[ShortedHold, ...]]:
+    """The holds taken back at each position, dealt to the updates that left it short, in request
+    order (two counts of one position in one batch each report their own units)."""
+    queues = {key: [(claim, units) for claim, units in pairs] for key, pairs in taken.items()}
+    dealt: dict[int, tuple[ShortedHold, ...]] = {}
+    for index in sorted(short):
+        queue = queues[(updates[index].sku, updates[index].node_id)]
+        holds: list[ShortedHold] = []
+        need = short[index]
+        while need > 0 and queue:
+            claim, units = queue[0]
+            used = min(units, need)
+            holds.append(ShortedHold(claim.order_id, claim.line_id, used))
+            need -= used
+            queue[0] = (claim, units - used)
+            if units == used:
+                queue.pop(0)
+        dealt[index] = tuple(holds)
+    return dealt
+
+
+def _quantity_field(index: int, update: InventoryUpdate) -> str:
+    """The request field holding the update's quantity, as the caller spelt it."""
+    return f"updates[{index}].delta" if update.kind is UpdateKind.DELTA else f"updates[{index}].count.count"
+
+
 def _checked_as_of(index: int, update: InventoryUpdate) -> datetime | None:
     if update.as_of is not None:
-        return rows.require_utc(update.as_of, f"updates[{index}].as_of")
+        return rows.require_utc(update.as_of, f"updates[{index}].count.as_of")
     if update.kind is UpdateKind.ABSOLUTE:
-        raise InvalidRequestError(f"updates[{index}].as_of is required for an ABSOLUTE count")
+        raise InvalidRequestError("is required for an ABSOLUTE count", f"updates[{index}].count.as_of")
     return None
 
 

@@ -53,7 +53,7 @@ RATE_TABLE_COLUMNS = ("service_level", "zone_limits_miles", "base", "per_lb")
 def require_utc(value: datetime, what: str) -> datetime:
     """``value`` in UTC; naive datetimes are refused because their zone would be a guess."""
     if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidRequestError(f"{what} must be timezone-aware")
+        raise InvalidRequestError(f"{what} must be timezone-aware", what)
     return value.astimezone(UTC)
 
 

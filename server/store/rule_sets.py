@@ -76,12 +76,23 @@ class RuleSetStoreMixin(ABC):
         return StoredRuleSet(str(v), tuple((str(n), str(t)) for n, t in json.loads(files)), at)
 
     def activate_rule_set(self, version: str, action: str, by: str, at: datetime) -> Activation:
-        """Make a stored version the active one; NotFoundError if it is not stored."""
+        """Make a stored version the active one; NotFoundError if it is not stored. The version
+        active already is left so and its activation returned, nothing appended: a retried
+        ActivateRules (the version is its files' hash) records nothing twice."""
 
         def work(tx: Tx) -> Activation:
             if not tx.execute("SELECT 1 FROM rule_sets WHERE version = ?", (version,)):
                 raise NotFoundError("rule set", version, f"rule set version {version!r} is not stored")
-            seq = int(tx.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM rule_activations")[0][0])
+            latest = tx.execute(
+                "SELECT seq, version, action, activated_by, activated_at FROM rule_activations"
+                " ORDER BY seq DESC LIMIT 1"
+            )
+            if latest and latest[0][1] == version:
+                seq, _, done, who, when = latest[0]
+                stamp = self._ts_out(when)
+                assert stamp is not None
+                return Activation(int(seq), version, str(done), str(who), stamp)
+            seq = int(latest[0][0]) + 1 if latest else 1
             tx.execute(
                 "INSERT INTO rule_activations (seq, version, action, activated_by, activated_at)"
                 " VALUES (?, ?, ?, ?, ?)",

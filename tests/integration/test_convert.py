@@ -9,7 +9,7 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from engine.errors import InvalidInputError
-from engine.model import DeliveryMethod, Item, NodeType, ObjectiveMode
+from engine.model import DeliveryMethod, Item, NodeType, ObjectiveMode, id_problem, text_problem
 from server import convert
 from server.proto import common_pb2
 from tests.integration.helpers import node, usd
@@ -100,7 +100,7 @@ def test_every_order_violation_is_collected_with_its_path() -> None:
         "orders[0].order_id",
         "orders[0].ship_to.lat",
         "orders[0].lines[0].qty",
-        "orders[0].lines[1].unit_weight_lb",
+        "orders[0].lines[1].sku",  # not in the catalogue, and no weight sent to stand in for it
         "orders[0].lines[2].line_id",  # a duplicate of lines[0]
         "orders[0].lines[2].unit_price.currency_code",
         "orders[0].pickup_node_id",
@@ -108,6 +108,37 @@ def test_every_order_violation_is_collected_with_its_path() -> None:
         "orders[0].ship_to_address.address_lines",
         f"orders[0].attributes[{('k' * 40)!r}]",
     }
+
+
+def test_an_unknown_sku_is_named_on_the_sku_and_only_without_a_weight() -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        convert.order_from_proto(order(lines=[line("1", sku="NOPE"), line("2", sku="")]), CATALOGUE, "USD")
+    found = {v.field: v.description for v in caught.value.violations}
+    assert set(found) == {"order.lines[0].sku", "order.lines[1].sku"}
+    assert "not in the catalogue" in found["order.lines[0].sku"] and "UpsertItems" in found["order.lines[0].sku"]
+    assert found["order.lines[1].sku"] == "is required"  # said once, not also "not in the catalogue"
+    # With its weight sent, a SKU the catalogue does not know is fine.
+    known = convert.order_from_proto(order(lines=[line("1", sku="NOPE", unit_weight_lb=1.0)]), CATALOGUE, "USD")
+    assert known.lines[0].sku == "NOPE"
+
+
+def test_ids_refuse_every_control_character_and_free_text_all_but_tabs_and_line_breaks() -> None:
+    for bad in ("\x00", "\t", "\n", "\x1b", "\x7f", "\x9f"):
+        assert "control characters" in (id_problem(f"A{bad}B") or ""), repr(bad)
+    for fine in ("A-1", "Straße 1", "A\u2060B", "x" * 128):
+        assert id_problem(fine) is None, fine
+    assert id_problem("") == "is required" and id_problem("", required=False) is None
+    assert id_problem("x" * 129) == "is longer than 128 characters"
+    assert text_problem("two\nlines\r\n\tindented") is None
+    for bad in ("\x00", "\x07", "\x1b", "\x85"):
+        assert "control characters" in (text_problem(f"note{bad}") or ""), repr(bad)
+    with pytest.raises(InvalidInputError) as caught:
+        convert.order_from_proto(
+            order(order_id="O\x00", channel="W\x00", pickup_node_id="N\x00", lines=[line("1\x00", sku="HEAVY")]),
+            CATALOGUE,
+            "USD",
+        )
+    assert fields_of(caught) == {"order.order_id", "order.channel", "order.pickup_node_id", "order.lines[0].line_id"}
 
 
 def test_an_order_needs_lines_and_a_destination() -> None:

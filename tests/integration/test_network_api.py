@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import grpc
@@ -10,7 +12,7 @@ import pytest
 from google.rpc import error_details_pb2
 
 from engine import limits
-from server.proto import common_pb2, network_pb2
+from server.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.helpers import T0, count, delta, detail_of, item, node, usd, violations
 
@@ -290,4 +292,135 @@ def test_stock_below_zero_is_a_failed_precondition_and_changes_nothing(api: Api)
     error = refused(api.network.UpdateInventory, request, grpc.StatusCode.FAILED_PRECONDITION)
     failure = detail_of(error, error_details_pb2.PreconditionFailure)
     assert [v.subject for v in failure.violations] == ["updates[1].delta"]
+    assert snapshot(api) == before
+
+
+# --- control characters: INVALID_ARGUMENT naming the field on both stores ----------------------
+# PostgreSQL's text cannot hold NUL: these calls used to fail there with INTERNAL while SQLite
+# stored the id. Every other control character is refused in ids too (tabs and line breaks are
+# allowed only in free text such as a node's name).
+
+
+@pytest.mark.parametrize(
+    "bad", ["A\x00B", "A\x1b[31mB", "A\tB", "A\x7fB", "A\x85B"], ids=["nul", "esc", "tab", "del", "c1"]
+)
+def test_control_characters_in_ids_are_named_and_nothing_is_written(api: Api, bad: str) -> None:
+    seed(api)
+    before = snapshot(api)
+    cases: list[tuple[object, object, str]] = [
+        (api.network.UpsertItems, network_pb2.UpsertItemsRequest(items=[item("OK"), item(bad)]), "items[1].sku"),
+        (api.network.UpsertItems, network_pb2.UpsertItemsRequest(items=[item("NEW", tags=[bad])]), "items[0].tags"),
+        (
+            api.network.UpsertItems,
+            network_pb2.UpsertItemsRequest(items=[item("NEW", attributes={bad: "v"})]),
+            f"items[0].attributes[{bad!r}]",
+        ),
+        (api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node(bad)]), "nodes[0].id"),
+        (api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node("N", tags=[bad])]), "nodes[0].tags"),
+        (api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node("N", region=bad)]), "nodes[0].region"),
+        (
+            api.network.UpdateInventory,
+            network_pb2.UpdateInventoryRequest(updates=[count("DC-01", "SKU-1", 4), count("DC-01", bad, 1)]),
+            "updates[1].sku",
+        ),
+        (
+            api.network.UpdateInventory,
+            network_pb2.UpdateInventoryRequest(updates=[delta(bad, "SKU-1", 1)]),
+            "updates[0].node_id",
+        ),
+        (api.network.GetAvailability, network_pb2.GetAvailabilityRequest(skus=["SKU-1", bad]), "skus[1]"),
+        (
+            api.network.GetAvailability,
+            network_pb2.GetAvailabilityRequest(skus=["SKU-1"], node_ids=[bad]),
+            "node_ids[0]",
+        ),
+        (api.network.ListNodes, network_pb2.ListNodesRequest(tag=bad), "tag"),
+    ]
+    for call, request, field in cases:
+        found = violations(refused(call, request))
+        assert field in found, (field, found)
+        assert "control characters" in found[field]
+    assert snapshot(api) == before
+
+
+def test_free_text_keeps_line_breaks_but_not_nul(api: Api) -> None:
+    api.network.UpsertNodes(network_pb2.UpsertNodesRequest(nodes=[node("N", name="Dock 4\nrear\tgate")]))
+    assert api.network.ListNodes(network_pb2.ListNodesRequest()).nodes[0].name == "Dock 4\nrear\tgate"
+    error = refused(api.network.UpsertNodes, network_pb2.UpsertNodesRequest(nodes=[node("N", name="Dock\x00")]))
+    assert "U+0000" in violations(error)["nodes[0].name"]
+
+
+# --- exactly once: UpdateInventory's request_key ---------------------------------------------
+
+
+def _keyed(key: str, *updates: network_pb2.InventoryUpdate) -> network_pb2.UpdateInventoryRequest:
+    return network_pb2.UpdateInventoryRequest(request_key=key, updates=list(updates))
+
+
+def _on_hand(api: Api, node_id: str, sku: str) -> int:
+    stock = api.network.GetAvailability(network_pb2.GetAvailabilityRequest(skus=[sku], node_ids=[node_id]))
+    return sum(p.on_hand for p in stock.positions)
+
+
+def test_a_retried_delta_with_its_key_counts_once_and_replays_the_same_bytes(api: Api) -> None:
+    seed(api)
+    request = _keyed("wms-batch-1", delta("DC-01", "SKU-1", 5), count("ST-001", "SKU-1", 7))
+    first = api.network.UpdateInventory(request).SerializeToString()
+    for _ in range(49):
+        assert api.network.UpdateInventory(request).SerializeToString() == first
+    assert (_on_hand(api, "DC-01", "SKU-1"), _on_hand(api, "ST-001", "SKU-1")) == (15, 7)
+    # Without a key every call applies, as before.
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("DC-01", "SKU-1", 1)]))
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("DC-01", "SKU-1", 1)]))
+    assert _on_hand(api, "DC-01", "SKU-1") == 17
+
+
+def test_the_same_key_for_another_request_is_already_exists_and_changes_nothing(api: Api) -> None:
+    seed(api)
+    api.network.UpdateInventory(_keyed("k", delta("DC-01", "SKU-1", 5)))
+    before = snapshot(api)
+    error = refused(
+        api.network.UpdateInventory, _keyed("k", delta("DC-01", "SKU-1", 6)), grpc.StatusCode.ALREADY_EXISTS
+    )
+    info = detail_of(error, error_details_pb2.ResourceInfo)
+    assert (info.resource_type, info.resource_name) == ("request_key", "k")
+    assert snapshot(api) == before
+    # Keys share one space with the order service's: an order call cannot reuse it either.
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    with pytest.raises(grpc.RpcError) as raised:
+        orders.Release(orders_pb2.ReleaseRequest(request_key="k", order_id="O-1"))
+    assert raised.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_sixteen_concurrent_duplicates_have_one_effect(api: Api) -> None:
+    seed(api)
+    request = _keyed("racing", delta("DC-01", "SKU-1", 1), delta("DC-01", "SKU-2", -1))
+    start = threading.Barrier(16)
+
+    def call(_: int) -> bytes:
+        start.wait()
+        return api.network.UpdateInventory(request, timeout=30).SerializeToString()
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = set(pool.map(call, range(16)))
+    assert len(answers) == 1
+    assert (_on_hand(api, "DC-01", "SKU-1"), _on_hand(api, "DC-01", "SKU-2")) == (11, 6)
+
+
+def test_a_refused_call_stores_nothing_under_its_key(api: Api) -> None:
+    seed(api)
+    request = _keyed("retry-me", delta("ST-001", "SKU-1", -5))  # 3 on hand
+    refused(api.network.UpdateInventory, request, grpc.StatusCode.FAILED_PRECONDITION)
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("ST-001", "SKU-1", 4)]))
+    reply = api.network.UpdateInventory(request)  # judged anew now that the stock is there
+    assert reply.results[0].position.on_hand == 2
+    assert api.network.UpdateInventory(request) == reply and _on_hand(api, "ST-001", "SKU-1") == 2
+
+
+def test_a_bad_key_is_named_with_the_other_bad_fields(api: Api) -> None:
+    seed(api)
+    before = snapshot(api)
+    for key in ("k\x00", "x" * 129, "  "):
+        error = refused(api.network.UpdateInventory, _keyed(key, count("DC-01", "", 1)))
+        assert set(violations(error)) == {"request_key", "updates[0].sku"}, key
     assert snapshot(api) == before

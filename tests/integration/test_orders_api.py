@@ -373,6 +373,16 @@ def test_list_orders_refuses_bad_filters_naming_each_field(client: Client) -> No
     assert violations(raised.value) == {"updated.end": "must be after updated.start"}
 
 
+def test_a_bad_list_orders_page_token_is_named_with_the_other_bad_fields(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    for token in ("garbage!", "bm90LW91cnM="):  # not base64; base64 of a token of no page ("not-ours")
+        with pytest.raises(grpc.RpcError) as raised:
+            client.orders.ListOrders(orders_pb2.ListOrdersRequest(page_token=token, page_size=-1))
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(violations(raised.value)) == {"page_token", "page_size"}, token
+        assert "page_token" in (raised.value.details() or "")
+
+
 # --- exactly once -------------------------------------------------------------------------
 
 
@@ -467,3 +477,63 @@ def test_a_released_order_never_expires(client: Client) -> None:
     client.clock.advance(days=2)
     assert client.available("A", "NEAR") == 2
     assert client.orders.SweepExpired(orders_pb2.SweepExpiredRequest()).expired_reservations == 0
+
+
+# --- control characters in ids --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["A\x00B", "A\x1bB", "A\nB"], ids=["nul", "esc", "newline"])
+def test_control_characters_in_ids_are_named_on_both_stores_and_nothing_is_stored(client: Client, bad: str) -> None:
+    """PostgreSQL used to answer INTERNAL (psycopg.DataError) for a NUL that SQLite stored."""
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    before = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    cases: list[tuple[object, str]] = [
+        (lambda: client.orders.Allocate(allocate(order(bad, ("A", 1)), key="k-clean")), "order.order_id"),
+        (lambda: client.orders.Allocate(allocate(order("O-2", ("A", 1)), key=bad)), "request_key"),
+        (lambda: client.orders.Allocate(allocate(order("O-2", (bad, 1)), key="k-2")), "order.lines[0].sku"),
+        (
+            lambda: client.orders.Allocate(allocate(order("O-2", ("A", 1), customer_id=bad), key="k-2")),
+            "order.customer_id",
+        ),
+        (lambda: client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id=bad)), "order_id"),
+        (
+            lambda: client.orders.Cancel(
+                orders_pb2.CancelRequest(request_key="c", order_id="O-1", lines=[orders_pb2.LineUnits(line_id=bad)])
+            ),
+            "lines[0].line_id",
+        ),
+        (lambda: client.orders.Release(orders_pb2.ReleaseRequest(request_key=bad, order_id="O-1")), "request_key"),
+        (lambda: client.orders.ListOrders(orders_pb2.ListOrdersRequest(node_ids=[bad])), "node_ids[0]"),
+        (lambda: client.orders.ListExceptions(orders_pb2.ListExceptionsRequest(rule_id=bad)), "rule_id"),
+    ]
+    for call, field in cases:
+        with pytest.raises(grpc.RpcError) as raised:
+            call()  # type: ignore[operator]
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (field, raised.value.details())
+        found = violations(raised.value)
+        assert "control characters" in found.get(field, ""), (field, found)
+    listed = client.orders.ListOrders(orders_pb2.ListOrdersRequest())
+    assert [o.order_id for o in listed.orders] == ["O-1"]
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order == before
+    assert client.available("A", "NEAR") == 2 and client.conservation() == []
+
+
+def test_a_forged_page_token_carrying_a_nul_is_named(client: Client) -> None:
+    import base64
+
+    def token(text: bytes) -> str:
+        return base64.urlsafe_b64encode(b"n1:" + text).decode()
+
+    client.orders.Allocate(allocate(order("O-1", ("A", 1))))
+    orders = lambda t: client.orders.ListOrders(orders_pb2.ListOrdersRequest(page_token=t))  # noqa: E731
+    queue = lambda t: client.orders.ListExceptions(orders_pb2.ListExceptionsRequest(page_token=t))  # noqa: E731
+    for call, text in [
+        (orders, token(b"O\x00")),
+        (queue, token(b'["2026-01-01T00:00:00+00:00", "O\\u0000"]')),  # a NUL once the JSON is read
+        (queue, token(b'["not a time", "O"]')),  # used to reach the store and fail there (INTERNAL)
+        (queue, token(b'["2026-01-01T00:00:00", "O"]')),  # no time zone: the same
+    ]:
+        with pytest.raises(grpc.RpcError) as raised:
+            call(text)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value.details()
+        assert set(violations(raised.value)) == {"page_token"}

@@ -96,6 +96,56 @@ def test_activate_validate_and_roll_back(
     assert [(a.version, a.activated_by) for a in got.history] == [(v1, "bob"), (v2, "ann"), (v1, "ann")]
 
 
+def test_activating_the_same_files_again_is_a_no_op_so_retries_need_no_key(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+) -> None:
+    rules, _ = stubs
+    request = rules_pb2.ActivateRulesRequest(
+        files=_files("rules:\n  - {id: no-near, then: {exclude: {node: {id: NEAR}}}}\n"), activated_by="ann"
+    )
+    first = rules.ActivateRules(request)
+    assert rules.ActivateRules(request) == first
+    history = rules.GetRuleSet(rules_pb2.GetRuleSetRequest()).history
+    assert [(a.seq, a.version, a.action) for a in history] == [(first.activation.seq, first.version, "ACTIVATE")]
+    # A rollback naming its version is as safe to retry.
+    v2 = _activate(rules, "rules:\n  - {id: no-far, then: {exclude: {node: {id: FAR}}}}\n")
+    back = rules_pb2.RollbackRulesRequest(version=first.version, activated_by="bob")
+    assert rules.RollbackRules(back) == rules.RollbackRules(back)
+    got = rules.GetRuleSet(rules_pb2.GetRuleSetRequest())
+    assert [a.version for a in got.history] == [first.version, v2, first.version]
+
+
+def test_a_nul_in_who_or_which_version_is_named_not_internal(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+) -> None:
+    rules, _ = stubs
+    text = "rules:\n  - {id: no-near, then: {exclude: {node: {id: NEAR}}}}\n"
+    for call, field in [
+        (
+            lambda: rules.ActivateRules(rules_pb2.ActivateRulesRequest(files=_files(text), activated_by="a\x00")),
+            "activated_by",
+        ),
+        (
+            lambda: rules.ActivateRules(
+                rules_pb2.ActivateRulesRequest(
+                    files=[rules_pb2.RuleFile(name="p\x00.yaml", content=text)], activated_by="a"
+                )
+            ),
+            "files[0].name",
+        ),
+        (lambda: rules.GetRuleSet(rules_pb2.GetRuleSetRequest(version="v\x00")), "version"),
+        (lambda: rules.RollbackRules(rules_pb2.RollbackRulesRequest(version="v\x00", activated_by="a")), "version"),
+        (lambda: rules.RollbackRules(rules_pb2.RollbackRulesRequest(activated_by="a\x00")), "activated_by"),
+    ]:
+        with pytest.raises(grpc.RpcError) as caught:
+            call()
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (field, caught.value.details())
+        assert "U+0000" in violations(caught.value).get(field, ""), field
+    with pytest.raises(grpc.RpcError) as none:
+        rules.GetRuleSet(rules_pb2.GetRuleSetRequest())
+    assert none.value.code() == grpc.StatusCode.NOT_FOUND  # nothing was activated by any of them
+
+
 def test_another_worker_switches_within_its_refresh(store: Store) -> None:
     clock = lambda: datetime(2026, 11, 24, tzinfo=UTC)  # noqa: E731
     mine = ActiveRules(rule_set_store(store), clock, refresh_seconds=0.0)

@@ -85,7 +85,8 @@ def test_bad_orders_name_every_bad_field(sourcing: sourcing_pb2_grpc.SourcingSer
         sourcing.Source(sourcing_pb2.SourceRequest(order=bad, why_not_node_ids=["NOPE"]))
     assert error.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     fields = violations(error.value)
-    assert {"order.order_id", "order.ship_to.lat", "order.lines[0].qty", "order.lines[1].unit_weight_lb"} <= set(fields)
+    assert {"order.order_id", "order.ship_to.lat", "order.lines[0].qty", "order.lines[1].sku"} <= set(fields)
+    assert "order.lines[1].unit_weight_lb" not in fields  # the unknown SKU is the problem, not the weight
     with pytest.raises(grpc.RpcError) as missing:
         sourcing.Source(sourcing_pb2.SourceRequest())
     assert "order" in violations(missing.value)

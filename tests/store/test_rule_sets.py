@@ -30,6 +30,14 @@ def test_save_activate_and_history(store: Store) -> None:
     assert history[0].activated_at == AT
 
 
+def test_activating_the_active_version_again_records_nothing(store: Store) -> None:
+    rules = rule_set_store(store)
+    rules.save_rule_set("v1", [("a.yaml", "rules: []\n")], AT)
+    first = rules.activate_rule_set("v1", ACTIVATE, "ann", AT)
+    again = rules.activate_rule_set("v1", ACTIVATE, "bob", AT.replace(hour=13))  # a retry, or a no-op
+    assert again == first and len(rules.rule_activations()) == 1
+
+
 def test_unknown_versions_are_refused(store: Store) -> None:
     rules = rule_set_store(store)
     with pytest.raises(NotFoundError):
