@@ -8,6 +8,7 @@ directives plug in here (``directives_for``), so every caller decides the same w
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,9 +23,10 @@ from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
 from engine.sourcing import decide
 from server import convert
+from server.decision_proto import decision_to_proto
 from server.item_cache import ItemCache
 from server.network_cache import NetworkCache
-from server.proto import common_pb2
+from server.proto import common_pb2, sourcing_pb2
 from server.store.base import Store
 
 DirectivesFor = Callable[[Order, NetworkSnapshot], Directives]
@@ -42,6 +44,17 @@ class Outcome:
     decision: Decision
     network_version: str
     solve_ms: float
+
+    def to_proto(self, currency: str, started: float, decision_id: str = "") -> sourcing_pb2.Decision:
+        """The decision as callers get it; ``started`` (perf_counter) dates its total time."""
+        return decision_to_proto(
+            self.decision,
+            decision_id=decision_id or str(uuid.uuid4()),
+            currency=currency,
+            network_version=self.network_version,
+            solve_ms=self.solve_ms,
+            total_ms=(time.perf_counter() - started) * 1000.0,
+        )
 
 
 class Decider:

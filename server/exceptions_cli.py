@@ -24,6 +24,8 @@ from server.proto import orders_pb2, orders_pb2_grpc
 
 ClientFlags = Callable[[argparse.ArgumentParser, float], None]
 ErrorPrinter = Callable[[grpc.RpcError, TextIO], None]
+OrderStub = orders_pb2_grpc.OrderServiceStub
+HasOrder = orders_pb2.AllocateResponse | orders_pb2.OrderResponse
 
 STATES = {
     "held": orders_pb2.ORDER_STATE_HELD,
@@ -96,43 +98,37 @@ def _print_order(view: orders_pb2.OrderView, out: TextIO) -> None:
             print(f"  waiting {line.backordered} x {line.sku} (line {line.line_id})", file=out)
 
 
-def cmd_release(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
-    request = orders_pb2.ReleaseHoldRequest(
-        request_key=_request_key(args, "release"), order_id=args.order_id, approved_by=args.by, reason=args.reason
-    )
+def _change(
+    args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter, send: Callable[[OrderStub], HasOrder]
+) -> int:
     try:
-        response = _stub(args).ReleaseHold(request, timeout=args.timeout)
+        response = send(_stub(args))
     except grpc.RpcError as error:
         print_error(error, sys.stderr)
         return 1
     _print_order(response.order, out)
     return 0
+
+
+def cmd_release(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
+    request = orders_pb2.ReleaseHoldRequest(
+        request_key=_request_key(args, "release"), order_id=args.order_id, approved_by=args.by, reason=args.reason
+    )
+    return _change(args, out, print_error, lambda stub: stub.ReleaseHold(request, timeout=args.timeout))
 
 
 def cmd_resource(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
     request = orders_pb2.ReallocateRequest(
         request_key=_request_key(args, "resource"), order_id=args.order_id, reason=args.reason
     )
-    try:
-        response = _stub(args).Reallocate(request, timeout=args.timeout)
-    except grpc.RpcError as error:
-        print_error(error, sys.stderr)
-        return 1
-    _print_order(response.order, out)
-    return 0
+    return _change(args, out, print_error, lambda stub: stub.Reallocate(request, timeout=args.timeout))
 
 
 def cmd_cancel(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
     request = orders_pb2.CancelRequest(
         request_key=_request_key(args, "cancel"), order_id=args.order_id, reason=args.reason
     )
-    try:
-        response = _stub(args).Cancel(request, timeout=args.timeout)
-    except grpc.RpcError as error:
-        print_error(error, sys.stderr)
-        return 1
-    _print_order(response.order, out)
-    return 0
+    return _change(args, out, print_error, lambda stub: stub.Cancel(request, timeout=args.timeout))
 
 
 def add_exceptions_commands(

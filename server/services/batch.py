@@ -16,7 +16,6 @@ again alone, as Allocate would (its own retries, then ABORTED): its joint plan i
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +31,6 @@ from engine.errors import InvalidInputError
 from engine.model import Order
 from server import convert
 from server.decider import Decider, Outcome
-from server.decision_proto import decision_to_proto
 from server.errors import to_status
 from server.order_errors import ReservationConflict
 from server.order_proto import order_view, request_hash
@@ -137,14 +135,7 @@ class BatchAllocation:
         self, item: _Pending, outcome: Outcome, now: datetime, started: float
     ) -> orders_pb2.AllocateResponse | None:
         """Reserve and store one order of the batch as Allocate does; a lost race raises."""
-        decision = decision_to_proto(
-            outcome.decision,
-            decision_id=str(uuid.uuid4()),
-            currency=self._currency,
-            network_version=outcome.network_version,
-            solve_ms=outcome.solve_ms,
-            total_ms=(time.perf_counter() - started) * 1000.0,
-        )
+        decision = outcome.to_proto(self._currency, started)
         holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
         order = item.order
         new = NewOrder(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -28,8 +27,7 @@ from engine.model import id_problem
 from engine.network import NetworkSnapshot
 from engine.returns import ReturnRoute, receiving_node
 from server import convert
-from server.decider import Decider, Outcome
-from server.decision_proto import decision_to_proto
+from server.decider import Decider
 from server.order_errors import AllocationAborted, ReservationConflict
 from server.order_proto import order_view, request_hash, state_from_proto, state_to_proto
 from server.proto import common_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2
@@ -121,16 +119,6 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
     def _now(self) -> datetime:
         return self._deps.clock()
 
-    def _decision_message(self, outcome: Outcome, started: float) -> sourcing_pb2.Decision:
-        return decision_to_proto(
-            outcome.decision,
-            decision_id=str(uuid.uuid4()),
-            currency=self._currency,
-            network_version=outcome.network_version,
-            solve_ms=outcome.solve_ms,
-            total_ms=(time.perf_counter() - started) * 1000.0,
-        )
-
     # --- allocate ----------------------------------------------------------------------
 
     def Allocate(
@@ -155,7 +143,7 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
             now = self._now()
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
             outcome = self._decider.decide(order, time_limit_ms=limit, now=now)
-            decision = self._decision_message(outcome, started)
+            decision = outcome.to_proto(self._currency, started)
             # A rule hold stops automatic allocation: the order waits, HELD, for a person.
             holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
             new = NewOrder(
@@ -461,7 +449,7 @@ class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # ty
             exclusions = line_exclusions(record, rejected, request.reason or "reallocated away from this node")
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
             outcome = self._decider.decide(sub_order, time_limit_ms=limit, now=now, extra_exclusions=exclusions)
-            decision = self._decision_message(outcome, started)
+            decision = outcome.to_proto(self._currency, started)
             change = self._reallocation(request, moves, outcome.decision.allocations, decision, record.hold_ms, now)
             try:
                 stored = self._store.mutate_order(

@@ -22,8 +22,6 @@ from engine import lifecycle
 from engine.decision import AllocationLine
 from engine.directives import Exclusion
 from engine.lifecycle import Action
-from server.decider import Outcome
-from server.decision_proto import decision_to_proto
 from server.order_errors import AllocationAborted, ReservationConflict
 from server.order_proto import order_view
 from server.proto import common_pb2, orders_pb2, sourcing_pb2
@@ -54,17 +52,6 @@ class Resource:
     clear_holds: bool = False  # a person released a HELD order: rules' holds no longer apply
     hold_ms: int = 0  # 0: the order's own hold time
     skip_empty: bool = False  # record nothing when no unit could be sourced (healing)
-
-
-def decision_message(outcome: Outcome, started: float, currency: str, decision_id: str = "") -> sourcing_pb2.Decision:
-    return decision_to_proto(
-        outcome.decision,
-        decision_id=decision_id or str(uuid.uuid4()),
-        currency=currency,
-        network_version=outcome.network_version,
-        solve_ms=outcome.solve_ms,
-        total_ms=(time.perf_counter() - started) * 1000.0,
-    )
 
 
 def allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord], bytes]:
@@ -138,7 +125,7 @@ class Resourcer:
             if what.skip_empty and not any(a.qty > 0 for a in allocations):
                 return None
             decision = (
-                decision_message(outcome, started, self._deps.config.currency)
+                outcome.to_proto(self._deps.config.currency, started)
                 if outcome is not None
                 else sourcing_pb2.Decision(decision_id=str(uuid.uuid4()))
             )

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import time
-import uuid
 
 import grpc
 
 from server import convert
 from server.decider import Decider
-from server.decision_proto import decision_to_proto
 from server.proto import sourcing_pb2, sourcing_pb2_grpc
 from server.services.deps import ServiceDeps
 
@@ -55,12 +53,5 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
         outcome = self._decider.decide(
             order, time_limit_ms=limit, why_not=why_not, explain=not request.skip_explanations
         )
-        message = decision_to_proto(
-            outcome.decision,
-            decision_id=str(uuid.uuid4()),
-            currency=self._currency,
-            network_version=outcome.network_version,
-            solve_ms=outcome.solve_ms,
-            total_ms=(time.perf_counter() - started) * 1000.0,
-        )
+        message = outcome.to_proto(self._currency, started)
         return sourcing_pb2.SourceResponse(decision=message)

@@ -207,6 +207,9 @@ class OrderStoreMixin(EventFeedMixin, ABC):
     @abstractmethod
     def _write(self, work: Callable[[Tx], T]) -> T: ...
 
+    @abstractmethod
+    def _in_keys(self, keys: Sequence[Key]) -> tuple[str, list[Any]]: ...
+
     def _write_grouped(self, work: Callable[[Tx], T]) -> T:
         """A write that may share its transaction with concurrent ones (SQLite group commit)."""
         return self._write(work)
@@ -487,6 +490,17 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         expired = [r for r in expired if not keys or (r[3], r[2]) in wanted]
         if not expired:
             return 0, []
+        if self.ROW_LOCK:
+            # Lock the inventory rows (every writer of holds takes them before the holds), then
+            # read the holds again: a transaction that expired or renewed one of them since the
+            # read above has committed by now, and read committed's next statement sees it.
+            # Without this, both expired the same hold and took its units off `reserved` twice.
+            keys_held = sorted({(r[3], r[2]) for r in expired})
+            predicate, values = self._in_keys(keys_held)
+            tx.execute(f"SELECT sku FROM inventory WHERE {predicate} ORDER BY sku, node_id{self.ROW_LOCK}", values)
+            expired = [r for r in tx.execute(sql, params) if (r[3], r[2]) in set(keys_held)]
+            if not expired:
+                return 0, []
         stamp = self._ts_in(now)
         per_key: dict[Key, int] = defaultdict(int)
         per_order: dict[str, list[list[Any]]] = defaultdict(list)

@@ -12,6 +12,9 @@ import grpc
 
 from server.app import RunningServer
 from server.proto import common_pb2, network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
+from server.services import ServiceDeps
+from server.store.base import Store
+from tests.integration.conftest import ServerFactory, make_config
 from tests.integration.helpers import T0, count, item, node
 
 HOME = common_pb2.GeoPoint(lat=40.0, lon=-95.0)
@@ -83,3 +86,27 @@ class Client:
 
 def state(view: orders_pb2.OrderView) -> str:
     return orders_pb2.OrderState.Name(view.state).removeprefix("ORDER_STATE_")
+
+
+def serve_orders(
+    start_server: ServerFactory,
+    store: Store,
+    stock: Iterable[tuple[str, str, int]] | None,
+    clock: FakeClock | None = None,
+    **config: Any,
+) -> Client:
+    """A server on ``store`` with the small network and ``stock`` (None: the store's as it is), on
+    a clock the test moves."""
+    clock = clock or FakeClock()
+    settings = make_config(**config)
+    running = start_server(store, settings, deps=ServiceDeps.build(settings, store, clock=clock))
+    channel = grpc.insecure_channel(running.target)
+    if stock is not None:
+        load_network(channel, stock)
+    return Client(
+        running,
+        channel,
+        orders_pb2_grpc.OrderServiceStub(channel),  # type: ignore[no-untyped-call]
+        network_pb2_grpc.NetworkServiceStub(channel),  # type: ignore[no-untyped-call]
+        clock,
+    )

@@ -8,11 +8,10 @@ import grpc
 import pytest
 from google.rpc import code_pb2
 
-from server.proto import network_pb2_grpc, orders_pb2, orders_pb2_grpc, sourcing_pb2
-from server.services import ServiceDeps
+from server.proto import orders_pb2, sourcing_pb2
 from server.store.base import Store
-from tests.integration.conftest import ServerFactory, make_config
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.conftest import ServerFactory
+from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
 
 # NEAR holds the only B and one A; MID one more A.
 STOCK = [("NEAR", "A", 1), ("NEAR", "B", 1), ("MID", "A", 1)]
@@ -20,15 +19,9 @@ STOCK = [("NEAR", "A", 1), ("NEAR", "B", 1), ("MID", "A", 1)]
 
 @pytest.fixture
 def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
-    clock = FakeClock()
-    config = make_config()
-    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
-    channel = grpc.insecure_channel(running.target)
-    load_network(channel, STOCK)
-    yield Client(
-        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
-    )
-    channel.close()
+    client = serve_orders(start_server, store, STOCK)
+    yield client
+    client.channel.close()
 
 
 def batch() -> orders_pb2.AllocateBatchRequest:

@@ -14,27 +14,20 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
-from server.services import ServiceDeps
+from server.proto import network_pb2, orders_pb2
 from server.store.base import Store
-from tests.integration.conftest import ServerFactory, make_config
+from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import count, delta, detail_of
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5)]
 
 
 @pytest.fixture
 def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
-    clock = FakeClock()
-    config = make_config()
-    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
-    channel = grpc.insecure_channel(running.target)
-    load_network(channel, STOCK)
-    yield Client(
-        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
-    )
-    channel.close()
+    client = serve_orders(start_server, store, STOCK)
+    yield client
+    client.channel.close()
 
 
 def _get(client: Client, order_id: str) -> orders_pb2.OrderView:

@@ -12,17 +12,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import grpc
 import pytest
 
 from server.cli import main
-from server.proto import network_pb2_grpc, orders_pb2_grpc
-from server.services import ServiceDeps
 from server.store.base import Store
 from server.store.orders import NewOrder, RequestKey
-from tests.integration.conftest import ServerFactory, make_config
+from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order
+from tests.integration.orders_helpers import Client, allocate, order, serve_orders
 
 # NEAR is 6.9 miles from the ship-to (zone 1: $5.00 + $0.30/lb), MID 276 miles (zone 3: $6.00 + $0.45/lb);
 # every node: pick/pack $1.25 a shipment, handling $0.25 a unit; every item weighs 1.5 lb.
@@ -33,15 +30,9 @@ DAY = 24 * 3600 * 1000
 
 @pytest.fixture
 def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
-    clock = FakeClock()
-    config = make_config()
-    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
-    channel = grpc.insecure_channel(running.target)
-    load_network(channel, STOCK)
-    yield Client(
-        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
-    )
-    channel.close()
+    client = serve_orders(start_server, store, STOCK)
+    yield client
+    client.channel.close()
 
 
 def _history(client: Client, store: Store) -> None:

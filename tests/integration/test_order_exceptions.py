@@ -13,17 +13,14 @@ import pytest
 from server.proto import (
     common_pb2,
     network_pb2,
-    network_pb2_grpc,
     orders_pb2,
-    orders_pb2_grpc,
     rules_pb2,
     rules_pb2_grpc,
 )
-from server.services import ServiceDeps
 from server.store.base import Store
-from tests.integration.conftest import ServerFactory, make_config
+from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0, count, delta, node, violations
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
 from tests.integration.test_orders_api import code_of
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
@@ -35,19 +32,13 @@ HOLD_RULE = (
 
 @pytest.fixture
 def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
-    clock = FakeClock()
-    config = make_config()
-    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
-    channel = grpc.insecure_channel(running.target)
-    load_network(channel, STOCK)
-    rules = rules_pb2_grpc.RulesServiceStub(channel)
+    client = serve_orders(start_server, store, STOCK)
+    rules = rules_pb2_grpc.RulesServiceStub(client.channel)
     rules.ActivateRules(
         rules_pb2.ActivateRulesRequest(files=[rules_pb2.RuleFile(name="r.yaml", content=HOLD_RULE)], activated_by="t")
     )
-    yield Client(
-        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
-    )
-    channel.close()
+    yield client
+    client.channel.close()
 
 
 def _suspicious(order_id: str) -> orders_pb2.AllocateRequest:

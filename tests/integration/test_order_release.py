@@ -11,27 +11,19 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
-from server.services import ServiceDeps
+from server.proto import network_pb2, orders_pb2
 from server.store import open_store
 from server.store.base import Store
-from tests.integration.conftest import ServerFactory, make_config
+from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import delta, detail_of
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.orders_helpers import Client, FakeClock, allocate, order, serve_orders, state
 from tests.integration.test_orders_api import code_of
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
 
 
 def _client(start_server: ServerFactory, store: Store, clock: FakeClock, load: bool = True) -> Client:
-    config = make_config()
-    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
-    channel = grpc.insecure_channel(running.target)
-    if load:
-        load_network(channel, STOCK)
-    return Client(
-        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
-    )
+    return serve_orders(start_server, store, STOCK if load else None, clock)
 
 
 @pytest.fixture

@@ -16,11 +16,10 @@ import grpc
 import pytest
 
 from engine.lifecycle import LineQuantities, derive_state
-from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
-from server.services import ServiceDeps
+from server.proto import network_pb2, orders_pb2
 from server.store.base import Store
-from tests.integration.conftest import ServerFactory, make_config
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.conftest import ServerFactory
+from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
 
 STOCK = [("NEAR", "A", 4), ("MID", "A", 3), ("FAR", "A", 2), ("NEAR", "B", 3), ("FAR", "B", 3)]
 STEPS = 120
@@ -29,19 +28,9 @@ NODES = ("NEAR", "MID", "FAR")
 
 @pytest.fixture
 def client(start_server: ServerFactory, store: Store) -> Iterator[Client]:
-    clock = FakeClock()
-    config = make_config()
-    running = start_server(store, config, deps=ServiceDeps.build(config, store, clock=clock))
-    channel = grpc.insecure_channel(running.target)
-    load_network(channel, STOCK)
-    yield Client(
-        running,
-        channel,
-        orders_pb2_grpc.OrderServiceStub(channel),  # type: ignore[no-untyped-call]
-        network_pb2_grpc.NetworkServiceStub(channel),  # type: ignore[no-untyped-call]
-        clock,
-    )
-    channel.close()
+    client = serve_orders(start_server, store, STOCK)
+    yield client
+    client.channel.close()
 
 
 def _implied(view: orders_pb2.OrderView) -> str:

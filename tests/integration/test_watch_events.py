@@ -11,25 +11,17 @@ from typing import Any
 import grpc
 import pytest
 
-from server.proto import network_pb2_grpc, orders_pb2, orders_pb2_grpc
-from server.services import ServiceDeps
+from server.proto import orders_pb2
 from server.store.base import Store
 from server.store.postgres import PostgresStore
-from tests.integration.conftest import ServerFactory, make_config
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.conftest import ServerFactory
+from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
 
 STOCK = [("NEAR", "A", 10), ("FAR", "A", 10)]
 
 
 def _client(start_server: ServerFactory, store: Store, **config: Any) -> Client:
-    clock = FakeClock()
-    cfg = make_config(**config)
-    running = start_server(store, cfg, deps=ServiceDeps.build(cfg, store, clock=clock))
-    channel = grpc.insecure_channel(running.target)
-    load_network(channel, STOCK)
-    return Client(
-        running, channel, orders_pb2_grpc.OrderServiceStub(channel), network_pb2_grpc.NetworkServiceStub(channel), clock
-    )
+    return serve_orders(start_server, store, STOCK, **config)
 
 
 @pytest.fixture
