@@ -91,6 +91,10 @@ class PendingReoptimization:
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
             result, _ = self._decider.reoptimize(pending, time_limit_ms=limit, now=now)
             self._apply(result, {r.order_id: r for r in records}, request.request_key, now, response)
+        else:  # nothing to decide: zero totals, trivially optimal, rather than fields left unset
+            for total in (response.total_cost_before, response.total_cost_after, response.bound):
+                total.CopyFrom(convert.money_to_proto(0.0, self._currency))
+            response.status = sourcing_pb2.SOLVE_STATUS_OPTIMAL
         return orders_pb2.ReoptimizePendingResponse.FromString(
             self._store.remember_response(key, response.SerializeToString(deterministic=True), now)
         )

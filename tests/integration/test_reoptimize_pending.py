@@ -149,7 +149,9 @@ def test_orders_outside_the_filters_or_the_limit_are_not_considered(client: Clie
 def test_expired_holds_are_not_pending(client: Client) -> None:
     one_by_one(client)
     client.clock.advance(minutes=20)  # both orders' holds expired, not swept yet
-    assert reoptimize(client).orders_considered == 0
+    response = reoptimize(client)
+    assert response.orders_considered == 0 and not response.more_pending
+    assert response.status == sourcing_pb2.SOLVE_STATUS_OPTIMAL and response.HasField("total_cost_after")
 
 
 def test_an_order_that_changes_meanwhile_is_skipped_with_its_group(client: Client, deps: ServiceDeps) -> None:
