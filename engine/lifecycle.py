@@ -40,6 +40,9 @@ class Action(StrEnum):
     EXPIRE = "EXPIRE"
     RELEASE_HOLD = "RELEASE_HOLD"  # a person approves a HELD order: allocate it now
     RESOURCE = "RESOURCE"  # source backordered units again (stock arrived, or a person asked)
+    # Move an unreleased order's holds to a cheaper joint plan (ReoptimizePending); a released
+    # order's holds are the warehouse's and never move this way.
+    REOPTIMIZE = "REOPTIMIZE"
 
 
 S = OrderState
@@ -52,9 +55,19 @@ _OPEN = frozenset({S.CREATED, S.ALLOCATED, S.PARTIALLY_ALLOCATED, S.BACKORDERED}
 # it still waits for keep waiting (RESOURCE) and are handed over when found.
 ALLOWED: dict[OrderState, frozenset[Action]] = {
     S.CREATED: frozenset({Action.CANCEL, Action.REALLOCATE}),
-    S.ALLOCATED: frozenset({Action.CANCEL, Action.RELEASE, Action.SHIP, Action.REALLOCATE, Action.EXPIRE}),
+    S.ALLOCATED: frozenset(
+        {Action.CANCEL, Action.RELEASE, Action.SHIP, Action.REALLOCATE, Action.EXPIRE, Action.REOPTIMIZE}
+    ),
     S.PARTIALLY_ALLOCATED: frozenset(
-        {Action.CANCEL, Action.RELEASE, Action.SHIP, Action.REALLOCATE, Action.EXPIRE, Action.RESOURCE}
+        {
+            Action.CANCEL,
+            Action.RELEASE,
+            Action.SHIP,
+            Action.REALLOCATE,
+            Action.EXPIRE,
+            Action.RESOURCE,
+            Action.REOPTIMIZE,
+        }
     ),
     S.BACKORDERED: frozenset({Action.CANCEL, Action.REALLOCATE, Action.RESOURCE}),
     # Nothing is reserved while held: only a person's release (or a cancel) moves it on.

@@ -65,6 +65,8 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
         # Maintenance and a whole-store scan: operations' tools.
         f"{_V1}OrderService/SweepExpired": OPERATORS,
         f"{_V1}OrderService/CheckConservation": OPERATORS,
+        # Moves many customers' holds at once, before a release wave: an operations decision.
+        f"{_V1}OrderService/ReoptimizePending": OPERATORS,
         # The network and its stock: every decision trusts them, so writes are operators'.
         f"{_V1}NetworkService/ListNodes": EVERY_ROLE,
         f"{_V1}NetworkService/GetAvailability": EVERY_ROLE,

@@ -16,11 +16,12 @@ from datetime import datetime
 from engine import limits
 from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
-from engine.decision import Decision
+from engine.decision import AllocationLine, Decision
 from engine.directives import NO_DIRECTIVES, Directives, Exclusion
 from engine.model import Order, id_problem
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
+from engine.reoptimize import PendingOrder, Reoptimization, reoptimize
 from engine.sourcing import decide
 from server import convert
 from server.decision_proto import decision_to_proto
@@ -131,3 +132,24 @@ class Decider:
             for order, decision in zip(orders, batch.decisions, strict=True)
         ]
         return outcomes, batch
+
+    def reoptimize(
+        self,
+        pending: Sequence[tuple[Order, Sequence[Exclusion], tuple[AllocationLine, ...]]],
+        *,
+        time_limit_ms: int,
+        now: datetime | None = None,
+    ) -> tuple[Reoptimization, str]:
+        """Orders holding stock (each: its open units, its lasting exclusions, its holds) decided
+        again jointly, each under its own rules; the result and the network version."""
+        snapshot = self._network.get()
+        skus = sorted({line.sku for order, _, _ in pending for line in order.lines})
+        free = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
+        items = []
+        for order, exclusions, held in pending:
+            directives = self.directives_for(order, snapshot)
+            if exclusions:
+                directives = replace(directives, exclusions=(*directives.exclusions, *exclusions))
+            items.append(PendingOrder(order, directives, held))
+        result = reoptimize(items, snapshot, free, SolverSettings(time_limit_ms=time_limit_ms))
+        return result, snapshot.version

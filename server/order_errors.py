@@ -31,6 +31,16 @@ class ReservationConflict(Exception):
         super().__init__(detail)
 
 
+class HoldsNotMoved(ReservationConflict):
+    """ReoptimizePending's group could not move its holds: ``order_id`` changed since it was read
+    (``stock`` False), or the free stock the group needs is gone (``stock`` True). Rolled back."""
+
+    def __init__(self, order_id: str, detail: str, *, stock: bool = False) -> None:
+        self.order_id = order_id
+        self.stock = stock
+        super().__init__(detail)
+
+
 class AllocationAborted(Exception):
     """The race was lost more often than the server retries; the caller may retry with its key."""
 

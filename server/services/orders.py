@@ -33,6 +33,7 @@ from server.order_proto import order_view, request_hash, state_from_proto, state
 from server.proto import common_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.services.batch import BatchAllocation
 from server.services.deps import ServiceDeps
+from server.services.reoptimize import PendingReoptimization
 from server.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, Resourcer, line_exclusions
 from server.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.store.base import InvalidRequestError
@@ -99,7 +100,7 @@ def _nothing_to_cancel(line: LineRecord, cancellable: int, released: bool) -> st
     return f"line {line.line_id!r} has only {cancellable} open units"
 
 
-class OrderService(BatchAllocation, orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
+class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
         self._store = order_store(deps.store)

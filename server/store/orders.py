@@ -30,7 +30,7 @@ from engine.decision import AllocationLine
 from engine.errors import FieldViolation, InvalidInputError
 from engine.lifecycle import Action, LineQuantities, OrderState
 from server.errors import NotFoundError
-from server.order_errors import IdempotencyKeyConflict, OrderExistsError, ReservationConflict
+from server.order_errors import HoldsNotMoved, IdempotencyKeyConflict, OrderExistsError, ReservationConflict
 from server.store.event_feed import EventFeedMixin
 
 if TYPE_CHECKING:
@@ -166,6 +166,18 @@ class NewOrder:
     decision_id: str
     holds: tuple[tuple[str, str], ...] = ()  # (rule_id, reason): persist HELD, reserve nothing
     priority: int = 0  # backorders heal highest first
+
+
+@dataclass(frozen=True, slots=True)
+class HoldsMove:
+    """One order's holds moved by ReoptimizePending: read at ``version`` holding ``before``,
+    to hold ``after``; ``payload`` is its REOPTIMIZED event's."""
+
+    order_id: str
+    version: int
+    before: tuple[AllocationLine, ...]
+    after: tuple[AllocationLine, ...]
+    payload: dict[str, Any]
 
 
 Respond = Callable[[OrderRecord], bytes]
@@ -667,6 +679,124 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             (order_id, event, json.dumps(body, sort_keys=True), stamp),
         )
 
+    # --- re-planning pending orders (ReoptimizePending) --------------------------------
+
+    def pending_orders(self, limit: int, skus: Sequence[str], node_ids: Sequence[str], now: datetime) -> list[str]:
+        """Orders holding unreleased stock that has not expired (ALLOCATED, PARTIALLY_ALLOCATED),
+        oldest first; with ``skus``, only those with a line of one; with ``node_ids``, only those
+        holding units at one."""
+        sql = (
+            "SELECT o.order_id FROM orders o WHERE o.state IN (?, ?) AND o.released_at IS NULL"
+            " AND EXISTS (SELECT 1 FROM reservations r WHERE r.order_id = o.order_id AND r.state = ?"
+            " AND r.expires_at > ?"
+        )
+        params: list[Any] = [OrderState.ALLOCATED.value, OrderState.PARTIALLY_ALLOCATED.value, HELD, self._ts_in(now)]
+        if node_ids:
+            predicate, values = self._in_list("r.node_id", sorted(set(node_ids)))
+            sql += f" AND {predicate}"
+            params += values
+        sql += ")"
+        if skus:
+            predicate, values = self._in_list("l.sku", sorted(set(skus)))
+            sql += f" AND EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND {predicate})"
+            params += values
+        sql += " ORDER BY o.created_at, o.order_id LIMIT ?"
+        params.append(limit)
+        return [str(r[0]) for r in self._read(lambda tx: tx.execute(sql, params))]
+
+    def move_holds(self, moves: Sequence[HoldsMove], now: datetime) -> None:
+        """Move a group's holds in ONE transaction, every order or none; HoldsNotMoved when one
+        changed since it was read or the stock is short (then nothing changed).
+
+        Order rows are locked first, by id, then stock positions in (sku, node) order, each
+        once with the group's net change: a unit one order gives up and another takes at the
+        same position never leaves ``reserved``, and a net increase is the usual conditional
+        write. Holds keep their expiry instants (``_rehold``)."""
+        ordered = sorted(moves, key=lambda m: m.order_id)
+
+        def work(tx: Tx) -> None:
+            records = [self._moving(tx, move, now) for move in ordered]
+            net: dict[Key, int] = defaultdict(int)
+            for move in ordered:
+                for key, qty in summed(move.after):
+                    net[key] += qty
+                for key, qty in summed(move.before):
+                    net[key] -= qty
+            stamp = self._ts_in(now)
+            for (sku, node_id), qty in sorted(net.items()):
+                if qty < 0:
+                    tx.execute(_UNRESERVE, (-qty, stamp, sku, node_id))
+                elif qty > 0 and not tx.execute(_RESERVE, (qty, stamp, sku, node_id, qty)):
+                    self._expire(tx, now, keys=[(sku, node_id)])  # expired holds may be what is missing
+                    if not tx.execute(_RESERVE, (qty, stamp, sku, node_id, qty)):
+                        taker = next(
+                            m.order_id for m in ordered if any(a.sku == sku and a.node_id == node_id for a in m.after)
+                        )
+                        detail = f"fewer than {qty} units of {sku!r} free at {node_id!r}"
+                        raise HoldsNotMoved(taker, detail, stock=True)
+            for move, record in zip(ordered, records, strict=True):
+                self._rehold(tx, record, move.after, now)
+                self._settle(tx, move.order_id, now, "REOPTIMIZED", move.payload, record.state)
+
+        self._write(work)
+
+    def _moving(self, tx: Tx, move: HoldsMove, now: datetime) -> OrderRecord:
+        """The order, locked, as it was read: same version, not released, holds unexpired and as listed."""
+        locked = tx.execute(f"SELECT version FROM orders WHERE order_id = ?{self.ROW_LOCK}", (move.order_id,))
+        if not locked or int(locked[0][0]) != move.version:
+            raise HoldsNotMoved(move.order_id, f"order {move.order_id!r} changed since it was read")
+        record = self._load(tx, move.order_id, events=False)
+        if record.released or Action.REOPTIMIZE not in lifecycle.ALLOWED[record.state]:
+            raise HoldsNotMoved(move.order_id, f"order {move.order_id!r} is {record.state.value}, released or not")
+        # An expiry changes what the order holds without a new version: compared by content.
+        live = all(h.state == HELD and h.expires_at > now for h in record.reservations)
+        if not live or _holds(held_allocations(record)) != _holds(move.before):
+            raise HoldsNotMoved(move.order_id, f"order {move.order_id!r}'s holds changed since it was read")
+        return record
+
+    def _rehold(self, tx: Tx, record: OrderRecord, after: Sequence[AllocationLine], now: datetime) -> None:
+        """Rewrite the order's hold rows to ``after``, keeping expiry instants: a (line, node) it held
+        keeps its row and expiry; a new one takes the earliest expiry of the line's holds (of the
+        order's, for a line that held nothing). Re-planning neither extends nor shortens a hold."""
+        stamp = self._ts_in(now)
+        old = {(h.line_id, h.node_id): h for h in record.reservations}
+        earliest_of_order = min(h.expires_at for h in record.reservations)
+        earliest: dict[str, datetime] = {}
+        for h in record.reservations:
+            earliest[h.line_id] = min(h.expires_at, earliest.get(h.line_id, h.expires_at))
+        new = _holds(after)
+        kept = {(line_id, node_id) for line_id, node_id, _ in new}
+        for line_id, node_id in sorted(set(old) - kept):
+            tx.execute(
+                "DELETE FROM reservations WHERE order_id = ? AND line_id = ? AND node_id = ?",
+                (record.order_id, line_id, node_id),
+            )
+        for (line_id, node_id, sku), qty in sorted(new.items()):
+            hold = old.get((line_id, node_id))
+            if hold is not None:
+                if hold.qty != qty:
+                    tx.execute(
+                        "UPDATE reservations SET qty = ?, updated_at = ?"
+                        " WHERE order_id = ? AND line_id = ? AND node_id = ?",
+                        (qty, stamp, record.order_id, line_id, node_id),
+                    )
+                continue
+            expires = self._ts_in(earliest.get(line_id, earliest_of_order))
+            tx.execute(
+                "INSERT INTO reservations (order_id, line_id, node_id, sku, qty, expires_at, state, created_at,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.order_id, line_id, node_id, sku, qty, expires, HELD, stamp, stamp),
+            )
+
+    def remember_response(self, key: RequestKey, response: bytes, now: datetime) -> bytes:
+        """Store ``response`` under ``key`` unless a duplicate stored its own first: the stored one."""
+
+        def work(tx: Tx) -> bytes:
+            stored = self._claim(tx, key, now)
+            return stored if stored is not None else self._finish(tx, key, response)
+
+        return self._write(work)
+
     # --- reads -------------------------------------------------------------------------
 
     def get_order(self, order_id: str, now: datetime) -> OrderRecord:
@@ -911,6 +1041,11 @@ def _ids_json(ids: Iterable[str]) -> str:
 
 def _ids_from_json(value: str | None) -> tuple[str, ...]:
     return tuple(sorted({str(x) for x in json.loads(value)})) if value else ()
+
+
+def held_allocations(record: OrderRecord) -> tuple[AllocationLine, ...]:
+    """What the order holds, as allocation rows (line, node, SKU, units)."""
+    return tuple(AllocationLine(h.line_id, h.node_id, h.sku, h.qty) for h in record.reservations)
 
 
 def _holds(allocations: Iterable[AllocationLine]) -> dict[tuple[str, str, str], int]:
