@@ -77,7 +77,8 @@ soak: install $(H2GEN)  ## 10 minutes of Source at 70% of measured peak: errors,
 
 fuzz: install  ## the optimizer's property tests (against exhaustive search) with 20x the examples; not in make test
 	OMS_FUZZ_FACTOR=$(or $(FACTOR),20) $(BIN)/pytest -q tests/engine/test_optimality.py \
-		tests/engine/test_optimizer_subset_search.py tests/engine/test_dominance.py tests/engine/test_problem_build.py
+		tests/engine/test_optimizer_subset_search.py tests/engine/test_dominance.py tests/engine/test_problem_build.py \
+		tests/engine/test_batch.py
 
 load: install  ## headless locust load test (step load) against a server it starts; reports in benchmarks/load/reports/
 	$(PY) -m benchmarks.load.run

@@ -34,6 +34,17 @@ def code_of(call: object) -> grpc.StatusCode:
     return raised.value.code()  # type: ignore[no-any-return]
 
 
+def _return_one(client: Client, key: str, line_id: str, disposition: orders_pb2.Disposition) -> orders_pb2.OrderView:
+    """One unit of O-1's line back, received where the service decides."""
+    request = orders_pb2.ReturnRequest(
+        request_key=key,
+        order_id="O-1",
+        lines=[orders_pb2.LineUnits(line_id=line_id, qty=1)],
+        disposition=disposition,
+    )
+    return client.orders.Return(request).order
+
+
 def test_allocate_reserves_and_get_order_shows_everything(client: Client) -> None:
     response = client.orders.Allocate(allocate(order("O-1", ("A", 2), ("B", 1))))
     assert state(response.order) == "ALLOCATED"
@@ -119,14 +130,7 @@ def test_a_shipment_is_returned_once_every_unit_it_carried_came_back(client: Cli
         )
 
     def give_back(key: str, line_id: str) -> orders_pb2.OrderView:
-        return client.orders.Return(
-            orders_pb2.ReturnRequest(
-                request_key=key,
-                order_id="O-1",
-                lines=[orders_pb2.LineUnits(line_id=line_id, qty=1)],
-                disposition=orders_pb2.DISPOSITION_DISPOSE,
-            )
-        ).order
+        return _return_one(client, key, line_id, orders_pb2.DISPOSITION_DISPOSE)
 
     def shipments(view: orders_pb2.OrderView) -> dict[str, str]:
         return {s.node_id: s.state for s in view.shipments}
@@ -184,14 +188,7 @@ def test_rules_for_returns_choose_the_receiving_node_and_the_event_says_which(cl
     far_before, near_before = client.available("A", "FAR"), client.available("B", "NEAR")
 
     def give_back(key: str, line_id: str) -> orders_pb2.OrderView:
-        return client.orders.Return(
-            orders_pb2.ReturnRequest(
-                request_key=key,
-                order_id="O-1",
-                lines=[orders_pb2.LineUnits(line_id=line_id, qty=1)],
-                disposition=orders_pb2.DISPOSITION_RESTOCK,
-            )
-        ).order
+        return _return_one(client, key, line_id, orders_pb2.DISPOSITION_RESTOCK)
 
     after_a = give_back("ret-a", "L0")
     assert client.available("A", "FAR") == far_before + 1, "received where the rule for returns requires"
