@@ -55,8 +55,9 @@ class PendingReoptimization:
         self, request: orders_pb2.ReoptimizePendingRequest, context: grpc.ServicerContext
     ) -> orders_pb2.ReoptimizePendingResponse:
         c = convert.Collector()
-        c.check(bool(request.request_key.strip()), "request_key", "is required (an idempotency key of your choice)")
-        c.check(len(request.request_key) <= limits.MAX_ID_LENGTH, "request_key", "is too long")
+        if request.request_key or not request.dry_run:  # a dry run changes nothing: no key needed
+            c.check(bool(request.request_key.strip()), "request_key", "is required (an idempotency key of your choice)")
+            c.check(len(request.request_key) <= limits.MAX_ID_LENGTH, "request_key", "is too long")
         c.check(
             0 <= request.max_orders <= limits.MAX_ORDERS_PER_BATCH,
             "max_orders",
@@ -75,7 +76,7 @@ class PendingReoptimization:
         )
         c.raise_if_any()
         key = RequestKey(request.request_key, "ReoptimizePending", request_hash("ReoptimizePending", request))
-        stored = self._store.replay(key)
+        stored = None if request.dry_run else self._store.replay(key)
         if stored is not None:
             return orders_pb2.ReoptimizePendingResponse.FromString(stored)
         now = self._deps.clock()
@@ -90,11 +91,14 @@ class PendingReoptimization:
         if pending:
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
             result, _ = self._decider.reoptimize(pending, time_limit_ms=limit, now=now)
-            self._apply(result, {r.order_id: r for r in records}, request.request_key, now, response)
+            records_by_id = {r.order_id: r for r in records}
+            self._apply(result, records_by_id, request.request_key, now, response, request.dry_run)
         else:  # nothing to decide: zero totals, trivially optimal, rather than fields left unset
             for total in (response.total_cost_before, response.total_cost_after, response.bound):
                 total.CopyFrom(convert.money_to_proto(0.0, self._currency))
             response.status = sourcing_pb2.SOLVE_STATUS_OPTIMAL
+        if request.dry_run:
+            return response
         return orders_pb2.ReoptimizePendingResponse.FromString(
             self._store.remember_response(key, response.SerializeToString(deterministic=True), now)
         )
@@ -123,11 +127,18 @@ class PendingReoptimization:
         request_key: str,
         now: datetime,
         response: orders_pb2.ReoptimizePendingResponse,
+        dry_run: bool = False,
     ) -> None:
-        """Apply each group, whole or not at all; fill in what changed, what was skipped and the totals."""
+        """Apply each group, whole or not at all (a dry run: none, as if each applied); fill in what
+        changed, what was skipped and the totals."""
         response.skipped.extend(_skip(s) for s in result.skipped)
         saved = 0.0
         for group in result.groups:
+            if dry_run:
+                for change in group:
+                    saved += change.cost_before - change.cost_after
+                    response.changed.append(self._changed(change, records[change.order_id].version))
+                continue
             moves = [
                 HoldsMove(
                     change.order_id,

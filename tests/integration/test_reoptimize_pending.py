@@ -214,3 +214,22 @@ def test_the_clock_used_is_the_services(client: Client) -> None:
     client.clock.advance(seconds=59)
     assert reoptimize(client).orders_considered == 1
     assert T0 + timedelta(seconds=59) == client.clock()
+
+
+def test_a_dry_run_reports_what_would_change_and_changes_nothing(client: Client) -> None:
+    one_by_one(client)
+    before = {order_id: get(client, order_id) for order_id in ("X", "Y")}
+    request = orders_pb2.ReoptimizePendingRequest(dry_run=True)  # no request key needed
+
+    preview = client.orders.ReoptimizePending(request)
+
+    assert [c.order_id for c in preview.changed] == ["X", "Y"]
+    assert [c.version for c in preview.changed] == [before["X"].version, before["Y"].version]
+    assert preview.total_cost_after.amount_micros < preview.total_cost_before.amount_micros
+    assert {order_id: get(client, order_id) for order_id in ("X", "Y")} == before  # nothing moved
+    assert client.orders.ReoptimizePending(request) == preview  # and nothing was stored
+    applied = reoptimize(client)
+    assert [(c.order_id, list(c.after)) for c in applied.changed] == [
+        (c.order_id, list(c.after)) for c in preview.changed
+    ]
+    assert applied.total_cost_after == preview.total_cost_after
