@@ -33,8 +33,12 @@ DEFAULT_HOLD_MS = 15 * 60 * 1000
 # on fresh availability. Each attempt costs a decision; past this many the caller retries.
 MAX_ATTEMPTS = 5
 # Healing runs inside the UpdateInventory call that brought the stock: bounded so that call stays
-# fast. Orders beyond it heal on the next update of their SKUs (or by Reallocate).
+# fast. Orders beyond it heal on the next update of their SKUs (or by Reallocate). It looks past
+# waiting orders the new stock cannot serve (all-or-nothing ones it cannot fill, lines barred
+# from its node), so those do not keep the orders behind them waiting: up to HEAL_MAX_EXAMINED
+# orders, each a decision of a millisecond or two.
 HEAL_MAX_ORDERS = 20
+HEAL_MAX_EXAMINED = 100
 HEAL_TIME_LIMIT_MS = 200
 # The rule id a node that rejected units carries in decisions (explanations, fired rules).
 REALLOCATE_RULE = "reallocate"
@@ -179,13 +183,15 @@ class Resourcer:
 
     def heal(self, skus: Iterable[str]) -> list[str]:
         """Source again the orders waiting for ``skus``, highest priority then oldest first (at most
-        HEAL_MAX_ORDERS); the ids healed.
+        HEAL_MAX_ORDERS healed, HEAL_MAX_EXAMINED looked at); the ids healed.
 
         The request key is the order's id and version: two processes healing the same order
         version record one effect, and a later version may heal again.
         """
         healed: list[str] = []
-        for order_id in self._store.backordered_orders(sorted(set(skus)), HEAL_MAX_ORDERS):
+        for order_id in self._store.backordered_orders(sorted(set(skus)), HEAL_MAX_EXAMINED):
+            if len(healed) == HEAL_MAX_ORDERS:
+                break
             what = Resource(Action.RESOURCE, "RESOURCED", {"cause": "stock arrived"}, skip_empty=True)
             try:
                 done = self.resource(

@@ -17,6 +17,7 @@ from server.proto import (
     rules_pb2,
     rules_pb2_grpc,
 )
+from server.services.resourcing import HEAL_MAX_ORDERS
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0, count, delta, node, violations
@@ -134,6 +135,23 @@ def test_backorders_heal_highest_priority_first_then_oldest(client: Client) -> N
             if state(view) == "ALLOCATED":
                 healed_by.setdefault(order_id, units)
     assert sorted(healed_by, key=healed_by.__getitem__) == ["O-urgent", "O-urgent-later", "O-old", "O-young"]
+    assert client.conservation() == []
+
+
+def test_healing_looks_past_waiting_orders_the_new_stock_cannot_serve(client: Client) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("B", 7))))  # takes every B there is
+    for i in range(HEAL_MAX_ORDERS + 2):  # older and more urgent, but a unit cannot fill any of them
+        client.clock.advance(seconds=1)
+        whole = order(f"O-whole-{i:02d}", ("B", 3), all_or_nothing=True, priority=5)
+        assert state(client.orders.Allocate(allocate(whole)).order) == "BACKORDERED"
+    client.clock.advance(seconds=1)
+    client.orders.Allocate(allocate(order("O-one", ("B", 1))))
+
+    client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("MID", "B", 1)]))
+
+    assert state(client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-one")).order) == "ALLOCATED"
+    first = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-whole-00")).order
+    assert state(first) == "BACKORDERED" and len(first.events) == 1  # looked at, nothing recorded
     assert client.conservation() == []
 
 
