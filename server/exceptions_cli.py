@@ -31,6 +31,7 @@ STATES = {
     "held": orders_pb2.ORDER_STATE_HELD,
     "backordered": orders_pb2.ORDER_STATE_BACKORDERED,
     "partial": orders_pb2.ORDER_STATE_PARTIALLY_ALLOCATED,
+    "partly-shipped": orders_pb2.ORDER_STATE_PARTIALLY_SHIPPED,
 }
 LIST_PAGE_SIZE = 100
 

@@ -56,7 +56,12 @@ MAX_LISTED_NODES = 100  # ListOrders.node_ids: a region's stores, not the whole 
 # WatchEvents: how often a caught-up stream looks for new events, and events per read.
 WATCH_POLL_SECONDS = 0.15
 WATCH_BATCH = 500
-QUEUED_STATES = (OrderState.HELD, OrderState.BACKORDERED, OrderState.PARTIALLY_ALLOCATED)
+QUEUED_STATES = (
+    OrderState.HELD,
+    OrderState.BACKORDERED,
+    OrderState.PARTIALLY_ALLOCATED,
+    OrderState.PARTIALLY_SHIPPED,  # listed only while some of it waits for stock
+)
 
 LineTargets = list[tuple[str, int]]
 
@@ -512,7 +517,11 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         c = convert.Collector()
         states = [state_from_proto(s) for s in request.states]
         for i, queued in enumerate(states):
-            c.check(queued in QUEUED_STATES, f"states[{i}]", "must be HELD, BACKORDERED or PARTIALLY_ALLOCATED")
+            c.check(
+                queued in QUEUED_STATES,
+                f"states[{i}]",
+                "must be HELD, BACKORDERED, PARTIALLY_ALLOCATED or PARTIALLY_SHIPPED",
+            )
         c.check(0 <= request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
         if request.rule_id:
             convert.check_id(c, "rule_id", request.rule_id)

@@ -208,6 +208,14 @@ def summed(allocations: Iterable[AllocationLine]) -> list[tuple[Key, int]]:
     return sorted(units.items())
 
 
+# An order (aliased o) has a line with units neither shipped, cancelled nor held: they wait for stock.
+_WAITING_LINE = (
+    "EXISTS (SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id"
+    " AND l.qty - l.shipped_qty - l.cancelled_qty > COALESCE((SELECT SUM(r.qty) FROM reservations r"
+    " WHERE r.order_id = l.order_id AND r.line_id = l.line_id), 0))"
+)
+
+
 class OrderStoreMixin(EventFeedMixin, ABC):
     """The order methods of ``SqlStore``; it supplies the transactions and dialect fragments."""
 
@@ -918,7 +926,10 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         """Queued orders oldest first (created_at, order_id) after the ``after`` position, and the
         position to continue from (None on the last page)."""
         predicate, params = self._in_list("state", [s.value for s in states])
-        sql = f"SELECT order_id, created_at FROM orders WHERE {predicate}"
+        sql = f"SELECT order_id, created_at FROM orders o WHERE {predicate}"
+        if OrderState.PARTIALLY_SHIPPED in states:  # queued only while some of it waits for stock
+            sql += f" AND (state <> ? OR {_WAITING_LINE})"
+            params.append(OrderState.PARTIALLY_SHIPPED.value)
         if after is not None:
             stamp = self._ts_in(datetime.fromisoformat(after[0]))
             sql += " AND (created_at > ? OR (created_at = ? AND order_id > ?))"
@@ -945,12 +956,9 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             return []
         sku_predicate, sku_params = self._in_list("l.sku", sorted(set(skus)))
         sql = (
-            "SELECT o.order_id, o.created_at FROM orders o WHERE o.state IN (?, ?, ?) AND EXISTS ("
-            " SELECT 1 FROM order_lines l WHERE l.order_id = o.order_id AND "
-            f"{sku_predicate}"
-            " AND l.qty - l.shipped_qty - l.cancelled_qty > COALESCE((SELECT SUM(r.qty) FROM reservations r"
-            " WHERE r.order_id = l.order_id AND r.line_id = l.line_id), 0))"
-            " ORDER BY o.priority DESC, o.created_at, o.order_id LIMIT ?"
+            "SELECT o.order_id, o.created_at FROM orders o WHERE o.state IN (?, ?, ?) AND "
+            + _WAITING_LINE.replace("l.order_id = o.order_id", f"l.order_id = o.order_id AND {sku_predicate}")
+            + " ORDER BY o.priority DESC, o.created_at, o.order_id LIMIT ?"
         )
         params = [*(s.value for s in HEALABLE_STATES), *sku_params, limit]
         return [r[0] for r in self._read(lambda tx: tx.execute(sql, params))]

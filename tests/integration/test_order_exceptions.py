@@ -155,6 +155,25 @@ def test_healing_looks_past_waiting_orders_the_new_stock_cannot_serve(client: Cl
     assert client.conservation() == []
 
 
+def test_a_partly_shipped_order_waiting_for_stock_is_in_the_queue_when_asked(
+    client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    client.orders.Allocate(allocate(order("O-1", ("B", 9))))  # 7 of B exist: NEAR 2, MID 5; 2 wait
+    ship = orders_pb2.ConfirmShipmentRequest(request_key="s-1", order_id="O-1", node_id="NEAR")
+    assert state(client.orders.ConfirmShipment(ship).order) == "PARTIALLY_SHIPPED"
+    placed = client.orders.Allocate(allocate(order("O-2", ("A", 2), ("C", 1)))).order  # nothing waits
+    first = placed.reservations[0]
+    lines = [orders_pb2.LineUnits(line_id=first.line_id)]  # one line ships, the other is still held
+    ship = orders_pb2.ConfirmShipmentRequest(request_key="s-2", order_id="O-2", node_id=first.node_id, lines=lines)
+    assert state(client.orders.ConfirmShipment(ship).order) == "PARTIALLY_SHIPPED"
+    assert _exceptions(client) == []  # by default: held and backordered
+    assert _exceptions(client, orders_pb2.ORDER_STATE_PARTIALLY_SHIPPED) == [
+        ("O-1", "PARTIALLY_SHIPPED", "waiting for stock: 2 x B")  # O-2 waits for nothing
+    ]
+    code, out, _ = _cli(client, capsys, "list", "--state", "partly-shipped")
+    assert code == 0 and [line.split()[:3] for line in out.splitlines()[1:-1]] == [["O-1", "PARTIALLY_SHIPPED", "2"]]
+
+
 def test_a_priority_out_of_range_is_refused_naming_the_field(client: Client) -> None:
     with pytest.raises(grpc.RpcError) as raised:
         client.orders.Allocate(allocate(order("O-1", ("B", 1), priority=1001)))
