@@ -19,6 +19,7 @@ from google.rpc import status_pb2
 from grpc_status import rpc_status
 
 from server.auth import Refusal, Tokens, authorize
+from server.caller import calling_as
 from server.errors import to_grpc_status
 from server.limiter import refusal_handler
 from server.metrics import ServerMetrics
@@ -174,6 +175,10 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         # One refusal handler per (method, reason), built once: the outer interceptors cache
         # what they wrap by handler, so a new handler per refused call would grow their caches.
         self._refusals: dict[tuple[str, Refusal], grpc.RpcMethodHandler] = {}
+        # Per (method, token name, inner handler): the handler that runs the call as that caller,
+        # built once. The inner one is the limiter's business or refusal handler, each built once
+        # per method, so this stays bounded and so do the outer interceptors' caches.
+        self._callers: dict[tuple[str, str, int], tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     def intercept_service(
         self,
@@ -186,7 +191,7 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         method: str = handler_call_details.method
         principal, refusal = authorize(self._tokens, method, handler_call_details.invocation_metadata or ())
         if refusal is None:
-            return handler
+            return handler if principal is None else self._as(method, principal.name, handler)
         if principal is not None:
             _log.warning(
                 "permission denied", extra={"token_name": principal.name, "role": principal.role, "method": method}
@@ -198,3 +203,25 @@ class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             refused = refusal_handler(handler, status, self._pool)
             self._refusals[key] = refused
         return refused
+
+    def _as(self, method: str, name: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """``handler`` run with ``name`` as the caller (server.caller); streams are reads, left alone."""
+        if handler.unary_unary is None:
+            return handler
+        key = (method, name, id(handler))
+        cached = self._callers.get(key)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        behaviour = handler.unary_unary
+
+        def as_caller(request: Any, context: grpc.ServicerContext) -> Any:
+            with calling_as(name):
+                return behaviour(request, context)
+
+        wrapped = grpc.unary_unary_rpc_method_handler(
+            as_caller,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+        self._callers[key] = (handler, wrapped)
+        return wrapped

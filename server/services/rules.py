@@ -12,6 +12,7 @@ from engine.rules.checks import Finding
 from engine.rules.loader import RuleError
 from server import convert
 from server.active_rules import ActiveRules, InvalidRuleSetError, validate
+from server.caller import current_caller
 from server.errors import NotFoundError
 from server.proto import rules_pb2, rules_pb2_grpc
 from server.services.deps import ServiceDeps
@@ -54,6 +55,13 @@ def _files(request_files: Sequence[rules_pb2.RuleFile]) -> list[tuple[str, str]]
         c.check(len(f.content.encode()) <= MAX_FILE_BYTES, f"files[{i}].content", "is larger than 1 MiB")
     c.raise_if_any()
     return [(f.name, f.content) for f in request_files]
+
+
+def _who(activated_by: str) -> str:
+    """Who the history says activated: the name given, and the token's name when they differ (a
+    name in the request is free text; the token is the credential that made the call)."""
+    caller = current_caller()
+    return f"{activated_by} (token {caller})" if caller and caller != activated_by else activated_by
 
 
 def _check_who_and_version(activated_by: str | None, version: str) -> None:
@@ -127,7 +135,9 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
         files = _files(request.files)
         _check_who_and_version(request.activated_by, "")
         try:
-            rule_set, activation, warnings = self._rules.activate(files, request.activated_by, self._deps.network.get())
+            rule_set, activation, warnings = self._rules.activate(
+                files, _who(request.activated_by), self._deps.network.get()
+            )
         except InvalidRuleSetError as e:
             raise _invalid(e) from None
         return rules_pb2.ActivateRulesResponse(
@@ -154,6 +164,6 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
             validate(stored.files, None)  # a stored version loaded once; proven again before it serves
         except InvalidRuleSetError as e:
             raise _invalid(e) from None
-        activation = self._store.activate_rule_set(version, ROLLBACK, request.activated_by, self._deps.clock())
+        activation = self._store.activate_rule_set(version, ROLLBACK, _who(request.activated_by), self._deps.clock())
         self._rules.invalidate()
         return rules_pb2.RollbackRulesResponse(version=version, activation=activation_to_proto(activation))

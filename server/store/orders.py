@@ -29,6 +29,7 @@ from engine import lifecycle
 from engine.decision import AllocationLine
 from engine.errors import FieldViolation, InvalidInputError
 from engine.lifecycle import Action, LineQuantities, OrderState
+from server.caller import with_caller
 from server.errors import NotFoundError
 from server.order_errors import HoldsNotMoved, IdempotencyKeyConflict, OrderExistsError, ReservationConflict
 from server.store.event_feed import EventFeedMixin
@@ -327,7 +328,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         }
         if new.holds:
             body["holds"] = [list(h) for h in new.holds]
-        payload = json.dumps(body, sort_keys=True)
+        payload = json.dumps(with_caller(body), sort_keys=True)
 
         def work(tx: Tx) -> bytes:
             # The order row comes first: a concurrent duplicate (same order id) waits on it until
@@ -681,7 +682,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             "UPDATE orders SET state = ?, version = version + 1, updated_at = ? WHERE order_id = ?",
             (after.value, stamp, order_id),
         )
-        body = {"from": before.value, "to": after.value, **payload}
+        body = with_caller({"from": before.value, "to": after.value, **payload})
         tx.execute(
             "INSERT INTO events (order_id, type, payload, created_at) VALUES (?, ?, ?, ?)",
             (order_id, event, json.dumps(body, sort_keys=True), stamp),

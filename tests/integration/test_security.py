@@ -8,6 +8,7 @@ way an operator writes it, digests only. The server under test asks for all of i
 from __future__ import annotations
 
 import io
+import json
 import logging
 import os
 import stat
@@ -33,6 +34,7 @@ from tests.conftest import make_sqlite_store
 from tests.integration.certs import Certs, make_certs
 from tests.integration.conftest import make_config
 from tests.integration.helpers import REPO, ServerProcess, node, run_cli
+from tests.integration.orders_helpers import allocate, load_network, order
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
@@ -439,3 +441,30 @@ def test_help_names_the_security_flags() -> None:
     call = run_cli("call", "--help").stdout
     for flag in ("--ca-file", "--cert-file", "--key-file", "--token-file", "OMS_SOURCING_TOKEN"):
         assert flag in call, flag
+
+
+# --- who did it: the token, in the history --------------------------------------------------
+
+
+A_RULE = "rules:\n  - id: far-costs-more\n    then: {penalize: {node: {id: FAR}, per_unit: 1}}\n"
+
+
+def test_the_history_names_the_token_that_made_each_change(keys: Keys, secure_server: RunningServer) -> None:
+    """``approved_by`` and ``activated_by`` are free text; the audit also names the credential."""
+    with open_channel(secure_server.target, client(keys, Role.OPERATOR)) as channel:
+        load_network(channel, [("NEAR", "A", 5)])
+    with open_channel(secure_server.target, client(keys, Role.CALLER)) as channel:
+        orders = orders_pb2_grpc.OrderServiceStub(channel)  # type: ignore[no-untyped-call]
+        orders.Allocate(allocate(order("SEC-1", ("A", 1))), timeout=10)
+        cancel = orders_pb2.CancelRequest(request_key="sec-cancel-1", order_id="SEC-1", reason="asked")
+        history = orders.Cancel(cancel, timeout=10).order.events
+    assert [(e.type, json.loads(e.payload)["by"]) for e in history] == [
+        ("ALLOCATED", "caller-test"),
+        ("CANCELLED", "caller-test"),
+    ]
+    with open_channel(secure_server.target, client(keys, Role.PLANNER)) as channel:
+        rules = rules_pb2_grpc.RulesServiceStub(channel)  # type: ignore[no-untyped-call]
+        rule_file = rules_pb2.RuleFile(name="r.yaml", content=A_RULE)
+        rules.ActivateRules(rules_pb2.ActivateRulesRequest(files=[rule_file], activated_by="ann"), timeout=30)
+        newest = rules.GetRuleSet(rules_pb2.GetRuleSetRequest(history_limit=1), timeout=10).history[0]
+    assert newest.activated_by == "ann (token planner-test)"
