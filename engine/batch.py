@@ -47,8 +47,9 @@ from engine.problem import Elimination, Problem, build_problem
 from engine.sourcing import DEFAULT_SETTINGS, assemble_decision
 from engine.terms import resolve_terms
 
-# CBC overruns its time limit on large joint models (a 1.9 s limit took 2.9 s on 100 orders, 5,000
-# variables): it gets this share of what is left, the rest covers the overrun and the answer's notes.
+# The joint model (its building counted: engine/optimizer/joint_milp.py) gets this share of what is
+# left. CBC can still overrun its limit on large models (a 1.9 s limit once took 2.9 s on 100
+# orders, 5,000 variables); the rest covers that and the answer's notes.
 JOINT_SOLVER_SHARE = 0.6
 
 

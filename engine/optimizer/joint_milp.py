@@ -24,6 +24,7 @@ from ortools.linear_solver import pywraplp
 
 from engine.decision import SolveStatus
 from engine.network import IntArray
+from engine.optimizer.deadline import Deadline
 from engine.optimizer.milp import DEFAULT_BACKEND, OrderModel, new_solver, solve_exactly
 from engine.optimizer.plan import Plan
 from engine.problem import Problem
@@ -48,7 +49,10 @@ def solve_joint(
     backend: str = DEFAULT_BACKEND,
 ) -> JointResult:
     """Minimize the sum of the orders' costs over their columns ``cols``; ``max_units`` and
-    ``max_shipments`` are the snapshot's node capacities; ``fixed[o]`` holds order o at ``start[o]``."""
+    ``max_shipments`` are the snapshot's node capacities; ``fixed[o]`` holds order o at ``start[o]``.
+    ``time_limit_ms`` counts from here: building a model of thousands of variables takes a good
+    part of it, and the solver gets what is left."""
+    deadline = Deadline.after_ms(time_limit_ms)
     solver = new_solver(backend)
     models = [
         OrderModel(problem, c, backend, solver=solver, name=f"o{o}_")
@@ -79,7 +83,7 @@ def solve_joint(
             variables += v
             values += x
         solver.SetHint(variables, values)
-    status = solve_exactly(solver, time_limit_ms)
+    status = solve_exactly(solver, deadline.remaining_ms())
     if status == pywraplp.Solver.OPTIMAL:
         return JointResult(tuple(m.plan() for m in models), SolveStatus.OPTIMAL, float(objective.Value()))
     if status == pywraplp.Solver.FEASIBLE:
