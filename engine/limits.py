@@ -21,3 +21,16 @@ MAX_RATE_ZONES = 32
 MAX_SERVICE_LEVELS = 32  # rate tables per network
 MAX_ZONE_LIMIT_MILES = 12_500.0  # about half the Earth's circumference: no two points are further apart
 DEFAULT_PAGE_SIZE = 200
+
+# Planner rule files (docs/rules.md, "Limits"): checked while reading, so no file can hold a worker.
+# A set at every bound validates and compiles in about a second; see the table in docs/rules.md.
+MAX_RULE_FILES = 50  # files in one rule set
+MAX_RULE_FILE_BYTES = 1024 * 1024  # one file, UTF-8
+MAX_RULE_SET_BYTES = 2 * 1024 * 1024  # all files of one set together
+MAX_RULE_FILE_NAME = 128  # characters of a file's name (its pattern: docs/rules.md)
+MAX_RULE_DEPTH = 32  # nested mappings and lists; the rule format needs about 12
+MAX_RULE_SET_VALUES = 150_000  # YAML values in a set, an alias counting the values it repeats
+MAX_RULES = 2_000  # rules in one set
+MAX_RULE_CONDITIONS = 64  # conditions of one rule (scope, when and active together)
+MAX_RULE_TESTS = 25_000  # tests the set compiles to in durable-rules (about 12 µs each to register)
+MAX_RULE_ERRORS = 100  # mistakes listed for one set; the rest are counted

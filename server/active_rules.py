@@ -10,6 +10,7 @@ and a version that fails to load is logged and never replaces the one serving.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, RuleSetError, compiled, evaluate, load_rule_set
 from engine.rules.checks import Finding, check_rule_set
-from engine.rules.loader import RuleError
+from engine.rules.loader import RuleError, RuleLimitError, file_name_problem
 from engine.rules.model import RETURNS
 from server.daily_shipments import DailyShipments
 from server.store.rule_sets import ACTIVATE, Activation, RuleSetStore
@@ -30,19 +31,31 @@ _log = logging.getLogger(__name__)
 
 
 class InvalidRuleSetError(ValueError):
-    """A rule set that fails validation: never stored as active. ``errors`` name file, line and field."""
+    """A rule set that fails validation: never stored as active. ``errors`` name file, line and field;
+    ``over_limit``: the files break a limit (docs/rules.md, "Limits"), so they were not read to the end."""
 
-    def __init__(self, errors: Sequence[RuleError | Finding]) -> None:
+    def __init__(self, errors: Sequence[RuleError | Finding], over_limit: bool = False) -> None:
         self.errors = tuple(errors)
+        self.over_limit = over_limit
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
-def validate(files: Sequence[tuple[str, str]], snapshot: NetworkSnapshot | None) -> tuple[RuleSet, list[Finding]]:
-    """The loaded set and its warnings; InvalidRuleSetError with every error otherwise."""
+def _go_on() -> None:
+    """A checkpoint that never stops the work (no caller waiting with a deadline)."""
+
+
+def validate(
+    files: Sequence[tuple[str, str]], snapshot: NetworkSnapshot | None, checkpoint: Callable[[], None] = _go_on
+) -> tuple[RuleSet, list[Finding]]:
+    """The loaded set and its warnings; InvalidRuleSetError with every error otherwise.
+    ``checkpoint`` runs between the steps and may raise to stop (a caller's deadline has passed)."""
     try:
         rule_set = load_rule_set(files)
+    except RuleLimitError as e:
+        raise InvalidRuleSetError(e.errors, over_limit=True) from None
     except RuleSetError as e:
         raise InvalidRuleSetError(e.errors) from None
+    checkpoint()
     findings = check_rule_set(rule_set, snapshot) if snapshot is not None else []
     errors = [f for f in findings if f.severity == "error"]
     if errors:
@@ -97,11 +110,18 @@ class ActiveRules:
         return evaluate(rule_set, returned, snapshot, self._clock().date(), purpose=RETURNS)
 
     def activate(
-        self, files: Sequence[tuple[str, str]], by: str, snapshot: NetworkSnapshot | None
+        self,
+        files: Sequence[tuple[str, str]],
+        by: str,
+        snapshot: NetworkSnapshot | None,
+        checkpoint: Callable[[], None] = _go_on,
     ) -> tuple[RuleSet, Activation, list[Finding]]:
-        """Validate, store and activate ``files``; InvalidRuleSetError leaves the active set serving."""
-        rule_set, warnings = validate(files, snapshot)
+        """Validate, store and activate ``files``; InvalidRuleSetError leaves the active set serving.
+        ``checkpoint`` runs between the steps, the last time before anything is stored."""
+        rule_set, warnings = validate(files, snapshot, checkpoint)
+        checkpoint()
         rule_set = compiled(rule_set).rule_set  # registered before it is active; the canonical object
+        checkpoint()
         now = self._clock()
         self._store.save_rule_set(rule_set.version, files, now)
         activation = self._store.activate_rule_set(rule_set.version, ACTIVATE, by, now)
@@ -133,7 +153,19 @@ class ActiveRules:
 
 
 def read_rule_files(paths: Sequence[str]) -> list[tuple[str, str]]:
-    """(name, text) of each file, in the order given (the order is part of the version)."""
+    """(path, text) of each file, in the order given (the order is part of the version).
+    RuleSetError when a file's base name is not a rule file name or two files share one: a set is
+    stored and shown under its files' base names (``stored_names``), so each must be one."""
+    problems = []
+    seen: set[str] = set()
+    for path in paths:
+        name = os.path.basename(path)
+        problem = file_name_problem(name) or (f"shares its name {name!r} with another file" if name in seen else None)
+        if problem is not None:
+            problems.append(RuleError(path, 1, "", "name", problem))
+        seen.add(name)
+    if problems:
+        raise RuleSetError(problems)
     out = []
     for path in paths:
         with open(path, encoding="utf-8") as f:
@@ -141,11 +173,16 @@ def read_rule_files(paths: Sequence[str]) -> list[tuple[str, str]]:
     return out
 
 
+def stored_names(files: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Files read from paths, named as a set is stored and sent: by base name (checked by read_rule_files)."""
+    return [(os.path.basename(path), text) for path, text in files]
+
+
 def seed_rules(store: RuleSetStore, rules_path: str, by: str = "config:rules_path") -> Activation | None:
     """Activate the configured files when the store has no active rule set (InvalidRuleSetError if bad)."""
     if store.active_rule_set() is not None:
         return None
-    files = read_rule_files([p.strip() for p in rules_path.split(",") if p.strip()])
+    files = stored_names(read_rule_files([p.strip() for p in rules_path.split(",") if p.strip()]))
     rule_set, _ = validate(files, None)
     now = datetime.now(UTC)
     store.save_rule_set(rule_set.version, files, now)
@@ -158,7 +195,7 @@ def reload_from_files(
     """Validate and activate the files of ``rules_path`` (SIGHUP): whether it did, and what to log."""
     paths = [p.strip() for p in rules_path.split(",") if p.strip()]
     try:
-        rule_set, activation, warnings = rules.activate(read_rule_files(paths), by, snapshot)
-    except (InvalidRuleSetError, OSError) as e:
+        rule_set, activation, warnings = rules.activate(stored_names(read_rule_files(paths)), by, snapshot)
+    except (InvalidRuleSetError, RuleSetError, OSError) as e:
         return False, f"rules not reloaded; the active set keeps serving: {e}"
     return True, f"rules reloaded: version {rule_set.version}, activation {activation.seq}, {len(warnings)} warnings"

@@ -21,7 +21,7 @@ from engine.network import NetworkSnapshot
 from engine.rules import RuleSetError, compiled, load_rule_set
 from engine.rules.checks import check_rule_set
 from engine.rules.model import Rule
-from server.active_rules import read_rule_files
+from server.active_rules import read_rule_files, stored_names
 from server.client import open_channel, security_from_args
 from server.network_file import NetworkFileError, read_network_file
 from server.proto import rules_pb2, rules_pb2_grpc
@@ -148,7 +148,12 @@ def _problems(problems: Sequence[rules_pb2.RuleProblem], out: TextIO) -> None:
 
 
 def cmd_activate(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -> int:
-    files = [rules_pb2.RuleFile(name=n, content=t) for n, t in read_rule_files(args.files)]
+    try:
+        named = stored_names(read_rule_files(args.files))  # a set is sent and stored by base names
+    except RuleSetError as e:
+        print(str(e), file=out)
+        return 1
+    files = [rules_pb2.RuleFile(name=n, content=t) for n, t in named]
     try:
         response = _stub(args).ActivateRules(
             rules_pb2.ActivateRulesRequest(files=files, activated_by=args.by), timeout=args.timeout

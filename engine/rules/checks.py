@@ -108,12 +108,14 @@ def _unsatisfiable(rule: Rule) -> list[str]:
             candidates = [True, False]
         else:
             candidates = [*constants, "", "\x00 a value no rule names"]
-        if not any(all(_meets(c, value) for c in conditions) for value in candidates):
+        # Lists as sets: a candidate per listed value, each looked up in every list of the fact.
+        tests = [(c, frozenset(c.values)) for c in conditions]
+        if not any(all(_meets(c, members, value) for c, members in tests) for value in candidates):
             out.append(fact.name)
     return out
 
 
-def _meets(condition: Condition, value: Scalar | None) -> bool:
+def _meets(condition: Condition, members: frozenset[Scalar], value: Scalar | None) -> bool:
     op, wanted = condition.op, condition.values
     if op is Op.EXISTS:
         return (value != "") is wanted[0]
@@ -122,9 +124,9 @@ def _meets(condition: Condition, value: Scalar | None) -> bool:
     if op is Op.NE:
         return value != wanted[0]
     if op is Op.IN:
-        return value in wanted
+        return value in members
     if op is Op.NOT_IN:
-        return value not in wanted
+        return value not in members
     if not isinstance(value, float) or not isinstance(wanted[0], float):
         return False
     return {Op.GT: value > wanted[0], Op.GTE: value >= wanted[0], Op.LT: value < wanted[0], Op.LTE: value <= wanted[0]}[

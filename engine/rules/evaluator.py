@@ -30,8 +30,9 @@ from engine.errors import SourcingError
 from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules.build import Matches, build_directives
+from engine.rules.capacity import first_overflow
 from engine.rules.facts import FactValue, order_facts
-from engine.rules.model import NUMERIC_OPS, SOURCING, Condition, Fact, FieldType, Op, RuleSet
+from engine.rules.model import NUMERIC_OPS, SOURCING, Condition, Fact, FieldType, Op, Rule, RuleSet
 
 
 class RulesEvaluationError(SourcingError):
@@ -82,9 +83,25 @@ def compiled(rule_set: RuleSet) -> CompiledRules:
         found = _COMPILED.get(rule_set.version)
         if found is None or found.rule_set != rule_set:
             found = CompiledRules(rule_set, f"oms_rules_{rule_set.version}_{next(_IDS)}")
-            _host().register_rulesets({found.name: found.definition()})
+            definition = found.definition()
+            overflow = first_overflow(definition)
+            if overflow is not None:  # loading refuses such a set; this guards anything built otherwise
+                raise RulesEvaluationError(f"rule set {rule_set.version} does not fit durable-rules: {overflow[1]}")
+            _host().register_rulesets({found.name: definition})
             _COMPILED[rule_set.version] = found
         return found
+
+
+def over_capacity(rule_set: RuleSet) -> tuple[Rule, str] | None:
+    """The first rule whose conditions would overflow durable-rules (capacity.py), and how; None
+    when the set fits. Pure: nothing is registered."""
+    overflow = first_overflow(CompiledRules(rule_set, "capacity-check").definition())
+    if overflow is None:
+        return None
+    name, message = overflow
+    # "r<position>", "q<position>" (a per-line rule's order part), or the catch-all after the rules
+    by_position = {r.position: r for r in rule_set.rules}
+    return by_position.get(int(name[1:]) if name[0] in "rq" else -1, rule_set.rules[-1]), message
 
 
 def evaluate(

@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 
-from engine.model import NodeType, ObjectiveMode
+from engine import limits
+from engine.model import NodeType, ObjectiveMode, control_problem
+from engine.rules.evaluator import over_capacity
 from engine.rules.facts import LINE_FIELDS, ORDER_FIELDS, SHIP_TO_FIELDS, date_number
-from engine.rules.located import Located, YamlError, parse
+from engine.rules.located import LimitError, Located, YamlError, parse
 from engine.rules.model import (
     NUMERIC_OPS,
     PURPOSES,
@@ -41,7 +43,6 @@ from engine.rules.model import (
 )
 
 FORMAT = "oms-sourcing/rules@1"
-MAX_RULES = 5000
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _OPEN_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
@@ -53,6 +54,26 @@ RULE_KEYS = ("id", "why", "priority", "applies_to", "active", "scope", "when", "
 VERBS = ("exclude", "require", "penalize", "prefer", "protect", "limit", "objective", "hold")
 
 T = TypeVar("T")
+
+# A rule file's name as stored and shown: a plain file name (no folders, so never a path out of
+# anywhere), in POSIX's portable file-name characters, not starting with '.' or '-'.
+_FILE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9._-]{{0,{limits.MAX_RULE_FILE_NAME - 6}}}\.ya?ml")
+FILE_NAME_RULE = (
+    f"must be a plain file name ending .yaml or .yml, of at most {limits.MAX_RULE_FILE_NAME} letters,"
+    " digits, '.', '_' and '-' (no folders, no '..', not starting with '.' or '-')"
+)
+
+
+def file_name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a rule file's name (FILE_NAME_RULE), or None."""
+    if len(name) > limits.MAX_RULE_FILE_NAME:
+        return f"is longer than {limits.MAX_RULE_FILE_NAME} characters"
+    control = control_problem(name)
+    if control is not None:
+        return control
+    if not _FILE_NAME.fullmatch(name) or ".." in name:
+        return FILE_NAME_RULE
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +96,15 @@ class RuleSetError(ValueError):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
+class RuleLimitError(RuleSetError):
+    """The files break a bound of engine/limits.py, or the set would overflow durable-rules
+    (capacity.py): docs/rules.md, "Limits". Loading stops at the first; the set is refused as a
+    whole (INVALID_ARGUMENT), not listed among mistakes to fix."""
+
+    def __init__(self, file: str, line: int, message: str, rule_id: str = "", field: str = "") -> None:
+        super().__init__([RuleError(file, line, rule_id, field, message)])
+
+
 def rule_set_version(texts: Sequence[str]) -> str:
     """The hash of the files' content, in the order given: equal content, equal version."""
     digest = hashlib.sha256()
@@ -84,19 +114,34 @@ def rule_set_version(texts: Sequence[str]) -> str:
 
 
 def load_rule_set(files: Sequence[tuple[str, str]]) -> RuleSet:
-    """``files`` are (name, YAML text) pairs; raises RuleSetError with every error found."""
+    """``files`` are (name, YAML text) pairs; raises RuleSetError with every error found, or
+    RuleLimitError at the first bound of engine/limits.py broken (before the work grows past it)."""
+    if len(files) > limits.MAX_RULE_FILES:
+        name = files[limits.MAX_RULE_FILES][0]
+        raise RuleLimitError(name, 1, f"more than the limit of {limits.MAX_RULE_FILES} files in one set")
     errors: list[RuleError] = []
     rules: list[Rule] = []
     currency: tuple[str, str] | None = None  # (value, file that set it)
     rates: dict[str, float] = {}
     seen: dict[str, str] = {}
+    set_bytes = values = rule_count = 0
     for name, text in files:
+        size = len(text) if text.isascii() else len(text.encode("utf-8", "replace"))
+        if size > limits.MAX_RULE_FILE_BYTES:
+            raise RuleLimitError(name, 1, f"is {size:,} bytes, more than the limit of {limits.MAX_RULE_FILE_BYTES:,}")
+        set_bytes += size
+        if set_bytes > limits.MAX_RULE_SET_BYTES:
+            raise RuleLimitError(name, 1, f"the files pass the limit of {limits.MAX_RULE_SET_BYTES:,} bytes together")
         reader = _Reader(name, errors)
         try:
-            doc = parse(text)
+            parsed = parse(text, values_before=values)
+        except LimitError as e:
+            raise RuleLimitError(name, e.line, e.message) from None
         except YamlError as e:
             errors.append(RuleError(name, e.line, "", "", e.message))
             continue
+        values = parsed.values
+        doc = parsed.root
         body = reader.document(doc)
         if body is None:
             continue
@@ -106,6 +151,10 @@ def load_rule_set(files: Sequence[tuple[str, str]]) -> RuleSet:
                 reader.error(doc, "currency", f"is {file_currency} but {currency[1]} says {currency[0]}")
             currency = currency or (file_currency, name)
         rates.update(file_rates)
+        if rule_count + len(rule_nodes) > limits.MAX_RULES:
+            extra = rule_nodes[limits.MAX_RULES - rule_count]
+            raise RuleLimitError(name, extra.line, f"more than the limit of {limits.MAX_RULES:,} rules")
+        rule_count += len(rule_nodes)
         for i, node in enumerate(rule_nodes):
             rule = reader.rule(node, f"rules[{i}]", len(rules))
             if rule is None:
@@ -115,17 +164,24 @@ def load_rule_set(files: Sequence[tuple[str, str]]) -> RuleSet:
                 continue
             seen[rule.id] = name
             rules.append(rule)
-    if len(rules) > MAX_RULES:
-        errors.append(RuleError(files[0][0] if files else "", 1, "", "rules", f"more than {MAX_RULES} rules"))
+    if len(errors) > limits.MAX_RULE_ERRORS:
+        more = len(errors) - limits.MAX_RULE_ERRORS
+        last = errors[limits.MAX_RULE_ERRORS]
+        errors[limits.MAX_RULE_ERRORS :] = [RuleError(last.file, last.line, "", "", f"and {more:,} more errors")]
     if errors:
         raise RuleSetError(errors)
-    return RuleSet(
+    rule_set = RuleSet(
         rules=tuple(rules),
         version=rule_set_version([text for _, text in files]),
         currency=currency[0] if currency else "USD",
         rates=rates,
         sources=tuple(name for name, _ in files),
     )
+    overflow = over_capacity(rule_set)
+    if overflow is not None:
+        rule, message = overflow
+        raise RuleLimitError(rule.file, rule.line, message, rule.id, "when")
+    return rule_set
 
 
 class _Reader:
@@ -279,6 +335,14 @@ class _Reader:
         for part in ("scope", "when"):
             if part in fields:
                 conditions += self.when(fields[part], f"{field}.{part}")
+        if len(conditions) > limits.MAX_RULE_CONDITIONS:
+            raise RuleLimitError(
+                self.file,
+                node.line,
+                f"has {len(conditions)} conditions, more than the limit of {limits.MAX_RULE_CONDITIONS}",
+                self.rule_id,
+                field,
+            )
         then = None
         if "then" not in fields:
             self.error(node, f"{field}.then", "is required")

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
 
 from engine import limits
 from engine.errors import FieldViolation, InvalidInputError
 from engine.rules.checks import Finding
-from engine.rules.loader import RuleError
+from engine.rules.loader import RuleError, file_name_problem
 from server import convert
 from server.active_rules import ActiveRules, InvalidRuleSetError, validate
 from server.caller import current_caller
-from server.errors import NotFoundError
+from server.errors import DeadlineExceededError, NotFoundError
 from server.proto import rules_pb2, rules_pb2_grpc
 from server.services.deps import ServiceDeps
 from server.store.rule_sets import ROLLBACK, Activation, RuleSetStore, rule_set_store
 
-MAX_FILES = 50
-MAX_FILE_BYTES = 1024 * 1024
 DEFAULT_HISTORY = 20
 MAX_HISTORY = 500
 
@@ -47,12 +45,31 @@ def activation_to_proto(a: Activation) -> rules_pb2.RuleActivation:
 
 
 def _files(request_files: Sequence[rules_pb2.RuleFile]) -> list[tuple[str, str]]:
+    """(name, text) of each file; INVALID_ARGUMENT on too many, too large, a name that is not a
+    plain rule file name (engine.rules.loader.FILE_NAME_RULE) or one given twice."""
     c = convert.Collector()
-    c.check(1 <= len(request_files) <= MAX_FILES, "files", f"must hold 1 to {MAX_FILES} rule files")
-    for i, f in enumerate(request_files[:MAX_FILES]):
-        c.check(bool(f.name), f"files[{i}].name", "is required")
-        convert.check_text(c, f"files[{i}].name", f.name, limits.MAX_TEXT_LENGTH)
-        c.check(len(f.content.encode()) <= MAX_FILE_BYTES, f"files[{i}].content", "is larger than 1 MiB")
+    count = len(request_files)
+    c.check(1 <= count <= limits.MAX_RULE_FILES, "files", f"must hold 1 to {limits.MAX_RULE_FILES} rule files")
+    first: dict[str, int] = {}
+    total = 0
+    for i, f in enumerate(request_files[: limits.MAX_RULE_FILES]):
+        problem = file_name_problem(f.name) if f.name else "is required"
+        c.check(problem is None, f"files[{i}].name", problem or "")
+        if problem is None and f.name in first:
+            c.add(f"files[{i}].name", f"repeats files[{first[f.name]}].name {f.name!r}: names must differ")
+        first.setdefault(f.name, i)
+        size = len(f.content.encode())
+        total += size
+        c.check(
+            size <= limits.MAX_RULE_FILE_BYTES,
+            f"files[{i}].content",
+            f"is {size:,} bytes, more than the limit of {limits.MAX_RULE_FILE_BYTES:,}",
+        )
+    c.check(
+        total <= limits.MAX_RULE_SET_BYTES,
+        "files",
+        f"hold {total:,} bytes together, more than the limit of {limits.MAX_RULE_SET_BYTES:,}",
+    )
     c.raise_if_any()
     return [(f.name, f.content) for f in request_files]
 
@@ -71,6 +88,18 @@ def _check_who_and_version(activated_by: str | None, version: str) -> None:
         convert.check_id(c, "activated_by", activated_by)
     convert.check_id(c, "version", version, required=False)
     c.raise_if_any()
+
+
+def _checkpoint(context: grpc.ServicerContext) -> Callable[[], None]:
+    """Between the steps of a validation: stop once the caller's deadline has passed (each step is
+    bounded by the limits, about a second at most, but a caller may allow less)."""
+
+    def check() -> None:
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExceededError("the deadline passed while the rule files were checked; nothing was changed")
+
+    return check
 
 
 def _invalid(error: InvalidRuleSetError) -> InvalidInputError:
@@ -118,9 +147,13 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
         self, request: rules_pb2.ValidateRulesRequest, context: grpc.ServicerContext
     ) -> rules_pb2.ValidateRulesResponse:
         files = _files(request.files)
+        checkpoint = _checkpoint(context)
+        checkpoint()
         try:
-            rule_set, warnings = validate(files, self._deps.network.get())
+            rule_set, warnings = validate(files, self._deps.network.get(), checkpoint)
         except InvalidRuleSetError as e:
+            if e.over_limit:  # not a mistake among others: the request is refused
+                raise _invalid(e) from None
             return rules_pb2.ValidateRulesResponse(valid=False, errors=[problem_to_proto(p) for p in e.errors])
         return rules_pb2.ValidateRulesResponse(
             valid=True,
@@ -134,9 +167,11 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
     ) -> rules_pb2.ActivateRulesResponse:
         files = _files(request.files)
         _check_who_and_version(request.activated_by, "")
+        checkpoint = _checkpoint(context)
+        checkpoint()
         try:
             rule_set, activation, warnings = self._rules.activate(
-                files, _who(request.activated_by), self._deps.network.get()
+                files, _who(request.activated_by), self._deps.network.get(), checkpoint
             )
         except InvalidRuleSetError as e:
             raise _invalid(e) from None

@@ -17,7 +17,6 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from engine.directives import Directives
@@ -26,6 +25,7 @@ from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, evaluate, load_rule_set
 from engine.simulation.policy import Policy, WithPolicy
 from engine.simulation.replay import DirectivesFor, Outcome, no_rules, replay
+from server.active_rules import read_rule_files
 from server.simulation.files import load_network, read_history
 
 
@@ -63,7 +63,7 @@ class RulesDirectives:
 
 def load_rules(paths: Sequence[str]) -> RuleSet:
     """RuleSetError (every error, with file and line) or OSError pass through."""
-    return load_rule_set([(path, Path(path).read_text(encoding="utf-8")) for path in paths])
+    return load_rule_set(read_rule_files(paths))
 
 
 def directives_for(spec: SideSpec) -> DirectivesFor:
