@@ -34,3 +34,6 @@ MAX_RULES = 2_000  # rules in one set
 MAX_RULE_CONDITIONS = 64  # conditions of one rule (scope, when and active together)
 MAX_RULE_TESTS = 25_000  # tests the set compiles to in durable-rules (about 12 µs each to register)
 MAX_RULE_ERRORS = 100  # mistakes listed for one set; the rest are counted
+
+# Network files (docs/network-file.md): 60 MiB, about a million stock rows, takes ~750 MB and ~9 s to read.
+MAX_NETWORK_FILE_BYTES = 128 * 1024 * 1024

@@ -49,11 +49,6 @@ class NotFoundError(Exception):
         super().__init__(self.description)
 
 
-class DeadlineExceededError(Exception):
-    """The caller's deadline passed between two steps of a call; the steps left were not run and
-    nothing was changed (a caller that gave up is not kept waiting on, nor surprised by a write)."""
-
-
 def _status(code: int, message: str, *details: Message) -> status_pb2.Status:
     packed = []
     for detail in details:
@@ -162,10 +157,6 @@ def _order_exists(error: OrderExistsError) -> status_pb2.Status:
     return _status(code_pb2.ALREADY_EXISTS, str(error), info)
 
 
-def _deadline_exceeded(error: DeadlineExceededError) -> status_pb2.Status:
-    return _status(code_pb2.DEADLINE_EXCEEDED, str(error))
-
-
 def _aborted(error: Exception) -> status_pb2.Status:
     # Retrying with the same request_key is safe: nothing was written.
     return _status(code_pb2.ABORTED, str(error), error_details_pb2.RetryInfo())
@@ -183,7 +174,6 @@ TABLE: tuple[_Row, ...] = (
     _row(OrderExistsError, _order_exists),
     _row(AllocationAborted, _aborted),
     _row(ReservationConflict, _aborted),
-    _row(DeadlineExceededError, _deadline_exceeded),
 )
 
 

@@ -9,6 +9,7 @@ file fixes it in one pass.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,19 +85,67 @@ class NetworkFileError(Exception):
 
 
 def read_network_file(path: str | Path) -> NetworkFile:
-    """Load and check a network file. OSError (missing file, no permission) passes through unchanged."""
+    """Load and check a network file. OSError (missing file, no permission) passes through unchanged.
+    Whatever the bytes, anything else is a NetworkFileError: hostile files (huge, nested deep,
+    numbers past any range, escapes that are no character) are refused naming the problem."""
     source = str(path)
-    raw = Path(path).read_bytes()
+    with open(path, "rb") as file:
+        raw = file.read(limits.MAX_NETWORK_FILE_BYTES + 1)  # never more than the limit in memory
+    if len(raw) > limits.MAX_NETWORK_FILE_BYTES:
+        limit = f"{limits.MAX_NETWORK_FILE_BYTES:,}"
+        raise NetworkFileError(source, [(ROOT, f"is larger than the limit of {limit} bytes; load the rest by the API")])
     try:
         text = raw.decode("utf-8-sig")  # tolerate a byte-order mark: some editors on Windows add one
     except UnicodeDecodeError as exc:
         raise NetworkFileError(source, [(ROOT, f"is not UTF-8 text (bad byte at offset {exc.start})")]) from exc
+    return parse_network(_decode_json(text, source), source)
+
+
+def _decode_json(text: str, source: str) -> Any:
+    """The JSON document; NetworkFileError for anything json.loads would raise or pass on unchecked."""
     try:
-        doc = json.loads(text, object_pairs_hook=_JsonObject.from_pairs)
+        doc = json.loads(text, object_pairs_hook=_JsonObject.from_pairs, parse_constant=_not_json)
     except json.JSONDecodeError as exc:
         message = f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        raise NetworkFileError(source, [(ROOT, message)]) from exc
-    return parse_network(doc, source)
+        raise NetworkFileError(source, [(ROOT, message)]) from None
+    except RecursionError:  # json's C reader stops at Python's recursion limit; the format nests 4 deep
+        raise NetworkFileError(
+            source, [(ROOT, "nests arrays and objects too deep (the format needs 4 levels)")]
+        ) from None
+    except ValueError as exc:  # an integer of more than 4,300 digits, NaN or Infinity
+        raise NetworkFileError(source, [(ROOT, f"holds a value JSON cannot carry: {str(exc).split(';')[0]}")]) from None
+    lone = _lone_surrogate(text)
+    if lone is not None:  # decodes to no character: no store and no protobuf message can hold it
+        line = text.count("\n", 0, lone) + 1
+        message = f"line {line}: {text[lone : lone + 6]} is half of a UTF-16 pair without the other half"
+        raise NetworkFileError(source, [(ROOT, message)])
+    return doc
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
+# A \uD800-\uDFFF escape. Only an odd run of backslashes escapes: the lookbehind and the pairs
+# take even runs ("\\ud800" is the text \ud800).
+_SURROGATE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u([dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+def _lone_surrogate(text: str) -> int | None:
+    """Where an escape decodes to half a UTF-16 pair alone (a high half not followed at once by a
+    low half, or a low half alone), or None. json.loads passes such halves on as they are."""
+    waiting = -1  # the end of a high half, where its low half must start
+    for m in _SURROGATE_ESCAPE.finditer(text):
+        start, low = m.end() - 6, int(m.group(1), 16) >= 0xDC00
+        if waiting >= 0:
+            if low and start == waiting:
+                waiting = -1
+                continue
+            return waiting - 6
+        if low:
+            return start
+        waiting = m.end()
+    return waiting - 6 if waiting >= 0 else None
 
 
 def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFile:
@@ -171,6 +220,15 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
+def _as_float(value: int | float | Decimal) -> float:
+    """The number as a float; an integer past float's range is infinite (as 1e400 reads), which
+    the engine's checks refuse as not finite."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 _MONEY = "a number or a decimal string"
 
 
@@ -182,7 +240,7 @@ def _money_value(value: object) -> tuple[float, str]:
         return float(Decimal(value)), ""
     if not _is_number(value):
         return 0.0, f"must be {_MONEY}, not {_json_type(value)}"
-    return float(value), ""  # type: ignore[arg-type]
+    return _as_float(value), ""  # type: ignore[arg-type]
 
 
 class _Fields:
@@ -202,7 +260,8 @@ class _Fields:
             self.problem(key, "appears more than once in this object")
         for key in obj:
             if key not in known:
-                self.problem(str(key), "is not a field of this format")
+                shown = key if len(key) <= 60 else f"{key[:60]}..."  # a key can be any length
+                self.problem(shown, "is not a field of this format")
 
     @property
     def ok(self) -> bool:
@@ -246,7 +305,7 @@ class _Fields:
         if not _is_number(value):
             self._wrong(key, "a number", value)
             return 0.0
-        return float(value)
+        return _as_float(value)
 
     def money(self, key: str) -> float:
         """A decimal amount in major units: a JSON number or a decimal string such as "4.25"."""
@@ -267,7 +326,7 @@ class _Fields:
 
         def number(value: object) -> tuple[float, str]:
             if _is_number(value):
-                return float(value), ""  # type: ignore[arg-type]
+                return _as_float(value), ""  # type: ignore[arg-type]
             return 0.0, f"must be a number, not {_json_type(value)}"
 
         return self._typed_array(key, number)

@@ -392,6 +392,66 @@ def test_a_missing_file_raises_the_os_error(tmp_path: Path) -> None:
         read_network_file(tmp_path / "absent.json")
 
 
+def _read_problem(tmp_path: Path, text: str) -> tuple[str, str]:
+    path = tmp_path / "hostile.json"
+    path.write_text(text)
+    with pytest.raises(NetworkFileError) as caught:
+        read_network_file(path)
+    [problem] = caught.value.problems
+    return problem
+
+
+def _minimal_with(old: str, new: str) -> str:
+    text = (FIXTURES / "minimal.json").read_text()
+    assert old in text
+    return text.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # json.loads raised RecursionError (a traceback from the CLI) at about 1,000 levels
+        ("[" * 100_000 + "]" * 100_000, "nests arrays and objects too deep (the format needs 4 levels)"),
+        ('{"nodes": ' + "[" * 5_000 + "]" * 5_000 + "}", "nests arrays and objects too deep"),
+        # more digits than Python converts: ValueError escaped
+        (_minimal_with('"lat": 35.1', '"lat": 1' + "0" * 5000), "holds a value JSON cannot carry: Exceeds the limit"),
+        (_minimal_with('"lat": 35.1', '"lat": NaN'), "holds a value JSON cannot carry: NaN is not a JSON number"),
+        (_minimal_with('"lat": 35.1', '"lat": -Infinity'), "-Infinity is not a JSON number"),
+        # escapes of half a UTF-16 pair loaded, and failed later in the store or in protobuf
+        (_minimal_with('"name": "', '"name": "\\ud800'), "line 6: \\ud800 is half of a UTF-16 pair"),
+        (_minimal_with('"name": "', '"name": "\\udfff\\ud83d\\ude00'), "\\udfff is half of a UTF-16 pair"),
+        (_minimal_with('"name": "', '"name": "\\ud83d\\ud83d\\ude00'), "\\ud83d is half of a UTF-16 pair"),
+    ],
+)
+def test_hostile_json_is_refused_naming_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    where, problem = _read_problem(tmp_path, text)
+    assert where == "$" and message in problem, problem
+
+
+def test_an_integer_past_float_range_is_not_finite(tmp_path: Path) -> None:
+    # 400 digits: Python reads the integer, float() of it raised OverflowError
+    assert _read_problem(tmp_path, _minimal_with('"lat": 35.1', '"lat": 1' + "0" * 400)) == (
+        "nodes[0].lat",
+        "must be a finite number",
+    )
+
+
+def test_escapes_that_make_characters_load(tmp_path: Path) -> None:
+    path = tmp_path / "escapes.json"
+    path.write_text(_minimal_with('"name": "', '"name": "\\ud83d\\ude00 \\\\ud800 \\u00e9 '))
+    name = read_network_file(path).nodes[0].name
+    assert name.startswith("\U0001f600 \\ud800 \u00e9 ")  # a pair, an escaped backslash, a plain escape
+
+
+def test_a_file_past_the_size_limit_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import limits
+
+    text = (FIXTURES / "minimal.json").read_text()
+    monkeypatch.setattr(limits, "MAX_NETWORK_FILE_BYTES", len(text.encode()) - 1)
+    where, problem = _read_problem(tmp_path, text)
+    assert where == "$" and problem.startswith(f"is larger than the limit of {len(text.encode()) - 1:,} bytes")
+
+
 # --- rate tables --------------------------------------------------------------------------------------------
 
 

@@ -57,7 +57,7 @@ T = TypeVar("T")
 
 # A rule file's name as stored and shown: a plain file name (no folders, so never a path out of
 # anywhere), in POSIX's portable file-name characters, not starting with '.' or '-'.
-_FILE_NAME = re.compile(rf"[A-Za-z0-9_][A-Za-z0-9._-]{{0,{limits.MAX_RULE_FILE_NAME - 6}}}\.ya?ml")
+_FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*\.ya?ml")
 FILE_NAME_RULE = (
     f"must be a plain file name ending .yaml or .yml, of at most {limits.MAX_RULE_FILE_NAME} letters,"
     " digits, '.', '_' and '-' (no folders, no '..', not starting with '.' or '-')"

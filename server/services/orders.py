@@ -535,7 +535,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
                 if not isinstance(order_id, str) or id_problem(order_id) is not None:
                     raise ValueError(order_id)
                 after = (stamp, order_id)
-            except (InvalidRequestError, ValueError, TypeError):
+            except (InvalidRequestError, ValueError, TypeError, RecursionError):  # forged: JSON nested deep
                 c.check(False, "page_token", "is not a token this call returned")
         c.raise_if_any()
         chosen = [s for s in states if s is not None] or [OrderState.HELD, OrderState.BACKORDERED]

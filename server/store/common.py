@@ -45,6 +45,7 @@ T = TypeVar("T")
 Key = tuple[str, str]  # (sku, node_id): the inventory primary key, and the order rows are locked in
 
 _PAGE_TOKEN_PREFIX = "n1:"
+MAX_PAGE_TOKEN_LENGTH = 1024
 _NOT_OURS = "is not a page token this service issued"
 
 
@@ -68,6 +69,8 @@ def encode_page_token(last_id: str) -> str:
 
 
 def decode_page_token(token: str) -> str:
+    if len(token) > MAX_PAGE_TOKEN_LENGTH:  # ours are a few hundred characters; no need to decode more
+        raise InvalidRequestError(_NOT_OURS, "page_token")
     try:
         text = base64.urlsafe_b64decode(token.encode("ascii")).decode()
     except (binascii.Error, UnicodeError, ValueError):
