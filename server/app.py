@@ -147,10 +147,16 @@ def prepare_store(store: Store, config: Config, migrate: bool = True) -> None:
                 "positions": len(network.inventory),
             },
         )
+    rule_sets = rule_set_store(store)
     if config.rules_path:
-        activation = seed_rules(rule_set_store(store), config.rules_path)
+        activation = seed_rules(rule_sets, config.rules_path)
         if activation is not None:
             _log.info("rule set seeded", extra={"path": config.rules_path, "version": activation.version})
+    if rule_sets.active_rule_set() is None:
+        _log.warning(
+            "no active rule set: decisions apply no planner rules and say so in Decision.warnings; activate one"
+            " with `oms-sourcing rules activate FILE...` or start with --rules-path rules/default.yaml"
+        )
 
 
 def create_server(

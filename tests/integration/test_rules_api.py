@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from server.active_rules import ActiveRules
 from server.proto import common_pb2, network_pb2, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from server.store.base import Store
 from server.store.rule_sets import rule_set_store
-from tests.integration.conftest import Api
-from tests.integration.helpers import count, item, node, usd, violations
+from tests.integration.conftest import Api, ServerFactory, make_config
+from tests.integration.helpers import REPO, count, item, node, usd, violations
 
 HOME = common_pb2.GeoPoint(lat=40.0, lon=-95.0)
 
@@ -64,10 +65,13 @@ def test_activate_validate_and_roll_back(
     source = lambda: sourcing.Source(sourcing_pb2.SourceRequest(order=_order(("A", 2)))).decision  # noqa: E731
     before = source()
     assert before.rule_set_version == "" and _used(before) == {"NEAR"}
+    assert [w for w in before.warnings if w.startswith("no active rule set")] == list(before.warnings)
+    assert len(before.warnings) == 1  # a store without rules says so on every decision
 
     v1 = _activate(rules, "rules:\n  - {id: no-near, then: {exclude: {node: {id: NEAR}}}}\n")
     decision = source()
     assert (decision.rule_set_version, list(decision.fired_rules), _used(decision)) == (v1, ["no-near"], {"FAR"})
+    assert not decision.warnings
 
     bad = "rules:\n  - {id: ok, then: {hold: x}}\n  - id: broken\n    then: {exclude: {node: {type: SHOP}}}\n"
     checked = rules.ValidateRules(rules_pb2.ValidateRulesRequest(files=_files(bad)))
@@ -259,3 +263,15 @@ def test_reload_from_files_activates_valid_files_only(store: Store, tmp_path: Pa
     assert not ok and "rules[0].then: is required" in message
     assert rules.get() is served
     assert [a.activated_by for a in rule_set_store(store).rule_activations()] == ["signal:SIGHUP"]
+
+
+def test_a_server_without_an_active_rule_set_says_so_at_start(
+    sqlite_store: Store, start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="server.app"):
+        start_server(sqlite_store)
+    assert any(r.levelno == logging.WARNING and "no active rule set" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="server.app"):
+        start_server(sqlite_store, make_config(rules_path=str(REPO / "rules" / "default.yaml")))
+    assert not [r for r in caplog.records if "no active rule set" in r.getMessage()]
