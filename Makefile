@@ -9,6 +9,9 @@ GEN    := server/generated
 GEN_STAMP := $(GEN)/.stamp
 DB     ?= var/oms-sourcing.db
 H2GEN  := build/h2gen
+# make test runs tests in parallel processes: most of its time is spent waiting (servers starting,
+# fsyncs, subprocesses), so more workers than cores still shortens it.
+TEST_WORKERS ?= 4
 
 .PHONY: install proto run test test-all lint bench profile soak load fuzz clean help
 
@@ -49,10 +52,10 @@ test: install $(H2GEN)  ## the whole suite that CI runs (PostgreSQL tests skip o
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy engine server benchmarks
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist worksteal
 
 test-all: install $(H2GEN)  ## everything, slow tests included
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: install  ## ruff, mypy and the engine-purity import contract
 	$(BIN)/ruff check .
