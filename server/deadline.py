@@ -53,5 +53,6 @@ def check_deadline(before: str) -> None:
     expires_at = _EXPIRES_AT.get()
     if expires_at is not None and time.monotonic() >= expires_at:
         raise DeadlineExceeded(
-            f"the call's deadline passed before {before}: nothing was written; retry with the same request key"
+            f"the call's deadline passed before {before}: nothing was written;"
+            " a retry (with the same request key) is safe"
         )

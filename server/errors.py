@@ -13,7 +13,10 @@ Choices worth knowing:
   (``updates[3].delta``): the request is well formed and the same request succeeds once the
   stock is there, which is what that code means in google.rpc.Code. Malformed counts (negative
   absolute counts, absurd deltas) never reach the store: they are INVALID_ARGUMENT from the
-  conversion layer. Going below what is reserved is not an error: the holds give way.
+  conversion layer. Deltas that would take on hand above the largest absolute count are
+  INVALID_ARGUMENT too (an InvalidInputError from the store, which alone knows on hand): a
+  count that size is malformed however it is sent. Going below what is reserved is not an
+  error: the holds give way.
 - ``UnknownNodeError`` names ``updates[i].node_id``: the store raises it only from
   ``update_inventory``, whose updates the service passes in request order.
 - ``DeadlineExceeded`` (server/deadline.py) is DEADLINE_EXCEEDED: the call's deadline passed
