@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -21,12 +22,14 @@ import psycopg
 import pytest
 
 from server.app import RunningServer
+from server.deadline import deadline_after
 from server.proto import network_pb2, orders_pb2, rules_pb2, rules_pb2_grpc
-from server.store.base import Store
+from server.services.resourcing import Resourcer
+from server.store.base import InventoryUpdate, Store, UpdateKind
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 from tests.integration.conftest import ServerFactory
-from tests.integration.helpers import delta, item, node, usd
+from tests.integration.helpers import T0, count, delta, item, node, usd
 from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
 
 STOCK = [("NEAR", "A", 1000), ("MID", "A", 1000), ("NEAR", "B", 1000), ("FAR", "C", 1000)]
@@ -262,3 +265,17 @@ def test_many_allocates_with_tiny_deadlines_store_only_what_the_server_answered_
     assert len([o for o in listed if o.order_id.startswith("T")]) == total
     assert client.available("A", "NEAR") + client.available("A", "MID") == 2000 - total
     assert client.conservation() == []
+
+
+def test_healing_after_the_callers_commit_is_not_bounded_by_its_deadline(client: Client, store: Store) -> None:
+    """Healing runs after the call's own change committed, on the call's thread: were it bound by
+    the caller's deadline, an UpdateInventory answered just in time would leave the orders its
+    stock should heal waiting for the next update of their SKUs."""
+    later = T0 + timedelta(minutes=1)
+    client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("FAR", "C", 0, later)]))
+    assert state(client.orders.Allocate(allocate(order("W", ("C", 1)))).order) == "BACKORDERED"
+    store.update_inventory([InventoryUpdate("FAR", "C", UpdateKind.DELTA, 1)])  # stock, not yet healed
+    with deadline_after(0.0):  # the call that brought it is past its deadline by now
+        Resourcer(client.running.deps).heal_after_commit(["C"])
+    healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="W")).order
+    assert state(healed) == "ALLOCATED" and healed.events[-1].type == "RESOURCED"
