@@ -22,7 +22,7 @@ from server.active_rules import seed_rules
 from server.auth import Tokens
 from server.config import Config
 from server.instrumented_store import InstrumentedStore
-from server.interceptors import AuthInterceptor, error_interceptor, metrics_interceptor
+from server.interceptors import AuthInterceptor, deadline_interceptor, error_interceptor, metrics_interceptor
 from server.limiter import CountingExecutor, InflightLimiter
 from server.metrics import DecisionMetrics, MetricsEndpoint, ServerMetrics, StoreMetrics, serve_metrics
 from server.network_file import read_network_file
@@ -184,7 +184,12 @@ def create_server(
     # Outermost first: metrics see mapped codes and every refusal. The token check comes before
     # the limiter, so a call refused for its token never counts against the business calls; the
     # limiter is innermost so that the handler it picks (business, light or refusal) gets wrapped.
-    interceptors: list[grpc.ServerInterceptor] = [metrics_interceptor(metrics), error_interceptor()]
+    # The deadline is set inside the error mapping, which turns DeadlineExceeded into its status.
+    interceptors: list[grpc.ServerInterceptor] = [
+        metrics_interceptor(metrics),
+        error_interceptor(),
+        deadline_interceptor(),
+    ]
     if tokens is not None:
         interceptors.append(AuthInterceptor(tokens, light_pool))
     server = grpc.server(pool, interceptors=[*interceptors, limiter], options=grpc_options(config, reuse_port))

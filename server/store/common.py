@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from engine import limits
 from engine.availability import StockLevels
+from engine.errors import FieldViolation, InvalidInputError
 from engine.model import InventoryPosition, Item, Node, NodeType, control_problem
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
 from engine.shortfall import Claim, take_back
@@ -411,6 +412,17 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         self._reject_unknown_nodes(tx, updates)
         locked = self._lock_positions(tx, sorted({(u.sku, u.node_id) for u in updates}), now)
         applied = _apply_in_order(updates, as_ofs, locked)
+        if applied.too_large:
+            raise InvalidInputError(
+                [
+                    FieldViolation(
+                        _quantity_field(i, updates[i]),
+                        f"would take on hand to {on_hand:,}, above {limits.MAX_INVENTORY_COUNT:,}"
+                        " (the most an absolute count may set)",
+                    )
+                    for i, on_hand in applied.too_large.items()
+                ]
+            )
         if applied.negative:
             raise NegativeStockError(applied.negative, [_quantity_field(i, updates[i]) for i in applied.negative])
         if applied.short:
@@ -520,6 +532,7 @@ class _Applied:
     rows: dict[Key, _Working]
     outcomes: list[UpdateOutcome] = field(default_factory=list)
     negative: list[int] = field(default_factory=list)  # updates that would take on hand below zero
+    too_large: dict[int, int] = field(default_factory=dict)  # update index -> the on hand it would set, too much
     short: dict[int, int] = field(default_factory=dict)  # update index -> reserved units it left uncovered
 
 
@@ -543,6 +556,9 @@ def _apply_in_order(
         if target < 0:
             # Keep going, so the error names every bad update at once; the batch is refused.
             applied.negative.append(index)
+            continue
+        if target > limits.MAX_INVENTORY_COUNT:  # deltas obey the bound absolute counts do
+            applied.too_large[index] = target
             continue
         if target < row.reserved:
             # What the floor says wins: the reserved units it does not cover give way (_take_back).
