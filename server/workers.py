@@ -4,7 +4,10 @@ The parent migrates the store once, reserves the port, starts N worker processes
 forked: gRPC's threads do not survive fork) that each open their own store connection and bind
 the port with SO_REUSEPORT, so the kernel spreads connections across them. The parent serves
 the aggregated /metrics (prometheus_client multiprocess mode), forwards SIGTERM/SIGINT to the
-workers, and exits when they have: 0 if every worker shut down cleanly.
+workers, and exits when they have: 0 if every worker shut down cleanly. A worker that dies
+makes the parent stop the others and exit 1 (the service manager restarts the group); a parent
+that dies, even by SIGKILL, makes every worker stop within ORPHAN_EXIT_SECONDS, so a restarted
+group never shares the port with the old one's orphans.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TextIO
 
@@ -34,6 +39,8 @@ from server.store import open_store
 _log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 60.0
+# How long a worker whose parent died gives its calls in flight before it exits regardless.
+ORPHAN_EXIT_SECONDS = 1.5
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -53,14 +60,43 @@ def reserve_port(host: str, port: int) -> socket.socket:
 def worker_main(config: Config, ready: Any, slot: int) -> None:
     """Entry point of worker ``slot`` (0 to workers - 1)."""
     configure_logging(config.log_format, config.log_level)
+    stop = stop_on_signals()
+    _stop_when_orphaned(stop)
     if config.pin_cpus:
         pin_process(slot)  # before the server starts its threads; they inherit it
 
     def report(running: RunningServer) -> None:
         ready.put(os.getpid())
 
-    code = run_server(config, on_ready=report, migrate=False, reuse_port=True, serve_metrics_http=False)
+    code = run_server(config, on_ready=report, migrate=False, reuse_port=True, serve_metrics_http=False, stop=stop)
     sys.exit(code)
+
+
+def _stop_when_orphaned(stop: threading.Event) -> None:
+    """Stop this worker when its parent dies, however it dies.
+
+    Killed with SIGKILL, the parent forwards no signal, and a worker left running would keep
+    serving unsupervised beside the group a service manager starts next. multiprocessing hands
+    every spawned child the read end of a pipe whose write end only the parent holds (the parent
+    sentinel); the kernel closes it when the parent dies, whichever of its threads spawned us and
+    on every platform. (prctl's PR_SET_PDEATHSIG would be Linux-only, and it fires on the exit
+    of the spawning thread, not of the process.) The server stops listening at once and gives
+    calls in flight until ORPHAN_EXIT_SECONDS; each store write is one transaction, so a call cut
+    short there leaves nothing half done, and a client retries it with its request key.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch(sentinel: int) -> None:
+        wait([sentinel])
+        _log.error("the parent process died; this worker stops", extra={"parent_pid": parent.pid})
+        stop.set()
+        time.sleep(ORPHAN_EXIT_SECONDS)
+        _log.error("calls still in flight after the parent died; exiting", extra={"seconds": ORPHAN_EXIT_SECONDS})
+        os._exit(1)
+
+    threading.Thread(target=watch, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
 
 
 def run_workers(config: Config, out: TextIO) -> int:
