@@ -29,10 +29,11 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TextIO
 
 from server.affinity import pin_process
-from server.app import RunningServer, load_security, prepare_store
+from server.app import RunningServer, load_metrics_tls, load_security, prepare_store
 from server.config import Config
 from server.logging import configure_logging
-from server.metrics import MULTIPROC_ENV, aggregating_registry, mark_worker_dead, serve_metrics
+from server.metrics import MULTIPROC_ENV, aggregating_registry, mark_worker_dead
+from server.metrics_http import serve_metrics
 from server.serve import run_server, stop_on_signals
 from server.store import open_store
 
@@ -103,6 +104,7 @@ def run_workers(config: Config, out: TextIO) -> int:
     stop = stop_on_signals()
     try:
         load_security(config)  # a missing certificate or tokens file is said once, before any worker starts
+        metrics_tls = load_metrics_tls(config)
         store = open_store(config.database_url)
         try:
             prepare_store(store, config, migrate=True)  # once, before any worker opens the store
@@ -130,7 +132,7 @@ def run_workers(config: Config, out: TextIO) -> int:
     try:
         if _wait_ready(workers, ready, stop):
             reserved.close()
-            endpoint = serve_metrics(config.metrics_host, config.metrics_port, aggregating_registry(metrics_dir))
+            endpoint = serve_metrics(config, aggregating_registry(metrics_dir), metrics_tls)
             pids = ",".join(str(w.pid) for w in workers)
             _log.info("workers serving", extra={"address": worker_config.address, "pids": pids})
             print(f"serving on {worker_config.address} (workers {config.workers}: pids {pids})", file=out, flush=True)
