@@ -61,10 +61,10 @@ def reserve_port(host: str, port: int) -> socket.socket:
 def worker_main(config: Config, ready: Any, slot: int) -> None:
     """Entry point of worker ``slot`` (0 to workers - 1)."""
     configure_logging(config.log_format, config.log_level)
-    stop = stop_on_signals()
-    _stop_when_orphaned(stop)
     if config.pin_cpus:
         pin_process(slot)  # before the server starts its threads; they inherit it
+    stop = stop_on_signals()
+    _stop_when_orphaned(stop)
 
     def report(running: RunningServer) -> None:
         ready.put(os.getpid())
@@ -86,7 +86,7 @@ def _stop_when_orphaned(stop: threading.Event) -> None:
     short there leaves nothing half done, and a client retries it with its request key.
     """
     parent = multiprocessing.parent_process()
-    if parent is None or parent.sentinel is None:
+    if parent is None:  # not started by run_workers
         return
 
     def watch(sentinel: int) -> None:
