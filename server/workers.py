@@ -114,9 +114,16 @@ def run_workers(config: Config, out: TextIO) -> int:
     except Exception:
         _log.exception("server did not start")
         return 1
+    metrics_dir = tempfile.mkdtemp(prefix="oms-sourcing-metrics-")
+    try:  # before any worker starts: a metrics port already taken stops the start here
+        endpoint = serve_metrics(config, aggregating_registry(metrics_dir), metrics_tls)
+    except OSError:
+        _log.exception("server did not start: cannot serve metrics on the metrics_host and metrics_port")
+        reserved.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        return 1
     port = reserved.getsockname()[1]
     worker_config = replace(config, port=port, workers=1, load_sample_if_empty=False, metrics_port=0)
-    metrics_dir = tempfile.mkdtemp(prefix="oms-sourcing-metrics-")
     os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by the workers, read when they import prometheus_client
 
     context = multiprocessing.get_context("spawn")
@@ -127,12 +134,10 @@ def run_workers(config: Config, out: TextIO) -> int:
     ]
     for worker in workers:
         worker.start()
-    endpoint = None
     clean = False
     try:
         if _wait_ready(workers, ready, stop):
             reserved.close()
-            endpoint = serve_metrics(config, aggregating_registry(metrics_dir), metrics_tls)
             pids = ",".join(str(w.pid) for w in workers)
             _log.info("workers serving", extra={"address": worker_config.address, "pids": pids})
             print(f"serving on {worker_config.address} (workers {config.workers}: pids {pids})", file=out, flush=True)

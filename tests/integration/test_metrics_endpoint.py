@@ -26,7 +26,7 @@ from server.proto import orders_pb2_grpc
 from server.store.base import Store
 from tests.integration.certs import Certs, make_certs
 from tests.integration.conftest import ServerFactory, make_config
-from tests.integration.helpers import REPO, ServerProcess, free_port
+from tests.integration.helpers import REPO, ServerProcess, free_port, run_cli
 from tests.integration.orders_helpers import allocate, load_network, order
 
 # What a failed scrape looks like to the scraper: refused handshake, reset, closed or garbled.
@@ -147,6 +147,20 @@ def test_the_parent_of_several_workers_serves_mutual_tls(tmp_path: Path, certs: 
             scrape(f"http://127.0.0.1:{metrics_port}/metrics")
     finally:
         assert server.stop() == 0, server.logs
+
+
+def test_a_taken_metrics_port_stops_a_group_before_any_worker_starts(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        result = run_cli(
+            "serve", "--workers", "2", "--port", "0", "--metrics-port", str(taken),
+            "--database", f"sqlite:///{tmp_path / 'w.db'}",
+        )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert "cannot serve metrics" in result.stderr and "Address already in use" in result.stderr
+    assert "msg=serving" not in result.stderr and "serving on" not in result.stdout  # no worker started
 
 
 @pytest.mark.parametrize(
