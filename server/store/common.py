@@ -94,6 +94,9 @@ def _upsert_sql(table: str, columns: Sequence[str], key: str) -> str:
 _UPSERT_NODE = _upsert_sql("nodes", rows.NODE_COLUMNS, "id")
 _UPSERT_ITEM = _upsert_sql("items", rows.ITEM_COLUMNS, "sku")
 _UPSERT_RATE_TABLE = _upsert_sql("rate_tables", rows.RATE_TABLE_COLUMNS, "service_level")
+# First in every transaction that changes nodes or rate tables: its row lock also queues such
+# writers one behind the other, so the counter moves in commit order.
+_BUMP_NETWORK_VERSION = "UPDATE network_version SET version = version + 1 WHERE id = 1"
 _INSERT_EMPTY_POSITION = (
     "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
     "VALUES (?, ?, 0, 0, 0, 0, NULL, ?) ON CONFLICT (sku, node_id) DO NOTHING"
@@ -218,7 +221,12 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
             return
         now = self._ts_in(rows.utc_now())
         params = [(*rows.node_to_row(n), now) for n in nodes]
-        self._write(lambda tx: tx.executemany(_UPSERT_NODE, params))
+
+        def work(tx: Tx) -> None:
+            tx.execute(_BUMP_NETWORK_VERSION)
+            tx.executemany(_UPSERT_NODE, params)
+
+        self._write(work)
 
     def list_nodes(
         self,
@@ -253,14 +261,10 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         return NodePage(nodes=nodes, next_page_token=token)
 
     def network_version(self) -> str:
-        """Changes whenever a node or a rate table is added or changed: how each worker notices
-        another's upsert. One statement, so both parts come from the same moment."""
-        sql = (
-            "SELECT (SELECT COUNT(*) FROM nodes), (SELECT MAX(updated_at) FROM nodes),"
-            " (SELECT COUNT(*) FROM rate_tables), (SELECT MAX(updated_at) FROM rate_tables)"
-        )
-        ((nodes, nodes_latest, tables, tables_latest),) = list(self._read(lambda tx: tx.execute(sql)))
-        return f"{nodes}:{nodes_latest}:{tables}:{tables_latest}"
+        """Changes whenever a node or a rate table is added or changed: how each process notices
+        another's upsert. A counter, not timestamps: those come from each writer's clock."""
+        ((version,),) = list(self._read(lambda tx: tx.execute("SELECT version FROM network_version WHERE id = 1")))
+        return str(version)
 
     def all_nodes(self) -> list[Node]:
         sql = f"SELECT {_columns(rows.NODE_COLUMNS)} FROM nodes ORDER BY id"
@@ -273,6 +277,7 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         params = [(*rows.rate_table_to_row(t), now) for t in tables]
 
         def work(tx: Tx) -> None:
+            tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_RATE_TABLE, params)
             # Checked inside the transaction: stored tables replace the defaults, so the first
             # write must bring STANDARD (nothing deletes a table, so it stays once there).
