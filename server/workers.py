@@ -70,7 +70,13 @@ def worker_main(config: Config, ready: Any, slot: int) -> None:
         ready.put(os.getpid())
 
     code = run_server(config, on_ready=report, migrate=False, reuse_port=True, serve_metrics_http=False, stop=stop)
-    sys.exit(code)
+    # The server has stopped and closed its store: leave without the interpreter's finalization,
+    # which takes seconds on a loaded machine (gRPC's and OR-Tools' teardown) and, once begun, keeps
+    # the parent watch's daemon thread from running, so an orphan could outlive its deadline.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _stop_when_orphaned(stop: threading.Event) -> None:
