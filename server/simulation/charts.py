@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 
@@ -105,10 +104,6 @@ def _percent_axis(axis: Any, peak: float) -> None:
     axis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0 if peak >= 0.05 else 1))
 
 
-def _legend_for_sides(ax: Axes, **kwargs: Any) -> None:
-    ax.legend(loc="upper right", **kwargs)
-
-
 def kpi_changes(name: str, title: str, rows: Sequence[tuple[str, float | None, bool]], width: int = 540) -> str:
     """Relative change per KPI (label, change as a fraction or None, higher_is_better): bars either side of 0."""
 
@@ -151,11 +146,13 @@ def histogram(
     series: Mapping[str, Sequence[float]],
     x_label: str,
     y_label: str,
-    money: bool = False,
+    prefix: str = "",
+    mean_decimals: int = 0,
     bins: int = 30,
     width: int = 640,
 ) -> str:
-    """Each side's distribution as a step line (share of its values per bin), clipped at the 99th percentile."""
+    """Each side's distribution as a step line (share of its values per bin), clipped at the 99th percentile.
+    ``prefix`` goes before every value (a currency sign); the legend gives each side's mean."""
     import numpy as np
 
     def draw() -> Figure:
@@ -175,7 +172,7 @@ def histogram(
             counts, _ = np.histogram(clipped, bins=edges)
             shares = counts / max(1, len(data))
             mean = float(np.mean(data)) if len(data) else 0.0
-            shown = f"${mean:,.2f}" if money else f"{mean:,.0f}"
+            shown = f"{prefix}{mean:,.{mean_decimals}f}"
             s = style(i)
             ax.plot(
                 edges,
@@ -190,14 +187,12 @@ def histogram(
         ax.set_ylim(bottom=0)
         _percent_axis(ax.yaxis, ax.get_ylim()[1])
         ax.set_xlim(0, high)
-        if money:
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"${v:,.0f}"))
-        elif high >= 10:
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-        last = f"${edges[-2]:,.0f}" if money else f"{edges[-2]:,.0f}"
+        if prefix or high >= 10:
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{prefix}{v:,.0f}"))
+        last = f"{prefix}{edges[-2]:,.0f}"
         ax.set_xlabel(f"{x_label}; the last bin holds everything from {last} up")
         ax.set_ylabel(y_label)
-        _legend_for_sides(ax)
+        ax.legend(loc="upper right")
         ax.set_title(title)
         return figure
 
@@ -239,7 +234,7 @@ def grouped_bars(
         _percent_axis(ax.yaxis, peak)
         ax.set_xlabel(x_label)
         ax.set_ylabel(y_label)
-        _legend_for_sides(ax)
+        ax.legend(loc="upper right")
         ax.set_title(title)
         return figure
 

@@ -63,7 +63,7 @@ def render_report(result: SimulationResult) -> str:
         title = f"KPI change: {other.name} vs {result.base.name}"
         parts.append(_card(charts.kpi_changes("kpi-changes", title, rows)))
     parts.append("</div><h2>Distributions</h2><div class='grid'>")
-    parts.append(_card(_cost_chart(sides)))
+    parts.append(_card(_cost_chart(sides, result.snapshot.currency)))
     parts.append(_card(_shipments_chart(sides)))
     parts.append(_card(_zone_chart(sides)))
     parts.append(_card(_miles_chart(sides)))
@@ -191,14 +191,15 @@ def _change(name: str, change: float) -> str:
     return f"{sign}{shown}"
 
 
-def _cost_chart(sides: list[SideResult]) -> str:
+def _cost_chart(sides: list[SideResult], currency: str) -> str:
     return charts.histogram(
         "cost-per-order",
         "Fulfilment cost per order",
         {s.name: [o.cost for o in _decided(s)] for s in sides},
-        x_label="fulfilment cost of the order (USD)",
+        x_label=f"fulfilment cost of the order ({currency})",
         y_label="share of the side's orders",
-        money=True,
+        prefix="$" if currency == "USD" else f"{currency} ",
+        mean_decimals=2,
     )
 
 
