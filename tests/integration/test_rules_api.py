@@ -100,6 +100,60 @@ def test_activate_validate_and_roll_back(
     assert [(a.version, a.activated_by) for a in got.history] == [(v1, "bob"), (v2, "ann"), (v1, "ann")]
 
 
+CONTRADICTIONS = """rules:
+  - id: marketplace-from-dcs
+    when: {order: {channel: MARKETPLACE}}
+    then: {require: {node: {type: DC}}}
+  - id: no-dcs-for-marketplace
+    when: {order: {channel: MARKETPLACE}}
+    then: {exclude: {node: {type: DC}, reason: the DCs are full}}
+  - id: stores-only-and-never
+    when: {customer: {tier: SILVER}}
+    then: {require: {node: {type: STORE}}, exclude: {node: {type: STORE}}}
+"""
+
+
+def test_rules_that_leave_a_channel_or_a_tier_no_node_are_refused_with_their_fields(
+    api: Api, stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub]
+) -> None:
+    rules, sourcing = stubs
+    api.network.UpsertNodes(network_pb2.UpsertNodesRequest(nodes=[node("SHOP", type=common_pb2.NODE_TYPE_STORE)]))
+    active = _activate(rules, "rules:\n  - {id: fine, then: {hold: x}}\n")
+    checked = rules.ValidateRules(rules_pb2.ValidateRulesRequest(files=_files(CONTRADICTIONS)))
+    assert not checked.valid
+    assert {(e.rule_id, e.field, e.line) for e in checked.errors} == {
+        ("marketplace-from-dcs", "then.require[0]", 2),  # with the other rule: every marketplace order unservable
+        ("stores-only-and-never", "then.require[0]", 8),  # requires and excludes the same nodes
+    }
+    with pytest.raises(grpc.RpcError) as caught:
+        _activate(rules, CONTRADICTIONS)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    found = violations(caught.value)
+    assert "no-dcs-for-marketplace excludes {type: DC}" in found["files[planner.yaml]:2 then.require[0]"]
+    assert "customer.tier SILVER" in found["files[planner.yaml]:8 then.require[0]"]
+    order = _order(("A", 1))
+    assert sourcing.Source(sourcing_pb2.SourceRequest(order=order)).decision.rule_set_version == active
+
+
+def test_rules_that_leave_some_orders_no_node_or_never_win_are_warnings(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+) -> None:
+    rules, _ = stubs
+    text = """rules:
+  - {id: web-local, when: {order: {channel: WEB}}, then: {exclude: {node: {not: {tag: local}}}}}
+  - {id: gold-not-local, when: {customer: {tier: GOLD}}, then: {exclude: {node: {tag: local}}}}
+  - {id: cheapest, priority: 300, then: {objective: {mode: COST}}}
+  - {id: gold-fewest-boxes, when: {customer: {tier: GOLD}}, then: {objective: {mode: FEWEST_SHIPMENTS}}}
+"""
+    checked = rules.ValidateRules(rules_pb2.ValidateRulesRequest(files=_files(text)))
+    assert checked.valid and not checked.errors
+    assert {(w.rule_id, w.field) for w in checked.warnings} == {
+        ("gold-not-local", "then.exclude[0]"),  # gold customers' web orders: no node
+        ("gold-fewest-boxes", "then.objective.mode"),  # cheapest always fires with it and wins
+    }
+    assert _activate(rules, text)
+
+
 def test_activating_the_same_files_again_is_a_no_op_so_retries_need_no_key(
     stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
 ) -> None:
