@@ -9,8 +9,11 @@ GEN    := server/generated
 GEN_STAMP := $(GEN)/.stamp
 DB     ?= var/oms-sourcing.db
 H2GEN  := build/h2gen
+# make test runs tests in parallel processes: most of its time is spent waiting (servers starting,
+# fsyncs, subprocesses), so more workers than cores still shortens it.
+TEST_WORKERS ?= 4
 
-.PHONY: install proto run test test-all lint bench profile soak load fuzz clean help
+.PHONY: install proto run test test-all lint bench profile soak load fuzz report-screenshot clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -49,10 +52,10 @@ test: install $(H2GEN)  ## the whole suite that CI runs (PostgreSQL tests skip o
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy engine server benchmarks
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist worksteal
 
 test-all: install $(H2GEN)  ## everything, slow tests included
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: install  ## ruff, mypy and the engine-purity import contract
 	$(BIN)/ruff check .
@@ -82,6 +85,28 @@ fuzz: install  ## the optimizer's property tests (against exhaustive search) wit
 
 load: install  ## headless locust load test (step load) against a server it starts; reports in benchmarks/load/reports/
 	$(PY) -m benchmarks.load.run
+
+# The README's month of orders simulated, and its report drawn by headless Chromium (Debian's
+# chromium: apt-get install -y chromium), to look at the page as a planner sees it. Not in make test:
+# tests/simulation/test_report.py reads the charts' axes, ticks and legends back instead.
+CHROMIUM ?= /usr/bin/chromium
+SHOT     := var/report-screenshot
+report-screenshot: install  ## simulate the README's month and screenshot report.html: var/report-screenshot/report.png
+	@test -x $(CHROMIUM) || { echo "needs Chromium at $(CHROMIUM) (apt-get install -y chromium, or CHROMIUM=...)"; exit 1; }
+	mkdir -p $(SHOT)
+	$(BIN)/oms-sourcing simulate generate --network data/sample-network.json --orders $(or $(ORDERS),20000) --days 30 \
+		--seed 7 --out $(SHOT)/history.jsonl --legacy-out $(SHOT)/legacy.jsonl --restock-every-days 7
+	sed 's/protect: {node: {type: STORE}, units: 2}/protect: {node: {type: STORE}, units: 4}/' rules/default.yaml \
+		> $(SHOT)/candidate.yaml
+	$(BIN)/oms-sourcing simulate run --network data/sample-network.json --orders $(SHOT)/history.jsonl \
+		--rules rules/default.yaml --compare $(SHOT)/candidate.yaml --legacy $(SHOT)/legacy.jsonl \
+		--restock-every-days 7 --out $(SHOT) --no-progress \
+		--fail-if 'cost_per_order>+1%' --fail-if 'fill_rate<0' || test $$? -eq 3  # 3: a threshold failed, as planned
+	profile=$$(mktemp -d) && $(CHROMIUM) --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync --user-data-dir=$$profile \
+		--screenshot=$(SHOT)/report.png --window-size=1400,$(or $(HEIGHT),3400) file://$(CURDIR)/$(SHOT)/report.html \
+		2>/dev/null; status=$$?; rm -rf $$profile; exit $$status
+	@echo "screenshot: $(SHOT)/report.png (the page: $(SHOT)/report.html)"
 
 clean:  ## remove the virtualenv, generated code and local databases
 	rm -rf $(VENV) $(GEN) var .pytest_cache .mypy_cache .ruff_cache build *.egg-info

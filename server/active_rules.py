@@ -24,6 +24,7 @@ from engine.rules.checks import Finding, check_rule_set
 from engine.rules.loader import RuleError, RuleLimitError, file_name_problem
 from engine.rules.model import RETURNS
 from server.daily_shipments import DailyShipments
+from server.deadline import check_deadline
 from server.store.rule_sets import ACTIVATE, Activation, RuleSetStore
 
 DEFAULT_REFRESH_SECONDS = 1.0
@@ -40,22 +41,18 @@ class InvalidRuleSetError(ValueError):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
-def _go_on() -> None:
-    """A checkpoint that never stops the work (no caller waiting with a deadline)."""
-
-
-def validate(
-    files: Sequence[tuple[str, str]], snapshot: NetworkSnapshot | None, checkpoint: Callable[[], None] = _go_on
-) -> tuple[RuleSet, list[Finding]]:
+def validate(files: Sequence[tuple[str, str]], snapshot: NetworkSnapshot | None) -> tuple[RuleSet, list[Finding]]:
     """The loaded set and its warnings; InvalidRuleSetError with every error otherwise.
-    ``checkpoint`` runs between the steps and may raise to stop (a caller's deadline has passed)."""
+    Between its steps, DeadlineExceeded once the call's deadline has passed: each step is
+    bounded by the limits (about a second at most), but a caller may allow less."""
+    check_deadline("reading the rule files")
     try:
         rule_set = load_rule_set(files)
     except RuleLimitError as e:
         raise InvalidRuleSetError(e.errors, over_limit=True) from None
     except RuleSetError as e:
         raise InvalidRuleSetError(e.errors) from None
-    checkpoint()
+    check_deadline("checking the rules against the network")
     findings = check_rule_set(rule_set, snapshot) if snapshot is not None else []
     errors = [f for f in findings if f.severity == "error"]
     if errors:
@@ -110,18 +107,13 @@ class ActiveRules:
         return evaluate(rule_set, returned, snapshot, self._clock().date(), purpose=RETURNS)
 
     def activate(
-        self,
-        files: Sequence[tuple[str, str]],
-        by: str,
-        snapshot: NetworkSnapshot | None,
-        checkpoint: Callable[[], None] = _go_on,
+        self, files: Sequence[tuple[str, str]], by: str, snapshot: NetworkSnapshot | None
     ) -> tuple[RuleSet, Activation, list[Finding]]:
-        """Validate, store and activate ``files``; InvalidRuleSetError leaves the active set serving.
-        ``checkpoint`` runs between the steps, the last time before anything is stored."""
-        rule_set, warnings = validate(files, snapshot, checkpoint)
-        checkpoint()
+        """Validate, store and activate ``files``; InvalidRuleSetError leaves the active set serving
+        (DeadlineExceeded between steps too: the store's writes check the deadline themselves)."""
+        rule_set, warnings = validate(files, snapshot)
+        check_deadline("compiling the rules")
         rule_set = compiled(rule_set).rule_set  # registered before it is active; the canonical object
-        checkpoint()
         now = self._clock()
         self._store.save_rule_set(rule_set.version, files, now)
         activation = self._store.activate_rule_set(rule_set.version, ACTIVATE, by, now)

@@ -9,6 +9,7 @@ in-flight calls given the grace period.
 from __future__ import annotations
 
 import logging
+import ssl
 from concurrent import futures
 from dataclasses import dataclass, field
 from typing import cast
@@ -20,11 +21,12 @@ from prometheus_client import CollectorRegistry
 
 from server.active_rules import seed_rules
 from server.auth import Tokens
-from server.config import Config
+from server.config import LOOPBACK_HOSTS, Config
 from server.instrumented_store import InstrumentedStore
-from server.interceptors import AuthInterceptor, error_interceptor, metrics_interceptor
+from server.interceptors import AuthInterceptor, deadline_interceptor, error_interceptor, metrics_interceptor
 from server.limiter import CountingExecutor, InflightLimiter
-from server.metrics import DecisionMetrics, MetricsEndpoint, ServerMetrics, StoreMetrics, serve_metrics
+from server.metrics import DecisionMetrics, ServerMetrics, StoreMetrics
+from server.metrics_http import MetricsEndpoint, metrics_tls_context, serve_metrics
 from server.network_file import read_network_file
 from server.network_load import load_into_store, store_is_empty
 from server.services import ServiceDeps, register_services
@@ -35,7 +37,6 @@ from server.tls import server_credentials, tls_mode
 _log = logging.getLogger(__name__)
 
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
-LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
 
 
 class StartupError(RuntimeError):
@@ -121,6 +122,14 @@ def load_security(config: Config) -> tuple[grpc.ServerCredentials | None, Tokens
         raise StartupError(str(error)) from None
 
 
+def load_metrics_tls(config: Config) -> ssl.SSLContext | None:
+    """The /metrics endpoint's TLS, from its files (None: plain HTTP); a bad file stops the start."""
+    try:
+        return metrics_tls_context(config)
+    except ValueError as error:
+        raise StartupError(str(error)) from None
+
+
 def _warn_if_exposed(config: Config, tokens: Tokens | None) -> None:
     if tokens is None and config.host not in LOOPBACK_HOSTS:
         _log.warning("no authentication: anyone who reaches the port may call every method (auth_tokens_file)")
@@ -147,10 +156,16 @@ def prepare_store(store: Store, config: Config, migrate: bool = True) -> None:
                 "positions": len(network.inventory),
             },
         )
+    rule_sets = rule_set_store(store)
     if config.rules_path:
-        activation = seed_rules(rule_set_store(store), config.rules_path)
+        activation = seed_rules(rule_sets, config.rules_path)
         if activation is not None:
             _log.info("rule set seeded", extra={"path": config.rules_path, "version": activation.version})
+    if rule_sets.active_rule_set() is None:
+        _log.warning(
+            "no active rule set: decisions apply no planner rules and say so in Decision.warnings; activate one"
+            " with `oms-sourcing rules activate FILE...` or start with --rules-path rules/default.yaml"
+        )
 
 
 def create_server(
@@ -168,6 +183,7 @@ def create_server(
     lets workers share one port; ``deps`` replaces the default service dependencies (tests).
     """
     credentials, tokens = load_security(config)
+    metrics_tls = load_metrics_tls(config) if serve_metrics_http else None
     registry = CollectorRegistry()
     metrics = ServerMetrics(registry)
     pool = CountingExecutor(max_workers=config.threads, thread_name_prefix="rpc")
@@ -178,7 +194,12 @@ def create_server(
     # Outermost first: metrics see mapped codes and every refusal. The token check comes before
     # the limiter, so a call refused for its token never counts against the business calls; the
     # limiter is innermost so that the handler it picks (business, light or refusal) gets wrapped.
-    interceptors: list[grpc.ServerInterceptor] = [metrics_interceptor(metrics), error_interceptor()]
+    # The deadline is set inside the error mapping, which turns DeadlineExceeded into its status.
+    interceptors: list[grpc.ServerInterceptor] = [
+        metrics_interceptor(metrics),
+        error_interceptor(),
+        deadline_interceptor(),
+    ]
     if tokens is not None:
         interceptors.append(AuthInterceptor(tokens, light_pool))
     server = grpc.server(pool, interceptors=[*interceptors, limiter], options=grpc_options(config, reuse_port))
@@ -224,7 +245,7 @@ def create_server(
         deps.network.invalidate()  # the sample may have just been written straight into the store
         deps.items.invalidate()
         if serve_metrics_http:
-            running.metrics_endpoint = serve_metrics(config.metrics_host, config.metrics_port, registry)
+            running.metrics_endpoint = serve_metrics(config, registry, metrics_tls)
     except BaseException:
         running.stop(grace=0)
         raise

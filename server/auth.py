@@ -129,6 +129,10 @@ class Tokens:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(principal.name for _, principal in self._entries)
+
     @classmethod
     def read(cls, path: str | Path) -> Tokens:
         """Lines of ``ROLE NAME SHA256-HEX``; ``#`` starts a comment. Names and digests are unique.

@@ -23,7 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
 from server import proto
-from server.auth import Role, new_token, token_digest
+from server.auth import Role, Tokens, TokensFileError, new_token, token_digest
 from server.client import add_client_security_flags, open_channel, security_from_args
 from server.config import ConfigError, add_config_flags, config_from_args, load_config
 from server.exceptions_cli import add_exceptions_commands
@@ -275,17 +275,45 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_new_token(args: argparse.Namespace, out: TextIO) -> int:
     """The token goes to a new file of the caller's only (0600), never to the terminal; the
-    tokens-file line (its digest) to stdout, to append to the server's auth_tokens_file."""
+    tokens-file line (its digest) is appended to --tokens-file (its folder and the file made, owner
+    only, when missing) or printed to stdout."""
     if not args.name.isprintable() or any(c.isspace() or c == "#" for c in args.name):
         raise UsageError("NAME is one word without '#' (the tokens file splits on spaces; '#' starts a comment)")
+    if args.tokens_file and _tokens_file_names(args.tokens_file) & {args.name}:
+        raise UsageError(f"{args.tokens_file} already has a token named {args.name!r} (names are unique)")
     token = new_token()
-    try:
-        with open(os.open(args.token_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
-            handle.write(token + "\n")
-    except OSError as error:
-        raise UsageError(f"cannot create {args.token_out}: {error.strerror}") from None
-    print(f"{args.role} {args.name} {token_digest(token)}", file=out)
+    line = f"{args.role} {args.name} {token_digest(token)}"
+    _write_private(args.token_out, token + "\n", exclusive=True)
+    if args.tokens_file:
+        _write_private(args.tokens_file, line + "\n", exclusive=False)
+        print(f"appended {args.role} {args.name} to {args.tokens_file}; the token is in {args.token_out}", file=out)
+    else:
+        print(line, file=out)
     return 0
+
+
+def _tokens_file_names(path: str) -> frozenset[str]:
+    """The names a tokens file already holds (none when it does not exist yet or is empty)."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return frozenset()
+    try:
+        return Tokens.read(path).names
+    except TokensFileError as error:
+        raise UsageError(str(error)) from None
+
+
+def _write_private(path: str, text: str, exclusive: bool) -> None:
+    """Create (exclusive) or append to ``path``, readable by its owner only, making missing folders
+    (0700): secrets and their digests are nobody else's business."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_APPEND)
+    try:
+        folder = os.path.dirname(path)
+        if folder:
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+        with open(os.open(path, flags, 0o600), "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
 
 
 def _progress(total: int) -> Callable[..., None]:
@@ -366,12 +394,16 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser(
         "new-token",
         help="make a bearer token and its line for the server's tokens file",
-        description="Write a new random token to --token-out (created 0600; give it to the client) and print "
-        "'ROLE NAME SHA256' for the server's auth_tokens_file, which holds digests, never tokens.",
+        description="Write a new random token to --token-out (created 0600; give it to the client) and append "
+        "'ROLE NAME SHA256' to --tokens-file, the server's auth_tokens_file (created 0600 with its folder when "
+        "missing), or print that line. The tokens file holds digests, never tokens.",
     )
     token.add_argument("role", choices=[str(role) for role in Role], help="what the token may do")
     token.add_argument("name", help="who holds it (logged on a refusal; unique in the tokens file)")
     token.add_argument("--token-out", required=True, metavar="FILE", help="new file to write the token to")
+    token.add_argument(
+        "--tokens-file", metavar="FILE", help="the server's tokens file to append the line to (default: print it)"
+    )
     token.set_defaults(run=cmd_new_token)
 
     from server.simulation.command import add_simulate_parser  # planner simulation (docs/order-history.md)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_PREFIX = "OMS_SOURCING_"
+# Addresses only this machine reaches: binding them needs no authentication.
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -59,8 +61,17 @@ class Config:
     )
     max_message_bytes: int = _setting(4 * 1024 * 1024, "largest request or response message in bytes")
     reflection: bool = _setting(False, "serve gRPC server reflection (on in development, off in production)")
-    metrics_host: str = _setting("127.0.0.1", "address the Prometheus /metrics endpoint binds")
+    metrics_host: str = _setting(
+        "127.0.0.1", "address the Prometheus /metrics endpoint binds (beyond loopback: see metrics_tls_*)"
+    )
     metrics_port: int = _setting(9464, "Prometheus /metrics HTTP port; 0 disables metrics")
+    metrics_tls_cert_file: str = _setting(
+        "", "PEM certificate chain the /metrics endpoint presents; with metrics_tls_key_file, HTTPS only"
+    )
+    metrics_tls_key_file: str = _setting("", "PEM private key of metrics_tls_cert_file")
+    metrics_tls_client_ca_file: str = _setting(
+        "", "PEM CA bundle: every scraper must present a client certificate it signed (mutual TLS; empty: none)"
+    )
     log_format: str = _setting("text", "log lines as key=value text or JSON", choices=("text", "json"))
     log_level: str = _setting(
         "INFO", "least severe level logged", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -115,6 +126,16 @@ class Config:
                 ("currency", len(self.currency) == 3 and self.currency.isalpha(), "must be an ISO 4217 code"),
                 ("tls_key_file", bool(self.tls_cert_file) == bool(self.tls_key_file), "and tls_cert_file go together"),
                 ("tls_client_ca_file", not self.tls_client_ca_file or bool(self.tls_cert_file), "needs tls_cert_file"),
+                (
+                    "metrics_tls_key_file",
+                    bool(self.metrics_tls_cert_file) == bool(self.metrics_tls_key_file),
+                    "and metrics_tls_cert_file go together",
+                ),
+                (
+                    "metrics_tls_client_ca_file",
+                    not self.metrics_tls_client_ca_file or bool(self.metrics_tls_cert_file),
+                    "needs metrics_tls_cert_file",
+                ),
             )
             if not ok
         ]

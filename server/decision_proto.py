@@ -33,6 +33,13 @@ def _fill_cost(into: sourcing_pb2.CostBreakdown, cost: CostBreakdown, currency: 
     set_money(into.total, cost.total, currency)
 
 
+# Said on every decision made without planner rules, so a store left without a rule set is noticed.
+NO_ACTIVE_RULE_SET = (
+    "no active rule set: no planner rule shaped this decision (activate one with `oms-sourcing rules activate`"
+    " or the rules_path setting)"
+)
+
+
 def decision_to_proto(
     decision: Decision,
     *,
@@ -68,4 +75,6 @@ def decision_to_proto(
             set_money(explanation.extra_cost, max(0.0, note.extra_cost), currency)
     for h in decision.holds:
         out.holds.add(rule_id=h.rule_id, reason=h.reason)
+    if not decision.rule_set_version:
+        out.warnings.append(NO_ACTIVE_RULE_SET)
     return out

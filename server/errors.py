@@ -13,9 +13,16 @@ Choices worth knowing:
   (``updates[3].delta``): the request is well formed and the same request succeeds once the
   stock is there, which is what that code means in google.rpc.Code. Malformed counts (negative
   absolute counts, absurd deltas) never reach the store: they are INVALID_ARGUMENT from the
-  conversion layer. Going below what is reserved is not an error: the holds give way.
+  conversion layer. Deltas that would take on hand above the largest absolute count are
+  INVALID_ARGUMENT too (an InvalidInputError from the store, which alone knows on hand): a
+  count that size is malformed however it is sent. Going below what is reserved is not an
+  error: the holds give way.
 - ``UnknownNodeError`` names ``updates[i].node_id``: the store raises it only from
   ``update_inventory``, whose updates the service passes in request order.
+- ``DeadlineExceeded`` (server/deadline.py) is DEADLINE_EXCEEDED: the call's deadline passed
+  before its transaction committed, which was rolled back or never began. The caller has usually
+  stopped listening by then; the status is for the logs and metrics, and for what it says: a retry
+  with the same request key is safe.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from grpc_status import rpc_status
 
 from engine.errors import InvalidInputError
 from engine.lifecycle import TransitionError
+from server.deadline import DeadlineExceeded
 from server.order_errors import AllocationAborted, IdempotencyKeyConflict, OrderExistsError, ReservationConflict
 from server.store.base import InvalidRequestError, NegativeStockError, UnknownNodeError
 
@@ -162,6 +170,10 @@ def _aborted(error: Exception) -> status_pb2.Status:
     return _status(code_pb2.ABORTED, str(error), error_details_pb2.RetryInfo())
 
 
+def _deadline_exceeded(error: DeadlineExceeded) -> status_pb2.Status:
+    return _status(code_pb2.DEADLINE_EXCEEDED, str(error))
+
+
 # THE table. First match wins, so list subclasses before their bases.
 TABLE: tuple[_Row, ...] = (
     _row(InvalidInputError, _invalid_input),
@@ -174,6 +186,7 @@ TABLE: tuple[_Row, ...] = (
     _row(OrderExistsError, _order_exists),
     _row(AllocationAborted, _aborted),
     _row(ReservationConflict, _aborted),
+    _row(DeadlineExceeded, _deadline_exceeded),
 )
 
 

@@ -1,5 +1,5 @@
-"""Server interceptors: metrics outermost, then error mapping, around every handler; and the
-token check, which refuses a call before it is queued.
+"""Server interceptors: metrics outermost, then error mapping, then the call's deadline, around
+every handler; and the token check, which refuses a call before it is queued.
 
 Each ``around`` interceptor is a context manager around the handler's behaviour, so one wrapper
 serves unary and streaming handlers alike (health Watch and reflection are streaming).
@@ -20,6 +20,7 @@ from grpc_status import rpc_status
 
 from server.auth import Refusal, Tokens, authorize
 from server.caller import calling_as
+from server.deadline import deadline_after
 from server.errors import to_grpc_status
 from server.limiter import refusal_handler
 from server.metrics import ServerMetrics
@@ -123,6 +124,22 @@ def _map_errors(method: str, kind: str, context: grpc.ServicerContext) -> Iterat
 def error_interceptor() -> AroundInterceptor:
     """Exceptions become statuses through server.errors.TABLE, and nothing else does."""
     return AroundInterceptor(_map_errors)
+
+
+@contextmanager
+def _within_deadline(method: str, kind: str, context: grpc.ServicerContext) -> Iterator[None]:
+    # Unary calls only: streams are reads and follows (WatchEvents), and a context variable set
+    # in a generator must be reset in the thread and context that set it.
+    if kind != "unary":
+        yield
+        return
+    with deadline_after(context.time_remaining()):
+        yield
+
+
+def deadline_interceptor() -> AroundInterceptor:
+    """The caller's deadline, for the store to check around every write (server/deadline.py)."""
+    return AroundInterceptor(_within_deadline)
 
 
 def split_method(method: str) -> tuple[str, str]:

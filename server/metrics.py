@@ -4,17 +4,14 @@ Metric objects live on a :class:`ServerMetrics` bound to a registry (not module 
 several servers can run in one process (tests) without clashing. With several worker processes,
 prometheus_client's multiprocess mode is used: the parent sets PROMETHEUS_MULTIPROC_DIR before
 it starts the workers, each worker's values go to files there, and the parent's /metrics
-endpoint aggregates them so one scrape sees every worker.
+endpoint (server/metrics_http.py) aggregates them so one scrape sees every worker.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from dataclasses import dataclass
-from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
 from engine.decision import Decision
 
@@ -143,25 +140,3 @@ def mark_worker_dead(pid: int) -> None:
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
         multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
-
-
-@dataclass
-class MetricsEndpoint:
-    """A running /metrics HTTP server."""
-
-    port: int
-    _httpd: WSGIServer
-    _thread: threading.Thread
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=5)
-
-
-def serve_metrics(host: str, port: int, registry: CollectorRegistry) -> MetricsEndpoint | None:
-    """Serve ``registry`` over HTTP on ``port``; None when ``port`` is 0 (metrics disabled)."""
-    if port == 0:
-        return None
-    httpd, thread = start_http_server(port, addr=host, registry=registry)
-    return MetricsEndpoint(httpd.server_port, httpd, thread)

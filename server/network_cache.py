@@ -2,8 +2,9 @@
 
 Decisions read node attributes and carrier rates from a snapshot (numpy arrays), never from
 the database. A worker that changes nodes or rate tables rebuilds at once; every other worker
-(and replica) notices within ``refresh_seconds`` by comparing the store's cheap
-``network_version``, so no process decides on a stale network for longer than that.
+(and replica, and server group on another machine) notices within ``refresh_seconds`` by
+comparing the store's ``network_version``, a counter every such change bumps in its own
+transaction, so no process decides on a stale network for longer than that.
 The snapshot's version is a hash of its nodes and rate tables: what each decision records.
 """
 

@@ -10,7 +10,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -20,7 +19,9 @@ import grpc
 from engine.network import NetworkSnapshot
 from engine.rules import RuleSetError, compiled, load_rule_set
 from engine.rules.checks import check_rule_set
-from engine.rules.model import Rule
+from engine.rules.loader import FORMAT
+from engine.rules.model import Rule, RuleSet
+from engine.rules.written import flow, rule_changes, rule_view
 from server.active_rules import read_rule_files, stored_names
 from server.client import open_channel, security_from_args
 from server.network_file import NetworkFileError, read_network_file
@@ -89,12 +90,38 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     except RuleSetError as e:
         print(str(e), file=out)
         return 1
-    print(compiled(rule_set).describe(), file=out)
+    if args.compiled:
+        print(compiled(rule_set).describe(), file=out)
+        return 0
+    print(show_rules(rule_set), file=out, end="")
     return 0
 
 
-def _comparable(rule: Rule) -> Rule:
-    return replace(rule, file="", line=0, position=0)
+def show_rules(rule_set: RuleSet) -> str:
+    """The set as one rule file in the planner's words (it loads back as the same rules), each rule
+    under a comment naming the file and line it came from."""
+    lines = [
+        f"# {len(rule_set.rules)} rules from {', '.join(rule_set.sources)}, version {rule_set.version}",
+        "# as loaded: defaults filled in (priority 100), scope conditions under when, a date window under active",
+        f"format: {FORMAT}",
+        f"currency: {rule_set.currency}",
+    ]
+    if rule_set.rates:
+        lines.append(f"rates: {flow({code: _plain(rate) for code, rate in rule_set.rates.items()})}")
+    lines.append("rules:")
+    for rule in rule_set.rules:
+        lines.append(f"# {rule.file}:{rule.line}")
+        view = rule_view(rule)
+        lines.append(f"- id: {flow(view.pop('id'))}")
+        then = view.pop("then")
+        lines += [f"  {key}: {flow(value)}" for key, value in view.items()]
+        lines.append("  then:")
+        lines += [f"    {verb}: {flow(value)}" for verb, value in then.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _plain(number: float) -> float | int:
+    return int(number) if number.is_integer() else number
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
@@ -108,33 +135,37 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     after = {r.id: r for r in b.rules}
     print(f"--- {args.a}  version {a.version}", file=out)
     print(f"+++ {args.b}  version {b.version}", file=out)
-    changes = 0
+    changes = 0  # rules added, removed or changed
     for rule_id in sorted(before.keys() | after.keys()):
         old, new = before.get(rule_id), after.get(rule_id)
         if old is None and new is not None:
-            print(f"+ {rule_id}  (added: {', '.join(new.then.verbs())})", file=out)
+            print(f"+ {rule_id}: added {flow(_essence(new))}", file=out)
         elif new is None and old is not None:
-            print(f"- {rule_id}  (removed)", file=out)
-        elif old is not None and new is not None and _comparable(old) != _comparable(new):
-            parts = [
-                name
-                for name, x, y in (
-                    ("conditions", old.conditions, new.conditions),
-                    ("directives", old.then, new.then),
-                    ("priority", old.priority, new.priority),
-                    ("why", old.why, new.why),
-                )
-                if x != y
-            ]
-            print(f"~ {rule_id}  (changed: {', '.join(parts)})", file=out)
+            print(f"- {rule_id}: removed {flow(_essence(old))}", file=out)
+        elif old is not None and new is not None and (fields := rule_changes(old, new)):
+            for field in fields:
+                print(f"~ {rule_id}: {field}", file=out)
         else:
             continue
         changes += 1
-    if a.currency != b.currency or dict(a.rates) != dict(b.rates):
-        print("~ currency or rates changed", file=out)
-        changes += 1
-    print(f"{changes} rules differ" if changes else "no differences in rules", file=out)
+    settings = 0
+    if a.currency != b.currency:
+        print(f"~ currency: {a.currency} -> {b.currency}", file=out)
+        settings += 1
+    for code in sorted(a.rates.keys() | b.rates.keys()):
+        old_rate, new_rate = a.rates.get(code), b.rates.get(code)
+        if old_rate != new_rate:
+            shown = [("none" if r is None else flow(_plain(r))) for r in (old_rate, new_rate)]
+            print(f"~ rates.{code}: {shown[0]} -> {shown[1]}", file=out)
+            settings += 1
+    summary = f"{changes} rules differ" if changes else "no differences in rules"
+    print(summary + (f"; {settings} currency or rate changes" if settings else ""), file=out)
     return 0
+
+
+def _essence(rule: Rule) -> dict[str, object]:
+    """What an added or removed rule does, on one line: its view without the id and the why."""
+    return {k: v for k, v in rule_view(rule).items() if k not in ("id", "why")}
 
 
 def _stub(args: argparse.Namespace) -> rules_pb2_grpc.RulesServiceStub:
@@ -218,11 +249,19 @@ def add_rules_commands(
     test.add_argument("--rules", nargs="+", metavar="FILE", help="rule files to test instead of those each names")
     test.set_defaults(run=cmd_test)
 
-    show = commands.add_parser("show", help="print the compiled view (durable-rules conditions)")
+    show = commands.add_parser(
+        "show",
+        help="print the rules as loaded, in the rule-file format (id, why, priority, when, then)",
+        description="Print the rule set as one rule file in the planner's words: every rule with the file and "
+        "line it came from, defaults filled in. --compiled prints durable-rules' conditions instead.",
+    )
     show.add_argument("files", nargs="+", metavar="FILE")
+    show.add_argument("--compiled", action="store_true", help="the compiled view (durable-rules conditions)")
     show.set_defaults(run=cmd_show)
 
-    diff = commands.add_parser("diff", help="rules added, removed or changed between two versions")
+    diff = commands.add_parser(
+        "diff", help="rules added, removed or changed between two versions, field by field (then.protect.units: 2 -> 3)"
+    )
     diff.add_argument("a", metavar="A", help="rule file (or comma-separated files)")
     diff.add_argument("b", metavar="B", help="rule file (or comma-separated files)")
     diff.set_defaults(run=cmd_diff)

@@ -4,7 +4,10 @@ The parent migrates the store once, reserves the port, starts N worker processes
 forked: gRPC's threads do not survive fork) that each open their own store connection and bind
 the port with SO_REUSEPORT, so the kernel spreads connections across them. The parent serves
 the aggregated /metrics (prometheus_client multiprocess mode), forwards SIGTERM/SIGINT to the
-workers, and exits when they have: 0 if every worker shut down cleanly.
+workers, and exits when they have: 0 if every worker shut down cleanly. A worker that dies
+makes the parent stop the others and exit 1 (the service manager restarts the group); a parent
+that dies, even by SIGKILL, makes every worker stop within ORPHAN_EXIT_SECONDS, so a restarted
+group never shares the port with the old one's orphans.
 """
 
 from __future__ import annotations
@@ -18,22 +21,27 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
+from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TextIO
 
 from server.affinity import pin_process
-from server.app import RunningServer, load_security, prepare_store
+from server.app import RunningServer, load_metrics_tls, load_security, prepare_store
 from server.config import Config
 from server.logging import configure_logging
-from server.metrics import MULTIPROC_ENV, aggregating_registry, mark_worker_dead, serve_metrics
+from server.metrics import MULTIPROC_ENV, aggregating_registry, mark_worker_dead
+from server.metrics_http import serve_metrics
 from server.serve import run_server, stop_on_signals
 from server.store import open_store
 
 _log = logging.getLogger(__name__)
 
 READY_TIMEOUT_SECONDS = 60.0
+# How long a worker whose parent died gives its calls in flight before it exits regardless.
+ORPHAN_EXIT_SECONDS = 1.5
 
 
 def reserve_port(host: str, port: int) -> socket.socket:
@@ -55,18 +63,54 @@ def worker_main(config: Config, ready: Any, slot: int) -> None:
     configure_logging(config.log_format, config.log_level)
     if config.pin_cpus:
         pin_process(slot)  # before the server starts its threads; they inherit it
+    stop = stop_on_signals()
+    _stop_when_orphaned(stop)
 
     def report(running: RunningServer) -> None:
         ready.put(os.getpid())
 
-    code = run_server(config, on_ready=report, migrate=False, reuse_port=True, serve_metrics_http=False)
-    sys.exit(code)
+    code = run_server(config, on_ready=report, migrate=False, reuse_port=True, serve_metrics_http=False, stop=stop)
+    # The server has stopped and closed its store: leave without the interpreter's finalization,
+    # which takes seconds on a loaded machine (gRPC's and OR-Tools' teardown) and, once begun, keeps
+    # the parent watch's daemon thread from running, so an orphan could outlive its deadline.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _stop_when_orphaned(stop: threading.Event) -> None:
+    """Stop this worker when its parent dies, however it dies.
+
+    Killed with SIGKILL, the parent forwards no signal, and a worker left running would keep
+    serving unsupervised beside the group a service manager starts next. multiprocessing hands
+    every spawned child the read end of a pipe whose write end only the parent holds (the parent
+    sentinel); the kernel closes it when the parent dies, whichever of its threads spawned us and
+    on every platform. (prctl's PR_SET_PDEATHSIG would be Linux-only, and it fires on the exit
+    of the spawning thread, not of the process.) The server stops listening at once and gives
+    calls in flight until ORPHAN_EXIT_SECONDS; each store write is one transaction, so a call cut
+    short there leaves nothing half done, and a client retries it with its request key.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:  # not started by run_workers
+        return
+
+    def watch(sentinel: int) -> None:
+        wait([sentinel])
+        _log.error("the parent process died; this worker stops", extra={"parent_pid": parent.pid})
+        stop.set()
+        time.sleep(ORPHAN_EXIT_SECONDS)
+        _log.error("calls still in flight after the parent died; exiting", extra={"seconds": ORPHAN_EXIT_SECONDS})
+        os._exit(1)
+
+    threading.Thread(target=watch, args=(parent.sentinel,), name="parent-watch", daemon=True).start()
 
 
 def run_workers(config: Config, out: TextIO) -> int:
     stop = stop_on_signals()
     try:
         load_security(config)  # a missing certificate or tokens file is said once, before any worker starts
+        metrics_tls = load_metrics_tls(config)
         store = open_store(config.database_url)
         try:
             prepare_store(store, config, migrate=True)  # once, before any worker opens the store
@@ -76,9 +120,16 @@ def run_workers(config: Config, out: TextIO) -> int:
     except Exception:
         _log.exception("server did not start")
         return 1
+    metrics_dir = tempfile.mkdtemp(prefix="oms-sourcing-metrics-")
+    try:  # before any worker starts: a metrics port already taken stops the start here
+        endpoint = serve_metrics(config, aggregating_registry(metrics_dir), metrics_tls)
+    except OSError:
+        _log.exception("server did not start: cannot serve metrics on the metrics_host and metrics_port")
+        reserved.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        return 1
     port = reserved.getsockname()[1]
     worker_config = replace(config, port=port, workers=1, load_sample_if_empty=False, metrics_port=0)
-    metrics_dir = tempfile.mkdtemp(prefix="oms-sourcing-metrics-")
     os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by the workers, read when they import prometheus_client
 
     context = multiprocessing.get_context("spawn")
@@ -89,12 +140,10 @@ def run_workers(config: Config, out: TextIO) -> int:
     ]
     for worker in workers:
         worker.start()
-    endpoint = None
     clean = False
     try:
         if _wait_ready(workers, ready, stop):
             reserved.close()
-            endpoint = serve_metrics(config.metrics_host, config.metrics_port, aggregating_registry(metrics_dir))
             pids = ",".join(str(w.pid) for w in workers)
             _log.info("workers serving", extra={"address": worker_config.address, "pids": pids})
             print(f"serving on {worker_config.address} (workers {config.workers}: pids {pids})", file=out, flush=True)

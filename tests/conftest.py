@@ -5,6 +5,8 @@
 - ``postgres_dsn``: (session) a URL to a fresh database of its own, dropped at the end.
 - ``postgres_databases``: (session) ``.create()`` makes another fresh database, any time.
 - ``make_sqlite_store(path)`` / ``sqlite_store``: a migrated SQLite store in a temporary file.
+- ``default_ports_held``: (session, automatic) the service's default ports are held for the whole
+  run, so a test that binds one fails instead of colliding with a running ``make run``.
 
 PostgreSQL comes from ``OMS_TEST_POSTGRES_DSN`` (default postgresql://postgres@127.0.0.1:5432/postgres).
 When it is unreachable its tests skip, except when ``CI`` is set: there they fail.
@@ -13,6 +15,7 @@ When it is unreachable its tests skip, except when ``CI`` is set: there they fai
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -28,8 +31,31 @@ from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# `make run`'s gRPC and metrics ports: tests bind port 0, never these.
+DEFAULT_SERVICE_PORTS = (50051, 9464)
 
 RawSql = Callable[..., list[tuple[Any, ...]]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def default_ports_held() -> Iterator[None]:
+    """Hold the default ports (without SO_REUSEPORT, so no server can bind beside the holder).
+
+    A port already taken is held by someone else (a running ``make run``), which has the same
+    effect for a server that does not share ports; the suite then runs beside it.
+    """
+    held: list[socket.socket] = []
+    for port in DEFAULT_SERVICE_PORTS:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("0.0.0.0", port))
+            sock.listen(1)
+            held.append(sock)
+        except OSError:
+            sock.close()
+    yield
+    for sock in held:
+        sock.close()
 
 
 def _redacted(dsn: str) -> str:

@@ -1,38 +1,28 @@
 """Checks of a loaded rule set against a network: what the schema alone cannot see.
 
 Errors: conditions that contradict each other (the rule can never fire); selectors naming
-node ids the network does not have; a requirement
-that an unconditional exclusion always empties (a contradiction). Warnings: tags or regions no node
-has yet, a selector that picks no node, a rule that can no longer fire (its window ended before ``today``), a rule
+node ids the network does not have; requirements and exclusions that leave no node for the
+orders a rule fires on, alone or with the rules that fire whenever it does (conflicts.py).
+Warnings: tags or regions no node has yet, a selector that picks no node, a rule that can no
+longer fire (its window ended before ``today``), two rules that leave no node for the orders
+meeting both, settings a higher-precedence rule always overrides (conflicts.py), a rule
 shadowed by an earlier one with the same conditions and directives.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
 from datetime import date
-
-import numpy as np
 
 from engine.model import GeoPoint, Order, OrderLine
 from engine.network import NetworkSnapshot
+from engine.rules.conflicts import contradictions, overridden
 from engine.rules.facts import date_number
-from engine.rules.model import Condition, Fact, FieldType, Op, Rule, RuleSet, Scalar, Selector
+from engine.rules.findings import Finding
+from engine.rules.implication import Situation, candidates, holds
+from engine.rules.model import Op, Rule, RuleSet, Selector
 from engine.rules.selectors import node_arrays, select
 
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    severity: str  # "error" or "warning"
-    file: str
-    line: int
-    rule_id: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.severity}: rule {self.rule_id}: {self.field}: {self.message}"
+__all__ = ["Finding", "check_rule_set"]
 
 
 def check_rule_set(rule_set: RuleSet, snapshot: NetworkSnapshot, today: date | None = None) -> list[Finding]:
@@ -65,19 +55,8 @@ def check_rule_set(rule_set: RuleSet, snapshot: NetworkSnapshot, today: date | N
             if ends and max(float(e) for e in ends) < date_number(today):
                 find(rule, "warning", "active.to", f"ended before {today.isoformat()}: the rule can no longer fire")
 
-    always_excluded = np.zeros(len(snapshot), dtype=np.bool_)
-    for rule in rule_set.rules:
-        if not rule.conditions:
-            for exclude in rule.then.excludes:
-                if not _dynamic(exclude.node):
-                    always_excluded |= select(exclude.node, arrays, probe, lambda _: "", None)
-    for rule in rule_set.rules:
-        for i, require in enumerate(rule.then.requires):
-            if _dynamic(require.node):
-                continue
-            chosen = select(require.node, arrays, probe, lambda _: "", None)
-            if chosen.any() and not (chosen & ~always_excluded).any():
-                find(rule, "error", f"then.require[{i}]", "every node it requires is always excluded by another rule")
+    findings += contradictions(rule_set, snapshot, arrays, probe, lambda rule: bool(_unsatisfiable(rule)))
+    findings += overridden(rule_set)
 
     seen: dict[tuple[object, ...], Rule] = {}
     for rule in rule_set.by_precedence():
@@ -86,51 +65,17 @@ def check_rule_set(rule_set: RuleSet, snapshot: NetworkSnapshot, today: date | N
             find(rule, "warning", "when", f"shadowed: rule {seen[key].id} has the same conditions and directives")
         else:
             seen[key] = rule
-    return findings
+    files = {name: k for k, name in enumerate(rule_set.sources)}
+    return sorted(findings, key=lambda f: (files.get(f.file, len(files)), f.line))  # in the files' order
 
 
 def _unsatisfiable(rule: Rule) -> list[str]:
-    """Facts whose conditions no value meets. Exact: a condition only tells values apart by how
-    they compare with its constants, so trying each constant, a point between each pair, one
-    beyond either end (numbers) or one unlike any (text) tries every case."""
-    by_fact: dict[Fact, list[Condition]] = {}
-    for condition in rule.conditions:
-        by_fact.setdefault(condition.fact, []).append(condition)
-    out = []
-    for fact, conditions in by_fact.items():
-        constants = {v for c in conditions if c.op is not Op.EXISTS for v in c.values}
-        candidates: list[Scalar | None]
-        if fact.type is FieldType.NUMBER:
-            cuts = sorted(float(v) for v in constants if not isinstance(v, str))
-            between = [a + (b - a) / 2 for a, b in itertools.pairwise(cuts)]
-            candidates = [*cuts, *between, *((cuts[0] - 1, cuts[-1] + 1) if cuts else (0.0,))]
-        elif fact.type is FieldType.BOOL:
-            candidates = [True, False]
-        else:
-            candidates = [*constants, "", "\x00 a value no rule names"]
-        # Lists as sets: a candidate per listed value, each looked up in every list of the fact.
-        tests = [(c, frozenset(c.values)) for c in conditions]
-        if not any(all(_meets(c, members, value) for c, members in tests) for value in candidates):
-            out.append(fact.name)
-    return out
-
-
-def _meets(condition: Condition, members: frozenset[Scalar], value: Scalar | None) -> bool:
-    op, wanted = condition.op, condition.values
-    if op is Op.EXISTS:
-        return (value != "") is wanted[0]
-    if op is Op.EQ:
-        return value == wanted[0]
-    if op is Op.NE:
-        return value != wanted[0]
-    if op is Op.IN:
-        return value in members
-    if op is Op.NOT_IN:
-        return value not in members
-    if not isinstance(value, float) or not isinstance(wanted[0], float):
-        return False
-    return {Op.GT: value > wanted[0], Op.GTE: value >= wanted[0], Op.LT: value < wanted[0], Op.LTE: value <= wanted[0]}[
-        op
+    """Facts whose conditions no value meets (exact: see implication.candidates)."""
+    situation = Situation.of(rule)
+    return [
+        fact.name
+        for fact, conditions in situation.by_fact.items()
+        if not any(all(holds(c, value) for c in conditions) for value in candidates(fact, conditions))
     ]
 
 

@@ -64,25 +64,36 @@ class Verdict:
     explanation: str
 
 
+# What a threshold allows, in words: ``>`` fails above the value, so the limit is "at most" it.
+_LIMITS: Mapping[str, str] = {">": "at most", ">=": "below", "<": "at least", "<=": "above"}
+
+
 def check(threshold: Threshold, base: Kpis, candidate: Kpis | None, counts: Mapping[str, int]) -> Verdict:
+    """The measured value against the threshold, and a line that says which way it went and what is allowed:
+    ``pass: cost_per_order change -0.16% (limit: at most +1%; --fail-if 'cost_per_order>+1%')``."""
     t = threshold
     compare = _OPS[t.op]
+    change = t.metric not in COUNTS and candidate is not None  # a change (signed), or a value of its own
+    measured: float | None
     if t.metric in COUNTS:
-        measured: float | None = float(counts.get(t.metric, 0))
-        what = t.metric
+        measured = float(counts.get(t.metric, 0))
     elif candidate is None:
         measured = base.value(t.metric)
-        what = t.metric
     else:
         before, after = base.value(t.metric), candidate.value(t.metric)
-        if t.percent:
-            measured = (after - before) / abs(before) * 100 if before else None
-            what = f"change in {t.metric} (%)"
-        else:
-            measured = after - before
-            what = f"change in {t.metric}"
+        relative = (after - before) / abs(before) * 100 if before else None
+        measured = relative if t.percent else after - before
+    source = f"--fail-if '{t.text}'"
     if measured is None:
-        return Verdict(t, None, True, f"{t.text}: cannot compute a % change over a baseline of 0 (failing safe)")
+        why = "a % change over a baseline of 0 cannot be measured (failing safe"
+        return Verdict(t, None, True, f"FAIL: {t.metric}: {why}; {source})")
     failed = compare(measured, t.value)
-    verb = "FAIL" if failed else "ok"
-    return Verdict(t, measured, failed, f"{verb}: {t.text} ({what} = {measured:+.4g})")
+    unit = "%" if t.percent else ""
+    shown = f"change {_signed(measured)}{unit}" if change else f"{measured:.4g}"
+    limit = f"{_signed(t.value)}{unit}" if change else f"{t.value:.4g}"
+    verb = "FAIL" if failed else "pass"
+    return Verdict(t, measured, failed, f"{verb}: {t.metric} {shown} (limit: {_LIMITS[t.op]} {limit}; {source})")
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.4g}" if value else "0"

@@ -11,12 +11,20 @@ an acknowledged order is always reserved.
 
 An order whose reservation race is lost (another call took the stock in between) is decided
 again alone, as Allocate would (its own retries, then ABORTED): its joint plan is stale.
+
+What fails the whole call, and writes nothing, is checked before anything is written: the batch's
+own fields, and two orders sharing a request key or an order id (which of them would be stored
+depends on the order of the writes, and a retry would answer them differently). Everything else
+is one order's own outcome, the one Allocate would give it alone, and the same on a retry: a bad
+field, its key used before for another request, its order id stored under another key, no stock
+after the retries. A deadline passing between two orders' commits fails the call as a crash
+would: the orders committed so far stay stored, and the retried batch replays them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import ModuleType
@@ -30,6 +38,7 @@ from engine.decision import SolveStatus
 from engine.errors import InvalidInputError
 from engine.model import Order
 from server import convert
+from server.deadline import DeadlineExceeded
 from server.decider import Decider, Outcome
 from server.errors import to_status
 from server.order_errors import ReservationConflict
@@ -75,6 +84,7 @@ class BatchAllocation:
             "solver_time_limit_ms",
             f"must be between 0 and {MAX_SOLVER_TIME_LIMIT_MS}",
         )
+        _check_distinct(c, request.orders)
         c.raise_if_any()
         results = [orders_pb2.AllocateBatchResult() for _ in request.orders]
         pending = self._admit(request, results)
@@ -85,12 +95,13 @@ class BatchAllocation:
         outcomes, batch = self._decider.decide_batch([p.order for p in pending], time_limit_ms=limit, now=now)
         for item, outcome in zip(pending, outcomes, strict=True):
             try:
-                stored = self._store_one(item, outcome, now, started)
-            except ReservationConflict:
-                stored = None
-            try:
-                answer = stored if stored is not None else self.Allocate(item.request, context)
+                try:
+                    answer = self._store_one(item, outcome, now, started)
+                except ReservationConflict:  # its joint plan is stale: decided again alone
+                    answer = self.Allocate(item.request, context)
                 results[item.index].response.CopyFrom(answer)
+            except DeadlineExceeded:
+                raise  # the call is past its deadline: no later order may be written either
             except Exception as error:
                 results[item.index].error.CopyFrom(_error(error, item.index))
         response = orders_pb2.AllocateBatchResponse(results=results)  # copies: built once they are final
@@ -105,7 +116,6 @@ class BatchAllocation:
     ) -> list[_Pending]:
         """Orders to decide; the others get their stored answer (a retried batch) or their error."""
         pending: list[_Pending] = []
-        order_ids: set[str] = set()
         for i, entry in enumerate(request.orders):
             try:
                 c = convert.Collector()
@@ -122,18 +132,14 @@ class BatchAllocation:
                 if stored is not None:
                     results[i].response.ParseFromString(stored)
                     continue
-                order = self._decider.order_from_proto(entry.order)
-                c.check(order.order_id not in order_ids, "order.order_id", "is in this batch twice")
-                c.raise_if_any()
-                order_ids.add(order.order_id)
-                pending.append(_Pending(i, entry, key, order))
+                pending.append(_Pending(i, entry, key, self._decider.order_from_proto(entry.order)))
             except Exception as error:
                 results[i].error.CopyFrom(_error(error, i))
         return pending
 
     def _store_one(
         self, item: _Pending, outcome: Outcome, now: datetime, started: float
-    ) -> orders_pb2.AllocateResponse | None:
+    ) -> orders_pb2.AllocateResponse:
         """Reserve and store one order of the batch as Allocate does; a lost race raises."""
         decision = outcome.to_proto(self._currency, started)
         holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
@@ -157,6 +163,23 @@ class BatchAllocation:
 
         stored = self._store.allocate_order(item.key, new, allocations, now, respond)
         return orders_pb2.AllocateResponse.FromString(stored)
+
+
+def _check_distinct(c: convert.Collector, entries: Sequence[orders_pb2.AllocateRequest]) -> None:
+    """Each request key and each order id at most once in the batch (empty ones are each order's
+    own error): the later entries are named."""
+    keys: dict[str, int] = {}
+    order_ids: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        key, order_id = entry.request_key, entry.order.order_id
+        if key in keys:
+            c.add(f"orders[{i}].request_key", f"is orders[{keys[key]}]'s too: each order needs a key of its own")
+        elif key:
+            keys[key] = i
+        if order_id in order_ids:
+            c.add(f"orders[{i}].order.order_id", f"is orders[{order_ids[order_id]}]'s too: an order comes once a batch")
+        elif order_id:
+            order_ids[order_id] = i
 
 
 def _error(error: Exception, index: int) -> orders_pb2.BatchOrderError:

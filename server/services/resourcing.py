@@ -22,6 +22,7 @@ from engine import lifecycle
 from engine.decision import AllocationLine
 from engine.directives import Exclusion
 from engine.lifecycle import Action
+from server.deadline import without_deadline
 from server.order_errors import AllocationAborted, ReservationConflict
 from server.order_proto import order_view
 from server.proto import common_pb2, orders_pb2, sourcing_pb2
@@ -175,9 +176,12 @@ class Resourcer:
 
     def heal_after_commit(self, skus: Iterable[str]) -> None:
         """``heal`` for a caller whose own change is already durable: a failure is logged, not
-        raised, so the caller does not retry (and repeat) a change that succeeded."""
+        raised, so the caller does not retry (and repeat) a change that succeeded. The caller's
+        deadline does not bound it: the orders it heals are the service's own work, and an order
+        left waiting now would wait for the next update of its SKUs."""
         try:
-            self.heal(skus)
+            with without_deadline():
+                self.heal(skus)
         except Exception:
             _log.exception("healing backorders failed")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import grpc
 
@@ -13,7 +13,7 @@ from engine.rules.loader import RuleError, file_name_problem
 from server import convert
 from server.active_rules import ActiveRules, InvalidRuleSetError, validate
 from server.caller import current_caller
-from server.errors import DeadlineExceededError, NotFoundError
+from server.errors import NotFoundError
 from server.proto import rules_pb2, rules_pb2_grpc
 from server.services.deps import ServiceDeps
 from server.store.rule_sets import ROLLBACK, Activation, RuleSetStore, rule_set_store
@@ -90,18 +90,6 @@ def _check_who_and_version(activated_by: str | None, version: str) -> None:
     c.raise_if_any()
 
 
-def _checkpoint(context: grpc.ServicerContext) -> Callable[[], None]:
-    """Between the steps of a validation: stop once the caller's deadline has passed (each step is
-    bounded by the limits, about a second at most, but a caller may allow less)."""
-
-    def check() -> None:
-        remaining = context.time_remaining()
-        if remaining is not None and remaining <= 0:
-            raise DeadlineExceededError("the deadline passed while the rule files were checked; nothing was changed")
-
-    return check
-
-
 def _invalid(error: InvalidRuleSetError) -> InvalidInputError:
     """Each problem as a field violation: field "files[NAME]:LINE FIELD", description with the rule id."""
     return InvalidInputError(
@@ -147,10 +135,8 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
         self, request: rules_pb2.ValidateRulesRequest, context: grpc.ServicerContext
     ) -> rules_pb2.ValidateRulesResponse:
         files = _files(request.files)
-        checkpoint = _checkpoint(context)
-        checkpoint()
         try:
-            rule_set, warnings = validate(files, self._deps.network.get(), checkpoint)
+            rule_set, warnings = validate(files, self._deps.network.get())
         except InvalidRuleSetError as e:
             if e.over_limit:  # not a mistake among others: the request is refused
                 raise _invalid(e) from None
@@ -167,11 +153,9 @@ class RulesService(rules_pb2_grpc.RulesServiceServicer):  # type: ignore[misc]
     ) -> rules_pb2.ActivateRulesResponse:
         files = _files(request.files)
         _check_who_and_version(request.activated_by, "")
-        checkpoint = _checkpoint(context)
-        checkpoint()
         try:
             rule_set, activation, warnings = self._rules.activate(
-                files, _who(request.activated_by), self._deps.network.get(), checkpoint
+                files, _who(request.activated_by), self._deps.network.get()
             )
         except InvalidRuleSetError as e:
             raise _invalid(e) from None

@@ -1,4 +1,4 @@
-"""The simulation report: one self-contained HTML file (inline SVG charts, no scripts, no network)."""
+"""The simulation report: one self-contained HTML file (inline SVG charts from matplotlib, no scripts, no network)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from html import escape
 from engine.simulation.compare import describe_plan, rules_behind
 from engine.simulation.kpis import HEADLINE, deltas
 from engine.simulation.replay import OutcomeStatus
-from server.simulation import svg
+from server.simulation import charts
 from server.simulation.outputs import SideResult, SimulationResult
 
 MAX_TABLE_ROWS = 500
@@ -20,13 +20,14 @@ _RATES = {"split_rate", "fill_rate"}
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1340px;color:#1f2937;padding:0 16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
-.meta{color:#6b7280;font-size:13px}.grid{display:flex;flex-wrap:wrap;gap:16px}
+.meta{color:#6b7280;font-size:13px}.grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
 .card{border:1px solid #e5e7eb;border-radius:6px;padding:8px;background:#fff}
 table{border-collapse:collapse;font-size:12.5px}th,td{border-bottom:1px solid #eee;padding:4px 8px;text-align:left;
 vertical-align:top}th{background:#f9fafb;position:sticky;top:0}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.good{color:#15803d;font-weight:600}.bad{color:#b91c1c;font-weight:600}.fail{background:#fee2e2}.pass{background:#dcfce7}
+.good{color:#00785a;font-weight:600}.bad{color:#b84a00;font-weight:600}.fail{background:#fee2e2}.pass{background:#dcfce7}
 .banner{padding:10px 14px;border-radius:6px;margin:12px 0;font-weight:600}code{background:#f3f4f6;padding:1px 4px}
 .scroll{max-height:640px;overflow:auto;border:1px solid #e5e7eb}td.nw{white-space:nowrap}
+svg.chart{display:block;max-width:100%;height:auto}
 """
 
 
@@ -59,13 +60,10 @@ def render_report(result: SimulationResult) -> str:
             for d in deltas(result.base.kpis, other.kpis)
             if (name := d.name) in HEADLINE and name != "total_cost"
         ]
-        parts.append(
-            f"<div class='card'>{svg.delta_bars(f'KPI change: {other.name} vs {result.base.name}', rows)}</div>"
-        )
+        title = f"KPI change: {other.name} vs {result.base.name}"
+        parts.append(_card(charts.kpi_changes("kpi-changes", title, rows)))
     parts.append("</div><h2>Distributions</h2><div class='grid'>")
-    parts.append(
-        _card(svg.histogram("Fulfilment cost per order", {s.name: [o.cost for o in _decided(s)] for s in sides}))
-    )
+    parts.append(_card(_cost_chart(sides, result.snapshot.currency)))
     parts.append(_card(_shipments_chart(sides)))
     parts.append(_card(_zone_chart(sides)))
     parts.append(_card(_miles_chart(sides)))
@@ -75,14 +73,11 @@ def render_report(result: SimulationResult) -> str:
     parts.append(f"<div class='card' style='flex:1 1 0;min-width:0'>{_utilization_table(result)}</div>")
     parts.append("</div><h2>Where orders ship from</h2>")
     parts.append(
-        "<p class='meta'>Each dot is a ship-to point (a sample of up to 3,000), coloured by the node that "
-        "ships its first box; squares are DCs, rings other nodes. Grey: other nodes.</p><div class='grid'>"
+        f"<p class='meta'>Each dot is a ship-to point (a sample of up to {MAX_MAP_POINTS:,} orders, the same "
+        "orders on every map), coloured by the node that ships its first box; the nine busiest nodes have "
+        "their own colour.</p>"
     )
-    colours = _node_colours(result)
-    for s in sides[:2]:
-        parts.append(_card(_map(result, s, colours)))
-    parts.append("</div>")
-    parts.append(_legend(colours))
+    parts.append(_card(_maps(result)))
     parts.append(_rules_table(sides))
     if other is not None and result.changes:
         parts.append(_changes_table(result))
@@ -147,7 +142,12 @@ def _kpi_table(result: SimulationResult) -> str:
     sides = result.sides
     other = result.side(result.candidate)
     head = "".join(f"<th>{escape(s.name)}</th>" for s in sides)
-    extra = f"<th>change ({escape(other.name)} − {escape(result.base.name)})</th><th>%</th>" if other else ""
+    extra = (
+        f"<th>change<br>({escape(other.name)} − {escape(result.base.name)})</th>"
+        f"<th>relative change<br>(change / {escape(result.base.name)})</th>"
+        if other
+        else ""
+    )
     rows = []
     names = [*HEADLINE, "decided_orders", "shipments", "units_ordered", "units_allocated"]
     for name in names:
@@ -158,11 +158,7 @@ def _kpi_table(result: SimulationResult) -> str:
             better = HEADLINE.get(name)
             cls = "" if change == 0 or better is None else ("good" if (change > 0) == better else "bad")
             rel = f"{change / abs(base):+.2%}" if base else "–"
-            sign = "+" if change > 0 else ("−" if change < 0 else "")
-            shown = _fmt(name, abs(change))
-            if name in _MONEY and 0 < abs(change) < 0.005:  # not "+$0.00" for a change of a tenth of a cent
-                shown = f"${abs(change):.4f}"
-            cells += f"<td class='n {cls}'>{sign}{shown}</td><td class='n {cls}'>{rel}</td>"
+            cells += f"<td class='n {cls}'>{_change(name, change)}</td><td class='n {cls}'>{rel}</td>"
         rows.append(f"<tr><td>{name.replace('_', ' ')}</td>{cells}</tr>")
     counts = ""
     if len(sides) > 1 and result.run.get("source") == "store":  # two windows: different orders, nothing "changed"
@@ -174,7 +170,37 @@ def _kpi_table(result: SimulationResult) -> str:
             + (f" · legacy divergences: <b>{len(result.divergences):,}</b>" if result.side("legacy") else "")
             + "</p>"
         )
-    return f"<div><table><tr><th>KPI</th>{head}{extra}</tr>{''.join(rows)}</table>{counts}</div>"
+    note = (
+        "<p class='meta'>A change in a rate is in percentage points (pts); the relative change is the change "
+        "as a share of the baseline's value.</p>"
+        if other
+        else ""
+    )
+    table = f"<table><tr><th>KPI</th>{head}{extra}</tr>{''.join(rows)}</table>"
+    return f"<div style='max-width:680px'>{table}{counts}{note}</div>"
+
+
+def _change(name: str, change: float) -> str:
+    """The absolute change in the KPI's unit: rates in percentage points, not as a second percentage."""
+    sign = "+" if change > 0 else ("−" if change < 0 else "")
+    if name in _RATES:
+        return f"{sign}{abs(change) * 100:.2f} pts" if change else "0 pts"
+    shown = _fmt(name, abs(change))
+    if name in _MONEY and 0 < abs(change) < 0.005:  # not "+$0.00" for a change of a tenth of a cent
+        shown = f"${abs(change):.4f}"
+    return f"{sign}{shown}"
+
+
+def _cost_chart(sides: list[SideResult], currency: str) -> str:
+    return charts.histogram(
+        "cost-per-order",
+        "Fulfilment cost per order",
+        {s.name: [o.cost for o in _decided(s)] for s in sides},
+        x_label=f"fulfilment cost of the order ({currency})",
+        y_label="share of the side's orders",
+        prefix="$" if currency == "USD" else f"{currency} ",
+        mean_decimals=2,
+    )
 
 
 def _shipments_chart(sides: list[SideResult]) -> str:
@@ -184,22 +210,36 @@ def _shipments_chart(sides: list[SideResult]) -> str:
         counts = Counter(min(4, len(o.shipments)) for o in _decided(s))
         n = max(1, sum(counts.values()))
         series[s.name] = [counts[i] / n for i in range(5)]
-    return svg.grouped_bars("Shipments per order (share of orders)", cats, series)
+    return charts.grouped_bars(
+        "shipments-per-order",
+        "Shipments per order",
+        cats,
+        series,
+        x_label="shipments (boxes) in the order",
+        y_label="share of the side's orders",
+    )
 
 
 def _zone_chart(sides: list[SideResult]) -> str:
     zones = sorted({z for s in sides for z in s.kpis.zone_mix})
     cats = ["pickup" if z == 0 else f"zone {z}" for z in zones]
-    return svg.grouped_bars(
-        "Zone mix (share of shipments)", cats, {s.name: [s.kpis.zone_mix.get(z, 0.0) for z in zones] for s in sides}
+    return charts.grouped_bars(
+        "zone-mix",
+        "Zone mix",
+        cats,
+        {s.name: [s.kpis.zone_mix.get(z, 0.0) for z in zones] for s in sides},
+        x_label="carrier zone of the shipment",
+        y_label="share of the side's shipments",
     )
 
 
 def _miles_chart(sides: list[SideResult]) -> str:
-    return svg.histogram(
-        "Distance per shipment (miles)",
+    return charts.histogram(
+        "miles-per-shipment",
+        "Distance per shipment",
         {s.name: [sh.distance_miles for o in _decided(s) for sh in o.shipments] for s in sides},
-        unit="",
+        x_label="great-circle distance, node to ship-to (miles)",
+        y_label="share of the side's shipments",
     )
 
 
@@ -213,7 +253,7 @@ def _node_chart(sides: list[SideResult]) -> str:
         s.name: [float(next((n.shipments for n in s.kpis.nodes if n.node_id == node), 0)) for node in top]
         for s in sides
     }
-    return svg.hbars("Shipments by node (25 busiest)", top, series, width=560)  # the table fits beside it
+    return charts.node_bars("node-shipments", "Shipments by node (25 busiest)", top, series)  # the table fits beside
 
 
 def _utilization_table(result: SimulationResult) -> str:
@@ -248,28 +288,24 @@ def _node_colours(result: SimulationResult) -> dict[str, str]:
     for s in result.sides[:2]:
         for n in s.kpis.nodes:
             totals[n.node_id] += n.shipments
-    return {node: svg.PALETTE[i] for i, (node, _) in enumerate(totals.most_common(len(svg.PALETTE)))}
+    busiest = totals.most_common(len(charts.NODE_COLOURS))
+    return {node: charts.NODE_COLOURS[i] for i, (node, _) in enumerate(busiest)}
 
 
-def _map(result: SimulationResult, side: SideResult, colours: dict[str, str]) -> str:
-    decided = [o for o in _decided(side) if o.shipments]
-    rng = random.Random(7)  # the same sample on every side and every run
-    sample = decided if len(decided) <= MAX_MAP_POINTS else rng.sample(decided, MAX_MAP_POINTS)
-    points = [(o.lat, o.lon, o.shipments[0].node_id) for o in sample]
-    nodes = [(n.id, n.location.lat, n.location.lon, n.type.value) for n in result.snapshot.nodes]
-    return svg.scatter_map(f"{side.name}: ship-to points by serving node", points, nodes, colours)
-
-
-def _legend(colours: dict[str, str]) -> str:
-    items = "".join(
-        f"<span style='margin-right:14px'><span style='display:inline-block;width:10px;height:10px;"
-        f"background:{c}'></span> {escape(node)}</span>"
-        for node, c in colours.items()
-    )
-    return (
-        f"<div class='meta'>{items}<span><span style='display:inline-block;width:10px;height:10px;"
-        f"background:{svg.OTHER}'></span> other</span></div>"
-    )
+def _maps(result: SimulationResult) -> str:
+    """The first two sides' maps side by side, over the same sample of orders."""
+    ids = sorted(o.order_id for o in _decided(result.base) if o.shipments)
+    if len(ids) > MAX_MAP_POINTS:
+        ids = random.Random(7).sample(ids, MAX_MAP_POINTS)  # the same sample on every run
+    chosen = set(ids)
+    panels = []
+    for side in result.sides[:2]:
+        points = [
+            (o.lat, o.lon, o.shipments[0].node_id) for o in _decided(side) if o.shipments and o.order_id in chosen
+        ]
+        panels.append((f"{side.name}: ship-to points by serving node", points))
+    nodes = [charts.MapNode(n.id, n.location.lat, n.location.lon, n.type.value) for n in result.snapshot.nodes]
+    return charts.ship_to_maps("ship-to-map", "Ship-to points by serving node", panels, nodes, _node_colours(result))
 
 
 def _rules_table(sides: list[SideResult]) -> str:

@@ -167,8 +167,9 @@ class Store(Protocol):
 
         An update that leaves less on hand than is reserved is applied: holds expired at ``now``
         (default: the current time) go first, then live holds give back the rest
-        (engine/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError or
-        NegativeStockError (on hand below zero), applying nothing, when any update is bad.
+        (engine/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError,
+        NegativeStockError (on hand below zero) or InvalidInputError (on hand above
+        limits.MAX_INVENTORY_COUNT), applying nothing, when any update is bad.
         """
         ...
 

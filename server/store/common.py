@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 from engine import limits
 from engine.availability import StockLevels
+from engine.errors import FieldViolation, InvalidInputError
 from engine.model import InventoryPosition, Item, Node, NodeType, control_problem
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
 from engine.shortfall import Claim, take_back
@@ -96,6 +97,9 @@ def _upsert_sql(table: str, columns: Sequence[str], key: str) -> str:
 _UPSERT_NODE = _upsert_sql("nodes", rows.NODE_COLUMNS, "id")
 _UPSERT_ITEM = _upsert_sql("items", rows.ITEM_COLUMNS, "sku")
 _UPSERT_RATE_TABLE = _upsert_sql("rate_tables", rows.RATE_TABLE_COLUMNS, "service_level")
+# First in every transaction that changes nodes or rate tables: its row lock also queues such
+# writers one behind the other, so the counter moves in commit order.
+_BUMP_NETWORK_VERSION = "UPDATE network_version SET version = version + 1 WHERE id = 1"
 _INSERT_EMPTY_POSITION = (
     "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
     "VALUES (?, ?, 0, 0, 0, 0, NULL, ?) ON CONFLICT (sku, node_id) DO NOTHING"
@@ -220,7 +224,12 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
             return
         now = self._ts_in(rows.utc_now())
         params = [(*rows.node_to_row(n), now) for n in nodes]
-        self._write(lambda tx: tx.executemany(_UPSERT_NODE, params))
+
+        def work(tx: Tx) -> None:
+            tx.execute(_BUMP_NETWORK_VERSION)
+            tx.executemany(_UPSERT_NODE, params)
+
+        self._write(work)
 
     def list_nodes(
         self,
@@ -255,14 +264,10 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         return NodePage(nodes=nodes, next_page_token=token)
 
     def network_version(self) -> str:
-        """Changes whenever a node or a rate table is added or changed: how each worker notices
-        another's upsert. One statement, so both parts come from the same moment."""
-        sql = (
-            "SELECT (SELECT COUNT(*) FROM nodes), (SELECT MAX(updated_at) FROM nodes),"
-            " (SELECT COUNT(*) FROM rate_tables), (SELECT MAX(updated_at) FROM rate_tables)"
-        )
-        ((nodes, nodes_latest, tables, tables_latest),) = list(self._read(lambda tx: tx.execute(sql)))
-        return f"{nodes}:{nodes_latest}:{tables}:{tables_latest}"
+        """Changes whenever a node or a rate table is added or changed: how each process notices
+        another's upsert. A counter, not timestamps: those come from each writer's clock."""
+        ((version,),) = list(self._read(lambda tx: tx.execute("SELECT version FROM network_version WHERE id = 1")))
+        return str(version)
 
     def all_nodes(self) -> list[Node]:
         sql = f"SELECT {_columns(rows.NODE_COLUMNS)} FROM nodes ORDER BY id"
@@ -275,6 +280,7 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         params = [(*rows.rate_table_to_row(t), now) for t in tables]
 
         def work(tx: Tx) -> None:
+            tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_RATE_TABLE, params)
             # Checked inside the transaction: stored tables replace the defaults, so the first
             # write must bring STANDARD (nothing deletes a table, so it stays once there).
@@ -414,6 +420,17 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         self._reject_unknown_nodes(tx, updates)
         locked = self._lock_positions(tx, sorted({(u.sku, u.node_id) for u in updates}), now)
         applied = _apply_in_order(updates, as_ofs, locked)
+        if applied.too_large:
+            raise InvalidInputError(
+                [
+                    FieldViolation(
+                        _quantity_field(i, updates[i]),
+                        f"would take on hand to {on_hand:,}, above {limits.MAX_INVENTORY_COUNT:,}"
+                        " (the most an absolute count may set)",
+                    )
+                    for i, on_hand in applied.too_large.items()
+                ]
+            )
         if applied.negative:
             raise NegativeStockError(applied.negative, [_quantity_field(i, updates[i]) for i in applied.negative])
         if applied.short:
@@ -523,6 +540,7 @@ class _Applied:
     rows: dict[Key, _Working]
     outcomes: list[UpdateOutcome] = field(default_factory=list)
     negative: list[int] = field(default_factory=list)  # updates that would take on hand below zero
+    too_large: dict[int, int] = field(default_factory=dict)  # update index -> the on hand it would set, too much
     short: dict[int, int] = field(default_factory=dict)  # update index -> reserved units it left uncovered
 
 
@@ -546,6 +564,9 @@ def _apply_in_order(
         if target < 0:
             # Keep going, so the error names every bad update at once; the batch is refused.
             applied.negative.append(index)
+            continue
+        if target > limits.MAX_INVENTORY_COUNT:  # deltas obey the bound absolute counts do
+            applied.too_large[index] = target
             continue
         if target < row.reserved:
             # What the floor says wins: the reserved units it does not cover give way (_take_back).

@@ -19,6 +19,7 @@ from psycopg import errors
 from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from server.deadline import check_deadline
 from server.store.base import StoreError
 from server.store.common import Key, SqlStore
 
@@ -174,15 +175,21 @@ class PostgresStore(SqlStore):
         raise AssertionError("unreachable")
 
     def _transaction(self, work: Callable[[_PostgresTx], T]) -> T:
-        with self._pool.connection() as connection, connection.transaction(), connection.cursor() as cursor:
-            return work(_PostgresTx(cursor))
+        with self._pool.connection() as connection:
+            check_deadline("BEGIN")  # after waiting for a pooled connection, which may have taken long
+            with connection.transaction(), connection.cursor() as cursor:
+                result = work(_PostgresTx(cursor))
+                check_deadline("COMMIT")  # raising here rolls the transaction back
+                return result
 
     def _pipelined_transaction(self, work: Callable[[_PostgresTx], T]) -> T:
         with self._pool.connection() as connection:
+            check_deadline("BEGIN")
             try:
                 with connection.pipeline() as pipeline, connection.cursor() as cursor:
                     cursor.execute("BEGIN")
                     result = work(_PostgresTx(cursor, pipeline))
+                    check_deadline("COMMIT")  # raising here rolls the transaction back (below)
                     cursor.execute("COMMIT")
                 # Leaving the pipeline waited for COMMIT's answer: nobody hears of the result
                 # before its commit is durable.

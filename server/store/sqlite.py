@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from server.deadline import check_deadline
 from server.store import rows
 from server.store.common import Key, SqlStore
 from server.store.group_commit import GroupCommitter
@@ -180,9 +181,11 @@ class SqliteStore(SqlStore):
 
 
 def _in_immediate_transaction(connection: sqlite3.Connection, work: Callable[[_SqliteTx], T]) -> T:
+    check_deadline("BEGIN")  # after waiting for the write lock, which may have taken long
     _begin_immediate(connection)
     try:
         result = work(_SqliteTx(connection))
+        check_deadline("COMMIT")
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:

@@ -35,8 +35,9 @@ def _workers_of(channels: list[grpc.Channel], server: ServerProcess) -> Counter[
 
 
 def test_connections_are_spread_evenly_over_the_workers(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'w.db'}"
     server = ServerProcess(
-        ["--workers", "2", "--port", "0", "--database", f"sqlite:///{tmp_path / 'w.db'}", "--load-sample-if-empty"],
+        ["--workers", "2", "--port", "0", "--metrics-port", "0", "--database", database, "--load-sample-if-empty"],
         timeout=60,
     )
     try:
@@ -60,8 +61,9 @@ def test_connections_are_spread_evenly_over_the_workers(tmp_path: Path) -> None:
 
 def test_plain_sockets_are_spread_evenly_over_the_workers(tmp_path: Path) -> None:
     """What h2gen is handed: TCP connections, each accepted by the worker it was counted for."""
+    database = f"sqlite:///{tmp_path / 'w.db'}"
     server = ServerProcess(
-        ["--workers", "2", "--port", "0", "--database", f"sqlite:///{tmp_path / 'w.db'}", "--load-sample-if-empty"],
+        ["--workers", "2", "--port", "0", "--metrics-port", "0", "--database", database, "--load-sample-if-empty"],
         timeout=60,
     )
     try:

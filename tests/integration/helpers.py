@@ -91,10 +91,14 @@ def detail_of(error: grpc.RpcError, kind: type[Any]) -> Any:
 
 
 class ServerProcess:
-    """``oms-sourcing serve`` in a subprocess, its output collected, its address parsed."""
+    """``oms-sourcing serve`` in a subprocess, its output collected, its address parsed.
+
+    Metrics are off unless ``args`` name a ``--metrics-port`` (tests never bind the default 9464).
+    """
 
     def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 30.0) -> None:
-        command = [sys.executable, "-m", "server.cli", "serve", *args]
+        metrics = [] if "--metrics-port" in args else ["--metrics-port", "0"]
+        command = [sys.executable, "-m", "server.cli", "serve", *args, *metrics]
         self.process = subprocess.Popen(
             command,
             cwd=REPO,

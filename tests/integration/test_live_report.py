@@ -114,7 +114,7 @@ def test_fail_if_exits_non_zero_on_the_live_kpis(
     _history(client, store)
     assert _report(store_url, tmp_path / "ok", "--fail-if", "fill_rate<0.5", "--fail-if", "cost_per_order>8") == 0
     assert _report(store_url, tmp_path / "bad", "--fail-if", "fill_rate<0.9") == 3
-    assert "FAIL: fill_rate<0.9" in capsys.readouterr().out
+    assert "FAIL: fill_rate 0.6667 (limit: at least 0.9; --fail-if 'fill_rate<0.9')" in capsys.readouterr().out
     gate = json.loads((tmp_path / "bad" / "kpis.json").read_text())["fail_if"]
     assert gate[0]["failed"] is True and gate[0]["measured"] == pytest.approx(4 / 6, abs=1e-6)
     assert "CI gate: 1 of 1 threshold(s) failed" in (tmp_path / "bad" / "report.html").read_text()

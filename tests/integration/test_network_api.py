@@ -295,6 +295,28 @@ def test_stock_below_zero_is_a_failed_precondition_and_changes_nothing(api: Api)
     assert snapshot(api) == before
 
 
+def test_deltas_may_not_take_on_hand_past_the_largest_count(api: Api) -> None:
+    """Repeated +1,000,000,000 deltas once raised on hand to 9,000,000,000, a count no absolute
+    update may set: the bound holds for the sum too, and the call that breaks it applies nothing."""
+    seed(api)
+    most = limits.MAX_INVENTORY_COUNT
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("DC-01", "SKU-1", most - 10)]))
+    assert _on_hand(api, "DC-01", "SKU-1") == most  # up to the bound is fine
+    before = snapshot(api)
+    request = network_pb2.UpdateInventoryRequest(
+        updates=[delta("DC-01", "SKU-2", 1), delta("DC-01", "SKU-1", 1), delta("ST-001", "SKU-1", most)]
+    )
+    error = refused(api.network.UpdateInventory, request)
+    assert list(violations(error)) == ["updates[1].delta", "updates[2].delta"], error.details()
+    assert snapshot(api) == before  # the first, valid delta was not applied either
+    # Within one call too: each delta is judged on what the ones before it left.
+    request = network_pb2.UpdateInventoryRequest(
+        updates=[delta("ST-001", "SKU-1", most - 3), delta("ST-001", "SKU-1", 1)]
+    )
+    assert list(violations(refused(api.network.UpdateInventory, request))) == ["updates[1].delta"]
+    assert snapshot(api) == before
+
+
 # --- control characters: INVALID_ARGUMENT naming the field on both stores ----------------------
 # PostgreSQL's text cannot hold NUL: these calls used to fail there with INTERNAL while SQLite
 # stored the id. Every other control character is refused in ids too (tabs and line breaks are

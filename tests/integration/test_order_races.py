@@ -16,9 +16,8 @@ import pytest
 
 from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
 from server.store.base import Store
-from tests.conftest import PostgresDatabases
 from tests.integration.conftest import ServerFactory, make_config
-from tests.integration.helpers import ServerProcess, count, item, node
+from tests.integration.helpers import count, item, node
 from tests.integration.naive_store import naive_twin
 from tests.integration.orders_helpers import allocate, order
 
@@ -35,13 +34,13 @@ class RaceResult:
     conservation: list[str] = field(default_factory=list)
 
 
-def load_race_stock(channel: grpc.Channel, trials: int, tag: str) -> list[str]:
-    """``trials`` SKUs with one unit each at one node."""
+def load_race_stock(channel: grpc.Channel, trials: int, tag: str, units: int = 1) -> list[str]:
+    """``trials`` SKUs with ``units`` each at one node."""
     network = network_pb2_grpc.NetworkServiceStub(channel)
     network.UpsertNodes(network_pb2.UpsertNodesRequest(nodes=[node("N1")]))
     skus = [f"{tag}-{t}" for t in range(trials)]
     network.UpsertItems(network_pb2.UpsertItemsRequest(items=[item(s) for s in skus]))
-    network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("N1", s, 1) for s in skus]))
+    network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("N1", s, units) for s in skus]))
     return skus
 
 
@@ -77,16 +76,16 @@ def race_for(skus: Sequence[str], channels: Sequence[grpc.Channel], racers: int)
             result.winners.append(won)
             position = network.GetAvailability(network_pb2.GetAvailabilityRequest(skus=[sku])).positions[0]
             if won > position.on_hand or position.reserved > position.on_hand:
-                result.oversold.append(f"{sku}: {won} winners for {position.on_hand} unit")
+                result.oversold.append(f"{sku}: {won} winners for {position.on_hand} units")
     result.conservation = list(orders.CheckConservation(orders_pb2.CheckConservationRequest()).problems)
     return result
 
 
-def assert_never_oversold(result: RaceResult) -> None:
+def assert_never_oversold(result: RaceResult, units: int = 1) -> None:
     assert result.errors == [], result.errors[:5]  # no "database is locked", no ABORTED
     assert result.oversold == [], f"{len(result.oversold)} of {result.trials} trials oversold: {result.oversold[:3]}"
     assert result.conservation == [], result.conservation[:5]
-    assert result.winners == [1] * result.trials
+    assert result.winners == [units] * result.trials  # and never undersold: each unit has a winner
 
 
 @pytest.fixture
@@ -121,20 +120,5 @@ def test_negative_control_the_race_test_catches_a_naive_adapter(
     assert result.oversold, "the naive adapter never oversold: the race test has no teeth"
 
 
-@pytest.mark.postgres
-def test_two_server_processes_on_one_postgres_never_oversell(postgres_databases: PostgresDatabases) -> None:
-    url = postgres_databases.create()
-    servers = [ServerProcess(["--port", "0", "--metrics-port", "0", "--database", url, "--threads", str(RACERS)])]
-    channels = [grpc.insecure_channel(servers[0].target)]
-    try:
-        # Stock first, then the second process: its network cache then starts with the nodes.
-        skus = load_race_stock(channels[0], 40, "two")
-        servers.append(ServerProcess(["--port", "0", "--metrics-port", "0", "--database", url]))
-        channels.append(grpc.insecure_channel(servers[1].target))
-        assert_never_oversold(race_for(skus, channels, RACERS))
-    finally:
-        for channel in channels:
-            channel.close()
-        for server in servers:
-            assert server.stop() == 0, server.logs
-        postgres_databases.drop(url)
+# Separate server processes (two groups of workers, as two machines) on one PostgreSQL:
+# tests/integration/test_two_deployments.py.

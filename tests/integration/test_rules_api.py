@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,8 +13,8 @@ from server.active_rules import ActiveRules
 from server.proto import common_pb2, network_pb2, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from server.store.base import Store
 from server.store.rule_sets import rule_set_store
-from tests.integration.conftest import Api
-from tests.integration.helpers import count, item, node, usd, violations
+from tests.integration.conftest import Api, ServerFactory, make_config
+from tests.integration.helpers import REPO, count, item, node, usd, violations
 
 HOME = common_pb2.GeoPoint(lat=40.0, lon=-95.0)
 
@@ -64,10 +65,13 @@ def test_activate_validate_and_roll_back(
     source = lambda: sourcing.Source(sourcing_pb2.SourceRequest(order=_order(("A", 2)))).decision  # noqa: E731
     before = source()
     assert before.rule_set_version == "" and _used(before) == {"NEAR"}
+    assert [w for w in before.warnings if w.startswith("no active rule set")] == list(before.warnings)
+    assert len(before.warnings) == 1  # a store without rules says so on every decision
 
     v1 = _activate(rules, "rules:\n  - {id: no-near, then: {exclude: {node: {id: NEAR}}}}\n")
     decision = source()
     assert (decision.rule_set_version, list(decision.fired_rules), _used(decision)) == (v1, ["no-near"], {"FAR"})
+    assert not decision.warnings
 
     bad = "rules:\n  - {id: ok, then: {hold: x}}\n  - id: broken\n    then: {exclude: {node: {type: SHOP}}}\n"
     checked = rules.ValidateRules(rules_pb2.ValidateRulesRequest(files=_files(bad)))
@@ -94,6 +98,60 @@ def test_activate_validate_and_roll_back(
     got = rules.GetRuleSet(rules_pb2.GetRuleSetRequest())
     assert got.version == v1 == got.serving_version and list(got.rule_ids) == ["no-near"]
     assert [(a.version, a.activated_by) for a in got.history] == [(v1, "bob"), (v2, "ann"), (v1, "ann")]
+
+
+CONTRADICTIONS = """rules:
+  - id: marketplace-from-dcs
+    when: {order: {channel: MARKETPLACE}}
+    then: {require: {node: {type: DC}}}
+  - id: no-dcs-for-marketplace
+    when: {order: {channel: MARKETPLACE}}
+    then: {exclude: {node: {type: DC}, reason: the DCs are full}}
+  - id: stores-only-and-never
+    when: {customer: {tier: SILVER}}
+    then: {require: {node: {type: STORE}}, exclude: {node: {type: STORE}}}
+"""
+
+
+def test_rules_that_leave_a_channel_or_a_tier_no_node_are_refused_with_their_fields(
+    api: Api, stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub]
+) -> None:
+    rules, sourcing = stubs
+    api.network.UpsertNodes(network_pb2.UpsertNodesRequest(nodes=[node("SHOP", type=common_pb2.NODE_TYPE_STORE)]))
+    active = _activate(rules, "rules:\n  - {id: fine, then: {hold: x}}\n")
+    checked = rules.ValidateRules(rules_pb2.ValidateRulesRequest(files=_files(CONTRADICTIONS)))
+    assert not checked.valid
+    assert {(e.rule_id, e.field, e.line) for e in checked.errors} == {
+        ("marketplace-from-dcs", "then.require[0]", 2),  # with the other rule: every marketplace order unservable
+        ("stores-only-and-never", "then.require[0]", 8),  # requires and excludes the same nodes
+    }
+    with pytest.raises(grpc.RpcError) as caught:
+        _activate(rules, CONTRADICTIONS)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    found = violations(caught.value)
+    assert "no-dcs-for-marketplace excludes {type: DC}" in found["files[planner.yaml]:2 then.require[0]"]
+    assert "customer.tier SILVER" in found["files[planner.yaml]:8 then.require[0]"]
+    order = _order(("A", 1))
+    assert sourcing.Source(sourcing_pb2.SourceRequest(order=order)).decision.rule_set_version == active
+
+
+def test_rules_that_leave_some_orders_no_node_or_never_win_are_warnings(
+    stubs: tuple[rules_pb2_grpc.RulesServiceStub, sourcing_pb2_grpc.SourcingServiceStub],
+) -> None:
+    rules, _ = stubs
+    text = """rules:
+  - {id: web-local, when: {order: {channel: WEB}}, then: {exclude: {node: {not: {tag: local}}}}}
+  - {id: gold-not-local, when: {customer: {tier: GOLD}}, then: {exclude: {node: {tag: local}}}}
+  - {id: cheapest, priority: 300, then: {objective: {mode: COST}}}
+  - {id: gold-fewest-boxes, when: {customer: {tier: GOLD}}, then: {objective: {mode: FEWEST_SHIPMENTS}}}
+"""
+    checked = rules.ValidateRules(rules_pb2.ValidateRulesRequest(files=_files(text)))
+    assert checked.valid and not checked.errors
+    assert {(w.rule_id, w.field) for w in checked.warnings} == {
+        ("gold-not-local", "then.exclude[0]"),  # gold customers' web orders: no node
+        ("gold-fewest-boxes", "then.objective.mode"),  # cheapest always fires with it and wins
+    }
+    assert _activate(rules, text)
 
 
 def test_activating_the_same_files_again_is_a_no_op_so_retries_need_no_key(
@@ -259,3 +317,15 @@ def test_reload_from_files_activates_valid_files_only(store: Store, tmp_path: Pa
     assert not ok and "rules[0].then: is required" in message
     assert rules.get() is served
     assert [a.activated_by for a in rule_set_store(store).rule_activations()] == ["signal:SIGHUP"]
+
+
+def test_a_server_without_an_active_rule_set_says_so_at_start(
+    sqlite_store: Store, start_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="server.app"):
+        start_server(sqlite_store)
+    assert any(r.levelno == logging.WARNING and "no active rule set" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="server.app"):
+        start_server(sqlite_store, make_config(rules_path=str(REPO / "rules" / "default.yaml")))
+    assert not [r for r in caplog.records if "no active rule set" in r.getMessage()]

@@ -31,7 +31,7 @@ def test_validate_reports_file_line_rule_and_field(tmp_path: Path, capsys: pytes
 def test_test_show_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "test", str(REPO / "rules" / "tests")]) == 0
     assert "19 passed, 0 failed" in capsys.readouterr().out
-    assert main(["rules", "show", DEFAULT]) == 0
+    assert main(["rules", "show", DEFAULT, "--compiled"]) == 0
     assert '"$gte": {"f' in capsys.readouterr().out
     changed = tmp_path / "changed.yaml"
     text = (
@@ -43,9 +43,68 @@ def test_test_show_and_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     changed.write_text(text)
     assert main(["rules", "diff", DEFAULT, str(changed)]) == 0
     out = capsys.readouterr().out
-    assert "~ high-value-ship-complete  (changed: conditions)" in out
-    assert "- overflow-3pl-last  (removed)" in out and "+ overflow-3pl-later" in out
+    assert "~ high-value-ship-complete: when.order.value.gte: 1000 -> 2000" in out
+    assert "- overflow-3pl-last: removed {priority: 50, then: {penalize: {node: {tag: overflow}" in out
+    assert "+ overflow-3pl-later: added" in out and "3 rules differ" in out
     assert main(["rules", "test", str(REPO / "rules" / "tests"), "--rules", str(changed)]) == 1  # examples catch it
+
+
+def test_diff_names_each_changed_field_in_the_planners_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    changed = tmp_path / "changed.yaml"
+    text = (
+        Path(DEFAULT)
+        .read_text()
+        .replace("protect: {node: {type: STORE}, units: 2}", "protect: {node: {type: STORE}, units: 3}")
+        .replace("when: {order: {channel: MARKETPLACE}}", "when: {order: {channel: [MARKETPLACE, WEB]}}")
+        .replace("exclude: {node: {tag: [remodel]}", "exclude: {node: {tag: [remodel, flooded]}")
+        .replace("hold: {reason: fraud score of 80 or more}", "hold: {reason: a fraud score of 80 or more}")
+        .replace("GBP: 1.27", "GBP: 1.25")
+    )
+    changed.write_text(text)
+    assert main(["rules", "diff", DEFAULT, str(changed)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:] == [
+        "~ hold-suspicious-orders: then.hold.reason: fraud score of 80 or more -> a fraud score of 80 or more",
+        "~ marketplace-orders-from-dcs: when.order.channel: added WEB",
+        "~ remodelled-nodes-closed: then.exclude.node.tag: added flooded",
+        "~ store-safety-stock: then.protect.units: 2 -> 3",
+        "~ rates.GBP: 1.27 -> 1.25",
+        "4 rules differ; 1 currency or rate changes",
+    ]
+
+
+def test_diff_of_the_same_rules_spelled_differently_is_empty(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("rules:\n  - {id: x, scope: {order: {channel: WEB}}, then: {exclude: {node: {type: [DC]}}}}\n")
+    b.write_text("rules:\n  - id: x\n    when: {order: {channel: [WEB]}}\n    then: {exclude: {node: {type: DC}}}\n")
+    assert main(["rules", "diff", str(a), str(b)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no differences in rules"
+
+
+def test_show_prints_the_rules_as_a_planner_writes_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rules", "show", DEFAULT]) == 0
+    out = capsys.readouterr().out
+    assert "$gte" not in out and "ruleset " not in out  # not durable-rules' compiled form
+    store = out[out.index("- id: store-safety-stock") :].split("\n# ")[0].splitlines()
+    assert store == [
+        "- id: store-safety-stock",
+        "  why: Keep two units of every SKU on store shelves for walk-in customers.",
+        "  priority: 100",
+        "  when: {order: {delivery_method: SHIP}}",
+        "  then:",
+        "    protect: {node: {type: STORE}, units: 2}",
+    ]
+    assert "  active: {from: 2026-11-27, to: 2026-12-01}" in out
+    assert "    prefer: {node: {tag: clearance}, per_unit: 0.5}" in out  # a preference, not a negative penalty
+    assert f"# {DEFAULT}:9\n- id: remodelled-nodes-closed" in out  # where each rule was written
+    shown = tmp_path / "shown.yaml"  # and it is a rule file: it loads back as the same rules
+    shown.write_text(out)
+    assert main(["rules", "diff", DEFAULT, str(shown)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "no differences in rules"
 
 
 def test_activate_status_and_rollback(

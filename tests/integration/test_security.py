@@ -24,7 +24,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from server import proto
 from server.app import RunningServer, StartupError, create_server
-from server.auth import METHOD_ROLES, Role, Tokens, TokensFileError, new_token, token_digest
+from server.auth import METHOD_ROLES, Principal, Role, Tokens, TokensFileError, new_token, token_digest
 from server.client import ClientSecurity, client_security, open_channel
 from server.config import Config, ConfigError, load_config
 from server.logging import configure_logging
@@ -385,6 +385,31 @@ def test_client_settings_flags_win_over_the_environment(tmp_path: Path) -> None:
 def test_new_token_refuses_a_name_the_tokens_file_cannot_hold(tmp_path: Path) -> None:
     result = run_cli("new-token", "caller", "two words", "--token-out", str(tmp_path / "t"))
     assert result.returncode == 2 and "one word" in result.stderr and not (tmp_path / "t").exists()
+
+
+def test_new_token_appends_to_a_tokens_file_it_creates_with_its_folder(tmp_path: Path) -> None:
+    """The README's line works on a machine without /etc/oms-sourcing: folder and file are made,
+    owner only, the line appended; a second token of the same name is refused and changes nothing."""
+    tokens_file = tmp_path / "etc" / "oms-sourcing" / "tokens"
+    made = run_cli(
+        "new-token", "planner", "ann", "--token-out", str(tmp_path / "ann.token"), "--tokens-file", str(tokens_file)
+    )
+    assert made.returncode == 0, made.stderr
+    assert stat.S_IMODE(os.stat(tokens_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tokens_file.parent).st_mode) == 0o700
+    second = run_cli(
+        "new-token", "caller", "web", "--token-out", str(tmp_path / "web.token"), "--tokens-file", str(tokens_file)
+    )
+    assert second.returncode == 0, second.stderr
+    tokens = Tokens.read(tokens_file)
+    assert tokens.identify((tmp_path / "ann.token").read_text().strip()) == Principal("ann", Role.PLANNER)
+    assert tokens.identify((tmp_path / "web.token").read_text().strip()) == Principal("web", Role.CALLER)
+    before = tokens_file.read_text()
+    again = run_cli(
+        "new-token", "caller", "ann", "--token-out", str(tmp_path / "ann2.token"), "--tokens-file", str(tokens_file)
+    )
+    assert again.returncode == 2 and "already has a token named 'ann'" in again.stderr
+    assert tokens_file.read_text() == before and not (tmp_path / "ann2.token").exists()
 
 
 # --- the command line -----------------------------------------------------------------------

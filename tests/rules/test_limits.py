@@ -7,6 +7,7 @@ tables, engine/rules/capacity.py) are refused at load; those at the bound compil
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 
 import pytest
@@ -84,10 +85,8 @@ def test_yaml_that_pyyaml_would_build_or_crash_on_is_a_rule_error(text: str, lin
 
 def test_parse_raises_only_yaml_errors_on_junk() -> None:
     for junk in ["{" * 40, "- " * 40 + "x", "&a [*a]", "!!python/object:os.system x", "\x00", "a: !!binary =="]:
-        try:
+        with contextlib.suppress(YamlError):  # anything else fails the test
             parse(junk)
-        except YamlError:
-            pass
 
 
 def test_bytes_files_and_rules_are_bounded() -> None:
@@ -124,6 +123,11 @@ def test_mistakes_listed_are_capped() -> None:
 
 def _in_list(rule_id: str, field: str, values: list[str]) -> str:
     return f"{{id: {rule_id}, when: {{order: {{{field}: [{', '.join(values)}]}}}}, then: {{hold: x}}}}"
+
+
+def _not_in(rule_id: str, field: str, count: int) -> str:
+    values = ", ".join(str(i) for i in range(count))
+    return f"{{id: {rule_id}, when: {{order: {{attributes: {{{field}: {{not_in: [{values}]}}}}}}}}, then: {{hold: x}}}}"
 
 
 def _fired(text: str, channel: str) -> set[str]:
@@ -182,14 +186,9 @@ def test_sets_at_durable_rules_bounds_compile_and_match() -> None:
         ),
         # more tests than durable-rules builds in about a third of a second
         (
-            _rules(
-                *(
-                    f"{{id: t{i}, when: {{order: {{attributes: {{a{i}: {{not_in: [{', '.join(map(str, range(500)))}]}}}}}}}}, then: {{hold: x}}}}"
-                    for i in range(limits.MAX_RULE_TESTS // 500 + 1)
-                )
-            ),
+            _rules(*(_not_in(f"t{i}", f"a{i}", 500) for i in range(limits.MAX_RULE_TESTS // 500 + 1))),
             "",
-            "more than the limit of 25,000 tests",
+            f"more than the limit of {limits.MAX_RULE_TESTS:,} tests",
         ),
     ],
 )

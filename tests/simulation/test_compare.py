@@ -82,7 +82,7 @@ def test_fail_if_exits_non_zero(files: dict[str, Path], tmp_path: Path, capsys: 
     out = tmp_path / "report"
     compare = ("--compare", str(files["rules"]))
     assert _run(files, out, *compare, "--fail-if", "fill_rate<0") == 3
-    assert "FAIL: fill_rate<0" in capsys.readouterr().out
+    assert "FAIL: fill_rate change -0.1429 (limit: at least 0; --fail-if 'fill_rate<0')" in capsys.readouterr().out
     assert _run(files, out, *compare, "--fail-if", "cost_per_order>+50%", "--fail-if", "decisions_changed>1") == 0
     assert _run(files, out, *compare, "--fail-if", "decisions_changed>0") == 3
     assert _run(files, out, "--fail-if", "cost_per_order>9") == 3  # one side: the value itself

@@ -42,3 +42,28 @@ def test_a_percent_change_over_zero_fails_safe() -> None:
 def test_bad_thresholds_are_rejected(text: str) -> None:
     with pytest.raises(ValueError):
         parse_threshold(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "base", "candidate", "line"),
+    [
+        # the example: a cost that went down must not read like a claim that it rose
+        ("cost_per_order>+1%", 100.0, 99.84, "pass: cost_per_order change -0.16% (limit: at most +1%;"),
+        ("cost_per_order>+1%", 100.0, 101.5, "FAIL: cost_per_order change +1.5% (limit: at most +1%;"),
+        ("total_cost<0", 100.0, 100.0, "pass: total_cost change 0 (limit: at least 0;"),
+        ("total_cost<=-2", 100.0, 99.0, "pass: total_cost change -1 (limit: above -2;"),
+        ("total_cost>=5", 100.0, 99.0, "pass: total_cost change -1 (limit: below +5;"),
+    ],
+)
+def test_a_gate_line_says_what_was_measured_and_what_is_allowed(
+    text: str, base: float, candidate: float, line: str
+) -> None:
+    explanation = check(parse_threshold(text), _kpis(base), _kpis(candidate), {}).explanation
+    assert explanation == f"{line} --fail-if '{text}')"
+
+
+def test_a_value_or_a_count_reads_as_itself() -> None:
+    one_side = check(parse_threshold("fill_rate<0.98"), _kpis(1.0, 9), None, {})
+    assert one_side.explanation == "FAIL: fill_rate 0.9 (limit: at least 0.98; --fail-if 'fill_rate<0.98')"
+    count = check(parse_threshold("decisions_changed>0"), _kpis(1.0), _kpis(1.0), {"decisions_changed": 426})
+    assert count.explanation == "FAIL: decisions_changed 426 (limit: at most 0; --fail-if 'decisions_changed>0')"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -468,6 +469,27 @@ def test_network_version_changes_when_a_node_changes(store: Store) -> None:
     assert added != before
     store.upsert_nodes([_replace(first, is_open=False)])
     assert store.network_version() != added
+
+
+@pytest.mark.parametrize("table", ["nodes", "rate_tables"])
+def test_network_version_changes_for_a_write_stamped_before_the_latest(
+    store: Store, monkeypatch: pytest.MonkeyPatch, table: str
+) -> None:
+    """Another machine whose clock runs behind (or a transaction that commits after a later-stamped
+    one) writes a change stamped earlier than the latest: every other process must still see it."""
+    nodes = [
+        Node(f"S-{i}", NodeType.DC, GeoPoint(40.0, -95.0), pick_pack_cost=1.0, unit_handling_cost=0.2) for i in (1, 2)
+    ]
+    store.upsert_nodes(nodes)
+    store.upsert_rate_tables([STANDARD, TWO_DAY])
+    seen = store.network_version()
+    behind = datetime.now(UTC) - timedelta(hours=1)
+    monkeypatch.setattr("server.store.rows.utc_now", lambda: behind)
+    if table == "nodes":
+        store.upsert_nodes([replace(nodes[1], is_open=False)])
+    else:
+        store.upsert_rate_tables([RateTable("TWO_DAY", (), (9.99,), (0.5,))])
+    assert store.network_version() != seen
 
 
 # --- rate tables ---------------------------------------------------------------------------

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
+from server.caller import calling_as, current_caller
+from server.deadline import DeadlineExceeded, deadline_after
 from server.store.sqlite import SqliteStore
 
 
@@ -58,3 +62,46 @@ def test_a_failing_statement_fails_its_caller_only(sqlite_store: SqliteStore) ->
     with pytest.raises(Exception, match="no_such_table"):
         sqlite_store._write_grouped(bad)
     assert sqlite_store._write_grouped(lambda tx: 7) == 7  # the next batch is unaffected
+
+
+def test_a_caller_past_its_deadline_commits_nothing_and_the_others_commit_once(sqlite_store: SqliteStore) -> None:
+    """Callers queued behind a slow writer share the next transaction, each run in its own context
+    (its deadline, its caller) on whichever thread leads. One whose deadline passes while it waits
+    is refused before BEGIN and never runs; one whose deadline passes while another's work runs
+    is refused at COMMIT, which undoes the transaction and runs the others again, once more."""
+    runs: Counter[str] = Counter()
+    lock_taken = threading.Event()
+
+    def insert(name: str, pause: float = 0.0) -> Callable[[Any], str]:
+        def work(tx: Any) -> str:
+            runs[name] += 1
+            tx.execute(
+                "INSERT INTO events (order_id, type, payload, created_at) VALUES (?, 'T', ?, 'x')",
+                (name, current_caller()),
+            )
+            if name == "first":
+                lock_taken.set()
+            time.sleep(pause)
+            return name
+
+        return work
+
+    def write(name: str, queued_after: float, deadline: float | None, pause: float = 0.0) -> str:
+        if name != "first":
+            assert lock_taken.wait(10)
+            time.sleep(queued_after)  # queued in this order, while "first" holds the write lock
+        with calling_as(f"token-{name}"), deadline_after(deadline):
+            try:
+                return sqlite_store._write_grouped(insert(name, pause))
+            except DeadlineExceeded as error:
+                return str(error)
+
+    plan = [("first", 0.0, None, 0.5), ("late", 0.02, 0.1, 0.0), ("tight", 0.05, 0.8, 0.0), ("slow", 0.1, None, 0.8)]
+    with ThreadPoolExecutor(len(plan)) as pool:
+        outcomes = dict(zip([p[0] for p in plan], pool.map(lambda p: write(*p), plan), strict=True))
+    assert outcomes["first"] == "first" and outcomes["slow"] == "slow"
+    assert "deadline passed before BEGIN" in outcomes["late"]
+    assert "deadline passed before COMMIT" in outcomes["tight"]
+    assert runs == {"first": 1, "tight": 1, "slow": 2}  # "late" never ran; "slow" ran again alone
+    written = sqlite_store._read(lambda tx: tx.execute("SELECT order_id, payload FROM events ORDER BY order_id"))
+    assert [tuple(r) for r in written] == [("first", "token-first"), ("slow", "token-slow")]

@@ -13,7 +13,7 @@ import pytest
 
 from engine.lifecycle import OrderState
 from engine.model import GeoPoint, Node, NodeType
-from server.store import Store, open_store
+from server.store import Store, open_store, rows
 from server.store import common as store_common
 from server.store.migrate import load_migrations
 
@@ -28,12 +28,12 @@ def old_store(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store
         patched.setattr(store_common, "load_migrations", lambda folder: load_migrations(folder)[:BEFORE])
         opened = open_store(store_url)
         assert opened.migrate() == BEFORE
-    opened.upsert_nodes(
-        [
-            Node(n, NodeType.DC, GeoPoint(lat, -95.0), pick_pack_cost=1.0, unit_handling_cost=0.1)
-            for n, lat in (("DC1", 40.0), ("DC2", 40.0), ("DC3", 41.0))
-        ]
-    )
+    nodes = [
+        Node(n, NodeType.DC, GeoPoint(lat, -95.0), pick_pack_cost=1.0, unit_handling_cost=0.1)
+        for n, lat in (("DC1", 40.0), ("DC2", 40.0), ("DC3", 41.0))
+    ]
+    # The rows alone: today's upsert_nodes also bumps network_version, a later migration's table.
+    _sql(opened, store_common._UPSERT_NODE, [(*rows.node_to_row(n), opened._ts_in(T0)) for n in nodes])  # type: ignore[attr-defined]
     _write_old_orders(opened)
     yield opened
     opened.close()
@@ -105,7 +105,7 @@ def _write_old_orders(store: Store) -> None:
 
 
 def test_migration_010_backfills_from_each_orders_history(old_store: Store) -> None:
-    assert old_store.migrate() == len(load_migrations("sqlite")) == BEFORE + 1
+    assert old_store.migrate() == len(load_migrations("sqlite"))  # 010 and any later
     later = T0 + timedelta(days=1)  # every HELD hold above is past its expiry by now
 
     released = old_store.get_order("R-1", later)  # type: ignore[attr-defined]
