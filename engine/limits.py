@@ -29,10 +29,10 @@ MAX_RULE_FILE_BYTES = 1024 * 1024  # one file, UTF-8
 MAX_RULE_SET_BYTES = 2 * 1024 * 1024  # all files of one set together
 MAX_RULE_FILE_NAME = 128  # characters of a file's name (its pattern: docs/rules.md)
 MAX_RULE_DEPTH = 32  # nested mappings and lists; the rule format needs about 12
-MAX_RULE_SET_VALUES = 150_000  # YAML values in a set, an alias counting the values it repeats
-MAX_RULES = 2_000  # rules in one set
+MAX_RULE_SET_VALUES = 100_000  # YAML values in a set, an alias counting the values it repeats
+MAX_RULES = 1_000  # rules in one set
 MAX_RULE_CONDITIONS = 64  # conditions of one rule (scope, when and active together)
-MAX_RULE_TESTS = 25_000  # tests the set compiles to in durable-rules (about 12 µs each to register)
+MAX_RULE_TESTS = 15_000  # tests the set compiles to in durable-rules (about 15 µs each to register)
 MAX_RULE_ERRORS = 100  # mistakes listed for one set; the rest are counted
 
 # Network files (docs/network-file.md): 60 MiB, about a million stock rows, takes ~750 MB and ~9 s to read.

@@ -98,6 +98,12 @@ def read_network_file(path: str | Path) -> NetworkFile:
         text = raw.decode("utf-8-sig")  # tolerate a byte-order mark: some editors on Windows add one
     except UnicodeDecodeError as exc:
         raise NetworkFileError(source, [(ROOT, f"is not UTF-8 text (bad byte at offset {exc.start})")]) from exc
+    return parse_network_json(text, source)
+
+
+def parse_network_json(text: str, source: str = "<memory>") -> NetworkFile:
+    """A network file's text, checked and built; NetworkFileError, and nothing else, for any text
+    (the entry point for fuzzing the reader)."""
     return parse_network(_decode_json(text, source), source)
 
 

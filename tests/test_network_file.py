@@ -577,3 +577,28 @@ def test_at_most_32_rate_tables() -> None:
     doc["rate_tables"] = [_standard()] + [_standard(service_level=f"LEVEL-{i}") for i in range(32)]
 
     assert problems(doc) == [("rate_tables", "has 33 tables; at most 32 are allowed")]
+
+
+def test_mutated_network_files_raise_only_network_file_errors() -> None:
+    import random
+
+    from server.network_file import parse_network_json
+
+    text = (FIXTURES / "minimal.json").read_text()
+    rng = random.Random(5)
+    junk = [*'{}[],:"\\-.eE0', "\\ud800", "\\udc00", "1" * 400, "1e400", "NaN", "null", "true", '"x"', "[" * 2000]
+    refused = 0
+    for _ in range(1000):
+        chars = list(text)
+        for _ in range(rng.randint(1, 4)):
+            i = rng.randrange(len(chars))
+            if rng.random() < 0.5:
+                del chars[i : i + rng.randint(1, 8)]
+            else:
+                chars.insert(i, rng.choice(junk))
+        try:
+            parse_network_json("".join(chars), "mutant.json")
+        except NetworkFileError as e:
+            assert e.problems and e.source == "mutant.json"
+            refused += 1
+    assert refused > 500

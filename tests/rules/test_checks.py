@@ -163,8 +163,8 @@ def test_settings_that_a_rule_always_firing_with_it_overrides_are_warnings(snaps
 def test_a_set_too_large_to_compare_every_pair_is_checked_in_bounded_time(snapshot: NetworkSnapshot) -> None:
     ids = list(snapshot.index)[1:]  # the first node is never excluded: every order keeps a node
     rule = "  - {{id: r{i}, when: {{order: {{value: {{gte: {v}}}}}}}, then: {{exclude: {{node: {{id: {node}}}}}}}}}\n"
-    # 500 thresholds, three rules each: durable-rules holds at most 500 tests after one (capacity.py)
-    text = "rules:\n" + "".join(rule.format(i=i, v=i % 500, node=ids[i % len(ids)]) for i in range(1500))
+    # 500 thresholds, two rules each: durable-rules holds at most 500 tests after one (capacity.py)
+    text = "rules:\n" + "".join(rule.format(i=i, v=i % 500, node=ids[i % len(ids)]) for i in range(1000))
     findings = check_rule_set(rules_from(text), snapshot, date(2026, 11, 24))
     assert [f.field for f in findings] == ["rules"]
     assert findings[0].severity == "warning" and "stopped checking" in findings[0].message
