@@ -123,3 +123,74 @@ def undecodable(rpc: Rpc, rng: random.Random) -> dict[str, bytes]:
     if text is not None:
         cases["invalid-utf8"] = nested(text, INVALID_UTF8)
     return cases
+
+
+# --- reading what is there ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WireField:
+    """One field of a message as it lies in the bytes: [start, end), the value from value_start."""
+
+    start: int
+    value_start: int
+    end: int
+    number: int
+    wire_type: int
+
+
+def read_varint(data: bytes, at: int) -> tuple[int, int] | None:
+    """(value, position after it), None when the bytes end first or it runs past 10 bytes."""
+    value = shift = 0
+    for position in range(at, min(len(data), at + 10)):
+        value |= (data[position] & 0x7F) << shift
+        shift += 7
+        if data[position] < 0x80:
+            return value, position + 1
+    return None
+
+
+def wire_fields(data: bytes) -> list[WireField]:
+    """The top-level fields of ``data``, as far as they can be read."""
+    found: list[WireField] = []
+    at = 0
+    while at < len(data):
+        read = read_varint(data, at)
+        if read is None:
+            break
+        tag, value_start = read
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == VARINT:
+            skipped = read_varint(data, value_start)
+            end = skipped[1] if skipped else len(data) + 1
+        elif wire_type == FIXED64:
+            end = value_start + 8
+        elif wire_type == FIXED32:
+            end = value_start + 4
+        elif wire_type == LENGTH_DELIMITED:
+            length = read_varint(data, value_start)
+            if length is None:
+                break
+            value_start, end = length[1], length[1] + length[0]
+        else:
+            break
+        if end > len(data):
+            break
+        found.append(WireField(at, value_start, end, number, wire_type))
+        at = end
+    return found
+
+
+def field_paths(message: Descriptor, wanted: int, max_depth: int = 4) -> list[list[FieldDescriptor]]:
+    """Every chain of fields from ``message`` down to a field of type ``wanted``, to ``max_depth``."""
+    paths: list[list[FieldDescriptor]] = []
+
+    def walk(current: Descriptor, path: list[FieldDescriptor]) -> None:
+        for field in current.fields:
+            if field.type == wanted:
+                paths.append([*path, field])
+            if field.type == FieldDescriptor.TYPE_MESSAGE and len(path) < max_depth:
+                walk(field.message_type, [*path, field])
+
+    walk(message, [])
+    return paths

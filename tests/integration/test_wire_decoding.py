@@ -1,7 +1,7 @@
 """Request bytes that do not decode are the caller's mistake, on every method the server serves.
 
 gRPC decodes a request before any handler runs, and used to answer bytes it could not decode with
-INTERNAL and an ERROR traceback in the log. Now (server.interceptors.DecodingInterceptor): random
+INTERNAL and an ERROR traceback in the log. Now (server/request_decoding.py): random
 bytes, 0xff x 32, a truncated message, a length past the end, invalid UTF-8 in a string field are
 INVALID_ARGUMENT with a google.rpc.BadRequest, one WARNING line, and the server serves on.
 """
