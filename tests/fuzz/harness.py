@@ -13,6 +13,7 @@ import random
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,11 +41,13 @@ class Budget:
     """How long one fuzzer goes on: ``cases`` cases or ``seconds`` seconds, whichever ends first.
 
     `make test` uses each test's defaults (a few seconds); `make fuzz` sets OMS_FUZZ_SECONDS and
-    OMS_FUZZ_CASES. OMS_FUZZ_SEED picks the cases (``random``: a fresh seed, printed)."""
+    OMS_FUZZ_CASES. OMS_FUZZ_SEED picks the cases (``random``: a fresh seed, printed);
+    OMS_FUZZ_ONLY=<case> makes that one case alone."""
 
     cases: int
     seconds: float
     seed: int
+    only: int | None = None
 
     @classmethod
     def from_env(cls, cases: int, seconds: float) -> Budget:
@@ -54,14 +57,23 @@ class Budget:
         seconds_text = os.environ.get("OMS_FUZZ_SECONDS", "")
         if seconds_text and not cases_text:
             cases = 10**9  # only the time given: the time decides
+        only = os.environ.get("OMS_FUZZ_ONLY", "")
         return cls(
             cases=int(cases_text) if cases_text else cases,
             seconds=float(seconds_text) if seconds_text else seconds,
             seed=seed,
+            only=int(only) if only else None,
         )
 
-    def indexes(self) -> range:
-        return range(self.cases)
+    def indexes(self) -> Iterator[int]:
+        if self.only is not None:
+            yield self.only
+            return
+        deadline = time.monotonic() + self.seconds
+        for index in range(self.cases):
+            if time.monotonic() > deadline:
+                return
+            yield index
 
 
 @dataclass

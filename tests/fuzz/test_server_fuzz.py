@@ -38,21 +38,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServer]:
     fuzzed.close()
 
 
-def cases(budget: Budget) -> Iterator[int]:
-    only = os.environ.get("OMS_FUZZ_ONLY", "")
-    if only:
-        yield int(only)
-        return
-    deadline = time.monotonic() + budget.seconds
-    for index in range(budget.cases):
-        if time.monotonic() > deadline:
-            return
-        yield index
-
-
 def judge(server: FuzzServer, tally: Tally, index: int, what: str, code: grpc.StatusCode, details: str) -> None:
     """A bad answer fails at once; every CHECK_EVERY cases, every invariant is checked."""
-    where = f"seed {tally.seed} case {index} ({what})"
+    where = f"seed {tally.seed} case {index} ({what}; again: OMS_FUZZ_SEED={tally.seed} OMS_FUZZ_ONLY={index})"
     assert code not in BAD_CODES, f"{code.name} {details[:300]!r} for {where}\n{tally.summary()}"
     assert code != grpc.StatusCode.DEADLINE_EXCEEDED, f"no answer in time for {where}"
     if index % CHECK_EVERY == CHECK_EVERY - 1:
@@ -60,10 +48,10 @@ def judge(server: FuzzServer, tally: Tally, index: int, what: str, code: grpc.St
 
 
 def test_protobuf_requests_to_every_rpc(server: FuzzServer, tmp_path: Path) -> None:
-    budget = Budget.from_env(cases=600, seconds=15)
+    budget = Budget.from_env(cases=600, seconds=10)
     fuzzer = RequestFuzzer(served_rpcs(reflection=True), Vocabulary.from_sample_network(), MAX_MESSAGE_BYTES)
     tally = Tally("protobuf requests", budget.seed)
-    for index in cases(budget):
+    for index in budget.indexes():
         case = fuzzer.case(budget.seed, index)
         started = time.monotonic()
         code, details = server.call(case.rpc, case.payload)
@@ -106,7 +94,7 @@ def test_network_files(server: FuzzServer, tmp_path: Path) -> None:
     budget = Budget.from_env(cases=50, seconds=8)
     fuzzer = NetworkFileFuzzer(INCLUDE)
     tally = Tally("network files", budget.seed)
-    for index in cases(budget):
+    for index in budget.indexes():
         kind, data = fuzzer.case(budget.seed, index)
         path = write(tmp_path, index, data)
         what = f"case {index}, {kind}, {len(data)} bytes, in {path}"
@@ -114,7 +102,8 @@ def test_network_files(server: FuzzServer, tmp_path: Path) -> None:
         try:
             outcome, answers = load(server, path)
         except Exception as error:  # the loader may refuse a file only with NetworkFileError
-            raise AssertionError(f"{type(error).__name__}: {str(error)[:300]} for seed {budget.seed} {what}") from error
+            again = f"again: OMS_FUZZ_SEED={budget.seed} OMS_FUZZ_ONLY={index}"
+            raise AssertionError(f"{type(error).__name__}: {str(error)[:300]} for {what}; {again}") from error
         tally.count(kind, outcome, time.monotonic() - started, what)
         for code, details in answers:
             tally.codes[code.name] += 1
@@ -132,7 +121,7 @@ def test_rule_files(server: FuzzServer, tmp_path: Path) -> None:
     fuzzer = RuleFileFuzzer(INCLUDE)
     stub = rules_pb2_grpc.RulesServiceStub(server.channel)
     tally = Tally("rule files", budget.seed)
-    for index in cases(budget):
+    for index in budget.indexes():
         kind, text = fuzzer.case(budget.seed, index)
         files = [rules_pb2.RuleFile(name="fuzz.yaml", content=text)]
         activate = index % 10 == 9  # now and then for real: the store's side too
