@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.fuzz.requests import REPO
+from tests.fuzz.rpc_requests import REPO
 
 SAMPLE = REPO / "data" / "sample-network.json"
 # Kinds that break the loader on this branch, left out of the default run; OMS_FUZZ_INCLUDE=

@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from tests.fuzz.requests import REPO
+from tests.fuzz.rpc_requests import REPO
 
 DEFAULT_RULES = (REPO / "rules" / "default.yaml").read_text()
 # Kinds that break the server on this branch, left out of the default run.

@@ -23,7 +23,7 @@ from server.network_load import plan_requests
 from server.proto import network_pb2_grpc, rules_pb2, rules_pb2_grpc
 from tests.fuzz.harness import BAD_CODES, MAX_MESSAGE_BYTES, Budget, FuzzServer, Tally, save_case
 from tests.fuzz.network_files import NetworkFileFuzzer, write
-from tests.fuzz.requests import RequestFuzzer, Vocabulary
+from tests.fuzz.rpc_requests import RequestFuzzer, Vocabulary
 from tests.fuzz.rule_files import RuleFileFuzzer
 from tests.fuzz.wire import served_rpcs
 
