@@ -29,6 +29,7 @@ from server.metrics import DecisionMetrics, ServerMetrics, StoreMetrics
 from server.metrics_http import MetricsEndpoint, metrics_tls_context, serve_metrics
 from server.network_file import read_network_file
 from server.network_load import load_into_store, store_is_empty
+from server.request_decoding import DecodingRegistrar
 from server.services import ServiceDeps, register_services
 from server.store.base import Store
 from server.store.rule_sets import rule_set_store
@@ -206,13 +207,16 @@ def create_server(
     if deps is None:
         timed = cast(Store, InstrumentedStore(store, StoreMetrics(registry)))  # duck-typed, like every store
         deps = ServiceDeps.build(config, timed, observe=DecisionMetrics(registry).observe)
-    names = register_services(server, deps)
+    # Every service, ours and gRPC's, through the registrar: each handler decodes its own request,
+    # so undecodable bytes are INVALID_ARGUMENT rather than gRPC's INTERNAL (server.request_decoding).
+    registrar = DecodingRegistrar(server)
+    names = register_services(registrar, deps)
     # Watch streams get a thread of their own so that they never hold a handler thread.
     health_pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
     health_servicer = health.HealthServicer(experimental_non_blocking=True, experimental_thread_pool=health_pool)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, registrar)
     if config.reflection:
-        reflection.enable_server_reflection((*names, HEALTH_SERVICE, reflection.SERVICE_NAME), server)
+        reflection.enable_server_reflection((*names, HEALTH_SERVICE, reflection.SERVICE_NAME), registrar)
     try:
         if credentials is None:
             port = server.add_insecure_port(config.address)

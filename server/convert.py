@@ -336,6 +336,12 @@ def items_from_proto(msgs: Sequence[common_pb2.Item], path: str = "items") -> li
 
 def rate_table_from_proto(c: Collector, path: str, msg: network_pb2.RateTable, currency: str) -> RateTable | None:
     mark = c.mark()
+    # No table has more entries in a list than zones: a longer list is refused before any is read.
+    for name in ("zone_limits_miles", "base", "per_lb"):
+        if (count := len(getattr(msg, name))) > limits.MAX_RATE_ZONES:
+            c.add(join(path, name), f"has {count} entries; a table has at most {limits.MAX_RATE_ZONES} zones")
+    if not c.clean_since(mark):
+        return None
     rates: dict[str, list[float]] = {}
     for name in ("base", "per_lb"):
         # A bad amount stands in as 0.0, so the table's own checks (one rate per zone) still run.

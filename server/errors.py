@@ -94,7 +94,7 @@ def _field_summary(fields: list[str]) -> str:
 
 def _invalid_input(error: InvalidInputError) -> status_pb2.Status:
     pairs = [(v.field, v.description) for v in error.violations]
-    summary = _field_summary([f for f, _ in pairs])
+    summary = _field_summary([f or d for f, d in pairs])  # no field: the request as a whole, as described
     return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {summary}", _bad_request(pairs))
 
 

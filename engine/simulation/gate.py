@@ -72,6 +72,10 @@ def check(threshold: Threshold, base: Kpis, candidate: Kpis | None, counts: Mapp
     """The measured value against the threshold, and a line that says which way it went and what is allowed:
     ``pass: cost_per_order change -0.16% (limit: at most +1%; --fail-if 'cost_per_order>+1%')``."""
     t = threshold
+    source = f"--fail-if '{t.text}'"
+    if t.metric not in COUNTS and (base.orders == 0 or (candidate is not None and candidate.orders == 0)):
+        # A quiet window (a live report overnight) has nothing to gate: not a failure to alert on.
+        return Verdict(t, None, False, f"skipped: {t.metric} not measured, no orders ({source})")
     compare = _OPS[t.op]
     change = t.metric not in COUNTS and candidate is not None  # a change (signed), or a value of its own
     measured: float | None
@@ -83,7 +87,6 @@ def check(threshold: Threshold, base: Kpis, candidate: Kpis | None, counts: Mapp
         before, after = base.value(t.metric), candidate.value(t.metric)
         relative = (after - before) / abs(before) * 100 if before else None
         measured = relative if t.percent else after - before
-    source = f"--fail-if '{t.text}'"
     if measured is None:
         why = "a % change over a baseline of 0 cannot be measured (failing safe"
         return Verdict(t, None, True, f"FAIL: {t.metric}: {why}; {source})")

@@ -53,6 +53,8 @@ from server.sweeper import start_sweeper
 MAX_HOLD_MS = 30 * 24 * 3600 * 1000
 MAX_PAGE_SIZE = 1000
 MAX_LISTED_NODES = 100  # ListOrders.node_ids: a region's stores, not the whole network
+# A state filter names each state at most once; a longer list is refused whole, unread.
+MAX_STATE_FILTERS = len(OrderState)
 # WatchEvents: how often a caught-up stream looks for new events, and events per read.
 WATCH_POLL_SECONDS = 0.15
 WATCH_BATCH = 500
@@ -81,6 +83,8 @@ def _key(c: convert.Collector, method: str, request: Message) -> RequestKey:
 
 
 def _targets(c: convert.Collector, lines: Sequence[orders_pb2.LineUnits]) -> LineTargets:
+    if not convert.check_count(c, "lines", len(lines), 0, limits.MAX_LINES_PER_ORDER, "lines"):
+        return []  # more than any order has: refused whole (checking 500,000 lines one by one took 15 s)
     seen: set[str] = set()
     for i, line in enumerate(lines):
         convert.check_id(c, f"lines[{i}].line_id", line.line_id)
@@ -88,6 +92,12 @@ def _targets(c: convert.Collector, lines: Sequence[orders_pb2.LineUnits]) -> Lin
         c.check(0 <= line.qty <= limits.MAX_QTY_PER_LINE, f"lines[{i}].qty", "must be 0 (all) or a unit count")
         seen.add(line.line_id)
     return [(line.line_id, line.qty) for line in lines]
+
+
+def _state_filter(c: convert.Collector, states: Sequence[int]) -> list[OrderState | None]:
+    if not convert.check_count(c, "states", len(states), 0, MAX_STATE_FILTERS, "states"):
+        return []
+    return [state_from_proto(s) for s in states]
 
 
 def _bad(field: str, description: str) -> InvalidInputError:
@@ -186,7 +196,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         self, request: orders_pb2.ListOrdersRequest, context: grpc.ServicerContext
     ) -> orders_pb2.ListOrdersResponse:
         c = convert.Collector()
-        states = [state_from_proto(s) for s in request.states]
+        states = _state_filter(c, request.states)
         for i, state in enumerate(states):
             c.check(state is not None, f"states[{i}]", "is not an order state")
         c.check(0 <= request.page_size <= MAX_PAGE_SIZE, "page_size", f"must be between 0 and {MAX_PAGE_SIZE}")
@@ -333,7 +343,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         key = _key(c, "Return", request)
         convert.check_id(c, "order_id", request.order_id)
         targets = _targets(c, request.lines)
-        c.check(bool(targets), "lines", "name the lines (and units) returned")
+        c.check(bool(request.lines), "lines", "name the lines (and units) returned")
         c.check(
             request.disposition in (orders_pb2.DISPOSITION_RESTOCK, orders_pb2.DISPOSITION_DISPOSE),
             "disposition",
@@ -515,7 +525,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         self, request: orders_pb2.ListExceptionsRequest, context: grpc.ServicerContext
     ) -> orders_pb2.ListExceptionsResponse:
         c = convert.Collector()
-        states = [state_from_proto(s) for s in request.states]
+        states = _state_filter(c, request.states)
         for i, queued in enumerate(states):
             c.check(
                 queued in QUEUED_STATES,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -247,13 +248,17 @@ def cmd_report(args: argparse.Namespace, out: TextIO, now: Callable[[], datetime
             raise UsageError(f"cannot read {args.legacy}: {error.strerror}") from None
     config = load_config({"database_url": args.database} if args.database else {}, dict(os.environ), args.config)
     started = time.perf_counter()
-    from server.store import _redact, open_store
+    from server.store import StoreError, _redact, open_store
 
+    # The pool's retries would print a warning each: the one error below says it all.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     try:
-        store = open_store(config.database_url)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
+        store = open_store(config.database_url, create=False)
+    except (ValueError, StoreError) as error:
+        raise UsageError(f"cannot read the store {_redact(config.database_url)}: {error}") from None
     try:
+        if store.schema_version() == 0:
+            raise UsageError(f"{_redact(config.database_url)} holds no oms-sourcing store (nothing was ever migrated)")
         reader = cast(DecisionHistoryStoreMixin, store)
         records = reader.allocated_between(since, until)
         before = reader.allocated_between(*previous) if previous is not None else []
@@ -318,6 +323,9 @@ def cmd_report(args: argparse.Namespace, out: TextIO, now: Callable[[], datetime
     (directory / "report.html").write_text(render_report(result), encoding="utf-8")
     names = ("cost_per_order", "shipments_per_order", "split_rate", "fill_rate", "backordered_units")
     for s in result.sides:
+        if not s.kpis.orders:
+            print(f"{s.name}: no orders in the window (nothing to report on)", file=out)
+            continue
         values = ", ".join(f"{n}={s.kpis.value(n):.4g}" for n in names)
         print(f"{s.name}: {s.kpis.orders:,} orders; {values}", file=out)
     if legacy is not None:

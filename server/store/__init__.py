@@ -8,6 +8,8 @@ URL forms:
 
 from __future__ import annotations
 
+import os
+
 from server.store.base import (
     InvalidRequestError,
     InventoryUpdate,
@@ -40,8 +42,9 @@ __all__ = [
 _SQLITE_PREFIX = "sqlite:///"
 
 
-def open_store(url: str) -> Store:
-    """Open (not migrate) the store at ``url``; call ``migrate()`` before first use."""
+def open_store(url: str, create: bool = True) -> Store:
+    """Open (not migrate) the store at ``url``; call ``migrate()`` before first use. A reader passes
+    ``create=False``: a SQLite file that does not exist is then an error, not a new empty store."""
     scheme = url.partition("://")[0].lower()
     if scheme == "sqlite":
         path = url[len(_SQLITE_PREFIX) :] if url.startswith(_SQLITE_PREFIX) else ""
@@ -53,6 +56,8 @@ def open_store(url: str) -> Store:
         # Imported here so a PostgreSQL deployment never loads sqlite3, and vice versa for psycopg.
         from server.store.sqlite import SqliteStore
 
+        if not create and not os.path.exists(path):
+            raise ValueError(f"no SQLite database at {path}")
         return SqliteStore(path)
     if scheme in ("postgresql", "postgres"):
         from server.store.postgres import PostgresStore

@@ -116,6 +116,10 @@ class Store(Protocol):
         """Apply pending numbered migrations; return the schema version now in force."""
         ...
 
+    def schema_version(self) -> int:
+        """The highest applied migration (0 on a database nothing was migrated in)."""
+        ...
+
     def check_durability(self) -> list[str]:
         """Settings that break the durability promise (empty when all is well)."""
         ...

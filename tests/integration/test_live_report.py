@@ -8,6 +8,7 @@ and some out of it; the report's numbers are checked against a hand computation.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -168,8 +169,31 @@ def test_bad_window_and_threshold_are_usage_errors(sqlite_store: Store, tmp_path
     assert main(["report", "--since", "2026-11-24", *both, "--database", url]) == 2
 
 
-def test_an_empty_window_writes_an_empty_report(store: Store, store_url: str, tmp_path: Path) -> None:
-    assert _report(store_url, tmp_path / "empty") == 0
+def test_an_empty_window_writes_an_empty_report_and_gates_nothing(
+    store: Store, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A quiet night is not an alert: no orders, no KPI to fail (a fill rate of 0 used to fail it)."""
+    assert _report(store_url, tmp_path / "empty", "--fail-if", "fill_rate<0.98", "--fail-if", "cost_per_order>12") == 0
     doc = json.loads((tmp_path / "empty" / "kpis.json").read_text())
     assert doc["sides"]["live"]["orders"] == 0
     assert (tmp_path / "empty" / "report.html").stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "live: no orders in the window" in printed
+    assert "skipped: fill_rate not measured, no orders (--fail-if 'fill_rate<0.98')" in printed
+
+
+def test_a_store_that_cannot_be_read_is_a_clean_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 2 with one line naming the store: no traceback, and no empty database left behind."""
+    missing = tmp_path / "no-such.db"
+    assert main(["report", "--since", "2026-11-24", "--database", f"sqlite:///{missing}", "--out", str(tmp_path)]) == 2
+    assert f"no SQLite database at {missing}" in capsys.readouterr().err and not missing.exists()
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    assert main(["report", "--since", "2026-11-24", "--database", f"sqlite:///{empty}", "--out", str(tmp_path)]) == 2
+    assert "holds no oms-sourcing store" in capsys.readouterr().err
+    unreachable = "postgresql://oms:secret@127.0.0.1:1/oms?connect_timeout=2"
+    assert main(["report", "--since", "2026-11-24", "--database", unreachable, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the store" in err and "secret" not in err and "Traceback" not in err

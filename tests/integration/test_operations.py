@@ -161,6 +161,9 @@ def test_beyond_max_concurrent_rpcs_calls_are_resource_exhausted_while_health_an
                 threading.Event().wait(0.02)
             assert refused is not None, "a fifth business call was not refused"
             assert detail_of(refused, error_details_pb2.RetryInfo).retry_delay.ToNanoseconds() > 0
+            with pytest.raises(grpc.RpcError) as junk:  # refused before its bytes are read
+                channel.unary_unary("/oms.sourcing.v1.NetworkService/ListNodes")(b"\xff" * 32, timeout=0.5)
+            assert junk.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             health = health_pb2_grpc.HealthStub(channel)
             for _ in range(20):  # quickly, every time, while every handler thread is blocked
                 started = time.perf_counter()
