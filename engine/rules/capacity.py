@@ -7,10 +7,10 @@ core (src/rules/rules.h), and overflowing one does not fail cleanly. Measured he
   (holding the evaluator's lock, so every decision of the process waits); a full set loops
   when a fact is matched. 513 rules on the same field, or an ``in`` list of 513 values, do it.
 - the ``in`` lists ending at one test (rules listing the same value on the same fields): a list
-  of 32, read up to its first empty entry. 100 rules ``channel: [WEB, ...]`` abort the process
-  ("free(): invalid size").
+  of 32, read up to its first empty entry. With 100 rules ``channel: [WEB, ...]``, matching an
+  order aborts the process ("free(): invalid size").
 - the rules ending at one test (rules with exactly the same conditions): a list of 16, the
-  same way; 300 of them is error 108, fewer may overwrite memory silently.
+  same way; 300 of them is error 108, and from 17 its source writes past the list.
 - the ``$and``/``$or`` of one rule: 32 entries, two each; a rule with 15 number comparisons is
   error 113.
 
@@ -55,7 +55,7 @@ class _Network:
         if self.tests > limits.MAX_RULE_TESTS:
             raise _Overflow(
                 f"the rules compile to more than the limit of {limits.MAX_RULE_TESTS:,} tests"
-                " (each condition one, each value of an in or not_in list one)"
+                " (about one per condition, one per value of an in or not_in list)"
             )
         return _Test()
 
