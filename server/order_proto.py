@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 
 from google.protobuf.message import Message
 
@@ -36,6 +37,12 @@ def request_hash(method: str, request: Message) -> str:
     return digest.hexdigest()
 
 
+def hold_reason(holds: Sequence[tuple[str, str]]) -> str:
+    """Why a HELD order waits, in words: the rules and their reasons; nothing is reserved."""
+    rules = ", ".join(f"{rule_id} ({why})" if why else rule_id for rule_id, why in holds)
+    return f"held for review by rule{'s' if len(holds) > 1 else ''} {rules}: nothing reserved"
+
+
 def order_view(record: OrderRecord) -> orders_pb2.OrderView:
     view = orders_pb2.OrderView(
         order_id=record.order_id,
@@ -46,6 +53,7 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
     )
     if record.released_at is not None:
         view.released_at.CopyFrom(timestamp_to_proto(record.released_at))
+    held = record.state is OrderState.HELD  # its units await review, not stock
     for line in record.lines:
         view.lines.add(
             line_id=line.line_id,
@@ -55,7 +63,8 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
             shipped=line.shipped,
             cancelled=line.cancelled,
             returned=line.returned,
-            backordered=line.quantities.backordered,
+            backordered=0 if held else line.quantities.backordered,
+            awaiting_review=line.quantities.open if held else 0,
             excluded_node_ids=line.excluded_nodes,
         )
     for hold in record.reservations:

@@ -29,7 +29,7 @@ from engine.returns import ReturnRoute, receiving_node
 from server import convert
 from server.decider import Decider
 from server.order_errors import AllocationAborted, ReservationConflict
-from server.order_proto import order_view, request_hash, state_from_proto, state_to_proto
+from server.order_proto import hold_reason, order_view, request_hash, state_from_proto, state_to_proto
 from server.proto import common_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.services.batch import BatchAllocation
 from server.services.deps import ServiceDeps
@@ -542,18 +542,20 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         records, more = self._store.list_exceptions(chosen, request.rule_id, request.page_size or 100, after)
         response = orders_pb2.ListExceptionsResponse()
         for record in records:
+            held = record.state is OrderState.HELD  # its units await review, not stock
             waiting = {x.sku: 0 for x in record.lines}
             for x in record.lines:
-                waiting[x.sku] += x.quantities.backordered
-            if record.holds:
-                reason = "; ".join(f"{rule_id}: {why}" for rule_id, why in record.holds)
+                waiting[x.sku] += x.quantities.open if held else x.quantities.backordered
+            if held:
+                reason = hold_reason(record.holds)
             else:
                 reason = "waiting for stock: " + ", ".join(f"{n} x {sku}" for sku, n in sorted(waiting.items()) if n)
             response.orders.add(
                 order_id=record.order_id,
                 state=state_to_proto(record.state),
                 holds=[sourcing_pb2.RuleHold(rule_id=r, reason=why) for r, why in record.holds],
-                backordered_units=sum(waiting.values()),
+                backordered_units=0 if held else sum(waiting.values()),
+                awaiting_review_units=sum(waiting.values()) if held else 0,
                 created_at=convert.timestamp_to_proto(record.created_at),
                 updated_at=convert.timestamp_to_proto(record.updated_at),
                 reason=reason,

@@ -57,7 +57,14 @@ def test_a_held_order_reserves_nothing_until_a_person_releases_it(client: Client
     assert [h.rule_id for h in held.decision.holds] == ["fraud-hold"]
     assert held.decision.allocations  # the decision still says what it would have done
     assert client.available("A", "NEAR") == 3
-    assert _exceptions(client) == [("O-1", "HELD", "fraud-hold: fraud score of 80 or more")]
+    # Its units await a person's review: nothing reserved, and not waiting for stock.
+    line = held.order.lines[0]
+    assert (line.reserved, line.backordered, line.awaiting_review) == (0, 0, 2)
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order.lines[0] == line
+    reason = "held for review by rule fraud-hold (fraud score of 80 or more): nothing reserved"
+    assert _exceptions(client) == [("O-1", "HELD", reason)]
+    listed = client.orders.ListExceptions(orders_pb2.ListExceptionsRequest()).orders[0]
+    assert (listed.backordered_units, listed.awaiting_review_units) == (0, 2)
     assert _exceptions(client, rule_id="other") == []
     # Held: not allowed to ship or hand over; reallocating needs a release first.
     release = orders_pb2.ReleaseRequest(request_key="r0", order_id="O-1")
@@ -294,7 +301,7 @@ def test_a_person_works_the_queue_from_the_command_line(client: Client, capsys: 
     assert code == 0
     rows = [line.split()[:3] for line in out.splitlines()[1:-1]]
     assert rows == [["O-1", "HELD", "2"], ["O-2", "HELD", "2"]]  # by default: held and backordered
-    assert "fraud-hold: fraud score of 80 or more" in out
+    assert "held for review by rule fraud-hold (fraud score of 80 or more): nothing reserved" in out
     code, out, _ = _cli(client, capsys, "list", "--state", "partial")
     assert [line.split()[:3] for line in out.splitlines()[1:-1]] == [["O-3", "PARTIALLY_ALLOCATED", "2"]]
     code, out, _ = _cli(client, capsys, "list", "--state", "held", "--limit", "1")
