@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from google.protobuf.message import Message
 
@@ -85,7 +87,13 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
             lines=[orders_pb2.LineUnits(line_id=line_id, qty=qty) for line_id, qty in shipment.lines],
         )
     for event in record.events:
-        view.events.add(
-            id=event.id, type=event.type, payload=event.payload, created_at=timestamp_to_proto(event.created_at)
-        )
+        fill_event(view.events.add(), event.id, event.type, event.payload, event.created_at)
     return view
+
+
+def fill_event(into: orders_pb2.OrderEvent, event_id: int, kind: str, payload: str, at: datetime) -> None:
+    """An event as callers get it: its stored JSON payload as a structured value, not a string."""
+    into.id = event_id
+    into.type = kind
+    into.created_at.CopyFrom(timestamp_to_proto(at))
+    into.payload.update(json.loads(payload))

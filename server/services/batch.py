@@ -122,7 +122,7 @@ class BatchAllocation:
                 if stored is not None:
                     results[i].response.ParseFromString(stored)
                     continue
-                order = self._decider.order_from_proto(entry.order)
+                order = self._decider.order_from_proto(entry.order, new=True)
                 c.check(order.order_id not in order_ids, "order.order_id", "is in this batch twice")
                 c.raise_if_any()
                 order_ids.add(order.order_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -21,7 +20,7 @@ from server.services.resourcing import HEAL_MAX_ORDERS
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0, count, delta, node, violations
-from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
+from tests.integration.orders_helpers import Client, allocate, order, payload_of, serve_orders, state
 from tests.integration.test_orders_api import code_of
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
@@ -76,7 +75,7 @@ def test_a_held_order_reserves_nothing_until_a_person_releases_it(client: Client
     assert [(r.node_id, r.qty) for r in released.order.reservations] == [("NEAR", 2)]
     assert client.available("A", "NEAR") == 1
     event = released.order.events[-1]
-    payload = json.loads(event.payload)
+    payload = payload_of(event)
     assert event.type == "HOLD_RELEASED" and (payload["approved_by"], payload["reason"]) == ("ann", "called them")
     assert payload["from"] == "HELD" and payload["to"] == "ALLOCATED"
     # Exactly once: the same key replays; the order is no longer in the queue nor releasable.
@@ -110,7 +109,7 @@ def test_backorders_wait_in_the_queue_and_heal_oldest_first_when_stock_arrives(c
     client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("MID", "B", 2)]))
     healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-2")).order
     assert state(healed) == "ALLOCATED" and healed.events[-1].type == "RESOURCED"
-    assert json.loads(healed.events[-1].payload)["allocations"] == [["L0", "MID", 2]]
+    assert payload_of(healed.events[-1])["allocations"] == [["L0", "MID", 2]]
     waiting = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-3")).order
     assert state(waiting) == "BACKORDERED" and len(waiting.events) == 1
 
@@ -230,7 +229,7 @@ def test_a_return_is_received_at_the_nearest_node_taking_returns(client: Client)
             disposition=orders_pb2.DISPOSITION_RESTOCK,
         )
     ).order
-    assert json.loads(back.events[-1].payload)["lines"] == [["L0", 2, "MID"]]
+    assert payload_of(back.events[-1])["lines"] == [["L0", 2, "MID"]]
     # Restocked units are stock arriving: the waiting unit of W-1 heals from MID.
     healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="W-1")).order
     assert state(healed) == "ALLOCATED" and ("MID", 1) in [(r.node_id, r.qty) for r in healed.reservations]
@@ -245,7 +244,7 @@ def test_a_return_is_received_at_the_nearest_node_taking_returns(client: Client)
             disposition=orders_pb2.DISPOSITION_DISPOSE,
         )
     ).order
-    assert json.loads(disposed.events[-1].payload)["lines"] == [["L0", 1, "FAR"]]
+    assert payload_of(disposed.events[-1])["lines"] == [["L0", 1, "FAR"]]
     assert client.available("C", "FAR") == 0 and client.conservation() == []
 
 
