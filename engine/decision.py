@@ -31,6 +31,7 @@ class NodeVerdict(StrEnum):
     NOT_REQUIRED = "NOT_REQUIRED"  # a requirement restricted the order to other nodes
     NO_CAPACITY = "NO_CAPACITY"
     COSTLIER = "COSTLIER"  # could serve, but the chosen plan costs less
+    PROTECTED = "PROTECTED"  # open, but rules protect every ordered unit it holds (safety stock)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.decision import NodeNote, NodeVerdict, Unfilled
+from engine.directives import Protection
 from engine.geo import FloatArray
 from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.plan import Plan
@@ -16,12 +17,15 @@ from engine.problem import Elimination, Problem
 MAX_NODE_NOTES = 25  # nearest nodes first; a decision over 2,000 nodes should not explain all of them
 
 _ELIMINATION_VERDICT = {
-    Elimination.CLOSED: (NodeVerdict.CLOSED, "closed, paused, or does not offer this delivery method"),
-    Elimination.NO_CAPACITY: (NodeVerdict.NO_CAPACITY, "no shipment or unit capacity left today"),
-    Elimination.EXCLUDED: (NodeVerdict.EXCLUDED, "excluded by rule"),
-    Elimination.NOT_REQUIRED: (NodeVerdict.NOT_REQUIRED, "a rule requires other nodes for this order"),
-    Elimination.NOT_PICKUP_NODE: (NodeVerdict.NOT_REQUIRED, "not the pickup node"),
+    Elimination.CLOSED: NodeVerdict.CLOSED,
+    Elimination.NO_CAPACITY: NodeVerdict.NO_CAPACITY,
+    Elimination.EXCLUDED: NodeVerdict.EXCLUDED,
+    Elimination.NOT_REQUIRED: NodeVerdict.NOT_REQUIRED,
+    Elimination.NOT_PICKUP_NODE: NodeVerdict.NOT_REQUIRED,
+    Elimination.PROTECTED: NodeVerdict.PROTECTED,
 }
+MAX_CAUSES = 4  # distinct causes named in one unfilled line's reason (nearest nodes first)
+MAX_NAMED_NODES = 3  # node ids named per cause
 
 
 def node_notes(
@@ -65,8 +69,10 @@ def node_notes(
             note = NodeNote(node_id, NodeVerdict.COSTLIER, detail, extra_cost=extra_costs.get(node_id))
         elif kind == 1:
             reason = Elimination(int(problem.elimination[i]))
-            verdict, detail = _ELIMINATION_VERDICT[reason]
-            note = NodeNote(node_id, verdict, detail, rule_ids=problem.rule_ids(int(problem.stocked[i]), reason))
+            n = int(problem.stocked[i])
+            rules = problem.rule_ids(n, reason)
+            detail = elimination_detail(problem, snapshot, n, reason)
+            note = NodeNote(node_id, _ELIMINATION_VERDICT[reason], detail, rule_ids=rules)
         else:
             extra = extra_costs[node_id]
             note = NodeNote(node_id, NodeVerdict.NO_STOCK, "holds none of the ordered SKUs", extra_cost=extra)
@@ -117,37 +123,164 @@ def _nearest(distances: FloatArray, count: int) -> IntArray:
     return np.argpartition(distances, count)[:count]
 
 
-def unfilled_lines(problem: Problem, plan: Plan) -> tuple[Unfilled, ...]:
-    result = []
-    terms = problem.terms
+def unfilled_lines(problem: Problem, plan: Plan, snapshot: NetworkSnapshot) -> tuple[Unfilled, ...]:
+    """Each line left short, with the cause: the line's own when it has one (no stock, stock only
+    where the line may not take it, too little stock), else the order's terms that left it short."""
     taken = plan.x.sum(axis=1)
-    used = len(plan.used())
-    for line_index, line in enumerate(problem.order.lines):
-        missing = int(problem.qty[line_index] - taken[line_index])
-        if missing <= 0:
-            continue
-        k = int(problem.sku_row[line_index])
-        if not problem.allowed[line_index].any():
-            reason = (
-                "stock exists only at nodes that are closed, excluded or out of capacity"
-                if _stocked_anywhere(problem, line.sku)
-                else f"no node has {line.sku} available"
-            )
+    missing = problem.qty - taken
+    if not (missing > 0).any():
+        return ()
+    terms = problem.terms
+    lines = problem.order.lines
+    own = {i: _line_shortage(problem, snapshot, i, taken) for i in range(problem.n_lines) if missing[i] > 0}
+    result = []
+    for i, cause in own.items():
+        line = lines[i]
+        if cause is not None:
+            reason = cause
         elif terms.all_or_nothing:
-            reason = "all-or-nothing: the order cannot be filled completely"
-        elif int(problem.avail[k][problem.allowed[line_index]].sum()) <= int(taken[problem.sku_row == k].sum()):
-            reason = f"all available {line.sku} at eligible nodes is allocated"
-        elif terms.max_shipments is not None and used >= terms.max_shipments:
+            short = [lines[j].line_id for j, c in own.items() if c is not None]
+            reason = (
+                f"all-or-nothing: line{'s' if len(short) > 1 else ''} {', '.join(short)} cannot be filled"
+                " completely, so nothing ships"
+                if short
+                else "all-or-nothing: the order cannot be filled completely within its limits"
+            )
+        elif terms.max_shipments is not None and len(plan.used()) >= terms.max_shipments:
             reason = f"the remaining stock is at other nodes and shipments are limited to {terms.max_shipments}"
-        elif float(np.min(np.where(problem.allowed[line_index], problem.unit[line_index], np.inf))) > (
-            terms.backorder_penalty
-        ):
+        elif float(np.min(np.where(problem.allowed[i], problem.unit[i], np.inf))) > terms.backorder_penalty:
             reason = "shipping costs more per unit than the backorder penalty"
         else:
             reason = "node capacity or a cheaper backorder than another shipment"
-        result.append(Unfilled(line.line_id, line.sku, missing, reason))
+        result.append(Unfilled(line.line_id, line.sku, int(missing[i]), reason))
     return tuple(result)
 
 
-def _stocked_anywhere(problem: Problem, sku: str) -> bool:
-    return problem.stocked.shape[0] > 0 and sku in problem.skus
+@dataclass(frozen=True)
+class _Cause:
+    """Why one node cannot serve a line: ``{prefix}{nodes} {verb}`` in a reason, ``note`` alone."""
+
+    prefix: str
+    verb_one: str
+    verb_many: str
+    note: str
+
+
+def elimination_detail(problem: Problem, snapshot: NetworkSnapshot, n: int, why: Elimination) -> str:
+    """A node note's words for snapshot node ``n``, eliminated for ``why``."""
+    if why is Elimination.PROTECTED:
+        return _protected(tuple(p for p, members in problem.protected_by if members[n])).note
+    return _elimination_cause(problem, snapshot, n, why).note
+
+
+def _elimination_cause(problem: Problem, snapshot: NetworkSnapshot, n: int, why: Elimination) -> _Cause:
+    node = snapshot.nodes[n]
+    if why is Elimination.CLOSED:
+        if not node.is_open:
+            return _Cause("", "is closed", "are closed", "node closed")
+        if problem.terms.pickup_node_id is not None:
+            return _Cause("", "does not take pickups", "do not take pickups", "does not take pickups")
+        return _Cause("", "does not ship orders", "do not ship orders", "does not ship orders")
+    if why is Elimination.NO_CAPACITY:
+        words = "no shipment or unit capacity left today"
+        return _Cause("", f"has {words}", f"have {words}", words)
+    if why is Elimination.EXCLUDED:
+        exclusion = next(e for e in problem.directives.exclusions if not e.line_ids and node.id in e.node_ids)
+        words = f"excluded by rule {exclusion.rule_id}" + (f" ({exclusion.reason})" if exclusion.reason else "")
+        return _Cause("", f"is {words}", f"are {words}", words)
+    if why is Elimination.NOT_REQUIRED:
+        (rule_id,) = problem.rule_ids(n, why)
+        words = f"left out by rule {rule_id}, which requires other nodes for this order"
+        return _Cause("", f"is {words}", f"are {words}", words)
+    if why is Elimination.NOT_PICKUP_NODE:
+        words = f"not the pickup node ({problem.terms.pickup_node_id})"
+        return _Cause("", f"is {words}", f"are {words}", words)
+    raise AssertionError(f"no cause for {why!r}")  # PROTECTED is per SKU: _line_cause
+
+
+def _protected(protections: tuple[Protection, ...]) -> _Cause:
+    kept = list(dict.fromkeys(f"{p.rule_id} ({p.units} unit{'' if p.units == 1 else 's'} kept)" for p in protections))
+    rules = f"rule {kept[0]}" if len(kept) == 1 else f"rules {', '.join(kept[:-1])} and {kept[-1]}"
+    return _Cause("stock at ", f"is protected by {rules}", f"is protected by {rules}", f"stock protected by {rules}")
+
+
+def _line_cause(problem: Problem, snapshot: NetworkSnapshot, i: int, n: int, why: Elimination, held: int) -> _Cause:
+    """Why line ``i`` takes none of the ``held`` units of its SKU at snapshot node ``n``."""
+    if why not in (Elimination.CANDIDATE, Elimination.PROTECTED):
+        return _elimination_cause(problem, snapshot, n, why)
+    line = problem.order.lines[i]
+    kept, keeping = problem.kept_units(line.sku, n)
+    if held <= kept:
+        return _protected(keeping)
+    node_id = snapshot.ids[n]
+    for e in problem.directives.exclusions:
+        if line.line_id in e.line_ids and node_id in e.node_ids:
+            words = f"excluded for this line by rule {e.rule_id}" + (f" ({e.reason})" if e.reason else "")
+            return _Cause("", f"is {words}", f"are {words}", words)
+    for r in problem.directives.requirements:
+        if line.line_id in r.line_ids and node_id not in r.node_ids:
+            words = f"left out for this line by rule {r.rule_id}, which requires other nodes"
+            return _Cause("", f"is {words}", f"are {words}", words)
+    # Open, unprotected, allowed: only what other orders of a batch took leaves nothing here.
+    words = "taken by other orders decided with this one"
+    return _Cause("the stock at ", f"is {words}", f"is {words}", words)
+
+
+def _line_shortage(problem: Problem, snapshot: NetworkSnapshot, i: int, taken: IntArray) -> str | None:
+    """The line's own cause of being short (None when stock it may take was there, so the order's
+    terms or costs left it short)."""
+    if not problem.allowed[i].any():
+        return _blocked(problem, snapshot, i)
+    k = int(problem.sku_row[i])
+    sku = problem.order.lines[i].sku
+    same = problem.sku_row == k
+    supply = int(problem.avail[k][problem.allowed[i]].sum())
+    # All-or-nothing takes nothing: short when the supply cannot meet the demand. Otherwise short
+    # when every unit it could promise was taken.
+    needed = int(problem.qty[same].sum()) if problem.terms.all_or_nothing else int(taken[same].sum()) + 1
+    if supply >= needed:
+        return None
+    reason = f"only {supply} units of {sku} can be promised at the nodes this line may ship from"
+    held = problem.availability.for_sku(sku)
+    protected, rules = 0, {}
+    for position in np.flatnonzero(held[problem.stocked] > 0).tolist():
+        if int(problem.elimination[position]) in (Elimination.CANDIDATE, Elimination.PROTECTED):
+            n = int(problem.stocked[position])
+            kept, keeping = problem.kept_units(sku, n)
+            protected += min(int(held[n]), kept)
+            rules.update(dict.fromkeys(p.rule_id for p in keeping))
+    if protected:
+        reason += f"; {protected} more are protected by rule {', '.join(rules)}"
+    return reason
+
+
+def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int) -> str:
+    """Why line ``i`` can take no unit from any node: every node holding its SKU, nearest first,
+    grouped by cause."""
+    sku = problem.order.lines[i].sku
+    held = problem.availability.for_sku(sku)
+    pickup = problem.terms.pickup_node_id
+    positions = np.flatnonzero(held[problem.stocked] > 0)
+    if pickup is not None:  # only the pickup node may serve: the others are beside the point
+        positions = positions[problem.stocked[positions] == snapshot.index[pickup]]
+        if not positions.shape[0]:
+            return f"pickup node {pickup} has no {sku} available"
+    if not positions.shape[0]:
+        return f"no node has {sku} available"
+    nearest = positions[np.argsort(problem.stocked_distance[positions], kind="stable")]
+    groups: dict[_Cause, list[str]] = {}
+    for position in nearest.tolist():
+        n = int(problem.stocked[position])
+        why = Elimination(int(problem.elimination[position]))
+        cause = _line_cause(problem, snapshot, i, n, why, int(held[n]))
+        groups.setdefault(cause, []).append(snapshot.ids[n] if pickup is None else f"pickup node {pickup}")
+    phrases = []
+    for cause, node_ids in list(groups.items())[:MAX_CAUSES]:
+        named = ", ".join(node_ids[:MAX_NAMED_NODES])
+        if len(node_ids) > MAX_NAMED_NODES:
+            named += f" and {len(node_ids) - MAX_NAMED_NODES} more"
+        phrases.append(f"{cause.prefix}{named} {cause.verb_one if len(node_ids) == 1 else cause.verb_many}")
+    left = sum(len(node_ids) for node_ids in list(groups.values())[MAX_CAUSES:])
+    if left:
+        phrases.append(f"{left} more nodes holding it cannot serve it either")
+    return "; ".join(phrases)

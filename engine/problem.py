@@ -12,7 +12,7 @@ from enum import IntEnum
 import numpy as np
 
 from engine.availability import Availability
-from engine.directives import Directives
+from engine.directives import Directives, Protection
 from engine.geo import FloatArray, haversine_miles
 from engine.model import Order
 from engine.network import BoolArray, IntArray, NetworkSnapshot
@@ -30,6 +30,7 @@ class Elimination(IntEnum):
     EXCLUDED = 3
     NOT_REQUIRED = 4
     NOT_PICKUP_NODE = 5
+    PROTECTED = 6  # open to the order, but rules protect every ordered unit it holds
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,15 @@ class Problem:
     allowed: BoolArray  # [L, N] line may take units from node
     avail: IntArray  # [K, N] units that may be promised, net of protections
     max_units: IntArray  # [N] units the node can still handle
-    stocked: IntArray  # snapshot indices of every node holding an ordered SKU
+    stocked: IntArray  # snapshot indices of every node holding an ordered SKU (protected units too)
     elimination: IntArray  # [len(stocked)] an Elimination per stocked node
     stocked_distance: FloatArray  # [len(stocked)] miles (``distance`` is its candidates' part)
-    protected_by: tuple[tuple[str, BoolArray], ...]  # (rule id, snapshot nodes) per protection applied
+    protected_by: tuple[tuple[Protection, BoolArray], ...]  # (protection, snapshot nodes) per protection applied
     excluded_by: tuple[tuple[str, BoolArray], ...]  # (rule id, snapshot nodes) per order-wide exclusion
     required_by: tuple[tuple[str, BoolArray], ...]  # (rule id, snapshot nodes) per order-wide requirement
+    # What the explanations read when a line goes unfilled (references, nothing copied).
+    availability: Availability  # before the rules' protections
+    directives: Directives
 
     @property
     def n_lines(self) -> int:
@@ -71,17 +75,24 @@ class Problem:
         return np.where(self.allowed, self.avail[self.sku_row], 0)
 
     def rule_ids(self, n: int, why: Elimination) -> tuple[str, ...]:
-        """Rules that protected snapshot node ``n`` or eliminated it for ``why``, in rule order.
+        """The rules behind eliminating snapshot node ``n`` for ``why``, in rule order: the
+        protections that keep its stock, or the first exclusion or requirement that applies
+        (exclusions are checked before requirements); none for a node closed or out of capacity.
 
         Asked only for the few nodes a decision explains, so nothing per node is built up front.
-        The eliminating rule is the first that applies: exclusions are checked before requirements.
         """
-        ids = [rule_id for rule_id, members in self.protected_by if members[n]]
+        if why is Elimination.PROTECTED:
+            return tuple(dict.fromkeys(p.rule_id for p, members in self.protected_by if members[n]))
         if why is Elimination.EXCLUDED:
-            ids += [next(rule_id for rule_id, members in self.excluded_by if members[n])]
-        elif why is Elimination.NOT_REQUIRED:
-            ids += [next(rule_id for rule_id, members in self.required_by if not members[n])]
-        return tuple(dict.fromkeys(ids))
+            return (next(rule_id for rule_id, members in self.excluded_by if members[n]),)
+        if why is Elimination.NOT_REQUIRED:
+            return (next(rule_id for rule_id, members in self.required_by if not members[n]),)
+        return ()
+
+    def kept_units(self, sku: str, n: int) -> tuple[int, tuple[Protection, ...]]:
+        """Units of ``sku`` the rules keep at snapshot node ``n``, and the protections keeping them."""
+        keeping = tuple(p for p, members in self.protected_by if members[n] and (not p.skus or sku in p.skus))
+        return sum(p.units for p in keeping), keeping
 
 
 def build_problem(
@@ -101,7 +112,10 @@ def build_problem(
     else:  # one gather (a copy) instead of a stack of rows
         avail_all = availability.units[held].astype(np.int64, copy=False)
 
-    protected_by: list[tuple[str, BoolArray]] = []
+    # Stocked before the rules' protections: a node whose every ordered unit is protected is
+    # eliminated as PROTECTED (when nothing else rules it out), so explanations can name the rule.
+    stocked: IntArray = np.flatnonzero((avail_all > 0).any(axis=0))
+    protected_by: list[tuple[Protection, BoolArray]] = []
     for protection in directives.protections:
         cols = snapshot.member_indices(protection.node_ids)
         if not len(cols):
@@ -117,12 +131,14 @@ def build_problem(
             where = np.broadcast_to(members, avail_all.shape)
             np.subtract(avail_all, protection.units, out=avail_all, where=where)
             np.maximum(avail_all, 0, out=avail_all, where=where)
-        protected_by.append((protection.rule_id, members))
+        protected_by.append((protection, members))
 
-    stocked: IntArray = np.flatnonzero((avail_all > 0).any(axis=0))
     excluded_by = tuple((e.rule_id, snapshot.membership(e.node_ids)) for e in directives.exclusions if not e.line_ids)
     required_by = tuple((r.rule_id, snapshot.membership(r.node_ids)) for r in directives.requirements if not r.line_ids)
     elimination: IntArray = _reasons(snapshot, terms.pickup_node_id, excluded_by, required_by)[stocked]
+    if protected_by:
+        kept_all = ~(avail_all[:, stocked] > 0).any(axis=0) & (elimination == Elimination.CANDIDATE)
+        elimination[kept_all] = Elimination.PROTECTED
 
     candidate = elimination == Elimination.CANDIDATE
     live = stocked[candidate]
@@ -191,6 +207,8 @@ def build_problem(
         protected_by=tuple(protected_by),
         excluded_by=excluded_by,
         required_by=required_by,
+        availability=availability,
+        directives=directives,
     )
 
 

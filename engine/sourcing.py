@@ -87,7 +87,7 @@ def assemble_decision(
     return Decision(
         order_id=problem.order.order_id,
         allocations=allocations,
-        unfilled=unfilled_lines(problem, plan),
+        unfilled=unfilled_lines(problem, plan, snapshot),
         cost=cost,
         status=status,
         path=path,

@@ -9,6 +9,7 @@ that could not start); 2 bad usage or input (argparse's convention); 3 a ``simul
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -185,8 +186,42 @@ def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
         except grpc.RpcError as error:
             print_rpc_error(error, sys.stderr)
             return 1
-    print(json_format.MessageToJson(response, preserving_proto_field_name=True, indent=2), file=out)
+    print(message_json(response, indent=2), file=out)
     return 0
+
+
+def message_json(message: Any, indent: int | None) -> str:
+    """The protobuf JSON mapping of ``message``, its Structs (event payloads) with keys in order
+    and whole numbers (units, milliseconds) written as 2, not 2.0: a Struct holds every number as
+    a double, and Python's mapping prints a double's fraction."""
+    data = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    _whole_numbers_in_structs(message, data)
+    return json.dumps(data, indent=indent, ensure_ascii=False)
+
+
+def _whole_numbers_in_structs(message: Any, data: dict[str, Any]) -> None:
+    for field, value in message.ListFields():
+        if field.message_type is None or field.name not in data:
+            continue
+        if field.message_type.full_name == "google.protobuf.Struct":
+            data[field.name] = _whole(data[field.name])
+        elif field.message_type.GetOptions().map_entry:
+            continue
+        elif field.label == field.LABEL_REPEATED:
+            for item, item_data in zip(value, data[field.name], strict=True):
+                _whole_numbers_in_structs(item, item_data)
+        else:
+            _whole_numbers_in_structs(value, data[field.name])
+
+
+def _whole(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    if isinstance(value, dict):  # keys in order: a map's own order is arbitrary
+        return {k: _whole(v) for k, v in sorted(value.items())}
+    return value
 
 
 def _print_stream(
@@ -197,7 +232,7 @@ def _print_stream(
     )
     try:
         for message in stream(request, timeout=timeout):
-            print(json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None), file=out)
+            print(message_json(message, indent=None), file=out)
             out.flush()
     except grpc.RpcError as error:
         if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:  # the caller's --timeout: a normal end

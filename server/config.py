@@ -15,6 +15,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from server.served_area import DEFAULT_SERVED_REGIONS, ServedArea
+
 ENV_PREFIX = "OMS_SOURCING_"
 # Addresses only this machine reaches: binding them needs no authentication.
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "[::1]", "localhost")
@@ -88,6 +90,11 @@ class Config:
         "how long a request key and its stored response are kept for replays; the sweeper deletes older"
         " ones, so retries must come within it; 0 keeps them forever",
     )
+    served_regions: str = _setting(
+        DEFAULT_SERVED_REGIONS,
+        "regions new orders may ship to, comma-separated (US-CONTIGUOUS, US-AK, US-HI, US-PR), or ANY;"
+        " a ship-to elsewhere is INVALID_ARGUMENT (docs/configuration.md)",
+    )
     rules_path: str = _setting("", "rule files (comma-separated) activated at start when the store has none active")
     tls_cert_file: str = _setting(
         "", "PEM certificate chain the server presents; with tls_key_file, serve TLS only (empty: plaintext)"
@@ -139,6 +146,10 @@ class Config:
             )
             if not ok
         ]
+        try:
+            ServedArea.parse(self.served_regions)
+        except ValueError as error:
+            problems.append(f"served_regions {error}")
         for f in fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:

@@ -31,9 +31,11 @@ from engine.model import (
     id_problem,
     text_problem,
 )
+from engine.network import NetworkSnapshot
 from engine.rates import RateTable
-from server.geocode import SUPPORTED_COUNTRIES, postal_code_point
+from server.geocode import SUPPORTED_COUNTRIES, postal_code_place
 from server.proto import common_pb2, network_pb2
+from server.served_area import ServedArea
 from server.store.base import InventoryUpdate, InventoryUpdateResult, UpdateKind, UpdateOutcome
 
 T = TypeVar("T")
@@ -533,33 +535,49 @@ def _check_address(c: Collector, path: str, msg: common_pb2.PostalAddress) -> No
             check_text(c, f"{path}.address_lines[{i}]", line, limits.MAX_TEXT_LENGTH)
 
 
-def order_from_proto(msg: common_pb2.Order, catalogue: Mapping[str, Item], currency: str, path: str = "order") -> Order:
-    """An engine order; lines that leave out weight or hazmat take them from ``catalogue``."""
+def order_from_proto(
+    msg: common_pb2.Order,
+    catalogue: Mapping[str, Item],
+    currency: str,
+    *,
+    network: NetworkSnapshot,
+    served: ServedArea | None = None,
+    path: str = "order",
+) -> Order:
+    """An engine order; lines that leave out weight or hazmat take them from ``catalogue``.
+
+    ``network`` locates a pickup order's node (its ship-to when it sends none). ``served`` is
+    given for a new order (Source, Allocate, AllocateBatch), which must also ship to the served
+    area and name a pickup node that takes pickups; an order read back from the store is not
+    checked again, so a later setting or network change never makes it unreadable.
+    """
     c = Collector()
-    order = order_into(c, path, msg, catalogue, currency)
+    order = order_into(c, path, msg, catalogue, currency, network=network, served=served)
     c.raise_if_any()
     assert order is not None
     return order
 
 
 def order_into(
-    c: Collector, path: str, msg: common_pb2.Order, catalogue: Mapping[str, Item], currency: str
+    c: Collector,
+    path: str,
+    msg: common_pb2.Order,
+    catalogue: Mapping[str, Item],
+    currency: str,
+    *,
+    network: NetworkSnapshot,
+    served: ServedArea | None = None,
 ) -> Order | None:
     """:func:`order_from_proto` collecting into ``c``, for requests that carry many orders."""
     mark = c.mark()
-    ship_to: GeoPoint | None = None
-    if msg.HasField("ship_to"):
-        ship_to = geo_from_proto(c, join(path, "ship_to"), msg.ship_to)
-    elif msg.HasField("ship_to_address") and msg.ship_to_address.postal_code:
-        address = msg.ship_to_address
-        ship_to = postal_code_point(address.country_code, address.postal_code)
-        if ship_to is None:
-            c.add(
-                join(path, "ship_to_address.postal_code"),
-                f"is not a known postal code (covered: {', '.join(SUPPORTED_COUNTRIES)}); send ship_to coordinates",
-            )
-    else:
-        c.add(join(path, "ship_to"), "is required (coordinates, or ship_to_address with a postal code)")
+    delivery = _DELIVERY_FROM_PROTO.get(msg.delivery_method)
+    c.check(delivery is not None, join(path, "delivery_method"), "is not a known delivery method")
+    pickup = delivery is DeliveryMethod.PICKUP
+    ship_to = _ship_to(c, path, msg, pickup, served)
+    if pickup and id_problem(msg.pickup_node_id) is None:  # a malformed or missing id is the order's own check
+        node = _pickup_node(c, join(path, "pickup_node_id"), msg.pickup_node_id, network, served)
+        if ship_to is None and node is not None:
+            ship_to = node.location  # collected there: no ship-to needed
     if msg.HasField("ship_to_address"):
         _check_address(c, join(path, "ship_to_address"), msg.ship_to_address)
     lines: list[OrderLine] = []
@@ -567,8 +585,6 @@ def order_into(
         for i, line_msg in enumerate(msg.lines):
             line = order_line_from_proto(c, f"{join(path, 'lines')}[{i}]", line_msg, catalogue, currency)
             lines.append(line if line is not None else _stand_in_line(i, line_msg.line_id))
-    delivery = _DELIVERY_FROM_PROTO.get(msg.delivery_method)
-    c.check(delivery is not None, join(path, "delivery_method"), "is not a known delivery method")
     objective = _OBJECTIVE_FROM_PROTO.get(msg.objective)
     c.check(objective is not None, join(path, "objective"), "is not a known objective mode")
     penalties: dict[str, float | None] = {}
@@ -582,7 +598,7 @@ def order_into(
         path,
         lambda: Order(
             order_id=msg.order_id,
-            ship_to=ship_to or GeoPoint(0.0, 0.0),
+            ship_to=ship_to or GeoPoint(0.0, 0.0),  # a stand-in: no ship-to was reported as a bad field
             lines=tuple(lines) or (_stand_in_line(0, "-"),),
             channel=msg.channel,
             service_level=msg.service_level or "STANDARD",
@@ -598,6 +614,60 @@ def order_into(
         ),
     )
     return order if c.clean_since(mark) else None
+
+
+def _ship_to(
+    c: Collector, path: str, msg: common_pb2.Order, pickup: bool, served: ServedArea | None
+) -> GeoPoint | None:
+    """Where the order goes: its coordinates, else its postal code's centroid; None for a pickup
+    order that sends neither (its node's location is used). For a new order that ships
+    (``served`` given), the place must be in the served area: by the ZIP code's state when the
+    address placed it, by the region outlines for coordinates."""
+    field = join(path, "ship_to")
+    state = None
+    if msg.HasField("ship_to"):
+        point = geo_from_proto(c, field, msg.ship_to)
+    elif msg.HasField("ship_to_address") and msg.ship_to_address.postal_code:
+        field = join(path, "ship_to_address.postal_code")
+        address = msg.ship_to_address
+        place = postal_code_place(address.country_code, address.postal_code)
+        if place is None:
+            covered = ", ".join(SUPPORTED_COUNTRIES)
+            c.add(field, f"is not a known postal code (covered: {covered}); send ship_to coordinates")
+            return None
+        point, state = place.point, place.state
+    elif pickup:
+        return None
+    else:
+        c.add(
+            field, "is required (coordinates, or ship_to_address with a postal code); a pickup order may leave it out"
+        )
+        return None
+    if served is not None and not pickup and point is not None:
+        inside = served.covers_state(state) if state is not None else served.covers_point(point.lat, point.lon)
+        if not inside:
+            c.add(
+                field,
+                f"is outside the area this service ships to ({served.describe()}, setting served_regions):"
+                " rates there are not modelled",
+            )
+    return point
+
+
+def _pickup_node(
+    c: Collector, field: str, node_id: str, network: NetworkSnapshot, served: ServedArea | None
+) -> Node | None:
+    """The pickup node; an unknown one is a bad field, and for a new order (``served`` given) so
+    is one that does not take pickups. A closed one is not: its order is decided (nothing can
+    be collected there now, and the decision says so)."""
+    index = network.index.get(node_id)
+    if index is None:
+        c.add(field, f"unknown node {node_id[:40]!r}")
+        return None
+    node = network.nodes[index]
+    if served is not None and not node.can_pickup:
+        c.add(field, f"node {node_id!r} does not take pickups (its can_pickup is off)")
+    return node
 
 
 def rule_fact_attributes(msg: common_pb2.Order, currency: str) -> dict[str, str]:

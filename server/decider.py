@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from google.protobuf import json_format
+
 from engine import limits
 from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
@@ -28,6 +30,7 @@ from server.decision_proto import decision_to_proto
 from server.item_cache import ItemCache
 from server.network_cache import NetworkCache
 from server.proto import common_pb2, sourcing_pb2
+from server.served_area import SERVED_ANYWHERE, ServedArea
 from server.store.base import Store
 
 DirectivesFor = Callable[[Order, NetworkSnapshot], Directives]
@@ -67,6 +70,7 @@ class Decider:
         directives_for: DirectivesFor = no_rules,
         observe: DecisionObserver | None = None,
         items: ItemCache | None = None,
+        served: ServedArea = SERVED_ANYWHERE,
     ) -> None:
         self._store = store
         self._items = items or ItemCache(store)
@@ -74,13 +78,32 @@ class Decider:
         self._currency = currency
         self.directives_for = directives_for
         self._observe = observe
+        self._served = served
 
-    def order_from_proto(self, msg: common_pb2.Order, path: str = "order") -> Order:
-        """The engine order, lines enriched from the catalogue; InvalidInputError names bad fields."""
+    def order_from_proto(self, msg: common_pb2.Order, path: str = "order", *, new: bool) -> Order:
+        """The engine order, lines enriched from the catalogue; InvalidInputError names bad fields.
+
+        ``new``: an order a caller sends now (Source, Allocate, AllocateBatch), which must ship to
+        the served area and name a pickup node that takes pickups; an order read back from the
+        store (re-sourced, returned, re-planned) is decided as it was accepted.
+        """
         # Only well-formed SKUs are looked up: a bad one is the conversion's violation to report, and
         # a NUL in a query parameter fails on PostgreSQL.
         skus = sorted({line.sku for line in msg.lines if id_problem(line.sku) is None})[: limits.MAX_LINES_PER_ORDER]
-        return convert.order_from_proto(msg, self._items.get_items(skus), self._currency, path=path)
+        return convert.order_from_proto(
+            msg,
+            self._items.get_items(skus),
+            self._currency,
+            network=self._network.get(),
+            served=self._served if new else None,
+            path=path,
+        )
+
+    def stored_order(self, request_json: str) -> Order:
+        """An order as the store keeps it (its request's order, as JSON), to decide it again."""
+        return self.order_from_proto(
+            json_format.Parse(request_json, common_pb2.Order(), ignore_unknown_fields=True), new=False
+        )
 
     def decide(
         self,

@@ -81,10 +81,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO, print_error: ErrorPrinter) -
     print(f"{'ORDER':<24} {'STATE':<20} {'WAITING':>7} {'AGE':>7}  REASON", file=out)
     for view in rows[: args.limit]:
         age = _age(view.created_at.ToDatetime(tzinfo=UTC), now)
-        print(
-            f"{view.order_id:<24} {_state(view.state):<20} {view.backordered_units:>7} {age:>7}  {view.reason}",
-            file=out,
-        )
+        waiting = view.backordered_units + view.awaiting_review_units  # for stock, or for review
+        print(f"{view.order_id:<24} {_state(view.state):<20} {waiting:>7} {age:>7}  {view.reason}", file=out)
     shown = min(len(rows), args.limit)
     print(f"{shown} order{'' if shown == 1 else 's'} shown", file=out)
     return 0
@@ -97,6 +95,8 @@ def _print_order(view: orders_pb2.OrderView, out: TextIO) -> None:
     for line in view.lines:
         if line.backordered:
             print(f"  waiting {line.backordered} x {line.sku} (line {line.line_id})", file=out)
+        if line.awaiting_review:
+            print(f"  awaiting review {line.awaiting_review} x {line.sku} (line {line.line_id})", file=out)
 
 
 def _change(

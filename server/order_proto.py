@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
 
 from google.protobuf.message import Message
 
@@ -36,6 +39,12 @@ def request_hash(method: str, request: Message) -> str:
     return digest.hexdigest()
 
 
+def hold_reason(holds: Sequence[tuple[str, str]]) -> str:
+    """Why a HELD order waits, in words: the rules and their reasons; nothing is reserved."""
+    rules = ", ".join(f"{rule_id} ({why})" if why else rule_id for rule_id, why in holds)
+    return f"held for review by rule{'s' if len(holds) > 1 else ''} {rules}: nothing reserved"
+
+
 def order_view(record: OrderRecord) -> orders_pb2.OrderView:
     view = orders_pb2.OrderView(
         order_id=record.order_id,
@@ -46,6 +55,7 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
     )
     if record.released_at is not None:
         view.released_at.CopyFrom(timestamp_to_proto(record.released_at))
+    held = record.state is OrderState.HELD  # its units await review, not stock
     for line in record.lines:
         view.lines.add(
             line_id=line.line_id,
@@ -55,7 +65,8 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
             shipped=line.shipped,
             cancelled=line.cancelled,
             returned=line.returned,
-            backordered=line.quantities.backordered,
+            backordered=0 if held else line.quantities.backordered,
+            awaiting_review=line.quantities.open if held else 0,
             excluded_node_ids=line.excluded_nodes,
         )
     for hold in record.reservations:
@@ -76,7 +87,13 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
             lines=[orders_pb2.LineUnits(line_id=line_id, qty=qty) for line_id, qty in shipment.lines],
         )
     for event in record.events:
-        view.events.add(
-            id=event.id, type=event.type, payload=event.payload, created_at=timestamp_to_proto(event.created_at)
-        )
+        fill_event(view.events.add(), event.id, event.type, event.payload, event.created_at)
     return view
+
+
+def fill_event(into: orders_pb2.OrderEvent, event_id: int, kind: str, payload: str, at: datetime) -> None:
+    """An event as callers get it: its stored JSON payload as a structured value, not a string."""
+    into.id = event_id
+    into.type = kind
+    into.created_at.CopyFrom(timestamp_to_proto(at))
+    into.payload.update(json.loads(payload))

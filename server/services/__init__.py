@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -63,6 +63,48 @@ def service_names() -> list[str]:
 
 def register_services(server: grpc.Server, deps: ServiceDeps) -> list[str]:
     """Add every service to ``server``; return their full names."""
+    answers = _DeterministicAnswers(server)
     for spec in SERVICES:
-        spec.add_to_server(spec.servicer(deps), server)
+        spec.add_to_server(spec.servicer(deps), answers)
     return service_names()
+
+
+class _DeterministicAnswers:
+    """The server as the generated ``add_*_to_server`` functions see it: every method handler
+    they register goes on with a response serializer that writes map entries in key order.
+
+    A replayed answer must be the first one byte for byte, in any process: an order's events
+    carry their payload as a google.protobuf.Struct (a map), and the default serialization
+    writes map entries in hash-table order, which differs between processes.
+    """
+
+    def __init__(self, server: grpc.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: tuple[grpc.GenericRpcHandler, ...]) -> None:
+        self._server.add_generic_rpc_handlers(tuple(_DeterministicGeneric(h) for h in handlers))
+
+    def add_registered_method_handlers(self, service_name: str, handlers: dict[str, grpc.RpcMethodHandler]) -> None:
+        deterministic = {name: _deterministic(handler) for name, handler in handlers.items()}
+        self._server.add_registered_method_handlers(service_name, deterministic)  # type: ignore[attr-defined]
+
+
+class _DeterministicGeneric(grpc.GenericRpcHandler):  # type: ignore[misc]
+    def __init__(self, inner: grpc.GenericRpcHandler) -> None:
+        self._inner = inner
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
+        handler = self._inner.service(handler_call_details)
+        return None if handler is None else _deterministic(handler)
+
+
+def _serialize_deterministically(message: Any) -> bytes:
+    data: bytes = message.SerializeToString(deterministic=True)
+    return data
+
+
+def _deterministic(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    if handler.response_serializer is None:
+        return handler
+    replaced: grpc.RpcMethodHandler = cast(Any, handler)._replace(response_serializer=_serialize_deterministically)
+    return replaced

@@ -132,7 +132,7 @@ class BatchAllocation:
                 if stored is not None:
                     results[i].response.ParseFromString(stored)
                     continue
-                pending.append(_Pending(i, entry, key, self._decider.order_from_proto(entry.order)))
+                pending.append(_Pending(i, entry, key, self._decider.order_from_proto(entry.order, new=True)))
             except Exception as error:
                 results[i].error.CopyFrom(_error(error, i))
         return pending

@@ -14,6 +14,7 @@ from server.daily_shipments import DailyShipments
 from server.decider import Decider, DecisionObserver
 from server.item_cache import ItemCache
 from server.network_cache import NetworkCache
+from server.served_area import ServedArea
 from server.store.base import Store
 from server.store.rule_sets import rule_set_store
 
@@ -56,5 +57,6 @@ class ServiceDeps:
                 values["rules"].directives_for,
                 observe=observe,
                 items=values["items"],
+                served=ServedArea.parse(config.served_regions),
             )
         return cls(config=config, store=store, **values)

@@ -29,8 +29,8 @@ from engine.returns import ReturnRoute, receiving_node
 from server import convert
 from server.decider import Decider
 from server.order_errors import AllocationAborted, ReservationConflict
-from server.order_proto import order_view, request_hash, state_from_proto, state_to_proto
-from server.proto import common_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2
+from server.order_proto import fill_event, hold_reason, order_view, request_hash, state_from_proto, state_to_proto
+from server.proto import orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.services.batch import BatchAllocation
 from server.services.deps import ServiceDeps
 from server.services.reoptimize import PendingReoptimization
@@ -152,7 +152,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         )
         c.raise_if_any()
         # No replay read up front: retries are rare, and the transaction replays them anyway.
-        order = self._decider.order_from_proto(request.order)
+        order = self._decider.order_from_proto(request.order, new=True)
         hold_ms = request.hold_ms or DEFAULT_HOLD_MS
         request_json = json_format.MessageToJson(request.order, indent=None, sort_keys=True)
         for _ in range(MAX_ATTEMPTS):
@@ -404,9 +404,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         """Where the units named come back to, by the rules for returns and the carrier's rates;
         None when nothing qualifies (or the request is wrong: the transaction then says how)."""
         record = self._store.get_order(order_id, now)
-        order = self._decider.order_from_proto(
-            json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
-        )
+        order = self._decider.stored_order(record.request)
         units: dict[str, int] = {}
         for line_id, qty in targets:
             line = next((x for x in record.lines if x.line_id == line_id), None)
@@ -453,9 +451,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
                 if units == 0 or units > held.get(line_id, 0):
                     raise _bad(f"lines[{i}].qty", f"line {line_id!r} holds {held.get(line_id, 0)} units there")
                 moves[line_id] = units
-            original = self._decider.order_from_proto(
-                json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
-            )
+            original = self._decider.stored_order(record.request)
             sub_order = replace(
                 original,
                 lines=tuple(replace(line, qty=moves[line.line_id]) for line in original.lines if line.line_id in moves),
@@ -552,18 +548,20 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         records, more = self._store.list_exceptions(chosen, request.rule_id, request.page_size or 100, after)
         response = orders_pb2.ListExceptionsResponse()
         for record in records:
+            held = record.state is OrderState.HELD  # its units await review, not stock
             waiting = {x.sku: 0 for x in record.lines}
             for x in record.lines:
-                waiting[x.sku] += x.quantities.backordered
-            if record.holds:
-                reason = "; ".join(f"{rule_id}: {why}" for rule_id, why in record.holds)
+                waiting[x.sku] += x.quantities.open if held else x.quantities.backordered
+            if held:
+                reason = hold_reason(record.holds)
             else:
                 reason = "waiting for stock: " + ", ".join(f"{n} x {sku}" for sku, n in sorted(waiting.items()) if n)
             response.orders.add(
                 order_id=record.order_id,
                 state=state_to_proto(record.state),
                 holds=[sourcing_pb2.RuleHold(rule_id=r, reason=why) for r, why in record.holds],
-                backordered_units=sum(waiting.values()),
+                backordered_units=0 if held else sum(waiting.values()),
+                awaiting_review_units=sum(waiting.values()) if held else 0,
                 created_at=convert.timestamp_to_proto(record.created_at),
                 updated_at=convert.timestamp_to_proto(record.updated_at),
                 reason=reason,
@@ -615,13 +613,9 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             self._store.sequence_events()
             batch = self._store.events_after(cursor, WATCH_BATCH)
             for e in batch:
-                yield orders_pb2.WatchedEvent(
-                    cursor=e.seq,
-                    order_id=e.order_id,
-                    event=orders_pb2.OrderEvent(
-                        id=e.id, type=e.type, payload=e.payload, created_at=convert.timestamp_to_proto(e.created_at)
-                    ),
-                )
+                watched = orders_pb2.WatchedEvent(cursor=e.seq, order_id=e.order_id)
+                fill_event(watched.event, e.id, e.type, e.payload, e.created_at)
+                yield watched
                 cursor = e.seq
             if len(batch) < WATCH_BATCH:
                 stopping.wait(WATCH_POLL_SECONDS)

@@ -19,7 +19,6 @@ from dataclasses import replace
 from datetime import datetime
 
 import grpc
-from google.protobuf import json_format
 
 from engine import limits
 from engine.decision import AllocationLine
@@ -31,7 +30,7 @@ from server import convert
 from server.decider import Decider
 from server.order_errors import HoldsNotMoved
 from server.order_proto import request_hash
-from server.proto import common_pb2, orders_pb2, sourcing_pb2
+from server.proto import orders_pb2, sourcing_pb2
 from server.services.deps import ServiceDeps
 from server.services.resourcing import line_exclusions
 from server.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
@@ -109,9 +108,7 @@ class PendingReoptimization:
         refused = []
         for record in records:
             try:
-                order = self._decider.order_from_proto(
-                    json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
-                )
+                order = self._decider.stored_order(record.request)
             except InvalidInputError as error:
                 refused.append(_skip(Skip(record.order_id, SkipReason.INVALID, str(error))))
                 continue

@@ -16,8 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from google.protobuf import json_format
-
 from engine import lifecycle
 from engine.decision import AllocationLine
 from engine.directives import Exclusion
@@ -25,7 +23,7 @@ from engine.lifecycle import Action
 from server.deadline import without_deadline
 from server.order_errors import AllocationAborted, ReservationConflict
 from server.order_proto import order_view
-from server.proto import common_pb2, orders_pb2, sourcing_pb2
+from server.proto import orders_pb2, sourcing_pb2
 from server.services.deps import ServiceDeps
 from server.store.orders import OrderRecord, OrderStoreMixin, RequestKey
 
@@ -107,9 +105,7 @@ class Resourcer:
                 return stored
             lifecycle.require(order_id, record.state, what.action)
             waiting = {x.line_id: x.quantities.backordered for x in record.lines if x.quantities.backordered > 0}
-            original = self._deps.decider.order_from_proto(
-                json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
-            )
+            original = self._deps.decider.stored_order(record.request)
             sub_order = replace(
                 original,
                 lines=tuple(replace(x, qty=waiting[x.line_id]) for x in original.lines if x.line_id in waiting),

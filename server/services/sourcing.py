@@ -48,7 +48,7 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
             "must be empty with skip_explanations: their answers are explanations",
         )
         c.raise_if_any()
-        order = self._decider.order_from_proto(request.order)
+        order = self._decider.order_from_proto(request.order, new=True)
         limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
         outcome = self._decider.decide(
             order, time_limit_ms=limit, why_not=why_not, explain=not request.skip_explanations

@@ -103,7 +103,7 @@ def _outcome(
     fired = tuple(str(r) for r in summary.get("fired_rules", ()))
     try:
         message = json_format.Parse(record.request, common_pb2.Order(), ignore_unknown_fields=True)
-        order = convert.order_from_proto(message, catalogue, currency)
+        order = convert.order_from_proto(message, catalogue, currency, network=snapshot)
     except (json_format.ParseError, SourcingError) as error:
         failed = Outcome(record.order_id, record.allocated_at, 0.0, 0.0, 0, OutcomeStatus.FAILED, detail=str(error))
         return failed, None

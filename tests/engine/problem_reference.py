@@ -24,11 +24,12 @@ from engine.problem import Elimination, Problem
 from engine.terms import Terms
 
 _ELIMINATION_VERDICT = {
-    Elimination.CLOSED: (NodeVerdict.CLOSED, "closed, paused, or does not offer this delivery method"),
-    Elimination.NO_CAPACITY: (NodeVerdict.NO_CAPACITY, "no shipment or unit capacity left today"),
-    Elimination.EXCLUDED: (NodeVerdict.EXCLUDED, "excluded by rule"),
-    Elimination.NOT_REQUIRED: (NodeVerdict.NOT_REQUIRED, "a rule requires other nodes for this order"),
-    Elimination.NOT_PICKUP_NODE: (NodeVerdict.NOT_REQUIRED, "not the pickup node"),
+    Elimination.CLOSED: NodeVerdict.CLOSED,
+    Elimination.NO_CAPACITY: NodeVerdict.NO_CAPACITY,
+    Elimination.EXCLUDED: NodeVerdict.EXCLUDED,
+    Elimination.NOT_REQUIRED: NodeVerdict.NOT_REQUIRED,
+    Elimination.NOT_PICKUP_NODE: NodeVerdict.NOT_REQUIRED,
+    Elimination.PROTECTED: NodeVerdict.PROTECTED,
 }
 
 
@@ -62,8 +63,10 @@ def reference_build(
     sku_row = np.array([sku_pos[line.sku] for line in order.lines], dtype=np.int64)
     line_pos = {line.line_id: i for i, line in enumerate(order.lines)}
     avail_all = np.stack([availability.for_sku(sku) for sku in skus]).astype(np.int64, copy=True)
+    stocked = np.nonzero((avail_all > 0).any(axis=0))[0].astype(np.int64)  # before protections
 
     rule_ids: dict[int, list[str]] = {}
+    protecting: dict[int, list[str]] = {}
     for protection in directives.protections:
         cols = np.flatnonzero(snapshot.membership(protection.node_ids))
         if not len(cols):
@@ -76,9 +79,8 @@ def reference_build(
         else:  # every SKU: plain column slicing, no index grid
             avail_all[:, cols] = np.maximum(0, avail_all[:, cols] - protection.units)
         for c in cols.tolist():
-            rule_ids.setdefault(c, []).append(protection.rule_id)
+            protecting.setdefault(c, []).append(protection.rule_id)
 
-    stocked = np.nonzero((avail_all > 0).any(axis=0))[0].astype(np.int64)
     elimination = np.zeros(stocked.shape[0], dtype=np.int64)
 
     def in_set(node_ids: frozenset[str]) -> BoolArray:
@@ -104,6 +106,9 @@ def reference_build(
     for requirement in directives.requirements:
         if not requirement.line_ids:
             eliminate(~in_set(requirement.node_ids), Elimination.NOT_REQUIRED, requirement.rule_id)
+    eliminate(~(avail_all[:, stocked] > 0).any(axis=0), Elimination.PROTECTED)
+    for n in stocked[elimination == Elimination.PROTECTED].tolist():
+        rule_ids[n] = protecting[n]
 
     live = stocked[elimination == Elimination.CANDIDATE]
     avail = avail_all[:, live]
@@ -206,9 +211,9 @@ def reference_notes(
     for n, why, distance in zip(
         gone[nearest].tolist(), reasons[nearest].tolist(), distances[nearest].tolist(), strict=True
     ):
-        verdict, detail = _ELIMINATION_VERDICT[Elimination(why)]
         rules = reference.rule_ids.get(n, ())
-        notes.append((distance, NodeNote(snapshot.nodes[n].id, verdict, detail, rule_ids=rules)))
+        detail = _detail(problem, snapshot, n, Elimination(why), rules)
+        notes.append((distance, NodeNote(snapshot.nodes[n].id, _ELIMINATION_VERDICT[Elimination(why)], detail, rules)))
     for node_id, extra in extra_costs.items():
         if not any(note.node_id == node_id for _, note in notes):
             notes.append(
@@ -218,6 +223,35 @@ def reference_notes(
     keep = [note for _, note in notes[:MAX_NODE_NOTES]]
     keep += [note for _, note in notes[MAX_NODE_NOTES:] if note.node_id in extra_costs]
     return tuple(keep)
+
+
+def _detail(problem: Problem, snapshot: NetworkSnapshot, n: int, why: Elimination, rules: tuple[str, ...]) -> str:
+    node = snapshot.nodes[n]
+    if why is Elimination.CLOSED:
+        if not node.is_open:
+            return "node closed"
+        return "does not take pickups" if problem.terms.pickup_node_id else "does not ship orders"
+    if why is Elimination.NO_CAPACITY:
+        return "no shipment or unit capacity left today"
+    if why is Elimination.EXCLUDED:
+        e = next(e for e in problem.directives.exclusions if not e.line_ids and node.id in e.node_ids)
+        return f"excluded by rule {e.rule_id}" + (f" ({e.reason})" if e.reason else "")
+    if why is Elimination.NOT_REQUIRED:
+        return f"left out by rule {rules[0]}, which requires other nodes for this order"
+    if why is Elimination.NOT_PICKUP_NODE:
+        return f"not the pickup node ({problem.terms.pickup_node_id})"
+    skus = set(problem.skus)
+    kept = [
+        f"{p.rule_id} ({p.units} unit{'s' if p.units != 1 else ''} kept)"
+        for p in problem.directives.protections
+        if node.id in p.node_ids and (not p.skus or p.skus & skus)
+    ]
+    kept = list(dict.fromkeys(kept))
+    return (
+        f"stock protected by rule {kept[0]}"
+        if len(kept) == 1
+        else f"stock protected by rules {', '.join(kept[:-1])} and {kept[-1]}"
+    )
 
 
 def _nearest(distances: FloatArray) -> IntArray:

@@ -183,3 +183,64 @@ def test_why_not_needs_explanations() -> None:
     with pytest.raises(InvalidInputError) as error:
         decide(order(("A", 1)), snapshot, stock(snapshot, ["A"], {("N", "A"): 1}), why_not=["N"], explain=False)
     assert error.value.violations[0].field == "why_not"
+
+
+def test_each_unfilled_line_names_its_own_cause() -> None:
+    snapshot = network(
+        node("SHELF", 40.1, tags=frozenset({"store"})),
+        node("SHUT", 40.2, is_open=False),
+        node("FULL", 40.3, max_shipments=0),
+        node("DC", 41.0),
+    )
+    rows = {("SHELF", "KEPT"): 2, ("SHUT", "SHUT"): 3, ("FULL", "FULL"): 3, ("DC", "A"): 9, ("DC", "SHORT"): 1}
+    rows |= {("SHELF", "SHORT"): 3}
+    availability = stock(snapshot, ["A", "KEPT", "SHUT", "FULL", "SHORT", "NONE"], rows)
+    directives = Directives(
+        protections=(Protection("safety", frozenset({"SHELF"}), 2),),
+        exclusions=(Exclusion("not-l0-here", frozenset({"DC"}), line_ids=frozenset({"L0"}), reason="too far"),),
+    )
+    lines = order(("A", 1), ("KEPT", 1), ("SHUT", 1), ("FULL", 1), ("SHORT", 3), ("NONE", 1))
+    decision = decide(lines, snapshot, availability, directives)
+    assert {u.line_id: u.reason for u in decision.unfilled} == {
+        "L0": "DC is excluded for this line by rule not-l0-here (too far)",
+        "L1": "stock at SHELF is protected by rule safety (2 units kept)",
+        "L2": "SHUT is closed",
+        "L3": "FULL has no shipment or unit capacity left today",
+        "L4": "only 2 units of SHORT can be promised at the nodes this line may ship from;"
+        " 2 more are protected by rule safety",
+        "L5": "no node has NONE available",
+    }
+
+
+def test_a_pickup_line_is_explained_by_its_pickup_node_alone() -> None:
+    snapshot = network(
+        node("DC", 40.0), node("SHOP", 41.0, can_pickup=True), node("SHUT", 41.0, can_pickup=True, is_open=False)
+    )
+    availability = stock(snapshot, ["A", "B"], {("DC", "A"): 9, ("DC", "B"): 9, ("SHOP", "B"): 2, ("SHUT", "A"): 1})
+    at_shop = decide(
+        order(("A", 1), delivery_method=DeliveryMethod.PICKUP, pickup_node_id="SHOP"), snapshot, availability
+    )
+    assert at_shop.unfilled[0].reason == "pickup node SHOP has no A available"
+    at_shut = decide(
+        order(("A", 1), delivery_method=DeliveryMethod.PICKUP, pickup_node_id="SHUT"), snapshot, availability
+    )
+    assert at_shut.unfilled[0].reason == "pickup node SHUT is closed"
+    note = next(n for n in at_shut.node_notes if n.node_id == "DC")
+    assert (note.verdict, note.detail) == (NodeVerdict.NOT_REQUIRED, "not the pickup node (SHUT)")
+
+
+def test_many_nodes_with_one_cause_are_named_nearest_first_and_counted() -> None:
+    snapshot = network(*(node(f"N{i}", 40.0 + i / 10, is_open=False) for i in range(1, 6)))
+    availability = stock(snapshot, ["A"], {(f"N{i}", "A"): 1 for i in range(1, 6)})
+    decision = decide(order(("A", 1)), snapshot, availability)
+    assert decision.unfilled[0].reason == "N1, N2, N3 and 2 more are closed"
+
+
+def test_a_line_whose_stock_another_order_of_the_batch_took_says_so() -> None:
+    from engine.batch import BatchOrder, decide_batch
+
+    snapshot = network(node("N1", 40.1))
+    availability = stock(snapshot, ["A"], {("N1", "A"): 1})
+    first, second = order(("A", 1)), Order("O2", HOME, (OrderLine("L0", "A", 1, 1.0),))
+    batch = decide_batch([BatchOrder(first), BatchOrder(second)], snapshot, availability)
+    assert batch.decisions[1].unfilled[0].reason == "the stock at N1 is taken by other orders decided with this one"

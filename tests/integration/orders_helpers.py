@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import grpc
+from google.protobuf import json_format
 
 from server.app import RunningServer
 from server.proto import common_pb2, network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
@@ -82,6 +83,11 @@ class Client:
         result = self.orders.CheckConservation(orders_pb2.CheckConservationRequest())
         assert result.ok == (not result.problems)
         return list(result.problems)
+
+
+def payload_of(event: orders_pb2.OrderEvent) -> dict[str, Any]:
+    """An event's payload as a dict (numbers come back as floats: 2.0 == 2)."""
+    return json_format.MessageToDict(event.payload)
 
 
 def state(view: orders_pb2.OrderView) -> str:

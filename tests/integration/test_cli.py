@@ -97,6 +97,10 @@ def test_call_streams_watch_events_one_json_line_each(served: ServerProcess) -> 
     assert watched.returncode == 0, watched.stderr
     events = [json.loads(line) for line in watched.stdout.splitlines()]
     assert [(e["order_id"], e["event"]["type"]) for e in events if e["order_id"]] == [("W-1", "ALLOCATED")]
+    # The payload is an object (not a string of JSON), its whole numbers printed whole.
+    payload = events[-1]["event"]["payload"]
+    assert payload["hold_ms"] == 900000 and '"hold_ms": 900000,' in watched.stdout
+    assert [line[-1] for line in payload["allocations"]] == [1] and list(payload) == sorted(payload)
 
 
 def test_load_network_reports_a_bad_file(served: ServerProcess) -> None:

@@ -10,11 +10,13 @@ from google.protobuf import timestamp_pb2
 
 from engine.errors import InvalidInputError
 from engine.model import DeliveryMethod, Item, NodeType, ObjectiveMode, id_problem, text_problem
+from engine.network import NetworkSnapshot
 from server import convert
 from server.proto import common_pb2
 from tests.integration.helpers import node, usd
 
 CATALOGUE = {"HEAVY": Item(sku="HEAVY", unit_weight_lb=40.0, hazmat=True)}
+NETWORK = NetworkSnapshot(())  # no pickup nodes: these orders ship
 
 
 def fields_of(error: pytest.ExceptionInfo[InvalidInputError]) -> set[str]:
@@ -70,7 +72,7 @@ def test_order_lines_take_missing_weight_and_hazmat_from_the_catalogue() -> None
         split_penalty=usd(3.5),
         max_shipments=2,
     )
-    converted = convert.order_from_proto(msg, CATALOGUE, "USD")
+    converted = convert.order_from_proto(msg, CATALOGUE, "USD", network=NETWORK)
     first, second, third = converted.lines
     assert (first.unit_weight_lb, first.hazmat) == (40.0, True)
     assert (second.unit_weight_lb, second.hazmat) == (2.0, False)
@@ -95,7 +97,7 @@ def test_every_order_violation_is_collected_with_its_path() -> None:
         attributes={"k" * 200: "v"},
     )
     with pytest.raises(InvalidInputError) as caught:
-        convert.order_from_proto(msg, CATALOGUE, "USD", path="orders[0]")
+        convert.order_from_proto(msg, CATALOGUE, "USD", network=NETWORK, path="orders[0]")
     assert fields_of(caught) == {
         "orders[0].order_id",
         "orders[0].ship_to.lat",
@@ -112,13 +114,17 @@ def test_every_order_violation_is_collected_with_its_path() -> None:
 
 def test_an_unknown_sku_is_named_on_the_sku_and_only_without_a_weight() -> None:
     with pytest.raises(InvalidInputError) as caught:
-        convert.order_from_proto(order(lines=[line("1", sku="NOPE"), line("2", sku="")]), CATALOGUE, "USD")
+        convert.order_from_proto(
+            order(lines=[line("1", sku="NOPE"), line("2", sku="")]), CATALOGUE, "USD", network=NETWORK
+        )
     found = {v.field: v.description for v in caught.value.violations}
     assert set(found) == {"order.lines[0].sku", "order.lines[1].sku"}
     assert "not in the catalogue" in found["order.lines[0].sku"] and "UpsertItems" in found["order.lines[0].sku"]
     assert found["order.lines[1].sku"] == "is required"  # said once, not also "not in the catalogue"
     # With its weight sent, a SKU the catalogue does not know is fine.
-    known = convert.order_from_proto(order(lines=[line("1", sku="NOPE", unit_weight_lb=1.0)]), CATALOGUE, "USD")
+    known = convert.order_from_proto(
+        order(lines=[line("1", sku="NOPE", unit_weight_lb=1.0)]), CATALOGUE, "USD", network=NETWORK
+    )
     assert known.lines[0].sku == "NOPE"
 
 
@@ -137,15 +143,16 @@ def test_ids_refuse_every_control_character_and_free_text_all_but_tabs_and_line_
             order(order_id="O\x00", channel="W\x00", pickup_node_id="N\x00", lines=[line("1\x00", sku="HEAVY")]),
             CATALOGUE,
             "USD",
+            network=NETWORK,
         )
     assert fields_of(caught) == {"order.order_id", "order.channel", "order.pickup_node_id", "order.lines[0].line_id"}
 
 
 def test_an_order_needs_lines_and_a_destination() -> None:
     with pytest.raises(InvalidInputError) as caught:
-        convert.order_from_proto(common_pb2.Order(order_id="O"), {}, "USD")
+        convert.order_from_proto(common_pb2.Order(order_id="O"), {}, "USD", network=NETWORK)
     assert fields_of(caught) == {"order.ship_to", "order.lines"}
     too_many = order(lines=[line(str(i)) for i in range(201)])
     with pytest.raises(InvalidInputError) as caught:
-        convert.order_from_proto(too_many, CATALOGUE, "USD")
+        convert.order_from_proto(too_many, CATALOGUE, "USD", network=NETWORK)
     assert fields_of(caught) == {"order.lines"}

@@ -4,7 +4,6 @@ SHORTED and are re-sourced elsewhere like any backorder, and stock conservation 
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,7 @@ from server.proto import network_pb2, orders_pb2
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import count, delta, detail_of
-from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
+from tests.integration.orders_helpers import Client, allocate, order, payload_of, serve_orders, state
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5)]
 
@@ -60,7 +59,7 @@ def test_a_count_below_reserved_is_applied_and_the_order_is_re_sourced_elsewhere
 
     view = _get(client, "O-1")
     assert [e.type for e in view.events] == ["ALLOCATED", "SHORTED", "RESOURCED"]
-    shorted = json.loads(view.events[1].payload)
+    shorted = payload_of(view.events[1])
     assert (shorted["from"], shorted["to"], shorted["holds"]) == (
         "ALLOCATED",
         "PARTIALLY_ALLOCATED",

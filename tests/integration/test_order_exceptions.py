@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -21,7 +20,7 @@ from server.services.resourcing import HEAL_MAX_ORDERS
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0, count, delta, node, violations
-from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
+from tests.integration.orders_helpers import Client, allocate, order, payload_of, serve_orders, state
 from tests.integration.test_orders_api import code_of
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
@@ -57,7 +56,14 @@ def test_a_held_order_reserves_nothing_until_a_person_releases_it(client: Client
     assert [h.rule_id for h in held.decision.holds] == ["fraud-hold"]
     assert held.decision.allocations  # the decision still says what it would have done
     assert client.available("A", "NEAR") == 3
-    assert _exceptions(client) == [("O-1", "HELD", "fraud-hold: fraud score of 80 or more")]
+    # Its units await a person's review: nothing reserved, and not waiting for stock.
+    line = held.order.lines[0]
+    assert (line.reserved, line.backordered, line.awaiting_review) == (0, 0, 2)
+    assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order.lines[0] == line
+    reason = "held for review by rule fraud-hold (fraud score of 80 or more): nothing reserved"
+    assert _exceptions(client) == [("O-1", "HELD", reason)]
+    listed = client.orders.ListExceptions(orders_pb2.ListExceptionsRequest()).orders[0]
+    assert (listed.backordered_units, listed.awaiting_review_units) == (0, 2)
     assert _exceptions(client, rule_id="other") == []
     # Held: not allowed to ship or hand over; reallocating needs a release first.
     release = orders_pb2.ReleaseRequest(request_key="r0", order_id="O-1")
@@ -69,7 +75,7 @@ def test_a_held_order_reserves_nothing_until_a_person_releases_it(client: Client
     assert [(r.node_id, r.qty) for r in released.order.reservations] == [("NEAR", 2)]
     assert client.available("A", "NEAR") == 1
     event = released.order.events[-1]
-    payload = json.loads(event.payload)
+    payload = payload_of(event)
     assert event.type == "HOLD_RELEASED" and (payload["approved_by"], payload["reason"]) == ("ann", "called them")
     assert payload["from"] == "HELD" and payload["to"] == "ALLOCATED"
     # Exactly once: the same key replays; the order is no longer in the queue nor releasable.
@@ -103,7 +109,7 @@ def test_backorders_wait_in_the_queue_and_heal_oldest_first_when_stock_arrives(c
     client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("MID", "B", 2)]))
     healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-2")).order
     assert state(healed) == "ALLOCATED" and healed.events[-1].type == "RESOURCED"
-    assert json.loads(healed.events[-1].payload)["allocations"] == [["L0", "MID", 2]]
+    assert payload_of(healed.events[-1])["allocations"] == [["L0", "MID", 2]]
     waiting = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-3")).order
     assert state(waiting) == "BACKORDERED" and len(waiting.events) == 1
 
@@ -223,7 +229,7 @@ def test_a_return_is_received_at_the_nearest_node_taking_returns(client: Client)
             disposition=orders_pb2.DISPOSITION_RESTOCK,
         )
     ).order
-    assert json.loads(back.events[-1].payload)["lines"] == [["L0", 2, "MID"]]
+    assert payload_of(back.events[-1])["lines"] == [["L0", 2, "MID"]]
     # Restocked units are stock arriving: the waiting unit of W-1 heals from MID.
     healed = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="W-1")).order
     assert state(healed) == "ALLOCATED" and ("MID", 1) in [(r.node_id, r.qty) for r in healed.reservations]
@@ -238,7 +244,7 @@ def test_a_return_is_received_at_the_nearest_node_taking_returns(client: Client)
             disposition=orders_pb2.DISPOSITION_DISPOSE,
         )
     ).order
-    assert json.loads(disposed.events[-1].payload)["lines"] == [["L0", 1, "FAR"]]
+    assert payload_of(disposed.events[-1])["lines"] == [["L0", 1, "FAR"]]
     assert client.available("C", "FAR") == 0 and client.conservation() == []
 
 
@@ -294,7 +300,7 @@ def test_a_person_works_the_queue_from_the_command_line(client: Client, capsys: 
     assert code == 0
     rows = [line.split()[:3] for line in out.splitlines()[1:-1]]
     assert rows == [["O-1", "HELD", "2"], ["O-2", "HELD", "2"]]  # by default: held and backordered
-    assert "fraud-hold: fraud score of 80 or more" in out
+    assert "held for review by rule fraud-hold (fraud score of 80 or more): nothing reserved" in out
     code, out, _ = _cli(client, capsys, "list", "--state", "partial")
     assert [line.split()[:3] for line in out.splitlines()[1:-1]] == [["O-3", "PARTIALLY_ALLOCATED", "2"]]
     code, out, _ = _cli(client, capsys, "list", "--state", "held", "--limit", "1")

@@ -4,7 +4,6 @@ units of a line is never used for that line again, across restarts."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import grpc
@@ -16,7 +15,7 @@ from server.store import open_store
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import delta, detail_of
-from tests.integration.orders_helpers import Client, FakeClock, allocate, order, serve_orders, state
+from tests.integration.orders_helpers import Client, FakeClock, allocate, order, payload_of, serve_orders, state
 from tests.integration.test_orders_api import code_of
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
@@ -65,7 +64,7 @@ def test_units_reallocated_on_a_released_order_are_handed_over_and_never_expire(
     _release(client, "O-1", "rel")
     moved = _reallocate(client, "O-1", "NEAR", "re").order
     assert state(moved) == "RELEASED" and _holds(moved) == [("L0", "FAR", 2, "RELEASED")]
-    event = json.loads(moved.events[-1].payload)
+    event = payload_of(moved.events[-1])
     assert moved.events[-1].type == "REALLOCATED"
     assert (event["from"], event["to"], event["hold_state"]) == ("RELEASED", "RELEASED", "RELEASED")
     assert event["allocations"] == [["L0", "FAR", 2]] and event["excluded_nodes"] == {"L0": ["NEAR"]}
@@ -95,7 +94,7 @@ def test_a_released_order_that_loses_its_units_waits_and_heals_into_released_hol
     client.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[delta("MID", "C", 2)]))
     healed = _get(client, "O-1")
     assert state(healed) == "PARTIALLY_ALLOCATED" and _holds(healed) == [("L0", "MID", 2, "RELEASED")]
-    resourced = json.loads(healed.events[-1].payload)
+    resourced = payload_of(healed.events[-1])
     assert healed.events[-1].type == "RESOURCED" and resourced["hold_state"] == "RELEASED"
     # Released: only the unit still waiting may be cancelled; the two with the warehouse may not.
     with pytest.raises(grpc.RpcError) as raised:
@@ -174,7 +173,7 @@ def test_a_partially_allocated_order_is_released_and_its_backorder_heals_release
     released = _release(client, "O-1", "rel")
     assert state(released) == "PARTIALLY_ALLOCATED" and released.HasField("released_at")
     assert _holds(released) == [("L0", "FAR", 4, "RELEASED")]
-    payload = json.loads(released.events[-1].payload)
+    payload = payload_of(released.events[-1])
     assert payload["holds"] == [["L0", "FAR", 4]] and payload["waiting"] == [["L0", 2]]
     # Released already: nothing is left to hand over.
     with pytest.raises(grpc.RpcError) as raised:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +15,7 @@ from server.proto import network_pb2, orders_pb2
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import detail_of, violations
-from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state
+from tests.integration.orders_helpers import Client, allocate, order, payload_of, serve_orders, state
 
 STOCK = [("NEAR", "A", 3), ("FAR", "A", 10), ("NEAR", "B", 2), ("MID", "B", 5), ("FAR", "C", 4)]
 
@@ -118,7 +117,7 @@ def test_cancelling_a_line_with_nothing_left_is_refused_and_changes_nothing(clie
     rest = client.orders.Cancel(
         orders_pb2.CancelRequest(request_key="c2", order_id="O-1", lines=[orders_pb2.LineUnits(line_id="L1")])
     ).order
-    assert state(rest) == "CANCELLED" and json.loads(rest.events[-1].payload)["lines"] == [["L1", 1]]
+    assert state(rest) == "CANCELLED" and payload_of(rest.events[-1])["lines"] == [["L1", 1]]
     assert client.conservation() == []
 
 
@@ -140,7 +139,7 @@ def test_a_shipment_is_returned_once_every_unit_it_carried_came_back(client: Cli
     near_back = give_back("r2", "L0")
     assert shipments(near_back) == {"NEAR": "RETURNED", "FAR": "SHIPPED"}
     (near,) = [s.shipment_id for s in near_back.shipments if s.node_id == "NEAR"]
-    assert json.loads(near_back.events[-1].payload)["shipments_returned"] == [near]
+    assert payload_of(near_back.events[-1])["shipments_returned"] == [near]
     everything = give_back("r3", "L1")
     assert shipments(everything) == {"NEAR": "RETURNED", "FAR": "RETURNED"} and state(everything) == "RETURNED"
     assert client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order == everything
@@ -192,12 +191,12 @@ def test_rules_for_returns_choose_the_receiving_node_and_the_event_says_which(cl
 
     after_a = give_back("ret-a", "L0")
     assert client.available("A", "FAR") == far_before + 1, "received where the rule for returns requires"
-    routed = json.loads(after_a.events[-1].payload)
+    routed = payload_of(after_a.events[-1])
     assert routed["lines"] == [["L0", 1, "FAR"]] and routed["rules"] == ["returns-to-far"]
     assert routed["rule_set_version"] == activated.version
     after_b = give_back("ret-b", "L1")  # no rule for B: the nearest node takes it
     assert client.available("B", "NEAR") == near_before + 1
-    plain = json.loads(after_b.events[-1].payload)
+    plain = payload_of(after_b.events[-1])
     assert plain["lines"] == [["L1", 1, "NEAR"]] and "rules" not in plain
     assert client.conservation() == []
 
@@ -213,7 +212,7 @@ def test_reallocate_moves_units_away_from_a_node_and_keeps_the_rest(client: Clie
     assert holds == [("L0", "FAR", 2), ("L1", "NEAR", 1)]
     assert all(a.node_id != "NEAR" for a in moved.decision.allocations)
     assert client.available("A", "NEAR") == 3 and client.available("A", "FAR") == 8
-    event = json.loads(moved.order.events[-1].payload)
+    event = payload_of(moved.order.events[-1])
     assert moved.order.events[-1].type == "REALLOCATED" and event["excluded_node"] == "NEAR"
     assert client.conservation() == []
 

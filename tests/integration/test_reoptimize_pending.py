@@ -3,7 +3,6 @@ only when the total drops, released orders untouched, races skipped, keys idempo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -16,7 +15,7 @@ from server.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory, make_config
 from tests.integration.helpers import T0, violations
-from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, state
+from tests.integration.orders_helpers import Client, FakeClock, allocate, load_network, order, payload_of, state
 
 # NEAR holds the only B and one A; MID one more A.
 STOCK = [("NEAR", "A", 1), ("NEAR", "B", 1), ("MID", "A", 1)]
@@ -62,7 +61,7 @@ def reoptimize(client: Client, key: str = "reopt-1", **fields: Any) -> orders_pb
 
 
 def events(view: orders_pb2.OrderView, kind: str) -> list[dict[str, Any]]:
-    return [json.loads(e.payload) for e in view.events if e.type == kind]
+    return [payload_of(e) for e in view.events if e.type == kind]
 
 
 def test_orders_allocated_one_by_one_move_to_a_cheaper_joint_plan(client: Client) -> None:

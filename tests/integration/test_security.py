@@ -8,7 +8,6 @@ way an operator writes it, digests only. The server under test asks for all of i
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import stat
@@ -34,7 +33,7 @@ from tests.conftest import make_sqlite_store
 from tests.integration.certs import Certs, make_certs
 from tests.integration.conftest import make_config
 from tests.integration.helpers import REPO, ServerProcess, node, run_cli
-from tests.integration.orders_helpers import allocate, load_network, order
+from tests.integration.orders_helpers import allocate, load_network, order, payload_of
 
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 PERMISSION_DENIED = grpc.StatusCode.PERMISSION_DENIED
@@ -483,7 +482,7 @@ def test_the_history_names_the_token_that_made_each_change(keys: Keys, secure_se
         orders.Allocate(allocate(order("SEC-1", ("A", 1))), timeout=10)
         cancel = orders_pb2.CancelRequest(request_key="sec-cancel-1", order_id="SEC-1", reason="asked")
         history = orders.Cancel(cancel, timeout=10).order.events
-    assert [(e.type, json.loads(e.payload)["by"]) for e in history] == [
+    assert [(e.type, payload_of(e)["by"]) for e in history] == [
         ("ALLOCATED", "caller-test"),
         ("CANCELLED", "caller-test"),
     ]

@@ -3,6 +3,7 @@ the background sweeper; and the cursor's safety against events committing out of
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import json_format
 
 from server.proto import orders_pb2
 from server.store.base import Store
@@ -179,3 +181,20 @@ def test_an_event_committing_after_a_later_id_is_still_delivered(store: Store) -
     store.sequence_events()  # type: ignore[attr-defined]
     after = store.events_after(first[-1].seq, 100)  # type: ignore[attr-defined]
     assert [(e.type, e.id) for e in after] == [("SLOW", result[0])]
+
+
+def test_event_payloads_are_structured_and_the_same_in_get_order_and_the_feed(client: Client) -> None:
+    placed = client.orders.Allocate(allocate(order("O-1", ("A", 2))))
+    cancel = orders_pb2.CancelRequest(request_key="c", order_id="O-1", reason="customer asked")
+    client.orders.Cancel(cancel)
+    view = client.orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    allocated, cancelled = view.events
+    assert allocated.payload["to"] == "ALLOCATED" and allocated.payload["decision_id"] == placed.decision.decision_id
+    assert cancelled.payload["reason"] == "customer asked" and cancelled.payload["lines"][0][1] == 2
+    # In JSON (what oms-sourcing call prints) the payload is an object, not a string of JSON.
+    as_json = json.loads(json_format.MessageToJson(view))
+    assert as_json["events"][1]["payload"]["lines"] == [["L0", 2]]
+    watcher = Watcher(client)
+    watcher.wait_for(lambda seen: len(seen) == 2)
+    assert [e.event for e in watcher.seen] == list(view.events)
+    watcher.call.cancel()

@@ -35,7 +35,7 @@ def test_a_stored_allocation_is_costed_with_plan_cost_under_the_orders_own_terms
     network = load_network("data/sample-network.json")
     rows = [["L1", "DC-01", "ACC-00001", 2], ["L2", "DC-02", "ACC-00002", 1]]
     (outcome,) = live_outcomes([_stored("W1", rows)], network.snapshot, network.catalogue, "USD")
-    order = convert.order_from_proto(_parse(), network.catalogue, "USD")
+    order = convert.order_from_proto(_parse(), network.catalogue, "USD", network=network.snapshot)
     allocations = tuple(AllocationLine(str(a), str(b), str(c), int(str(d))) for a, b, c, d in rows)
     expected = plan_cost(order, allocations, network.snapshot, resolve_terms(order, NO_DIRECTIVES, network.snapshot))
     assert outcome.status is OutcomeStatus.DECIDED
