@@ -102,6 +102,28 @@ def _check_tags(v: Violations, tags: frozenset[str], name: str) -> None:
             v.add(name, f"tag {tag[:40]!r} {problem}")
 
 
+def attribute_problems(attributes: Mapping[str, str]) -> list[tuple[str | None, str]]:
+    """(key, problem) for each entry of ``attributes`` that may not be stored (None as the key for the
+    map as a whole): at most MAX_ATTRIBUTES entries, keys 1-128 characters without control
+    characters, values free text. The one definition, for the API and the network file alike."""
+    if len(attributes) > limits.MAX_ATTRIBUTES:
+        return [(None, f"has {len(attributes)} entries; at most {limits.MAX_ATTRIBUTES} are allowed")]
+    problems: list[tuple[str | None, str]] = []
+    for key in sorted(attributes):
+        if not 0 < len(key) <= limits.MAX_ID_LENGTH:
+            problems.append((key, f"keys must be 1-{limits.MAX_ID_LENGTH} characters"))
+        elif (problem := control_problem(key)) is not None:
+            problems.append((key, f"keys {problem}"))
+        if (problem := text_problem(attributes[key])) is not None:
+            problems.append((key, problem))
+    return problems
+
+
+def _check_attributes(v: Violations, attributes: Mapping[str, str], name: str = "attributes") -> None:
+    for key, problem in attribute_problems(attributes):
+        v.add(name if key is None else f"{name}[{key[:40]!r}]", problem)
+
+
 @dataclass(frozen=True, slots=True)
 class GeoPoint:
     lat: float
@@ -169,7 +191,7 @@ class Item:
         for name in ("length_in", "width_in", "height_in"):
             _check_finite(v, getattr(self, name), name, 0.0, 10_000.0)
         _check_tags(v, self.tags, "tags")
-        v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
+        _check_attributes(v, self.attributes)
         v.raise_if_any()
 
 
@@ -204,7 +226,7 @@ class OrderLine:
         _check_id(v, self.sku, "sku")
         v.check(1 <= self.qty <= limits.MAX_QTY_PER_LINE, "qty", f"must be between 1 and {limits.MAX_QTY_PER_LINE}")
         _check_finite(v, self.unit_weight_lb, "unit_weight_lb", 0.0, limits.MAX_UNIT_WEIGHT_LB)
-        v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
+        _check_attributes(v, self.attributes)
         v.raise_if_any()
 
 
@@ -249,7 +271,7 @@ class Order:
             value = getattr(self, name)
             if value is not None:
                 _check_finite(v, value, name, 0.0, limits.MAX_MONEY)
-        v.check(len(self.attributes) <= limits.MAX_ATTRIBUTES, "attributes", "has too many entries")
+        _check_attributes(v, self.attributes)
         _check_id(v, self.channel, "channel", required=False)
         _check_id(v, self.service_level, "service_level", required=False)
         _check_id(v, self.pickup_node_id, "pickup_node_id", required=False)

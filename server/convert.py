@@ -27,7 +27,7 @@ from engine.model import (
     ObjectiveMode,
     Order,
     OrderLine,
-    control_problem,
+    attribute_problems,
     id_problem,
     text_problem,
 )
@@ -132,16 +132,9 @@ def check_text(c: Collector, path: str, value: str, max_length: int) -> None:
 
 
 def check_attributes(c: Collector, path: str, attributes: Mapping[str, str]) -> None:
-    if len(attributes) > limits.MAX_ATTRIBUTES:
-        c.add(path, f"has {len(attributes)} entries; at most {limits.MAX_ATTRIBUTES} are allowed")
-        return
-    for key in sorted(attributes):
-        at = f"{path}[{key[:40]!r}]"
-        if not 0 < len(key) <= limits.MAX_ID_LENGTH:
-            c.add(at, f"keys must be 1-{limits.MAX_ID_LENGTH} characters")
-        elif (problem := control_problem(key)) is not None:
-            c.add(at, f"keys {problem}")
-        check_text(c, at, attributes[key], limits.MAX_TEXT_LENGTH)
+    """The engine's one definition (engine.model.attribute_problems), named by field path."""
+    for key, problem in attribute_problems(attributes):
+        c.add(path if key is None else f"{path}[{key[:40]!r}]", problem)
 
 
 # --- money and time -------------------------------------------------------------------------

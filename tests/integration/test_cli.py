@@ -64,6 +64,25 @@ def test_load_network_then_call(served: ServerProcess) -> None:
     assert json.loads(stock.stdout)["positions"][0]["available"] == "120"
 
 
+def test_load_network_refuses_a_file_the_api_would_refuse_before_writing_anything(
+    served: ServerProcess, tmp_path: Path
+) -> None:
+    """An item attribute UpsertItems refuses (a NUL) used to pass the file check: the nodes were
+    written, then the items failed. The file is now checked by the API's own definition first."""
+    doc = json.loads(MINIMAL.read_text())
+    for n in doc["nodes"]:
+        n["id"] = "HALF-" + n["id"]
+    for row in doc["inventory"]:
+        row["node_id"] = "HALF-" + row["node_id"]
+    doc["items"][0]["attributes"] = {"care": "hand wash\u0000"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    loaded = run_cli("load-network", str(bad), "--target", served.target)
+    assert loaded.returncode == 2 and "items[0].attributes['care']" in loaded.stderr, loaded.stderr
+    listed = run_cli("call", "ListNodes", "--json", "{}", "--target", served.target)
+    assert "HALF-" not in listed.stdout
+
+
 def test_call_prints_status_and_field_violations(served: ServerProcess) -> None:
     result = run_cli(
         "call", "NetworkService.UpdateInventory", "--target", served.target,
