@@ -7,8 +7,11 @@
 - A catch-all rule (a fact no rule matches raises) that also proves every fact was seen.
 - Fail closed: an action's exception does not propagate out of durable-rules, so every
   action records its own failure and the evaluation raises RulesEvaluationError.
-- Each rule-set version compiles to its own uniquely named ruleset, registered once and
-  never redefined or deleted (both are unsafe on a live host); compiled sets are cached.
+- Each rule-set version compiles to its own uniquely named ruleset, registered once and never
+  redefined; compiled sets are cached. At most MAX_COMPILED_VERSIONS stay registered: the least
+  recently used beyond that is deleted under the lock, when no session of it can be live (its
+  C-side memory is never freed otherwise: 8 large versions grew a worker from 88 to 345 MiB).
+  An evaluation that still holds a retired one compiles its version again.
 
 Only the *when* side runs in durable-rules; the directives are built in numpy (build.py).
 """
@@ -23,6 +26,7 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any
 
+import durable_rules_engine
 from durable import engine as durable_engine
 
 from engine.directives import Directives
@@ -48,6 +52,10 @@ _LOCK = threading.Lock()
 _HOST: _QuietHost | None = None
 _IDS = itertools.count()
 _COMPILED: dict[str, CompiledRules] = {}
+_USES = itertools.count()
+# The active version, the one a rollback returns to, and a few a simulation or a validation of
+# candidates may be comparing; more would each hold their durable-rules memory for nothing.
+MAX_COMPILED_VERSIONS = 8
 _CATCH_ALL = "catch_all"
 MEMO_LIMIT = 65_536  # distinct facts remembered per compiled rule set
 
@@ -72,12 +80,13 @@ def _host() -> _QuietHost:
 
 
 def compiled(rule_set: RuleSet) -> CompiledRules:
-    """The compiled form of a rule-set version, registered with durable-rules at most once.
+    """The compiled form of a rule-set version, registered with durable-rules while it is in use.
 
     Pass the same RuleSet object on every call (``compiled(x).rule_set`` is the canonical one):
     then this is a dictionary lookup without the lock; an equal copy costs a deep comparison."""
     found = _COMPILED.get(rule_set.version)
     if found is not None and found.rule_set is rule_set:
+        found.last_used = next(_USES)
         return found
     with _LOCK:
         found = _COMPILED.get(rule_set.version)
@@ -89,7 +98,21 @@ def compiled(rule_set: RuleSet) -> CompiledRules:
                 raise RulesEvaluationError(f"rule set {rule_set.version} does not fit durable-rules: {overflow[1]}")
             _host().register_rulesets({found.name: definition})
             _COMPILED[rule_set.version] = found
+            _retire_beyond(MAX_COMPILED_VERSIONS, keep=found)
+        found.last_used = next(_USES)
         return found
+
+
+def _retire_beyond(limit: int, keep: CompiledRules) -> None:
+    """Delete the least recently used rulesets past ``limit`` (the lock is held: no session is live)."""
+    while len(_COMPILED) > limit:
+        oldest = min((c for c in _COMPILED.values() if c is not keep), key=lambda c: c.last_used)
+        del _COMPILED[oldest.rule_set.version]
+        host = _host()
+        ruleset = host._ruleset_directory.pop(oldest.name)
+        host._ruleset_list.remove(ruleset)
+        durable_rules_engine.delete_ruleset(ruleset._handle)
+        oldest.retired = True
 
 
 def over_capacity(rule_set: RuleSet) -> tuple[Rule, str] | None:
@@ -125,6 +148,8 @@ class CompiledRules:
     def __init__(self, rule_set: RuleSet, name: str) -> None:
         self.rule_set = rule_set
         self.name = name
+        self.last_used = 0
+        self.retired = False  # its ruleset was deleted (_retire_beyond): compile the version again
         self.all_facts = rule_set.facts()
         self.fields: dict[Fact, str] = {fact: f"f{i}" for i, fact in enumerate(self.all_facts)}
         # Rules without conditions have no *when* side: they fire on every order without a
@@ -275,22 +300,26 @@ class CompiledRules:
     def _durable(self, facts: list[dict[str, Any]]) -> list[frozenset[int]]:
         """The rules each fact fires, from one durable-rules session made and deleted for this call."""
         global _current
-        with _LOCK:
-            sid = f"e{next(_IDS)}"
-            batch = [{**fact, "sid": sid, "id": f"{sid}-{i}", "li": i} for i, fact in enumerate(facts)]
-            run = _Run()
-            _current = run
-            host = _host()
-            try:
-                host.assert_facts(self.name, batch)
-            except Exception as e:
-                raise RulesEvaluationError(f"rule evaluation failed: {e}") from e
-            finally:
-                _current = None
+        with _LOCK:  # retirement happens under it too, so the ruleset lives through the session
+            retired = self.retired
+            if not retired:
+                sid = f"e{next(_IDS)}"
+                batch = [{**fact, "sid": sid, "id": f"{sid}-{i}", "li": i} for i, fact in enumerate(facts)]
+                run = _Run()
+                _current = run
+                host = _host()
                 try:
-                    host.delete_state(self.name, sid)
-                except Exception:
-                    run.failures.append("session clean-up failed")
+                    host.assert_facts(self.name, batch)
+                except Exception as e:
+                    raise RulesEvaluationError(f"rule evaluation failed: {e}") from e
+                finally:
+                    _current = None
+                    try:
+                        host.delete_state(self.name, sid)
+                    except Exception:
+                        run.failures.append("session clean-up failed")
+        if retired:  # evicted since this evaluation looked it up: its version compiles again
+            return compiled(self.rule_set)._durable(facts)
         if run.failures:
             raise RulesEvaluationError("rule evaluation failed: " + "; ".join(run.failures))
         if run.seen != len(batch):

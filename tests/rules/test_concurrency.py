@@ -49,3 +49,36 @@ def test_activations_leave_thread_count_and_memory_flat(snapshot: NetworkSnapsho
     assert threading.active_count() == threads  # no timer threads started by any activation
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
     assert grown_kib < 64 * 1024  # sessions are deleted: 2,000 live ones would hold ~600 MiB
+
+
+def test_only_the_recent_versions_stay_registered_and_a_retired_one_still_answers(
+    snapshot: NetworkSnapshot,
+) -> None:
+    """Every version used to stay registered with durable-rules for the life of the process (its
+    C memory never freed): now the least recently used beyond MAX_COMPILED_VERSIONS are deleted.
+    An evaluation still holding a retired version compiles it again and answers the same."""
+    rng = random.Random(13)
+    cases = [(generate.order(rng, n), generate.day(rng)) for n in range(20)]
+    first = load_rule_set([("first.yaml", generate.rule_file(rng, 40))])
+    held = evaluator.compiled(first)
+    versions = [
+        load_rule_set([(f"v{i}.yaml", generate.rule_file(rng, 40))]) for i in range(3 * evaluator.MAX_COMPILED_VERSIONS)
+    ]
+    for rule_set in versions:
+        evaluator.evaluate(rule_set, *cases[0][:1], snapshot, cases[0][1])
+    assert len(evaluator._host()._ruleset_list) <= evaluator.MAX_COMPILED_VERSIONS
+    assert len(evaluator._COMPILED) <= evaluator.MAX_COMPILED_VERSIONS
+    assert held.retired
+    for order, day in cases:  # the retired handle still answers, by compiling its version again
+        assert dict(held.match(order, day)) == dict(reference_match(first, order, day))
+
+    # Many threads over more versions than are kept: evictions under load never give a wrong answer.
+    work = [(versions[n % len(versions)], *cases[n % len(cases)]) for n in range(600)]
+
+    def run(case: tuple[RuleSet, object, object]) -> bool:
+        rule_set, order, day = case
+        got = evaluator.compiled(rule_set).match(order, day)  # type: ignore[arg-type]
+        return dict(got) == dict(reference_match(rule_set, order, day))  # type: ignore[arg-type]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(run, work))
