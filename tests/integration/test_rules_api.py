@@ -329,3 +329,20 @@ def test_a_server_without_an_active_rule_set_says_so_at_start(
     with caplog.at_level(logging.WARNING, logger="server.app"):
         start_server(sqlite_store, make_config(rules_path=str(REPO / "rules" / "default.yaml")))
     assert not [r for r in caplog.records if "no active rule set" in r.getMessage()]
+
+
+def test_get_rule_set_shows_a_stored_set_that_no_longer_loads(api: Api) -> None:
+    """A set stored before the limits became stricter (here: a file name the RPCs now refuse and an
+    `in` list longer than durable-rules can hold) is shown with its errors, never INTERNAL."""
+    values = ", ".join(f"C{i}" for i in range(600))
+    files = [
+        (
+            "../old.yaml",
+            "rules:\n  - {id: many, when: {order: {channel: {in: [" + values + "]}}}, then: {hold: {reason: x}}}\n",
+        )
+    ]
+    rule_set_store(api.store).save_rule_set("oldversion", files, datetime(2026, 11, 1, tzinfo=UTC))
+    rules = rules_pb2_grpc.RulesServiceStub(api.channel)
+    got = rules.GetRuleSet(rules_pb2.GetRuleSetRequest(version="oldversion"))
+    assert [(f.name, f.content) for f in got.files] == files
+    assert not got.rule_ids and got.errors and all(e.severity == "error" for e in got.errors)
