@@ -13,7 +13,7 @@ H2GEN  := build/h2gen
 # fsyncs, subprocesses), so more workers than cores still shortens it.
 TEST_WORKERS ?= 4
 
-.PHONY: install proto run test test-all lint bench profile soak load fuzz report-screenshot clean help
+.PHONY: install proto run test test-all tour lint bench profile soak load fuzz report-screenshot clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -56,6 +56,12 @@ test: install $(H2GEN)  ## the whole suite that CI runs (PostgreSQL tests skip o
 
 test-all: install $(H2GEN)  ## everything, slow tests included
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal
+
+# The README's commands in order, exactly as pasted (its 20,000-order simulation too), against a server
+# started as `make run` starts it on a fresh database in a temporary copy; `make test` runs the same
+# tour with a 2,000-order simulation (tests/integration/test_readme_tour.py).
+tour: install  ## every README command as pasted, against a server like make run's (~2 minutes)
+	$(BIN)/pytest -q -s -m slow tests/integration/test_readme_tour.py
 
 lint: install  ## ruff, mypy and the engine-purity import contract
 	$(BIN)/ruff check .

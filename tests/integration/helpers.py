@@ -96,12 +96,14 @@ class ServerProcess:
     Metrics are off unless ``args`` name a ``--metrics-port`` (tests never bind the default 9464).
     """
 
-    def __init__(self, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 30.0) -> None:
+    def __init__(
+        self, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 30.0, cwd: Path = REPO
+    ) -> None:
         metrics = [] if "--metrics-port" in args else ["--metrics-port", "0"]
         command = [sys.executable, "-m", "server.cli", "serve", *args, *metrics]
         self.process = subprocess.Popen(
             command,
-            cwd=REPO,
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
