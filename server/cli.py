@@ -186,16 +186,23 @@ def cmd_call(args: argparse.Namespace, out: TextIO) -> int:
         except grpc.RpcError as error:
             print_rpc_error(error, sys.stderr)
             return 1
-    print(message_json(response, indent=2), file=out)
+    print(message_json(response, indent=2, empty_lists=True), file=out)
     return 0
 
 
-def message_json(message: Any, indent: int | None) -> str:
+def message_json(message: Any, indent: int | None, empty_lists: bool = False) -> str:
     """The protobuf JSON mapping of ``message``, its Structs (event payloads) with keys in order
     and whole numbers (units, milliseconds) written as 2, not 2.0: a Struct holds every number as
-    a double, and Python's mapping prints a double's fraction."""
+    a double, and Python's mapping prints a double's fraction. ``empty_lists``: a response's own
+    lists are printed when empty (``{"orders": []}``), where the mapping would leave them out and
+    print ``{}``, which reads like no answer at all."""
     data = json_format.MessageToDict(message, preserving_proto_field_name=True)
     _whole_numbers_in_structs(message, data)
+    if empty_lists:
+        for field in message.DESCRIPTOR.fields:
+            is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
+            if field.label == field.LABEL_REPEATED and not is_map and field.name not in data:
+                data[field.name] = []
     return json.dumps(data, indent=indent, ensure_ascii=False)
 
 

@@ -83,6 +83,14 @@ def test_load_network_refuses_a_file_the_api_would_refuse_before_writing_anythin
     assert "HALF-" not in listed.stdout
 
 
+def test_call_prints_a_response_s_empty_lists(served: ServerProcess) -> None:
+    """A list that matched nothing is printed as [] (the JSON mapping alone prints {}, which reads
+    like no answer): what ListOrders on a fresh server answers."""
+    listed = run_cli("call", "ListOrders", "--json", '{"states": ["ORDER_STATE_HELD"]}', "--target", served.target)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == {"orders": []}
+
+
 def test_call_prints_status_and_field_violations(served: ServerProcess) -> None:
     result = run_cli(
         "call", "NetworkService.UpdateInventory", "--target", served.target,
