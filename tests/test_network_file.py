@@ -312,7 +312,12 @@ def test_a_required_node_field_left_out_is_named() -> None:
         ("attributes", ["home"], "items[0].attributes", "must be an object, not array"),
         # What UpsertItems refuses, the file refuses too (engine.model.attribute_problems): load-network
         # used to write the nodes, then fail on the items.
-        ("attributes", {"care": "a\x00b"}, "items[0].attributes['care']", "must not contain control characters (U+0000 at position 1)"),
+        (
+            "attributes",
+            {"care": "a\x00b"},
+            "items[0].attributes['care']",
+            "must not contain control characters (U+0000 at position 1)",
+        ),
         ("attributes", {"care": "x" * 600}, "items[0].attributes['care']", "is longer than 512 characters"),
         ("attributes", {"": "x"}, "items[0].attributes['']", "keys must be 1-128 characters"),
     ],
