@@ -24,9 +24,13 @@ import numpy as np
 
 from engine.optimizer.enumeration import best_by_enumeration
 from engine.optimizer.plan import Plan
+from engine.optimizer.twins import twin_groups
 from engine.problem import IntArray, Problem
 
-MAX_VISITS = 2_000  # subsets expanded (~0.1 ms each) before giving up: the caller falls back to the solver
+# Work (lines x later candidates, summed over the subsets expanded) before giving up: the caller falls
+# back to the solver. Searches that end in a proof need little: on the reference instances and the
+# 2,000-node benchmark at most 90,000; ones that fail spent 1-3 s (2,000 visits) before CBC took over.
+MAX_WORK = 300_000
 _CLOCK_EVERY = 16  # expansions between deadline checks
 _TIE = 1e-7  # costs closer than this are ties (search.COST_EPSILON)
 # Weights of the submodular bound against the LP's in the child bound (1: submodular only). Mixes in
@@ -200,7 +204,7 @@ def best_by_search(
     out_of_time: Callable[[], bool] = lambda: False,
 ) -> tuple[Plan, bool]:
     """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses
-    more) and True; or, after MAX_VISITS expansions or once ``out_of_time()``, the best plan found
+    more) and True; or, after MAX_WORK of work or once ``out_of_time()``, the best plan found
     so far (at worst ``incumbent``) and False.
 
     Nodes are branched on in order of the LP's y (most open first), then of their cost alone:
@@ -211,6 +215,7 @@ def best_by_search(
     _, alone = _extensions(_lines(problem, cols), [], np.arange(len(cols)))
     positions = np.lexsort((alone, -lp.y)) if lp is not None else np.argsort(alone, kind="stable")
     ranked = cols[positions]
+    previous_twin = _previous_twin(problem, ranked)
     lines = _lines(problem, ranked)
     floors = _Floors.of(lines)
     view = (lp.bound, lp.reduced) if lp is not None else None
@@ -218,15 +223,16 @@ def best_by_search(
     bounds = _LpBound.of(view, positions)
     best_set: list[int] | None = None
     stack: list[list[int]] = [[]]
-    visits = 0
+    visits = work = 0
     while stack:
         members = stack.pop()
         visits += 1
-        if visits > MAX_VISITS or (visits % _CLOCK_EVERY == 0 and out_of_time()):
+        if work > MAX_WORK or (visits % _CLOCK_EVERY == 0 and out_of_time()):
             return _plan(problem, ranked, best_set, incumbent), False
         rest = np.arange(members[-1] + 1 if members else 0, len(ranked))
         if rest.shape[0] == 0:
             continue
+        work += rest.shape[0] * problem.n_lines
         cost_i, extended = _extensions(lines, members, rest)
         best = int(np.argmin(extended))
         if extended[best] < upper - _TIE:
@@ -236,10 +242,24 @@ def best_by_search(
             continue
         bound = _child_bounds(bounds, members, rest, extended, np.maximum(0.0, cost_i - extended), slots)
         bound = np.maximum(bound, floors.children(members, rest))
-        open_ = np.nonzero(bound < upper - _TIE)[0]
+        # Of a group of twins, a set takes the first ones in rank order (engine/optimizer/twins.py).
+        twin_before = previous_twin[rest]
+        canonical = (twin_before < 0) | np.isin(twin_before, members)
+        open_ = np.nonzero((bound < upper - _TIE) & canonical)[0]
         # Pushed last-first, so the first (most promising) child is expanded first.
         stack.extend([*members, int(rest[i])] for i in open_[::-1].tolist())
     return _plan(problem, ranked, best_set, incumbent), True
+
+
+def _previous_twin(problem: Problem, ranked: IntArray) -> IntArray:
+    """[C] for each position, the last position before it holding a twin of its node (-1: none)."""
+    group = twin_groups(problem, ranked)
+    previous = np.full(ranked.shape[0], -1, dtype=np.int64)
+    last: dict[int, int] = {}
+    for p, g in enumerate(group.tolist()):
+        previous[p] = last.get(g, -1)
+        last[g] = p
+    return previous
 
 
 def _plan(problem: Problem, ranked: IntArray, best_set: list[int] | None, incumbent: Plan) -> Plan:
