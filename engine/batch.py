@@ -40,6 +40,7 @@ from engine.optimizer.bounds import node_bounds, unit_floor
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.joint_milp import solve_joint
 from engine.optimizer.plan import Plan
+from engine.optimizer.prices import coordinate
 from engine.optimizer.search import COST_EPSILON, Solution, SolverSettings, optimize
 from engine.optimizer.shared import Ledger, shares_fit, widen
 from engine.optimizer.single_node import full_fill_nodes
@@ -51,6 +52,10 @@ from engine.terms import resolve_terms
 # left. CBC can still overrun its limit on large models (a 1.9 s limit once took 2.9 s on 100
 # orders, 5,000 variables); the rest covers that and the answer's notes.
 JOINT_SOLVER_SHARE = 0.6
+# Pricing (engine/optimizer/prices.py) may use this share of what is left after one by one; the MIP
+# gets the rest when a gap remains, and only for batches small enough to build in time.
+PRICING_SHARE = 0.7
+JOINT_MODEL_MAX_ORDERS = limits.MAX_ORDERS_PER_BATCH
 
 
 @dataclass(frozen=True)
@@ -106,21 +111,43 @@ def decide_batch(
     for o in sequence:
         residual, cols = ledger.residual(problems[o], snapshot)
         solution = optimize(residual, settings, deadline)
-        if _untouched(ledger, problems[o]):
-            alone[o] = solution  # nothing taken before it: also its decision alone
         plans[o] = widen(problems[o], cols, solution.plan)
+        if _untouched(ledger, problems[o]):  # nothing taken before it: also its decision alone
+            alone[o] = replace(solution, plan=plans[o])
         paths[o] = solution.path
         ledger.add(problems[o], plans[o])
     sequential = [plan.objective(problem) for problem, plan in zip(problems, plans, strict=True)]
-    bounds = [_alone_bound(problem, alone[o], plans[o], settings, deadline) for o, problem in enumerate(problems)]
+    movable = [p.terms.objective is not ObjectiveMode.FEWEST_SHIPMENTS for p in problems]
+    for o, problem in enumerate(problems):
+        if alone[o] is None and movable[o]:
+            alone[o] = optimize(problem, settings, deadline)
+    bounds = [_alone_bound(problem, alone[o], plans[o]) for o, problem in enumerate(problems)]
     upper, lower = sum(sequential), sum(bounds)
     path, candidates, status = BatchPath.SEQUENTIAL, 0, SolveStatus.OPTIMAL
     if upper > lower + _tolerance(upper):
         status = SolveStatus.FEASIBLE
         if not deadline.passed():
+            # Prices first (engine/optimizer/prices.py): no model to build, each order decided by
+            # the single-order optimizer, and a bound that the sum of the alone bounds is not.
+            priced = coordinate(
+                problems,
+                snapshot,
+                plans,
+                [a if a is not None else Solution(plans[o], SolveStatus.OPTIMAL, DecisionPath.SOLVER, 0.0, 0)
+                 for o, a in enumerate(alone)],
+                movable,
+                settings,
+                Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
+                sequence,
+                lambda total, bound: total <= bound + _tolerance(total),
+            )  # fmt: skip
+            lower = max(lower, min(priced.bound, upper))
+            if priced.total < upper - _tolerance(upper):
+                plans, upper, path = list(priced.plans), priced.total, BatchPath.JOINT
+                paths = [DecisionPath.SOLVER] * len(problems)
+        if upper > lower + _tolerance(upper) and not deadline.passed() and len(problems) <= JOINT_MODEL_MAX_ORDERS:
             columns = [_joint_columns(p, plans[o], bounds[o], lower, upper) for o, p in enumerate(problems)]
             candidates = sum(len(c) for c in columns)
-            fixed = [p.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS for p in problems]
             result = solve_joint(
                 problems,
                 columns,
@@ -128,7 +155,7 @@ def decide_batch(
                 snapshot.max_shipments,
                 int(deadline.remaining_ms() * JOINT_SOLVER_SHARE),
                 start=plans,
-                fixed=fixed,
+                fixed=[not m for m in movable],
                 backend=settings.backend,
             )
             lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
@@ -140,8 +167,8 @@ def decide_batch(
                     paths = [DecisionPath.SOLVER] * len(problems)
                 if result.status is SolveStatus.OPTIMAL:
                     lower = max(lower, upper)
-            if upper <= lower + _tolerance(upper):
-                status = SolveStatus.OPTIMAL
+        if upper <= lower + _tolerance(upper):
+            status, lower = SolveStatus.OPTIMAL, upper  # proven within the tolerance ties have
     ledger = Ledger(snapshot, problems)
     for problem, plan in zip(problems, plans, strict=True):
         ledger.add(problem, plan)
@@ -190,16 +217,13 @@ def _untouched(ledger: Ledger, problem: Problem) -> bool:
     return not ledger.units[problem.nodes].any()
 
 
-def _alone_bound(
-    problem: Problem, alone: Solution | None, plan: Plan, settings: SolverSettings, deadline: Deadline
-) -> float:
+def _alone_bound(problem: Problem, alone: Solution | None, plan: Plan) -> float:
     """The least the order can cost in any batch plan: its decision alone on all the stock.
 
     A FEWEST_SHIPMENTS order keeps its plan, so its cost is fixed."""
-    if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
+    if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS or alone is None:
         return plan.objective(problem)
-    solution = alone if alone is not None else optimize(problem, settings, deadline)
-    return min(solution.bound, solution.plan.objective(problem))
+    return min(alone.bound, alone.plan.objective(problem))
 
 
 def _joint_columns(problem: Problem, plan: Plan, bound: float, lower: float, upper: float) -> IntArray:

@@ -1,0 +1,169 @@
+"""Joint decisions at scale: AllocateBatch's engine (engine/batch.py) on 100-order batches over the
+sample network, and ReoptimizePending's (engine/reoptimize.py) over thousands of pending orders on a
+500-node network. In process, one core; what is reported is what the engine returns: the batch's
+status, its gap to the proven bound, how far below one by one it is, wall and CPU time.
+
+Contention is the point: with the sample network's stock, 100 orders rarely compete and one by one
+is proven optimal at once. So each scenario thins the stock (every position keeps a seeded share of
+its units) until orders compete for the last units of popular SKUs, as in a flash sale.
+
+    .venv/bin/python -m benchmarks.batch_bench                 # both, results in benchmarks/results/
+    .venv/bin/python -m benchmarks.batch_bench --only batch --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.optimizer_bench import DEFAULT_OUT_DIR, ROOT, machine_info
+from benchmarks.orders import make_orders
+from engine.availability import Availability
+from engine.batch import BatchDecision, BatchOrder, decide_batch
+from engine.directives import NO_DIRECTIVES
+from engine.model import Item, Order
+from engine.network import NetworkSnapshot
+from engine.optimizer.search import SolverSettings
+from server.network_file import parse_network
+
+SAMPLE_NETWORK = ROOT / "data" / "sample-network.json"
+BATCH_ORDERS = 100
+BATCH_LIMIT_MS = 2_000
+LINES_MIX = (1, 1, 2, 3, 5)  # lines per order, cycled
+
+
+@dataclass(frozen=True)
+class Network:
+    snapshot: NetworkSnapshot
+    items: tuple[Item, ...]
+    stock: dict[str, dict[int, int]]  # sku -> snapshot node -> units
+
+
+def load_network(doc: dict[str, Any], name: str) -> Network:
+    loaded = parse_network(doc, name)
+    snapshot = NetworkSnapshot(loaded.nodes, rate_tables=loaded.rate_tables_in_force, currency=loaded.currency)
+    stock: dict[str, dict[int, int]] = {}
+    for update in loaded.inventory:
+        stock.setdefault(update.sku, {})[snapshot.index[update.node_id]] = max(0, update.quantity)
+    return Network(snapshot, loaded.items, stock)
+
+
+def thinned(network: Network, orders: Sequence[Order], share: float, seed: int) -> Availability:
+    """The orders' SKUs with every position keeping about ``share`` of its units (seeded rounding)."""
+    rng = random.Random(seed)
+    skus = sorted({line.sku for order in orders for line in order.lines})
+    units = np.zeros((len(skus), len(network.snapshot)), dtype=np.int64)
+    for k, sku in enumerate(skus):
+        for node, held in sorted(network.stock.get(sku, {}).items()):
+            exact = held * share
+            units[k, node] = int(exact) + (rng.random() < exact - int(exact))
+    return Availability(tuple(skus), units)
+
+
+def mixed_orders(items: Sequence[Item], count: int, seed: int, prefix: str) -> list[Order]:
+    """``count`` orders, lines per order cycling through LINES_MIX."""
+    orders: list[Order] = []
+    for i, n_lines in enumerate(LINES_MIX):
+        share = len(range(i, count, len(LINES_MIX)))
+        orders += make_orders(items, share, n_lines, seed=seed * 31 + n_lines, prefix=f"{prefix}{i}")
+    rng = random.Random(seed)
+    rng.shuffle(orders)
+    return orders
+
+
+def batch_row(batch: BatchDecision, seconds: float, cpu: float) -> dict[str, Any]:
+    saved = (batch.sequential_total - batch.total) / batch.sequential_total if batch.sequential_total else 0.0
+    return {
+        "status": str(batch.status),
+        "path": str(batch.path),
+        "gap": batch.gap,
+        "total": round(batch.total, 4),
+        "sequential_total": round(batch.sequential_total, 4),
+        "bound": round(batch.bound, 4),
+        "saved_vs_one_by_one": saved,
+        "candidates": batch.candidates,
+        "ms": round(seconds * 1000.0, 1),
+        "cpu_ms": round(cpu * 1000.0, 1),
+    }
+
+
+def run_batches(rounds: int, share: float, limit_ms: int) -> list[dict[str, Any]]:
+    network = load_network(json.loads(SAMPLE_NETWORK.read_text()), str(SAMPLE_NETWORK))
+    rows = []
+    for r in range(rounds):
+        orders = mixed_orders(network.items, BATCH_ORDERS, seed=1000 + r, prefix=f"B{r}-")
+        availability = thinned(network, orders, share, seed=2000 + r)
+        items = [BatchOrder(order, NO_DIRECTIVES) for order in orders]
+        cpu, start = time.process_time(), time.perf_counter()
+        batch = decide_batch(items, network.snapshot, availability, SolverSettings(time_limit_ms=limit_ms))
+        row = batch_row(batch, time.perf_counter() - start, time.process_time() - cpu)
+        rows.append({"round": r, "orders": len(orders), "stock_share": share, "limit_ms": limit_ms, **row})
+        print(f"batch round {r}: {row}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def render(report: dict[str, Any]) -> str:
+    meta = report["meta"]
+    out = [
+        f"# Joint decisions benchmark, {meta['date']}",
+        "",
+        f"In process, one core; commit {meta['machine']['git_commit'][:10]}"
+        f"{' + uncommitted changes' if meta['machine']['git_dirty_files'] else ''}; load average "
+        f"{meta['loadavg_start']} at start, {meta['loadavg_end']} at end (2 cores, shared).",
+    ]
+    if report.get("batches"):
+        out += [
+            "",
+            f"## AllocateBatch engine: {BATCH_ORDERS} orders on the sample network, stock thinned",
+            "",
+            "| round | stock share | limit ms | status | path | gap | below one by one | ms | CPU ms |",
+            "|---:|---:|---:|---|---|---:|---:|---:|---:|",
+        ]
+        for row in report["batches"]:
+            out.append(
+                f"| {row['round']} | {row['stock_share']:.0%} | {row['limit_ms']:,} | {row['status']} | {row['path']} "
+                f"| {row['gap']:.3%} | {row['saved_vs_one_by_one']:.2%} | {row['ms']:,.0f} | {row['cpu_ms']:,.0f} |"
+            )
+    return "\n".join(out) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.batch_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5, help="batches (different orders and stock) per scenario")
+    parser.add_argument("--stock-share", type=float, default=0.1, help="share of each position's units kept")
+    parser.add_argument("--limit-ms", type=int, default=BATCH_LIMIT_MS)
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
+    args = parser.parse_args(argv)
+    now = datetime.now(UTC).astimezone()
+    report: dict[str, Any] = {
+        "meta": {"date": now.date().isoformat(), "started_at": now.isoformat(timespec="seconds"),
+                 "machine": machine_info(), "loadavg_start": _loadavg()},
+    }  # fmt: skip
+    report["batches"] = run_batches(args.rounds, args.stock_share, args.limit_ms)
+    report["meta"]["loadavg_end"] = _loadavg()
+    markdown = render(report)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    stem = args.out_dir / f"{report['meta']['date']}-batch"
+    stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    stem.with_suffix(".md").write_text(markdown)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
