@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.optimizer_bench import DEFAULT_OUT_DIR, ROOT, machine_info
+from benchmarks.optimizer_bench import DEFAULT_OUT_DIR, ROOT, build_network, machine_info
 from benchmarks.orders import make_orders
 from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
@@ -35,11 +35,16 @@ from engine.directives import NO_DIRECTIVES
 from engine.model import Item, Order
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
+from engine.reoptimize import PendingOrder, reoptimize
+from engine.sourcing import decide
 from server.network_file import parse_network
 
 SAMPLE_NETWORK = ROOT / "data" / "sample-network.json"
 BATCH_ORDERS = 100
 BATCH_LIMIT_MS = 2_000
+REOPTIMIZE_NODES = 500
+REOPTIMIZE_SKUS = 1_000
+REOPTIMIZE_LIMIT_MS = 60_000
 LINES_MIX = (1, 1, 2, 3, 5)  # lines per order, cycled
 
 
@@ -113,6 +118,53 @@ def run_batches(rounds: int, share: float, limit_ms: int) -> list[dict[str, Any]
     return rows
 
 
+def run_reoptimize(n_orders: int, share: float, limit_ms: int, seed: int) -> dict[str, Any]:
+    """Orders allocated one by one as they arrive (each decided exactly on what the ones before left,
+    as Allocate does), then every order holding stock re-planned at once, as ReoptimizePending does."""
+    bench = build_network(REOPTIMIZE_NODES, REOPTIMIZE_SKUS, seed)
+    stock = {sku: dict(zip(where.tolist(), units.tolist(), strict=True)) for sku, (where, units) in bench.stock.items()}
+    network = Network(bench.snapshot, bench.items, stock)
+    orders = mixed_orders(network.items, n_orders, seed=seed, prefix="R")
+    free = thinned(network, orders, share, seed=seed + 1)
+    started = time.perf_counter()
+    pending: list[PendingOrder] = []
+    arrival_total = 0.0
+    for order in orders:
+        decision = decide(order, network.snapshot, free, NO_DIRECTIVES, SolverSettings(BATCH_LIMIT_MS), explain=False)
+        arrival_total += decision.cost.total
+        for a in decision.allocations:
+            free.units[free.row[a.sku], network.snapshot.index[a.node_id]] -= a.qty
+        if decision.allocations:
+            pending.append(PendingOrder(order, NO_DIRECTIVES, decision.allocations))
+    arrivals_seconds = time.perf_counter() - started
+    print(f"reoptimize: {len(pending)} pending after {arrivals_seconds:.0f} s of arrivals", file=sys.stderr, flush=True)
+    cpu, start = time.process_time(), time.perf_counter()
+    result = reoptimize(pending, network.snapshot, free, SolverSettings(time_limit_ms=limit_ms))
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    changed = sum(len(group) for group in result.groups)
+    return {
+        "orders": n_orders,
+        "pending": len(pending),
+        "nodes": REOPTIMIZE_NODES,
+        "stock_share": share,
+        "limit_ms": limit_ms,
+        "status": str(result.status),
+        "total_before": round(result.total_before, 4),
+        "total_after": round(result.total_after, 4),
+        "joint_total": round(result.joint_total, 4),
+        "bound": round(result.bound, 4),
+        "gap_joint": (result.joint_total - result.bound) / result.joint_total if result.joint_total else 0.0,
+        "gap_applied": (result.total_after - result.bound) / result.total_after if result.total_after else 0.0,
+        "saved": (result.total_before - result.total_after) / result.total_before if result.total_before else 0.0,
+        "groups": len(result.groups),
+        "changed_orders": changed,
+        "skipped": len(result.skipped),
+        "ms": round(seconds * 1000.0, 1),
+        "cpu_ms": round(cpu_seconds * 1000.0, 1),
+        "arrivals_seconds": round(arrivals_seconds, 1),
+    }
+
+
 def _loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -139,6 +191,18 @@ def render(report: dict[str, Any]) -> str:
                 f"| {row['round']} | {row['stock_share']:.0%} | {row['limit_ms']:,} | {row['status']} | {row['path']} "
                 f"| {row['gap']:.3%} | {row['saved_vs_one_by_one']:.2%} | {row['ms']:,.0f} | {row['cpu_ms']:,.0f} |"
             )
+    for row in report.get("reoptimize", []):
+        out += [
+            "",
+            f"## ReoptimizePending engine: {row['pending']:,} pending orders on {row['nodes']} nodes",
+            "",
+            f"{row['orders']:,} orders allocated one by one as they arrived on {row['stock_share']:.0%} of the "
+            f"network's stock, then re-planned at once (limit {row['limit_ms']:,} ms): {row['status']}, "
+            f"{row['ms'] / 1000:,.1f} s ({row['cpu_ms'] / 1000:,.1f} s CPU); cost {row['total_before']:,.2f} -> "
+            f"{row['total_after']:,.2f} ({row['saved']:.2%} saved, {row['changed_orders']} orders in "
+            f"{row['groups']} groups); gap to the bound {row['gap_applied']:.3%} as applied, "
+            f"{row['gap_joint']:.3%} for the joint plan.",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -148,13 +212,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stock-share", type=float, default=0.1, help="share of each position's units kept")
     parser.add_argument("--limit-ms", type=int, default=BATCH_LIMIT_MS)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
+    parser.add_argument("--only", choices=("batch", "reoptimize"), help="one scenario only")
+    parser.add_argument("--pending", type=int, default=10_000, help="orders arriving before the re-plan")
+    parser.add_argument("--reoptimize-share", type=float, default=0.3, help="stock share for the re-plan")
+    parser.add_argument("--reoptimize-limit-ms", type=int, default=REOPTIMIZE_LIMIT_MS)
     args = parser.parse_args(argv)
     now = datetime.now(UTC).astimezone()
     report: dict[str, Any] = {
         "meta": {"date": now.date().isoformat(), "started_at": now.isoformat(timespec="seconds"),
                  "machine": machine_info(), "loadavg_start": _loadavg()},
     }  # fmt: skip
-    report["batches"] = run_batches(args.rounds, args.stock_share, args.limit_ms)
+    if args.only != "reoptimize":
+        report["batches"] = run_batches(args.rounds, args.stock_share, args.limit_ms)
+    if args.only != "batch":
+        report["reoptimize"] = [run_reoptimize(args.pending, args.reoptimize_share, args.reoptimize_limit_ms, 42)]
     report["meta"]["loadavg_end"] = _loadavg()
     markdown = render(report)
     args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -55,6 +55,10 @@ JOINT_SOLVER_SHARE = 0.6
 # Pricing (engine/optimizer/prices.py) may use this share of what is left after one by one; the MIP
 # gets the rest when a gap remains, and only for batches small enough to build in time.
 PRICING_SHARE = 0.7
+# Prices stop this close to their bound: the last tenths of a percent take them many rounds (each
+# re-deciding the orders whose prices moved), where the MIP over the columns they leave takes ms;
+# a batch too large for the MIP ends FEASIBLE this close (benchmarks/batch_bench.py).
+PRICING_GAP = 0.002
 JOINT_MODEL_MAX_ORDERS = limits.MAX_ORDERS_PER_BATCH
 
 
@@ -99,10 +103,13 @@ def decide_batch(
     availability: Availability,
     settings: SolverSettings = DEFAULT_SETTINGS,
     explain: bool = True,
+    max_orders: int = limits.MAX_ORDERS_PER_BATCH,
 ) -> BatchDecision:
-    """Decide ``orders`` jointly; ``settings.time_limit_ms`` bounds the whole batch."""
+    """Decide ``orders`` jointly; ``settings.time_limit_ms`` bounds the whole batch. Over
+    JOINT_MODEL_MAX_ORDERS orders (a re-plan may pass up to ``max_orders``), prices alone coordinate
+    them: a model of them all would not be built in time."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
-    problems = _problems(orders, snapshot, availability)
+    problems = _problems(orders, snapshot, availability, max_orders)
     sequence = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
     ledger = Ledger(snapshot, problems)
     plans: list[Plan] = [Plan.empty(problem) for problem in problems]
@@ -133,13 +140,12 @@ def decide_batch(
                 problems,
                 snapshot,
                 plans,
-                [a if a is not None else Solution(plans[o], SolveStatus.OPTIMAL, DecisionPath.SOLVER, 0.0, 0)
-                 for o, a in enumerate(alone)],
+                alone,
                 movable,
                 settings,
                 Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
                 sequence,
-                lambda total, bound: total <= bound + _tolerance(total),
+                lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total),
             )  # fmt: skip
             lower = max(lower, min(priced.bound, upper))
             if priced.total < upper - _tolerance(upper):
@@ -187,18 +193,16 @@ def decide_batch(
     )
 
 
-def _problems(orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability) -> list[Problem]:
+def _problems(
+    orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability, max_orders: int
+) -> list[Problem]:
     """Every order's problem over the full stock; every bad field of the batch reported at once."""
     v = Violations()
     v.check(len(orders) >= 1, "orders", "must have at least one order")
-    v.check(
-        len(orders) <= limits.MAX_ORDERS_PER_BATCH,
-        "orders",
-        f"has more than {limits.MAX_ORDERS_PER_BATCH} orders",
-    )
+    v.check(len(orders) <= max_orders, "orders", f"has more than {max_orders} orders")
     seen: set[str] = set()
     problems = []
-    for i, item in enumerate(orders[: limits.MAX_ORDERS_PER_BATCH]):
+    for i, item in enumerate(orders[:max_orders]):
         order_id = item.order.order_id
         v.check(order_id not in seen, f"orders[{i}].order_id", f"duplicates order id {order_id!r}")
         seen.add(order_id)

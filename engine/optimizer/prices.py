@@ -55,27 +55,40 @@ class _Positions:
         supply: list[int] = []
         for problem in problems:
             at = np.full(problem.avail.shape, -1, dtype=np.int64)
-            for k, j in zip(*np.nonzero(problem.avail > 0), strict=True):
-                key = (problem.skus[int(k)], int(problem.nodes[j]))
-                p = ids.setdefault(key, len(ids))
+            rows, cols = np.nonzero(problem.avail > 0)
+            nodes = problem.nodes[cols].tolist()
+            for k, j, node, units in zip(rows.tolist(), cols.tolist(), nodes, problem.avail[rows, cols].tolist(),
+                                         strict=True):  # fmt: skip
+                p = ids.setdefault((problem.skus[k], node), len(ids))
                 if p == len(supply):
                     supply.append(0)
-                supply[p] = max(supply[p], int(problem.avail[k, j]))  # the largest cap: see the docstring
+                supply[p] = max(supply[p], units)  # the largest cap: see the module docstring
                 at[k, j] = p
             self.at.append(at)
         self.supply = np.array(supply, dtype=np.int64)
+        self.sku = [sku for sku, _ in ids]  # per position
+        self.node = np.array([node for _, node in ids], dtype=np.int64)
         # What orders held at their plans take is gone for the others.
         for o, problem in enumerate(problems):
             if not movable[o]:
-                self.supply -= self.takes(o, problem, fixed_plans[o])
+                ids_, units = self.takes(o, problem, fixed_plans[o])
+                np.subtract.at(self.supply, ids_, units)
 
-    def takes(self, o: int, problem: Problem, plan: Plan) -> IntArray:
-        """[positions] units ``plan`` takes at each position."""
-        units = np.zeros(self.supply.shape[0], dtype=np.int64)
+    def takes(self, o: int, problem: Problem, plan: Plan) -> tuple[IntArray, IntArray]:
+        """(position ids, units) ``plan`` takes."""
         by_sku = per_sku(problem, plan)
-        where = self.at[o] >= 0
-        np.add.at(units, self.at[o][where], by_sku[where])
-        return units
+        where = (by_sku > 0) & (self.at[o] >= 0)
+        return self.at[o][where], by_sku[where]
+
+
+@dataclass
+class _Order:
+    """One movable order's current priced decision and what its plan takes."""
+
+    solution: Solution
+    ids: IntArray  # positions its plan takes from
+    units: IntArray
+    nodes: IntArray  # snapshot nodes it ships from
 
 
 def priced_problem(problem: Problem, at: IntArray, prices: np.ndarray) -> Problem:
@@ -88,7 +101,7 @@ def coordinate(
     problems: Sequence[Problem],
     snapshot: NetworkSnapshot,
     start: Sequence[Plan],
-    alone: Sequence[Solution],
+    alone: Sequence[Solution | None],
     movable: Sequence[bool],
     settings: SolverSettings,
     deadline: Deadline,
@@ -96,28 +109,35 @@ def coordinate(
     good_enough: Callable[[float, float], bool],
 ) -> Priced:
     """The best batch plan found and the best bound, from ``start`` (a batch plan that fits) and
-    each order's decision alone on all the stock (``alone``: the priced problem at price 0).
+    each movable order's decision alone on all the stock (``alone``: the priced problem at price 0).
     Orders not ``movable`` keep their ``start`` plan. Stops when ``good_enough(total, bound)``,
     after MAX_ROUNDS, or at ``deadline``."""
     positions = _Positions(problems, movable, start)
-    prices = np.zeros(positions.supply.shape[0])
+    n_positions = positions.supply.shape[0]
+    prices = np.zeros(n_positions)
     fixed_cost = sum(p.objective(problem) for p, problem, m in zip(start, problems, movable, strict=True) if not m)
     best_plans = list(start)
     best_total = sum(plan.objective(problem) for plan, problem in zip(start, problems, strict=True))
     best_bound = -np.inf
-    current = [alone[o] if movable[o] else None for o in range(len(problems))]
-    touched = [positions.at[o][positions.at[o] >= 0] for o in range(len(problems))]
+    takes = np.zeros(n_positions, dtype=np.int64)
+    state: dict[int, _Order] = {}
+
+    def record(o: int, solution: Solution) -> None:
+        old = state.get(o)
+        if old is not None:
+            np.subtract.at(takes, old.ids, old.units)
+        ids, units = positions.takes(o, problems[o], solution.plan)
+        np.add.at(takes, ids, units)
+        state[o] = _Order(solution, ids, units, problems[o].nodes[solution.plan.used()])
+
+    for o, solution in enumerate(alone):
+        if movable[o] and solution is not None:
+            record(o, solution)
+    candidate_ids = {o: positions.at[o][positions.at[o] >= 0] for o in state}
     step_scale, stall, rounds = 1.0, 0, 0
     while rounds < MAX_ROUNDS:
         rounds += 1
-        takes = np.zeros_like(prices)
-        value = fixed_cost - float(prices @ positions.supply)
-        for o in range(len(problems)):
-            solution = current[o]
-            if solution is None:
-                continue
-            value += solution.bound  # at most its priced plan's cost
-            takes += positions.takes(o, problems[o], solution.plan)
+        value = fixed_cost - float(prices @ positions.supply) + sum(x.solution.bound for x in state.values())
         if value > best_bound + COST_EPSILON * max(1.0, abs(value)):
             best_bound, stall = value, 0
         else:
@@ -125,14 +145,10 @@ def coordinate(
             if stall >= _STALL_ROUNDS:
                 step_scale, stall = step_scale / 2.0, 0
         over = takes - positions.supply
-        if (over > 0).any():
-            plans = _repair(problems, snapshot, current, start, movable, positions, over, order_of_repair, settings,
-                            deadline)  # fmt: skip
-        else:
-            plans = [s.plan if s is not None else start[o] for o, s in enumerate(current)]
-        if plans is not None and shares_fit(snapshot, problems, plans):
+        plans = _repair(problems, snapshot, state, start, positions, over, order_of_repair, settings, deadline)
+        if plans is not None:
             total = sum(plan.objective(problem) for plan, problem in zip(plans, problems, strict=True))
-            if total < best_total - COST_EPSILON * max(1.0, abs(best_total)):
+            if total < best_total - COST_EPSILON * max(1.0, abs(best_total)) and shares_fit(snapshot, problems, plans):
                 best_plans, best_total = plans, total
         if good_enough(best_total, best_bound) or deadline.passed() or step_scale < 1e-3:
             break
@@ -143,16 +159,15 @@ def coordinate(
             break  # the priced plans fit exactly: the bound meets their cost
         step = step_scale * max(best_total - value, COST_EPSILON) / norm
         new_prices = np.maximum(0.0, prices + step * gradient)
-        changed = np.flatnonzero(new_prices != prices)
+        rose, fell = new_prices > prices, new_prices < prices
         prices = new_prices
-        moved = np.zeros(prices.shape[0], dtype=np.bool_)
-        moved[changed] = True
-        for o in range(len(problems)):
-            if current[o] is None or not moved[touched[o]].any():
+        for o, x in list(state.items()):
+            # Its plan is still its best unless a price it pays rose, or one it could pay fell.
+            if not (rose[x.ids].any() or fell[candidate_ids[o]].any()):
                 continue
             if deadline.passed():
                 break
-            current[o] = optimize(priced_problem(problems[o], positions.at[o], prices), settings, deadline)
+            record(o, optimize(priced_problem(problems[o], positions.at[o], prices), settings, deadline))
         if deadline.passed():
             break
     return Priced(tuple(best_plans), best_total, best_bound, rounds)
@@ -161,9 +176,8 @@ def coordinate(
 def _repair(
     problems: Sequence[Problem],
     snapshot: NetworkSnapshot,
-    current: Sequence[Solution | None],
+    state: dict[int, _Order],
     start: Sequence[Plan],
-    movable: Sequence[bool],
     positions: _Positions,
     over: np.ndarray,
     order_of_repair: Sequence[int],
@@ -172,14 +186,29 @@ def _repair(
 ) -> list[Plan] | None:
     """The priced plans made to fit: every order taking units at an over-asked position is decided
     again, in ``order_of_repair``, on what all the others leave (at its real costs)."""
-    plans = [s.plan if s is not None else start[o] for o, s in enumerate(current)]
+    plans = [state[o].solution.plan if o in state else start[o] for o in range(len(problems))]
+    if not (over > 0).any():
+        return plans
     crowded = over > 0
-    redo = [o for o in order_of_repair if movable[o] and crowded[positions.takes(o, problems[o], plans[o]) > 0].any()]
+    redo = [o for o in order_of_repair if o in state and crowded[state[o].ids].any()]
     ledger = Ledger(snapshot, problems)
+    # Everyone else's takes, from the positions' totals (one vectorized pass, not one per order).
+    kept = np.zeros(positions.supply.shape[0], dtype=np.int64)
+    shipments = np.zeros(len(snapshot), dtype=np.int64)
     waiting = set(redo)
-    for o, (problem, plan) in enumerate(zip(problems, plans, strict=True)):
-        if o not in waiting:
-            ledger.add(problem, plan)
+    for o in range(len(problems)):
+        if o in waiting:
+            continue
+        if o in state:
+            x = state[o]
+            np.add.at(kept, x.ids, x.units)
+            shipments[x.nodes] += 1
+        else:
+            ledger.add(problems[o], plans[o])
+    rows = np.array([ledger.row[sku] for sku in positions.sku], dtype=np.int64)
+    np.add.at(ledger.taken, (rows, positions.node), kept)
+    np.add.at(ledger.units, positions.node, kept)
+    ledger.shipments += shipments
     for o in redo:
         if deadline.passed():
             return None
