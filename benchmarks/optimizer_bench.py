@@ -408,20 +408,15 @@ def run_hard(path: Path, limits_ms: Sequence[int], progress: Callable[[int], obj
         for instance in instances:
             runs.append(run_hard_instance(instance, limit))
             progress(1)
-    families = sorted({r.kind for r in runs}, key=lambda k: [i.kind for i in instances].index(k))
-    summary = [
-        {
-            "family": family,
-            "limit_ms": limit,
-            **summarize_hard([r for r in runs if r.kind == family and r.limit_ms == limit]),
-        }
-        for limit in limits_ms
-        for family in [*families, "all"]
-        if family == "all" or any(r.kind == family for r in runs)
-    ]
-    for row in summary:
-        if row["family"] == "all":
-            row.update(summarize_hard([r for r in runs if r.limit_ms == row["limit_ms"]]))
+    families = list(dict.fromkeys(i.kind for i in instances))
+    summary = []
+    for limit in limits_ms:
+        at_limit = [r for r in runs if r.limit_ms == limit]
+        for family in families:
+            summary.append(
+                {"family": family, "limit_ms": limit, **summarize_hard([r for r in at_limit if r.kind == family])}
+            )
+        summary.append({"family": "all", "limit_ms": limit, **summarize_hard(at_limit)})
     return {
         "file": str(path),
         "summary": summary,

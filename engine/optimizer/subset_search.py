@@ -31,6 +31,7 @@ from engine.problem import IntArray, Problem
 # back to the solver. Searches that end in a proof need little: on the reference instances and the
 # 2,000-node benchmark at most 90,000; ones that fail spent 1-3 s (2,000 visits) before CBC took over.
 MAX_WORK = 300_000
+_LOCAL_MAX_SET = 14  # a local search's set is turned into a plan by enumerating its subsets
 _CLOCK_EVERY = 16  # expansions between deadline checks
 _TIE = 1e-7  # costs closer than this are ties (search.COST_EPSILON)
 # Weights of the submodular bound against the LP's in the child bound (1: submodular only). Mixes in
@@ -269,3 +270,45 @@ def _plan(problem: Problem, ranked: IntArray, best_set: list[int] | None, incumb
     chosen = np.sort(ranked[best_set])
     plan = best_by_enumeration(problem, chosen, len(chosen))
     return plan if plan.objective(problem) < incumbent.objective(problem) - _TIE else incumbent
+
+
+def local_search(problem: Problem, cols: IntArray, incumbent: Plan, max_size: int, max_rounds: int = 20) -> Plan:
+    """A better plan near ``incumbent``'s node set: the best single node added, dropped or swapped
+    for another, repeated while it pays (each move priced exactly, for all candidates at once, as
+    in the search above). Only a plan: nothing is proven. Under the conditions of ``searchable``."""
+    lines = _lines(problem, cols)
+    position = {int(c): p for p, c in enumerate(cols.tolist())}
+    members = sorted(position[int(n)] for n in incumbent.used().tolist() if int(n) in position)
+    if len(members) != incumbent.used().shape[0]:
+        return incumbent  # it ships from a column outside ``cols``
+    everyone = np.arange(len(cols))
+    best, _ = _set_cost(lines, members)
+    for _ in range(max_rounds):
+        move: list[int] | None = None
+        outside = np.setdiff1d(everyone, members)
+        if outside.shape[0] and len(members) < max_size:
+            _, added = _extensions(lines, members, outside)
+            i = int(np.argmin(added))
+            if added[i] < best - _TIE:
+                best, move = float(added[i]), sorted([*members, int(outside[i])])
+        for m in members:
+            rest = [x for x in members if x != m]
+            dropped, swapped = _extensions(lines, rest, outside)
+            if rest and dropped < best - _TIE:
+                best, move = dropped, rest
+            if swapped.shape[0]:
+                i = int(np.argmin(swapped))
+                if swapped[i] < best - _TIE:
+                    best, move = float(swapped[i]), sorted([*rest, int(outside[i])])
+        if move is None:
+            break
+        members = move
+    chosen = np.sort(cols[members])
+    if not 0 < len(chosen) <= _LOCAL_MAX_SET:
+        return incumbent
+    plan = best_by_enumeration(problem, chosen, len(chosen))
+    return plan if plan.objective(problem) < incumbent.objective(problem) - _TIE else incumbent
+
+
+def _set_cost(lines: _Lines, members: list[int]) -> tuple[float, np.ndarray]:
+    return _extensions(lines, members, np.zeros(0, dtype=np.int64))
