@@ -30,7 +30,7 @@ import numpy as np
 
 from engine import limits
 from engine.availability import Availability
-from engine.decision import Decision, DecisionPath, NodeNote, NodeVerdict, SolveStatus
+from engine.decision import AllocationLine, Decision, DecisionPath, NodeNote, NodeVerdict, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives
 from engine.errors import InvalidInputError, Violations
 from engine.explain import MAX_NODE_NOTES
@@ -104,10 +104,12 @@ def decide_batch(
     settings: SolverSettings = DEFAULT_SETTINGS,
     explain: bool = True,
     max_orders: int = limits.MAX_ORDERS_PER_BATCH,
+    held: Sequence[tuple[AllocationLine, ...]] | None = None,
 ) -> BatchDecision:
     """Decide ``orders`` jointly; ``settings.time_limit_ms`` bounds the whole batch. Over
     JOINT_MODEL_MAX_ORDERS orders (a re-plan may pass up to ``max_orders``), prices alone coordinate
-    them: a model of them all would not be built in time."""
+    them: a model of them all would not be built in time. ``held`` (a re-plan's current holds, one
+    per order) is the incumbent in place of one by one when it fits ``availability`` together."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
     problems = _problems(orders, snapshot, availability, max_orders)
     sequence = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
@@ -115,6 +117,10 @@ def decide_batch(
     plans: list[Plan] = [Plan.empty(problem) for problem in problems]
     alone: list[Solution | None] = [None] * len(problems)
     paths: list[DecisionPath] = [DecisionPath.SOLVER] * len(problems)
+    start = _held_plans(problems, held) if held is not None else None
+    if start is not None and shares_fit(snapshot, problems, start):
+        # Deciding 10,000 orders one by one again costs seconds and gives back about what they hold.
+        plans, sequence = start, []
     for o in sequence:
         residual, cols = ledger.residual(problems[o], snapshot)
         solution = optimize(residual, settings, deadline)
@@ -134,6 +140,7 @@ def decide_batch(
     if upper > lower + _tolerance(upper):
         status = SolveStatus.FEASIBLE
         if not deadline.passed():
+            joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
             # Prices first (engine/optimizer/prices.py): no model to build, each order decided by
             # the single-order optimizer, and a bound that the sum of the alone bounds is not.
             priced = coordinate(
@@ -145,7 +152,8 @@ def decide_batch(
                 settings,
                 Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
                 sequence,
-                lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total),
+                # With the MIP to follow, prices stop near their bound; alone, they use their time.
+                lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total * joint_follows),
             )  # fmt: skip
             lower = max(lower, min(priced.bound, upper))
             if priced.total < upper - _tolerance(upper):
@@ -214,6 +222,22 @@ def _problems(
         problems.append(build_problem(item.order, snapshot, availability, item.directives, terms))
     v.raise_if_any()
     return problems
+
+
+def _held_plans(problems: Sequence[Problem], held: Sequence[tuple[AllocationLine, ...]]) -> list[Plan] | None:
+    """Each order's holds as a plan over its problem's columns; None when one does not map (a held
+    node no longer a candidate, a line gone)."""
+    plans = []
+    for problem, allocations in zip(problems, held, strict=True):
+        line_of = {line.line_id: i for i, line in enumerate(problem.order.lines)}
+        column_of = {node_id: j for j, node_id in enumerate(problem.node_ids)}
+        x = np.zeros((problem.n_lines, problem.n_nodes), dtype=np.int64)
+        for a in allocations:
+            if a.line_id not in line_of or a.node_id not in column_of:
+                return None
+            x[line_of[a.line_id], column_of[a.node_id]] += a.qty
+        plans.append(Plan(x))
+    return plans
 
 
 def _untouched(ledger: Ledger, problem: Problem) -> bool:

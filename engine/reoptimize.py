@@ -129,6 +129,7 @@ def reoptimize(
         settings,
         explain=False,
         max_orders=limits.MAX_ORDERS_PER_REOPTIMIZE,
+        held=[p.held for p in planned],
     )
     candidates = []
     for item, decision in zip(planned, batch.decisions, strict=True):
