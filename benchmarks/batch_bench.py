@@ -198,6 +198,9 @@ def run_value(n_orders: int, share: float, seed: int) -> dict[str, Any]:
         max_orders=len(orders),
     )
     ideal_cost = max(ideal_cost, day.bound)
+    day_ships = sum(_shipments(d.allocations) for d in day.decisions)
+    # No bound on shipments: the fewest of the orders alone and the whole day at once stands in.
+    ideal_ships = min(ideal_ships, day_ships)
     free = Availability(full.skus, full.units.copy())
     pending: list[PendingOrder] = []
     one_cost = one_ships = 0.0
@@ -238,11 +241,9 @@ def run_value(n_orders: int, share: float, seed: int) -> dict[str, Any]:
         "one_by_one": {"cost": round(one_cost, 2), "shipments": int(one_ships)},
         "hindsight": {
             "cost": round(day.total, 2),
-            "shipments": sum(_shipments(d.allocations) for d in day.decisions),
+            "shipments": day_ships,
             "excess_cost_removed": removed(one_cost, day.total, ideal_cost),
-            "excess_shipments_removed": removed(
-                one_ships, sum(_shipments(d.allocations) for d in day.decisions), ideal_ships
-            ),
+            "excess_shipments_removed": removed(one_ships, day_ships, ideal_ships),
             "status": str(day.status),
             "gap": day.gap,
         },
@@ -312,13 +313,14 @@ def render(report: dict[str, Any]) -> str:
             "sample network's stock",
             "",
             "Excess cost is over a proven lower bound on the day (the larger of the orders alone and the whole "
-            "day decided at once), excess shipments over each order's own best plan alone; "
+            "day decided at once); excess shipments over the fewer of the orders alone and the whole day "
+            "at once (no bound exists for shipments); "
             "removed: the share of one by one's excess that the strategy removes (Xu, Allgor and Graves 2009 "
             "report 40-50% of excess shipments for re-deciding pending orders).",
             "",
             "| strategy | cost | shipments | excess cost removed | excess shipments removed |",
             "|---|---:|---:|---:|---:|",
-            f"| bound (cost: the whole day's proven bound; shipments: each order alone) | {ideal['cost']:,.2f} "
+            f"| reference (cost: the day's proven bound; shipments: the fewest) | {ideal['cost']:,.2f} "
             f"| {ideal['shipments']:,} | | |",
             f"| one by one as they arrive | {one['cost']:,.2f} | {one['shipments']:,} | 0 | 0 |",
         ]

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from engine.optimizer.plan import Plan
-from engine.optimizer.twins import twin_groups
+from engine.optimizer.twins import previous_twin, twin_groups
 from engine.problem import IntArray, Problem
 
 MAX_SUBSETS = 100_000
@@ -46,13 +46,9 @@ def _canonical(problem: Problem, cols: IntArray, members: IntArray) -> IntArray:
     """The subsets that take the first twins of every group of twins (engine/optimizer/twins.py):
     every other subset costs what one of these does. All of them when there are no twins."""
     group = twin_groups(problem, cols)
-    if np.unique(group).shape[0] == group.shape[0]:
+    if (group == np.arange(group.shape[0])).all():
         return members
-    previous = np.full(cols.shape[0] + 1, -1, dtype=np.int64)  # the stand-in has no twin
-    last: dict[int, int] = {}
-    for c, g in enumerate(group.tolist()):
-        previous[c] = last.get(g, -1)
-        last[g] = c
+    previous = np.append(previous_twin(group), -1)  # the stand-in has no twin
     before = previous[members]  # [M, S]
     present = (members[:, None, :] == before[:, :, None]).any(axis=2)
     keep = ((before < 0) | present).all(axis=1)

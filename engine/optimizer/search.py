@@ -4,7 +4,7 @@ After the LP relaxation's reduced-cost fixing, orders whose lines do not interac
 line, no binding capacity) go to an exact branch and bound over node subsets
 (engine/optimizer/subset_search.py) before CBC: on 30-line orders over 2,000 nodes it proves in
 5-130 ms what CBC took 30-400 ms for. CBC remains the fallback (other structures, or a search that
-needs more than its visit budget).
+needs more than its work budget).
 
 Every path is exact unless the solver's time runs out, in which case the best
 plan found (never nothing: backordering everything is always a plan) is

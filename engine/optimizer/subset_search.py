@@ -24,13 +24,14 @@ import numpy as np
 
 from engine.optimizer.enumeration import best_by_enumeration
 from engine.optimizer.plan import Plan
-from engine.optimizer.twins import twin_groups
+from engine.optimizer.twins import previous_twin, twin_groups
 from engine.problem import IntArray, Problem
 
 # Work (lines x later candidates, summed over the subsets expanded) before giving up: the caller falls
-# back to the solver. Searches that end in a proof need little: on the reference instances and the
-# 2,000-node benchmark at most 90,000; ones that fail spent 1-3 s (2,000 visits) before CBC took over.
-MAX_WORK = 300_000
+# back to the solver. Searches that end in a proof mostly need little (at most 90,000 on the reference
+# instances); ones that fail spent 1-3 s on the old budget of 2,000 visits before CBC took over. At
+# 300,000 one 2,000-node order fell to CBC (420-580 ms instead of about 150): docs/decisions.md.
+MAX_WORK = 1_000_000
 _LOCAL_MAX_SET = 14  # a local search's set is turned into a plan by enumerating its subsets
 _CLOCK_EVERY = 16  # expansions between deadline checks
 _TIE = 1e-7  # costs closer than this are ties (search.COST_EPSILON)
@@ -254,13 +255,7 @@ def best_by_search(
 
 def _previous_twin(problem: Problem, ranked: IntArray) -> IntArray:
     """[C] for each position, the last position before it holding a twin of its node (-1: none)."""
-    group = twin_groups(problem, ranked)
-    previous = np.full(ranked.shape[0], -1, dtype=np.int64)
-    last: dict[int, int] = {}
-    for p, g in enumerate(group.tolist()):
-        previous[p] = last.get(g, -1)
-        last[g] = p
-    return previous
+    return previous_twin(twin_groups(problem, ranked))
 
 
 def _plan(problem: Problem, ranked: IntArray, best_set: list[int] | None, incumbent: Plan) -> Plan:

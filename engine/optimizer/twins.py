@@ -28,6 +28,9 @@ def twin_groups(problem: Problem, cols: IntArray) -> IntArray:
     group = np.arange(n)
     if n < 2:
         return group
+    fixed = problem.fixed[cols]
+    if np.unique(fixed).shape[0] == n:  # no two cost the same per shipment: no twins (the usual case)
+        return group
     free = problem.max_units[cols] >= int(problem.qty.sum())  # no capacity can bind
     if not free.any():
         return group
@@ -35,30 +38,27 @@ def twin_groups(problem: Problem, cols: IntArray) -> IntArray:
     allowed = problem.allowed[:, cols]
     key = np.concatenate(
         [
-            problem.fixed[cols][None, :],
+            fixed[None, :],
             np.where(allowed, problem.unit[:, cols], np.inf),
             problem.avail[:, cols].astype(np.float64),
         ]
     ).T
     key = np.where(free[:, None], key, np.nan)  # NaN rows never compare equal: capped columns stay alone
-    order = np.lexsort(key.T[::-1])
+    order = np.lexsort(key.T[::-1])  # stable: equal rows keep their position order
     sorted_keys = key[order]
-    same = np.all(sorted_keys[1:] == sorted_keys[:-1], axis=1)
-    first = order[0]
-    for i in range(1, n):
-        if same[i - 1]:
-            group[order[i]] = first
-        else:
-            first = order[i]
-    # The group's id is its lowest position (lexsort keeps equal rows in position order).
+    starts = np.concatenate([[True], ~np.all(sorted_keys[1:] == sorted_keys[:-1], axis=1)])
+    # Each run of equal rows is named by its first (lowest) position.
+    group[order] = order[starts][np.cumsum(starts) - 1]
     return group
 
 
-def canonical(group: IntArray, members: list[int] | IntArray, candidate: int, rank: IntArray) -> bool:
-    """Whether adding ``candidate`` to ``members`` keeps the set canonical: every twin of it ranked
-    before it is already a member (members and candidate are positions; ``rank`` orders them)."""
-    mates = np.flatnonzero((group == group[candidate]) & (rank < rank[candidate]))
-    return bool(np.isin(mates, members).all())
+def previous_twin(group: IntArray) -> IntArray:
+    """[n] for each position, the last position before it in the same group (-1: none)."""
+    order = np.argsort(group, kind="stable")  # by group, positions ascending within one
+    previous = np.full(group.shape[0], -1, dtype=np.int64)
+    same = group[order][1:] == group[order][:-1]
+    previous[order[1:][same]] = order[:-1][same]
+    return previous
 
 
 class TwinColumns:
