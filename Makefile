@@ -71,11 +71,12 @@ lint: install  ## ruff, mypy and the engine-purity import contract
 
 # Each benchmark starts the servers it needs (SQLite in a temp dir; PostgreSQL from
 # OMS_TEST_POSTGRES_DSN or postgres@127.0.0.1:5432, skipped when absent). ~10 minutes.
-bench: install $(H2GEN)  ## optimizer, rules, service and allocate benchmarks + summary; results in benchmarks/results/
+bench: install $(H2GEN)  ## optimizer (with hard orders), rules, service, allocate and joint-decision benchmarks + summary; results in benchmarks/results/
 	$(PY) -m benchmarks.optimizer_bench --no-progress
 	$(PY) -m benchmarks.rules_bench
 	$(PY) -m benchmarks.service_bench
 	$(PY) -m benchmarks.allocate_bench
+	$(PY) -m benchmarks.batch_bench
 	$(PY) -m benchmarks.summary
 
 profile: install  ## where a Source call's time goes (cProfile, in process); see docs/profiling.md

@@ -41,6 +41,8 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.baselines import BASELINES, Router, baseline_cost, check_allocations
+from benchmarks.hard_orders import DATA as HARD_ORDERS
+from benchmarks.instances import Instance, instance_from_json, read_jsonl
 from benchmarks.networks.sample_network import make_network
 from benchmarks.orders import make_orders
 from engine.availability import Availability
@@ -321,6 +323,145 @@ def run_cell(
     return summary, suspects
 
 
+# --- hard orders with proven optima (benchmarks/hard_orders.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class HardRun:
+    name: str
+    kind: str
+    limit_ms: int
+    seconds: float
+    cpu_seconds: float
+    status: SolveStatus
+    cost: float
+    bound: float
+    optimum: float
+    problems: tuple[str, ...]
+
+    @property
+    def excess(self) -> float:
+        """How far above the proven optimum the plan costs (0: optimal)."""
+        return max(0.0, self.cost - self.optimum) / max(self.optimum, 1e-12)
+
+    @property
+    def reported_gap(self) -> float:
+        return 0.0 if self.cost <= 0 else max(0.0, (self.cost - self.bound) / self.cost)
+
+    @property
+    def at_optimum(self) -> bool:
+        return abs(self.cost - self.optimum) <= 0.005
+
+
+def run_hard_instance(instance: Instance, limit_ms: int) -> HardRun:
+    settings = SolverSettings(time_limit_ms=limit_ms)
+    cpu, start = time.process_time(), time.perf_counter()
+    decision = decide(instance.order, instance.snapshot, instance.availability, instance.directives, settings)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+    problems = list(check_allocations(instance.order, decision.allocations, instance.snapshot, instance.availability))
+    if decision.cost.total < instance.optimal_cost - 0.005:
+        problems.append(f"costs {decision.cost.total:.4f}, below the proven optimum {instance.optimal_cost:.4f}")
+    if decision.bound > instance.optimal_cost + 0.005:
+        problems.append(f"bound {decision.bound:.4f} above the proven optimum {instance.optimal_cost:.4f}")
+    if decision.status is SolveStatus.OPTIMAL and decision.cost.total > instance.optimal_cost + 0.005:
+        problems.append(f"OPTIMAL at {decision.cost.total:.4f}, above the proven optimum {instance.optimal_cost:.4f}")
+    return HardRun(
+        instance.name,
+        instance.kind,
+        limit_ms,
+        seconds,
+        cpu_seconds,
+        decision.status,
+        decision.cost.total,
+        decision.bound,
+        instance.optimal_cost,
+        tuple(problems),
+    )
+
+
+def summarize_hard(runs: Sequence[HardRun]) -> dict[str, Any]:
+    excess = np.array([r.excess for r in runs])
+    gaps = np.array([r.reported_gap for r in runs])
+    return {
+        "instances": len(runs),
+        "optimal_share": float(np.mean([r.status is SolveStatus.OPTIMAL for r in runs])),
+        "at_optimum_share": float(np.mean([r.at_optimum for r in runs])),
+        "excess_mean": float(excess.mean()),
+        "excess_max": float(excess.max()),
+        "gap_mean": float(gaps.mean()),
+        "gap_max": float(gaps.max()),
+        "latency_ms": _percentiles_ms([r.seconds for r in runs]),
+        "cpu_ms": _percentiles_ms([r.cpu_seconds for r in runs]),
+        "invalid": sum(1 for r in runs if r.problems),
+    }
+
+
+def run_hard(path: Path, limits_ms: Sequence[int], progress: Callable[[int], object]) -> dict[str, Any]:
+    """Every instance of the file under each limit, one at a time; per family and limit: how many
+    reached a proof, how far above the proven optimum, the gap reported, latency and CPU time."""
+    instances = [instance_from_json(doc) for doc in read_jsonl(path)]
+    for instance in instances[:WARMUP_ORDERS]:
+        run_hard_instance(instance, limits_ms[0])
+    gc.collect()
+    runs: list[HardRun] = []
+    for limit in limits_ms:
+        for instance in instances:
+            runs.append(run_hard_instance(instance, limit))
+            progress(1)
+    families = list(dict.fromkeys(i.kind for i in instances))
+    summary = []
+    for limit in limits_ms:
+        at_limit = [r for r in runs if r.limit_ms == limit]
+        for family in families:
+            summary.append(
+                {"family": family, "limit_ms": limit, **summarize_hard([r for r in at_limit if r.kind == family])}
+            )
+        summary.append({"family": "all", "limit_ms": limit, **summarize_hard(at_limit)})
+    return {
+        "file": str(path),
+        "summary": summary,
+        "runs": [
+            {
+                "name": r.name,
+                "limit_ms": r.limit_ms,
+                "ms": round(r.seconds * 1000.0, 2),
+                "cpu_ms": round(r.cpu_seconds * 1000.0, 2),
+                "status": str(r.status),
+                "cost": round(r.cost, 6),
+                "bound": round(r.bound, 6),
+                "optimum": r.optimum,
+                "problems": list(r.problems),
+            }
+            for r in runs
+        ],
+    }
+
+
+def render_hard(hard: Mapping[str, Any]) -> list[str]:
+    out = [
+        "",
+        f"## Hard orders (`{Path(hard['file']).name}`: optima proven offline by HiGHS)",
+        "",
+        "OPTIMAL: proven by the decision within the limit; at optimum: its cost equals the proven optimum "
+        "(it may be, unproven); excess: cost above the proven optimum; gap: what the decision reports "
+        "(cost - bound) / cost.",
+        "",
+        "| family | limit ms | instances | OPTIMAL | at optimum | excess mean / worst | gap mean / worst "
+        "| p50 ms | p99 ms | max ms | CPU p50 / p99 ms | invalid |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in hard["summary"]:
+        lat, cpu = row["latency_ms"], row["cpu_ms"]
+        invalid = f"**{row['invalid']}**" if row["invalid"] else "0"
+        out.append(
+            f"| {row['family']} | {row['limit_ms']:,} | {row['instances']} | {row['optimal_share']:.1%} "
+            f"| {row['at_optimum_share']:.1%} | {row['excess_mean']:.3%} / {row['excess_max']:.3%} "
+            f"| {row['gap_mean']:.3%} / {row['gap_max']:.3%} | {_ms(lat['p50'])} | {_ms(lat['p99'])} "
+            f"| {_ms(lat['max'])} | {_ms(cpu['p50'])} / {_ms(cpu['p99'])} | {invalid} |"
+        )
+    return out
+
+
 # --- targets, machine, report --------------------------------------------------------------------------------
 
 
@@ -332,8 +473,18 @@ class Target:
     met: bool | None  # None: the cell was not run
 
 
-def evaluate_targets(cells: Sequence[Mapping[str, Any]]) -> list[Target]:
+def evaluate_targets(cells: Sequence[Mapping[str, Any]], hard: Mapping[str, Any] | None = None) -> list[Target]:
     targets: list[Target] = []
+    for row in hard["summary"] if hard else ():
+        if row["family"] == "all":
+            continue
+        cell = f"hard {row['family']}, limit {row['limit_ms']} ms"
+        if row["limit_ms"] >= DEFAULT_TIME_LIMIT_MS:
+            share = row["optimal_share"]
+            targets.append(Target("every hard order OPTIMAL", cell, f"{share:.1%}", share == 1.0))
+        else:
+            worst = row["gap_max"]
+            targets.append(Target("gap < 0.5% on each hard order", cell, f"worst {worst:.3%}", worst < 0.005))
     small = [c for c in cells if c["lines"] <= 5 and c["nodes"] <= 100]
     for c in small:
         cell = f"{c['nodes']}x{c['lines']}"
@@ -347,7 +498,7 @@ def evaluate_targets(cells: Sequence[Mapping[str, Any]]) -> list[Target]:
         targets.append(Target("p99 < 100 ms", cell, f"{p99:.1f} ms", p99 < 100.0))
         targets.append(Target("mean gap < 0.5%", cell, f"{gap:.3%}", gap < 0.005))
         targets.append(Target("OPTIMAL ≥ 95%", cell, f"{optimal:.1%}", optimal >= 0.95))
-    if not big:
+    if not big and cells:
         targets.append(Target("2000x30 targets", "2000x30", "not run", None))
     worse = sum(b["cheaper_than_ours"] for c in cells for b in c["baselines"].values())
     targets.append(
@@ -454,6 +605,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             )
             ships.append(f"{b['mean_shipments']:.2f}")
         out.append(row + " " + " / ".join(ships) + " |")
+    if report.get("hard"):
+        out += render_hard(report["hard"])
     out += [
         "",
         "Paths: SNB = one node ships all and a bound proves no split beats it; SNE = single-node enumeration; "
@@ -518,6 +671,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="also run the 30-line cells of networks of 2,000+ nodes under this decision budget, as in a "
         "checkout path (config/production.toml); 0 skips (default %(default)s)",
     )
+    parser.add_argument(
+        "--hard-orders",
+        type=Path,
+        default=HARD_ORDERS,
+        help="hard orders with proven optima, run at the time limit and the budget (default %(default)s)",
+    )
+    parser.add_argument("--no-hard", action="store_true", help="skip the hard orders")
+    parser.add_argument("--hard-only", action="store_true", help="only the hard orders (writes *-hard-orders.*)")
     parser.add_argument("--backend", default=DEFAULT_BACKEND, help=f"OR-Tools backend (default {DEFAULT_BACKEND})")
     parser.add_argument("--cpu", type=int, help="pin this process to one CPU (Linux), e.g. --cpu 1")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -545,14 +706,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     now = datetime.now(UTC).astimezone()
     loadavg_start = _loadavg()
     plan = [(n, lines, orders_for(n, lines, args.quick, args.orders)) for n in args.nodes for lines in args.lines]
+    if args.hard_only:
+        plan = []
     cells: list[dict[str, Any]] = []
     suspects: list[Suspect] = []
     networks: list[dict[str, Any]] = []
     budgeted = sum(count for n, lines, count in plan if args.budget_ms and lines >= 30 and n >= 2_000)
-    total = sum(count for _, _, count in plan) + budgeted
+    hard_limits = [args.time_limit_ms, *([args.budget_ms] if args.budget_ms else [])]
+    run_hard_orders = not args.no_hard and args.hard_orders.exists()
+    hard_count = sum(1 for _ in read_jsonl(args.hard_orders)) * len(hard_limits) if run_hard_orders else 0
+    total = sum(count for _, _, count in plan) + budgeted + hard_count
     bar = tqdm(total=total, unit="order", file=sys.stderr, disable=args.no_progress)
+    hard: dict[str, Any] | None = None
     with bar:
-        for n_nodes in args.nodes:
+        if run_hard_orders:
+            bar.set_description("hard orders")
+            hard = run_hard(args.hard_orders, hard_limits, bar.update)
+        for n_nodes in args.nodes if plan else ():
             n_skus = SKUS_BY_NETWORK.get(n_nodes, DEFAULT_SKUS)
             bar.set_description(f"building {n_nodes}-node network")
             network = build_network(n_nodes, n_skus, args.seed)
@@ -580,7 +750,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     summary, found = run_cell(network, n_lines, count, seed, budget, bar.update)
                     cells.append(summary)
                     suspects.extend(found)
-    targets = evaluate_targets(cells)
+    targets = evaluate_targets(cells, hard)
+    for run in hard["runs"] if hard else ():
+        if run["problems"]:
+            detail = "; ".join(run["problems"])
+            suspects.append(Suspect(f"hard, {run['limit_ms']} ms", run["name"], "ours-invalid", detail, {}))
     report: dict[str, Any] = {
         "meta": {
             "date": now.date().isoformat(),
@@ -596,12 +770,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "timing": "time.perf_counter around decide() only; Availability built and plans costed outside",
         },
         "cells": cells,
+        "hard": hard,
         "targets": [t.__dict__ for t in targets],
         "suspects": [s.__dict__ for s in suspects],
     }
     markdown = render_markdown(report)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{report['meta']['date']}-optimizer{'-quick' if args.quick else ''}"
+    kind = "hard-orders" if args.hard_only else "optimizer"
+    stem = f"{report['meta']['date']}-{kind}{'-quick' if args.quick else ''}"
     json_path, md_path = args.out_dir / f"{stem}.json", args.out_dir / f"{stem}.md"
     json_path.write_text(json.dumps(report, indent=1, default=str) + "\n")
     md_path.write_text(markdown)

@@ -30,7 +30,7 @@ import numpy as np
 
 from engine import limits
 from engine.availability import Availability
-from engine.decision import Decision, DecisionPath, NodeNote, NodeVerdict, SolveStatus
+from engine.decision import AllocationLine, Decision, DecisionPath, NodeNote, NodeVerdict, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives
 from engine.errors import InvalidInputError, Violations
 from engine.explain import MAX_NODE_NOTES
@@ -40,6 +40,7 @@ from engine.optimizer.bounds import node_bounds, unit_floor
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.joint_milp import solve_joint
 from engine.optimizer.plan import Plan
+from engine.optimizer.prices import coordinate
 from engine.optimizer.search import COST_EPSILON, Solution, SolverSettings, optimize
 from engine.optimizer.shared import Ledger, shares_fit, widen
 from engine.optimizer.single_node import full_fill_nodes
@@ -51,6 +52,14 @@ from engine.terms import resolve_terms
 # left. CBC can still overrun its limit on large models (a 1.9 s limit once took 2.9 s on 100
 # orders, 5,000 variables); the rest covers that and the answer's notes.
 JOINT_SOLVER_SHARE = 0.6
+# Pricing (engine/optimizer/prices.py) may use this share of what is left after one by one; the MIP
+# gets the rest when a gap remains, and only for batches small enough to build in time.
+PRICING_SHARE = 0.7
+# Prices stop this close to their bound: the last tenths of a percent take them many rounds (each
+# re-deciding the orders whose prices moved), where the MIP over the columns they leave takes ms;
+# a batch too large for the MIP ends FEASIBLE this close (benchmarks/batch_bench.py).
+PRICING_GAP = 0.002
+JOINT_MODEL_MAX_ORDERS = limits.MAX_ORDERS_PER_BATCH
 
 
 @dataclass(frozen=True)
@@ -94,33 +103,65 @@ def decide_batch(
     availability: Availability,
     settings: SolverSettings = DEFAULT_SETTINGS,
     explain: bool = True,
+    max_orders: int = limits.MAX_ORDERS_PER_BATCH,
+    held: Sequence[tuple[AllocationLine, ...]] | None = None,
 ) -> BatchDecision:
-    """Decide ``orders`` jointly; ``settings.time_limit_ms`` bounds the whole batch."""
+    """Decide ``orders`` jointly; ``settings.time_limit_ms`` bounds the whole batch. Over
+    JOINT_MODEL_MAX_ORDERS orders (a re-plan may pass up to ``max_orders``), prices alone coordinate
+    them: a model of them all would not be built in time. ``held`` (a re-plan's current holds, one
+    per order) is the incumbent in place of one by one when it fits ``availability`` together."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
-    problems = _problems(orders, snapshot, availability)
+    problems = _problems(orders, snapshot, availability, max_orders)
     sequence = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
     ledger = Ledger(snapshot, problems)
     plans: list[Plan] = [Plan.empty(problem) for problem in problems]
     alone: list[Solution | None] = [None] * len(problems)
     paths: list[DecisionPath] = [DecisionPath.SOLVER] * len(problems)
+    start = _held_plans(problems, held) if held is not None else None
+    if start is not None and shares_fit(snapshot, problems, start):
+        # Deciding 10,000 orders one by one again costs seconds and gives back about what they hold.
+        plans, sequence = start, []
     for o in sequence:
         residual, cols = ledger.residual(problems[o], snapshot)
         solution = optimize(residual, settings, deadline)
-        if _untouched(ledger, problems[o]):
-            alone[o] = solution  # nothing taken before it: also its decision alone
         plans[o] = widen(problems[o], cols, solution.plan)
+        if _untouched(ledger, problems[o]):  # nothing taken before it: also its decision alone
+            alone[o] = replace(solution, plan=plans[o])
         paths[o] = solution.path
         ledger.add(problems[o], plans[o])
     sequential = [plan.objective(problem) for problem, plan in zip(problems, plans, strict=True)]
-    bounds = [_alone_bound(problem, alone[o], plans[o], settings, deadline) for o, problem in enumerate(problems)]
+    movable = [p.terms.objective is not ObjectiveMode.FEWEST_SHIPMENTS for p in problems]
+    for o, problem in enumerate(problems):
+        if alone[o] is None and movable[o]:
+            alone[o] = optimize(problem, settings, deadline)
+    bounds = [_alone_bound(problem, alone[o], plans[o]) for o, problem in enumerate(problems)]
     upper, lower = sum(sequential), sum(bounds)
     path, candidates, status = BatchPath.SEQUENTIAL, 0, SolveStatus.OPTIMAL
     if upper > lower + _tolerance(upper):
         status = SolveStatus.FEASIBLE
         if not deadline.passed():
+            joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
+            # Prices first (engine/optimizer/prices.py): no model to build, each order decided by
+            # the single-order optimizer, and a bound that the sum of the alone bounds is not.
+            priced = coordinate(
+                problems,
+                snapshot,
+                plans,
+                alone,
+                movable,
+                settings,
+                Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
+                sequence,
+                # With the MIP to follow, prices stop near their bound; alone, they use their time.
+                lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total * joint_follows),
+            )  # fmt: skip
+            lower = max(lower, min(priced.bound, upper))
+            if priced.total < upper - _tolerance(upper):
+                plans, upper, path = list(priced.plans), priced.total, BatchPath.JOINT
+                paths = [DecisionPath.SOLVER] * len(problems)
+        if upper > lower + _tolerance(upper) and not deadline.passed() and len(problems) <= JOINT_MODEL_MAX_ORDERS:
             columns = [_joint_columns(p, plans[o], bounds[o], lower, upper) for o, p in enumerate(problems)]
             candidates = sum(len(c) for c in columns)
-            fixed = [p.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS for p in problems]
             result = solve_joint(
                 problems,
                 columns,
@@ -128,7 +169,7 @@ def decide_batch(
                 snapshot.max_shipments,
                 int(deadline.remaining_ms() * JOINT_SOLVER_SHARE),
                 start=plans,
-                fixed=fixed,
+                fixed=[not m for m in movable],
                 backend=settings.backend,
             )
             lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
@@ -140,8 +181,8 @@ def decide_batch(
                     paths = [DecisionPath.SOLVER] * len(problems)
                 if result.status is SolveStatus.OPTIMAL:
                     lower = max(lower, upper)
-            if upper <= lower + _tolerance(upper):
-                status = SolveStatus.OPTIMAL
+        if upper <= lower + _tolerance(upper):
+            status, lower = SolveStatus.OPTIMAL, upper  # proven within the tolerance ties have
     ledger = Ledger(snapshot, problems)
     for problem, plan in zip(problems, plans, strict=True):
         ledger.add(problem, plan)
@@ -160,18 +201,16 @@ def decide_batch(
     )
 
 
-def _problems(orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability) -> list[Problem]:
+def _problems(
+    orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability, max_orders: int
+) -> list[Problem]:
     """Every order's problem over the full stock; every bad field of the batch reported at once."""
     v = Violations()
     v.check(len(orders) >= 1, "orders", "must have at least one order")
-    v.check(
-        len(orders) <= limits.MAX_ORDERS_PER_BATCH,
-        "orders",
-        f"has more than {limits.MAX_ORDERS_PER_BATCH} orders",
-    )
+    v.check(len(orders) <= max_orders, "orders", f"has more than {max_orders} orders")
     seen: set[str] = set()
     problems = []
-    for i, item in enumerate(orders[: limits.MAX_ORDERS_PER_BATCH]):
+    for i, item in enumerate(orders[:max_orders]):
         order_id = item.order.order_id
         v.check(order_id not in seen, f"orders[{i}].order_id", f"duplicates order id {order_id!r}")
         seen.add(order_id)
@@ -185,21 +224,34 @@ def _problems(orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availabil
     return problems
 
 
+def _held_plans(problems: Sequence[Problem], held: Sequence[tuple[AllocationLine, ...]]) -> list[Plan] | None:
+    """Each order's holds as a plan over its problem's columns; None when one does not map (a held
+    node no longer a candidate, a line gone)."""
+    plans = []
+    for problem, allocations in zip(problems, held, strict=True):
+        line_of = {line.line_id: i for i, line in enumerate(problem.order.lines)}
+        column_of = {node_id: j for j, node_id in enumerate(problem.node_ids)}
+        x = np.zeros((problem.n_lines, problem.n_nodes), dtype=np.int64)
+        for a in allocations:
+            if a.line_id not in line_of or a.node_id not in column_of:
+                return None
+            x[line_of[a.line_id], column_of[a.node_id]] += a.qty
+        plans.append(Plan(x))
+    return plans
+
+
 def _untouched(ledger: Ledger, problem: Problem) -> bool:
     """Nothing recorded yet at the problem's columns (its SKUs or its nodes' capacity)."""
     return not ledger.units[problem.nodes].any()
 
 
-def _alone_bound(
-    problem: Problem, alone: Solution | None, plan: Plan, settings: SolverSettings, deadline: Deadline
-) -> float:
+def _alone_bound(problem: Problem, alone: Solution | None, plan: Plan) -> float:
     """The least the order can cost in any batch plan: its decision alone on all the stock.
 
     A FEWEST_SHIPMENTS order keeps its plan, so its cost is fixed."""
-    if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
+    if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS or alone is None:
         return plan.objective(problem)
-    solution = alone if alone is not None else optimize(problem, settings, deadline)
-    return min(solution.bound, solution.plan.objective(problem))
+    return min(alone.bound, alone.plan.objective(problem))
 
 
 def _joint_columns(problem: Problem, plan: Plan, bound: float, lower: float, upper: float) -> IntArray:

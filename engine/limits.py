@@ -6,6 +6,9 @@ MAX_TAGS = 32
 MAX_ATTRIBUTES = 64
 MAX_LINES_PER_ORDER = 200
 MAX_ORDERS_PER_BATCH = 100  # one joint model; a larger backlog goes in several batches
+# ReoptimizePending: prices coordinate the orders (engine/optimizer/prices.py), no model of them all
+# is built; 10,000 on a 500-node network is measured in benchmarks/batch_bench.py.
+MAX_ORDERS_PER_REOPTIMIZE = 10_000
 MAX_QTY_PER_LINE = 100_000
 MAX_ORDER_PRIORITY = 1_000
 MAX_UNIT_WEIGHT_LB = 2_000.0

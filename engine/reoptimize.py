@@ -24,6 +24,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from engine import limits
 from engine.availability import Availability
 from engine.batch import BatchOrder, decide_batch
 from engine.cost import plan_cost
@@ -121,7 +122,15 @@ def reoptimize(
     if not planned:
         return Reoptimization((), tuple(skipped), 0.0, 0.0, 0.0, SolveStatus.OPTIMAL, 0.0)
     pool = _with_holds(free, planned, snapshot)
-    batch = decide_batch([BatchOrder(p.order, p.directives) for p in planned], snapshot, pool, settings, explain=False)
+    batch = decide_batch(
+        [BatchOrder(p.order, p.directives) for p in planned],
+        snapshot,
+        pool,
+        settings,
+        explain=False,
+        max_orders=limits.MAX_ORDERS_PER_REOPTIMIZE,
+        held=[p.held for p in planned],
+    )
     candidates = []
     for item, decision in zip(planned, batch.decisions, strict=True):
         terms = resolve_terms(item.order, item.directives, snapshot)

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.network import BoolArray, IntArray
-from engine.problem import Problem
+from engine.problem import Problem, select_columns
 
 _CHUNK = 256  # rows of the pairwise comparison evaluated at once, to bound memory
+_AFFINE_SHARE = 0.75  # below this share of nodes with costs affine in weight, compare line by line
 _STRONGEST = 64  # dominators of the first pass: the nodes covering the most SKUs in full
 
 
@@ -37,17 +38,25 @@ def undominated(problem: Problem) -> BoolArray:
     # Only nodes covering some SKU fully and with enough capacity can dominate anyone.
     if not (covers.any(axis=0) & enough_capacity).any():
         return keep
-    ends = _unit_cost_ends(problem)
-    if ends is not None:
+    ends, affine = _unit_cost_ends(problem)
+    if affine.all():
         return _undominated_fast(problem, covers, holds, enough_capacity, ends)
+    if affine.mean() >= _AFFINE_SHARE:
+        # A few nodes' costs are not affine in weight (a batch's prices on contested stock, a rule's
+        # penalty on some lines): they are all kept, and the rest compared among themselves. Keeping
+        # a node is always safe; each one dropped is dominated by one of the rest.
+        cols = np.flatnonzero(affine)
+        keep[cols] = undominated(select_columns(problem, cols))
+        return keep
     return _undominated_pairwise(problem, covers, holds, enough_capacity)
 
 
-def _unit_cost_ends(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
-    """Each node's unit cost for the lightest and the heaviest line, when unit costs are affine in weight.
+def _unit_cost_ends(problem: Problem) -> tuple[tuple[np.ndarray, np.ndarray], BoolArray]:
+    """Each node's unit cost for the lightest and the heaviest line, and [N] whether its unit costs
+    are affine in weight (so that comparing two such nodes at both ends compares them on every line).
 
     Without per-line rule penalties, unit[l, n] = handling[n] + weight[l] * rate[n]: a line's cost
-    lies between the two ends, so comparing two nodes at both ends compares them on every line.
+    lies between the two ends.
     """
     light, heavy = int(np.argmin(problem.weight)), int(np.argmax(problem.weight))
     low, high = problem.unit[light], problem.unit[heavy]
@@ -57,9 +66,8 @@ def _unit_cost_ends(problem: Problem) -> tuple[np.ndarray, np.ndarray] | None:
         expected = low[None, :] + share[:, None] * (high - low)[None, :]
     else:
         expected = np.broadcast_to(low, problem.unit.shape)
-    if not np.allclose(problem.unit, expected, rtol=0.0, atol=1e-9):
-        return None
-    return low, high
+    affine: BoolArray = np.isclose(problem.unit, expected, rtol=0.0, atol=1e-9).all(axis=0)
+    return (low, high), affine
 
 
 def _undominated_fast(

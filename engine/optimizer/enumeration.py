@@ -17,6 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from engine.optimizer.plan import Plan
+from engine.optimizer.twins import previous_twin, twin_groups
 from engine.problem import IntArray, Problem
 
 MAX_SUBSETS = 100_000
@@ -38,6 +39,20 @@ def _members(n: int, max_size: int) -> IntArray:
         blocks.append(np.pad(members, ((0, 0), (0, max_size - size)), constant_values=n))
     result = np.concatenate(blocks) if blocks else np.zeros((0, max_size), dtype=np.int64)
     result.setflags(write=False)
+    return result
+
+
+def _canonical(problem: Problem, cols: IntArray, members: IntArray) -> IntArray:
+    """The subsets that take the first twins of every group of twins (engine/optimizer/twins.py):
+    every other subset costs what one of these does. All of them when there are no twins."""
+    group = twin_groups(problem, cols)
+    if (group == np.arange(group.shape[0])).all():
+        return members
+    previous = np.append(previous_twin(group), -1)  # the stand-in has no twin
+    before = previous[members]  # [M, S]
+    present = (members[:, None, :] == before[:, :, None]).any(axis=2)
+    keep = ((before < 0) | present).all(axis=1)
+    result: IntArray = members[keep]
     return result
 
 
@@ -68,7 +83,7 @@ def best_by_enumeration(problem: Problem, cols: IntArray, max_size: int) -> Plan
     """
     terms = problem.terms
     n = len(cols)
-    members = _members(n, min(max_size, n))  # [M, S], n = the stand-in
+    members = _canonical(problem, cols, _members(n, min(max_size, n)))  # [M, S], n = the stand-in
     bo = terms.backorder_penalty
     n_lines = problem.n_lines
     # [L, n + 1]: the stand-in column costs nothing and offers nothing.

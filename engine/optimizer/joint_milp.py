@@ -54,10 +54,13 @@ def solve_joint(
     part of it, and the solver gets what is left."""
     deadline = Deadline.after_ms(time_limit_ms)
     solver = new_solver(backend)
-    models = [
-        OrderModel(problem, c, backend, solver=solver, name=f"o{o}_")
-        for o, (problem, c) in enumerate(zip(problems, cols, strict=True))
-    ]
+    models = []
+    for o, (problem, c) in enumerate(zip(problems, cols, strict=True)):
+        # Building goes through OR-Tools' Python API, term by term: thousands of variables can take
+        # longer than the whole limit on a busy machine, and nothing would stop it but this check.
+        if deadline.passed():
+            return JointResult(None, SolveStatus.FEASIBLE, -np.inf)
+        models.append(OrderModel(problem, c, backend, solver=solver, name=f"o{o}_"))
     if start is not None:
         for model, plan, hold in zip(models, start, fixed or [False] * len(models), strict=True):
             if hold:
@@ -83,6 +86,8 @@ def solve_joint(
             variables += v
             values += x
         solver.SetHint(variables, values)
+    if deadline.passed():
+        return JointResult(None, SolveStatus.FEASIBLE, -np.inf)
     status = solve_exactly(solver, deadline.remaining_ms())
     if status == pywraplp.Solver.OPTIMAL:
         return JointResult(tuple(m.plan() for m in models), SolveStatus.OPTIMAL, float(objective.Value()))

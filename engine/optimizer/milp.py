@@ -19,9 +19,13 @@ from engine.decision import SolveStatus
 from engine.model import ObjectiveMode
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.plan import Plan
+from engine.optimizer.twins import TwinColumns
 from engine.problem import IntArray, Problem
 
 DEFAULT_BACKEND = "CBC"
+# Twins (engine/optimizer/twins.py) as one column counting how many ship: on the hard-orders benchmark
+# this cut CBC's time on the twins family by half or more (docs/decisions.md).
+AGGREGATE_TWINS = True
 
 
 @dataclass(frozen=True)
@@ -52,45 +56,59 @@ class OrderModel:
         force: int | None = None,
         solver: pywraplp.Solver | None = None,
         name: str = "",
+        twins: TwinColumns | None = None,
     ) -> None:
-        """``name`` prefixes variable names: the solver refuses a name twice."""
+        """``name`` prefixes variable names: the solver refuses a name twice. With ``twins`` (over
+        ``cols``), the model has a column per group of twins (engine/optimizer/twins.py) whose y
+        counts how many of them ship, each with the group's stock and costs (twins are never
+        capped); ``plan`` gives each twin used its own units."""
         solver = solver or new_solver(backend)
         self.solver = solver
         self.problem = problem
+        self.twins = twins
+        if twins is not None:
+            cols = twins.heads
         self.cols = cols
+        self.copies = np.ones(len(cols), dtype=np.int64) if twins is None else twins.sizes
         terms = problem.terms
         inf = solver.infinity()
         avail = problem.avail[:, cols]
         allowed = problem.allowed[:, cols]
         units_total = int(problem.qty.sum())
-        self.y = [solver.BoolVar(f"{name}y{j}") for j in range(len(cols))]
+        self.y = [
+            solver.BoolVar(f"{name}y{j}") if k == 1 else solver.IntVar(0, int(k), f"{name}y{j}")
+            for j, k in enumerate(self.copies.tolist())
+        ]
         if force is not None:
             self.y[int(np.nonzero(cols == force)[0][0])].SetLb(1)
         self.x: dict[tuple[int, int], pywraplp.Variable] = {}
         rows: list[list[pywraplp.Variable]] = [[] for _ in range(problem.n_lines)]
         columns: list[list[int]] = [[] for _ in range(problem.n_lines)]  # the node of each of rows' variables
+        links: list[list[int]] = [[] for _ in range(problem.n_lines)]  # units per shipment of each of rows'
         by_sku_node: dict[tuple[int, int], list[pywraplp.Variable]] = {}
         by_node: dict[int, list[pywraplp.Variable]] = {}
         for line, j in zip(*np.nonzero(allowed), strict=True):
             line, j = int(line), int(j)
             k = int(problem.sku_row[line])
-            ub = int(min(problem.qty[line], avail[k, j], problem.max_units[cols[j]]))
-            if ub <= 0:
+            per = int(min(problem.qty[line], avail[k, j], problem.max_units[cols[j]]))  # from one shipment
+            if per <= 0:
                 continue
+            ub = min(int(problem.qty[line]), per * int(self.copies[j]))
             var = solver.IntVar(0, ub, "")
             self.x[line, j] = var
             rows[line].append(var)
             columns[line].append(j)
+            links[line].append(per)
             by_sku_node.setdefault((k, j), []).append(var)
             by_node.setdefault(j, []).append(var)
-            link = solver.Constraint(-inf, 0.0)  # x <= ub * y
+            link = solver.Constraint(-inf, 0.0)  # x <= per * y
             link.SetCoefficient(var, 1.0)
-            link.SetCoefficient(self.y[j], -float(ub))
+            link.SetCoefficient(self.y[j], -float(per))
         for line, row in enumerate(rows):
             if len(row) > 1:
                 self._add([(v, 1.0) for v in row], -inf, float(problem.qty[line]))
         for line, row in enumerate(rows):
-            self._add_rounding_cuts(int(problem.qty[line]), row, [self.y[j] for j in columns[line]])
+            self._add_rounding_cuts(int(problem.qty[line]), row, [self.y[j] for j in columns[line]], links[line])
         for (k, j), vars_ in by_sku_node.items():
             if len(vars_) > 1:
                 self._add([*((v, 1.0) for v in vars_), (self.y[j], -float(avail[k, j]))], -inf, 0.0)
@@ -114,7 +132,9 @@ class OrderModel:
         self.cost.append((s, terms.split_penalty))
         self.cost_offset = bo * units_total
 
-    def _add_rounding_cuts(self, qty: int, xs: list[pywraplp.Variable], ys: list[pywraplp.Variable]) -> None:
+    def _add_rounding_cuts(
+        self, qty: int, xs: list[pywraplp.Variable], ys: list[pywraplp.Variable], per: list[int]
+    ) -> None:
         """Mixed-integer rounding cuts for one line: they keep the relaxation from opening a node a
         third of the way to ship one unit of three when no open node holds all three.
 
@@ -122,11 +142,12 @@ class OrderModel:
         Σ a_n y_n + b >= q. Divided by d, with y integer and b >= 0 continuous, rounding gives
         Σ F(a_n / d) y_n + b / (d f) >= ceil(q / d), f = frac(q / d) > 0, F(v) = floor(v) +
         min(frac(v), f) / f. With b = q - Σ x: Σ F y_n - Σ x / (d f) >= ceil(q / d) - q / (d f).
-        One cut per distinct a_n strictly between 1 and q taken as d.
+        One cut per distinct a_n strictly between 1 and q taken as d. Valid for integer y too (a
+        column standing for several twins), a_n being the units one of its shipments can hold.
         """
         if qty < 3 or len(xs) < 2:
             return
-        a = np.array([var.ub() for var in xs])
+        a = np.array(per, dtype=np.float64)
         for d in sorted({float(v) for v in a.tolist() if 1.0 < v < qty}):
             beta = qty / d
             f = beta - np.floor(beta)
@@ -161,30 +182,30 @@ class OrderModel:
     def hint_values(self, plan: Plan) -> tuple[list[pywraplp.Variable], list[float]]:
         """``plan`` as values of this model's variables."""
         variables = list(self.x.values()) + self.y
-        used = plan.x.sum(axis=0) > 0
-        values = [float(plan.x[line, self.cols[j]]) for (line, j) in self.x] + [
-            1.0 if used[c] else 0.0 for c in self.cols.tolist()
-        ]
+        if self.twins is not None:
+            x, used = self.twins.fold(plan.x)
+        else:
+            x, used = plan.x[:, self.cols], (plan.x[:, self.cols].sum(axis=0) > 0).astype(np.int64)
+        values = [float(x[line, j]) for (line, j) in self.x] + [float(u) for u in used.tolist()]
         return variables, values
 
     def fix(self, plan: Plan) -> None:
         """Hold every variable at ``plan`` (which ships only from this model's columns)."""
-        used = plan.x.sum(axis=0) > 0
-        for (line, j), var in self.x.items():
-            value = float(plan.x[line, self.cols[j]])
+        for var, value in zip(*self.hint_values(plan), strict=True):
             var.SetBounds(value, value)
-        for j, y in enumerate(self.y):
-            value = 1.0 if used[self.cols[j]] else 0.0
-            y.SetBounds(value, value)
 
     def solve(self, time_limit_ms: int) -> int:
         return solve_exactly(self.solver, time_limit_ms)
 
     def plan(self) -> Plan:
-        x = np.zeros((self.problem.n_lines, self.problem.n_nodes), dtype=np.int64)
+        x = np.zeros((self.problem.n_lines, len(self.cols)), dtype=np.int64)
         for (line, j), var in self.x.items():
-            x[line, self.cols[j]] = round(var.solution_value())
-        return Plan(x)
+            x[line, j] = round(var.solution_value())
+        if self.twins is not None:
+            return Plan(self.twins.unfold(x))
+        full = np.zeros((self.problem.n_lines, self.problem.n_nodes), dtype=np.int64)
+        full[:, self.cols] = x
+        return Plan(full)
 
 
 def new_solver(backend: str) -> pywraplp.Solver:
@@ -214,7 +235,8 @@ def solve_milp(
 ) -> MilpResult:
     """Solve over candidate columns ``cols``; ``force`` (a column index) must ship (for "why not X")."""
     deadline = Deadline.after_ms(time_limit_ms)  # shared by the lexicographic phases
-    model = OrderModel(problem, cols, backend, force)
+    twins = TwinColumns(problem, cols) if force is None and AGGREGATE_TWINS else None
+    model = OrderModel(problem, cols, backend, force, twins=twins if twins is not None and twins.any else None)
     if start is not None:
         model.hint(start)
     solver = model.solver

@@ -4,7 +4,7 @@ After the LP relaxation's reduced-cost fixing, orders whose lines do not interac
 line, no binding capacity) go to an exact branch and bound over node subsets
 (engine/optimizer/subset_search.py) before CBC: on 30-line orders over 2,000 nodes it proves in
 5-130 ms what CBC took 30-400 ms for. CBC remains the fallback (other structures, or a search that
-needs more than its visit budget).
+needs more than its work budget).
 
 Every path is exact unless the solver's time runs out, in which case the best
 plan found (never nothing: backordering everything is always a plan) is
@@ -32,7 +32,7 @@ from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import DEFAULT_BACKEND, LpResult, solve_lp, solve_milp
 from engine.optimizer.plan import Plan, is_feasible
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
-from engine.optimizer.subset_search import LpView, best_by_search, searchable
+from engine.optimizer.subset_search import LpView, best_by_search, local_search, searchable
 from engine.problem import Problem, select_columns
 
 # Costs are sums of a few dozen money amounts; anything closer than this is a tie.
@@ -40,6 +40,7 @@ COST_EPSILON = 1e-7
 DEFAULT_TIME_LIMIT_MS = 2_000
 LP_FIXING_MIN_COLUMNS = 16  # below this, the solver's own root LP does the same work
 IMPROVE_POOL = 12  # nodes beyond the incumbent's searched exactly for a better upper bound
+LOCAL_SEARCH = True  # engine/optimizer/subset_search.local_search (a switch for measuring what it buys)
 IMPROVE_MAX_WORK = 100_000  # a few ms: it runs on every order that gets this far, and only bounds
 
 
@@ -103,6 +104,15 @@ def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) 
         # Some optimal plan avoids every dominated node: the same argument over what is left.
         if cols.shape[0] > 1 and searched is not None and searched.covers(cols, most):
             return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, upper, int(cols.shape[0]))
+    if cols.shape[0] > IMPROVE_POOL and LOCAL_SEARCH and searchable(problem, cols):
+        # Many candidates left: a few exact add/drop/swap moves from the incumbent's nodes find a
+        # far better plan in milliseconds (the checkout budget may end before any search does) and
+        # a tighter bound for every step below.
+        better = local_search(problem, np.union1d(cols, incumbent.used()), incumbent, most)
+        if better.objective(problem) < upper - COST_EPSILON:
+            incumbent, upper = better, better.objective(problem)
+            most = max_useful_shipments(problem, floor, upper)
+            cols = cols[lower_by_node[cols] <= upper + COST_EPSILON]
     global_floor = float(min(terms.backorder_penalty * problem.qty.sum(), lower_by_node.min()))
     if cols.shape[0] == 0:
         return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SINGLE_NODE_BOUND, upper, 0)

@@ -24,9 +24,15 @@ import numpy as np
 
 from engine.optimizer.enumeration import best_by_enumeration
 from engine.optimizer.plan import Plan
+from engine.optimizer.twins import previous_twin, twin_groups
 from engine.problem import IntArray, Problem
 
-MAX_VISITS = 2_000  # subsets expanded (~0.1 ms each) before giving up: the caller falls back to the solver
+# Work (lines x later candidates, summed over the subsets expanded) before giving up: the caller falls
+# back to the solver. Searches that end in a proof mostly need little (at most 90,000 on the reference
+# instances); ones that fail spent 1-3 s on the old budget of 2,000 visits before CBC took over. At
+# 300,000 one 2,000-node order fell to CBC (420-580 ms instead of about 150): docs/decisions.md.
+MAX_WORK = 1_000_000
+_LOCAL_MAX_SET = 14  # a local search's set is turned into a plan by enumerating its subsets
 _CLOCK_EVERY = 16  # expansions between deadline checks
 _TIE = 1e-7  # costs closer than this are ties (search.COST_EPSILON)
 # Weights of the submodular bound against the LP's in the child bound (1: submodular only). Mixes in
@@ -200,7 +206,7 @@ def best_by_search(
     out_of_time: Callable[[], bool] = lambda: False,
 ) -> tuple[Plan, bool]:
     """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses
-    more) and True; or, after MAX_VISITS expansions or once ``out_of_time()``, the best plan found
+    more) and True; or, after MAX_WORK of work or once ``out_of_time()``, the best plan found
     so far (at worst ``incumbent``) and False.
 
     Nodes are branched on in order of the LP's y (most open first), then of their cost alone:
@@ -211,6 +217,7 @@ def best_by_search(
     _, alone = _extensions(_lines(problem, cols), [], np.arange(len(cols)))
     positions = np.lexsort((alone, -lp.y)) if lp is not None else np.argsort(alone, kind="stable")
     ranked = cols[positions]
+    previous_twin = _previous_twin(problem, ranked)
     lines = _lines(problem, ranked)
     floors = _Floors.of(lines)
     view = (lp.bound, lp.reduced) if lp is not None else None
@@ -218,15 +225,16 @@ def best_by_search(
     bounds = _LpBound.of(view, positions)
     best_set: list[int] | None = None
     stack: list[list[int]] = [[]]
-    visits = 0
+    visits = work = 0
     while stack:
         members = stack.pop()
         visits += 1
-        if visits > MAX_VISITS or (visits % _CLOCK_EVERY == 0 and out_of_time()):
+        if work > MAX_WORK or (visits % _CLOCK_EVERY == 0 and out_of_time()):
             return _plan(problem, ranked, best_set, incumbent), False
         rest = np.arange(members[-1] + 1 if members else 0, len(ranked))
         if rest.shape[0] == 0:
             continue
+        work += rest.shape[0] * problem.n_lines
         cost_i, extended = _extensions(lines, members, rest)
         best = int(np.argmin(extended))
         if extended[best] < upper - _TIE:
@@ -236,10 +244,18 @@ def best_by_search(
             continue
         bound = _child_bounds(bounds, members, rest, extended, np.maximum(0.0, cost_i - extended), slots)
         bound = np.maximum(bound, floors.children(members, rest))
-        open_ = np.nonzero(bound < upper - _TIE)[0]
+        # Of a group of twins, a set takes the first ones in rank order (engine/optimizer/twins.py).
+        twin_before = previous_twin[rest]
+        canonical = (twin_before < 0) | np.isin(twin_before, members)
+        open_ = np.nonzero((bound < upper - _TIE) & canonical)[0]
         # Pushed last-first, so the first (most promising) child is expanded first.
         stack.extend([*members, int(rest[i])] for i in open_[::-1].tolist())
     return _plan(problem, ranked, best_set, incumbent), True
+
+
+def _previous_twin(problem: Problem, ranked: IntArray) -> IntArray:
+    """[C] for each position, the last position before it holding a twin of its node (-1: none)."""
+    return previous_twin(twin_groups(problem, ranked))
 
 
 def _plan(problem: Problem, ranked: IntArray, best_set: list[int] | None, incumbent: Plan) -> Plan:
@@ -249,3 +265,45 @@ def _plan(problem: Problem, ranked: IntArray, best_set: list[int] | None, incumb
     chosen = np.sort(ranked[best_set])
     plan = best_by_enumeration(problem, chosen, len(chosen))
     return plan if plan.objective(problem) < incumbent.objective(problem) - _TIE else incumbent
+
+
+def local_search(problem: Problem, cols: IntArray, incumbent: Plan, max_size: int, max_rounds: int = 20) -> Plan:
+    """A better plan near ``incumbent``'s node set: the best single node added, dropped or swapped
+    for another, repeated while it pays (each move priced exactly, for all candidates at once, as
+    in the search above). Only a plan: nothing is proven. Under the conditions of ``searchable``."""
+    lines = _lines(problem, cols)
+    position = {int(c): p for p, c in enumerate(cols.tolist())}
+    members = sorted(position[int(n)] for n in incumbent.used().tolist() if int(n) in position)
+    if len(members) != incumbent.used().shape[0]:
+        return incumbent  # it ships from a column outside ``cols``
+    everyone = np.arange(len(cols))
+    best, _ = _set_cost(lines, members)
+    for _ in range(max_rounds):
+        move: list[int] | None = None
+        outside = np.setdiff1d(everyone, members)
+        if outside.shape[0] and len(members) < max_size:
+            _, added = _extensions(lines, members, outside)
+            i = int(np.argmin(added))
+            if added[i] < best - _TIE:
+                best, move = float(added[i]), sorted([*members, int(outside[i])])
+        for m in members:
+            rest = [x for x in members if x != m]
+            dropped, swapped = _extensions(lines, rest, outside)
+            if rest and dropped < best - _TIE:
+                best, move = dropped, rest
+            if swapped.shape[0]:
+                i = int(np.argmin(swapped))
+                if swapped[i] < best - _TIE:
+                    best, move = float(swapped[i]), sorted([*rest, int(outside[i])])
+        if move is None:
+            break
+        members = move
+    chosen = np.sort(cols[members])
+    if not 0 < len(chosen) <= _LOCAL_MAX_SET:
+        return incumbent
+    plan = best_by_enumeration(problem, chosen, len(chosen))
+    return plan if plan.objective(problem) < incumbent.objective(problem) - _TIE else incumbent
+
+
+def _set_cost(lines: _Lines, members: list[int]) -> tuple[float, np.ndarray]:
+    return _extensions(lines, members, np.zeros(0, dtype=np.int64))

@@ -58,9 +58,9 @@ class PendingReoptimization:
             c.check(bool(request.request_key.strip()), "request_key", "is required (an idempotency key of your choice)")
             c.check(len(request.request_key) <= limits.MAX_ID_LENGTH, "request_key", "is too long")
         c.check(
-            0 <= request.max_orders <= limits.MAX_ORDERS_PER_BATCH,
+            0 <= request.max_orders <= limits.MAX_ORDERS_PER_REOPTIMIZE,
             "max_orders",
-            f"must be between 0 (up to {limits.MAX_ORDERS_PER_BATCH}) and {limits.MAX_ORDERS_PER_BATCH}",
+            f"must be between 0 (up to {limits.MAX_ORDERS_PER_BATCH}) and {limits.MAX_ORDERS_PER_REOPTIMIZE}",
         )
         if convert.check_count(c, "skus", len(request.skus), 0, limits.MAX_AVAILABILITY_SKUS, "SKUs"):
             for i, sku in enumerate(request.skus):

@@ -3,10 +3,13 @@ with shared stock, against deciding one by one, and the batch's guarantees."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from engine import batch as batch_module
 from engine import limits
 from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, BatchPath, decide_batch
@@ -81,6 +84,35 @@ def test_a_batch_of_one_is_decide(case: Case) -> None:
     assert decision.bound == pytest.approx(alone.bound, abs=1e-9)
     assert batch.total == pytest.approx(alone.cost.total) and batch.sequential_total == pytest.approx(batch.total)
     assert batch.path is BatchPath.SEQUENTIAL
+
+
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_batches())
+def test_prices_alone_keep_a_true_bound_and_prove_only_the_optimum(case: BatchCase) -> None:
+    """Without the joint model (engine/optimizer/prices.py alone): the plan fits and is never worse
+    than one by one, the bound never passes the exhaustive optimum, and OPTIMAL means it."""
+    with mock.patch.object(batch_module, "JOINT_MODEL_MAX_ORDERS", 0):
+        batch = decide_batch(case.orders, case.snapshot, case.availability)
+    check_batch(case, batch)
+    best = optimal_total(case.orders, case.snapshot, case.availability)
+    assert batch.bound <= best + 1e-6
+    assert batch.total >= best - 1e-6
+    if batch.status is SolveStatus.OPTIMAL:
+        assert batch.total == pytest.approx(best, abs=1e-6)
+
+
+def test_prices_give_the_last_unit_to_the_order_that_needs_it_and_prove_it() -> None:
+    """The contested unit of two_orders_one_unit_each, settled by prices alone: B's backorder makes
+    N1's unit dear, A moves to N2, and the priced bound meets the plan."""
+    orders, snapshot, availability = two_orders_one_unit_each()
+    with (
+        mock.patch.object(batch_module, "JOINT_MODEL_MAX_ORDERS", 0),
+        mock.patch.object(batch_module, "solve_joint", side_effect=AssertionError("no joint model")),
+    ):
+        batch = decide_batch(orders, snapshot, availability)
+    a, b = batch.decisions
+    assert [x.node_id for x in a.allocations] == ["N2"] and [x.node_id for x in b.allocations] == ["N1"]
+    assert batch.path is BatchPath.JOINT and batch.status is SolveStatus.OPTIMAL
 
 
 def two_orders_one_unit_each() -> tuple[list[BatchOrder], NetworkSnapshot, Availability]:

@@ -13,10 +13,11 @@ from engine.model import GeoPoint, InventoryPosition, Node, NodeType, Order, Ord
 from engine.network import NetworkSnapshot
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
+from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import solve_lp, solve_milp
 from engine.optimizer.plan import Plan, is_feasible
 from engine.optimizer.search import SolverSettings, optimize
-from engine.optimizer.subset_search import LpView, best_by_search, searchable
+from engine.optimizer.subset_search import LpView, best_by_search, local_search, searchable
 from engine.problem import Problem, build_problem
 from engine.terms import resolve_terms
 from tests.engine.instances import load_instances
@@ -220,3 +221,24 @@ def test_every_subtree_bound_is_below_every_set_in_the_subtree(seed: int) -> Non
                     assert combined[i] <= cost + 1e-6
                     if extra:
                         assert after[i] <= cost + 1e-6
+
+
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_cases(max_nodes=7, max_lines=5, max_qty=5))
+def test_local_search_only_ever_improves_and_never_passes_the_optimum(case: Case) -> None:
+    """From the greedy plan: a feasible plan, no dearer than where it started, no cheaper than
+    exhaustive enumeration; from the empty plan with room for every node it reaches the optimum
+    whenever one node is all it takes."""
+    problem = _problem(case)
+    cols = np.arange(problem.n_nodes)
+    size = min(problem.terms.max_shipments or problem.n_nodes, problem.n_nodes)
+    if problem.n_nodes == 0 or not searchable(problem, cols) or not enumerable(problem, cols, size):
+        return
+    best = best_by_enumeration(problem, cols, size)
+    start = greedy_plan(problem)
+    found = local_search(problem, cols, start, size)
+    assert is_feasible(problem, found)
+    assert best.objective(problem) - 1e-6 <= found.objective(problem) <= start.objective(problem) + 1e-9
+    if len(best.used()) <= 1:
+        alone = local_search(problem, cols, Plan.empty(problem), size)
+        assert alone.objective(problem) == pytest.approx(best.objective(problem), abs=1e-6)

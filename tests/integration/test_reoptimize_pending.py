@@ -194,7 +194,7 @@ def test_bad_input_names_every_field(client: Client) -> None:
     with pytest.raises(grpc.RpcError) as raised:
         client.orders.ReoptimizePending(
             orders_pb2.ReoptimizePendingRequest(
-                max_orders=101, skus=[""], node_ids=[f"N{i}" for i in range(101)], solver_time_limit_ms=-1
+                max_orders=10_001, skus=[""], node_ids=[f"N{i}" for i in range(101)], solver_time_limit_ms=-1
             )
         )
     assert raised.value.code() is grpc.StatusCode.INVALID_ARGUMENT
