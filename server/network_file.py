@@ -171,9 +171,9 @@ def _decode_json(text: str, source: str) -> Any:
     except json.JSONDecodeError as exc:
         message = f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise NetworkFileError(source, [(ROOT, message)]) from None
-    except RecursionError:  # json's C reader stops at Python's recursion limit; the format nests 4 deep
+    except RecursionError:  # json's C reader stops at Python's recursion limit; the format nests 5 deep
         raise NetworkFileError(
-            source, [(ROOT, "nests arrays and objects too deep (the format needs 4 levels)")]
+            source, [(ROOT, "nests arrays and objects too deep (the format needs 5 levels)")]
         ) from None
     except ValueError as exc:  # an integer of more than 4,300 digits, NaN or Infinity
         raise NetworkFileError(source, [(ROOT, f"holds a value JSON cannot carry: {str(exc).split(';')[0]}")]) from None

@@ -19,6 +19,7 @@ EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 SECONDS_PER_DAY = 86_400
 _SPAN_BEFORE = 31  # days kept before the first day asked about (clocks are a little behind, tests look back)
 _SPAN_AFTER = 400  # and after it: this year's and next year's promises without widening
+_SPAN_MAX = 4 * 366  # a question further away starts a fresh span rather than stretching this one across years
 
 
 def weekday_of(ordinal: int) -> int:
@@ -64,8 +65,7 @@ class BusinessDays:
 
     def _widen(self, ordinal: int, n: int) -> None:
         first, flags, _, _ = self._span
-        lo = ordinal - _SPAN_BEFORE if not flags else min(first, ordinal - _SPAN_BEFORE)
-        hi = max(first + len(flags), ordinal + _SPAN_AFTER)
+        lo, hi = _span_around(ordinal, first, len(flags))
         while True:
             span = self._build(lo, hi)
             pos, days = span[2], span[3]
@@ -144,8 +144,11 @@ class ZoneClock:
 
 
 def _span_around(ordinal: int, first: int | None, length: int) -> tuple[int, int]:
-    """A span [lo, hi) holding ``ordinal`` and the old span [first, first + length), if any."""
+    """A span [lo, hi) holding ``ordinal``, and the old span [first, first + length) too when the
+    two together stay within a few years (else the old one is dropped: memory stays bounded)."""
     lo, hi = ordinal - _SPAN_BEFORE, ordinal + _SPAN_AFTER
     if first is not None and length:
-        lo, hi = min(lo, first), max(hi, first + length)
+        union = min(lo, first), max(hi, first + length)
+        if union[1] - union[0] <= _SPAN_MAX:
+            return union
     return lo, hi
