@@ -17,12 +17,13 @@ then a handful of lookups on whole epoch seconds and day ordinals.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from engine.errors import FieldViolation, InvalidInputError, Violations
-from engine.promise.calendar import BusinessDays, ZoneClock
+from engine.promise.calendar import BusinessDays, ZoneClock, span_around
 from engine.promise.model import DEFAULT_CUTOFF, CarrierService, NodeSchedule, cutoff_problems
 from engine.promise.zones import time_zone
 
@@ -81,22 +82,60 @@ class ShipBoard(NamedTuple):
     ship_days: dict[str, list[int]]
 
 
+class _Departures:
+    """When shipments of one node by one carrier service leave, for orders in at any instant.
+
+    For each working day R of the node in a span of days: the cut-off instant on R (kept within
+    R's own day) and the day a shipment released on R leaves (after processing, on a pickup day).
+    An order is released on the first working day whose cut-off is still ahead of it (its own day
+    if before the cut-off there, else the next working day), so ``leave`` is one bisection.
+    """
+
+    __slots__ = ("_clock", "_cutoff", "_processing", "_ships", "_span", "_work")
+
+    def __init__(self, clock: ZoneClock, work: BusinessDays, cutoff: int, processing: int, ships: BusinessDays) -> None:
+        self._clock = clock
+        self._work = work
+        self._cutoff = cutoff
+        self._processing = processing
+        self._ships = ships
+        # (first instant covered, cut-off instants ascending, ship days, first day, end day): the
+        # lists are what bisect and indexing read fastest
+        self._span: tuple[int, list[int], list[int], int, int] = (0, [], [], 0, 0)
+
+    def leave(self, at: int) -> tuple[int, int]:
+        """(ship day, order-by instant: the release day's cut-off) for an order in at ``at``."""
+        start, cutoffs, ships, _, _ = self._span
+        i = bisect.bisect_right(cutoffs, at)
+        if i < len(cutoffs) and at >= start:
+            return ships[i], cutoffs[i]
+        self._widen(at)
+        return self.leave(at)
+
+    def _widen(self, at: int) -> None:
+        clock, work = self._clock, self._work
+        day = clock.day_of(at)
+        _, cutoffs, _, first, end = self._span
+        lo, hi = span_around(day, first if cutoffs else None, end - first)
+        while True:
+            releases = [r for r in range(lo, hi) if work.is_business(r)]
+            instants = [max(clock.start_of(r), min(clock.at(r, self._cutoff), clock.start_of(r + 1))) for r in releases]
+            if instants and instants[-1] > at:
+                break
+            hi = day + 2 * (hi - day)  # a long closure: look further
+        leaving = [self._ships.nth_from(work.nth_from(r, self._processing)) for r in releases]
+        self._span = (clock.start_of(lo), instants, leaving, lo, hi)
+
+
 class _NodeTimes:
-    __slots__ = ("clock", "closes", "cutoffs", "opens", "processing", "ready_seconds", "ships", "work")
+    __slots__ = ("clock", "closes", "departures", "opens", "ready_seconds", "work")
 
     def __init__(
-        self,
-        clock: ZoneClock,
-        work: BusinessDays,
-        schedule: NodeSchedule,
-        cutoffs: dict[str, int],
-        ships: dict[str, BusinessDays],
+        self, clock: ZoneClock, work: BusinessDays, schedule: NodeSchedule, departures: dict[str, _Departures]
     ) -> None:
         self.clock = clock
         self.work = work
-        self.processing = schedule.processing_days
-        self.cutoffs = cutoffs  # carrier service id -> minute of day
-        self.ships = ships  # carrier service id -> days it can leave: node working and carrier pickup
+        self.departures = departures  # by carrier service id: the services the node ships with
         self.opens = schedule.opens
         self.closes = schedule.closes
         self.ready_seconds = schedule.pickup_ready_minutes * 60
@@ -155,6 +194,7 @@ class PromiseCalculator:
         v.raise_if_any()
         self._calendars: dict[tuple[frozenset[int], frozenset[int]], BusinessDays] = {}
         self._clocks: dict[str, ZoneClock] = {}
+        self._departures: dict[tuple[str, int, int, int, int], _Departures] = {}
         self._services = {s.id: _ServiceTimes(s, self._calendar(s.delivery_days, s.holidays)) for s in services}
         self._nodes = {schedule.node_id: self._node_times(schedule, by_id) for schedule in schedules}
         self._node_ids = tuple(sorted(self._nodes))
@@ -175,18 +215,22 @@ class PromiseCalculator:
             cutoffs = {sid: DEFAULT_CUTOFF for sid, s in services.items() if s.pickup_days & schedule.working_days}
         else:
             cutoffs = {c.carrier_service: c.time for c in schedule.cutoffs}
-        ships = {
-            sid: self._calendar(
-                schedule.working_days & services[sid].pickup_days, schedule.holidays | services[sid].holidays
-            )
-            for sid in cutoffs
-        }
-        return _NodeTimes(clock, self._calendar(schedule.working_days, schedule.holidays), schedule, cutoffs, ships)
+        work = self._calendar(schedule.working_days, schedule.holidays)
+        departures = {}
+        for sid, cutoff in cutoffs.items():
+            service = services[sid]
+            ships = self._calendar(schedule.working_days & service.pickup_days, schedule.holidays | service.holidays)
+            key = (schedule.time_zone, cutoff, id(work), schedule.processing_days, id(ships))
+            found = self._departures.get(key)
+            if found is None:  # nodes alike (zone, calendar, cut-off, processing) share one
+                found = self._departures[key] = _Departures(clock, work, cutoff, schedule.processing_days, ships)
+            departures[sid] = found
+        return _NodeTimes(clock, work, schedule, departures)
 
     # --- questions ------------------------------------------------------------------------------------------
 
     def offers(self, node_id: str, service_id: str) -> bool:
-        return service_id in self._node(node_id).cutoffs
+        return service_id in self._node(node_id).departures
 
     def service(self, service_id: str) -> CarrierService:
         return self._service(service_id).service
@@ -195,16 +239,11 @@ class PromiseCalculator:
         """(ship day, order-by instant) for an order in at ``at`` (epoch seconds), or None when the
         node does not ship with that service. The order-by instant is the release day's cut-off:
         every order from ``at`` until then ships the same day."""
-        node = self._node(node_id)
-        cutoff = node.cutoffs.get(service_id)
-        if cutoff is None:
-            return None
-        clock, work = node.clock, node.work
-        day = clock.day_of(at)
-        if not (work.is_business(day) and at < clock.at(day, cutoff)):
-            day = work.nth_from(day + 1)
-        ready = work.nth_from(day, node.processing) if node.processing else day
-        return node.ships[service_id].nth_from(ready), clock.at(day, cutoff)
+        node = self._nodes.get(node_id)
+        if node is None:
+            raise _unknown_node(node_id)
+        departures = node.departures.get(service_id)
+        return None if departures is None else departures.leave(at)
 
     def delivery_day(self, service_id: str, ship_day: int, zone: int) -> int:
         """The day a shipment leaving on ``ship_day`` arrives in ``zone`` (a 1-based zone index)."""
@@ -236,8 +275,8 @@ class PromiseCalculator:
         ship_days: dict[str, list[int]] = {sid: [NOT_OFFERED] * len(self._node_ids) for sid in self._services}
         until = at + _BOARD_MAX_SECONDS
         for i, node_id in enumerate(self._node_ids):
-            for sid in self._nodes[node_id].cutoffs:
-                ship_day, order_by = self.ship(node_id, sid, at)  # type: ignore[misc]  # offered: never None
+            for sid, departures in self._nodes[node_id].departures.items():
+                ship_day, order_by = departures.leave(at)
                 ship_days[sid][i] = ship_day
                 until = min(until, order_by)
         board = ShipBoard(at, until, self._node_ids, ship_days)
@@ -263,10 +302,10 @@ class PromiseCalculator:
             day = work.nth_from(day + 1)
 
     def _node(self, node_id: str) -> _NodeTimes:
-        try:
-            return self._nodes[node_id]
-        except KeyError:
-            raise InvalidInputError(FieldViolation("node_id", f"names unknown node {node_id[:60]!r}")) from None
+        node = self._nodes.get(node_id)
+        if node is None:
+            raise _unknown_node(node_id)
+        return node
 
     def _service(self, service_id: str) -> _ServiceTimes:
         try:
@@ -276,3 +315,7 @@ class PromiseCalculator:
             raise InvalidInputError(
                 FieldViolation("carrier_service", f"names unknown carrier service {service_id[:40]!r}; known: {known}")
             ) from None
+
+
+def _unknown_node(node_id: str) -> InvalidInputError:
+    return InvalidInputError(FieldViolation("node_id", f"names unknown node {node_id[:60]!r}"))

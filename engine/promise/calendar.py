@@ -65,7 +65,7 @@ class BusinessDays:
 
     def _widen(self, ordinal: int, n: int) -> None:
         first, flags, _, _ = self._span
-        lo, hi = _span_around(ordinal, first, len(flags))
+        lo, hi = span_around(ordinal, first, len(flags))
         while True:
             span = self._build(lo, hi)
             pos, days = span[2], span[3]
@@ -101,7 +101,7 @@ class ZoneClock:
         self.zone = zone
         # (first ordinal, starts): starts[i] is the first instant of local date first + i; one
         # more entry than days, so the last day has its end.
-        self._days: tuple[int, array[int]] = (0, array("q"))
+        self._days: tuple[int, list[int]] = (0, [])  # a list: bisect reads it faster than an array
         self._walls: dict[int, tuple[int, array[int]]] = {}  # minute of day -> (first ordinal, instants)
 
     def day_of(self, instant: int) -> int:
@@ -120,10 +120,14 @@ class ZoneClock:
             i = ordinal - first
             if 0 <= i < len(instants):
                 return instants[i]
-        lo, hi = _span_around(ordinal, table[0] if table else None, len(table[1]) if table else 0)
+        lo, hi = span_around(ordinal, table[0] if table else None, len(table[1]) if table else 0)
         instants = array("q", (self._wall(o, minute) for o in range(lo, hi)))
         self._walls[minute] = (lo, instants)
         return instants[ordinal - lo]
+
+    def start_of(self, ordinal: int) -> int:
+        """The first instant of local date ``ordinal``."""
+        return self.at(ordinal, 0)
 
     def _wall(self, ordinal: int, minute: int) -> int:
         if minute >= 24 * 60:  # 24:00 is the next day's midnight
@@ -136,14 +140,14 @@ class ZoneClock:
     def _widen_days(self, instant: int) -> int:
         first, starts = self._days
         guess = EPOCH_ORDINAL + instant // SECONDS_PER_DAY  # within a day of the local date anywhere on Earth
-        lo, hi = _span_around(guess, first if len(starts) else None, max(0, len(starts) - 1))
+        lo, hi = span_around(guess, first if len(starts) else None, max(0, len(starts) - 1))
         lo, hi = lo - 2, hi + 2
-        new_starts = array("q", (self._wall(o, 0) for o in range(lo, hi + 1)))
+        new_starts = [self._wall(o, 0) for o in range(lo, hi + 1)]
         self._days = (lo, new_starts)
         return lo + bisect.bisect_right(new_starts, instant) - 1
 
 
-def _span_around(ordinal: int, first: int | None, length: int) -> tuple[int, int]:
+def span_around(ordinal: int, first: int | None, length: int) -> tuple[int, int]:
     """A span [lo, hi) holding ``ordinal``, and the old span [first, first + length) too when the
     two together stay within a few years (else the old one is dropped: memory stays bounded)."""
     lo, hi = ordinal - _SPAN_BEFORE, ordinal + _SPAN_AFTER
