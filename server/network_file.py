@@ -631,13 +631,18 @@ def _node_schedule(f: _Fields, node_id: str, calendars: _Calendars) -> NodeSched
             opens=f.parsed("opens", parse_time_of_day, 0),
             closes=f.parsed("closes", parse_time_of_day, MINUTES_PER_DAY),
             holidays=_holidays(f, calendars),
-            processing_days=f.count("processing_days", optional=True) or 0,
+            processing_days=_count_or_zero(f, "processing_days"),
             cutoffs=cutoffs,
-            pickup_ready_minutes=f.count("pickup_ready_minutes", optional=True) or 0,
+            pickup_ready_minutes=_count_or_zero(f, "pickup_ready_minutes"),
         )
     except InvalidInputError as exc:
         f.engine_problems(exc, skip=frozenset({"node_id"}))  # the node's own check reports its id
         return None
+
+
+def _count_or_zero(f: _Fields, key: str) -> int:
+    """An optional count, 0 when absent; null is refused (only capacities take null)."""
+    return (f.count(key, optional=False) or 0) if key in f.obj else 0
 
 
 def _cutoffs(f: _Fields) -> tuple[Cutoff, ...]:

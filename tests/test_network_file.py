@@ -907,3 +907,11 @@ def test_every_promise_problem_is_reported_at_once_and_the_file_loads_nothing() 
         ("nodes[1].time_zone", "must be an IANA time zone such as 'America/Chicago', not 'Chicago'"),
         ("carrier_services[0].zones[2].zone", "leaves a gap: zone 3 is missing before zone 5"),
     ]
+
+
+@pytest.mark.parametrize("field", ["processing_days", "pickup_ready_minutes", "time_zone", "opens", "cutoffs"])
+def test_null_is_no_default_for_schedule_fields(field: str) -> None:
+    doc = promise_doc()
+    doc["nodes"][1][field] = None
+
+    assert [path for path, _ in problems(doc)] == [f"nodes[1].{field}"]

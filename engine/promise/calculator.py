@@ -18,18 +18,25 @@ then a handful of lookups on whole epoch seconds and day ordinals.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
 from engine.errors import FieldViolation, InvalidInputError, Violations
 from engine.promise.calendar import BusinessDays, ZoneClock, span_around
-from engine.promise.model import DEFAULT_CUTOFF, CarrierService, NodeSchedule, cutoff_problems
+from engine.promise.model import (
+    DEFAULT_CUTOFF,
+    OFFSHORE_ZONES,
+    CarrierService,
+    NodeSchedule,
+    cutoff_problems,
+)
 from engine.promise.zones import time_zone
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARRIVALS_KEPT = 4096  # (ship day, transit) pairs remembered per service: months of promises
 NOT_OFFERED = -1  # a ShipBoard's ship day where the node does not ship with the service
+OFFSHORE_REGIONS = frozenset(OFFSHORE_ZONES.values())
 _BOARD_MAX_SECONDS = 86_400  # a board is rebuilt at least daily, even where no cut-off falls
 _SECOND = timedelta(seconds=1)
 
@@ -54,7 +61,7 @@ class Promise(NamedTuple):
     carrier_service: str
     zone: int  # 1-based index into the service's zone chart
     transit_days: int
-    order_by: int  # epoch seconds: any order in from now until this instant gets the same ship day
+    order_by: int  # epoch seconds: orders in from now until (not at) this instant ship the same day
     ship_day: int
     delivery_day: int
 
@@ -99,32 +106,41 @@ class _Departures:
         self._cutoff = cutoff
         self._processing = processing
         self._ships = ships
-        # (first instant covered, cut-off instants ascending, ship days, first day, end day): the
-        # lists are what bisect and indexing read fastest
-        self._span: tuple[int, list[int], list[int], int, int] = (0, [], [], 0, 0)
+        # (first instant covered, cut-off instants ascending, ship days, order-by instants, first
+        # day, end day): lists, which bisect and indexing read fastest
+        self._span: tuple[int, list[int], list[int], list[int], int, int] = (0, [], [], [], 0, 0)
 
     def leave(self, at: int) -> tuple[int, int]:
-        """(ship day, order-by instant: the release day's cut-off) for an order in at ``at``."""
-        start, cutoffs, ships, _, _ = self._span
+        """(ship day, order-by instant) for an order in at ``at``: every order from ``at`` until the
+        order-by instant (exclusive) ships that same day, and one at it ships later."""
+        start, cutoffs, ships, until, _, _ = self._span
         i = bisect.bisect_right(cutoffs, at)
         if i < len(cutoffs) and at >= start:
-            return ships[i], cutoffs[i]
+            return ships[i], until[i]
         self._widen(at)
         return self.leave(at)
 
     def _widen(self, at: int) -> None:
         clock, work = self._clock, self._work
         day = clock.day_of(at)
-        _, cutoffs, _, first, end = self._span
+        _, cutoffs, _, _, first, end = self._span
         lo, hi = span_around(day, first if cutoffs else None, end - first)
         while True:
             releases = [r for r in range(lo, hi) if work.is_business(r)]
             instants = [max(clock.start_of(r), min(clock.at(r, self._cutoff), clock.start_of(r + 1))) for r in releases]
-            if instants and instants[-1] > at:
+            leaving = [self._ships.nth_from(work.nth_from(r, self._processing)) for r in releases]
+            i = bisect.bisect_right(instants, at)
+            # Enough when the span holds the order's release day and a later one leaving later, so
+            # its order-by instant (below) is known, not cut short by the span's end.
+            if i < len(instants) and leaving[-1] > leaving[i]:
                 break
             hi = day + 2 * (hi - day)  # a long closure: look further
-        leaving = [self._ships.nth_from(work.nth_from(r, self._processing)) for r in releases]
-        self._span = (clock.start_of(lo), instants, leaving, lo, hi)
+        # Order by: the cut-off of the last release day whose shipment leaves the same day.
+        until = list(instants)
+        for k in range(len(releases) - 2, -1, -1):
+            if leaving[k] == leaving[k + 1]:
+                until[k] = until[k + 1]
+        self._span = (clock.start_of(lo), instants, leaving, until, lo, hi)
 
 
 class _NodeTimes:
@@ -237,8 +253,8 @@ class PromiseCalculator:
 
     def ship(self, node_id: str, service_id: str, at: int) -> tuple[int, int] | None:
         """(ship day, order-by instant) for an order in at ``at`` (epoch seconds), or None when the
-        node does not ship with that service. The order-by instant is the release day's cut-off:
-        every order from ``at`` until then ships the same day."""
+        node does not ship with that service. Every order from ``at`` until the order-by instant
+        ships that same day (it is the cut-off of the last release day whose shipment leaves then)."""
         node = self._nodes.get(node_id)
         if node is None:
             raise _unknown_node(node_id)
@@ -282,6 +298,29 @@ class PromiseCalculator:
         board = ShipBoard(at, until, self._node_ids, ship_days)
         self._board = board
         return board
+
+    def deliveries(
+        self, board: ShipBoard, service_id: str, nodes: Iterable[int], miles: Sequence[float], region: str = ""
+    ) -> list[int]:
+        """The delivery day by ``service_id`` from each of ``nodes`` (indices into ``board.node_ids``)
+        to one ship-to in ``region``, ``miles[i]`` from node i; NOT_OFFERED where the node does not
+        ship with the service. The loop a checkout runs over its candidate nodes, kept to a few
+        lookups per node: the board's ship day, the zone's transit, a remembered arrival."""
+        times = self._service(service_id)
+        service, transit, arrivals = times.service, times.transit, times._arrivals
+        ship_days = board.ship_days[service_id]
+        offshore = service.zone_of(0.0, region) if region in OFFSHORE_REGIONS else 0
+        limits = service.zone_limits_miles
+        out: list[int] = []
+        for i in nodes:
+            ship_day = ship_days[i]
+            if ship_day == NOT_OFFERED:
+                out.append(NOT_OFFERED)
+                continue
+            days = transit[offshore or bisect.bisect_left(limits, miles[i]) + 1]
+            day = arrivals.get(ship_day * 64 + days)
+            out.append(times.arrival(ship_day, days) if day is None else day)
+        return out
 
     def pickup_ready(self, node_id: str, at: int) -> int:
         """When a pickup order in at ``at`` can be collected: ``pickup_ready_minutes`` of opening

@@ -27,24 +27,36 @@ def _works(schedule: NodeSchedule, day: date) -> bool:
 
 
 def reference_ship(schedule: NodeSchedule, service: CarrierService, at: datetime) -> tuple[date, datetime]:
-    """(ship date, order-by instant) for an order in at ``at``."""
+    """(ship date, order-by instant) for an order in at ``at``: the order-by instant is the cut-off
+    of the last release day whose shipment still leaves on that date."""
     zone = ZoneInfo(schedule.time_zone)
     cutoff = schedule.cutoff_for(service.id)
     assert cutoff is not None
     stamp = at.timestamp()
     day = at.astimezone(zone).date()
     if not (_works(schedule, day) and stamp < _wall(day, cutoff, zone)):
+        day = _next_working(schedule, day)
+    ship = _leaves(schedule, service, day)
+    while _leaves(schedule, service, _next_working(schedule, day)) == ship:
+        day = _next_working(schedule, day)
+    return ship, datetime.fromtimestamp(_wall(day, cutoff, zone), UTC)
+
+
+def _next_working(schedule: NodeSchedule, day: date) -> date:
+    day += ONE_DAY
+    while not _works(schedule, day):
         day += ONE_DAY
-        while not _works(schedule, day):
-            day += ONE_DAY
-    order_by = datetime.fromtimestamp(_wall(day, cutoff, zone), UTC)
+    return day
+
+
+def _leaves(schedule: NodeSchedule, service: CarrierService, release: date) -> date:
+    """The day a shipment released on ``release`` leaves: processing days, then a pickup day."""
+    day = release
     for _ in range(schedule.processing_days):
-        day += ONE_DAY
-        while not _works(schedule, day):
-            day += ONE_DAY
+        day = _next_working(schedule, day)
     while not (_works(schedule, day) and day.weekday() in service.pickup_days and day not in service.holidays):
         day += ONE_DAY
-    return day, order_by
+    return day
 
 
 def reference_delivery(service: CarrierService, ship: date, transit_days: int) -> date:

@@ -118,7 +118,9 @@ def test_a_friday_order_after_the_cutoff_is_released_saturday_and_ships_monday()
 
     assert shipped is not None
     assert date.fromordinal(shipped[0]) == date(2026, 12, 7)
-    assert local(shipped[1], CHICAGO) == "Sat 2026-12-05 15:00:00 CST"  # released Saturday, picked up Monday
+    # Released Saturday, picked up Monday; so is every order until Monday's cut-off.
+    assert local(shipped[1], CHICAGO) == "Mon 2026-12-07 15:00:00 CST"
+    assert ship("DC-CHI", at(CHICAGO, "2026-12-07", "14:59:59")) == date(2026, 12, 7)
     assert delivered("DC-CHI", at(CHICAGO, "2026-12-04", "15:00:00"), ZONE_3) == date(2026, 12, 9)
 
 
@@ -329,7 +331,7 @@ def test_a_node_without_schedule_data_works_every_day_in_utc_until_23_59() -> No
     shipped = calc.ship("PLAIN", "STANDARD", saturday_late)
     assert shipped is not None
     assert date.fromordinal(shipped[0]) == date(2026, 12, 7)  # the default services pick up Monday-Friday
-    assert instant_of(shipped[1]) == datetime(2026, 12, 5, 23, 59, tzinfo=UTC)
+    assert instant_of(shipped[1]) == datetime(2026, 12, 7, 23, 59, tzinfo=UTC)  # so do orders until Monday 23:59
     promise = calc.promise("PLAIN", "EXPRESS", saturday_late, 700.0)
     assert promise is not None and promise.transit_days == 2
 

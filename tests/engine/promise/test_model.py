@@ -130,8 +130,8 @@ def test_promises_work_without_a_system_time_zone_database() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
 
     assert done.returncode == 0, done.stderr
-    saturday_cutoff = epoch_seconds(datetime.fromisoformat("2026-12-05T23:59:00-06:00"))
-    assert done.stdout.strip() == f"({date(2026, 12, 7).toordinal()}, {saturday_cutoff})"  # released Sat, ships Mon
+    monday_cutoff = epoch_seconds(datetime.fromisoformat("2026-12-07T23:59:00-06:00"))
+    assert done.stdout.strip() == f"({date(2026, 12, 7).toordinal()}, {monday_cutoff})"  # ships Mon
 
 
 # --- carrier services and their zone charts ---------------------------------------------------------------------
