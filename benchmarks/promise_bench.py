@@ -37,6 +37,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ def ship_tos(count: int, rng: random.Random) -> list[ShipTo]:
     return rng.sample(places, count)
 
 
-def setup(seed: int = 11) -> Setup:
+def setup(places: list[ShipTo], seed: int = 11) -> Setup:
     network = read_network_file(SAMPLE)
     calc = PromiseCalculator(network.node_schedules, network.carrier_services_in_force.values())
     board = calc.board(epoch_seconds(NOW))
@@ -103,7 +104,6 @@ def setup(seed: int = 11) -> Setup:
             holders.setdefault(row.sku, []).append(index[row.node_id])
     rng = random.Random(seed)
     skus = sorted(holders)
-    places = ship_tos(400, rng)
     carts = []
     for place in places[:200]:
         chosen = rng.sample(skus, CART_LINES)
@@ -243,10 +243,10 @@ def cpu_times(s: Setup, rounds: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def instructions(name: str, n: int) -> int:
+def instructions(name: str, n: int, places_file: Path) -> int:
     command = [
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, "-m", "benchmarks.promise_bench", "--child", name, str(n),
+        sys.executable, "-m", "benchmarks.promise_bench", "--child", name, str(n), str(places_file),
     ]  # fmt: skip
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     found = re.search(r"Collected : (\d+)", done.stderr)
@@ -255,8 +255,8 @@ def instructions(name: str, n: int) -> int:
     return int(found.group(1))
 
 
-def child(name: str, n: int) -> int:
-    s = setup()
+def child(name: str, n: int, places_file: Path) -> int:
+    s = setup([ShipTo(*place) for place in json.loads(places_file.read_text())])
     run = workloads(s)[name]
     run(max(1, OPS[name] // 10))
     run(n)
@@ -287,25 +287,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--callgrind", action="store_true", help="also count instructions under valgrind")
     parser.add_argument("--calls", type=int, default=0, help="n for callgrind (default: a tenth of each timing's)")
     parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
-    parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "N"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, metavar=("WORKLOAD", "N", "PLACES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        return child(args.child[0], int(args.child[1]))
+        return child(args.child[0], int(args.child[1]), Path(args.child[2]))
 
     started = time.process_time()
     network = read_network_file(SAMPLE)
     PromiseCalculator(network.node_schedules, network.carrier_services_in_force.values()).board(epoch_seconds(NOW))
     build_sample_ms = (time.process_time() - started) * 1e3
-    s = setup()
+    places = ship_tos(400, random.Random(11))  # read once here: the ZIP table is slow under valgrind
+    s = setup(places)
     board = s.calc.board(epoch_seconds(NOW))
     offered = sum(day != NOT_OFFERED for days in board.ship_days.values() for day in days)
     candidates = statistics.mean(len(nodes) for nodes, _ in s.carts)
     micros = cpu_times(s, args.rounds)
     counts: dict[str, float] = {}
     if args.callgrind:
+        places_file = Path(tempfile.mkdtemp(prefix="promise_bench_")) / "places.json"
+        places_file.write_text(json.dumps([[p.lat, p.lon, p.region] for p in places]))
         for name in OPS:
             n = args.calls or max(20, OPS[name] // 10)
-            low, high = instructions(name, n), instructions(name, 2 * n)
+            low, high = instructions(name, n, places_file), instructions(name, 2 * n, places_file)
             counts[name] = (high - low) / n
     large = large_network(2_000)
 

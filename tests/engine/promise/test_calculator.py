@@ -411,3 +411,16 @@ def test_a_long_closure_is_crossed() -> None:
 
 def test_the_sample_like_schedules_are_all_used() -> None:
     assert {s.node_id for s in SCHEDULES} == {DC_CHI.node_id, ST_LAX.node_id, DC_NYC.node_id}
+
+
+def test_deliveries_for_candidate_nodes_are_each_nodes_promise() -> None:
+    calc = calculator()
+    now = at(CHICAGO, "2026-12-04", "14:30:00")  # a Friday: some ship today, some Monday
+    board = calc.board(now)
+    nodes = list(range(len(board.node_ids)))
+    for region, miles in (("US-CONTIGUOUS", [40.0, 700.0, 2000.0]), ("US-AK", [2800.0] * 3), ("US-HI", [4200.0] * 3)):
+        for service in SERVICES:
+            found = calc.deliveries(board, service.id, nodes, miles, region)
+            for i, node_id in enumerate(board.node_ids):
+                promise = calc.promise(node_id, service.id, now, miles[i], region)
+                assert found[i] == (NOT_OFFERED if promise is None else promise.delivery_day), (node_id, service.id)
