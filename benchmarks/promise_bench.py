@@ -19,18 +19,21 @@ On the sample network (58 nodes, carrier services GROUND, TWO_DAY and NEXT_DAY; 
 
 Timed in CPU time of this process (``time.process_time``), rounds interleaved, medians; with
 ``--callgrind`` also in instructions (valgrind's callgrind, n and 2n operations in separate
-child processes, the difference divided by n), which do not move with the shared machine's
-load. Also the calculator's build and first board on the sample and on a 2,000-node network.
+child processes, the difference divided by n; n large enough that the million or so instructions
+by which two identical children differ stays under 1%), which do not move with the shared
+machine's load. Also the calculator's build and first board on the sample and on a 2,000-node network.
 Results: benchmarks/results/<date>-promise.{md,json}.
 
     .venv/bin/python -m benchmarks.promise_bench                 # about a minute
-    .venv/bin/python -m benchmarks.promise_bench --callgrind     # plus ~5 minutes under valgrind
+    .venv/bin/python -m benchmarks.promise_bench --callgrind     # plus ~15 minutes under valgrind
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import platform
 import random
 import re
@@ -229,6 +232,27 @@ OPS = {
 }
 
 
+# Operations counted under callgrind: enough that n of them add 100 M instructions or more, since
+# two runs of the same child differ by about a million (object addresses feed some hashes).
+CALLGRIND_OPS = {
+    "promise": 40_000,
+    "ship": 40_000,
+    "board": 300,
+    "distances": 1_000,
+    "cart dates": 1_000,
+    "cart": 1_000,
+    "cart, board rebuilt": 200,
+    "cart, no board": 200,
+}
+
+
+def settle() -> None:
+    """Collect, then freeze what is left: a full collection over the loaded network's objects
+    would otherwise land in some measurements and not others (millions of instructions each)."""
+    gc.collect()
+    gc.freeze()
+
+
 def cpu_times(s: Setup, rounds: int) -> dict[str, float]:
     """µs of CPU per operation, median of ``rounds`` interleaved rounds."""
     loads = workloads(s)
@@ -248,7 +272,8 @@ def instructions(name: str, n: int, places_file: Path) -> int:
         "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
         sys.executable, "-m", "benchmarks.promise_bench", "--child", name, str(n), str(places_file),
     ]  # fmt: skip
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same string hashes in every child
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if found is None:
         raise RuntimeError(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
@@ -257,6 +282,7 @@ def instructions(name: str, n: int, places_file: Path) -> int:
 
 def child(name: str, n: int, places_file: Path) -> int:
     s = setup([ShipTo(*place) for place in json.loads(places_file.read_text())])
+    settle()
     run = workloads(s)[name]
     run(max(1, OPS[name] // 10))
     run(n)
@@ -285,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.promise_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the CPU timing")
     parser.add_argument("--callgrind", action="store_true", help="also count instructions under valgrind")
-    parser.add_argument("--calls", type=int, default=0, help="n for callgrind (default: a tenth of each timing's)")
+    parser.add_argument("--calls", type=int, default=0, help="n for callgrind (default: CALLGRIND_OPS)")
     parser.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     parser.add_argument("--child", nargs=3, metavar=("WORKLOAD", "N", "PLACES"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -298,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     build_sample_ms = (time.process_time() - started) * 1e3
     places = ship_tos(400, random.Random(11))  # read once here: the ZIP table is slow under valgrind
     s = setup(places)
+    settle()
     board = s.calc.board(epoch_seconds(NOW))
     offered = sum(day != NOT_OFFERED for days in board.ship_days.values() for day in days)
     candidates = statistics.mean(len(nodes) for nodes, _ in s.carts)
@@ -307,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         places_file = Path(tempfile.mkdtemp(prefix="promise_bench_")) / "places.json"
         places_file.write_text(json.dumps([[p.lat, p.lon, p.region] for p in places]))
         for name in OPS:
-            n = args.calls or max(20, OPS[name] // 10)
+            n = args.calls or CALLGRIND_OPS[name]
             low, high = instructions(name, n, places_file), instructions(name, 2 * n, places_file)
             counts[name] = (high - low) / n
     large = large_network(2_000)
