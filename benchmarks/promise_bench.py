@@ -388,6 +388,11 @@ def report(r: dict[str, Any], rounds: int) -> str:
     big = r["network_2000"]
     lines += [
         "",
+        "For scale: a trivial gRPC call (Health.Check) costs 190-240 µs of server CPU on this machine"
+        " (benchmarks/results/2026-12-06-service.md, docs/profiling.md); checkout's Promise call is to"
+        " cost at most twice that. `cart` is the dates' share of it: distances (shared with pricing)"
+        " and the earliest delivery per carrier service over the cart's candidate nodes.",
+        "",
         f"2,000-node network: calculator built in {big['build_ms']} ms, first board (spans built)"
         f" {big['first_board_ms']} ms, a board after a cut-off {big['board_ms']} ms.",
         "",
