@@ -87,10 +87,10 @@ soak: install $(H2GEN)  ## 10 minutes of Source at 70% of measured peak: errors,
 
 # The server fuzzers (tests/fuzz/) run FUZZ_SECONDS each (or FUZZ_CASES cases, whichever ends first) on a
 # fresh seed, printed with the case counts; SEED=<n> repeats a run. `make test` runs them briefly, seed fixed.
-fuzz: install  ## the optimizer's property tests with 20x the examples, then the server fuzzers; not in make test
+fuzz: install  ## the optimizer's and the promise calculator's property tests with 20x the examples, then the server fuzzers; not in make test
 	OMS_FUZZ_FACTOR=$(or $(FACTOR),20) $(BIN)/pytest -q tests/engine/test_optimality.py \
 		tests/engine/test_optimizer_subset_search.py tests/engine/test_dominance.py tests/engine/test_problem_build.py \
-		tests/engine/test_batch.py
+		tests/engine/test_batch.py tests/engine/promise/test_reference.py
 	OMS_FUZZ_SECONDS=$(or $(FUZZ_SECONDS),120) OMS_FUZZ_CASES=$(FUZZ_CASES) OMS_FUZZ_SEED=$(or $(SEED),random) \
 		$(BIN)/pytest -q -s --timeout 0 tests/fuzz/test_server_fuzz.py
 

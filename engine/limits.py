@@ -25,6 +25,18 @@ MAX_SERVICE_LEVELS = 32  # rate tables per network
 MAX_ZONE_LIMIT_MILES = 12_500.0  # about half the Earth's circumference: no two points are further apart
 DEFAULT_PAGE_SIZE = 200
 
+# Delivery promise data (docs/promise.md, docs/network-file.md): calendars stay finite and searches short.
+MAX_CARRIER_SERVICES = 64  # per network
+MAX_HOLIDAYS = 1_000  # dates per node or carrier service (a decade of daily closures is already absurd)
+MAX_HOLIDAY_CALENDARS = 64  # named holiday lists in one network file
+FIRST_CALENDAR_YEAR = 2000  # holidays and promised dates lie within these years
+LAST_CALENDAR_YEAR = 2100
+MAX_TRANSIT_DAYS = 30  # business days of one carrier service to one zone
+MAX_PROCESSING_DAYS = 30  # working days a node needs before a shipment can leave
+MAX_PICKUP_READY_MINUTES = 7 * 24 * 60  # opening minutes before a pickup order is ready
+MAX_REMOTE_AREA_ZIP3 = 1_000  # every three-digit ZIP prefix there is
+MAX_DIM_DIVISOR = 100_000.0  # cubic inches per billed pound; carriers use 139-250
+
 # Planner rule files (docs/rules.md, "Limits"): checked while reading, so no file can hold a worker.
 # A set at every bound validates and compiles in about a second; see the table in docs/rules.md.
 MAX_RULE_FILES = 50  # files in one rule set

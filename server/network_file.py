@@ -1,4 +1,5 @@
-"""Network files: a whole network (nodes, catalogue, stock counts, carrier rates) as one JSON document.
+"""Network files: a whole network (nodes, catalogue, stock counts, carrier rates and services, node
+calendars) as one JSON document.
 
 The format is described field by field in docs/network-file.md. Loading checks
 everything and reports every problem at once, each under the JSON path where it
@@ -13,14 +14,34 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 from engine import limits
 from engine.errors import InvalidInputError
-from engine.model import GeoPoint, Item, Node, NodeType
+from engine.model import GeoPoint, Item, Node, NodeType, id_problem
+from engine.promise.model import (
+    ALL_WEEK,
+    DEFAULT_TIME_ZONE,
+    MINUTES_PER_DAY,
+    MONDAY_TO_FRIDAY,
+    OFFSHORE_ZONES,
+    CarrierService,
+    Cutoff,
+    NodeSchedule,
+    Weekday,
+    ZoneRate,
+    carrier_services_in_force,
+    cutoff_problems,
+    holiday_problem,
+    parse_date,
+    parse_time_of_day,
+    parse_weekday,
+    serves_standard,
+    unoffered_services,
+)
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable, rate_tables_in_force
 from server.store.base import InventoryUpdate, UpdateKind
 
@@ -36,11 +57,26 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _REGION = re.compile(r"[A-Z]{2}(-[A-Z0-9]{1,3})?")
 _DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 
-_TOP_FIELDS = frozenset({"format", "currency", "as_of", "nodes", "items", "inventory", "rate_tables"})
+_TOP_FIELDS = frozenset(
+    {
+        "format",
+        "currency",
+        "as_of",
+        "nodes",
+        "items",
+        "inventory",
+        "rate_tables",
+        "holiday_calendars",
+        "carrier_services",
+    }
+)
 _NODE_FIELDS = frozenset(
     {
         "id", "type", "name", "region", "lat", "lon", "pick_pack_cost", "unit_handling_cost",
         "max_shipments", "max_units", "can_ship", "can_pickup", "is_open", "tags",
+        # the node's schedule (docs/promise.md)
+        "time_zone", "working_days", "opens", "closes", "holidays", "holiday_calendars", "processing_days",
+        "cutoffs", "pickup_ready_minutes",
     }
 )  # fmt: skip
 _ITEM_FIELDS = frozenset(
@@ -48,6 +84,16 @@ _ITEM_FIELDS = frozenset(
 )
 _INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand"})
 _RATE_TABLE_FIELDS = frozenset({"service_level", "zone_limits_miles", "base", "per_lb"})
+_HOLIDAY_CALENDAR_FIELDS = frozenset({"id", "dates"})
+_CUTOFF_FIELDS = frozenset({"carrier_service", "time"})
+_CARRIER_SERVICE_FIELDS = frozenset(
+    {
+        "id", "carrier", "service_level", "zones", "pickup_days", "delivery_days", "holidays", "holiday_calendars",
+        "dim_divisor", "residential_surcharge", "non_contiguous_surcharge", "remote_area_surcharge",
+        "remote_area_zip3",
+    }
+)  # fmt: skip
+_ZONE_FIELDS = frozenset({"zone", "up_to_miles", "transit_days", "base", "per_lb"})
 
 _T = TypeVar("_T")
 
@@ -58,6 +104,11 @@ class NetworkFile:
 
     ``rate_tables`` are the file's own, empty when it has no ``rate_tables`` section (a present
     section always holds STANDARD); ``rate_tables_in_force`` is what decisions on it use.
+
+    ``node_schedules`` has one schedule per node, in the order of ``nodes`` (defaults where the file
+    gives none); ``carrier_services`` are the file's own, empty without a ``carrier_services``
+    section; ``carrier_services_in_force`` is what promises on it use (docs/promise.md). Neither
+    is written to a store yet.
     """
 
     currency: str
@@ -66,10 +117,16 @@ class NetworkFile:
     items: tuple[Item, ...]
     inventory: tuple[InventoryUpdate, ...]
     rate_tables: tuple[RateTable, ...] = ()
+    node_schedules: tuple[NodeSchedule, ...] = ()
+    carrier_services: tuple[CarrierService, ...] = ()
 
     @property
     def rate_tables_in_force(self) -> dict[str, RateTable]:
         return rate_tables_in_force(self.rate_tables)
+
+    @property
+    def carrier_services_in_force(self) -> dict[str, CarrierService]:
+        return carrier_services_in_force(self.carrier_services, self.rate_tables)
 
 
 class NetworkFileError(Exception):
@@ -114,9 +171,9 @@ def _decode_json(text: str, source: str) -> Any:
     except json.JSONDecodeError as exc:
         message = f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
         raise NetworkFileError(source, [(ROOT, message)]) from None
-    except RecursionError:  # json's C reader stops at Python's recursion limit; the format nests 4 deep
+    except RecursionError:  # json's C reader stops at Python's recursion limit; the format nests 5 deep
         raise NetworkFileError(
-            source, [(ROOT, "nests arrays and objects too deep (the format needs 4 levels)")]
+            source, [(ROOT, "nests arrays and objects too deep (the format needs 5 levels)")]
         ) from None
     except ValueError as exc:  # an integer of more than 4,300 digits, NaN or Infinity
         raise NetworkFileError(source, [(ROOT, f"holds a value JSON cannot carry: {str(exc).split(';')[0]}")]) from None
@@ -168,19 +225,24 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
         raise NetworkFileError(source, problems)
     currency = _currency(top)
     as_of = _as_of(top)
-    nodes = _parse_all(top, "nodes", _NODE_FIELDS, _node, required=True)
+    calendars = _holiday_calendars(top)
+    nodes = _parse_all(top, "nodes", _NODE_FIELDS, lambda f: _node(f, calendars), required=True)
     items = _parse_all(top, "items", _ITEM_FIELDS, _item, required=False)
     inventory = _inventory(top, nodes, items, as_of)
     rate_tables = _rate_tables(top)
+    services = _carrier_services(top, calendars)
+    _check_promise_data(top, nodes, rate_tables, services)
     if problems:
         raise NetworkFileError(source, problems)
     return NetworkFile(
         currency=currency,
         as_of=as_of,
-        nodes=tuple(node for _, node in nodes if node is not None),
+        nodes=tuple(entry.node for _, entry in nodes if entry is not None),
         items=tuple(item for _, item in items if item is not None),
         inventory=tuple(inventory),
         rate_tables=tuple(table for _, table in rate_tables if table is not None),
+        node_schedules=tuple(entry.schedule for _, entry in nodes if entry is not None),
+        carrier_services=tuple(service for _, service in services if service is not None),
     )
 
 
@@ -313,11 +375,11 @@ class _Fields:
             return 0.0
         return _as_float(value)
 
-    def money(self, key: str) -> float:
+    def money(self, key: str, default: float | None = None) -> float:
         """A decimal amount in major units: a JSON number or a decimal string such as "4.25"."""
-        value = self._get(key, _MONEY, required=True)
+        value = self._get(key, _MONEY, required=default is None)
         if value is None:
-            return 0.0
+            return default or 0.0
         amount, wrong = _money_value(value)
         if wrong:
             self.problem(key, wrong)
@@ -410,11 +472,54 @@ class _Fields:
                 self.bad.add(key)
         return out
 
-    def engine_problems(self, error: InvalidInputError) -> None:
-        """Record a constructor's violations, except those about fields already reported as bad."""
+    def strings(self, key: str) -> list[str]:
+        """An optional array of strings (empty when absent); a bad entry is named by its index."""
+        out: list[str] = []
+        for i, entry in enumerate(self.array(key, required=False)):
+            if isinstance(entry, str):
+                out.append(entry)
+            else:
+                self.problem(f"{key}[{i}]", f"must be a string, not {_json_type(entry)}")
+                self.bad.add(key)
+        return out
+
+    def parsed(self, key: str, parse: Callable[[str], _T], default: _T) -> _T:
+        """An optional string read by ``parse`` (whose ValueError is the problem); ``default`` when
+        absent or bad."""
+        if key not in self.obj:
+            return default
+        text = self.string(key, default="")
+        if key in self.bad:
+            return default
+        try:
+            return parse(text)
+        except ValueError as exc:
+            self.problem(key, str(exc))
+            return default
+
+    def parsed_array(self, key: str, parse: Callable[[str], _T]) -> list[_T]:
+        """An optional array of strings each read by ``parse``; a bad entry is named by its index."""
+        out: list[_T] = []
+        for i, text in enumerate(self.strings(key)):
+            try:
+                out.append(parse(text))
+            except ValueError as exc:
+                self.problem(f"{key}[{i}]", str(exc))
+                self.bad.add(key)
+        return out
+
+    def optional_number(self, key: str) -> float | None:
+        if key not in self.obj:
+            return None
+        value = self.number(key)
+        return None if key in self.bad else value
+
+    def engine_problems(self, error: InvalidInputError, skip: frozenset[str] = frozenset()) -> None:
+        """Record a constructor's violations, except those about fields already reported as bad
+        (or named in ``skip``: fields another constructor has reported on already)."""
         for violation in error.violations:
             head = re.split(r"[.\[]", violation.field, maxsplit=1)[0]
-            if head not in self.bad:
+            if head not in self.bad and head not in skip:
                 self.problems.append((self.at(violation.field), violation.description))
 
 
@@ -471,7 +576,22 @@ def _parse_all(
     return out
 
 
-def _node(f: _Fields) -> tuple[str, Node | None]:
+@dataclass(frozen=True, slots=True)
+class _NodeEntry:
+    node: Node
+    schedule: NodeSchedule
+    index: int  # its place in the file's nodes array, for problems found later
+
+
+def _node(f: _Fields, calendars: _Calendars) -> tuple[str, _NodeEntry | None]:
+    node_id, node = _node_itself(f)
+    schedule = _node_schedule(f, node_id, calendars)
+    if node is None or schedule is None or not f.ok:
+        return node_id, None
+    return node_id, _NodeEntry(node, schedule, int(f.path[len("nodes[") : -1]))  # f.path is "nodes[<i>]"
+
+
+def _node_itself(f: _Fields) -> tuple[str, Node | None]:
     node_id = f.string("id")
     node_type = _node_type(f)
     region = f.string("region", default="")
@@ -497,7 +617,88 @@ def _node(f: _Fields) -> tuple[str, Node | None]:
     except InvalidInputError as exc:
         f.engine_problems(exc)
         return node_id, None
-    return node_id, (node if f.ok else None)
+    return node_id, node
+
+
+def _node_schedule(f: _Fields, node_id: str, calendars: _Calendars) -> NodeSchedule | None:
+    """The node's schedule fields; the defaults (docs/promise.md) for those it leaves out."""
+    cutoffs = _cutoffs(f) if "cutoffs" in f.obj else None
+    try:
+        return NodeSchedule(
+            node_id=node_id,
+            time_zone=f.string("time_zone", default=DEFAULT_TIME_ZONE),
+            working_days=_weekdays(f, "working_days", ALL_WEEK),
+            opens=f.parsed("opens", parse_time_of_day, 0),
+            closes=f.parsed("closes", parse_time_of_day, MINUTES_PER_DAY),
+            holidays=_holidays(f, calendars),
+            processing_days=_count_or_zero(f, "processing_days"),
+            cutoffs=cutoffs,
+            pickup_ready_minutes=_count_or_zero(f, "pickup_ready_minutes"),
+        )
+    except InvalidInputError as exc:
+        f.engine_problems(exc, skip=frozenset({"node_id"}))  # the node's own check reports its id
+        return None
+
+
+def _count_or_zero(f: _Fields, key: str) -> int:
+    """An optional count, 0 when absent; null is refused (only capacities take null)."""
+    return (f.count(key, optional=False) or 0) if key in f.obj else 0
+
+
+def _cutoffs(f: _Fields) -> tuple[Cutoff, ...]:
+    cutoffs: list[Cutoff] = []
+    entries = f.array("cutoffs", required=True)
+    for i, element in enumerate(entries):
+        path = f.at(f"cutoffs[{i}]")
+        if not isinstance(element, Mapping):
+            f.problem(f"cutoffs[{i}]", f"must be an object, not {_json_type(element)}")
+            continue
+        c = _Fields(element, path, f.problems, _CUTOFF_FIELDS)
+        service = c.string("carrier_service").upper()  # matched in any case, kept upper-cased
+        if "time" in c.obj:
+            time = c.parsed("time", parse_time_of_day, 0)
+        else:
+            c.problem("time", "is required")
+            time = 0
+        try:
+            cutoff = Cutoff(service, time)
+        except InvalidInputError as exc:
+            c.engine_problems(exc)
+            continue
+        if c.ok:
+            cutoffs.append(cutoff)
+    if len(cutoffs) != len(entries):
+        f.bad.add("cutoffs")  # one entry broken: the rest are not also checked against each other
+    return tuple(cutoffs)
+
+
+def _weekdays(f: _Fields, key: str, default: frozenset[Weekday]) -> frozenset[Weekday]:
+    if key not in f.obj:
+        return default
+    days = frozenset(f.parsed_array(key, parse_weekday))
+    return days if key not in f.bad else default
+
+
+_Calendars = dict[str, frozenset[date] | None]  # holiday calendar id -> its dates (None: the calendar is broken)
+
+
+def _holidays(f: _Fields, calendars: _Calendars) -> frozenset[date]:
+    """The object's own holidays and those of the holiday calendars it names, as one set."""
+    days = set(f.parsed_array("holidays", parse_date))
+    for i, name in enumerate(f.strings("holiday_calendars")):
+        if name not in calendars:
+            known = ", ".join(sorted(calendars)) or "none in this file"
+            f.problem(f"holiday_calendars[{i}]", f"names unknown holiday calendar {name[:60]!r}; known: {known}")
+            f.bad.add("holiday_calendars")
+            continue
+        dates = calendars[name]
+        if dates is None:
+            f.bad.add("holidays")  # that calendar's problems are reported once, at the calendar
+        else:
+            days |= dates
+    if "holiday_calendars" in f.bad:
+        f.bad.add("holidays")
+    return frozenset(days)
 
 
 def _node_type(f: _Fields) -> NodeType:
@@ -618,3 +819,171 @@ def _rate_table(f: _Fields) -> tuple[str, RateTable | None]:
         f.engine_problems(exc)
         return level, None
     return level, (table if f.ok else None)
+
+
+# --- holiday calendars and carrier services -----------------------------------------------------------------
+
+
+def _holiday_calendars(top: _Fields) -> _Calendars:
+    """Named lists of dates that nodes and carrier services take their holidays from."""
+    calendars: _Calendars = {}
+    if "holiday_calendars" not in top.obj:
+        return calendars
+    entries = top.array("holiday_calendars", required=True)
+    if len(entries) > limits.MAX_HOLIDAY_CALENDARS:
+        top.problem(
+            "holiday_calendars", f"has {len(entries)} calendars; at most {limits.MAX_HOLIDAY_CALENDARS} are allowed"
+        )
+        return calendars
+    first: dict[str, int] = {}
+    for i, element in enumerate(entries):
+        path = f"holiday_calendars[{i}]"
+        if not isinstance(element, Mapping):
+            top.problems.append((path, f"must be an object, not {_json_type(element)}"))
+            continue
+        f = _Fields(element, path, top.problems, _HOLIDAY_CALENDAR_FIELDS)
+        name = f.string("id")
+        if "id" not in f.bad and (problem := id_problem(name)) is not None:
+            f.problem("id", problem)
+        elif name in first:
+            f.problem("id", f"duplicates {name[:60]!r} (first at holiday_calendars[{first[name]}])")
+        first.setdefault(name, i)
+        if "dates" not in f.obj:
+            f.problem("dates", "is required")
+        dates = f.parsed_array("dates", parse_date)
+        if len(dates) > limits.MAX_HOLIDAYS:
+            f.problem("dates", f"has {len(dates)} dates; at most {limits.MAX_HOLIDAYS} are allowed")
+        for j, day in enumerate(dates if "dates" not in f.bad else ()):
+            if (problem := holiday_problem(day)) is not None:
+                f.problem(f"dates[{j}]", problem)
+        if "id" not in f.bad and name not in calendars:
+            calendars[name] = frozenset(dates) if f.ok else None
+    return calendars
+
+
+def _carrier_services(top: _Fields, calendars: _Calendars) -> list[tuple[str, CarrierService | None]]:
+    if "carrier_services" not in top.obj:
+        return []
+    services = _parse_all(
+        top, "carrier_services", _CARRIER_SERVICE_FIELDS, lambda f: _carrier_service(f, calendars),
+        required=True, id_field="id",
+    )  # fmt: skip
+    if "carrier_services" in top.bad:
+        return services
+    if len(services) > limits.MAX_CARRIER_SERVICES:
+        top.problem(
+            "carrier_services", f"has {len(services)} services; at most {limits.MAX_CARRIER_SERVICES} are allowed"
+        )
+    # Unchecked while some service is unreadable: it may be the STANDARD one.
+    if all(service is not None for _, service in services) and not serves_standard(
+        service for _, service in services if service is not None
+    ):
+        top.problem(
+            "carrier_services",
+            f"must include a service of service_level {DEFAULT_SERVICE_LEVEL!r}: orders without a service level "
+            "use it, and the section replaces the default services",
+        )
+    return services
+
+
+def _carrier_service(f: _Fields, calendars: _Calendars) -> tuple[str, CarrierService | None]:
+    service_id = f.string("id").upper()  # matched in any case, as service levels are
+    zones = _zone_chart(f)
+    try:
+        service = CarrierService(
+            id=service_id,
+            carrier=f.string("carrier"),
+            service_level=f.string("service_level").upper(),
+            zones=zones,
+            pickup_days=_weekdays(f, "pickup_days", MONDAY_TO_FRIDAY),
+            delivery_days=_weekdays(f, "delivery_days", MONDAY_TO_FRIDAY),
+            holidays=_holidays(f, calendars),
+            dim_divisor=f.optional_number("dim_divisor"),
+            residential_surcharge=f.money("residential_surcharge", default=0.0),
+            non_contiguous_surcharge=f.money("non_contiguous_surcharge", default=0.0),
+            remote_area_surcharge=f.money("remote_area_surcharge", default=0.0),
+            remote_area_zip3=frozenset(f.strings("remote_area_zip3")),
+        )
+    except InvalidInputError as exc:
+        f.engine_problems(exc)
+        return service_id, None
+    return service_id, (service if f.ok else None)
+
+
+_STAND_IN_CHART = (ZoneRate("1", 0, 0.0, 0.0),)  # lets the service's other fields be checked
+
+
+def _zone_chart(f: _Fields) -> tuple[ZoneRate, ...]:
+    """The zone rows; when one is broken, the chart is not also checked as a whole."""
+    rows: list[ZoneRate] = []
+    entries = f.array("zones", required=True)
+    for i, element in enumerate(entries):
+        path = f.at(f"zones[{i}]")
+        if not isinstance(element, Mapping):
+            f.problem(f"zones[{i}]", f"must be an object, not {_json_type(element)}")
+            continue
+        z = _Fields(element, path, f.problems, _ZONE_FIELDS)
+        zone = _zone_label(z)
+        try:
+            row = ZoneRate(
+                zone=zone,
+                transit_days=z.count("transit_days", optional=False) or 0,
+                base=z.money("base"),
+                per_lb=z.money("per_lb"),
+                up_to_miles=z.optional_number("up_to_miles"),
+            )
+        except InvalidInputError as exc:
+            z.engine_problems(exc)
+            continue
+        if z.ok:
+            rows.append(row)
+    if "zones" in f.bad or len(rows) != len(entries):
+        f.bad.add("zones")
+        return _STAND_IN_CHART
+    return tuple(rows)
+
+
+def _zone_label(z: _Fields) -> str:
+    """A zone number (a JSON integer) or "AK" / "HI", as the engine's zone label."""
+    value = z._get("zone", "a zone number or 'AK' or 'HI'", required=True)
+    if isinstance(value, str) and value in OFFSHORE_ZONES:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= limits.MAX_RATE_ZONES:
+        return str(value)
+    if value is not None:
+        z.problem("zone", f"must be a zone number 1-{limits.MAX_RATE_ZONES}, 'AK' or 'HI', not {str(value)[:40]!r}")
+    return "1"
+
+
+def _check_promise_data(
+    top: _Fields,
+    nodes: Sequence[tuple[str, _NodeEntry | None]],
+    rate_tables: Sequence[tuple[str, RateTable | None]],
+    services: Sequence[tuple[str, CarrierService | None]],
+) -> None:
+    """What only the whole file shows: cut-offs naming services that do not exist or never pick
+    up on the node's working days, services no node offers, and rates given twice."""
+    if "carrier_services" in top.obj and "rate_tables" in top.obj:
+        top.problem(
+            "rate_tables",
+            "must be absent when carrier_services is present: carrier services carry their own rates",
+        )
+        return
+    readable = "carrier_services" not in top.bad and all(service is not None for _, service in services)
+    if not readable or "rate_tables" in top.bad or any(table is None for _, table in rate_tables):
+        return  # references are checked against a set of services that could be read whole
+    in_force = carrier_services_in_force(
+        [s for _, s in services if s is not None], [t for _, t in rate_tables if t is not None]
+    )
+    schedules = [entry for _, entry in nodes if entry is not None]
+    for entry in schedules:
+        for problem in cutoff_problems(entry.schedule, in_force):
+            top.problems.append((f"nodes[{entry.index}].{problem.field}", problem.description))
+    every_node_read = isinstance(top.obj.get("nodes"), list) and len(schedules) == len(top.obj["nodes"])
+    if services and every_node_read:  # a node that could not be read may be the one offering a service
+        unoffered = set(unoffered_services((e.schedule for e in schedules), in_force.values()))
+        for i, (service_id, _) in enumerate(services):
+            if service_id in unoffered:
+                top.problems.append(
+                    (f"carrier_services[{i}].id", f"no node offers it: no node's cutoffs name {service_id!r}")
+                )

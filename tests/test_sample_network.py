@@ -18,6 +18,7 @@ from benchmarks.networks.sample_network import (
     miles_between,
     node_city_label,
 )
+from engine.rates import DEFAULT_RATE_TABLES
 from server.network_file import parse_network
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,3 +145,48 @@ def test_the_command_line_writes_the_file(tmp_path: Path, capsys: pytest.Capture
     assert out.read_text() == dump_network(make_sample_network(7))
     summary = json.loads(capsys.readouterr().err)
     assert summary["nodes"] == {"3PL": 2, "DC": 4, "DROP_SHIP": 2, "STORE": 50} and summary["skus"] == 300
+
+
+def test_every_sample_node_keeps_its_citys_time_and_its_types_calendar(sample: dict[str, Any]) -> None:
+    for node in sample["nodes"]:
+        assert node["time_zone"] == _cities_of(node)[0]["timezone"], node["name"]
+        assert node["working_days"] == {
+            "DC": ["MON", "TUE", "WED", "THU", "FRI", "SAT"],
+            "STORE": ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"],
+        }.get(node["type"], ["MON", "TUE", "WED", "THU", "FRI"])
+        if node["type"] == "STORE":
+            assert (node["opens"], node["closes"], node["pickup_ready_minutes"]) == ("10:00", "21:00", 120)
+        assert bool(node["cutoffs"]) == node.get("can_ship", True), node["id"]
+    zones = Counter(node["time_zone"] for node in sample["nodes"])
+    assert zones["America/Phoenix"] >= 1 and zones["America/New_York"] >= 5 and zones["America/Los_Angeles"] >= 5
+
+
+def test_the_sample_holidays_are_the_us_federal_ones_of_2026_and_2027(sample: dict[str, Any]) -> None:
+    calendars = {c["id"]: c["dates"] for c in sample["holiday_calendars"]}
+    federal = calendars["US-FEDERAL"]
+
+    assert len(federal) == 23  # eleven a year, and New Year's Day 2028 observed on Friday 31 December 2027
+    assert {"2026-07-03", "2026-11-26", "2027-06-18", "2027-07-05", "2027-12-24", "2027-12-31"} <= set(federal)
+    assert "2026-07-04" not in federal  # a Saturday: observed the Friday before
+    assert set(calendars["CARRIER"]) < set(federal) and calendars["STORE"] == [
+        "2026-11-26", "2026-12-25", "2027-11-25", "2027-12-25",
+    ]  # fmt: skip
+
+
+def test_the_sample_carrier_services_keep_todays_prices_for_todays_levels(sample: dict[str, Any]) -> None:
+    network = parse_network(sample)
+    services = network.carrier_services_in_force
+
+    assert {s.id: s.service_level for s in services.values()} == {
+        "GROUND": "STANDARD", "TWO_DAY": "EXPRESS", "NEXT_DAY": "NEXT_DAY",
+    }  # fmt: skip
+    assert services["GROUND"].rate_table == DEFAULT_RATE_TABLES["STANDARD"]
+    assert services["TWO_DAY"].rate_table == DEFAULT_RATE_TABLES["EXPRESS"]
+    for service_id in ("GROUND", "TWO_DAY"):
+        service = services[service_id]
+        assert (service.dim_divisor, service.residential_surcharge, service.remote_area_zip3) == (
+            None,
+            0.0,
+            frozenset(),
+        )
+    assert [row.transit_days for row in services["GROUND"].zones] == [1, 1, 2, 2, 3, 4, 4, 5, 6, 8]

@@ -274,8 +274,8 @@ def test_an_optimal_decision_never_costs_more_than_a_baseline_and_every_baseline
 
 _ITEMS = tuple(Item(f"S{k:03d}", unit_weight_lb=0.5 + k / 10, attributes={"velocity": "ABC"[k % 3]}) for k in range(40))
 _CITIES = (
-    City(1, "Big", "TX", 30.0, -97.0, 1_000_000),
-    City(2, "Small", "OH", 40.0, -83.0, 1_000),
+    City(1, "Big", "TX", 30.0, -97.0, 1_000_000, "America/Chicago"),
+    City(2, "Small", "OH", 40.0, -83.0, 1_000, "America/New_York"),
 )
 
 

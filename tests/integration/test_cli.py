@@ -130,6 +130,26 @@ def test_call_streams_watch_events_one_json_line_each(served: ServerProcess) -> 
     assert [line[-1] for line in payload["allocations"]] == [1] and list(payload) == sorted(payload)
 
 
+def test_load_network_refuses_bad_promise_data_whole(served: ServerProcess, tmp_path: Path) -> None:
+    """A file whose nodes and stock are fine but whose calendar data is not loads nothing at all."""
+    doc = json.loads((REPO / "tests" / "data" / "network" / "promise.json").read_text())
+    for n in doc["nodes"]:
+        n["id"] = "TZ-" + n["id"]
+    for row in doc["inventory"]:
+        row["node_id"] = "TZ-" + row["node_id"]
+    doc["nodes"][1]["time_zone"] = "America/Chicgo"
+    doc["nodes"][0]["cutoffs"][1]["time"] = "24:00"
+    bad = tmp_path / "bad-promise.json"
+    bad.write_text(json.dumps(doc))
+
+    loaded = run_cli("load-network", str(bad), "--target", served.target)
+    assert loaded.returncode == 2, loaded.stderr
+    assert "nodes[0].cutoffs[1].time: must be between 00:00 and 23:59" in loaded.stderr
+    assert "nodes[1].time_zone: must be an IANA time zone" in loaded.stderr
+    listed = run_cli("call", "ListNodes", "--json", "{}", "--target", served.target)
+    assert listed.returncode == 0 and "TZ-" not in listed.stdout
+
+
 def test_load_network_reports_a_bad_file(served: ServerProcess) -> None:
     result = run_cli("load-network", str(REPO / "tests/data/network/bad-lat.json"), "--target", served.target)
     assert result.returncode == 2 and "lat" in result.stderr
