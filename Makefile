@@ -105,7 +105,7 @@ SHOT     := var/report-screenshot
 report-screenshot: install  ## simulate the README's month and screenshot report.html: var/report-screenshot/report.png
 	@test -x $(CHROMIUM) || { echo "needs Chromium at $(CHROMIUM) (apt-get install -y chromium, or CHROMIUM=...)"; exit 1; }
 	mkdir -p $(SHOT)
-	$(BIN)/oms-sourcing simulate generate --network data/sample-network.json --orders $(or $(ORDERS),20000) --days 30 \
+	$(PY) -m benchmarks.history --network data/sample-network.json --orders $(or $(ORDERS),20000) --days 30 \
 		--seed 7 --out $(SHOT)/history.jsonl --legacy-out $(SHOT)/legacy.jsonl --restock-every-days 7
 	sed 's/protect: {node: {type: STORE}, units: 2}/protect: {node: {type: STORE}, units: 4}/' rules/default.yaml \
 		> $(SHOT)/candidate.yaml

@@ -1,11 +1,11 @@
-"""The error table (server/errors.py): what a caller sees for the exceptions handlers raise."""
+"""The error table (server/api/status.py): what a caller sees for the exceptions handlers raise."""
 
 from __future__ import annotations
 
 from google.rpc import code_pb2, error_details_pb2
 
-from server.errors import to_status
-from server.store.base import InvalidRequestError
+from server.api.status import to_status
+from server.errors import InvalidRequestError
 
 
 def _bad_request(status: object) -> error_details_pb2.BadRequest:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.model import Item
-from server.item_cache import ItemCache
+from server.api.item_cache import ItemCache
 
 
 class _Catalogue:

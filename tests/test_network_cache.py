@@ -6,7 +6,7 @@ from pathlib import Path
 
 from engine.model import GeoPoint, Node, NodeType
 from engine.rates import DEFAULT_RATE_TABLES, RateTable
-from server.network_cache import NetworkCache
+from server.api.network_cache import NetworkCache
 from tests.conftest import make_sqlite_store
 
 

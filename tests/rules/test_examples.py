@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.rules_examples import example_files, run_example_file
+from server.cli.rules_examples import example_files, run_example_file
 
 REPO = Path(__file__).resolve().parents[2]
 FILES = example_files(REPO / "rules" / "tests")

@@ -9,7 +9,7 @@ import pytest
 
 from engine.rules.model import Rule
 from engine.rules.written import describe_when, flow, rule_changes, rule_view
-from server.rules_cli import show_rules
+from server.cli.rules import show_rules
 from tests.rules.conftest import REPO, rules_from
 
 EVERY_PART = """format: oms-sourcing/rules@1

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
+from benchmarks.history import main as generate_history
+from server.cli.main import main
 from tests.simulation.conftest import write_jsonl
 
 
@@ -108,9 +109,9 @@ def test_generate_on_the_command_line_is_seeded(tmp_path: Path, capsys: pytest.C
     texts = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.jsonl"
-        argv = ["simulate", "generate", "--network", str(network), "--orders", "150", "--days", "3",
+        argv = ["--network", str(network), "--orders", "150", "--days", "3",
                 "--seed", "5", "--out", str(out), "--legacy-out", str(tmp_path / f"{name}-legacy.jsonl")]  # fmt: skip
-        assert main(argv) == 0
+        assert generate_history(argv) == 0
         texts.append((out.read_text(), (tmp_path / f"{name}-legacy.jsonl").read_text()))
     assert texts[0] == texts[1]
     assert len(texts[0][0].splitlines()) == 150 and len(texts[0][1].splitlines()) == 150

@@ -12,9 +12,9 @@ from engine.decision import AllocationLine
 from engine.directives import NO_DIRECTIVES
 from engine.simulation.replay import OutcomeStatus
 from engine.terms import resolve_terms
-from server import convert
-from server.cli import UsageError
-from server.proto import common_pb2
+from server.api import convert
+from server.api.proto import common_pb2
+from server.errors import UsageError
 from server.simulation.files import load_network
 from server.simulation.live import live_outcomes, parse_instant
 from server.store.decision_history import AllocatedOrder

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from server.cli import main
+from server.cli.main import main
 from tests.simulation.conftest import HISTORY, NETWORK, NO_STORE_B, write_jsonl
 
 SVG = "{http://www.w3.org/2000/svg}"

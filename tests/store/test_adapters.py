@@ -15,8 +15,8 @@ from psycopg import errors
 
 from engine.model import GeoPoint, Node, NodeType
 from server.store import InventoryUpdate, StoreError, UpdateKind, open_store
-from server.store.common import decode_page_token, encode_page_token
 from server.store.migrate import load_migrations, split_sqlite_script
+from server.store.page_tokens import decode_page_token, encode_page_token
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 

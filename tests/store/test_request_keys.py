@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from server.store.base import Store
-from server.store.orders import RequestKey
+from server.store.base import RequestKey, Store
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
