@@ -275,7 +275,7 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
     plan = plan_requests(network, args.chunk_size)
-    counts = {"nodes": 0, "rate_tables": 0, "items": 0, "applied": 0, "stale": 0, "shorted": 0}
+    counts = {"nodes": 0, "rate_tables": 0, "items": 0, "applied": 0, "stale": 0, "shorted": 0, "schedules": 0}
     progress = _progress(plan.request_count)
     with _channel(args) as channel:
         stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
@@ -285,6 +285,15 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
                 progress(1)
             for tables in plan.rate_tables:
                 counts["rate_tables"] += stub.UpsertRateTables(tables, timeout=args.timeout).upserted_count
+                progress(1)
+            for calendars in plan.holiday_calendars:
+                stub.UpsertHolidayCalendars(calendars, timeout=args.timeout)
+                progress(1)
+            for services in plan.carrier_services:
+                stub.UpsertCarrierServices(services, timeout=args.timeout)
+                progress(1)
+            for schedules in plan.schedules:
+                counts["schedules"] += stub.UpsertNodeSchedules(schedules, timeout=args.timeout).upserted_count
                 progress(1)
             for items in plan.items:
                 counts["items"] += stub.UpsertItems(items, timeout=args.timeout).upserted_count
