@@ -50,6 +50,8 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
     {
         # Decides only, reserves nothing: planners try what their rules do.
         f"{_V1}SourcingService/Source": EVERY_ROLE,
+        f"{_V1}SourcingService/Promise": EVERY_ROLE,
+        f"{_V1}SourcingService/PromiseProducts": EVERY_ROLE,
         # Orders: the lifecycle is the callers'.
         f"{_V1}OrderService/Allocate": CALLERS,
         f"{_V1}OrderService/Cancel": CALLERS,
