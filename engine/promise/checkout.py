@@ -188,13 +188,18 @@ def cart_options(
     ships = network.ships
     holding = sorted({i for line in lines for i in stock.get(line.sku, {}) if ships[i]})
     miles = network.miles(lat, lon, holding)
+    # The nodes holding every line whole, once for all services.
+    full = set(holding)
+    for line in lines:
+        at_nodes = stock.get(line.sku, {})
+        full = {i for i in full if at_nodes.get(i, 0) >= line.qty}
     options: list[DeliveryOption] = []
     for sid, service in network.services.items():
         days = calc.deliveries(board, sid, holding, miles, ship_to.region)
         arrive = {i: d for i, d in zip(holding, days, strict=True) if d != NOT_OFFERED}
         if not arrive:
             continue
-        option = _cart_option(network, service, lines, stock, arrive, miles, ship_to, board.ship_days[sid], at)
+        option = _cart_option(network, service, lines, stock, arrive, miles, ship_to, board.ship_days[sid], at, full)
         options.append(option)
     return options
 
@@ -209,6 +214,7 @@ def _cart_option(
     ship_to: ShipTo,
     ship_days: Sequence[int],
     at: int,
+    full: set[int],
 ) -> DeliveryOption:
     short: list[tuple[str, int]] = []
     need: dict[int, int] = {}  # line position -> units to plan
@@ -228,13 +234,23 @@ def _cart_option(
         date = max(date, day)
     in_time = [i for i, d in arrive.items() if d <= date]
     plan: dict[int, dict[int, int]] = {}  # node -> line position -> units
-    whole = [i for i in in_time if all(stock[lines[k].sku].get(i, 0) >= q for k, q in need.items())]
+    if short:  # the lines' units in reach, not their quantities, must come whole
+        whole = [i for i in in_time if all(stock[lines[k].sku].get(i, 0) >= q for k, q in need.items())]
+    else:
+        whole = [i for i in in_time if i in full]
     if whole and need:
-        costs = {
-            i: _shipment_cost(network, service, i, lines, {k: q for k, q in need.items()}, miles, ship_to)
-            for i in whole
-        }
-        best = min(whole, key=lambda i: (costs[i][0], network.node_ids[i]))
+        # One box of the same weight from each: its charge depends on the zone alone.
+        count = sum(need.values())
+        pounds, volume = _weight_and_volume(lines, need)
+        charges: dict[int, float] = {}
+        costs: dict[int, float] = {}
+        for i in whole:
+            z = service.zone_of(miles[i], ship_to.region)
+            charge = charges.get(z)
+            if charge is None:
+                charge = charges[z] = carrier_charge(service, miles[i], ship_to, pounds, volume).total
+            costs[i] = network.pick_pack[i] + network.handling[i] * count + charge
+        best = min(whole, key=lambda i: (costs[i], network.node_ids[i]))
         plan[best] = dict(need)
     elif need:
         left = dict(need)
@@ -293,17 +309,20 @@ def _shipment_cost(
     ship_to: ShipTo,
 ) -> tuple[float, float]:
     """(total, carrier charge) of one shipment from ``node`` with ``units`` per line position."""
+    pounds, volume = _weight_and_volume(lines, units)
+    charge = carrier_charge(service, miles[node], ship_to, pounds, volume).total
+    return network.pick_pack[node] + network.handling[node] * sum(units.values()) + charge, charge
+
+
+def _weight_and_volume(lines: Sequence[CartLine], units: Mapping[int, int]) -> tuple[float, float]:
     pounds = volume = 0.0
-    count = 0
     for k, q in units.items():
         line = lines[k]
-        count += q
         pounds += q * line.unit_weight_lb
         item = line.item
         if item is not None:
             volume += q * item.length_in * item.width_in * item.height_in
-    charge = carrier_charge(service, miles[node], ship_to, pounds, volume).total
-    return network.pick_pack[node] + network.handling[node] * count + charge, charge
+    return pounds, volume
 
 
 def product_dates(

@@ -69,7 +69,7 @@ class Promiser:
         if has_point:
             point = convert.geo_from_proto(c, "ship_to", point_msg)
             region = region_of_point(point.lat, point.lon) if point is not None else None
-            inside = point is not None and self._served.covers_point(point.lat, point.lon)
+            inside = self._served.anywhere or region in self._served.regions  # one outline test, not two
             field = "ship_to"
         elif postal:
             field = "ship_to_address.postal_code"
@@ -79,7 +79,7 @@ class Promiser:
                 c.add(field, f"is not a known postal code (covered: {', '.join(SUPPORTED_COUNTRIES)})")
                 return None, ShipTo()
             point, region = place.point, region_of_state(place.state)
-            inside = self._served.covers_state(place.state)
+            inside = self._served.anywhere or region in self._served.regions
         else:
             c.add("ship_to", "is required (coordinates, or ship_to_address with a postal code)")
             return None, ShipTo()
