@@ -68,6 +68,7 @@ def product_requests(seed: int, count: int, zip_codes: int = 300) -> list[bytes]
     import zipcodes
 
     from server.api.proto import common_pb2, sourcing_pb2
+    from server.geocode import postal_code_place
 
     skus = _skus()
     rng = random.Random(seed)
@@ -77,7 +78,8 @@ def product_requests(seed: int, count: int, zip_codes: int = 300) -> list[bytes]
         if z["state"] not in {"AK", "HI", "PR", "VI", "GU", "AS", "MP", "AA", "AE", "AP", "FM", "MH", "PW"}
         and z["lat"] not in {"", "0.0"}
     ]
-    chosen = rng.sample(contiguous, zip_codes)
+    # Those the service places (some listed codes have no usable location), as it will find them.
+    chosen = [z for z in rng.sample(contiguous, 2 * zip_codes) if postal_code_place("US", z) is not None][:zip_codes]
     requests = []
     for _ in range(count):
         address = common_pb2.PostalAddress(country_code="US", postal_code=rng.choice(chosen))
