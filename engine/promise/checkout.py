@@ -342,20 +342,19 @@ def product_dates(
     ships = network.ships
     holding = sorted({i for sku in skus for i in stock.get(sku, {}) if ships[i]})
     miles = network.miles(lat, lon, holding)
-    by_service = {
-        sid: dict(zip(holding, calc.deliveries(board, sid, holding, miles, ship_to.region), strict=True))
-        for sid in network.services
-    }
+    # Each holding node's earliest (day, service) over every service, once for all the SKUs.
+    first: dict[int, tuple[int, str]] = {}
+    for sid in network.services:
+        for i, day in zip(holding, calc.deliveries(board, sid, holding, miles, ship_to.region), strict=True):
+            if day != NOT_OFFERED and (i not in first or (day, sid) < first[i]):
+                first[i] = (day, sid)
     out: list[ProductDate] = []
     for sku in skus:
         best: tuple[int, str, int] | None = None
         for i in stock.get(sku, {}):
-            if not ships[i]:
-                continue
-            for sid, days in by_service.items():
-                day = days[i]
-                if day != NOT_OFFERED and (best is None or (day, sid, i) < best):
-                    best = (day, sid, i)
+            found = first.get(i)
+            if found is not None and (best is None or (found[0], found[1], i) < best):
+                best = (found[0], found[1], i)
         if best is None:
             out.append(ProductDate(sku, 0, "", "", at))
             continue

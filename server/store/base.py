@@ -197,6 +197,11 @@ class Store(Protocol):
         """
         ...
 
+    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
+        """Per SKU, the nodes where ``stock_levels`` finds any unit available (a SKU with none is
+        left out): what a product page's "get it by" needs, in one row per SKU."""
+        ...
+
     def shipments_since(self, since: datetime) -> dict[str, int]:
         """Per node, the orders it has reserved for or shipped since ``since`` (daily capacity caps)."""
         ...

@@ -53,6 +53,7 @@ from server.store.rule_sets import RuleSetStoreMixin
 from server.store.sql import Key, Tx
 
 T = TypeVar("T")
+_UNIT_SEPARATOR = "\x1f"
 
 
 def _columns(names: Sequence[str]) -> str:
@@ -407,6 +408,26 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
             return StockLevels((), (), ())
         sku_column, node_column, units_column = zip(*found, strict=True)
         return StockLevels(sku_column, node_column, units_column)
+
+    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
+        if not skus:
+            return {}
+        wanted = sorted(set(skus))
+        expired, params = self._expired_holds(wanted, now)
+        stock_in, stock_params = self._in_list("i.sku", wanted)
+        available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
+        # One row per SKU, its node ids joined by the unit separator (ids hold no control
+        # characters): a product page's 20 SKUs cross into Python as 20 strings, not ~400 rows.
+        sql = (
+            f"SELECT i.sku, {self._joined('i.node_id')} FROM inventory i {expired}"
+            f" WHERE {stock_in} AND {available} > 0 GROUP BY i.sku"
+        )
+        found = self._read_stock(lambda tx: tx.execute(sql, [*params, *stock_params]))
+        return {sku: joined.split(_UNIT_SEPARATOR) for sku, joined in found}
+
+    @abstractmethod
+    def _joined(self, column: str) -> str:
+        """An aggregate joining ``column``'s values of a group with the unit separator (U+001F)."""
 
     def _positions(self, skus: Sequence[str], node_ids: Sequence[str], now: datetime | None) -> list[Any]:
         if not skus:

@@ -207,7 +207,11 @@ class Promiser:
         assert point is not None
         snapshot = self._deps.network.get()
         network = promise_network(snapshot)
-        found = product_dates(network, skus, self._stock(network, skus), point.lat, point.lon, ship_to, at)
+        # Whether a node has a unit is all one unit's date needs: one row per SKU, not per position.
+        index = network.index
+        stocked = self._deps.store.stocked_nodes(skus, now=self._deps.clock())
+        stock = {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
+        found = product_dates(network, skus, stock, point.lat, point.lon, ship_to, at)
         response = sourcing_pb2.PromiseProductsResponse(network_version=snapshot.version)
         for product in found:
             msg = response.products.add(sku=product.sku, available=product.delivery_day != 0)

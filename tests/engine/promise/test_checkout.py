@@ -78,6 +78,31 @@ def _case(rng: random.Random) -> tuple[list[Node], list[NodeSchedule], list[Cart
     return nodes, schedules, lines, stock
 
 
+def _enough(
+    day: int, lines: list[CartLine], stock: dict[str, dict[int, int]], arrive: dict[int, int], wanted: dict[str, int]
+) -> bool:
+    """Whether the nodes delivering by ``day`` hold every line's wanted units."""
+    return all(
+        sum(u for i, u in stock.get(line.sku, {}).items() if arrive.get(i, day + 1) <= day) >= wanted[line.line_id]
+        for line in lines
+    )
+
+
+def _cost(
+    node: Node,
+    service: CarrierService,
+    lines: list[CartLine],
+    wanted: dict[str, int],
+    lat: float,
+    lon: float,
+    ship_to: ShipTo,
+) -> float:
+    """One box of the whole cart from ``node``, priced from its parts."""
+    pounds = sum(wanted[line.line_id] * line.unit_weight_lb for line in lines)
+    charge = carrier_charge(service, _miles(node.location, lat, lon), ship_to, pounds, 0.0).total
+    return node.pick_pack_cost + node.unit_handling_cost * sum(wanted.values()) + charge
+
+
 @pytest.mark.parametrize("seed", range(200))
 def test_cart_options_match_a_reference_from_single_promises(seed: int) -> None:
     rng = random.Random(seed)
@@ -108,14 +133,11 @@ def test_cart_options_match_a_reference_from_single_promises(seed: int) -> None:
             k: line.qty - wanted[k] for line in lines if (k := line.line_id) and wanted[k] < line.qty
         }
 
-        def enough(day: int) -> bool:
-            return all(
-                sum(u for i, u in stock.get(line.sku, {}).items() if arrive.get(i, day + 1) <= day)
-                >= wanted[line.line_id]
-                for line in lines
-            )
-
-        earliest = min((d for d in set(arrive.values()) if enough(d)), default=0) if any(wanted.values()) else 0
+        earliest = (
+            min((d for d in set(arrive.values()) if _enough(d, lines, stock, arrive, wanted)), default=0)
+            if any(wanted.values())
+            else 0
+        )
         assert option.delivery_day == earliest
         # The plan is real: within stock, every wanted unit once, no box later than the date.
         carried: dict[str, int] = {}
@@ -136,12 +158,8 @@ def test_cart_options_match_a_reference_from_single_promises(seed: int) -> None:
         if whole and not option.short:
             assert option.ships_complete
 
-            def cost(i: int) -> float:
-                pounds = sum(wanted[line.line_id] * line.unit_weight_lb for line in lines)
-                charge = carrier_charge(service, _miles(nodes[i].location, lat, lon), ship_to, pounds, 0.0).total
-                return nodes[i].pick_pack_cost + nodes[i].unit_handling_cost * sum(wanted.values()) + charge
-
-            assert option.cost == pytest.approx(min(cost(i) for i in whole))
+            costs = [_cost(nodes[i], service, lines, wanted, lat, lon, ship_to) for i in whole]
+            assert option.cost == pytest.approx(min(costs))
         elif not whole:
             assert not option.ships_complete
 
