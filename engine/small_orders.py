@@ -48,6 +48,7 @@ from engine.terms import Terms
 SMALL_MAX_LINES = 3  # lines of an order this path takes
 SMALL_MAX_NODES = 64  # nodes holding any ordered SKU (before rules), on the network snapshot
 SMALL_MAX_SUBSETS = 600  # node subsets left to price exactly after pruning; beyond: the general path
+SMALL_PATH = True  # a switch for measuring what this path buys (benchmarks/profile_source.py)
 
 COST_EPSILON = 1e-7  # engine.optimizer.search.COST_EPSILON
 MAX_NODE_NOTES = 25  # engine.explain.MAX_NODE_NOTES
@@ -355,7 +356,7 @@ def decide_small(
     ``terms``: ``engine.terms.resolve_terms(order, directives, snapshot)`` (its errors are the
     caller's to raise). Never out of time: what it takes is bounded by the constants above.
     """
-    if len(order.lines) > SMALL_MAX_LINES or why_not:
+    if not SMALL_PATH or len(order.lines) > SMALL_MAX_LINES or why_not:
         return None
     small = _Small(order, snapshot, levels, directives, terms)
     if small.too_large():
