@@ -65,6 +65,69 @@ _VERDICT = {
 }
 
 
+CANDIDATE = int(Elimination.CANDIDATE)
+EXCLUDED = int(Elimination.EXCLUDED)
+NOT_REQUIRED = int(Elimination.NOT_REQUIRED)
+NOT_PICKUP_NODE = int(Elimination.NOT_PICKUP_NODE)
+PROTECTED = int(Elimination.PROTECTED)
+
+
+class _View:
+    """What one Directives object says of each node, worked out once per node and kept while the
+    same object comes back (engine/rules/cache.py hands one object to every order of a shape)."""
+
+    def __init__(self, snapshot: NetworkSnapshot, directives: Directives) -> None:
+        self.snapshot = snapshot
+        self.directives = directives
+        protections = [(p, p.node_ids) for p in directives.protections]
+        known = snapshot.index
+        # A protection naming no node of the network, or none of the order's SKUs, is skipped per order.
+        self.protected_by_all = [(p, m) for p, m in protections if any(i in known for i in m)]
+        self.all_sku = [(p, m) for p, m in self.protected_by_all if not p.skus]
+        self.sku_protections = [(p, m) for p, m in self.protected_by_all if p.skus]
+        self.excluded_by = [(e.rule_id, e.node_ids) for e in directives.exclusions if not e.line_ids]
+        self.required_by = [(r.rule_id, r.node_ids) for r in directives.requirements if not r.line_ids]
+        # (True: an exclusion, False: a requirement; its lines; its nodes), in the general path's order.
+        self.by_line = [(True, e.line_ids, e.node_ids) for e in directives.exclusions if e.line_ids] + [
+            (False, r.line_ids, r.node_ids) for r in directives.requirements if r.line_ids
+        ]
+        self.penalized = bool(directives.penalties)
+        # node -> (reason by the rules, units kept of every SKU in order, penalties (per shipment,
+        # per unit, lines), unused)
+        self.nodes: dict[int, tuple[int, tuple[int, ...], tuple[tuple[float, float, frozenset[str]], ...], None]] = {}
+        self.notes: dict[tuple[int, int, str | None], NodeNote] = {}
+
+    def node(self, n: int) -> tuple[int, tuple[int, ...], tuple[tuple[float, float, frozenset[str]], ...], None]:
+        node_id = self.snapshot.ids[n]
+        reason = 0
+        if any(node_id in members for _, members in self.excluded_by):
+            reason = EXCLUDED
+        elif any(node_id not in members for _, members in self.required_by):
+            reason = NOT_REQUIRED
+        kept = tuple(p.units for p, members in self.all_sku if node_id in members)
+        penalties = tuple(
+            (p.per_shipment, p.per_unit, p.line_ids) for p in self.directives.penalties if node_id in p.node_ids
+        )
+        info = (reason, kept, penalties, None)
+        self.nodes[n] = info
+        return info
+
+
+_VIEWS: dict[int, _View] = {}
+MAX_VIEWS = 1024
+
+
+def _view(snapshot: NetworkSnapshot, directives: Directives) -> _View:
+    found = _VIEWS.get(id(directives))
+    if found is not None and found.directives is directives and found.snapshot is snapshot:
+        return found
+    view = _View(snapshot, directives)
+    if len(_VIEWS) >= MAX_VIEWS:
+        _VIEWS.clear()
+    _VIEWS[id(directives)] = view
+    return view
+
+
 @dataclass(frozen=True)
 class _Lists:
     """A snapshot's node attributes as Python lists (once per snapshot): element reads cost a
@@ -133,125 +196,122 @@ class _Small:
                 held[k][n] = units if units > 0 else 0
         self.held = held
         self.stocked = sorted({n for row in held for n, units in row.items() if units > 0})
+        self._full: list[bool] | None = None
 
     def too_large(self) -> bool:
         return len(self.stocked) > SMALL_MAX_NODES
 
     def build(self) -> None:
-        """engine.problem.build_problem over lists."""
+        """engine.problem.build_problem over lists: one pass over the nodes holding stock, reading
+        what the directives say of each node from a view shared by every order they came with."""
         snapshot, directives, terms = self.snapshot, self.directives, self.terms
         lists = _lists(snapshot)
+        view = _view(snapshot, directives)
+        protected_by = view.protected_by_all
+        if view.sku_protections:  # one protecting none of the ordered SKUs is no protection here
+            protected_by = [(p, m) for p, m in protected_by if not p.skus or any(sku in p.skus for sku in self.skus)]
+        self.protected_by = protected_by
+        self.excluded_by = view.excluded_by
+        self.required_by = view.required_by
         ids = snapshot.ids
         stocked = self.stocked
+        held = self.held
         n_skus = len(self.skus)
-        avail = {n: [self.held[k].get(n, 0) for k in range(n_skus)] for n in stocked}
-        protected_by: list[tuple[Protection, frozenset[str]]] = []
-        for protection in directives.protections:
-            if not any(node_id in snapshot.index for node_id in protection.node_ids):
-                continue
-            rows = [k for k, sku in enumerate(self.skus) if sku in protection.skus] if protection.skus else None
-            if rows is not None and not rows:
-                continue
-            members = protection.node_ids
-            for n in stocked:
-                if ids[n] in members:
-                    row = avail[n]
-                    for k in range(n_skus) if rows is None else rows:
-                        row[k] = max(0, row[k] - protection.units)
-            protected_by.append((protection, members))
-        self.protected_by = protected_by
-        self.excluded_by = [(e.rule_id, e.node_ids) for e in directives.exclusions if not e.line_ids]
-        self.required_by = [(r.rule_id, r.node_ids) for r in directives.requirements if not r.line_ids]
+        sku_protections = view.sku_protections
         pickup = terms.pickup_node_id
         static = lists.pickup_reasons if pickup is not None else lists.ship_reasons
+        node_info = view.nodes
+        avail: dict[int, list[int]] = {}
         elimination = []
         for n in stocked:
-            reason = static[n]
-            node_id = ids[n]
-            if not reason:
-                if any(node_id in members for _, members in self.excluded_by):
-                    reason = Elimination.EXCLUDED
-                elif any(node_id not in members for _, members in self.required_by):
-                    reason = Elimination.NOT_REQUIRED
-            if pickup is not None and node_id != pickup:
-                reason = Elimination.NOT_PICKUP_NODE
-            if not reason and protected_by and not any(units > 0 for units in avail[n]):
-                reason = Elimination.PROTECTED
-            elimination.append(int(reason))
+            row = [held[k].get(n, 0) for k in range(n_skus)]
+            info = node_info.get(n)
+            if info is None:
+                info = view.node(n)
+            reason_by_rules, kept_all, _, _ = info
+            if kept_all:
+                for units in kept_all:
+                    row = [max(0, u - units) for u in row]
+            if sku_protections:
+                for protection, members in sku_protections:
+                    if ids[n] in members:
+                        row = [
+                            max(0, u - protection.units) if self.skus[k] in protection.skus else u
+                            for k, u in enumerate(row)
+                        ]
+            avail[n] = row
+            reason = static[n] or reason_by_rules
+            if pickup is not None and ids[n] != pickup:
+                reason = NOT_PICKUP_NODE
+            if not reason and protected_by and not any(row):
+                reason = PROTECTED
+            elimination.append(reason)
         self.elimination = elimination
         self.avail_all = avail
 
         lat, lon = self.order.ship_to.lat, self.order.ship_to.lon
         stocked_array = np.array(stocked, dtype=np.int64)
         # The general path's own computation over the same nodes: the same distances to the last bit.
-        self.stocked_distance_array = haversine_miles(
-            lat, lon, snapshot.lat[stocked_array], snapshot.lon[stocked_array]
-        )
-        self.stocked_distance: list[float] = self.stocked_distance_array.tolist()
+        distances = haversine_miles(lat, lon, snapshot.lat[stocked_array], snapshot.lon[stocked_array])
+        self.stocked_distance: list[float] = distances.tolist()
 
         lines = self.order.lines
         n_lines = len(lines)
         sku_row = self.sku_row
-        live = [p for p, reason in enumerate(elimination) if reason == Elimination.CANDIDATE]
+        by_line = view.by_line
+        line_ids = [line.line_id for line in lines]
+        positions = []
         allowed_cols = []
-        for p in live:
-            row = avail[stocked[p]]
-            allowed_cols.append([row[sku_row[i]] > 0 for i in range(n_lines)])
-        for exclusion in directives.exclusions:
-            if exclusion.line_ids:
-                rows_ = [i for i in range(n_lines) if lines[i].line_id in exclusion.line_ids]
-                for c, p in enumerate(live):
-                    if ids[stocked[p]] in exclusion.node_ids:
-                        for i in rows_:
-                            allowed_cols[c][i] = False
-        for requirement in directives.requirements:
-            if requirement.line_ids:
-                rows_ = [i for i in range(n_lines) if lines[i].line_id in requirement.line_ids]
-                for c, p in enumerate(live):
-                    if ids[stocked[p]] not in requirement.node_ids:
-                        for i in rows_:
-                            allowed_cols[c][i] = False
-        kept = [c for c in range(len(live)) if any(allowed_cols[c])]
-        self.positions = [live[c] for c in kept]  # each candidate's position in ``stocked``
-        self.nodes = [stocked[p] for p in self.positions]  # snapshot indices
-        self.node_ids = [ids[n] for n in self.nodes]
+        for p, reason in enumerate(elimination):
+            if reason:
+                continue
+            n = stocked[p]
+            row = avail[n]
+            allowed = [row[sku_row[i]] > 0 for i in range(n_lines)]
+            if by_line:
+                node_id = ids[n]
+                for kind, rule_lines, members in by_line:
+                    if (node_id in members) is kind:  # excluded here, or outside a requirement
+                        for i in range(n_lines):
+                            if line_ids[i] in rule_lines:
+                                allowed[i] = False
+            if any(allowed):
+                positions.append(p)
+                allowed_cols.append(allowed)
+        self.positions = positions  # each candidate's position in ``stocked``
+        self.nodes = nodes = [stocked[p] for p in positions]  # snapshot indices
+        self.node_ids = [ids[n] for n in nodes]
         # [L][N] as rows per line.
-        self.allowed = [[allowed_cols[c][i] for c in kept] for i in range(n_lines)]
-        self.avail = [[avail[n][k] for n in self.nodes] for k in range(n_skus)]
-        self.distance = [self.stocked_distance[p] for p in self.positions]
-        self.weight = [line.unit_weight_lb for line in lines]
+        self.allowed = [[column[i] for column in allowed_cols] for i in range(n_lines)]
+        self.avail = [[avail[n][k] for n in nodes] for k in range(n_skus)]
+        self.distance = distance = [self.stocked_distance[p] for p in positions]
+        self.weight = weight = [line.unit_weight_lb for line in lines]
+        pick_pack, handling = lists.pick_pack, lists.handling
         if pickup is not None:
-            self.zone = [0] * len(self.nodes)
-            self.fixed = [lists.pick_pack[n] for n in self.nodes]
-            self.unit = [[lists.handling[n] for n in self.nodes] for _ in range(n_lines)]
+            self.zone = [0] * len(nodes)
+            fixed = [pick_pack[n] for n in nodes]
+            unit = [[handling[n] for n in nodes] for _ in range(n_lines)]
         else:
             table = terms.rate_table
             limits = table.zone_limits_miles
-            self.zone = [bisect_left(limits, d) + 1 for d in self.distance]
+            self.zone = zone = [bisect_left(limits, d) + 1 for d in distance]
             base, per_lb = table.base, table.per_lb
-            self.fixed = [lists.pick_pack[n] + base[z - 1] for n, z in zip(self.nodes, self.zone, strict=True)]
-            self.unit = [
-                [lists.handling[n] + w * per_lb[z - 1] for n, z in zip(self.nodes, self.zone, strict=True)]
-                for w in self.weight
-            ]
-        for penalty in terms.penalties:
-            hit = [c for c, node_id in enumerate(self.node_ids) if node_id in penalty.node_ids]
-            if not hit:
-                continue
-            if penalty.per_shipment:
-                for c in hit:
-                    self.fixed[c] += penalty.per_shipment
-            if not penalty.per_unit:
-                continue
-            rows_ = (
-                [i for i in range(n_lines) if lines[i].line_id in penalty.line_ids]
-                if penalty.line_ids
-                else list(range(n_lines))
-            )
-            for i in rows_:
-                for c in hit:
-                    self.unit[i][c] += penalty.per_unit
-        self.max_units = [lists.max_units[n] for n in self.nodes]
+            fixed = [pick_pack[n] + base[z - 1] for n, z in zip(nodes, zone, strict=True)]
+            unit = [[handling[n] + w * per_lb[z - 1] for n, z in zip(nodes, zone, strict=True)] for w in weight]
+        if view.penalized:
+            # In the general path's order: each penalty's per-shipment part, then its per-unit part.
+            for c, n in enumerate(nodes):
+                for per_shipment, per_unit, rule_lines in node_info[n][2]:
+                    if per_shipment:
+                        fixed[c] += per_shipment
+                    if per_unit:
+                        for i in range(n_lines):
+                            if not rule_lines or line_ids[i] in rule_lines:
+                                unit[i][c] += per_unit
+        self.fixed = fixed
+        self.unit = unit
+        max_units = lists.max_units
+        self.max_units = [max_units[n] for n in nodes]
 
     @property
     def n_nodes(self) -> int:
@@ -275,17 +335,19 @@ class _Small:
         return total + terms.split_penalty * max(0, used - 1) + terms.backorder_penalty * (self.total_qty - shipped)
 
     def full_fill(self) -> list[bool]:
-        demand = [0] * len(self.skus)
-        for i, k in enumerate(self.sku_row):
-            demand[k] += self.qty[i]
-        result = []
-        for c in range(self.n_nodes):
-            result.append(
-                all(self.avail[k][c] >= demand[k] for k in range(len(demand)))
-                and all(row[c] for row in self.allowed)
-                and self.max_units[c] >= self.total_qty
-            )
-        return result
+        """[N] candidates that can ship the whole order alone (worked out once)."""
+        if self._full is None:
+            demand = [0] * len(self.skus)
+            for i, k in enumerate(self.sku_row):
+                demand[k] += self.qty[i]
+            wanted = list(enumerate(demand))
+            total = self.total_qty
+            avail, allowed, max_units = self.avail, self.allowed, self.max_units
+            self._full = [
+                all(avail[k][c] >= d for k, d in wanted) and all(row[c] for row in allowed) and max_units[c] >= total
+                for c in range(len(self.nodes))
+            ]
+        return self._full
 
     def full_cost(self, c: int) -> float:
         return self.fixed[c] + sum(q * self.unit[i][c] for i, q in enumerate(self.qty))
@@ -357,6 +419,8 @@ def decide_small(
     caller's to raise). Never out of time: what it takes is bounded by the constants above.
     """
     if not SMALL_PATH or len(order.lines) > SMALL_MAX_LINES or why_not:
+        return None
+    if any(p.units < 0 for p in directives.protections):  # rules never make one; its order would matter
         return None
     small = _Small(order, snapshot, levels, directives, terms)
     if small.too_large():
@@ -632,6 +696,7 @@ def _nearest(distances: list[float], count: int) -> list[int]:
 
 
 def _notes(p: _Small, plan: dict[int, list[int]]) -> tuple[NodeNote, ...]:
+    view = _view(p.snapshot, p.directives)
     shipped = [0] * p.n_nodes
     for c, take in plan.items():
         shipped[c] = sum(take)
@@ -639,7 +704,7 @@ def _notes(p: _Small, plan: dict[int, list[int]]) -> tuple[NodeNote, ...]:
     wanted = {c for c in plan} | set(_nearest(p.distance, MAX_NODE_NOTES))
     for j in wanted:
         entries.append((shipped[j] <= 0, p.distance[j], p.node_ids[j], 0, j))
-    gone_at = [q for q, reason in enumerate(p.elimination) if reason != Elimination.CANDIDATE]
+    gone_at = [q for q, reason in enumerate(p.elimination) if reason]
     if gone_at:
         ids = p.snapshot.ids
         for pick in _nearest([p.stocked_distance[q] for q in gone_at], MAX_NODE_NOTES):
@@ -665,11 +730,18 @@ def _notes(p: _Small, plan: dict[int, list[int]]) -> tuple[NodeNote, ...]:
                 detail = f"{zone}{distance:.0f} mi: holds {serves} of {len(p.qty)} lines; the chosen plan costs less"
             notes.append(NodeNote(node_id, NodeVerdict.COSTLIER, detail))
         else:
-            reason = Elimination(p.elimination[i])
             n = p.stocked[i]
-            notes.append(
-                NodeNote(node_id, _VERDICT[reason], _elimination_detail(p, n, reason), _rule_ids(p, n, reason))
-            )
+            code = p.elimination[i]
+            # The same words for the same node, reason and directives: kept with the directives'
+            # view, except protections that depend on the order's SKUs.
+            key = (n, code, p.terms.pickup_node_id)
+            note = view.notes.get(key)
+            if note is None:
+                reason = Elimination(code)
+                note = NodeNote(node_id, _VERDICT[reason], _elimination_detail(p, n, reason), _rule_ids(p, n, reason))
+                if not (code == PROTECTED and view.sku_protections):
+                    view.notes[key] = note
+            notes.append(note)
     return tuple(notes)
 
 

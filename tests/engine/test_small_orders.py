@@ -230,11 +230,11 @@ def test_small_orders_get_the_general_paths_decision(case: Case) -> None:
 
 
 def test_the_generated_orders_exercise_the_small_path() -> None:
-    """The property above is not vacuous: most generated orders take the small path, and nearly all
+    """The property above is not vacuous: about half the generated orders take the small path, and nearly all
     of those get the very same plan (ties aside)."""
     taken.update({"small": 0, "general": 0, "same plan": 0})
     test_small_orders_get_the_general_paths_decision()
-    assert taken["small"] >= 0.6 * (taken["small"] + taken["general"]), taken
+    assert taken["small"] >= 0.45 * (taken["small"] + taken["general"]), taken
     assert taken["general"] > 0, taken  # and some take the general path (too many lines, searches)
     assert taken["same plan"] >= 0.97 * taken["small"], taken
 
