@@ -43,6 +43,7 @@ from engine.geo import haversine_miles
 from engine.model import ObjectiveMode, Order
 from engine.network import NetworkSnapshot
 from engine.problem import Elimination
+from engine.rates import RateTable
 from engine.terms import Terms
 
 SMALL_MAX_LINES = 3  # lines of an order this path takes
@@ -111,6 +112,68 @@ class _View:
         info = (reason, kept, penalties, None)
         self.nodes[n] = info
         return info
+
+
+PLACE_CACHE_MAX_NODES = 512  # networks up to this size keep distances per ship-to point
+PLACE_CACHE_VALUES = 250_000  # distances kept per snapshot, at most (then the cache starts again)
+
+
+class _Place:
+    """Distances (and zones, per rate table) from one ship-to point to the snapshot's nodes."""
+
+    def __init__(self, snapshot: NetworkSnapshot, lat: float, lon: float, nodes: list[int] | None) -> None:
+        self.snapshot = snapshot
+        self.lat, self.lon = lat, lon
+        # Every node, or only ``nodes`` (a large network): numpy's haversine gives each element the
+        # same value whatever the array around it (the general path computes it over its own nodes).
+        if nodes is None:
+            self.all: list[float] | None = haversine_miles(lat, lon, snapshot.lat, snapshot.lon).tolist()
+            self.some: dict[int, float] = {}
+        else:
+            self.all = None
+            picked = np.array(nodes, dtype=np.int64)
+            values = haversine_miles(lat, lon, snapshot.lat[picked], snapshot.lon[picked]).tolist()
+            self.some = dict(zip(nodes, values, strict=True))
+        self.tables: dict[str, tuple[dict[int, int], dict[int, float], dict[int, float]]] = {}
+
+    def distances(self, nodes: list[int]) -> list[float]:
+        if self.all is not None:
+            every = self.all
+            return [every[n] for n in nodes]
+        return [self.some[n] for n in nodes]
+
+    def rates(
+        self, table: RateTable, nodes: list[int], distances: list[float]
+    ) -> tuple[dict[int, int], dict[int, float], dict[int, float]]:
+        """Zone, per-shipment cost (pick-pack and carrier base) and per-pound rate by node."""
+        found = self.tables.get(table.service_level)
+        if found is None:
+            found = ({}, {}, {})
+            self.tables[table.service_level] = found
+        zone, fixed, per_lb = found
+        missing = [(n, d) for n, d in zip(nodes, distances, strict=True) if n not in zone]
+        if missing:
+            pick_pack = _lists(self.snapshot).pick_pack
+            limits, base, rate = table.zone_limits_miles, table.base, table.per_lb
+            for n, d in missing:
+                z = bisect_left(limits, d) + 1
+                zone[n] = z
+                fixed[n] = pick_pack[n] + base[z - 1]
+                per_lb[n] = rate[z - 1]
+        return found
+
+
+def _place(snapshot: NetworkSnapshot, lat: float, lon: float, stocked: list[int]) -> _Place:
+    if len(snapshot) > PLACE_CACHE_MAX_NODES:
+        return _Place(snapshot, lat, lon, stocked)
+    places: dict[tuple[float, float], _Place] = snapshot.derived("small_orders.places", dict)
+    found = places.get((lat, lon))
+    if found is None:
+        if len(places) * len(snapshot) >= PLACE_CACHE_VALUES:
+            places.clear()
+        found = _Place(snapshot, lat, lon, None)
+        places[(lat, lon)] = found
+    return found
 
 
 _VIEWS: dict[int, _View] = {}
@@ -183,7 +246,6 @@ class _Small:
         self.sku_row = [sku_pos[line.sku] for line in lines]
         self.qty = [line.qty for line in lines]
         self.total_qty = sum(self.qty)
-        self.line_pos = {line.line_id: i for i, line in enumerate(lines)}
         index = snapshot.index
         # Held units per SKU row and snapshot node, before the rules (Availability.from_levels).
         held: list[dict[int, int]] = [{} for _ in skus]
@@ -203,7 +265,8 @@ class _Small:
 
     def build(self) -> None:
         """engine.problem.build_problem over lists: one pass over the nodes holding stock, reading
-        what the directives say of each node from a view shared by every order they came with."""
+        what the directives say of each node from a view shared by every order they came with, and
+        distances and zones from the ship-to point's (kept per snapshot: ship-to points repeat)."""
         snapshot, directives, terms = self.snapshot, self.directives, self.terms
         lists = _lists(snapshot)
         view = _view(snapshot, directives)
@@ -216,7 +279,7 @@ class _Small:
         ids = snapshot.ids
         stocked = self.stocked
         held = self.held
-        n_skus = len(self.skus)
+        skus = self.skus
         sku_protections = view.sku_protections
         pickup = terms.pickup_node_id
         static = lists.pickup_reasons if pickup is not None else lists.ship_reasons
@@ -224,23 +287,21 @@ class _Small:
         avail: dict[int, list[int]] = {}
         elimination = []
         for n in stocked:
-            row = [held[k].get(n, 0) for k in range(n_skus)]
-            info = node_info.get(n)
-            if info is None:
-                info = view.node(n)
-            reason_by_rules, kept_all, _, _ = info
-            if kept_all:
-                for units in kept_all:
-                    row = [max(0, u - units) for u in row]
+            row = [h.get(n, 0) for h in held]
+            info = node_info.get(n) or view.node(n)
+            for units in info[1]:  # protections of every SKU
+                row = [u - units if u > units else 0 for u in row]
             if sku_protections:
+                node_id = ids[n]
                 for protection, members in sku_protections:
-                    if ids[n] in members:
+                    if node_id in members:
+                        units = protection.units
                         row = [
-                            max(0, u - protection.units) if self.skus[k] in protection.skus else u
+                            (u - units if u > units else 0) if skus[k] in protection.skus else u
                             for k, u in enumerate(row)
                         ]
             avail[n] = row
-            reason = static[n] or reason_by_rules
+            reason = static[n] or info[0]
             if pickup is not None and ids[n] != pickup:
                 reason = NOT_PICKUP_NODE
             if not reason and protected_by and not any(row):
@@ -249,11 +310,8 @@ class _Small:
         self.elimination = elimination
         self.avail_all = avail
 
-        lat, lon = self.order.ship_to.lat, self.order.ship_to.lon
-        stocked_array = np.array(stocked, dtype=np.int64)
-        # The general path's own computation over the same nodes: the same distances to the last bit.
-        distances = haversine_miles(lat, lon, snapshot.lat[stocked_array], snapshot.lon[stocked_array])
-        self.stocked_distance: list[float] = distances.tolist()
+        place = _place(snapshot, self.order.ship_to.lat, self.order.ship_to.lon, stocked)
+        self.stocked_distance = stocked_distance = place.distances(stocked)
 
         lines = self.order.lines
         n_lines = len(lines)
@@ -267,7 +325,7 @@ class _Small:
                 continue
             n = stocked[p]
             row = avail[n]
-            allowed = [row[sku_row[i]] > 0 for i in range(n_lines)]
+            allowed = [row[k] > 0 for k in sku_row]
             if by_line:
                 node_id = ids[n]
                 for kind, rule_lines, members in by_line:
@@ -275,7 +333,7 @@ class _Small:
                         for i in range(n_lines):
                             if line_ids[i] in rule_lines:
                                 allowed[i] = False
-            if any(allowed):
+            if True in allowed:
                 positions.append(p)
                 allowed_cols.append(allowed)
         self.positions = positions  # each candidate's position in ``stocked``
@@ -283,21 +341,20 @@ class _Small:
         self.node_ids = [ids[n] for n in nodes]
         # [L][N] as rows per line.
         self.allowed = [[column[i] for column in allowed_cols] for i in range(n_lines)]
-        self.avail = [[avail[n][k] for n in nodes] for k in range(n_skus)]
-        self.distance = distance = [self.stocked_distance[p] for p in positions]
+        self.avail = [[avail[n][k] for n in nodes] for k in range(len(skus))]
+        self.distance = [stocked_distance[p] for p in positions]
         self.weight = weight = [line.unit_weight_lb for line in lines]
-        pick_pack, handling = lists.pick_pack, lists.handling
+        handling = lists.handling
         if pickup is not None:
             self.zone = [0] * len(nodes)
+            pick_pack = lists.pick_pack
             fixed = [pick_pack[n] for n in nodes]
             unit = [[handling[n] for n in nodes] for _ in range(n_lines)]
         else:
-            table = terms.rate_table
-            limits = table.zone_limits_miles
-            self.zone = zone = [bisect_left(limits, d) + 1 for d in distance]
-            base, per_lb = table.base, table.per_lb
-            fixed = [pick_pack[n] + base[z - 1] for n, z in zip(nodes, zone, strict=True)]
-            unit = [[handling[n] + w * per_lb[z - 1] for n, z in zip(nodes, zone, strict=True)] for w in weight]
+            zone, fixed_of, per_lb = place.rates(terms.rate_table, nodes, self.distance)
+            self.zone = [zone[n] for n in nodes]
+            fixed = [fixed_of[n] for n in nodes]
+            unit = [[handling[n] + w * per_lb[n] for n in nodes] for w in weight]
         if view.penalized:
             # In the general path's order: each penalty's per-shipment part, then its per-unit part.
             for c, n in enumerate(nodes):
@@ -335,19 +392,26 @@ class _Small:
         return total + terms.split_penalty * max(0, used - 1) + terms.backorder_penalty * (self.total_qty - shipped)
 
     def full_fill(self) -> list[bool]:
-        """[N] candidates that can ship the whole order alone (worked out once)."""
+        """[N] candidates that can ship the whole order alone (worked out once, a line at a time)."""
         if self._full is None:
             demand = [0] * len(self.skus)
             for i, k in enumerate(self.sku_row):
                 demand[k] += self.qty[i]
-            wanted = list(enumerate(demand))
             total = self.total_qty
-            avail, allowed, max_units = self.avail, self.allowed, self.max_units
-            self._full = [
-                all(avail[k][c] >= d for k, d in wanted) and all(row[c] for row in allowed) and max_units[c] >= total
-                for c in range(len(self.nodes))
-            ]
+            full = [units >= total for units in self.max_units]
+            for k, wanted in enumerate(demand):
+                full = [f and units >= wanted for f, units in zip(full, self.avail[k], strict=True)]
+            for row in self.allowed:
+                full = [f and a for f, a in zip(full, row, strict=True)]
+            self._full = full
         return self._full
+
+    def full_costs(self) -> list[float]:
+        """[N] the cost of shipping everything from each candidate alone (meaningful where full)."""
+        costs = [0.0] * len(self.nodes)
+        for q, row in zip(self.qty, self.unit, strict=True):
+            costs = [c + q * u for c, u in zip(costs, row, strict=True)]
+        return [f + c for f, c in zip(self.fixed, costs, strict=True)]
 
     def full_cost(self, c: int) -> float:
         return self.fixed[c] + sum(q * self.unit[i][c] for i, q in enumerate(self.qty))
@@ -442,7 +506,7 @@ def _solve(p: _Small) -> _Solved | None:
         full = p.full_fill()
         if not any(full):
             return None  # the general path's model
-        best = _argmin([p.full_cost(c) if f else math.inf for c, f in enumerate(full)])
+        best = _argmin([c if f else math.inf for c, f in zip(p.full_costs(), full, strict=True)])
         plan = {best: list(p.qty)}
         return _Solved(plan, DecisionPath.SINGLE_NODE_BOUND, p.objective(plan), 1)
     if terms.max_shipments == 1 or n == 1:
@@ -457,7 +521,7 @@ def _solve(p: _Small) -> _Solved | None:
     may_split = terms.max_shipments is None or terms.max_shipments >= 2
     fixed_sorted = sorted(p.fixed)
     if any(full):
-        costs = [p.full_cost(c) if f else math.inf for c, f in enumerate(full)]
+        costs = [c if f else math.inf for c, f in zip(p.full_costs(), full, strict=True)]
         best = _argmin(costs)
         incumbent = {best: list(p.qty)}
         # engine.optimizer.bounds.bound_without_single_full_shipment
