@@ -48,7 +48,7 @@ from engine.terms import Terms
 
 SMALL_MAX_LINES = 3  # lines of an order this path takes
 SMALL_MAX_NODES = 64  # nodes holding any ordered SKU (before rules), on the network snapshot
-SMALL_MAX_SUBSETS = 600  # node subsets left to price exactly after pruning; beyond: the general path
+SMALL_MAX_SUBSETS = 200  # node subsets left to price exactly after pruning; beyond: the general path
 SMALL_PATH = True  # a switch for measuring what this path buys (benchmarks/profile_source.py)
 
 COST_EPSILON = 1e-7  # engine.optimizer.search.COST_EPSILON
@@ -533,6 +533,12 @@ def _solve(p: _Small) -> _Solved | None:
             return _Solved(incumbent, DecisionPath.SINGLE_NODE_BOUND, costs[best], n)
     if len(p.skus) != len(p.qty):
         return None  # a SKU on two lines couples them: the general path's search
+    if all(units >= p.total_qty for units in p.max_units):
+        # A greedy plan (each line from its cheapest nodes, shipping charges shared out) bounds
+        # the search when no single node fills the order: the bound that prunes columns below.
+        greedy = _greedy(p)
+        if greedy is not None and p.objective(greedy) < p.objective(incumbent) - COST_EPSILON:
+            incumbent = greedy
     upper = p.objective(incumbent)
     # engine.optimizer.bounds.node_bounds: a lower bound on any plan shipping from each column.
     first = min(range(n), key=lambda c: (p.fixed[c], c))
@@ -558,6 +564,34 @@ def _solve(p: _Small) -> _Solved | None:
     if p.objective(incumbent) < p.objective(found) - COST_EPSILON:
         found = incumbent
     return _Solved(found, DecisionPath.SUBSET_ENUMERATION, p.objective(found), len(cols))
+
+
+def _greedy(p: _Small) -> dict[int, list[int]] | None:
+    """A feasible plan (no capacity binds, each SKU on one line): each line takes units from its
+    nodes in order of unit cost plus the node's shipping charge spread over what it can take.
+    None when all-or-nothing and it leaves a unit short."""
+    terms = p.terms
+    bo = terms.backorder_penalty
+    n_lines = len(p.qty)
+    plan: dict[int, list[int]] = {}
+    for i in range(n_lines):
+        k = p.sku_row[i]
+        left = p.qty[i]
+        stock, allowed, unit = p.avail[k], p.allowed[i], p.unit[i]
+        offers = []
+        for c in range(len(p.nodes)):
+            if allowed[c] and stock[c] > 0 and (terms.all_or_nothing or unit[c] < bo):
+                offers.append((unit[c] + p.fixed[c] / min(left, stock[c]), c))
+        offers.sort()
+        for _, c in offers:
+            if left <= 0:
+                break
+            take = min(left, stock[c])
+            plan.setdefault(c, [0] * n_lines)[i] = take
+            left -= take
+        if left and terms.all_or_nothing:
+            return None
+    return plan
 
 
 def _most(p: _Small, floor: list[float], upper: float) -> int:
@@ -774,7 +808,7 @@ def _notes(p: _Small, plan: dict[int, list[int]]) -> tuple[NodeNote, ...]:
         for pick in _nearest([p.stocked_distance[q] for q in gone_at], MAX_NODE_NOTES):
             q = gone_at[pick]
             entries.append((True, p.stocked_distance[q], ids[p.stocked[q]], 1, q))
-    entries.sort(key=lambda entry: entry[:3])
+    entries.sort()  # by (not used, distance, node id): ids are unique, so the rest never decides
     chosen = entries[:MAX_NODE_NOTES]
     notes = []
     chosen_cost: float | None = None
