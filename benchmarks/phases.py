@@ -95,7 +95,7 @@ def _mix(lines: Sequence[int], count: int, skip_explanations: bool) -> list[byte
 
 
 def _prepare(service: Any, payloads: list[bytes]) -> Prepared:
-    from server.proto import sourcing_pb2
+    from server.api.proto import sourcing_pb2
 
     decider = service._decider
     snapshot = decider._network.get()
@@ -179,7 +179,7 @@ def _phase_calls(service: Any, p: Prepared, explain: bool) -> list[tuple[str, Ca
     """(label, call for order i): the loop's own cost first, then each phase, the engine's stages,
     the whole call."""
     from benchmarks.profile_source import _Context
-    from server.proto import sourcing_pb2
+    from server.api.proto import sourcing_pb2
 
     decider = service._decider
     snapshot = decider._network.get()
