@@ -339,6 +339,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=200, help="orders in the mix (default: %(default)s)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (default: %(default)s)")
     parser.add_argument("--no-instructions", action="store_true", help="time only (no valgrind)")
+    parser.add_argument(
+        "--explanations",
+        choices=("both", "on", "off"),
+        default="both",
+        help="the call with explanations, without (skip_explanations), or both (default: %(default)s)",
+    )
     parser.add_argument("--out", type=Path, help="also write the tables (markdown) here")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -358,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="phases_") as db_dir:
         service, store = _build(db_dir)
         try:
-            for skip in (False, True):
+            for skip in {"both": (False, True), "on": (False,), "off": (True,)}[args.explanations]:
                 payloads = _mix(lines, args.orders, skip)
                 clock = timed(service, payloads, skip, args.rounds)
                 counted = instructions(db_dir, lines, args.orders, skip) if counting else None
