@@ -145,6 +145,8 @@ class Relay:
     async def _lead(self, position: int, stop: threading.Event) -> None:
         while not stop.is_set():
             if self._js is None and not await self._connect():
+                if self._metrics is not None:
+                    self._metrics.retries.inc()
                 await self._wait_renewing(stop, position, self._next_backoff())
                 continue
             try:
