@@ -145,7 +145,7 @@ class RelayMetrics:
         )
         self.retries = Counter(
             "oms_sourcing_relay_retries_total",
-            "Publish rounds (or connection attempts) that failed, broker down, slow or refusing, retried after a back-off.",
+            "Publish rounds or connection attempts that failed (broker down, slow, refusing) and were retried.",
             registry=registry,
         )
         self.lag_seconds = Histogram(

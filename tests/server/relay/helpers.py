@@ -4,6 +4,7 @@ JetStream consumer that reads a stream back, relays run as processes, waits with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -42,7 +43,9 @@ def outbox(store: Store) -> OutboxStoreMixin:
 def new_order(store: Store, order_id: str) -> None:
     """An order nothing is reserved for (BACKORDERED): its first event."""
     new = NewOrder(order_id, "{}", (("L1", "A", 1),), HOLD_MS, "rs", "{}", f"d-{order_id}")
-    orders(store).allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, [], datetime.now(UTC), lambda record: b"")
+    orders(store).allocate_order(
+        RequestKey(f"k-{order_id}", "Allocate", "h"), new, [], datetime.now(UTC), lambda record: b""
+    )
 
 
 def note(store: Store, order_id: str, n: int, fail: bool = False) -> None:
@@ -135,10 +138,8 @@ def delete_streams(nats_url: str, destination: Destination) -> None:
     async def delete() -> None:
         nc = await nats.connect(nats_url, connect_timeout=5)
         try:
-            try:
+            with contextlib.suppress(NotFoundError):
                 await nc.jetstream().delete_stream(destination.orders_stream)
-            except NotFoundError:
-                pass
         finally:
             await nc.close()
 

@@ -13,7 +13,9 @@ from server.store.outbox import OutboxEvent
 AT = datetime(2026, 12, 7, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-def _event(seq: int, order_id: str = "O-1", type_: str = "ALLOCATED", payload: str = '{"to": "ALLOCATED"}') -> OutboxEvent:
+def _event(
+    seq: int, order_id: str = "O-1", type_: str = "ALLOCATED", payload: str = '{"to": "ALLOCATED"}'
+) -> OutboxEvent:
     return OutboxEvent(seq, 100 + seq, order_id, seq, type_, payload, AT)
 
 

@@ -102,7 +102,7 @@ def test_kill_9_mid_stream_repeatedly_loses_nothing_and_duplicates_nothing(
     rounds = 4
     for attempt in range(3):
         before = _position(store)
-        relay = start_relay(store_url, nats_url, prefix, "--batch", "3", log=log)
+        relay = start_relay(store_url, nats_url, prefix, "--batch", "3", "--lease-seconds", "1", log=log)
         try:
             wait_for(lambda: _position(store) > before, "the relay made progress")  # noqa: B023
         finally:
