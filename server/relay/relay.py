@@ -186,7 +186,11 @@ class Relay:
                     await js.publish_async(
                         message.subject,
                         message.body,
-                        wait_stall=self._settings.ack_timeout_seconds,
+                        # No timeout here: one would yield to the event loop after every message, and
+                        # the client would then write each to the socket alone. Without one the window
+                        # is buffered whole and flushed in a few writes (the client's 4000 pending
+                        # acks are far above a window, so this never waits).
+                        wait_stall=None,
                         stream=self._destination.orders_stream,
                         headers=message.headers,
                     )
