@@ -178,7 +178,7 @@ def raw_sql(store: Store) -> RawSql:
 
 
 def _jetstream_reachable(url: str) -> str:
-    """"" when a NATS server with JetStream answers at ``url``; else why not."""
+    """Empty when a NATS server with JetStream answers at ``url``; else why not."""
     import asyncio
 
     import nats

@@ -40,7 +40,14 @@ from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from server.metrics import RelayMetrics
-from server.relay.messages import Destination, order_message, publish_window
+from server.relay.messages import (
+    Destination,
+    Outgoing,
+    fulfillment_messages,
+    needs_order,
+    order_message,
+    publish_window,
+)
 from server.store.outbox import OutboxEvent, OutboxStoreMixin
 
 _log = logging.getLogger(__name__)
@@ -174,51 +181,69 @@ class Relay:
             else:
                 self._backoff = self._settings.backoff_min_seconds
 
+    def _messages(self, event: OutboxEvent) -> list[Outgoing]:
+        """An event's message, then the fulfillment instructions it carries (a release, a cancel...)."""
+        messages = [order_message(self._destination, event)]
+        if needs_order(event):
+            request = self._store.order_request(event.order_id)
+            messages += fulfillment_messages(self._destination, event, request)
+        return messages
+
     async def _publish(self, window: list[OutboxEvent]) -> int:
-        """Send the window at once, wait for every ack; how many leading events were acknowledged."""
+        """Send the window at once, wait for every ack; how many leading events were acknowledged
+        (an event counts once its message and all its instructions were)."""
         js = self._js
         assert js is not None
+        batches = [self._messages(event) for event in window]
         futures: list[asyncio.Future[Any]] = []
+        owners: list[int] = []  # the window index of each future's event
+        failed_at = len(window)
         try:
-            for event in window:
-                message = order_message(self._destination, event)
-                futures.append(
-                    await js.publish_async(
-                        message.subject,
-                        message.body,
-                        # No timeout here: one would yield to the event loop after every message, and
-                        # the client would then write each to the socket alone. Without one the window
-                        # is buffered whole and flushed in a few writes (the client's 4000 pending
-                        # acks are far above a window, so this never waits).
-                        wait_stall=None,
-                        stream=self._destination.orders_stream,
-                        headers=message.headers,
+            for index, messages in enumerate(batches):
+                failed_at = index  # until all of this event's messages are sent
+                for message in messages:
+                    futures.append(
+                        await js.publish_async(
+                            message.subject,
+                            message.body,
+                            # No timeout here: one would yield to the event loop after every message, and
+                            # the client would then write each to the socket alone. Without one the window
+                            # is buffered whole and flushed in a few writes (the client's 4000 pending
+                            # acks are far above a window, so this never waits).
+                            wait_stall=None,
+                            stream=message.stream,
+                            headers=message.headers,
+                        )
                     )
-                )
+                    owners.append(index)
+            failed_at = len(window)
         except Exception as error:  # the connection is closed or its buffer full: what was sent still counts
             _log.warning("relay could not send", extra={"error": repr(error)})
         timeout = self._settings.ack_timeout_seconds
         results = await asyncio.gather(*(asyncio.wait_for(f, timeout) for f in futures), return_exceptions=True)
-        acked = 0
-        for event, result in zip(window, results, strict=False):
-            if isinstance(result, BaseException):
+        for index, result in zip(owners, results, strict=True):
+            if isinstance(result, BaseException) and index < failed_at:
                 _log.warning(
-                    "broker did not acknowledge an event; retrying after a back-off",
-                    extra={"event_id": event.id, "error": repr(result) or type(result).__name__},
+                    "broker did not acknowledge a message; retrying after a back-off",
+                    extra={"event_id": window[index].id, "error": repr(result) or type(result).__name__},
                 )
-                self._broker_up(False)
-                break
-            acked += 1
-            if self._metrics is not None:
+                failed_at = index
+        if failed_at < len(window):
+            self._broker_up(False)
+        else:
+            self._broker_up(True)
+        if self._metrics is not None:
+            for index, result in zip(owners, results, strict=True):
+                if index >= failed_at or isinstance(result, BaseException):
+                    continue
                 if getattr(result, "duplicate", False):
                     self._metrics.duplicates.inc()
                 else:
                     self._metrics.published.inc()
-                    lag = datetime.now(UTC) - event.created_at
-                    self._metrics.lag_seconds.observe(max(0.0, lag.total_seconds()))
-        if acked == len(window):
-            self._broker_up(True)
-        return acked
+            now = datetime.now(UTC)
+            for event in window[:failed_at]:
+                self._metrics.lag_seconds.observe(max(0.0, (now - event.created_at).total_seconds()))
+        return failed_at
 
     # --- the lease -----------------------------------------------------------------
 
@@ -278,21 +303,26 @@ class Relay:
         return True
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
-        """Create the orders stream when missing; an existing one is left as its operator set it."""
-        name = self._destination.orders_stream
-        try:
-            await js.stream_info(name)
-            return
-        except NotFoundError:
-            pass
-        await js.add_stream(
-            StreamConfig(
-                name=name,
-                subjects=[self._destination.orders_subjects],
-                storage=StorageType.FILE,
-                duplicate_window=self._settings.duplicate_window_seconds,
+        """Create the orders and fulfillment streams when missing; an existing one is left as its
+        operator set it."""
+        destination = self._destination
+        for name, subjects in (
+            (destination.orders_stream, destination.orders_subjects),
+            (destination.fulfillment_stream, destination.fulfillment_subjects),
+        ):
+            try:
+                await js.stream_info(name)
+                continue
+            except NotFoundError:
+                pass
+            await js.add_stream(
+                StreamConfig(
+                    name=name,
+                    subjects=[subjects],
+                    storage=StorageType.FILE,
+                    duplicate_window=self._settings.duplicate_window_seconds,
+                )
             )
-        )
 
     async def _disconnect(self) -> None:
         nc, self._nc, self._js = self._nc, None, None

@@ -72,6 +72,11 @@ class OutboxStoreMixin(ABC):
             out.append(OutboxEvent(int(seq), int(id_), order_id or "", int(order_seq), type_, payload, stamp))
         return out
 
+    def order_request(self, order_id: str) -> str:
+        """The order as it was placed (its request JSON: lines, ship-to, service level); "" when unknown."""
+        rows = self._read(lambda tx: tx.execute("SELECT request FROM orders WHERE order_id = ?", (order_id,)))
+        return str(rows[0][0]) if rows else ""
+
     def outbox_depth(self, position: int) -> int:
         """Committed events not yet past ``position``: numbered ones after it plus unnumbered ones."""
 

@@ -72,3 +72,37 @@ class _Bearer(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
     def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
         details = details._replace(metadata=tuple(details.metadata or ()) + self._metadata)
         return continuation(details, request)
+
+
+def test_a_release_sends_each_node_its_ship_instruction_and_a_reallocation_its_cancel(
+    store: Store, store_url: str, nats_url: str, prefix: str
+) -> None:
+    server = ServerProcess(["--database", store_url, "--port", "0", "--relay-nats", nats_url, "--relay-prefix", prefix])
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            load_network(channel, [("NEAR", "A", 5), ("MID", "B", 5), ("FAR", "A", 5)])
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            stub.Allocate(allocate(order("O-1", ("A", 2), ("B", 1))))
+            stub.Release(orders_pb2.ReleaseRequest(request_key="r1", order_id="O-1"))
+            # NEAR cannot pick line L0: it goes to FAR, which must be told to ship, and NEAR to stop.
+            stub.Reallocate(
+                orders_pb2.ReallocateRequest(request_key="m1", order_id="O-1", node_id="NEAR", reason="damaged")
+            )
+        wait_for(lambda: (outbox(store).relay_state("nats") or (0,))[0] == 3, "three events published")
+    finally:
+        assert server.stop() == 0, server.logs
+    instructions = read_stream(nats_url, Destination(prefix), fulfillment=True)
+    seen = [(r.body["instruction"], r.headers["Oms-Node-Id"], r.body["lines"]) for r in instructions]
+    assert seen == [
+        ("SHIP", "MID", [{"line_id": "L1", "sku": "B", "qty": 1}]),
+        ("SHIP", "NEAR", [{"line_id": "L0", "sku": "A", "qty": 2}]),
+        ("CANCEL", "NEAR", [{"line_id": "L0", "sku": "A", "qty": 2}]),
+        ("SHIP", "FAR", [{"line_id": "L0", "sku": "A", "qty": 2}]),
+    ]
+    assert [r.subject for r in instructions][:2] == [
+        f"{prefix}.oms.v1.fulfillment.MID",
+        f"{prefix}.oms.v1.fulfillment.NEAR",
+    ]
+    assert instructions[0].body["ship_to"]["location"] == {"lat": 40.0, "lon": -95.0}
+    assert instructions[2].body["reason"] == "damaged"
+    assert len({r.msg_id for r in instructions}) == 4

@@ -95,21 +95,24 @@ class Received:
     stream_seq: int
 
 
-def read_stream(nats_url: str, destination: Destination) -> list[Received]:
-    """Every message of the orders stream, in stream order, through a JetStream pull consumer."""
+def read_stream(nats_url: str, destination: Destination, fulfillment: bool = False) -> list[Received]:
+    """Every message of the orders stream (or the fulfillment stream), in stream order, through a
+    JetStream pull consumer."""
+    stream = destination.fulfillment_stream if fulfillment else destination.orders_stream
+    subjects = destination.fulfillment_subjects if fulfillment else destination.orders_subjects
 
     async def read() -> list[Received]:
         nc = await nats.connect(nats_url, connect_timeout=5)
         try:
             js = nc.jetstream()
             try:
-                info = await js.stream_info(destination.orders_stream)
+                info = await js.stream_info(stream)
             except NotFoundError:
                 return []
             expected = info.state.messages
             sub = await js.pull_subscribe(
-                destination.orders_subjects,
-                stream=destination.orders_stream,
+                subjects,
+                stream=stream,
                 config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
             )
             out: list[Received] = []
@@ -138,8 +141,9 @@ def delete_streams(nats_url: str, destination: Destination) -> None:
     async def delete() -> None:
         nc = await nats.connect(nats_url, connect_timeout=5)
         try:
-            with contextlib.suppress(NotFoundError):
-                await nc.jetstream().delete_stream(destination.orders_stream)
+            for stream in (destination.orders_stream, destination.fulfillment_stream):
+                with contextlib.suppress(NotFoundError):
+                    await nc.jetstream().delete_stream(stream)
         finally:
             await nc.close()
 
