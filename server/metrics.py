@@ -135,12 +135,12 @@ class RelayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.published = Counter(
             "oms_sourcing_relay_published_total",
-            "Events the broker acknowledged as new messages.",
+            "Messages (events and fulfillment instructions) the broker acknowledged as new.",
             registry=registry,
         )
         self.duplicates = Counter(
             "oms_sourcing_relay_duplicates_total",
-            "Events published again (after a restart or a retry) that the broker's duplicate window dropped.",
+            "Messages published again (after a restart or a retry) that the broker's duplicate window dropped.",
             registry=registry,
         )
         self.retries = Counter(
