@@ -9,6 +9,7 @@ docs/configuration.md documents every setting; keep the two in step.
 from __future__ import annotations
 
 import argparse
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
@@ -104,6 +105,15 @@ class Config:
     tls_client_ca_file: str = _setting(
         "", "PEM CA bundle for mutual TLS: every client must present a certificate it signed (empty: none asked)"
     )
+    relay_nats_url: str = _setting(
+        "",
+        "NATS server (nats://host:4222) to run the outbox relay against inside serve: committed order events"
+        " to JetStream, one relay leading across servers (docs/integrations.md); empty: no relay",
+        flag="--relay-nats",
+    )
+    relay_prefix: str = _setting(
+        "", "prefix of the relay's subjects (PREFIX.oms.v1...) and streams (PREFIX_OMS_...); empty: none"
+    )
     auth_tokens_file: str = _setting(
         "",
         "file of 'ROLE NAME SHA256-HEX' lines (oms-sourcing new-token writes them): every call but health"
@@ -147,6 +157,10 @@ class Config:
             )
             if not ok
         ]
+        if self.relay_nats_url and not self.relay_nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
+            problems.append("relay_nats_url must start with nats://, tls://, ws:// or wss://")
+        if self.relay_prefix and not re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", self.relay_prefix):
+            problems.append("relay_prefix must be lower-case letters and digits, words joined by - or _")
         try:
             ServedArea.parse(self.served_regions)
         except ValueError as error:

@@ -124,6 +124,57 @@ class StoreMetrics:
         )
 
 
+# From an event's commit to the broker's acknowledgement: milliseconds when the relay keeps up,
+# seconds to minutes while the broker is down and it catches up.
+_LAG_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+
+class RelayMetrics:
+    """The outbox relay (server/relay/): what it published, how far behind it is, whether it leads."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.published = Counter(
+            "oms_sourcing_relay_published_total",
+            "Messages (events and fulfillment instructions) the broker acknowledged as new.",
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "oms_sourcing_relay_duplicates_total",
+            "Messages published again (after a restart or a retry) that the broker's duplicate window dropped.",
+            registry=registry,
+        )
+        self.retries = Counter(
+            "oms_sourcing_relay_retries_total",
+            "Publish rounds or connection attempts that failed (broker down, slow, refusing) and were retried.",
+            registry=registry,
+        )
+        self.lag_seconds = Histogram(
+            "oms_sourcing_relay_lag_seconds",
+            "Seconds from an event's commit to the broker's acknowledgement.",
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
+        # max over processes: every server process may run a relay, one leads.
+        self.outbox_depth = Gauge(
+            "oms_sourcing_relay_outbox_depth",
+            "Committed events the broker has not acknowledged yet (read by the leading relay).",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.broker_up = Gauge(
+            "oms_sourcing_relay_broker_up",
+            "1 while the leading relay is connected to the broker, 0 while it is not.",
+            registry=registry,
+            multiprocess_mode="max",
+        )
+        self.leader = Gauge(
+            "oms_sourcing_relay_leader",
+            "1 in the process whose relay holds the lease and publishes, 0 in a relay that waits.",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+
+
 def multiprocess_enabled() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 

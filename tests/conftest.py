@@ -10,6 +10,10 @@
 
 PostgreSQL comes from ``OMS_TEST_POSTGRES_DSN`` (default postgresql://postgres@127.0.0.1:5432/postgres).
 When it is unreachable its tests skip, except when ``CI`` is set: there they fail.
+
+- ``nats_url``: (session) a NATS server with JetStream, from ``OMS_TEST_NATS_URL`` (default
+  nats://127.0.0.1:4222); skipped when unreachable, failed instead when ``CI`` is set. Tests keep
+  apart on the one server by a prefix of their own (``relay_prefix``) and delete their streams.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 
 DEFAULT_POSTGRES_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 # `make run`'s gRPC and metrics ports: tests bind port 0, never these.
 DEFAULT_SERVICE_PORTS = (50051, 9464)
 
@@ -170,3 +175,35 @@ def raw_sql(store: Store) -> RawSql:
             return cursor.fetchall() if cursor.description is not None else []
 
     return run
+
+
+def _jetstream_reachable(url: str) -> str:
+    """Empty when a NATS server with JetStream answers at ``url``; else why not."""
+    import asyncio
+
+    import nats
+
+    async def probe() -> None:
+        nc = await nats.connect(url, connect_timeout=2, allow_reconnect=False, max_reconnect_attempts=0)
+        try:
+            await nc.jetstream().account_info()
+        finally:
+            await nc.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 10))
+    except Exception as error:
+        return f"{type(error).__name__}: {error}".strip()
+    return ""
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    url = os.environ.get("OMS_TEST_NATS_URL") or DEFAULT_NATS_URL
+    problem = _jetstream_reachable(url)
+    if problem:
+        reason = f"NATS JetStream unreachable at {url} ({problem})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so the relay's tests must run", pytrace=False)
+        pytest.skip(f"{reason}; start nats-server -js or set OMS_TEST_NATS_URL to run these tests")
+    return url

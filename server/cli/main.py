@@ -1,5 +1,5 @@
 """The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, exceptions,
-simulate, report, new-token.
+simulate, report, new-token, relay.
 
 Exit codes: 0 success; 1 the call or the server failed (a non-OK status, NOT_SERVING, a server
 that could not start); 2 bad usage or input (argparse's convention); 3 a ``simulate run`` or
@@ -471,6 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server.simulation.live import add_report_parser  # the same KPIs over the live decisions
 
     add_report_parser(sub)
+    from server.cli.relay import add_relay_parser  # the outbox relay to NATS JetStream (docs/integrations.md)
+
+    add_relay_parser(sub)
     add_rules_commands(sub, _client_flags, print_rpc_error)  # planner rules (docs/rules.md)
     add_exceptions_commands(sub, _client_flags, print_rpc_error)  # the exception queue, for people
     return parser

@@ -7,11 +7,15 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
+from typing import cast
 
 from server.active_rules import reload_from_files
 from server.api.app import RunningServer, StartupError, create_server
 from server.config import Config
+from server.metrics import RelayMetrics
+from server.relay.relay import Relay, RelaySettings, start_relay_thread
 from server.store import open_store
+from server.store.outbox import OutboxStoreMixin
 
 _log = logging.getLogger(__name__)
 
@@ -67,6 +71,12 @@ def run_server(
         except Exception:
             _log.exception("server did not start")
             return 1
+        relay_stop = threading.Event()
+        relay_thread = None
+        if config.relay_nats_url:  # every process may run one: the lease lets one publish
+            settings = RelaySettings(config.relay_nats_url, prefix=config.relay_prefix)
+            relay = Relay(cast(OutboxStoreMixin, store), settings, RelayMetrics(running.metrics_registry))
+            relay_thread = start_relay_thread(relay, relay_stop)
         on_ready(running)
         reload = _reload_on_sighup(config) if threading.current_thread() is threading.main_thread() else None
         # A timed wait keeps the main thread responsive to signals on every platform.
@@ -76,6 +86,9 @@ def run_server(
                 deps = running.deps
                 ok, message = reload_from_files(deps.rules, config.rules_path, deps.network.get(), "signal:SIGHUP")
                 _log.log(logging.INFO if ok else logging.ERROR, message, extra={"rules_path": config.rules_path})
+        relay_stop.set()
+        if relay_thread is not None:
+            relay_thread.join(timeout=10)  # it gives its lease up, so another server's relay takes over at once
         running.stop(config.grace_seconds)
         return 0
     finally:

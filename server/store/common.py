@@ -48,6 +48,7 @@ from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
 from server.store.orders import HELD, RELEASED, OrderStoreMixin
+from server.store.outbox import OutboxStoreMixin
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.store.rule_sets import RuleSetStoreMixin
 from server.store.sql import Key, Tx
@@ -97,7 +98,9 @@ class _Working:
     changed: bool = False
 
 
-class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionHistoryStoreMixin, ABC):
+class SqlStore(
+    OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionHistoryStoreMixin, OutboxStoreMixin, ABC
+):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""
 
     # --- what a dialect supplies ---------------------------------------------------

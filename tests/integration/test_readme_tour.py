@@ -23,7 +23,9 @@ A command added to the README is run from then on, unless listed in NOT_RUN with
   ``benchmarks.load.run --target sourcing.example.internal:50051``: a remote deployment with
   certificates and tokens that only exist there;
 - ``benchmarks.service_bench``: a benchmark that starts its own servers for minutes;
-  ``benchmarks.summary``: writes into the checkout's benchmarks/results/.
+  ``benchmarks.summary``: writes into the checkout's benchmarks/results/;
+- ``relay --database ...`` (integrations): publishes to NATS until Ctrl-C; tests/server/relay/
+  and tests/integration/test_relay_serve.py run it against a real NATS JetStream.
 
 Rewritten, and only these: the metrics address in ``curl`` commands (127.0.0.1:9464 -> the
 test server's metrics port; tests never bind the default ports), and, in ``make test``'s
@@ -68,6 +70,7 @@ NOT_RUN = {  # a pattern at the start of a command -> why the test does not run 
     r"\S+ -m benchmarks\.load\.run --target sourcing\.example\.internal": "a remote deployment",
     r"\S+ -m benchmarks\.service_bench\b": "a benchmark that runs for minutes",
     r"\S+ -m benchmarks\.summary\b": "writes into the checkout's benchmarks/results/",
+    r"\S+ relay --database ": "publishes until Ctrl-C; tests/server/relay/ runs it against NATS",
 }
 
 

@@ -1,0 +1,133 @@
+"""The transactional outbox's store side: what a relay reads and the position and lease it keeps.
+
+The outbox is the ``events`` table itself: every order change appends its event in the change's
+own transaction, so an event exists exactly when its change committed. The feed's sequencer
+(``server/store/event_feed.py``) numbers committed events in commit order (``events.seq``); a
+relay publishes them in that order and stores, in ``outbox_relay``, the seq of the last one the
+broker acknowledged. Restarted, it resumes after that position: an event published but not yet
+recorded is published again with the same message id, which the broker's duplicate window drops.
+
+The lease: one row per destination holds ``holder`` and ``lease_until`` (epoch milliseconds). A
+relay takes the lease when it is free or expired, renews it with every position it records, and
+records a position only while it still holds the lease, so a relay that lost it (paused, cut off
+from the database) cannot move the position of the one that took over. Relays compare
+``lease_until`` with their own clocks: keep the servers' clocks in step (NTP) to well within the
+lease time.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from server.store.sql import Tx
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    seq: int  # the commit-ordered position (events.seq)
+    id: int  # the event id: unique and never reused, the broker's message id
+    order_id: str  # "" for an event about no order
+    order_seq: int  # 1 for an order's first event, 2 for its second...; 0 without an order
+    type: str
+    payload: str  # JSON
+    created_at: datetime
+
+
+class OutboxStoreMixin(ABC):
+    @abstractmethod
+    def _read(self, work: Callable[[Tx], T]) -> T: ...
+
+    @abstractmethod
+    def _write(self, work: Callable[[Tx], T]) -> T: ...
+
+    @abstractmethod
+    def _ts_out(self, value: Any) -> datetime | None: ...
+
+    @abstractmethod
+    def sequence_events(self) -> int: ...
+
+    def outbox_after(self, position: int, limit: int) -> list[OutboxEvent]:
+        """Numbered events after ``position`` in seq order, at most ``limit``, each with its
+        per-order sequence (its rank among its order's events by id: an order's changes lock its
+        row, so its events' ids follow their commit order)."""
+        rows = self._read(
+            lambda tx: tx.execute(
+                "SELECT e.seq, e.id, e.order_id, e.type, e.payload, e.created_at,"
+                " (SELECT COUNT(*) FROM events p WHERE p.order_id = e.order_id AND p.id <= e.id)"
+                " FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+                (position, limit),
+            )
+        )
+        out = []
+        for seq, id_, order_id, type_, payload, created_at, order_seq in rows:
+            stamp = self._ts_out(created_at)
+            assert stamp is not None
+            out.append(OutboxEvent(int(seq), int(id_), order_id or "", int(order_seq), type_, payload, stamp))
+        return out
+
+    def order_request(self, order_id: str) -> str:
+        """The order as it was placed (its request JSON: lines, ship-to, service level); "" when unknown."""
+        rows = self._read(lambda tx: tx.execute("SELECT request FROM orders WHERE order_id = ?", (order_id,)))
+        return str(rows[0][0]) if rows else ""
+
+    def outbox_depth(self, position: int) -> int:
+        """Committed events not yet past ``position``: numbered ones after it plus unnumbered ones."""
+
+        def read(tx: Tx) -> int:
+            top = int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM events")[0][0])
+            unnumbered = int(tx.execute("SELECT COUNT(*) FROM events WHERE seq IS NULL")[0][0])
+            return max(0, top - position) + unnumbered
+
+        return self._read(read)
+
+    def acquire_relay_lease(self, name: str, holder: str, now_ms: int, ttl_ms: int) -> int | None:
+        """Take or renew the lease of relay ``name`` for ``holder`` until ``now_ms + ttl_ms``; the
+        stored position when it is ours, None while another holder's lease runs."""
+
+        def work(tx: Tx) -> int | None:
+            tx.execute("INSERT INTO outbox_relay (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
+            rows = tx.execute(
+                "UPDATE outbox_relay SET holder = ?, lease_until = ?, updated_at = ?"
+                " WHERE name = ? AND (holder = ? OR lease_until < ?) RETURNING position",
+                (holder, now_ms + ttl_ms, now_ms, name, holder, now_ms),
+            )
+            return int(rows[0][0]) if rows else None
+
+        return self._write(work)
+
+    def advance_relay(self, name: str, holder: str, position: int, now_ms: int, ttl_ms: int) -> bool:
+        """Record ``position`` (never moving back) and renew the lease, only while ``holder`` still
+        holds an unexpired lease; False when it does not (it must stop publishing)."""
+
+        def work(tx: Tx) -> bool:
+            rows = tx.execute(
+                "UPDATE outbox_relay SET position = CASE WHEN position < ? THEN ? ELSE position END,"
+                " lease_until = ?, updated_at = ? WHERE name = ? AND holder = ? AND lease_until >= ?"
+                " RETURNING position",
+                (position, position, now_ms + ttl_ms, now_ms, name, holder, now_ms),
+            )
+            return bool(rows)
+
+        return self._write(work)
+
+    def release_relay_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once (a clean stop), so another relay need not wait for it to expire."""
+        self._write(
+            lambda tx: tx.execute(
+                "UPDATE outbox_relay SET lease_until = 0 WHERE name = ? AND holder = ? RETURNING name", (name, holder)
+            )
+        )
+
+    def relay_state(self, name: str) -> tuple[int, str, int] | None:
+        """(position, holder, lease_until) of relay ``name``; None before any relay ran."""
+        rows = self._read(
+            lambda tx: tx.execute("SELECT position, holder, lease_until FROM outbox_relay WHERE name = ?", (name,))
+        )
+        return (int(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None

@@ -1,0 +1,108 @@
+"""``serve --relay-nats``: an order allocated over gRPC with a bearer token reaches JetStream, its
+message naming the credential that caused it (``by``), on both stores."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from oms.sourcing.v1 import orders_pb2, orders_pb2_grpc
+
+from server.api.auth import new_token, token_digest
+from server.relay.messages import Destination
+from server.store.base import Store
+from tests.integration.helpers import ServerProcess
+from tests.integration.orders_helpers import allocate, load_network, order
+from tests.server.relay.helpers import committed_events, delete_streams, outbox, read_stream, wait_for
+
+
+@pytest.fixture
+def prefix(nats_url: str) -> Iterator[str]:
+    name = f"t{uuid.uuid4().hex[:12]}"
+    yield name
+    delete_streams(nats_url, Destination(name))
+
+
+def test_serve_with_a_relay_publishes_what_its_calls_commit(
+    store: Store, store_url: str, nats_url: str, prefix: str, tmp_path: Path
+) -> None:
+    token = new_token()
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"operator wms-east {token_digest(token)}\n")
+    server = ServerProcess(
+        [
+            "--database",
+            store_url,
+            "--port",
+            "0",
+            "--auth-tokens-file",
+            str(tokens),
+            "--relay-nats",
+            nats_url,
+            "--relay-prefix",
+            prefix,
+        ]
+    )
+    try:
+        channel = grpc.intercept_channel(grpc.insecure_channel(server.target), _Bearer(token))
+        with channel:
+            load_network(channel, [("NEAR", "A", 5)])
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            stub.Allocate(allocate(order("O-1", ("A", 2))))
+            stub.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1"))
+        wait_for(lambda: (outbox(store).relay_state("nats") or (0,))[0] == 2, "both events published")
+    finally:
+        assert server.stop() == 0, server.logs
+    received = read_stream(nats_url, Destination(prefix))
+    assert [r.subject.rsplit(".", 1)[1] for r in received] == ["allocated", "cancelled"]
+    assert [r.body["by"] for r in received] == ["wms-east", "wms-east"]
+    assert [r.headers["Oms-Order-Id"] for r in received] == ["O-1", "O-1"]
+    assert [int(r.msg_id) for r in received] == [event_id for event_id, _ in committed_events(store)]
+    state = outbox(store).relay_state("nats")
+    assert state is not None and state[2] == 0  # serve's stop gave the lease up
+
+
+class _Bearer(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+        details = details._replace(metadata=tuple(details.metadata or ()) + self._metadata)
+        return continuation(details, request)
+
+
+def test_a_release_sends_each_node_its_ship_instruction_and_a_reallocation_its_cancel(
+    store: Store, store_url: str, nats_url: str, prefix: str
+) -> None:
+    server = ServerProcess(["--database", store_url, "--port", "0", "--relay-nats", nats_url, "--relay-prefix", prefix])
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            load_network(channel, [("NEAR", "A", 5), ("MID", "B", 5), ("FAR", "A", 5)])
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            stub.Allocate(allocate(order("O-1", ("A", 2), ("B", 1))))
+            stub.Release(orders_pb2.ReleaseRequest(request_key="r1", order_id="O-1"))
+            # NEAR cannot pick line L0: it goes to FAR, which must be told to ship, and NEAR to stop.
+            stub.Reallocate(
+                orders_pb2.ReallocateRequest(request_key="m1", order_id="O-1", node_id="NEAR", reason="damaged")
+            )
+        wait_for(lambda: (outbox(store).relay_state("nats") or (0,))[0] == 3, "three events published")
+    finally:
+        assert server.stop() == 0, server.logs
+    instructions = read_stream(nats_url, Destination(prefix), fulfillment=True)
+    seen = [(r.body["instruction"], r.headers["Oms-Node-Id"], r.body["lines"]) for r in instructions]
+    assert seen == [
+        ("SHIP", "MID", [{"line_id": "L1", "sku": "B", "qty": 1}]),
+        ("SHIP", "NEAR", [{"line_id": "L0", "sku": "A", "qty": 2}]),
+        ("CANCEL", "NEAR", [{"line_id": "L0", "sku": "A", "qty": 2}]),
+        ("SHIP", "FAR", [{"line_id": "L0", "sku": "A", "qty": 2}]),
+    ]
+    assert [r.subject for r in instructions][:2] == [
+        f"{prefix}.oms.v1.fulfillment.MID",
+        f"{prefix}.oms.v1.fulfillment.NEAR",
+    ]
+    assert instructions[0].body["ship_to"]["location"] == {"lat": 40.0, "lon": -95.0}
+    assert instructions[2].body["reason"] == "damaged"
+    assert len({r.msg_id for r in instructions}) == 4

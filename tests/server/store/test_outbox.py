@@ -1,0 +1,77 @@
+"""The outbox's store side on both stores: events read in commit order with their per-order
+sequence, the relay's lease (one holder until it expires) and its position (fenced by the lease,
+never moving back). No broker here: tests/server/relay/ runs the relay against NATS."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.store.base import Store
+from tests.server.relay.helpers import committed_events, new_order, note, outbox
+
+TTL = 10_000
+
+
+def test_events_come_in_seq_order_with_each_orders_own_sequence(store: Store) -> None:
+    new_order(store, "O-1")
+    new_order(store, "O-2")
+    note(store, "O-1", 1)
+    note(store, "O-2", 1)
+    note(store, "O-1", 2)
+    box = outbox(store)
+    assert box.outbox_after(0, 100) == []  # committed but not numbered yet: the relay numbers them first
+    assert box.outbox_depth(0) == 5
+    box.sequence_events()
+    events = box.outbox_after(0, 100)
+    assert [(e.order_id, e.order_seq, e.type) for e in events] == [
+        ("O-1", 1, "ALLOCATED"),
+        ("O-2", 1, "ALLOCATED"),
+        ("O-1", 2, "NOTED"),
+        ("O-2", 2, "NOTED"),
+        ("O-1", 3, "NOTED"),
+    ]
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert [e.id for e in events] == [event_id for event_id, _ in committed_events(store)]
+    assert [e.seq for e in box.outbox_after(3, 1)] == [4]
+    assert box.outbox_depth(3) == 2
+
+
+def test_a_change_that_rolls_back_leaves_no_event(store: Store) -> None:
+    new_order(store, "O-1")
+    with pytest.raises(RuntimeError):
+        note(store, "O-1", 1, fail=True)
+    box = outbox(store)
+    box.sequence_events()
+    assert [e.type for e in box.outbox_after(0, 100)] == ["ALLOCATED"]
+
+
+def test_one_holder_at_a_time_until_its_lease_expires(store: Store) -> None:
+    box = outbox(store)
+    assert box.acquire_relay_lease("nats", "a", 1_000, TTL) == 0
+    assert box.acquire_relay_lease("nats", "b", 2_000, TTL) is None  # a's lease runs until 11,000
+    assert box.acquire_relay_lease("nats", "a", 5_000, TTL) == 0  # a renews
+    assert box.acquire_relay_lease("nats", "b", 14_000, TTL) is None  # until 15,000 now
+    assert box.acquire_relay_lease("nats", "b", 15_001, TTL) == 0  # expired: b takes it
+    assert box.relay_state("nats") == (0, "b", 25_001)
+
+
+def test_the_position_moves_only_forward_and_only_for_the_holder(store: Store) -> None:
+    box = outbox(store)
+    box.acquire_relay_lease("nats", "a", 1_000, TTL)
+    assert box.advance_relay("nats", "a", 7, 2_000, TTL)
+    assert box.advance_relay("nats", "a", 3, 3_000, TTL)  # an older position: kept at 7
+    assert box.relay_state("nats") == (7, "a", 13_000)
+    assert not box.advance_relay("nats", "b", 9, 4_000, TTL)  # not the holder
+    assert not box.advance_relay("nats", "a", 9, 13_001, TTL)  # its lease ran out
+    assert box.acquire_relay_lease("nats", "b", 13_002, TTL) == 7  # the next holder resumes after 7
+    assert not box.advance_relay("nats", "a", 9, 13_003, TTL)  # the old holder cannot move it
+    assert box.relay_state("nats") == (7, "b", 23_002)
+
+
+def test_a_lease_given_up_is_taken_at_once(store: Store) -> None:
+    box = outbox(store)
+    box.acquire_relay_lease("nats", "a", 1_000, TTL)
+    box.release_relay_lease("nats", "b")  # not b's to give
+    assert box.acquire_relay_lease("nats", "b", 2_000, TTL) is None
+    box.release_relay_lease("nats", "a")
+    assert box.acquire_relay_lease("nats", "b", 2_000, TTL) == 0
