@@ -154,10 +154,14 @@ def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) 
         return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
     if searchable(problem, cols):
         view = None if lp is None else _lp_view(lp, cols)
-        found, proven = best_by_search(problem, cols, most, incumbent, view, deadline.passed)
-        if proven:
+        outcome = best_by_search(problem, cols, most, incumbent, view, deadline.passed)
+        found = outcome.plan
+        if outcome.proven:
             return Solution(found, SolveStatus.OPTIMAL, DecisionPath.SOLVER, found.objective(problem), len(cols))
         incumbent, upper = found, found.objective(problem)  # never worse than the incumbent
+        # Every plan over ``cols`` with at most ``most`` nodes costs at least the search's bound;
+        # every other plan costs more than the incumbent (the fixing and ``most`` above).
+        global_floor = max(global_floor, min(outcome.bound, upper))
         if deadline.passed():
             return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
     if lp is not None and enumerable(problem, cols, most):

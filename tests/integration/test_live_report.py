@@ -182,9 +182,7 @@ def test_an_empty_window_writes_an_empty_report_and_gates_nothing(
     assert "skipped: fill_rate not measured, no orders (--fail-if 'fill_rate<0.98')" in printed
 
 
-def test_a_store_that_cannot_be_read_is_a_clean_usage_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_a_store_that_cannot_be_read_is_a_clean_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Exit 2 with one line naming the store: no traceback, and no empty database left behind."""
     missing = tmp_path / "no-such.db"
     assert main(["report", "--since", "2026-11-24", "--database", f"sqlite:///{missing}", "--out", str(tmp_path)]) == 2
