@@ -42,6 +42,9 @@ LP_FIXING_MIN_COLUMNS = 16  # below this, the solver's own root LP does the same
 IMPROVE_POOL = 12  # nodes beyond the incumbent's searched exactly for a better upper bound
 LOCAL_SEARCH = True  # engine/optimizer/subset_search.local_search (a switch for measuring what it buys)
 IMPROVE_MAX_WORK = 100_000  # a few ms: it runs on every order that gets this far, and only bounds
+# Subset search runs this much work (a few ms) before it asks for the relaxation's bounds by number
+# of nodes (a few more LP solves, worth it only where the search is long): most searches end before.
+REFINE_AFTER = 30_000
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,12 @@ def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) 
         return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
     if searchable(problem, cols):
         view = None if lp is None else _lp_view(lp, cols)
-        outcome = best_by_search(problem, cols, most, incumbent, view, deadline.passed)
+        # Searches not settled within REFINE_AFTER go on with bounds by number of nodes: the
+        # relaxation with Σ y = k (a few more LP solves; engine/optimizer/milp.LpResult.by_size).
+        refine = None if lp is None else (lambda best, lp=lp, most=most: lp.by_size(best, most, deadline))
+        outcome = best_by_search(
+            problem, cols, most, incumbent, view, deadline.passed, refine=refine, refine_after=REFINE_AFTER
+        )
         found = outcome.plan
         if outcome.proven:
             return Solution(found, SolveStatus.OPTIMAL, DecisionPath.SOLVER, found.objective(problem), len(cols))

@@ -217,6 +217,9 @@ def best_by_search(
     incumbent: Plan,
     lp: LpView | None = None,
     out_of_time: Callable[[], bool] = lambda: False,
+    max_work: int = MAX_WORK,
+    refine: Callable[[float], np.ndarray] | None = None,
+    refine_after: int = 0,
 ) -> SearchResult:
     """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses
     more), proven; or, after MAX_WORK of work or once ``out_of_time()``, the best plan found so far
@@ -228,6 +231,11 @@ def best_by_search(
     already optimal, as local search usually makes it, both expand the same sets: those whose
     bound is below the optimum. Ties go to the earlier set in branching order: nodes in order of
     the LP's y (most open first), then of their cost alone.
+
+    ``refine(upper)``, called once after ``refine_after`` work when the search is still open,
+    gives [max_size + 1] a lower bound on every plan shipping from exactly k of the columns: from
+    then on a subtree is bounded by the least over the sizes its sets can have, sizes that cannot
+    beat ``upper`` are left out, and the least over all sizes bounds everything.
     """
     upper = incumbent.objective(problem)
     if max_size < 1:
@@ -240,6 +248,8 @@ def best_by_search(
     floors = _Floors.of(lines)
     view = (lp.bound, lp.reduced) if lp is not None else None
     bounds = _LpBound.of(view, positions)
+    by_range: np.ndarray | None = None
+    floor = -np.inf  # a bound on every plan (from ``refine``)
     best_set: list[int] | None = None
     # (bound on the subtree below the set, tie-break, set): each set in it was priced when pushed.
     heap: list[tuple[float, int, list[int]]] = []
@@ -252,11 +262,19 @@ def best_by_search(
             bound_at, _, members_at = heapq.heappop(heap)
             dive = (bound_at, members_at)
             continue
-        least = min(dive[0], heap[0][0]) if heap else dive[0]
+        if refine is not None and work >= refine_after:
+            sizes, refine = refine(upper), None
+            floor = float(sizes[1:].min(initial=np.inf))
+            within = np.flatnonzero(sizes[: max_size + 1] < upper - _TIE)
+            if within.shape[0] == 0:
+                break  # no plan of any size beats the best one (nor does the empty plan)
+            max_size = int(within[-1])
+            by_range = _range_minima(sizes, max_size)
+        least = max(min(dive[0], heap[0][0]) if heap else dive[0], floor)
         if least >= upper - _TIE:
             break  # every open subtree is bounded at or above the best plan: it is optimal
         visits += 1
-        if work > MAX_WORK or (visits % _CLOCK_EVERY == 0 and out_of_time()):
+        if work > max_work or (visits % _CLOCK_EVERY == 0 and out_of_time()):
             return SearchResult(_plan(problem, ranked, best_set, incumbent), False, min(upper, least))
         parent, members, dive = dive[0], dive[1], None
         rest = np.arange(members[-1] + 1 if members else 0, len(ranked))
@@ -273,6 +291,11 @@ def best_by_search(
         bound = _child_bounds(bounds, members, rest, extended, np.maximum(0.0, cost_i - extended), slots)
         # A child's subtree lies in its parent's: the parent's bound holds for it too.
         bound = np.maximum(np.maximum(bound, floors.children(members, rest)), parent)
+        if by_range is not None:
+            # A child's subtree: sets of the child and 1 to ``slots`` of the positions after it.
+            low = len(members) + 2
+            high = np.minimum(len(members) + 1 + np.minimum(slots, len(ranked) - 1 - rest), max_size)
+            bound = np.maximum(bound, np.where(high >= low, by_range[low, np.maximum(high, low)], np.inf))
         # Of a group of twins, a set takes the first ones in rank order (engine/optimizer/twins.py).
         twin_before = previous_twin[rest]
         canonical = (twin_before < 0) | np.isin(twin_before, members)
@@ -288,6 +311,20 @@ def best_by_search(
             heapq.heappush(heap, (float(bound[i]), pushed, [*members, int(rest[i])]))
     plan = _plan(problem, ranked, best_set, incumbent)
     return SearchResult(plan, True, plan.objective(problem))
+
+
+def _range_minima(sizes: np.ndarray | None, max_size: int) -> np.ndarray | None:
+    """[K, K] the least of ``sizes`` over k = low..high at [low, high] (K = max_size + 2; +inf
+    where high < low or beyond ``sizes``)."""
+    if sizes is None:
+        return None
+    count = max_size + 2
+    padded = np.full(count, np.inf)
+    padded[: min(count, sizes.shape[0])] = sizes[:count]
+    result = np.full((count, count), np.inf)
+    for low in range(count):
+        result[low, low:] = np.minimum.accumulate(padded[low:])
+    return result
 
 
 def _previous_twin(problem: Problem, ranked: IntArray) -> IntArray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -100,7 +101,7 @@ def _stops_after(calls: int) -> Callable[[], bool]:
     return out_of_time
 
 
-@pytest.mark.parametrize("seed", range(200))
+@pytest.mark.parametrize("seed", range(120))
 def test_interrupted_subset_search_reports_a_true_bound(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Stopped after 1, 2, 4 ... expansions: the bound never passes the exact optimum, rises
     with the work allowed, and meets the plan's cost once the search proves it."""
@@ -113,10 +114,16 @@ def test_interrupted_subset_search_reports_a_true_bound(seed: int, monkeypatch: 
     best = best_by_enumeration(problem, cols, size).objective(problem)
     lp = solve_lp(problem, cols, 10_000)
     assert lp is not None
-    for view in (None, LpView(lp.bound, lp.y, lp.reduced)):
+    by_size = lp.by_size(best, size, Deadline.after_ms(10_000))
+    with_sizes = [(None, None, 0), (LpView(lp.bound, lp.y, lp.reduced), None, 0)]
+    with_sizes += [(LpView(lp.bound, lp.y, lp.reduced), lambda _: by_size, after) for after in (0, 50)]
+    for view, refine, after in with_sizes:
         previous = -np.inf
         for calls in (1, 2, 4, 8, 16, 10_000):
-            searched = best_by_search(problem, cols, size, Plan.empty(problem), view, _stops_after(calls))
+            start = Plan.empty(problem)
+            searched = best_by_search(
+                problem, cols, size, start, view, _stops_after(calls), refine=refine, refine_after=after
+            )
             assert is_feasible(problem, searched.plan)
             assert searched.bound <= best + 1e-6
             assert searched.bound <= searched.plan.objective(problem) + 1e-9
@@ -126,6 +133,29 @@ def test_interrupted_subset_search_reports_a_true_bound(seed: int, monkeypatch: 
                 assert searched.plan.objective(problem) == pytest.approx(best, abs=1e-6)
                 assert searched.bound == pytest.approx(best, abs=1e-6)
         assert previous == pytest.approx(best, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_bounds_by_size_hold_for_plans_of_that_size(seed: int) -> None:
+    """The relaxation with Σ y = k never passes a plan shipping from exactly k nodes (each subset's
+    best plan when it uses all of it), and none falls below the relaxation's own bound."""
+    problem = _problem(_distinct_sku_case(seed))
+    if problem.n_nodes == 0:
+        return
+    cols = np.arange(problem.n_nodes)
+    size = problem.n_nodes
+    lp = solve_lp(problem, cols, 10_000)
+    assert lp is not None
+    upper = Plan.empty(problem).objective(problem) + 1.0  # solve every size
+    sizes = lp.by_size(upper, size, Deadline.after_ms(10_000))
+    assert sizes.shape == (size + 1,) and sizes[0] == np.inf
+    assert (sizes[1:] >= lp.bound - 1e-9).all()
+    allowed = min(problem.terms.max_shipments or size, size)
+    for k in range(1, allowed + 1):
+        for subset in itertools.combinations(range(problem.n_nodes), k):
+            plan = best_by_enumeration(problem, np.array(subset), k)
+            if plan.used().shape[0] == k:
+                assert sizes[k] <= plan.objective(problem) + 1e-6
 
 
 def _distinct_sku_case(seed: int) -> Case:
