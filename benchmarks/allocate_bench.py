@@ -43,8 +43,7 @@ from benchmarks.orders import make_orders
 from benchmarks.service_bench import cpu_seconds
 from benchmarks.shipped import pinned_as_shipped
 from engine.model import Order
-from server.network_file import read_network_file
-from server.proto import (
+from server.api.proto import (
     common_pb2,
     network_pb2,
     network_pb2_grpc,
@@ -52,6 +51,7 @@ from server.proto import (
     orders_pb2_grpc,
     sourcing_pb2,
 )
+from server.network_file import read_network_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT_DIR = Path("benchmarks/results")
@@ -83,7 +83,7 @@ class Phase:
 
 class Server:
     def __init__(self, database: str, threads: int, workers: int) -> None:
-        command = [sys.executable, "-m", "server.cli", "serve", "--port", "0", "--metrics-port", "0"]
+        command = [sys.executable, "-m", "server.cli.main", "serve", "--port", "0", "--metrics-port", "0"]
         command += ["--database", database, "--load-sample-if-empty", "--threads", str(threads)]
         command += ["--workers", str(workers), *pinned_as_shipped(workers)]
         command += ["--log-level", "WARNING"]

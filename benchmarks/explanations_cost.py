@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.proto import common_pb2, sourcing_pb2
+from server.api.proto import common_pb2, sourcing_pb2
 
 REPO = Path(__file__).resolve().parents[1]
 WARM_UP = 50

@@ -1,4 +1,8 @@
-"""Seeded order histories (docs/order-history.md) for a network: what ``oms-sourcing simulate generate`` writes.
+"""Seeded order histories (docs/order-history.md) for a network, to try the simulator on.
+
+``python -m benchmarks.history --network FILE --orders N --out FILE [--legacy-out FILE]`` writes
+one, and a stand-in legacy system's decisions for it (benchmarks/legacy.py). It lives here, not in
+the product: a retailer replays its own history; synthetic orders are for trying and testing.
 
 - Time: orders spread over ``days`` from ``start`` by a day weight (weekday pattern x a seasonal
   ramp toward the holidays x Thanksgiving, Black Friday and Cyber Monday peaks when they fall in
@@ -17,18 +21,23 @@ same history, byte for byte.
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import itertools
+import json
 import math
 import random
+import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
+from benchmarks.legacy import legacy_decisions
 from benchmarks.networks.sample_network import miles_between, us_cities
 from benchmarks.orders import draw_distinct, draw_qty, jittered_point, sku_popularity
 from engine.model import DeliveryMethod, Item, Node, NodeType, Order, OrderLine
 from engine.simulation.history import HistoryOrder
-from server.network_file import NetworkFile
+from server.network_file import NetworkFile, NetworkFileError
+from server.simulation.files import load_network, write_history
 
 DEFAULT_START = date(2026, 11, 1)
 _WEEKDAY = (1.10, 1.00, 1.00, 1.00, 0.95, 0.85, 1.05)  # Monday first
@@ -164,3 +173,41 @@ def _line(j: int, item: Item, qty: int, price: float, vendor: str | None) -> Ord
     if vendor:
         attributes["vendor_node_id"] = vendor
     return OrderLine(f"L{j}", item.sku, qty, item.unit_weight_lb, item.hazmat, attributes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.history",
+        description="Write a seeded order history (docs/order-history.md) for `oms-sourcing simulate run`.",
+    )
+    parser.add_argument("--network", required=True, metavar="FILE", help="network file the orders are for")
+    parser.add_argument("--orders", type=int, required=True, metavar="N")
+    parser.add_argument("--days", type=int, default=30, metavar="D", help="days the orders spread over (default 30)")
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 11, 1), metavar="YYYY-MM-DD",
+                        help="first day (default 2026-11-01)")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=1, metavar="S")
+    parser.add_argument("--out", required=True, metavar="FILE", help="JSON Lines file to write")
+    parser.add_argument("--legacy-out", metavar="FILE",
+                        help="also write a stand-in legacy system's decisions (greedy router)")  # fmt: skip
+    parser.add_argument("--restock-every-days", type=int, metavar="N",
+                        help="the stand-in legacy system restocks every N days")  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.orders < 0 or args.days < 1:
+        parser.error("--orders must be >= 0 and --days >= 1")
+    try:
+        network = load_network(args.network)
+    except (NetworkFileError, OSError) as error:
+        parser.error(f"--network: {error}")
+    history = make_history(network.file, args.orders, args.days, args.seed, args.start)
+    count = write_history(args.out, history)
+    print(f"wrote {count:,} orders over {args.days} days to {args.out}")
+    if args.legacy_out:
+        records = legacy_decisions(history, network.snapshot, network.fresh_stock(), args.restock_every_days)
+        with open(args.legacy_out, "w", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        print(f"wrote {len(records):,} legacy decisions to {args.legacy_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

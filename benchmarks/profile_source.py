@@ -30,12 +30,12 @@ from typing import Any, cast
 
 from engine.availability import StockLevels
 from engine.model import Item
-from server.app import prepare_store
+from server.api.app import prepare_store
+from server.api.item_cache import ItemCache
+from server.api.proto import sourcing_pb2
+from server.api.services.deps import ServiceDeps
+from server.api.services.sourcing import SourcingService
 from server.config import Config
-from server.item_cache import ItemCache
-from server.proto import sourcing_pb2
-from server.services.deps import ServiceDeps
-from server.services.sourcing import SourcingService
 from server.store import open_store
 from server.store.base import Store
 

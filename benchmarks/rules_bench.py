@@ -5,7 +5,7 @@ orders over the sample network, one at a time on one core, timing separately (CP
 process, ``time.process_time``, so other load on a shared machine does not inflate it):
 
 - the store read a decision makes: availability for the order's SKUs from a SQLite store
-  holding the sample network (what server/decider.py does before deciding);
+  holding the sample network (what server/api/decider.py does before deciding);
 - ``engine.rules.evaluate`` (durable-rules match, numpy selectors, directives built);
 - ``engine.sourcing.decide`` with those directives (the optimizer).
 
@@ -39,8 +39,8 @@ from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, compiled, evaluate, load_rule_set
 from engine.sourcing import decide
+from server.api.network_load import load_into_store
 from server.network_file import read_network_file
-from server.network_load import load_into_store
 from server.store.sqlite import SqliteStore
 
 ROOT = Path(__file__).resolve().parents[1]

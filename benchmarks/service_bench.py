@@ -87,7 +87,7 @@ class CaseResult:
 
 def source_requests(seed: int, count: int, lines: Sequence[int] = TYPICAL_LINES, network: Path = SAMPLE) -> list[bytes]:
     """Serialized SourceRequests to real cities (weighted by population), over ``network``'s catalogue."""
-    from server.proto import common_pb2, sourcing_pb2
+    from server.api.proto import common_pb2, sourcing_pb2
 
     skus = sorted({i["sku"] for i in json.loads(network.read_text())["items"]})
     cities = us_cities()[:300]
@@ -109,7 +109,7 @@ def source_requests(seed: int, count: int, lines: Sequence[int] = TYPICAL_LINES,
 
 def without_explanations(payloads: Sequence[bytes]) -> list[bytes]:
     """The same Source requests with skip_explanations set."""
-    from server.proto import sourcing_pb2
+    from server.api.proto import sourcing_pb2
 
     bare = []
     for payload in payloads:

@@ -1,4 +1,4 @@
-"""The engine's one exception hierarchy."""
+"""The root of the one exception hierarchy (docs/errors.md), and the field violations it carries."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class FieldViolation:
 
 
 class SourcingError(Exception):
-    """Base of every error the engine raises on purpose."""
+    """Base of every error the product raises on purpose (engine and server): docs/errors.md lists them."""
 
 
 class InvalidInputError(SourcingError, ValueError):

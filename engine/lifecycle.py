@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from engine.errors import SourcingError
+
 
 class OrderState(StrEnum):
     CREATED = "CREATED"
@@ -92,7 +94,7 @@ ALLOWED: dict[OrderState, frozenset[Action]] = {
 }
 
 
-class TransitionError(Exception):
+class TransitionError(SourcingError):
     """The order's state does not allow the action; nothing was changed."""
 
     def __init__(self, order_id: str, state: OrderState, action: Action, detail: str = "") -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from engine.directives import NO_DIRECTIVES, Directives
+from engine.errors import SourcingError
 from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, RuleSetError, compiled, evaluate, load_rule_set
@@ -31,7 +32,7 @@ DEFAULT_REFRESH_SECONDS = 1.0
 _log = logging.getLogger(__name__)
 
 
-class InvalidRuleSetError(ValueError):
+class InvalidRuleSetError(SourcingError, ValueError):
     """A rule set that fails validation: never stored as active. ``errors`` name file, line and field;
     ``over_limit``: the files break a limit (docs/rules.md, "Limits"), so they were not read to the end."""
 

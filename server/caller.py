@@ -1,6 +1,6 @@
 """Who is calling: the authenticated token's name for the call being handled ("" without auth).
 
-``server.interceptors.AuthInterceptor`` sets it around each authorized call's handler, on the
+``server.api.interceptors.AuthInterceptor`` sets it around each authorized call's handler, on the
 thread that runs the handler; what the service records as done by someone reads it, so an
 audit entry names the credential that made the call, not only what the request says
 (``approved_by``, ``activated_by`` are free text anyone may type).

@@ -15,6 +15,7 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from engine.errors import SourcingError
 from server.served_area import DEFAULT_SERVED_REGIONS, ServedArea
 
 ENV_PREFIX = "OMS_SOURCING_"
@@ -24,7 +25,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-class ConfigError(ValueError):
+class ConfigError(SourcingError, ValueError):
     """A setting is malformed or out of range; the message names the setting and its source."""
 
 

@@ -20,11 +20,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from engine.errors import SourcingError
+
 # time.monotonic() at which the call's deadline passes; None: no deadline.
 _EXPIRES_AT: ContextVar[float | None] = ContextVar("oms_sourcing_deadline", default=None)
 
 
-class DeadlineExceeded(Exception):
+class DeadlineExceeded(SourcingError):
     """The call's deadline passed before its transaction committed; nothing of it was written."""
 
 

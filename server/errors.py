@@ -1,53 +1,17 @@
-"""Exceptions to gRPC statuses: ONE table, applied by the error interceptor to every RPC.
+"""The server's exceptions: its part of the one hierarchy rooted at engine.errors.SourcingError.
 
-Handlers raise domain exceptions and never build statuses themselves. Each row turns one
-exception type (and its subclasses) into a ``google.rpc.Status`` with rich details that
-``grpc_status`` carries in the trailers. Anything not in the table is a bug: the caller gets
-INTERNAL with a request id (google.rpc.RequestInfo) and the traceback goes to the server log,
-never to the caller.
-
-Choices worth knowing:
-
-- ``NegativeStockError`` (deltas that would take on hand below zero) is FAILED_PRECONDITION with
-  a google.rpc.PreconditionFailure whose subjects name each update's quantity field
-  (``updates[3].delta``): the request is well formed and the same request succeeds once the
-  stock is there, which is what that code means in google.rpc.Code. Malformed counts (negative
-  absolute counts, absurd deltas) never reach the store: they are INVALID_ARGUMENT from the
-  conversion layer. Deltas that would take on hand above the largest absolute count are
-  INVALID_ARGUMENT too (an InvalidInputError from the store, which alone knows on hand): a
-  count that size is malformed however it is sent. Going below what is reserved is not an
-  error: the holds give way.
-- ``UnknownNodeError`` names ``updates[i].node_id``: the store raises it only from
-  ``update_inventory``, whose updates the service passes in request order.
-- ``DeadlineExceeded`` (server/deadline.py) is DEADLINE_EXCEEDED: the call's deadline passed
-  before its transaction committed, which was rolled back or never began. The caller has usually
-  stopped listening by then; the status is for the logs and metrics, and for what it says: a retry
-  with the same request key is safe.
+Handlers, the store and the commands raise these; server/api/status.py maps each to the status a
+caller sees, and docs/errors.md lists them with their codes. Nothing here knows gRPC.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-import grpc
-from google.protobuf import any_pb2
-from google.protobuf.message import Message
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
-
-from engine.errors import InvalidInputError
-from engine.lifecycle import TransitionError
-from server.deadline import DeadlineExceeded
-from server.order_errors import AllocationAborted, IdempotencyKeyConflict, OrderExistsError, ReservationConflict
-from server.store.base import InvalidRequestError, NegativeStockError, UnknownNodeError
-
-_log = logging.getLogger(__name__)
+from engine.errors import SourcingError
 
 
-class NotFoundError(Exception):
+class NotFoundError(SourcingError):
     """A named resource does not exist (an order, a rule set version...)."""
 
     def __init__(self, resource_type: str, resource_name: str, description: str = "") -> None:
@@ -57,152 +21,98 @@ class NotFoundError(Exception):
         super().__init__(self.description)
 
 
-def _status(code: int, message: str, *details: Message) -> status_pb2.Status:
-    packed = []
-    for detail in details:
-        holder = any_pb2.Any()
-        holder.Pack(detail)
-        packed.append(holder)
-    return status_pb2.Status(code=code, message=message, details=packed)
+class IdempotencyKeyConflict(SourcingError):
+    """A request key already used for a different request; nothing was changed."""
+
+    def __init__(self, key: str, method: str) -> None:
+        self.key = key
+        self.method = method
+        super().__init__(f"request_key {key!r} was already used for a different request ({method})")
 
 
-# Details travel in trailing metadata, which clients cap (8 KiB by default in gRPC core): a
-# request with 10,000 bad entries must still get a readable answer, so details are budgeted.
-_DETAILS_BUDGET_BYTES = 3000
-_MESSAGE_FIELDS = 10
+class OrderExistsError(SourcingError):
+    """Allocate named an order id that already exists (under another request key)."""
+
+    def __init__(self, order_id: str) -> None:
+        self.order_id = order_id
+        super().__init__(f"order {order_id!r} already exists; use a new order id or the original request_key")
 
 
-def _bad_request(pairs: list[tuple[str, str]]) -> error_details_pb2.BadRequest:
-    """The violations that fit the budget, then one saying how many more there were."""
-    request = error_details_pb2.BadRequest()
-    used = 0
-    for shown, (field, description) in enumerate(pairs):
-        violation = error_details_pb2.BadRequest.FieldViolation(field=field, description=description[:200])
-        used += violation.ByteSize() + 3
-        if used > _DETAILS_BUDGET_BYTES:
-            request.field_violations.add(field="", description=f"and {len(pairs) - shown} more violations")
-            break
-        request.field_violations.append(violation)
-    return request
+class ReservationConflict(SourcingError):
+    """A conditional reservation found less stock than the decision assumed (a lost race).
+
+    Raised inside the write transaction, which rolls back; the caller decides again.
+    """
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
 
 
-def _field_summary(fields: list[str]) -> str:
-    distinct = list(dict.fromkeys(fields))
-    more = len(distinct) - _MESSAGE_FIELDS
-    return ", ".join(distinct[:_MESSAGE_FIELDS]) + (f" and {more} more" if more > 0 else "")
+class HoldsNotMoved(ReservationConflict):
+    """ReoptimizePending's group could not move its holds: ``order_id`` changed since it was read
+    (``stock`` False), or the free stock the group needs is gone (``stock`` True). Rolled back."""
+
+    def __init__(self, order_id: str, detail: str, *, stock: bool = False) -> None:
+        self.order_id = order_id
+        self.stock = stock
+        super().__init__(detail)
 
 
-def _invalid_input(error: InvalidInputError) -> status_pb2.Status:
-    pairs = [(v.field, v.description) for v in error.violations]
-    summary = _field_summary([f or d for f, d in pairs])  # no field: the request as a whole, as described
-    return _status(code_pb2.INVALID_ARGUMENT, f"invalid request: {summary}", _bad_request(pairs))
+class AllocationAborted(SourcingError):
+    """The race was lost more often than the server retries; the caller may retry with its key."""
+
+    def __init__(self, order_id: str, attempts: int) -> None:
+        self.order_id = order_id
+        self.attempts = attempts
+        super().__init__(
+            f"order {order_id!r}: stock changed under {attempts} attempts; retry with the same request_key"
+        )
 
 
-def _unknown_node(error: UnknownNodeError) -> status_pb2.Status:
-    pairs = [
-        (f"updates[{i}].node_id", f"node {node_id!r} does not exist (UpsertNodes first)")
-        for i, node_id in zip(error.indexes, error.node_ids, strict=False)
-    ]
-    return _status(
-        code_pb2.INVALID_ARGUMENT, f"unknown nodes: {_field_summary(list(error.node_ids))}", _bad_request(pairs)
-    )
+class StoreError(SourcingError):
+    """Base of the store's errors."""
 
 
-def _negative_stock(error: NegativeStockError) -> status_pb2.Status:
-    failure = error_details_pb2.PreconditionFailure(
-        violations=[
-            error_details_pb2.PreconditionFailure.Violation(
-                type="STOCK", subject=field, description="would take on hand below zero"
-            )
-            for field in error.fields[: _MESSAGE_FIELDS * 5]
-        ]
-    )
-    subjects = _field_summary(list(error.fields))
-    return _status(code_pb2.FAILED_PRECONDITION, f"not enough stock for {subjects}", failure)
+class InvalidRequestError(StoreError, ValueError):
+    """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of).
+
+    ``field`` is the request field it came from, so the caller's error names it.
+    """
+
+    def __init__(self, message: str, field: str = "") -> None:
+        self.field = field
+        super().__init__(message)
 
 
-def _not_found(error: NotFoundError) -> status_pb2.Status:
-    info = error_details_pb2.ResourceInfo(
-        resource_type=error.resource_type, resource_name=error.resource_name, description=error.description
-    )
-    return _status(code_pb2.NOT_FOUND, error.description, info)
+class MissingStandardRateError(InvalidRequestError):
+    """A rate-table write would leave stored tables without STANDARD (orders without a level use it)."""
+
+    def __init__(self, service_level: str) -> None:
+        super().__init__(
+            f"the network has no {service_level} rate table yet: include one, because stored tables"
+            " replace the defaults and orders without a service level use it"
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    exception: type[BaseException]
-    to_status: Callable[[BaseException], status_pb2.Status]
+class UnknownNodeError(StoreError):
+    """A write named nodes that do not exist; ``indexes`` are the offending positions in the request."""
+
+    def __init__(self, indexes: Sequence[int], node_ids: Sequence[str]) -> None:
+        self.indexes = tuple(indexes)
+        self.node_ids = tuple(node_ids)
+        super().__init__(f"unknown node ids: {', '.join(sorted(set(node_ids)))}")
 
 
-def _row(exception: type[Exception], to_status: Callable[..., status_pb2.Status]) -> _Row:
-    return _Row(exception, to_status)
+class NegativeStockError(StoreError):
+    """Updates would take on-hand below zero; nothing was applied. ``fields`` name each one's
+    quantity as the request spells it (``updates[3].delta``, ``updates[5].count.count``)."""
+
+    def __init__(self, indexes: Sequence[int], fields: Sequence[str] = ()) -> None:
+        self.indexes = tuple(indexes)
+        self.fields = tuple(fields) or tuple(f"updates[{i}].delta" for i in self.indexes)
+        super().__init__(f"updates at positions {list(indexes)} would make on-hand negative")
 
 
-def _invalid_store_request(error: InvalidRequestError) -> status_pb2.Status:
-    # Named like every other bad field; the store knows which argument it could not act on.
-    summary = f"invalid request: {error.field}" if error.field else str(error)
-    return _status(code_pb2.INVALID_ARGUMENT, summary, _bad_request([(error.field, str(error))]))
-
-
-def _transition(error: TransitionError) -> status_pb2.Status:
-    failure = error_details_pb2.PreconditionFailure(
-        violations=[
-            error_details_pb2.PreconditionFailure.Violation(
-                type="ORDER_STATE", subject=f"orders/{error.order_id}", description=error.detail
-            )
-        ]
-    )
-    return _status(code_pb2.FAILED_PRECONDITION, error.detail, failure)
-
-
-def _key_reused(error: IdempotencyKeyConflict) -> status_pb2.Status:
-    info = error_details_pb2.ResourceInfo(resource_type="request_key", resource_name=error.key, description=str(error))
-    return _status(code_pb2.ALREADY_EXISTS, str(error), info)
-
-
-def _order_exists(error: OrderExistsError) -> status_pb2.Status:
-    info = error_details_pb2.ResourceInfo(resource_type="order", resource_name=error.order_id, description=str(error))
-    return _status(code_pb2.ALREADY_EXISTS, str(error), info)
-
-
-def _aborted(error: Exception) -> status_pb2.Status:
-    # Retrying with the same request_key is safe: nothing was written.
-    return _status(code_pb2.ABORTED, str(error), error_details_pb2.RetryInfo())
-
-
-def _deadline_exceeded(error: DeadlineExceeded) -> status_pb2.Status:
-    return _status(code_pb2.DEADLINE_EXCEEDED, str(error))
-
-
-# THE table. First match wins, so list subclasses before their bases.
-TABLE: tuple[_Row, ...] = (
-    _row(InvalidInputError, _invalid_input),
-    _row(UnknownNodeError, _unknown_node),
-    _row(NegativeStockError, _negative_stock),
-    _row(InvalidRequestError, _invalid_store_request),
-    _row(NotFoundError, _not_found),
-    _row(TransitionError, _transition),
-    _row(IdempotencyKeyConflict, _key_reused),
-    _row(OrderExistsError, _order_exists),
-    _row(AllocationAborted, _aborted),
-    _row(ReservationConflict, _aborted),
-    _row(DeadlineExceeded, _deadline_exceeded),
-)
-
-
-def to_status(error: BaseException, method: str = "") -> status_pb2.Status:
-    """The status a caller sees for ``error``; unexpected errors are logged with a request id."""
-    for row in TABLE:
-        if isinstance(error, row.exception):
-            return row.to_status(error)
-    request_id = uuid.uuid4().hex
-    _log.error("internal error", exc_info=error, extra={"request_id": request_id, "method": method})
-    return _status(
-        code_pb2.INTERNAL,
-        f"internal error; quote request id {request_id}",
-        error_details_pb2.RequestInfo(request_id=request_id),
-    )
-
-
-def to_grpc_status(error: BaseException, method: str = "") -> grpc.Status:
-    return rpc_status.to_status(to_status(error, method))
+class UsageError(SourcingError):
+    """Bad input from a command-line user: printed without a traceback, exit 2."""

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine import limits
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, SourcingError
 from engine.model import GeoPoint, Item, Node, NodeType, id_problem
 from engine.promise.model import (
     ALL_WEEK,
@@ -129,7 +129,7 @@ class NetworkFile:
         return carrier_services_in_force(self.carrier_services, self.rate_tables)
 
 
-class NetworkFileError(Exception):
+class NetworkFileError(SourcingError):
     """A network file that cannot be loaded; ``problems`` lists every (json path, message) found."""
 
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:

@@ -1,4 +1,4 @@
-"""The server's TLS credentials, from PEM files (the clients': server/client.py).
+"""The server's TLS credentials, from PEM files (the clients': server/cli/client.py).
 
 Files are read once, at start: a renewed certificate is served after a restart.
 """

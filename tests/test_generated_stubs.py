@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from server import proto
+from server.api import proto
 
 REPO = Path(__file__).resolve().parents[1]
 PROTO_ROOT = REPO / "proto"

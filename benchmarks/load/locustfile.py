@@ -31,8 +31,7 @@ import grpc.experimental.gevent as grpc_gevent
 from locust import LoadTestShape, User, between, events, task
 
 from benchmarks.networks.sample_network import us_cities
-from server.client import client_security, open_channel
-from server.proto import (
+from server.api.proto import (
     common_pb2,
     network_pb2,
     network_pb2_grpc,
@@ -41,6 +40,7 @@ from server.proto import (
     sourcing_pb2,
     sourcing_pb2_grpc,
 )
+from server.cli.client import client_security, open_channel
 
 grpc_gevent.init_gevent()  # gRPC's blocking calls must yield to locust's greenlets
 

@@ -22,7 +22,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from benchmarks.shipped import pinned_as_shipped
-from server.client import client_security, open_channel
+from server.cli.client import client_security, open_channel
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

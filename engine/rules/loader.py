@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from engine import limits
+from engine.errors import SourcingError
 from engine.model import NodeType, ObjectiveMode, control_problem
 from engine.rules.evaluator import over_capacity
 from engine.rules.facts import LINE_FIELDS, ORDER_FIELDS, SHIP_TO_FIELDS, date_number
@@ -90,7 +91,7 @@ class RuleError:
         return f"{self.file}:{self.line}:{rule}{where} {self.message}"
 
 
-class RuleSetError(ValueError):
+class RuleSetError(SourcingError, ValueError):
     def __init__(self, errors: Sequence[RuleError]) -> None:
         self.errors = tuple(errors)
         super().__init__("\n".join(str(e) for e in self.errors))

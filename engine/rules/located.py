@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 import yaml
 
 from engine import limits
+from engine.errors import SourcingError
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +36,7 @@ class Located:
         return isinstance(self.value, list)
 
 
-class YamlError(ValueError):
+class YamlError(SourcingError, ValueError):
     def __init__(self, line: int, message: str) -> None:
         super().__init__(message)
         self.line = line

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.errors import InvalidInputError
+from engine.errors import InvalidInputError, SourcingError
 from engine.model import DeliveryMethod, GeoPoint, Item, Order, OrderLine
 
 FORMAT = "oms-sourcing/order-history@1"
 
 
-class HistoryError(ValueError):
+class HistoryError(SourcingError, ValueError):
     """A record that cannot be read; the message names the field."""
 
 

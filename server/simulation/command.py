@@ -1,13 +1,11 @@
-"""``oms-sourcing simulate generate`` and ``oms-sourcing simulate run``."""
+"""``oms-sourcing simulate run``: replay an order history (docs/order-history.md) against rule sets."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from datetime import date
 from pathlib import Path
 from typing import TextIO
 
@@ -17,9 +15,9 @@ from engine.simulation.gate import Threshold, check, parse_threshold
 from engine.simulation.history import HistoryError
 from engine.simulation.kpis import compute_kpis
 from engine.simulation.policy import Policy, parse_policy
-from server.cli import UsageError
+from server.errors import UsageError
 from server.network_file import NetworkFileError
-from server.simulation.files import load_network, read_history, read_legacy, write_history
+from server.simulation.files import load_network, read_history, read_legacy
 from server.simulation.outputs import SideResult, SimulationResult, write_kpis, write_orders_csv
 from server.simulation.report import render_report
 from server.simulation.runner import Job, SideFailedError, SideSpec, run_sides
@@ -31,26 +29,9 @@ def add_simulate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
     simulate = sub.add_parser(
         "simulate",
         help="replay an order history against rule sets (and a legacy system's decisions)",
-        description="Generate order histories and replay them against a network, rule sets and legacy decisions.",
+        description="Replay order histories against a network, rule sets and legacy decisions.",
     )
     inner = simulate.add_subparsers(dest="simulate_command", required=True, metavar="SUBCOMMAND")
-
-    gen = inner.add_parser("generate", help="write a seeded order history (docs/order-history.md)")
-    gen.add_argument("--network", required=True, metavar="FILE", help="network file the orders are for")
-    gen.add_argument("--orders", type=int, required=True, metavar="N")
-    gen.add_argument("--days", type=int, default=30, metavar="D", help="days the orders spread over (default 30)")
-    gen.add_argument("--start", default="2026-11-01", metavar="YYYY-MM-DD", help="first day (default 2026-11-01)")
-    gen.add_argument("--seed", type=int, default=1, metavar="S")
-    gen.add_argument("--out", required=True, metavar="FILE", help="JSON Lines file to write")
-    gen.add_argument(
-        "--legacy-out",
-        metavar="FILE",
-        help="also write a stand-in legacy system's decisions for these orders (greedy: fewest splits, then closest)",
-    )
-    gen.add_argument(
-        "--restock-every-days", type=int, metavar="N", help="the stand-in legacy system restocks every N days"
-    )
-    gen.set_defaults(run=cmd_generate)
 
     run = inner.add_parser(
         "run",
@@ -78,34 +59,6 @@ def add_simulate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignor
                      help="e.g. 'cost_per_order>+1%%' or 'fill_rate<0' (repeatable); docs in README")  # fmt: skip
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     run.set_defaults(run=cmd_run)
-
-
-def cmd_generate(args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        import benchmarks  # noqa: F401
-    except ImportError:  # benchmarks/ is not installed: it is importable from the repository root
-        sys.path.insert(0, os.getcwd())
-    try:
-        from benchmarks.history import make_history
-        from benchmarks.legacy import legacy_decisions
-    except ImportError as error:
-        raise UsageError(f"run from the repository root (benchmarks/ is needed): {error}") from None
-    network = _network(args.network)
-    try:
-        start = date.fromisoformat(args.start)
-    except ValueError:
-        raise UsageError(f"--start {args.start!r} is not YYYY-MM-DD") from None
-    if args.orders < 0 or args.days < 1:
-        raise UsageError("--orders must be >= 0 and --days >= 1")
-    history = make_history(network.file, args.orders, args.days, args.seed, start)
-    count = write_history(args.out, history)
-    print(f"wrote {count:,} orders over {args.days} days to {args.out}", file=out)
-    if args.legacy_out:
-        records = legacy_decisions(history, network.snapshot, network.fresh_stock(), args.restock_every_days)
-        with open(args.legacy_out, "w", encoding="utf-8") as handle:
-            handle.writelines(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
-        print(f"wrote {len(records):,} legacy decisions to {args.legacy_out}", file=out)
-    return 0
 
 
 def _network(path: str):  # type: ignore[no-untyped-def]

@@ -44,10 +44,10 @@ from engine.simulation.history import HistoryError, HistoryOrder
 from engine.simulation.kpis import compute_kpis
 from engine.simulation.replay import Outcome, OutcomeStatus, Shipment
 from engine.terms import resolve_terms
-from server import convert
-from server.cli import UsageError
+from server.api import convert
+from server.api.proto import common_pb2
 from server.config import load_config
-from server.proto import common_pb2
+from server.errors import UsageError
 from server.simulation.files import read_legacy
 from server.simulation.outputs import SideResult, SimulationResult, write_kpis, write_orders_csv
 from server.simulation.report import render_report

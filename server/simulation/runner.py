@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.directives import Directives
+from engine.errors import SourcingError
 from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, evaluate, load_rule_set
@@ -100,7 +101,7 @@ def _updater(bar: Any) -> Callable[[int], None]:
     return update
 
 
-class SideFailedError(RuntimeError):
+class SideFailedError(SourcingError, RuntimeError):
     pass
 
 

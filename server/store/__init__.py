@@ -10,19 +10,14 @@ from __future__ import annotations
 
 import os
 
-from server.store.base import (
+from server.errors import (
     InvalidRequestError,
-    InventoryUpdate,
-    InventoryUpdateResult,
     MissingStandardRateError,
     NegativeStockError,
-    NodePage,
-    Store,
     StoreError,
     UnknownNodeError,
-    UpdateKind,
-    UpdateOutcome,
 )
+from server.store.base import InventoryUpdate, InventoryUpdateResult, NodePage, Store, UpdateKind, UpdateOutcome
 
 __all__ = [
     "InvalidRequestError",

@@ -1,6 +1,6 @@
 """The store port: one interface, SQLite and PostgreSQL behind it.
 
-Both adapters pass the same contract suite (tests/store/test_contract.py).
+Both adapters pass the same contract suite (tests/server/store/test_contract.py).
 Every write method is one transaction: it applies completely or not at all.
 """
 
@@ -10,58 +10,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from engine.availability import StockLevels
 from engine.model import InventoryPosition, Item, Node, NodeType
 from engine.rates import RateTable
 
-if TYPE_CHECKING:
-    from server.store.orders import RequestKey
 
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """A caller's idempotency key and the normalized hash of what it was sent with."""
 
-class StoreError(Exception):
-    """Base of the store's errors."""
-
-
-class InvalidRequestError(StoreError, ValueError):
-    """A malformed argument the store cannot act on (a bad page token, an ABSOLUTE count without as_of).
-
-    ``field`` is the request field it came from, so the caller's error names it.
-    """
-
-    def __init__(self, message: str, field: str = "") -> None:
-        self.field = field
-        super().__init__(message)
-
-
-class MissingStandardRateError(InvalidRequestError):
-    """A rate-table write would leave stored tables without STANDARD (orders without a level use it)."""
-
-    def __init__(self, service_level: str) -> None:
-        super().__init__(
-            f"the network has no {service_level} rate table yet: include one, because stored tables"
-            " replace the defaults and orders without a service level use it"
-        )
-
-
-class UnknownNodeError(StoreError):
-    """A write named nodes that do not exist; ``indexes`` are the offending positions in the request."""
-
-    def __init__(self, indexes: Sequence[int], node_ids: Sequence[str]) -> None:
-        self.indexes = tuple(indexes)
-        self.node_ids = tuple(node_ids)
-        super().__init__(f"unknown node ids: {', '.join(sorted(set(node_ids)))}")
-
-
-class NegativeStockError(StoreError):
-    """Updates would take on-hand below zero; nothing was applied. ``fields`` name each one's
-    quantity as the request spells it (``updates[3].delta``, ``updates[5].count.count``)."""
-
-    def __init__(self, indexes: Sequence[int], fields: Sequence[str] = ()) -> None:
-        self.indexes = tuple(indexes)
-        self.fields = tuple(fields) or tuple(f"updates[{i}].delta" for i in self.indexes)
-        super().__init__(f"updates at positions {list(indexes)} would make on-hand negative")
+    key: str
+    method: str
+    request_hash: str
 
 
 class UpdateKind(StrEnum):

@@ -7,79 +7,45 @@ that differ between dialects (list parameters, timestamps, row locks).
 
 from __future__ import annotations
 
-import base64
-import binascii
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from engine import limits
 from engine.availability import StockLevels
 from engine.errors import FieldViolation, InvalidInputError
-from engine.model import InventoryPosition, Item, Node, NodeType, control_problem
+from engine.model import InventoryPosition, Item, Node, NodeType
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
 from engine.shortfall import Claim, take_back
-from server.store import rows
-from server.store.base import (
+from server.errors import (
     InvalidRequestError,
-    InventoryUpdate,
-    InventoryUpdateResult,
     MissingStandardRateError,
     NegativeStockError,
-    NodePage,
-    ShortedHold,
     StoreError,
     UnknownNodeError,
+)
+from server.store import rows
+from server.store.base import (
+    InventoryUpdate,
+    InventoryUpdateResult,
+    NodePage,
+    RequestKey,
+    ShortedHold,
     UpdateKind,
     UpdateOutcome,
 )
 from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
-from server.store.orders import HELD, RELEASED, OrderStoreMixin, RequestKey
+from server.store.orders import HELD, RELEASED, OrderStoreMixin
+from server.store.page_tokens import decode_page_token, encode_page_token
 from server.store.rule_sets import RuleSetStoreMixin
+from server.store.sql import Key, Tx
 
 T = TypeVar("T")
-Key = tuple[str, str]  # (sku, node_id): the inventory primary key, and the order rows are locked in
-
-_PAGE_TOKEN_PREFIX = "n1:"
-MAX_PAGE_TOKEN_LENGTH = 1024
-_NOT_OURS = "is not a page token this service issued"
-
-
-class Tx(Protocol):
-    """One open transaction (or autocommit session for reads)."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Run one statement; the rows it returned (empty for statements that return none)."""
-        ...
-
-    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None: ...
-
-    def defer(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], list[tuple[Any, ...]]]:
-        """Send one statement; its rows when the returned function is called (a pipelined
-        PostgreSQL transaction waits for them only then). Errors surface by that call or commit."""
-        ...
-
-
-def encode_page_token(last_id: str) -> str:
-    return base64.urlsafe_b64encode((_PAGE_TOKEN_PREFIX + last_id).encode()).decode()
-
-
-def decode_page_token(token: str) -> str:
-    if len(token) > MAX_PAGE_TOKEN_LENGTH:  # ours are a few hundred characters; no need to decode more
-        raise InvalidRequestError(_NOT_OURS, "page_token")
-    try:
-        text = base64.urlsafe_b64decode(token.encode("ascii")).decode()
-    except (binascii.Error, UnicodeError, ValueError):
-        raise InvalidRequestError(_NOT_OURS, "page_token") from None
-    # A forged token could carry a NUL, which PostgreSQL refuses as a query parameter.
-    if not text.startswith(_PAGE_TOKEN_PREFIX) or control_problem(text) is not None:
-        raise InvalidRequestError(_NOT_OURS, "page_token")
-    return text[len(_PAGE_TOKEN_PREFIX) :]
 
 
 def _columns(names: Sequence[str]) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from server.store.common import Tx
+    from server.store.sql import Tx
 
 T = TypeVar("T")
 

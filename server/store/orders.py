@@ -30,12 +30,12 @@ from engine.decision import AllocationLine
 from engine.errors import FieldViolation, InvalidInputError
 from engine.lifecycle import Action, LineQuantities, OrderState
 from server.caller import with_caller
-from server.errors import NotFoundError
-from server.order_errors import HoldsNotMoved, IdempotencyKeyConflict, OrderExistsError, ReservationConflict
+from server.errors import HoldsNotMoved, IdempotencyKeyConflict, NotFoundError, OrderExistsError, ReservationConflict
+from server.store.base import RequestKey
 from server.store.event_feed import EventFeedMixin
 
 if TYPE_CHECKING:
-    from server.store.common import Key, Tx
+    from server.store.sql import Key, Tx
 
 T = TypeVar("T")
 
@@ -69,15 +69,6 @@ class OrderSummaryRow:
     state: OrderState
     created_at: datetime
     updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class RequestKey:
-    """A caller's idempotency key and the normalized hash of what it was sent with."""
-
-    key: str
-    method: str
-    request_hash: str
 
 
 @dataclass(frozen=True, slots=True)

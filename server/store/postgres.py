@@ -20,8 +20,9 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from server.deadline import check_deadline
-from server.store.base import StoreError
-from server.store.common import Key, SqlStore
+from server.errors import StoreError
+from server.store.common import SqlStore
+from server.store.sql import Key
 
 T = TypeVar("T")
 

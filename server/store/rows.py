@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.model import GeoPoint, InventoryPosition, Item, Node, NodeType
 from engine.rates import RateTable
-from server.store.base import InvalidRequestError
+from server.errors import InvalidRequestError
 
 Row = Sequence[Any]
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from server.errors import NotFoundError
 
 if TYPE_CHECKING:
-    from server.store.common import Tx
+    from server.store.sql import Tx
 
 T = TypeVar("T")
 

@@ -21,9 +21,10 @@ from typing import Any, TypeVar
 
 from server.deadline import check_deadline
 from server.store import rows
-from server.store.common import Key, SqlStore
+from server.store.common import SqlStore
 from server.store.group_commit import GroupCommitter
 from server.store.migrate import split_sqlite_script
+from server.store.sql import Key
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2
 
 from benchmarks.h2gen import HEALTH_CHECK, framed, generate
 from benchmarks.service_bench import SOURCE, run_case, source_requests, without_explanations
-from server.app import create_server
+from server.api.app import create_server
 from server.store.base import Store
 from tests.integration.conftest import make_config
 
@@ -181,7 +181,7 @@ def test_a_case_counts_the_cpu_of_the_process_serving_the_port_and_of_the_genera
 
 
 def test_without_explanations_sets_the_flag_and_keeps_each_order() -> None:
-    from server.proto import sourcing_pb2
+    from server.api.proto import sourcing_pb2
 
     payloads = source_requests(seed=3, count=5)
     for payload, bare in zip(payloads, without_explanations(payloads), strict=True):

@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.proto import orders_pb2, orders_pb2_grpc
+from server.api.proto import orders_pb2, orders_pb2_grpc
 from tests.fuzz.wire import Rpc
 from tests.integration.helpers import REPO, ServerProcess
 

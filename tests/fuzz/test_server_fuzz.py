@@ -18,9 +18,9 @@ from pathlib import Path
 import grpc
 import pytest
 
+from server.api.network_load import plan_requests
+from server.api.proto import network_pb2_grpc, rules_pb2, rules_pb2_grpc
 from server.network_file import NetworkFileError, read_network_file
-from server.network_load import plan_requests
-from server.proto import network_pb2_grpc, rules_pb2, rules_pb2_grpc
 from tests.fuzz.harness import BAD_CODES, MAX_MESSAGE_BYTES, Budget, FuzzServer, Tally, save_case
 from tests.fuzz.network_files import NetworkFileFuzzer, write
 from tests.fuzz.rpc_requests import RequestFuzzer, Vocabulary

@@ -17,7 +17,7 @@ from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from server.services import service_names
+from server.api.services import service_names
 
 VARINT, FIXED64, LENGTH_DELIMITED, FIXED32 = 0, 1, 2, 5
 MAX_FIELD_NUMBER = (1 << 29) - 1  # no message of ours uses it: an unknown field in every one
@@ -76,7 +76,7 @@ def rpcs_of(service: str) -> list[Rpc]:
 
 
 def served_rpcs(reflection: bool = False) -> list[Rpc]:
-    """Every method of ours (server.services), health's, and reflection's when it is served."""
+    """Every method of ours (server.api.services), health's, and reflection's when it is served."""
     services = [*service_names(), HEALTH_SERVICE, *([REFLECTION_SERVICE] if reflection else [])]
     return [rpc for service in services for rpc in rpcs_of(service)]
 

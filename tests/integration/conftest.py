@@ -12,9 +12,9 @@ from typing import Any
 import grpc
 import pytest
 
-from server.app import RunningServer, create_server
+from server.api.app import RunningServer, create_server
+from server.api.proto import network_pb2_grpc
 from server.config import Config, load_config
-from server.proto import network_pb2_grpc
 from server.store.base import Store
 from tests.integration.helpers import REPO
 

@@ -19,7 +19,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from server.proto import common_pb2, network_pb2
+from server.api.proto import common_pb2, network_pb2
 
 REPO = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
@@ -100,7 +100,7 @@ class ServerProcess:
         self, args: Sequence[str], env: dict[str, str] | None = None, timeout: float = 30.0, cwd: Path = REPO
     ) -> None:
         metrics = [] if "--metrics-port" in args else ["--metrics-port", "0"]
-        command = [sys.executable, "-m", "server.cli", "serve", *args, *metrics]
+        command = [sys.executable, "-m", "server.cli.main", "serve", *args, *metrics]
         self.process = subprocess.Popen(
             command,
             cwd=cwd,
@@ -169,7 +169,7 @@ def run_cli(
     *args: str, timeout: float = 60.0, input: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "server.cli", *args],
+        [sys.executable, "-m", "server.cli.main", *args],
         cwd=REPO,
         env={**os.environ, **(env or {})},
         capture_output=True,

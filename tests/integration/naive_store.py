@@ -14,13 +14,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.decision import AllocationLine
-from server.order_errors import ReservationConflict
-from server.store.orders import NewOrder, RequestKey, Respond, summed
+from server.errors import ReservationConflict
+from server.store.base import RequestKey
+from server.store.orders import NewOrder, Respond, summed
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from server.store.common import Key, SqlStore, Tx
+    from server.store.common import SqlStore
+    from server.store.sql import Key, Tx
 
     _Base = SqlStore
 else:

@@ -11,9 +11,9 @@ from typing import Any
 import grpc
 from google.protobuf import json_format
 
-from server.app import RunningServer
-from server.proto import common_pb2, network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
-from server.services import ServiceDeps
+from server.api.app import RunningServer
+from server.api.proto import common_pb2, network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
+from server.api.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory, make_config
 from tests.integration.helpers import T0, count, item, node

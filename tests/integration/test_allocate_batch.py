@@ -8,7 +8,7 @@ import grpc
 import pytest
 from google.rpc import code_pb2
 
-from server.proto import orders_pb2, sourcing_pb2
+from server.api.proto import orders_pb2, sourcing_pb2
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import violations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from server.proto import orders_pb2_grpc, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+from server.api.proto import orders_pb2_grpc, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.orders_helpers import allocate, load_network, order
 

@@ -19,9 +19,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.affinity import cpu_for
-from server.cli import main
-from server.proto import network_pb2, network_pb2_grpc
+from server.api.proto import network_pb2, network_pb2_grpc
+from server.cli.main import main
+from server.runtime.affinity import cpu_for
 from tests.integration.helpers import REPO, ServerProcess, count, free_port, node, run_cli
 
 SAMPLE = REPO / "data" / "sample-network.json"
@@ -349,7 +349,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
     os.close(read_end)  # the reader is gone before the first write
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "server.cli", "call", "--list"],
+            [sys.executable, "-m", "server.cli.main", "call", "--list"],
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,

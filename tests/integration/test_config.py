@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import build_parser
+from server.cli.main import build_parser
 from server.config import Config, ConfigError, config_from_args, load_config
 from tests.integration.helpers import REPO
 

@@ -11,8 +11,8 @@ from google.protobuf import timestamp_pb2
 from engine.errors import InvalidInputError
 from engine.model import DeliveryMethod, Item, NodeType, ObjectiveMode, id_problem, text_problem
 from engine.network import NetworkSnapshot
-from server import convert
-from server.proto import common_pb2
+from server.api import convert
+from server.api.proto import common_pb2
 from tests.integration.helpers import node, usd
 
 CATALOGUE = {"HEAVY": Item(sku="HEAVY", unit_weight_lb=40.0, hazmat=True)}

@@ -21,10 +21,10 @@ import grpc
 import psycopg
 import pytest
 
-from server.app import RunningServer
+from server.api.app import RunningServer
+from server.api.proto import network_pb2, orders_pb2, rules_pb2, rules_pb2_grpc
+from server.api.services.resourcing import Resourcer
 from server.deadline import deadline_after
-from server.proto import network_pb2, orders_pb2, rules_pb2, rules_pb2_grpc
-from server.services.resourcing import Resourcer
 from server.store.base import InventoryUpdate, Store, UpdateKind
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.proto import common_pb2, network_pb2, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+from server.api.proto import common_pb2, network_pb2, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.helpers import count, item, node
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from server.proto import orders_pb2, orders_pb2_grpc
+from server.api.proto import orders_pb2, orders_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.helpers import free_port, run_cli, violations
 

@@ -13,7 +13,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from server.proto import network_pb2, orders_pb2
+from server.api.proto import network_pb2, orders_pb2
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import count, delta, detail_of

@@ -10,11 +10,11 @@ import grpc
 import pytest
 from prometheus_client import CollectorRegistry
 
-from server.instrumented_store import InstrumentedStore
+from server.api.proto import common_pb2, network_pb2, network_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+from server.errors import ReservationConflict
 from server.metrics import DecisionMetrics, ServerMetrics, StoreMetrics
-from server.order_errors import ReservationConflict
-from server.proto import common_pb2, network_pb2, network_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from server.store.base import Store
+from server.store.instrumented import InstrumentedStore
 from tests.integration.conftest import ServerFactory, make_config
 from tests.integration.helpers import REPO, count, free_port, item, node
 

@@ -20,9 +20,9 @@ from typing import Any
 import grpc
 import pytest
 
-from server.app import RunningServer, StartupError, create_server
+from server.api.app import RunningServer, StartupError, create_server
+from server.api.proto import orders_pb2_grpc
 from server.config import Config, ConfigError, load_config
-from server.proto import orders_pb2_grpc
 from server.store.base import Store
 from tests.integration.certs import Certs, make_certs
 from tests.integration.conftest import ServerFactory, make_config

@@ -12,7 +12,7 @@ import pytest
 from google.rpc import error_details_pb2
 
 from engine import limits
-from server.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc
+from server.api.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.helpers import T0, count, delta, detail_of, item, node, usd, violations
 

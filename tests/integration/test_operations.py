@@ -15,9 +15,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from engine.model import InventoryPosition
+from server.api.proto import network_pb2, network_pb2_grpc
+from server.api.services import ServiceDeps, service_names
 from server.config import Config
-from server.proto import network_pb2, network_pb2_grpc
-from server.services import ServiceDeps, service_names
 from server.store.base import Store
 from tests.integration.conftest import Api, ServerFactory, make_config
 from tests.integration.helpers import detail_of, free_port, node

@@ -15,7 +15,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
+from server.api.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
 from tests.conftest import PostgresDatabases
 from tests.integration.helpers import ServerProcess, count, item, node
 from tests.integration.orders_helpers import allocate, order

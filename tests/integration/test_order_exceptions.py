@@ -9,14 +9,14 @@ from datetime import timedelta
 import grpc
 import pytest
 
-from server.proto import (
+from server.api.proto import (
     common_pb2,
     network_pb2,
     orders_pb2,
     rules_pb2,
     rules_pb2_grpc,
 )
-from server.services.resourcing import HEAL_MAX_ORDERS
+from server.api.services.resourcing import HEAL_MAX_ORDERS
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0, count, delta, node, violations
@@ -284,7 +284,7 @@ def test_concurrent_arrivals_heal_each_order_once_and_oversell_nothing(client: C
 
 
 def _cli(client: Client, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    from server.cli import main
+    from server.cli.main import main
 
     code = main(["exceptions", *argv, "--target", client.running.target])
     captured = capsys.readouterr()

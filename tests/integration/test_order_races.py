@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import grpc
 import pytest
 
-from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
+from server.api.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory, make_config
 from tests.integration.helpers import count, item, node

@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from server.proto import network_pb2, orders_pb2
+from server.api.proto import network_pb2, orders_pb2
 from server.store import open_store
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
@@ -158,7 +158,7 @@ def test_a_node_that_rejected_a_line_is_never_used_for_it_again_even_after_a_res
 
 
 def _node_like_far(node_id: str) -> object:
-    from server.proto import common_pb2
+    from server.api.proto import common_pb2
     from tests.integration.helpers import node
 
     return node(node_id, location=common_pb2.GeoPoint(lat=30.5, lon=-95.0))

@@ -16,7 +16,7 @@ import grpc
 import pytest
 
 from engine.lifecycle import LineQuantities, derive_state
-from server.proto import network_pb2, orders_pb2
+from server.api.proto import network_pb2, orders_pb2
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.orders_helpers import Client, allocate, order, serve_orders, state

@@ -11,7 +11,7 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 
-from server.proto import network_pb2, orders_pb2
+from server.api.proto import network_pb2, orders_pb2
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import detail_of, violations
@@ -172,7 +172,7 @@ def test_release_ship_return(client: Client) -> None:
 
 
 def test_rules_for_returns_choose_the_receiving_node_and_the_event_says_which(client: Client) -> None:
-    from server.proto import rules_pb2, rules_pb2_grpc
+    from server.api.proto import rules_pb2, rules_pb2_grpc
 
     rules = """rules:
   - {id: ship-near, then: {prefer: {node: {id: NEAR}, per_unit: 5}}}

@@ -5,7 +5,7 @@ command is complete: quotes spanning lines, ``\\`` continuations), and each comm
 ``bash -c`` in a working directory that mirrors the repository (symlinks to what the commands
 read, a fresh ``var/``), so nothing is written into the checkout. The server is ``make run``'s
 ``serve --config config/development.toml --database sqlite:///var/oms-sourcing.db
---load-sample-if-empty`` (``python -m server.cli``, the program behind ``.venv/bin/oms-sourcing``,
+--load-sample-if-empty`` (``python -m server.cli.main``, the program behind ``.venv/bin/oms-sourcing``,
 started in the mirror) on port 0 with metrics on a free port; the clients find it through
 ``OMS_SOURCING_TARGET``, which they honour. ``$?`` carries from one command to the next as in a
 terminal (the simulation gate's ``echo "exit $?"``).

@@ -10,8 +10,8 @@ from typing import Any
 import grpc
 import pytest
 
-from server.proto import network_pb2_grpc, orders_pb2, orders_pb2_grpc, sourcing_pb2
-from server.services import ServiceDeps
+from server.api.proto import network_pb2_grpc, orders_pb2, orders_pb2_grpc, sourcing_pb2
+from server.api.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory, make_config
 from tests.integration.helpers import T0, violations

@@ -16,7 +16,7 @@ import pytest
 
 from engine import limits
 from engine.lifecycle import OrderState
-from server.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc
+from server.api.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.helpers import violations
 

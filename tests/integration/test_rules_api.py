@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from server.active_rules import ActiveRules
-from server.proto import common_pb2, network_pb2, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+from server.api.proto import common_pb2, network_pb2, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from server.store.base import Store
 from server.store.rule_sets import rule_set_store
 from tests.integration.conftest import Api, ServerFactory, make_config
@@ -322,11 +322,11 @@ def test_reload_from_files_activates_valid_files_only(store: Store, tmp_path: Pa
 def test_a_server_without_an_active_rule_set_says_so_at_start(
     sqlite_store: Store, start_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="server.app"):
+    with caplog.at_level(logging.WARNING, logger="server.api.app"):
         start_server(sqlite_store)
     assert any(r.levelno == logging.WARNING and "no active rule set" in r.getMessage() for r in caplog.records)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="server.app"):
+    with caplog.at_level(logging.WARNING, logger="server.api.app"):
         start_server(sqlite_store, make_config(rules_path=str(REPO / "rules" / "default.yaml")))
     assert not [r for r in caplog.records if "no active rule set" in r.getMessage()]
 

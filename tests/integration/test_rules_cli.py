@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
+from server.cli.main import main
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import REPO

@@ -18,10 +18,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from engine import limits
 from server.active_rules import validate
+from server.api.proto import rules_pb2, rules_pb2_grpc
 from server.deadline import DeadlineExceeded, deadline_after
-from server.proto import rules_pb2, rules_pb2_grpc
+from tests.engine.rules.hostile import ALIAS_BOMB
 from tests.integration.helpers import ServerProcess, violations
-from tests.rules.hostile import ALIAS_BOMB
 
 GOOD = "rules:\n  - {id: hold-all, then: {hold: {reason: freeze}}}\n"
 

@@ -21,13 +21,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from server import proto
-from server.app import RunningServer, StartupError, create_server
-from server.auth import METHOD_ROLES, Principal, Role, Tokens, TokensFileError, new_token, token_digest
-from server.client import ClientSecurity, client_security, open_channel
+from server.api import proto
+from server.api.app import RunningServer, StartupError, create_server
+from server.api.auth import METHOD_ROLES, Principal, Role, Tokens, TokensFileError, new_token, token_digest
+from server.api.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc, rules_pb2, rules_pb2_grpc
+from server.cli.client import ClientSecurity, client_security, open_channel
 from server.config import Config, ConfigError, load_config
 from server.logging import configure_logging
-from server.proto import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc, rules_pb2, rules_pb2_grpc
 from server.store.base import Store
 from tests.conftest import make_sqlite_store
 from tests.integration.certs import Certs, make_certs

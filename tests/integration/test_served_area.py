@@ -6,7 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from server.proto import common_pb2, network_pb2, orders_pb2, sourcing_pb2, sourcing_pb2_grpc
+from server.api.proto import common_pb2, network_pb2, orders_pb2, sourcing_pb2, sourcing_pb2_grpc
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import delta, violations

@@ -5,9 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from server.api.network_load import load_into_store
+from server.api.proto import common_pb2, network_pb2, sourcing_pb2, sourcing_pb2_grpc
 from server.network_file import read_network_file
-from server.network_load import load_into_store
-from server.proto import common_pb2, network_pb2, sourcing_pb2, sourcing_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.helpers import REPO, count, item, node, violations
 

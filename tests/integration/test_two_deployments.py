@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from benchmarks.connections import balanced_connections
-from server.proto import (
+from server.api.proto import (
     common_pb2,
     network_pb2,
     network_pb2_grpc,
@@ -33,7 +33,7 @@ from tests.integration.test_order_races import RACERS, assert_never_oversold, lo
 pytestmark = pytest.mark.postgres
 
 WORKERS = 2
-REFRESH_SECONDS = 1.0  # server/network_cache.py, server/active_rules.py
+REFRESH_SECONDS = 1.0  # server/api/network_cache.py, server/active_rules.py
 # Documented: within the 1 s refresh; the rest is room for a machine busy with both groups.
 VISIBLE_WITHIN_SECONDS = 3.0
 RACES = ((1, 150), (3, 50))  # (units per SKU, trials): every trial has RACERS clients over 4 workers

@@ -13,7 +13,7 @@ import grpc
 import pytest
 from google.protobuf import json_format
 
-from server.proto import orders_pb2
+from server.api.proto import orders_pb2
 from server.store.base import Store
 from server.store.postgres import PostgresStore
 from tests.integration.conftest import ServerFactory

@@ -1,7 +1,7 @@
 """Request bytes that do not decode are the caller's mistake, on every method the server serves.
 
 gRPC decodes a request before any handler runs, and used to answer bytes it could not decode with
-INTERNAL and an ERROR traceback in the log. Now (server/request_decoding.py): random
+INTERNAL and an ERROR traceback in the log. Now (server/api/request_decoding.py): random
 bytes, 0xff x 32, a truncated message, a length past the end, invalid UTF-8 in a string field are
 INVALID_ARGUMENT with a google.rpc.BadRequest, one WARNING line, and the server serves on.
 """
@@ -19,9 +19,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.app import RunningServer, create_server
-from server.auth import Role, new_token, token_digest
-from server.proto import network_pb2
+from server.api.app import RunningServer, create_server
+from server.api.auth import Role, new_token, token_digest
+from server.api.proto import network_pb2
 from server.store.base import Store
 from tests.fuzz.wire import Rpc, served_rpcs, undecodable
 from tests.integration.conftest import make_config

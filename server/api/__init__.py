@@ -1,0 +1,1 @@
+"""The gRPC surface: server factory, services, conversion, interceptors, auth, status mapping."""

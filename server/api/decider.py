@@ -1,0 +1,178 @@
+"""One way to decide an order against the live store: what Source, Allocate and later calls share.
+
+Reads the catalogue (to fill lines' missing fields), the network snapshot and
+availability for just the order's SKUs, then calls the pure engine. Rule
+directives plug in here (``directives_for``), so every caller decides the same way.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from google.protobuf import json_format
+
+from engine import limits
+from engine.availability import Availability
+from engine.batch import BatchDecision, BatchOrder, decide_batch
+from engine.decision import AllocationLine, Decision
+from engine.directives import NO_DIRECTIVES, Directives, Exclusion
+from engine.model import Order, id_problem
+from engine.network import NetworkSnapshot
+from engine.optimizer.search import SolverSettings
+from engine.reoptimize import PendingOrder, Reoptimization, reoptimize
+from engine.sourcing import decide
+from server.api import convert
+from server.api.decision_proto import decision_to_proto
+from server.api.item_cache import ItemCache
+from server.api.network_cache import NetworkCache
+from server.api.proto import common_pb2, sourcing_pb2
+from server.served_area import SERVED_ANYWHERE, ServedArea
+from server.store.base import Store
+
+DirectivesFor = Callable[[Order, NetworkSnapshot], Directives]
+# A decision, its solve time and its rule evaluation time, in seconds.
+DecisionObserver = Callable[[Decision, float, float], None]
+
+
+def no_rules(order: Order, snapshot: NetworkSnapshot) -> Directives:
+    return NO_DIRECTIVES
+
+
+@dataclass(frozen=True)
+class Outcome:
+    order: Order
+    decision: Decision
+    network_version: str
+    solve_ms: float
+
+    def to_proto(self, currency: str, started: float, decision_id: str = "") -> sourcing_pb2.Decision:
+        """The decision as callers get it; ``started`` (perf_counter) dates its total time."""
+        return decision_to_proto(
+            self.decision,
+            decision_id=decision_id or str(uuid.uuid4()),
+            currency=currency,
+            network_version=self.network_version,
+            solve_ms=self.solve_ms,
+            total_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+
+class Decider:
+    def __init__(
+        self,
+        store: Store,
+        network: NetworkCache,
+        currency: str,
+        directives_for: DirectivesFor = no_rules,
+        observe: DecisionObserver | None = None,
+        items: ItemCache | None = None,
+        served: ServedArea = SERVED_ANYWHERE,
+    ) -> None:
+        self._store = store
+        self._items = items or ItemCache(store)
+        self._network = network
+        self._currency = currency
+        self.directives_for = directives_for
+        self._observe = observe
+        self._served = served
+
+    def order_from_proto(self, msg: common_pb2.Order, path: str = "order", *, new: bool) -> Order:
+        """The engine order, lines enriched from the catalogue; InvalidInputError names bad fields.
+
+        ``new``: an order a caller sends now (Source, Allocate, AllocateBatch), which must ship to
+        the served area and name a pickup node that takes pickups; an order read back from the
+        store (re-sourced, returned, re-planned) is decided as it was accepted.
+        """
+        # Only well-formed SKUs are looked up: a bad one is the conversion's violation to report, and
+        # a NUL in a query parameter fails on PostgreSQL.
+        skus = sorted({line.sku for line in msg.lines if id_problem(line.sku) is None})[: limits.MAX_LINES_PER_ORDER]
+        return convert.order_from_proto(
+            msg,
+            self._items.get_items(skus),
+            self._currency,
+            network=self._network.get(),
+            served=self._served if new else None,
+            path=path,
+        )
+
+    def stored_order(self, request_json: str) -> Order:
+        """An order as the store keeps it (its request's order, as JSON), to decide it again."""
+        return self.order_from_proto(
+            json_format.Parse(request_json, common_pb2.Order(), ignore_unknown_fields=True), new=False
+        )
+
+    def decide(
+        self,
+        order: Order,
+        *,
+        time_limit_ms: int,
+        why_not: Sequence[str] = (),
+        now: datetime | None = None,
+        extra_exclusions: Sequence[Exclusion] = (),
+        explain: bool = True,
+    ) -> Outcome:
+        """``now``: the instant holds are judged expired at; ``extra_exclusions`` add to the rules'
+        (Reallocate keeps a rejecting node away from the units it re-sources)."""
+        snapshot = self._network.get()
+        skus = sorted({line.sku for line in order.lines})
+        availability = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
+        rules_started = time.perf_counter()
+        directives = self.directives_for(order, snapshot)
+        rules_seconds = time.perf_counter() - rules_started
+        if extra_exclusions:
+            directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
+        started = time.perf_counter()
+        decision = decide(
+            order, snapshot, availability, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not, explain
+        )
+        solve_seconds = time.perf_counter() - started
+        if self._observe is not None:
+            self._observe(decision, solve_seconds, rules_seconds)
+        return Outcome(order, decision, snapshot.version, solve_seconds * 1000.0)
+
+    def decide_batch(
+        self, orders: Sequence[Order], *, time_limit_ms: int, now: datetime | None = None
+    ) -> tuple[list[Outcome], BatchDecision]:
+        """``orders`` decided jointly over one read of the stock; each under its own rules."""
+        snapshot = self._network.get()
+        skus = sorted({line.sku for order in orders for line in order.lines})
+        availability = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
+        rules_started = time.perf_counter()
+        items = [BatchOrder(order, self.directives_for(order, snapshot)) for order in orders]
+        rules_seconds = time.perf_counter() - rules_started
+        started = time.perf_counter()
+        batch = decide_batch(items, snapshot, availability, SolverSettings(time_limit_ms=time_limit_ms))
+        solve_seconds = time.perf_counter() - started
+        if self._observe is not None:
+            for decision in batch.decisions:
+                self._observe(decision, solve_seconds / len(orders), rules_seconds / len(orders))
+        outcomes = [
+            Outcome(order, decision, snapshot.version, solve_seconds * 1000.0)
+            for order, decision in zip(orders, batch.decisions, strict=True)
+        ]
+        return outcomes, batch
+
+    def reoptimize(
+        self,
+        pending: Sequence[tuple[Order, Sequence[Exclusion], tuple[AllocationLine, ...]]],
+        *,
+        time_limit_ms: int,
+        now: datetime | None = None,
+    ) -> tuple[Reoptimization, str]:
+        """Orders holding stock (each: its open units, its lasting exclusions, its holds) decided
+        again jointly, each under its own rules; the result and the network version."""
+        snapshot = self._network.get()
+        skus = sorted({line.sku for order, _, _ in pending for line in order.lines})
+        free = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
+        items = []
+        for order, exclusions, held in pending:
+            directives = self.directives_for(order, snapshot)
+            if exclusions:
+                directives = replace(directives, exclusions=(*directives.exclusions, *exclusions))
+            items.append(PendingOrder(order, directives, held))
+        result = reoptimize(items, snapshot, free, SolverSettings(time_limit_ms=time_limit_ms))
+        return result, snapshot.version

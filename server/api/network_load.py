@@ -1,0 +1,103 @@
+"""Putting a network file into a service: straight into a store, or as gRPC requests in chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from engine import limits
+from engine.errors import SourcingError
+from server.api import convert
+from server.api.proto import network_pb2
+from server.network_file import NetworkFile
+from server.store.base import InventoryUpdate, Store, UpdateKind
+
+T = TypeVar("T")
+
+
+class CurrencyMismatchError(SourcingError, ValueError):
+    def __init__(self, file_currency: str, service_currency: str) -> None:
+        super().__init__(f"the network file is in {file_currency} but the service works in {service_currency}")
+
+
+def chunks(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def store_is_empty(store: Store) -> bool:
+    return not store.list_nodes(page_size=1).nodes
+
+
+def load_into_store(store: Store, network: NetworkFile, currency: str) -> None:
+    """Write the whole network straight into ``store`` (serve --load-sample-if-empty)."""
+    if network.currency != currency:
+        raise CurrencyMismatchError(network.currency, currency)
+    # The same bounds as the API, so the store never sees a larger write than a caller could send.
+    for nodes in chunks(network.nodes, limits.MAX_NODES_PER_CALL):
+        store.upsert_nodes(nodes)
+    store.upsert_rate_tables(network.rate_tables)  # none when the file has no section: defaults stay
+    for items in chunks(network.items, limits.MAX_ITEMS_PER_CALL):
+        store.upsert_items(items)
+    for updates in chunks(network.inventory, limits.MAX_INVENTORY_UPDATES_PER_CALL):
+        store.update_inventory(updates)
+
+
+def inventory_update_to_proto(update: InventoryUpdate) -> network_pb2.InventoryUpdate:
+    msg = network_pb2.InventoryUpdate(node_id=update.node_id, sku=update.sku)
+    if update.kind is UpdateKind.ABSOLUTE:
+        assert update.as_of is not None  # the store type requires it for ABSOLUTE
+        msg.count.count = update.quantity
+        msg.count.as_of.CopyFrom(convert.timestamp_to_proto(update.as_of))
+    else:
+        msg.delta = update.quantity
+    return msg
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    """The requests that load a network over gRPC, in the order they must be sent."""
+
+    nodes: list[network_pb2.UpsertNodesRequest]
+    items: list[network_pb2.UpsertItemsRequest]
+    inventory: list[network_pb2.UpdateInventoryRequest]
+    rate_tables: list[network_pb2.UpsertRateTablesRequest]
+
+    @property
+    def request_count(self) -> int:
+        return len(self.nodes) + len(self.rate_tables) + len(self.items) + len(self.inventory)
+
+
+def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
+    """Requests within the API's per-call bounds (``chunk_size`` caps them further when > 0)."""
+
+    def size(bound: int) -> int:
+        return min(bound, chunk_size) if chunk_size > 0 else bound
+
+    currency = network.currency
+    return LoadPlan(
+        nodes=[
+            network_pb2.UpsertNodesRequest(nodes=[convert.node_to_proto(n, currency) for n in part])
+            for part in chunks(network.nodes, size(limits.MAX_NODES_PER_CALL))
+        ],
+        items=[
+            network_pb2.UpsertItemsRequest(items=[convert.item_to_proto(i) for i in part])
+            for part in chunks(network.items, size(limits.MAX_ITEMS_PER_CALL))
+        ],
+        inventory=[
+            network_pb2.UpdateInventoryRequest(updates=[inventory_update_to_proto(u) for u in part])
+            for part in chunks(network.inventory, size(limits.MAX_INVENTORY_UPDATES_PER_CALL))
+        ],
+        # One request, never chunked: the file holds at most as many tables as one call takes,
+        # and the set (STANDARD with it) is only valid whole.
+        rate_tables=(
+            [
+                network_pb2.UpsertRateTablesRequest(
+                    rate_tables=[convert.rate_table_to_proto(t, currency) for t in tables]
+                )
+            ]
+            if (tables := network.rate_tables)
+            else []
+        ),
+    )

@@ -1,0 +1,1 @@
+"""The command line: `oms-sourcing` and its commands."""

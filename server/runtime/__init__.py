@@ -1,0 +1,1 @@
+"""Processes: serving, worker processes, the metrics endpoint."""
