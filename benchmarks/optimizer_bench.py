@@ -710,7 +710,7 @@ def use_cpu_clock() -> None:
     """Deadlines (engine/optimizer/deadline.py) read this process's CPU time from now on."""
     from engine.optimizer import deadline
 
-    deadline.time = types.SimpleNamespace(perf_counter=time.process_time)  # type: ignore[assignment]
+    setattr(deadline, "time", types.SimpleNamespace(perf_counter=time.process_time))  # noqa: B010
 
 
 def main(argv: Sequence[str] | None = None) -> int:
