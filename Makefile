@@ -79,8 +79,14 @@ bench: install $(H2GEN)  ## optimizer (with hard orders), rules, service, alloca
 	$(PY) -m benchmarks.batch_bench
 	$(PY) -m benchmarks.summary
 
-profile: install  ## where a Source call's time goes (cProfile, in process); see docs/profiling.md
-	$(PY) -m benchmarks.profile_source
+# The phase table runs under valgrind's callgrind (instructions: the same from run to run, where
+# time on a shared machine is not); valgrind comes from Debian's package, installed when missing.
+profile: install  ## a Source call by phase in instructions and time, before/after the lean path (benchmarks/phases.py), then cProfile; see docs/profiling.md
+	@command -v valgrind >/dev/null || { echo "installing valgrind"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null || \
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q valgrind >/dev/null; }; }
+	$(PY) -m benchmarks.phases --out benchmarks/results/$$(date -u +%F)-phases.md
+	$(PY) -m benchmarks.profile_source --rounds 3
 
 soak: install $(H2GEN)  ## 10 minutes of Source at 70% of measured peak: errors, memory, threads flat (not in make test)
 	$(PY) -m benchmarks.soak --minutes $(or $(MINUTES),10)

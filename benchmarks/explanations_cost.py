@@ -26,23 +26,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from server.api.proto import common_pb2, sourcing_pb2
+from benchmarks.service_bench import readme_order
 
 REPO = Path(__file__).resolve().parents[1]
 WARM_UP = 50
-
-
-def readme_order(skip_explanations: bool) -> bytes:
-    """The README tour's Chicago order (without its why-not node, which skip_explanations refuses)."""
-    order = common_pb2.Order(
-        order_id="WEB-1001",
-        ship_to=common_pb2.GeoPoint(lat=41.8781, lon=-87.6298),
-        lines=[
-            common_pb2.OrderLine(line_id="1", sku="ACC-00002", qty=2),
-            common_pb2.OrderLine(line_id="2", sku="ACC-00005", qty=1),
-        ],
-    )
-    return sourcing_pb2.SourceRequest(order=order, skip_explanations=skip_explanations).SerializeToString()
 
 
 def _service(db_dir: str) -> tuple[Any, Any]:

@@ -46,10 +46,11 @@ PHASES = (
     ("request decode + catalogue (order_from_proto)", ("decider.py", "order_from_proto")),
     ("stock read (store)", ("common.py", "stock_levels")),
     ("rule evaluation", ("active_rules.py", "directives_for")),
-    ("engine: problem build", ("problem.py", "build_problem")),
+    ("engine: problem build (general path)", ("problem.py", "build_problem")),
     ("engine: optimizer", ("search.py", "optimize")),
     ("engine: explanations", ("explain.py", "node_notes")),
-    ("engine: total (sourcing.decide)", ("sourcing.py", "decide")),
+    ("engine: small orders (small_orders.decide_small)", ("small_orders.py", "decide_small")),
+    ("engine: total (sourcing.decide_from_levels)", ("sourcing.py", "decide_from_levels")),
     ("response build (decision_to_proto)", ("decision_proto.py", "decision_to_proto")),
 )
 

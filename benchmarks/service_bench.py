@@ -127,14 +127,15 @@ def run_case(
     *,
     clients: int = CLIENTS,
     rate: float = 0.0,
+    method: str = "",
     **labels: Any,
 ) -> CaseResult:
-    """Source with ``payloads`` (the trivial call without), closed loop with ``clients`` callers
+    """Source (or ``method``) with ``payloads`` (the trivial call without), closed loop with ``clients`` callers
     back to back, or open loop at ``rate`` calls a second; ``h2gen`` generates the load."""
     servers = listening_processes(int(target.rsplit(":", 1)[1]))
     cpu_before = cpu_seconds(servers)
     started = time.perf_counter()
-    method = SOURCE if payloads else HEALTH_CHECK
+    method = method or (SOURCE if payloads else HEALTH_CHECK)
     if rate > 0:
         load = generate(target, method, payloads, seconds, connections=OPEN_LOOP_CONNECTIONS, rate=rate)
     else:
@@ -236,16 +237,62 @@ def bench_server(
         server.wait(timeout=60)
 
 
-def standard_cases(seconds: float, payloads: list[bytes]) -> Any:
+def readme_order(skip_explanations: bool = False) -> bytes:
+    """The README tour's Chicago order (2 lines; without its why-not node, which skip_explanations refuses)."""
+    from server.api.proto import common_pb2, sourcing_pb2
+
+    order = common_pb2.Order(
+        order_id="WEB-1001",
+        ship_to=common_pb2.GeoPoint(lat=41.8781, lon=-87.6298),
+        lines=[
+            common_pb2.OrderLine(line_id="1", sku="ACC-00002", qty=2),
+            common_pb2.OrderLine(line_id="2", sku="ACC-00005", qty=1),
+        ],
+    )
+    return sourcing_pb2.SourceRequest(order=order, skip_explanations=skip_explanations).SerializeToString()
+
+
+def target_payloads() -> dict[str, list[bytes]]:
+    """The issue's target cases (#20): the README's Chicago order, the 1-3-line mix with and
+    without explanations, 1-line orders with and without; each a ratio to the trivial call."""
+    mix = source_requests(seed=100, count=500, lines=(1, 2, 3))
+    single = source_requests(seed=102, count=500, lines=(1,))
+    return {
+        "Source, README Chicago order": [readme_order()],
+        "Source, 1-3 lines": mix,
+        "Source, 1-3 lines, skip_explanations": without_explanations(mix),
+        "Source, 1 line": single,
+        "Source, 1 line, skip_explanations": without_explanations(single),
+    }
+
+
+STANDARD = ("Source", "Source@80%", "Source, skip_explanations")
+
+
+def standard_cases(seconds: float, payloads: list[bytes], only: Sequence[str] = ()) -> Any:
+    """The trivial call, then Source (1-5 lines) closed loop, at 80% open loop, without explanations,
+    and the target cases; ``only``: just the cases named (the trivial call always runs)."""
+    targets = target_payloads()
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
     def cases(target: str, labels: dict[str, Any]) -> list[CaseResult]:
-        ceiling = run_case(target, "Health.Check", [], seconds, **labels)
-        peak = run_case(target, "Source", payloads, seconds, **labels)
-        paced = run_case(
-            target, "Source@80%", payloads, seconds, rate=peak.calls_per_second * OPEN_LOOP_SHARE, **labels
-        )
-        # What a caller that never shows the per-node notes gets (the targets stay on the default).
-        bare = run_case(target, "Source, skip_explanations", without_explanations(payloads), seconds, **labels)
-        return [ceiling, peak, paced, bare]
+        out = [run_case(target, "Health.Check", [], seconds, **labels)]
+        if wanted("Source") or wanted("Source@80%"):
+            peak = run_case(target, "Source", payloads, seconds, **labels)
+            out.append(peak)
+            if wanted("Source@80%"):
+                rate = peak.calls_per_second * OPEN_LOOP_SHARE
+                out.append(run_case(target, "Source@80%", payloads, seconds, rate=rate, **labels))
+        if wanted("Source, skip_explanations"):
+            # What a caller that never shows the per-node notes gets.
+            bare = without_explanations(payloads)
+            out.append(run_case(target, "Source, skip_explanations", bare, seconds, **labels))
+        for name, case_payloads in targets.items():
+            if wanted(name):
+                out.append(run_case(target, name, case_payloads, seconds, **labels))
+        return out
 
     return cases
 
@@ -340,7 +387,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--large-config", default="2x4", help="configuration of the 2,000-node case ('' skips)")
     parser.add_argument("--port", type=int, default=50071)
     parser.add_argument("--out-dir", type=Path, default=RESULTS, help="where to write results (default: %(default)s)")
+    parser.add_argument(
+        "--cases",
+        default="",
+        help="only these cases, comma-separated, by name as the results print them (the trivial call always"
+        f" runs): {', '.join(STANDARD)}, 'Source, README Chicago order', 'Source, 1-3 lines', 'Source, 1 line', ...",
+    )
+    parser.add_argument("--suffix", default="", help="added to the result files' names (e.g. '-before')")
     args = parser.parse_args(argv)
+    only = [c.strip() for c in args.cases.split(",") if c.strip()]
     payloads = source_requests(seed=100, count=500)
     load_before = round(os.getloadavg()[0], 2)
     cases: list[CaseResult] = []
@@ -348,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for n, (workers, threads) in enumerate(_pairs(args.configs)):
             database = f"sqlite:///{tmp}/bench-{n}.db"
             cases += bench_server(
-                args.port, workers, threads, "sqlite", database, SAMPLE, standard_cases(args.seconds, payloads)
+                args.port, workers, threads, "sqlite", database, SAMPLE, standard_cases(args.seconds, payloads, only)
             )
         if args.postgres_config:
             from benchmarks.allocate_bench import _drop
@@ -364,7 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                             "postgresql",
                             url,
                             SAMPLE,
-                            standard_cases(args.seconds, payloads),
+                            standard_cases(args.seconds, payloads, only),
                         )
                 finally:
                     _drop(args.postgres, url)
@@ -395,9 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "cases": [asdict(c) for c in cases],
     }
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{date}-service.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out_dir / f"{date}-service{args.suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = render(report)
-    (args.out_dir / f"{date}-service.md").write_text(markdown)
+    (args.out_dir / f"{date}-service{args.suffix}.md").write_text(markdown)
     print(markdown)
     return 0
 

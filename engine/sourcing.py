@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from engine.availability import Availability
+from engine.availability import Availability, StockLevels
 from engine.cost import plan_cost
 from engine.decision import AllocationLine, Decision, DecisionPath, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives
@@ -19,6 +19,7 @@ from engine.optimizer.milp import solve_milp
 from engine.optimizer.plan import Plan
 from engine.optimizer.search import SolverSettings, optimize
 from engine.problem import Problem, build_problem
+from engine.small_orders import decide_small
 from engine.terms import resolve_terms
 
 DEFAULT_SETTINGS = SolverSettings()
@@ -63,6 +64,31 @@ def decide(
         explain=explain,
         extra_costs=lambda chosen: _why_not(problem, solution.plan, settings, deadline, why_not, chosen),
     )
+
+
+def decide_from_levels(
+    order: Order,
+    snapshot: NetworkSnapshot,
+    skus: Sequence[str],
+    levels: StockLevels,
+    directives: Directives = NO_DIRECTIVES,
+    settings: SolverSettings = DEFAULT_SETTINGS,
+    why_not: Sequence[str] = (),
+    explain: bool = True,
+) -> Decision:
+    """``decide`` from stock levels as a store reads them (``skus``: the order's). Small orders
+    (engine/small_orders.py: few lines, few nodes holding them) are decided in plain Python, the
+    same decision without numpy's fixed cost per call; every other order by ``decide``."""
+    if not why_not:
+        try:
+            terms = resolve_terms(order, directives, snapshot)
+        except InvalidInputError as error:
+            raise error.prefixed("order") from None
+        small = decide_small(order, snapshot, levels, directives, terms, explain=explain)
+        if small is not None:
+            return small
+    availability = Availability.from_levels(snapshot, skus, levels)
+    return decide(order, snapshot, availability, directives, settings, why_not, explain)
 
 
 def assemble_decision(

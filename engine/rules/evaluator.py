@@ -34,6 +34,7 @@ from engine.errors import SourcingError
 from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules.build import Matches, build_directives
+from engine.rules.cache import DirectivesCache
 from engine.rules.capacity import first_overflow
 from engine.rules.facts import FactValue, order_facts
 from engine.rules.model import NUMERIC_OPS, SOURCING, Condition, Fact, FieldType, Op, Rule, RuleSet
@@ -138,10 +139,19 @@ def evaluate(
     """The directives ``rule_set`` gives ``order`` on ``day`` for one kind of decision (``purpose``:
     where it ships from, or where its return is received), stamped with rule ids and the version."""
     rules = compiled(rule_set)
-    matches = rules.match(order, day)
-    if rules.mixed_purposes:
-        matches = {p: lines for p, lines in matches.items() if purpose in rules.purposes[p]}
-    return build_directives(rule_set, matches, order, snapshot, shipments_today)
+
+    def match() -> Matches:
+        matches = rules.match(order, day)
+        if rules.mixed_purposes:
+            matches = {p: lines for p, lines in matches.items() if purpose in rules.purposes[p]}
+        return matches
+
+    def build(matches: Matches) -> Directives:
+        return build_directives(rule_set, matches, order, snapshot, shipments_today)
+
+    if not rules.cache_enabled:
+        return build(match())
+    return rules.cache.directives(order, snapshot, day, purpose, match, build)
 
 
 class CompiledRules:
@@ -190,6 +200,9 @@ class CompiledRules:
                     numbers = {float(v) for v in c.values if isinstance(v, int | float) and not isinstance(v, bool)}
                     self.cuts[name] = tuple(sorted(set(self.cuts.get(name, ())) | numbers))
         self.memo_enabled = True
+        # Directives by what the rules read (engine/rules/cache.py); off: every call evaluates.
+        self.cache_enabled = True
+        self.cache = DirectivesCache(rule_set, self.all_facts)
         self._memo: dict[tuple[Any, ...], frozenset[int]] = {}
 
     def _kind(self, per_line: bool, conditions: tuple[Condition, ...]) -> str:

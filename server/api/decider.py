@@ -24,7 +24,7 @@ from engine.model import Order, id_problem
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
 from engine.reoptimize import PendingOrder, Reoptimization, reoptimize
-from engine.sourcing import decide
+from engine.sourcing import decide_from_levels
 from server.api import convert
 from server.api.decision_proto import decision_to_proto
 from server.api.item_cache import ItemCache
@@ -119,15 +119,15 @@ class Decider:
         (Reallocate keeps a rejecting node away from the units it re-sources)."""
         snapshot = self._network.get()
         skus = sorted({line.sku for line in order.lines})
-        availability = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
+        levels = self._store.stock_levels(skus, now=now)
         rules_started = time.perf_counter()
         directives = self.directives_for(order, snapshot)
         rules_seconds = time.perf_counter() - rules_started
         if extra_exclusions:
             directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
         started = time.perf_counter()
-        decision = decide(
-            order, snapshot, availability, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not, explain
+        decision = decide_from_levels(
+            order, snapshot, skus, levels, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not, explain
         )
         solve_seconds = time.perf_counter() - started
         if self._observe is not None:
