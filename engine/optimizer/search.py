@@ -41,7 +41,14 @@ DEFAULT_TIME_LIMIT_MS = 2_000
 LP_FIXING_MIN_COLUMNS = 16  # below this, the solver's own root LP does the same work
 IMPROVE_POOL = 12  # nodes beyond the incumbent's searched exactly for a better upper bound
 LOCAL_SEARCH = True  # engine/optimizer/subset_search.local_search (a switch for measuring what it buys)
+# Local search runs before the relaxation only when less than this is left (a checkout budget);
+# otherwise after it, on the orders it did not settle: typical orders of 30 lines paid 4-5 ms for it
+# (the 500-node x 30-line cell's regression after it landed, docs/decisions.md).
+LOCAL_SEARCH_FIRST_MS = 300
 IMPROVE_MAX_WORK = 100_000  # a few ms: it runs on every order that gets this far, and only bounds
+# Subset search runs this much work (a few ms) before it asks for the relaxation's bounds by number
+# of nodes (a few more LP solves, worth it only where the search is long): most searches end before.
+REFINE_AFTER = 30_000
 
 
 @dataclass(frozen=True)
@@ -104,10 +111,12 @@ def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) 
         # Some optimal plan avoids every dominated node: the same argument over what is left.
         if cols.shape[0] > 1 and searched is not None and searched.covers(cols, most):
             return Solution(incumbent, SolveStatus.OPTIMAL, DecisionPath.SUBSET_ENUMERATION, upper, int(cols.shape[0]))
-    if cols.shape[0] > IMPROVE_POOL and LOCAL_SEARCH and searchable(problem, cols):
+    local = cols.shape[0] > IMPROVE_POOL and LOCAL_SEARCH and searchable(problem, cols)
+    if local and deadline.remaining_ms() < LOCAL_SEARCH_FIRST_MS:
         # Many candidates left: a few exact add/drop/swap moves from the incumbent's nodes find a
         # far better plan in milliseconds (the checkout budget may end before any search does) and
         # a tighter bound for every step below.
+        local = False
         better = local_search(problem, np.union1d(cols, incumbent.used()), incumbent, most)
         if better.objective(problem) < upper - COST_EPSILON:
             incumbent, upper = better, better.objective(problem)
@@ -152,12 +161,28 @@ def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) 
     global_floor = max(global_floor, lp_floor)
     if deadline.passed():
         return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
+    if local and cols.shape[0] > IMPROVE_POOL and searchable(problem, cols):
+        # With time to spare, local search waits for the orders the relaxation did not settle.
+        better = local_search(problem, np.union1d(cols, incumbent.used()), incumbent, most)
+        if better.objective(problem) < upper - COST_EPSILON:
+            incumbent, upper = better, better.objective(problem)
+            most = max_useful_shipments(problem, floor, upper)
+            cols = lp.keep(upper) if lp is not None else cols[lower_by_node[cols] <= upper + COST_EPSILON]
     if searchable(problem, cols):
         view = None if lp is None else _lp_view(lp, cols)
-        found, proven = best_by_search(problem, cols, most, incumbent, view, deadline.passed)
-        if proven:
+        # Searches not settled within REFINE_AFTER go on with bounds by number of nodes: the
+        # relaxation with Σ y = k (a few more LP solves; engine/optimizer/milp.LpResult.by_size).
+        refine = None if lp is None else (lambda best, lp=lp, most=most: lp.by_size(best, most, deadline))
+        outcome = best_by_search(
+            problem, cols, most, incumbent, view, deadline.passed, refine=refine, refine_after=REFINE_AFTER
+        )
+        found = outcome.plan
+        if outcome.proven:
             return Solution(found, SolveStatus.OPTIMAL, DecisionPath.SOLVER, found.objective(problem), len(cols))
         incumbent, upper = found, found.objective(problem)  # never worse than the incumbent
+        # Every plan over ``cols`` with at most ``most`` nodes costs at least the search's bound;
+        # every other plan costs more than the incumbent (the fixing and ``most`` above).
+        global_floor = max(global_floor, min(outcome.bound, upper))
         if deadline.passed():
             return _out_of_time(incumbent, global_floor, int(cols.shape[0]))
     if lp is not None and enumerable(problem, cols, most):

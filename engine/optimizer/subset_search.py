@@ -9,14 +9,16 @@ a node's marginal saving only shrinks as S grows. Hence for I and any extra node
     cost(I + A) >= cost(I) - Σ_{a in A} max(0, gain(a | I))
 
 with gain the net improvement of adding one node alone (its saving less its fixed cost and a
-split penalty). A depth-first search over subsets (each set visited once, members in a fixed
-order) prunes every subtree whose bound reaches the best known cost. Each visit evaluates all
+split penalty). A best-first search over subsets (each set visited once, members in a fixed
+order) prunes every subtree whose bound reaches the best known cost, and when stopped early
+proves the least bound of the subtrees it left. Each visit evaluates all
 single-node extensions at once in numpy: CBC spends 30-350 ms on these models, mostly in its
 heuristics, even when the greedy plan is already optimal.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -197,6 +199,17 @@ class LpView:
     reduced: np.ndarray  # [C] reduced costs of y
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """What a search found: the best plan (at worst the incumbent), whether it is proven best, and
+    a lower bound on every plan shipping from at most ``max_size`` of the columns (the plan's own
+    cost when proven; -inf when the search stopped before its first expansion)."""
+
+    plan: Plan
+    proven: bool
+    bound: float
+
+
 def best_by_search(
     problem: Problem,
     cols: IntArray,
@@ -204,16 +217,29 @@ def best_by_search(
     incumbent: Plan,
     lp: LpView | None = None,
     out_of_time: Callable[[], bool] = lambda: False,
-) -> tuple[Plan, bool]:
+    max_work: int = MAX_WORK,
+    refine: Callable[[float], np.ndarray] | None = None,
+    refine_after: int = 0,
+) -> SearchResult:
     """The best plan shipping from at most ``max_size`` of ``cols`` (callers prove no optimum uses
-    more) and True; or, after MAX_WORK of work or once ``out_of_time()``, the best plan found
-    so far (at worst ``incumbent``) and False.
+    more), proven; or, after MAX_WORK of work or once ``out_of_time()``, the best plan found so far
+    (at worst ``incumbent``) with the least bound of the subtrees not yet searched.
 
-    Nodes are branched on in order of the LP's y (most open first), then of their cost alone:
-    good sets come first and later nodes' suffixes, whose gains bound a subtree, stay small.
+    Best first: the open set whose subtree has the least bound is expanded next, so the bound the
+    search proves rises with every expansion and an interrupted search still narrows the gap (a
+    depth-first one leaves the weakest subtrees, near the root, for last). With the incumbent
+    already optimal, as local search usually makes it, both expand the same sets: those whose
+    bound is below the optimum. Ties go to the earlier set in branching order: nodes in order of
+    the LP's y (most open first), then of their cost alone.
+
+    ``refine(upper)``, called once after ``refine_after`` work when the search is still open,
+    gives [max_size + 1] a lower bound on every plan shipping from exactly k of the columns: from
+    then on a subtree is bounded by the least over the sizes its sets can have, sizes that cannot
+    beat ``upper`` are left out, and the least over all sizes bounds everything.
     """
+    upper = incumbent.objective(problem)
     if max_size < 1:
-        return incumbent, True
+        return SearchResult(incumbent, True, upper)
     _, alone = _extensions(_lines(problem, cols), [], np.arange(len(cols)))
     positions = np.lexsort((alone, -lp.y)) if lp is not None else np.argsort(alone, kind="stable")
     ranked = cols[positions]
@@ -221,16 +247,36 @@ def best_by_search(
     lines = _lines(problem, ranked)
     floors = _Floors.of(lines)
     view = (lp.bound, lp.reduced) if lp is not None else None
-    upper = incumbent.objective(problem)
     bounds = _LpBound.of(view, positions)
+    by_range: np.ndarray | None = None
+    floor = -np.inf  # a bound on every plan (from ``refine``)
     best_set: list[int] | None = None
-    stack: list[list[int]] = [[]]
-    visits = work = 0
-    while stack:
-        members = stack.pop()
+    # (bound on the subtree below the set, tie-break, set): each set in it was priced when pushed.
+    heap: list[tuple[float, int, list[int]]] = []
+    dive: tuple[float, list[int]] | None = (-np.inf, [])  # the set expanded next, outside the heap
+    pushed = visits = work = 0
+    while True:
+        if dive is None or dive[0] >= upper - _TIE:  # a plunge ends where the best plan prunes it
+            if not heap:
+                break
+            bound_at, _, members_at = heapq.heappop(heap)
+            dive = (bound_at, members_at)
+            continue
+        if refine is not None and work >= refine_after:
+            sizes, refine = refine(upper), None
+            floor = float(sizes[1:].min(initial=np.inf))
+            within = np.flatnonzero(sizes[: max_size + 1] < upper - _TIE)
+            if within.shape[0] == 0:
+                break  # no plan of any size beats the best one (nor does the empty plan)
+            max_size = int(within[-1])
+            by_range = _range_minima(sizes, max_size)
+        least = max(min(dive[0], heap[0][0]) if heap else dive[0], floor)
+        if least >= upper - _TIE:
+            break  # every open subtree is bounded at or above the best plan: it is optimal
         visits += 1
-        if work > MAX_WORK or (visits % _CLOCK_EVERY == 0 and out_of_time()):
-            return _plan(problem, ranked, best_set, incumbent), False
+        if work > max_work or (visits % _CLOCK_EVERY == 0 and out_of_time()):
+            return SearchResult(_plan(problem, ranked, best_set, incumbent), False, min(upper, least))
+        parent, members, dive = dive[0], dive[1], None
         rest = np.arange(members[-1] + 1 if members else 0, len(ranked))
         if rest.shape[0] == 0:
             continue
@@ -243,14 +289,42 @@ def best_by_search(
         if slots <= 0:
             continue
         bound = _child_bounds(bounds, members, rest, extended, np.maximum(0.0, cost_i - extended), slots)
-        bound = np.maximum(bound, floors.children(members, rest))
+        # A child's subtree lies in its parent's: the parent's bound holds for it too.
+        bound = np.maximum(np.maximum(bound, floors.children(members, rest)), parent)
+        if by_range is not None:
+            # A child's subtree: sets of the child and 1 to ``slots`` of the positions after it.
+            low = len(members) + 2
+            high = np.minimum(len(members) + 1 + np.minimum(slots, len(ranked) - 1 - rest), max_size)
+            bound = np.maximum(bound, np.where(high >= low, by_range[low, np.maximum(high, low)], np.inf))
         # Of a group of twins, a set takes the first ones in rank order (engine/optimizer/twins.py).
         twin_before = previous_twin[rest]
         canonical = (twin_before < 0) | np.isin(twin_before, members)
         open_ = np.nonzero((bound < upper - _TIE) & canonical)[0]
-        # Pushed last-first, so the first (most promising) child is expanded first.
-        stack.extend([*members, int(rest[i])] for i in open_[::-1].tolist())
-    return _plan(problem, ranked, best_set, incumbent), True
+        if open_.shape[0] == 0:
+            continue
+        # Plunge: the first open child (the most promising in branching order) is expanded next,
+        # reaching full plans fast; its siblings wait in the heap by bound.
+        first = int(open_[0])
+        dive = (float(bound[first]), [*members, int(rest[first])])
+        for i in open_[1:].tolist():
+            pushed += 1
+            heapq.heappush(heap, (float(bound[i]), pushed, [*members, int(rest[i])]))
+    plan = _plan(problem, ranked, best_set, incumbent)
+    return SearchResult(plan, True, plan.objective(problem))
+
+
+def _range_minima(sizes: np.ndarray | None, max_size: int) -> np.ndarray | None:
+    """[K, K] the least of ``sizes`` over k = low..high at [low, high] (K = max_size + 2; +inf
+    where high < low or beyond ``sizes``)."""
+    if sizes is None:
+        return None
+    count = max_size + 2
+    padded = np.full(count, np.inf)
+    padded[: min(count, sizes.shape[0])] = sizes[:count]
+    result = np.full((count, count), np.inf)
+    for low in range(count):
+        result[low, low:] = np.minimum.accumulate(padded[low:])
+    return result
 
 
 def _previous_twin(problem: Problem, ranked: IntArray) -> IntArray:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +14,7 @@ from engine.decision import SolveStatus
 from engine.directives import NO_DIRECTIVES
 from engine.model import GeoPoint, InventoryPosition, Node, NodeType, Order, OrderLine
 from engine.network import NetworkSnapshot
+from engine.optimizer import subset_search
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
@@ -40,14 +44,16 @@ def test_subset_search_matches_enumeration(case: Case) -> None:
     if problem.n_nodes == 0 or not searchable(problem, cols) or not enumerable(problem, cols, size):
         return
     best = best_by_enumeration(problem, cols, size).objective(problem)
-    plan, proven = best_by_search(problem, cols, size, Plan.empty(problem))
+    searched = best_by_search(problem, cols, size, Plan.empty(problem))
+    plan, proven = searched.plan, searched.proven
     assert proven and is_feasible(problem, plan)
     assert plan.objective(problem) == pytest.approx(best, abs=1e-6)
     lp = solve_lp(problem, cols, 10_000)
     if lp is not None:
         assert lp.bound <= best + 1e-6
         view = LpView(lp.bound, lp.y, lp.reduced)
-        plan, proven = best_by_search(problem, cols, size, Plan.empty(problem), view)
+        searched = best_by_search(problem, cols, size, Plan.empty(problem), view)
+        plan, proven = searched.plan, searched.proven
         assert proven and plan.objective(problem) == pytest.approx(best, abs=1e-6)
 
 
@@ -79,9 +85,77 @@ def test_subset_search_out_of_time_keeps_the_best_so_far(case: Case) -> None:
         return
     start = Plan.empty(problem)
     size = min(problem.terms.max_shipments or problem.n_nodes, problem.n_nodes)  # as search.py passes it
-    plan, _ = best_by_search(problem, cols, size, start, out_of_time=lambda: True)
+    plan = best_by_search(problem, cols, size, start, out_of_time=lambda: True).plan
     assert is_feasible(problem, plan)
     assert plan.objective(problem) <= start.objective(problem) + 1e-9
+
+
+def _stops_after(calls: int) -> Callable[[], bool]:
+    """An ``out_of_time`` that answers True from its ``calls``-th call on."""
+    count = [0]
+
+    def out_of_time() -> bool:
+        count[0] += 1
+        return count[0] >= calls
+
+    return out_of_time
+
+
+@pytest.mark.parametrize("seed", range(120))
+def test_interrupted_subset_search_reports_a_true_bound(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped after 1, 2, 4 ... expansions: the bound never passes the exact optimum, rises
+    with the work allowed, and meets the plan's cost once the search proves it."""
+    monkeypatch.setattr(subset_search, "_CLOCK_EVERY", 1)  # the clock read at every expansion
+    problem = _problem(_distinct_sku_case(seed))
+    cols = np.arange(problem.n_nodes)
+    size = min(problem.terms.max_shipments or problem.n_nodes, problem.n_nodes)
+    if problem.n_nodes == 0:
+        return
+    best = best_by_enumeration(problem, cols, size).objective(problem)
+    lp = solve_lp(problem, cols, 10_000)
+    assert lp is not None
+    by_size = lp.by_size(best, size, Deadline.after_ms(10_000))
+    with_sizes = [(None, None, 0), (LpView(lp.bound, lp.y, lp.reduced), None, 0)]
+    with_sizes += [(LpView(lp.bound, lp.y, lp.reduced), lambda _: by_size, after) for after in (0, 50)]
+    for view, refine, after in with_sizes:
+        previous = -np.inf
+        for calls in (1, 2, 4, 8, 16, 10_000):
+            start = Plan.empty(problem)
+            searched = best_by_search(
+                problem, cols, size, start, view, _stops_after(calls), refine=refine, refine_after=after
+            )
+            assert is_feasible(problem, searched.plan)
+            assert searched.bound <= best + 1e-6
+            assert searched.bound <= searched.plan.objective(problem) + 1e-9
+            assert searched.bound >= previous - 1e-9
+            previous = searched.bound
+            if searched.proven:
+                assert searched.plan.objective(problem) == pytest.approx(best, abs=1e-6)
+                assert searched.bound == pytest.approx(best, abs=1e-6)
+        assert previous == pytest.approx(best, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(100))
+def test_bounds_by_size_hold_for_plans_of_that_size(seed: int) -> None:
+    """The relaxation with Σ y = k never passes a plan shipping from exactly k nodes (each subset's
+    best plan when it uses all of it), and none falls below the relaxation's own bound."""
+    problem = _problem(_distinct_sku_case(seed))
+    if problem.n_nodes == 0:
+        return
+    cols = np.arange(problem.n_nodes)
+    size = problem.n_nodes
+    lp = solve_lp(problem, cols, 10_000)
+    assert lp is not None
+    upper = Plan.empty(problem).objective(problem) + 1.0  # solve every size
+    sizes = lp.by_size(upper, size, Deadline.after_ms(10_000))
+    assert sizes.shape == (size + 1,) and sizes[0] == np.inf
+    assert (sizes[1:] >= lp.bound - 1e-9).all()
+    allowed = min(problem.terms.max_shipments or size, size)
+    for k in range(1, allowed + 1):
+        for subset in itertools.combinations(range(problem.n_nodes), k):
+            plan = best_by_enumeration(problem, np.array(subset), k)
+            if plan.used().shape[0] == k:
+                assert sizes[k] <= plan.objective(problem) + 1e-6
 
 
 def _distinct_sku_case(seed: int) -> Case:
@@ -132,7 +206,8 @@ def test_subset_search_matches_enumeration_with_one_sku_per_line(seed: int) -> N
     lp = solve_lp(problem, cols, 10_000)
     assert lp is not None and lp.bound <= best + 1e-6
     for view in (None, LpView(lp.bound, lp.y, lp.reduced)):
-        plan, proven = best_by_search(problem, cols, size, Plan.empty(problem), view)
+        searched = best_by_search(problem, cols, size, Plan.empty(problem), view)
+        plan, proven = searched.plan, searched.proven
         assert proven and is_feasible(problem, plan)
         assert plan.objective(problem) == pytest.approx(best, abs=1e-6)
     result = solve_milp(problem, cols, time_limit_ms=10_000)

@@ -133,7 +133,8 @@ def test_every_exact_path_over_twins_matches_exhaustive_search(case: Case) -> No
         plan = best_by_enumeration(problem, cols, size)
         assert is_feasible(problem, plan) and plan.objective(problem) == pytest.approx(best, abs=1e-6)
         if searchable(problem, cols):
-            found, proven = best_by_search(problem, cols, size, Plan.empty(problem))
+            searched = best_by_search(problem, cols, size, Plan.empty(problem))
+            found, proven = searched.plan, searched.proven
             assert proven and is_feasible(problem, found)
             assert found.objective(problem) == pytest.approx(best, abs=1e-6)
 
@@ -172,7 +173,8 @@ def test_copies_of_a_node_ship_together_when_one_holds_too_little() -> None:
     assert twin_groups(problem, np.arange(3)).tolist() == [0, 0, 0]
     result = solve_milp(problem, np.arange(3), time_limit_ms=10_000)
     assert result.plan is not None and result.plan.x.tolist() == [[1, 1, 1]]
-    found, proven = best_by_search(problem, np.arange(3), 3, Plan.empty(problem))
+    searched = best_by_search(problem, np.arange(3), 3, Plan.empty(problem))
+    found, proven = searched.plan, searched.proven
     assert proven and found.x.tolist() == [[1, 1, 1]]
     assert best_by_enumeration(problem, np.arange(3), 3).x.tolist() == [[1, 1, 1]]
     bigger = NetworkSnapshot(
