@@ -133,7 +133,7 @@ class Store(Protocol):
 
         An update that leaves less on hand than is reserved is applied: holds expired at ``now``
         (default: the current time) go first, then live holds give back the rest
-        (engine/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError,
+        (engine/orders/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError,
         NegativeStockError (on hand below zero) or InvalidInputError (on hand above
         limits.MAX_INVENTORY_COUNT), applying nothing, when any update is bad.
         """

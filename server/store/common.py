@@ -18,8 +18,9 @@ from engine import limits
 from engine.availability import StockLevels
 from engine.errors import FieldViolation, InvalidInputError
 from engine.model import InventoryPosition, Item, Node, NodeType
+from engine.orders.records import HELD, RELEASED
+from engine.orders.shortfall import Claim, take_back
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
-from engine.shortfall import Claim, take_back
 from server.errors import (
     InvalidRequestError,
     MissingStandardRateError,
@@ -40,7 +41,7 @@ from server.store.base import (
 from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
-from server.store.orders import HELD, RELEASED, OrderStoreMixin
+from server.store.orders import OrderStoreMixin
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.store.rule_sets import RuleSetStoreMixin
 from server.store.sql import Key, Tx

@@ -17,18 +17,32 @@ every method here:
 from __future__ import annotations
 
 import json
-import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine import lifecycle
 from engine.decision import AllocationLine
-from engine.errors import FieldViolation, InvalidInputError
-from engine.lifecycle import Action, LineQuantities, OrderState
+from engine.orders import lifecycle
+from engine.orders.changes import OrderChange
+from engine.orders.lifecycle import Action, OrderState
+from engine.orders.records import (
+    HEALABLE_STATES,
+    HELD,
+    RELEASED,
+    EventRecord,
+    LineRecord,
+    NewOrder,
+    OrderRecord,
+    ReservationRecord,
+    ShipmentRecord,
+    held_allocations,
+    live_at,
+    summed,
+)
+from engine.orders.records import holds_of as _holds
 from server.caller import with_caller
 from server.errors import HoldsNotMoved, IdempotencyKeyConflict, NotFoundError, OrderExistsError, ReservationConflict
 from server.store.base import RequestKey
@@ -38,11 +52,6 @@ if TYPE_CHECKING:
     from server.store.sql import Key, Tx
 
 T = TypeVar("T")
-
-HELD = "HELD"
-RELEASED = "RELEASED"
-# Orders that may wait for stock, found by healing: a partially shipped order's remainder too.
-HEALABLE_STATES = (OrderState.BACKORDERED, OrderState.PARTIALLY_ALLOCATED, OrderState.PARTIALLY_SHIPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,95 +81,6 @@ class OrderSummaryRow:
 
 
 @dataclass(frozen=True, slots=True)
-class LineRecord:
-    line_id: str
-    sku: str
-    qty: int
-    reserved: int
-    shipped: int
-    cancelled: int
-    returned: int
-    excluded_nodes: tuple[str, ...] = ()  # nodes that rejected units of this line: never again
-
-    @property
-    def quantities(self) -> LineQuantities:
-        return LineQuantities(self.qty, self.reserved, self.shipped, self.cancelled, self.returned)
-
-
-@dataclass(frozen=True, slots=True)
-class ReservationRecord:
-    line_id: str
-    node_id: str
-    sku: str
-    qty: int
-    expires_at: datetime
-    state: str
-
-
-@dataclass(frozen=True, slots=True)
-class ShipmentRecord:
-    shipment_id: str
-    node_id: str
-    state: str
-    lines: tuple[tuple[str, int], ...]
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    id: int
-    order_id: str
-    type: str
-    payload: str
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRecord:
-    order_id: str
-    state: OrderState
-    version: int
-    hold_ms: int
-    request: str
-    lines: tuple[LineRecord, ...]
-    reservations: tuple[ReservationRecord, ...]
-    shipments: tuple[ShipmentRecord, ...]
-    events: tuple[EventRecord, ...]
-    created_at: datetime
-    updated_at: datetime
-    holds: tuple[tuple[str, str], ...] = ()  # (rule_id, reason) while a rule holds the order
-    released_at: datetime | None = None  # handed to fulfillment: what it holds never expires
-
-    @property
-    def released(self) -> bool:
-        return self.released_at is not None
-
-    @property
-    def hold_state(self) -> str:
-        """The state new reservations of this order take: a released order's are handed over too."""
-        return RELEASED if self.released else HELD
-
-    def line(self, line_id: str, field: str) -> LineRecord:
-        for line in self.lines:
-            if line.line_id == line_id:
-                return line
-        raise InvalidInputError(FieldViolation(field, f"order {self.order_id!r} has no line {line_id[:40]!r}"))
-
-
-@dataclass(frozen=True, slots=True)
-class NewOrder:
-    order_id: str
-    request: str  # the order as the caller sent it, JSON
-    lines: tuple[tuple[str, str, int], ...]  # (line_id, sku, qty)
-    hold_ms: int
-    rule_set_version: str
-    decision: str  # JSON
-    decision_id: str
-    holds: tuple[tuple[str, str], ...] = ()  # (rule_id, reason): persist HELD, reserve nothing
-    priority: int = 0  # backorders heal highest first
-
-
-@dataclass(frozen=True, slots=True)
 class HoldsMove:
     """One order's holds moved by ReoptimizePending: read at ``version`` holding ``before``,
     to hold ``after``; ``payload`` is its REOPTIMIZED event's."""
@@ -173,7 +93,7 @@ class HoldsMove:
 
 
 Respond = Callable[[OrderRecord], bytes]
-Change = Callable[["Tx", OrderRecord], tuple[str, dict[str, Any]]]
+Plan = Callable[[OrderRecord], OrderChange]
 
 _RESERVE = (
     "UPDATE inventory SET reserved = reserved + ?, version = version + 1, updated_at = ? "
@@ -189,15 +109,6 @@ _SHIP = (
 _RESERVATION_COLUMNS = "line_id, node_id, sku, qty, expires_at, state"
 # Rows per multi-row INSERT: far below any driver's parameter limit (SQLite 32,766, PostgreSQL 65,535).
 _ROWS_PER_INSERT = 500
-
-
-def summed(allocations: Iterable[AllocationLine]) -> list[tuple[Key, int]]:
-    """Units per (sku, node), in the order rows are locked: lines on one position are one check."""
-    units: dict[Key, int] = defaultdict(int)
-    for a in allocations:
-        if a.qty > 0:
-            units[(a.sku, a.node_id)] += a.qty
-    return sorted(units.items())
 
 
 # An order (aliased o) has a line with units neither shipped, cancelled nor held: they wait for stock.
@@ -537,20 +448,22 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         order_id: str,
         action: Action,
         now: datetime,
-        change: Change,
+        plan: Plan,
         respond: Respond,
         expected_version: int | None = None,
-    ) -> bytes:
-        """Check ``action`` against the order's state, then apply ``change`` in one transaction.
+    ) -> tuple[bytes, OrderChange | None]:
+        """Check ``action`` against the order's state, then apply what ``plan`` (a pure function of
+        the order, engine.orders.changes) decides, in one transaction.
 
-        ``change`` returns the event (type and payload) to record; raising rolls everything back.
-        ``expected_version`` makes it a compare-and-set against the version the caller decided on.
+        ``plan`` raising rolls everything back. ``expected_version`` makes it a compare-and-set
+        against the version the caller decided on. Returns the stored response and the change
+        applied (None when the request key's stored response was replayed).
         """
 
-        def work(tx: Tx) -> bytes:
+        def work(tx: Tx) -> tuple[bytes, OrderChange | None]:
             stored = self._claim(tx, key, now)
             if stored is not None:
-                return stored
+                return stored, None
             locked = tx.execute(f"SELECT version FROM orders WHERE order_id = ?{self.ROW_LOCK}", (order_id,))
             if not locked:
                 raise NotFoundError("order", order_id)
@@ -559,11 +472,40 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             self._expire(tx, now, order_id=order_id)
             record = self._load(tx, order_id)
             lifecycle.require(order_id, record.state, action)
-            event, payload = change(tx, record)
-            self._settle(tx, order_id, now, event, payload, record.state)
-            return self._finish(tx, key, respond(self._load(tx, order_id)))
+            change = plan(record)
+            self._apply(tx, record, change, now)
+            self._settle(tx, order_id, now, change.event, change.payload, record.state)
+            return self._finish(tx, key, respond(self._load(tx, order_id))), change
 
         return self._write_grouped(work)
+
+    def _apply(self, tx: Tx, record: OrderRecord, change: OrderChange, now: datetime) -> None:
+        """Write what ``change`` says, in the order of its fields (holds given back before new ones
+        are reserved, so a re-source may take units it just gave back)."""
+        order_id = record.order_id
+        if change.clear_holds:
+            self.clear_holds(tx, order_id)
+        if change.mark_released:
+            self.mark_released(tx, order_id, now)
+        for u in change.release:
+            self.release_units(tx, order_id, u.line_id, u.node_id, u.sku, u.qty, now)
+        for u in change.ship:
+            self.ship_units(tx, order_id, u.line_id, u.node_id, u.sku, u.qty, now)
+        if change.shipment is not None:
+            shipment = change.shipment
+            self.insert_shipment(tx, order_id, shipment.shipment_id, shipment.node_id, shipment.lines, now)
+        for line_id, units in change.cancelled:
+            self.add_line_counts(tx, order_id, line_id, cancelled=units)
+        for node_id, sku, units in change.restock:
+            self.restock(tx, node_id, sku, units, now)
+        for line_id, units in change.returned:
+            self.add_line_counts(tx, order_id, line_id, returned=units)
+        if change.shipments_returned:
+            self.mark_shipments_returned(tx, order_id, change.shipments_returned, now)
+        for line_id, nodes in change.excluded_nodes:
+            self.exclude_nodes(tx, order_id, line_id, nodes)
+        if change.reserve:
+            self.reserve_more(tx, order_id, change.reserve, now, change.hold_ms, hold_state=change.hold_state)
 
     def release_units(
         self, tx: Tx, order_id: str, line_id: str, node_id: str, sku: str, qty: int, now: datetime
@@ -622,16 +564,14 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         )
 
     def insert_shipment(
-        self, tx: Tx, order_id: str, node_id: str, lines: Sequence[tuple[str, int]], now: datetime
-    ) -> str:
-        shipment_id = uuid.uuid4().hex
+        self, tx: Tx, order_id: str, shipment_id: str, node_id: str, lines: Sequence[tuple[str, int]], now: datetime
+    ) -> None:
         stamp = self._ts_in(now)
         tx.execute(
             "INSERT INTO shipments (shipment_id, order_id, node_id, state, payload, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (shipment_id, order_id, node_id, "SHIPPED", json.dumps([list(x) for x in lines]), stamp, stamp),
         )
-        return shipment_id
 
     def reserve_more(
         self,
@@ -801,11 +741,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
 
     def get_order(self, order_id: str, now: datetime) -> OrderRecord:
         """The order as of ``now``: holds past their expiry no longer count, swept or not."""
-        record = self._read(lambda tx: self._load(tx, order_id))
-        live = tuple(r for r in record.reservations if r.state != HELD or r.expires_at > now)
-        if len(live) == len(record.reservations):
-            return record
-        return _with_reservations(record, live)
+        return live_at(self._read(lambda tx: self._load(tx, order_id)), now)
 
     def _load(self, tx: Tx, order_id: str, events: bool = True) -> OrderRecord:
         found = tx.execute(
@@ -1043,20 +979,6 @@ def _ids_from_json(value: str | None) -> tuple[str, ...]:
     return tuple(sorted({str(x) for x in json.loads(value)})) if value else ()
 
 
-def held_allocations(record: OrderRecord) -> tuple[AllocationLine, ...]:
-    """What the order holds, as allocation rows (line, node, SKU, units)."""
-    return tuple(AllocationLine(h.line_id, h.node_id, h.sku, h.qty) for h in record.reservations)
-
-
-def _holds(allocations: Iterable[AllocationLine]) -> dict[tuple[str, str, str], int]:
-    """Units per (line, node, sku): one hold row each."""
-    units: dict[tuple[str, str, str], int] = defaultdict(int)
-    for a in allocations:
-        if a.qty > 0:
-            units[(a.line_id, a.node_id, a.sku)] += a.qty
-    return units
-
-
 def _stored(key: RequestKey, found: Sequence[Sequence[Any]]) -> bytes | None:
     if not found:
         return None
@@ -1064,14 +986,3 @@ def _stored(key: RequestKey, found: Sequence[Sequence[Any]]) -> bytes | None:
     if method != key.method or request_hash != key.request_hash:
         raise IdempotencyKeyConflict(key.key, str(method))
     return None if response is None else bytes(response)
-
-
-def _with_reservations(record: OrderRecord, live: tuple[ReservationRecord, ...]) -> OrderRecord:
-    held: dict[str, int] = defaultdict(int)
-    for hold in live:
-        held[hold.line_id] += hold.qty
-    lines = tuple(replace(x, reserved=held[x.line_id]) for x in record.lines)
-    state = record.state
-    if Action.EXPIRE in lifecycle.ALLOWED[state]:
-        state = lifecycle.derive_state([x.quantities for x in lines], record.released)
-    return replace(record, state=state, lines=lines, reservations=live)

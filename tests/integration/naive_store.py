@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.decision import AllocationLine
+from engine.orders.records import NewOrder, summed
 from server.errors import ReservationConflict
 from server.store.base import RequestKey
-from server.store.orders import NewOrder, Respond, summed
+from server.store.orders import Respond
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 

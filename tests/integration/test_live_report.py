@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.orders.records import NewOrder
 from server.cli.main import main
 from server.store.base import RequestKey, Store
-from server.store.orders import NewOrder
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0
 from tests.integration.orders_helpers import Client, allocate, order, serve_orders

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.decision import AllocationLine
+from engine.orders.records import NewOrder, OrderRecord
 from server.errors import IdempotencyKeyConflict, OrderExistsError, ReservationConflict
 from server.store import orders as store_orders
 from server.store.base import RequestKey, Store
-from server.store.orders import NewOrder, OrderRecord
 from tests.store.test_contract import absolute, network, node  # noqa: F401 - network is a fixture
 
 Allocations = Sequence[AllocationLine]

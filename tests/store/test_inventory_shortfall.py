@@ -1,5 +1,5 @@
 """Counts and deltas below what is reserved, on both stores: the update is applied, holds past
-their expiry go first, then live holds give way (engine/shortfall.py) in the same transaction,
+their expiry go first, then live holds give way (engine/orders/shortfall.py) in the same transaction,
 and stock conservation holds throughout."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.decision import AllocationLine
-from engine.lifecycle import OrderState
+from engine.orders.lifecycle import OrderState
+from engine.orders.records import NewOrder, OrderRecord
 from server.errors import NegativeStockError
 from server.store.base import RequestKey, ShortedHold, Store, UpdateOutcome
-from server.store.orders import NewOrder, OrderRecord
 from tests.store.test_contract import T0, RawSql, absolute, delta, network  # noqa: F401 - network is a fixture
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from engine.orders.records import OrderRecord
 from server.api.order_proto import order_view
 from server.api.proto import orders_pb2, sourcing_pb2
-from server.store.orders import OrderRecord
 
 MAX_HOLD_MS = 30 * 24 * 3600 * 1000  # a hold longer than 30 days is a mistake, not a reservation
 

@@ -36,6 +36,7 @@ from engine import limits
 from engine.decision import SolveStatus
 from engine.errors import InvalidInputError
 from engine.model import Order
+from engine.orders.records import NewOrder, OrderRecord
 from server.api import convert
 from server.api.decider import Decider, Outcome
 from server.api.order_proto import order_view, request_hash
@@ -48,7 +49,7 @@ from server.api.status import to_status
 from server.deadline import DeadlineExceeded
 from server.errors import ReservationConflict
 from server.store.base import RequestKey
-from server.store.orders import NewOrder, OrderRecord, OrderStoreMixin
+from server.store.orders import OrderStoreMixin
 
 _STATUS = {status: getattr(sourcing_pb2, f"SOLVE_STATUS_{status.value}") for status in SolveStatus}
 

@@ -25,6 +25,7 @@ from engine.decision import AllocationLine
 from engine.directives import Exclusion
 from engine.errors import InvalidInputError
 from engine.model import Order
+from engine.orders.records import OrderRecord, held_allocations
 from engine.reoptimize import OrderChange, Reoptimization, Skip, SkipReason
 from server.api import convert
 from server.api.decider import Decider
@@ -35,7 +36,7 @@ from server.api.services.resourcing import line_exclusions
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.errors import HoldsNotMoved
 from server.store.base import RequestKey
-from server.store.orders import HoldsMove, OrderRecord, OrderStoreMixin, held_allocations
+from server.store.orders import HoldsMove, OrderStoreMixin
 
 MAX_FILTER_NODES = 100  # a region's nodes, as ListOrders takes
 _SKIP = {reason: getattr(orders_pb2, f"REOPTIMIZE_SKIP_REASON_{reason.value}") for reason in SkipReason}

@@ -7,26 +7,27 @@ compare-and-set on the order's version, and decide again if the race was lost (b
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import Any
 
-from engine import lifecycle
 from engine.decision import AllocationLine
 from engine.directives import Exclusion
-from engine.lifecycle import Action
+from engine.orders import changes, lifecycle
+from engine.orders.lifecycle import Action
+from engine.orders.records import OrderRecord
 from server.api.proto import sourcing_pb2
 from server.api.services.allocations import allocate_response
 from server.api.services.deps import ServiceDeps
 from server.deadline import without_deadline
 from server.errors import AllocationAborted, ReservationConflict
 from server.store.base import RequestKey
-from server.store.orders import OrderRecord, OrderStoreMixin
+from server.store.orders import OrderStoreMixin
 
 DEFAULT_HOLD_MS = 15 * 60 * 1000
 # A lost race means another order took the stock between reading and reserving: decide again
@@ -125,43 +126,29 @@ class Resourcer:
             )
             hold_ms = what.hold_ms or record.hold_ms or DEFAULT_HOLD_MS
 
-            change = self._change(what, allocations, decision, now, hold_ms)
+            sourced = changes.Sourced(tuple(allocations), hold_ms, decision.decision_id, decision.rule_set_version)
+            plan = functools.partial(
+                changes.resource,
+                action=what.action,
+                event=what.event,
+                details=what.details,
+                sourced=sourced,
+                clear_holds=what.clear_holds,
+            )
             try:
-                return self._store.mutate_order(
+                stored, _ = self._store.mutate_order(
                     key,
                     order_id,
                     what.action,
                     now,
-                    change,
+                    plan,
                     allocate_response(decision),
                     expected_version=record.version,
                 )
+                return stored
             except ReservationConflict:
                 continue
         raise AllocationAborted(order_id, MAX_ATTEMPTS)
-
-    def _change(
-        self,
-        what: Resource,
-        allocations: Sequence[AllocationLine],
-        decision: sourcing_pb2.Decision,
-        now: datetime,
-        hold_ms: int,
-    ) -> Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]]:
-        def change(tx: Any, current: OrderRecord) -> tuple[str, dict[str, Any]]:
-            if what.clear_holds:
-                self._store.clear_holds(tx, current.order_id)
-            # A released order's new units are handed over at once: the warehouse works it.
-            self._store.reserve_more(tx, current.order_id, allocations, now, hold_ms, hold_state=current.hold_state)
-            return what.event, {
-                **what.details,
-                "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
-                "hold_state": current.hold_state,
-                "decision_id": decision.decision_id,
-                "rule_set_version": decision.rule_set_version,
-            }
-
-        return change
 
     def heal_after_commit(self, skus: Iterable[str]) -> None:
         """``heal`` for a caller whose own change is already durable: a failure is logged, not
