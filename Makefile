@@ -88,8 +88,8 @@ soak: install $(H2GEN)  ## 10 minutes of Source at 70% of measured peak: errors,
 # The server fuzzers (tests/fuzz/) run FUZZ_SECONDS each (or FUZZ_CASES cases, whichever ends first) on a
 # fresh seed, printed with the case counts; SEED=<n> repeats a run. `make test` runs them briefly, seed fixed.
 fuzz: install  ## the optimizer's and the promise calculator's property tests with 20x the examples, then the server fuzzers; not in make test
-	OMS_FUZZ_FACTOR=$(or $(FACTOR),20) $(BIN)/pytest -q tests/engine/test_optimality.py \
-		tests/engine/test_optimizer_subset_search.py tests/engine/test_dominance.py tests/engine/test_problem_build.py \
+	OMS_FUZZ_FACTOR=$(or $(FACTOR),20) $(BIN)/pytest -q tests/engine/optimizer/test_optimality.py \
+		tests/engine/optimizer/test_search.py tests/engine/optimizer/test_dominance.py tests/engine/test_problem_build.py \
 		tests/engine/test_batch.py tests/engine/promise/test_reference.py
 	OMS_FUZZ_SECONDS=$(or $(FUZZ_SECONDS),120) OMS_FUZZ_CASES=$(FUZZ_CASES) OMS_FUZZ_SEED=$(or $(SEED),random) \
 		$(BIN)/pytest -q -s --timeout 0 tests/fuzz/test_server_fuzz.py
@@ -99,7 +99,7 @@ load: install  ## headless locust load test (step load) against a server it star
 
 # The README's month of orders simulated, and its report drawn by headless Chromium (Debian's
 # chromium: apt-get install -y chromium), to look at the page as a planner sees it. Not in make test:
-# tests/simulation/test_report.py reads the charts' axes, ticks and legends back instead.
+# tests/server/simulation/test_report.py reads the charts' axes, ticks and legends back instead.
 CHROMIUM ?= /usr/bin/chromium
 SHOT     := var/report-screenshot
 report-screenshot: install  ## simulate the README's month and screenshot report.html: var/report-screenshot/report.png

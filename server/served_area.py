@@ -7,7 +7,7 @@ service accepts ship-tos only in the regions a deployment serves (``served_regio
 
 - a ship-to given as a US ZIP code is placed by the state the packaged ZIP table gives it;
 - one given as coordinates is placed by coarse outlines drawn around each region, generous by
-  a few miles along coasts and land borders (tests/test_served_area.py checks every ZIP centroid
+  a few miles along coasts and land borders (tests/server/test_served_area.py checks every ZIP centroid
   of the table against them), so a point just across the Canadian or Mexican border (Windsor,
   Tijuana) counts as inside, while the rest of the world (Vancouver, Toronto, Monterrey, Havana,
   London) is outside. A point test on at most a few dozen vertices: microseconds.

@@ -1,6 +1,6 @@
 """The store port: one interface, SQLite and PostgreSQL behind it.
 
-Both adapters pass the same contract suite (tests/store/test_contract.py).
+Both adapters pass the same contract suite (tests/server/store/test_contract.py).
 Every write method is one transaction: it applies completely or not at all.
 """
 

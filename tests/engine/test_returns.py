@@ -16,7 +16,7 @@ from engine.returns import ACCEPTS_RETURNS, receiving_node
 from engine.rules.evaluator import evaluate
 from engine.rules.model import RETURNS, SOURCING
 from server.network_file import read_network_file
-from tests.rules.conftest import REPO, rules_from
+from tests.engine.rules.conftest import REPO, rules_from
 
 DAY = date(2026, 11, 24)
 NYC = GeoPoint(40.73, -73.99)

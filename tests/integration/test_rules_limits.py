@@ -20,8 +20,8 @@ from engine import limits
 from server.active_rules import validate
 from server.api.proto import rules_pb2, rules_pb2_grpc
 from server.deadline import DeadlineExceeded, deadline_after
+from tests.engine.rules.hostile import ALIAS_BOMB
 from tests.integration.helpers import ServerProcess, violations
-from tests.rules.hostile import ALIAS_BOMB
 
 GOOD = "rules:\n  - {id: hold-all, then: {hold: {reason: freeze}}}\n"
 

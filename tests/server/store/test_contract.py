@@ -309,7 +309,7 @@ def test_negative_absolute_count_is_rejected(network: Store) -> None:
 
 
 def test_below_reserved_with_no_holds_behind_it_is_an_error_not_a_guess(network: Store, raw_sql: RawSql) -> None:
-    # Below reserved, holds give way (tests/store/test_inventory_shortfall.py). A reserved count
+    # Below reserved, holds give way (tests/server/store/test_inventory_shortfall.py). A reserved count
     # that no hold backs is already broken (CheckConservation names it): nothing to take back.
     network.update_inventory([absolute("DC1", "A", 10)])
     raw_sql("UPDATE inventory SET reserved = 6 WHERE sku = 'A' AND node_id = 'DC1'")

@@ -9,7 +9,7 @@ import pytest
 from engine.network import NetworkSnapshot
 from engine.rules.checks import check_rule_set
 from engine.rules.model import RuleSet
-from tests.rules.conftest import rules_from
+from tests.engine.rules.conftest import rules_from
 
 
 def test_shipped_rules_are_clean(snapshot: NetworkSnapshot, default_rules: RuleSet) -> None:

@@ -12,7 +12,7 @@ from engine.network import NetworkSnapshot
 from engine.rules import evaluator
 from engine.rules.loader import load_rule_set
 from engine.rules.model import RuleSet
-from tests.rules.reference import reference_match
+from tests.engine.rules.reference import reference_match
 
 
 def test_many_threads_evaluate_correctly(snapshot: NetworkSnapshot, default_rules: RuleSet) -> None:

@@ -18,7 +18,7 @@ from engine.rules import compiled, load_rule_set
 from engine.rules.capacity import MAX_COMPOUNDS, MAX_FOLLOWING, MAX_LISTS_ENDING, MAX_RULES_ENDING
 from engine.rules.loader import RuleError, RuleLimitError, RuleSetError, file_name_problem
 from engine.rules.located import LimitError, YamlError, parse
-from tests.rules.hostile import ALIAS_BOMB
+from tests.engine.rules.hostile import ALIAS_BOMB
 
 
 def _limit(text: str, name: str = "hostile.yaml") -> RuleError:

@@ -13,8 +13,8 @@ import time
 from datetime import timedelta
 
 from server.store.base import Store
-from tests.store.test_contract import T0, absolute, network  # noqa: F401 - network is a fixture
-from tests.store.test_inventory_shortfall import NOW, _allocate, _conserved, _order
+from tests.server.store.test_contract import T0, absolute, network  # noqa: F401 - network is a fixture
+from tests.server.store.test_inventory_shortfall import NOW, _allocate, _conserved, _order
 
 
 def test_a_hold_expired_by_two_transactions_at_once_gives_its_units_back_once(network: Store) -> None:  # noqa: F811

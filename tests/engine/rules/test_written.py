@@ -10,7 +10,7 @@ import pytest
 from engine.rules.model import Rule
 from engine.rules.written import describe_when, flow, rule_changes, rule_view
 from server.cli.rules import show_rules
-from tests.rules.conftest import REPO, rules_from
+from tests.engine.rules.conftest import REPO, rules_from
 
 EVERY_PART = """format: oms-sourcing/rules@1
 currency: EUR

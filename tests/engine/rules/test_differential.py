@@ -11,7 +11,7 @@ from engine.network import NetworkSnapshot
 from engine.rules.build import build_directives
 from engine.rules.evaluator import compiled
 from engine.rules.loader import load_rule_set
-from tests.rules.reference import reference_match
+from tests.engine.rules.reference import reference_match
 
 RULE_SETS = 60
 ORDERS_PER_SET = 60  # 3,600 evaluations

@@ -24,7 +24,7 @@ from engine.rates import DEFAULT_RATE_TABLES, RateTable
 from server.network_file import FORMAT, NetworkFileError, parse_network, read_network_file
 from server.store.base import UpdateKind
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "data" / "sample-network.json"
 FIXTURES = ROOT / "tests" / "data" / "network"
 

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from server.cli.main import main
-from tests.simulation.conftest import HISTORY, NETWORK, NO_STORE_B, write_jsonl
+from tests.server.simulation.conftest import HISTORY, NETWORK, NO_STORE_B, write_jsonl
 
 SVG = "{http://www.w3.org/2000/svg}"
 SIDES = ["baseline", "candidate", "legacy"]

@@ -14,7 +14,7 @@ from engine.orders.lifecycle import OrderState
 from engine.orders.records import NewOrder, OrderRecord
 from server.errors import NegativeStockError
 from server.store.base import RequestKey, ShortedHold, Store, UpdateOutcome
-from tests.store.test_contract import T0, RawSql, absolute, delta, network  # noqa: F401 - network is a fixture
+from tests.server.store.test_contract import T0, RawSql, absolute, delta, network  # noqa: F401 - network is a fixture
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR_MS = 3_600_000

@@ -16,7 +16,7 @@ from engine.orders.records import NewOrder, OrderRecord
 from server.errors import IdempotencyKeyConflict, OrderExistsError, ReservationConflict
 from server.store import orders as store_orders
 from server.store.base import RequestKey, Store
-from tests.store.test_contract import absolute, network, node  # noqa: F401 - network is a fixture
+from tests.server.store.test_contract import absolute, network, node  # noqa: F401 - network is a fixture
 
 Allocations = Sequence[AllocationLine]
 NOW = datetime.now(UTC)  # holds (an hour) are live when stock is read at the real time

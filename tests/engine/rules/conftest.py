@@ -12,7 +12,7 @@ from engine.rules.loader import load_rule_set
 from engine.rules.model import RuleSet
 from server.network_file import NetworkFile, parse_network
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="session")

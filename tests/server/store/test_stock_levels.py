@@ -10,7 +10,7 @@ from engine.availability import StockLevels
 from server.store import Store
 from server.store.postgres import PostgresStore
 from tests.conftest import PostgresDatabases
-from tests.store.test_contract import T0, absolute, delta, node
+from tests.server.store.test_contract import T0, absolute, delta, node
 
 
 def _as_dict(levels: StockLevels) -> dict[tuple[str, str], int]:

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.history import main as generate_history
 from server.cli.main import main
-from tests.simulation.conftest import write_jsonl
+from tests.server.simulation.conftest import write_jsonl
 
 
 def _run(files: dict[str, Path], out: Path, *extra: str) -> int:
@@ -105,7 +105,7 @@ def test_sides_in_their_own_processes_give_the_same_numbers(files: dict[str, Pat
 
 
 def test_generate_on_the_command_line_is_seeded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    network = Path(__file__).parents[2] / "data" / "sample-network.json"
+    network = Path(__file__).parents[3] / "data" / "sample-network.json"
     texts = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.jsonl"

@@ -10,7 +10,7 @@ from engine.network import NetworkSnapshot
 from engine.rules.evaluator import evaluate
 from engine.sourcing import decide
 from server.network_file import NetworkFile
-from tests.rules.conftest import rules_from, sample_availability
+from tests.engine.rules.conftest import rules_from, sample_availability
 
 DAY = date(2026, 11, 24)
 NYC = GeoPoint(40.73, -73.99)

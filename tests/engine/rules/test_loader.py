@@ -78,7 +78,7 @@ def test_mutated_rule_files_never_crash_the_loader() -> None:
     import random
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[2] / "rules" / "default.yaml").read_text()
+    text = (Path(__file__).resolve().parents[3] / "rules" / "default.yaml").read_text()
     rng = random.Random(3)
     junk = [*":{}[]-,'\"\n #&*!|>%@`$", "true", "1e9", "-1", "null", "STORE", "  "]
     outcomes = {"loaded": 0, "refused": 0}

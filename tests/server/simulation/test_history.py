@@ -12,7 +12,7 @@ from engine.simulation.replay import replay
 from server.simulation.files import load_network, read_history, write_history
 from server.simulation.outputs import kpi_record
 
-SAMPLE = Path(__file__).parents[2] / "data" / "sample-network.json"
+SAMPLE = Path(__file__).parents[3] / "data" / "sample-network.json"
 
 
 def test_records_round_trip_and_take_missing_fields_from_the_catalogue(files: dict[str, Path]) -> None:

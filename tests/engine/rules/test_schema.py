@@ -8,7 +8,7 @@ from pathlib import Path
 from engine.rules.facts import LINE_FIELDS, ORDER_FIELDS, SHIP_TO_FIELDS
 from engine.rules.loader import RULE_KEYS, VERBS
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "rules" / "schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "rules" / "schema.json").read_text())
 
 
 def _props(name: str) -> set[str]:
