@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.decision import AllocationLine
-from engine.orders import lifecycle
+from engine.orders import answers, lifecycle
 from engine.orders.changes import OrderChange
 from engine.orders.lifecycle import Action, OrderState
 from engine.orders.records import (
@@ -92,7 +92,6 @@ class HoldsMove:
     payload: dict[str, Any]
 
 
-Respond = Callable[[OrderRecord], bytes]
 Plan = Callable[[OrderRecord], OrderChange]
 
 _RESERVE = (
@@ -205,9 +204,12 @@ class OrderStoreMixin(EventFeedMixin, ABC):
     # --- allocate ----------------------------------------------------------------------
 
     def allocate_order(
-        self, key: RequestKey, new: NewOrder, allocations: Sequence[AllocationLine], now: datetime, respond: Respond
+        self, key: RequestKey, new: NewOrder, allocations: Sequence[AllocationLine], now: datetime, attachment: bytes
     ) -> bytes:
-        """Reserve ``allocations`` and persist the order; ReservationConflict on a lost race."""
+        """Reserve ``allocations`` and persist the order; ReservationConflict on a lost race.
+
+        Returns the answer stored under ``key`` (engine.orders.answers): the new order and
+        ``attachment`` (the decision, serialized), or the first call's for a duplicate."""
         wanted = summed(allocations)
 
         held: dict[str, int] = defaultdict(int)
@@ -292,7 +294,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
                 updated_at=now,
                 holds=new.holds,
             )
-            response = respond(record)
+            response = answers.pack(record, attachment)
             self._claim_with_response(tx, key, response, now)
             return response
 
@@ -449,15 +451,16 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         action: Action,
         now: datetime,
         plan: Plan,
-        respond: Respond,
+        attachment: bytes = b"",
         expected_version: int | None = None,
     ) -> tuple[bytes, OrderChange | None]:
         """Check ``action`` against the order's state, then apply what ``plan`` (a pure function of
         the order, engine.orders.changes) decides, in one transaction.
 
         ``plan`` raising rolls everything back. ``expected_version`` makes it a compare-and-set
-        against the version the caller decided on. Returns the stored response and the change
-        applied (None when the request key's stored response was replayed).
+        against the version the caller decided on. Stores under ``key`` the order as the change
+        left it with ``attachment`` (engine.orders.answers); returns those bytes and the change
+        applied (None when the request key's stored answer was replayed).
         """
 
         def work(tx: Tx) -> tuple[bytes, OrderChange | None]:
@@ -475,7 +478,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             change = plan(record)
             self._apply(tx, record, change, now)
             self._settle(tx, order_id, now, change.event, change.payload, record.state)
-            return self._finish(tx, key, respond(self._load(tx, order_id))), change
+            return self._finish(tx, key, answers.pack(self._load(tx, order_id), attachment)), change
 
         return self._write_grouped(work)
 

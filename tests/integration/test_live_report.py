@@ -61,7 +61,7 @@ def _history(client: Client, store: Store) -> None:
                  "rs-7", json.dumps(summary, sort_keys=True), "d-O4"),
         [],
         client.clock() + timedelta(minutes=30),
-        lambda record: b"",
+        b"",
     )  # fmt: skip
     client.clock.advance(hours=1)
     orders.Allocate(allocate(order("AT-UNTIL", ("A", 1)), hold_ms=DAY))  # the window is [since, until)

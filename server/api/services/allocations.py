@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
-from engine.orders.records import OrderRecord
+from engine.orders import answers
 from server.api.order_proto import order_view
 from server.api.proto import orders_pb2, sourcing_pb2
 
@@ -33,33 +32,23 @@ def decision_summary(decision: sourcing_pb2.Decision) -> str:
     )
 
 
-def order_response(record: OrderRecord) -> bytes:
-    return orders_pb2.OrderResponse(order=order_view(record)).SerializeToString(deterministic=True)
+def order_response(stored: bytes) -> orders_pb2.OrderResponse:
+    """The OrderResponse of an answer the store kept (engine.orders.answers), first call or replay."""
+    answer = answers.unpack(stored)
+    if answer is None:  # stored whole by an earlier release
+        return orders_pb2.OrderResponse.FromString(stored)
+    return orders_pb2.OrderResponse(order=order_view(answer.record))
 
 
-class AllocateResponder:
-    """``allocate_response`` that keeps the message it built: the handler returns it as is
-    instead of parsing the stored bytes back (a replay still parses what was stored)."""
-
-    def __init__(self, decision: sourcing_pb2.Decision) -> None:
-        self._decision = decision
-        self._built: tuple[bytes, orders_pb2.AllocateResponse] | None = None
-
-    def __call__(self, record: OrderRecord) -> bytes:
-        message = orders_pb2.AllocateResponse(order=order_view(record), decision=self._decision)
-        stored = message.SerializeToString(deterministic=True)
-        self._built = (stored, message)
-        return stored
-
-    def message_for(self, stored: bytes) -> orders_pb2.AllocateResponse:
-        if self._built is not None and self._built[0] is stored:
-            return self._built[1]
+def allocate_response(stored: bytes) -> orders_pb2.AllocateResponse:
+    """The AllocateResponse of an answer the store kept: the order, and the decision attached."""
+    answer = answers.unpack(stored)
+    if answer is None:  # stored whole by an earlier release
         return orders_pb2.AllocateResponse.FromString(stored)
+    decision = sourcing_pb2.Decision.FromString(answer.attachment)
+    return orders_pb2.AllocateResponse(order=order_view(answer.record), decision=decision)
 
 
-def allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord], bytes]:
-    def respond(record: OrderRecord) -> bytes:
-        response = orders_pb2.AllocateResponse(order=order_view(record), decision=decision)
-        return response.SerializeToString(deterministic=True)
-
-    return respond
+def decision_bytes(decision: sourcing_pb2.Decision) -> bytes:
+    """What an allocation attaches to its stored answer."""
+    return decision.SerializeToString(deterministic=True)

@@ -36,12 +36,12 @@ from engine import limits
 from engine.decision import SolveStatus
 from engine.errors import InvalidInputError
 from engine.model import Order
-from engine.orders.records import NewOrder, OrderRecord
+from engine.orders.records import NewOrder
 from server.api import convert
 from server.api.decider import Decider, Outcome
-from server.api.order_proto import order_view, request_hash
+from server.api.order_proto import request_hash
 from server.api.proto import orders_pb2, sourcing_pb2
-from server.api.services.allocations import MAX_HOLD_MS, decision_summary
+from server.api.services.allocations import MAX_HOLD_MS, allocate_response, decision_bytes, decision_summary
 from server.api.services.deps import ServiceDeps
 from server.api.services.resourcing import DEFAULT_HOLD_MS
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
@@ -132,7 +132,7 @@ class BatchAllocation:
                 key = RequestKey(entry.request_key, "Allocate", request_hash("Allocate", entry))
                 stored = self._store.replay(key)
                 if stored is not None:
-                    results[i].response.ParseFromString(stored)
+                    results[i].response.CopyFrom(allocate_response(stored))
                     continue
                 pending.append(_Pending(i, entry, key, self._decider.order_from_proto(entry.order, new=True)))
             except Exception as error:
@@ -158,13 +158,8 @@ class BatchAllocation:
             priority=order.priority,
         )
         allocations = () if holds else outcome.decision.allocations
-
-        def respond(record: OrderRecord) -> bytes:
-            message = orders_pb2.AllocateResponse(order=order_view(record), decision=decision)
-            return message.SerializeToString(deterministic=True)
-
-        stored = self._store.allocate_order(item.key, new, allocations, now, respond)
-        return orders_pb2.AllocateResponse.FromString(stored)
+        stored = self._store.allocate_order(item.key, new, allocations, now, decision_bytes(decision))
+        return allocate_response(stored)
 
 
 def _check_distinct(c: convert.Collector, entries: Sequence[orders_pb2.AllocateRequest]) -> None:

@@ -35,8 +35,8 @@ from server.api.order_proto import fill_event, hold_reason, order_view, request_
 from server.api.proto import orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.api.services.allocations import (
     MAX_HOLD_MS,
-    AllocateResponder,
     allocate_response,
+    decision_bytes,
     decision_summary,
     order_response,
 )
@@ -163,12 +163,11 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
                 priority=order.priority,
             )
             allocations = () if holds else outcome.decision.allocations
-            respond = AllocateResponder(decision)
             try:
-                stored = self._store.allocate_order(key, new, allocations, now, respond)
+                stored = self._store.allocate_order(key, new, allocations, now, decision_bytes(decision))
             except ReservationConflict:
                 continue
-            return respond.message_for(stored)
+            return allocate_response(stored)
         raise AllocationAborted(order.order_id, MAX_ATTEMPTS)
 
     # --- reads -------------------------------------------------------------------------
@@ -231,8 +230,8 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         stored = self._store.replay(key)
         change = None
         if stored is None:
-            stored, change = self._store.mutate_order(key, order_id, action, self._now(), plan, order_response)
-        return orders_pb2.OrderResponse.FromString(stored), change
+            stored, change = self._store.mutate_order(key, order_id, action, self._now(), plan)
+        return order_response(stored), change
 
     def Cancel(self, request: orders_pb2.CancelRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
         c = convert.Collector()
@@ -332,10 +331,10 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
             done = self._resourcer.resource(request.order_id, lambda _: key, what, limit)
             assert done is not None  # only healing skips
-            return orders_pb2.AllocateResponse.FromString(done)
+            return allocate_response(done)
         stored = self._store.replay(key)
         if stored is not None:
-            return orders_pb2.AllocateResponse.FromString(stored)
+            return allocate_response(stored)
         for _ in range(MAX_ATTEMPTS):
             now = self._now()
             record = self._store.get_order(request.order_id, now)
@@ -367,12 +366,12 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
                     Action.REALLOCATE,
                     now,
                     plan,
-                    allocate_response(decision),
+                    decision_bytes(decision),
                     expected_version=record.version,
                 )
             except ReservationConflict:
                 continue
-            return orders_pb2.AllocateResponse.FromString(stored)
+            return allocate_response(stored)
         raise AllocationAborted(request.order_id, MAX_ATTEMPTS)
 
     # --- the exception queue ------------------------------------------------------------
@@ -451,7 +450,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
         done = self._resourcer.resource(request.order_id, lambda _: key, what, limit)
         assert done is not None  # only healing skips
-        return orders_pb2.AllocateResponse.FromString(done)
+        return allocate_response(done)
 
     # --- the event feed -----------------------------------------------------------------
 

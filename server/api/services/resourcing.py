@@ -22,7 +22,7 @@ from engine.orders import changes, lifecycle
 from engine.orders.lifecycle import Action
 from engine.orders.records import OrderRecord
 from server.api.proto import sourcing_pb2
-from server.api.services.allocations import allocate_response
+from server.api.services.allocations import decision_bytes
 from server.api.services.deps import ServiceDeps
 from server.deadline import without_deadline
 from server.errors import AllocationAborted, ReservationConflict
@@ -142,7 +142,7 @@ class Resourcer:
                     what.action,
                     now,
                     plan,
-                    allocate_response(decision),
+                    decision_bytes(decision),
                     expected_version=record.version,
                 )
                 return stored

@@ -20,17 +20,13 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR_MS = 3_600_000
 
 
-def _respond(record: OrderRecord) -> bytes:
-    return record.order_id.encode()
-
-
 def _allocate(
     store: Store, order_id: str, qty: int, *, node_id: str = "DC1", at: datetime = NOW, **fields: int
 ) -> None:
     hold_ms = fields.pop("hold_ms", HOUR_MS)
     new = NewOrder(order_id, "{}", (("L1", "A", qty),), hold_ms, "rs", "{}", f"d-{order_id}", **fields)  # type: ignore[arg-type]
     allocations = [AllocationLine("L1", node_id, "A", qty)]
-    store.allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, allocations, at, _respond)  # type: ignore[attr-defined]
+    store.allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, allocations, at, b"")  # type: ignore[attr-defined]
 
 
 def _order(store: Store, order_id: str, at: datetime = NOW) -> OrderRecord:
