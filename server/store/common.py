@@ -466,7 +466,7 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
                 # inventory.reserved is the sum of the holds (CheckConservation says where it is not).
                 raise StoreError(f"{sku}@{node_id}: reserved is not backed by holds; run CheckConservation")
             for claim, units in taken[key]:
-                self.release_units(tx, claim.order_id, claim.line_id, node_id, sku, units, now)
+                self._release_units(tx, claim.order_id, claim.line_id, node_id, sku, units, now)
                 per_order[claim.order_id].append([claim.line_id, node_id, units])
         for order_id in sorted(per_order):
             payload = {"holds": per_order[order_id], "reason": "stock at the node no longer covers the holds"}

@@ -20,7 +20,6 @@ import json
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -45,51 +44,13 @@ from engine.orders.records import (
 from engine.orders.records import holds_of as _holds
 from server.caller import with_caller
 from server.errors import HoldsNotMoved, IdempotencyKeyConflict, NotFoundError, OrderExistsError, ReservationConflict
-from server.store.base import RequestKey
+from server.store.base import HoldsMove, OrderFilter, OrderSummaryRow, RequestKey
 from server.store.event_feed import EventFeedMixin
 
 if TYPE_CHECKING:
     from server.store.sql import Key, Tx
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class TimeWindow:
-    """[start, end); None: no bound on that side."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OrderFilter:
-    """Which orders a listing wants; every part given must hold."""
-
-    states: Sequence[OrderState] = ()
-    node_ids: Sequence[str] = ()  # holds units at, or has shipped from, any of them
-    created: TimeWindow = TimeWindow()
-    updated: TimeWindow = TimeWindow()
-
-
-@dataclass(frozen=True, slots=True)
-class OrderSummaryRow:
-    order_id: str
-    state: OrderState
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class HoldsMove:
-    """One order's holds moved by ReoptimizePending: read at ``version`` holding ``before``,
-    to hold ``after``; ``payload`` is its REOPTIMIZED event's."""
-
-    order_id: str
-    version: int
-    before: tuple[AllocationLine, ...]
-    after: tuple[AllocationLine, ...]
-    payload: dict[str, Any]
 
 
 Plan = Callable[[OrderRecord], OrderChange]
@@ -487,37 +448,37 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         are reserved, so a re-source may take units it just gave back)."""
         order_id = record.order_id
         if change.clear_holds:
-            self.clear_holds(tx, order_id)
+            self._clear_holds(tx, order_id)
         if change.mark_released:
-            self.mark_released(tx, order_id, now)
+            self._mark_released(tx, order_id, now)
         for u in change.release:
-            self.release_units(tx, order_id, u.line_id, u.node_id, u.sku, u.qty, now)
+            self._release_units(tx, order_id, u.line_id, u.node_id, u.sku, u.qty, now)
         for u in change.ship:
-            self.ship_units(tx, order_id, u.line_id, u.node_id, u.sku, u.qty, now)
+            self._ship_units(tx, order_id, u.line_id, u.node_id, u.sku, u.qty, now)
         if change.shipment is not None:
             shipment = change.shipment
-            self.insert_shipment(tx, order_id, shipment.shipment_id, shipment.node_id, shipment.lines, now)
+            self._insert_shipment(tx, order_id, shipment.shipment_id, shipment.node_id, shipment.lines, now)
         for line_id, units in change.cancelled:
-            self.add_line_counts(tx, order_id, line_id, cancelled=units)
+            self._add_line_counts(tx, order_id, line_id, cancelled=units)
         for node_id, sku, units in change.restock:
-            self.restock(tx, node_id, sku, units, now)
+            self._restock(tx, node_id, sku, units, now)
         for line_id, units in change.returned:
-            self.add_line_counts(tx, order_id, line_id, returned=units)
+            self._add_line_counts(tx, order_id, line_id, returned=units)
         if change.shipments_returned:
-            self.mark_shipments_returned(tx, order_id, change.shipments_returned, now)
+            self._mark_shipments_returned(tx, order_id, change.shipments_returned, now)
         for line_id, nodes in change.excluded_nodes:
-            self.exclude_nodes(tx, order_id, line_id, nodes)
+            self._exclude_nodes(tx, order_id, line_id, nodes)
         if change.reserve:
-            self.reserve_more(tx, order_id, change.reserve, now, change.hold_ms, hold_state=change.hold_state)
+            self._reserve_more(tx, order_id, change.reserve, now, change.hold_ms, hold_state=change.hold_state)
 
-    def release_units(
+    def _release_units(
         self, tx: Tx, order_id: str, line_id: str, node_id: str, sku: str, qty: int, now: datetime
     ) -> None:
         """Give back ``qty`` held units of one line at one node."""
         tx.execute(_UNRESERVE, (qty, self._ts_in(now), sku, node_id))
         self._shrink_hold(tx, order_id, line_id, node_id, qty)
 
-    def ship_units(self, tx: Tx, order_id: str, line_id: str, node_id: str, sku: str, qty: int, now: datetime) -> None:
+    def _ship_units(self, tx: Tx, order_id: str, line_id: str, node_id: str, sku: str, qty: int, now: datetime) -> None:
         """Held units leave the node: on hand and reserved both drop."""
         tx.execute(_SHIP, (qty, qty, self._ts_in(now), sku, node_id))
         self._shrink_hold(tx, order_id, line_id, node_id, qty)
@@ -537,14 +498,14 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             (qty, order_id, line_id, node_id, qty),
         )
 
-    def add_line_counts(self, tx: Tx, order_id: str, line_id: str, *, cancelled: int = 0, returned: int = 0) -> None:
+    def _add_line_counts(self, tx: Tx, order_id: str, line_id: str, *, cancelled: int = 0, returned: int = 0) -> None:
         tx.execute(
             "UPDATE order_lines SET cancelled_qty = cancelled_qty + ?, returned_qty = returned_qty + ? "
             "WHERE order_id = ? AND line_id = ?",
             (cancelled, returned, order_id, line_id),
         )
 
-    def mark_released(self, tx: Tx, order_id: str, now: datetime) -> None:
+    def _mark_released(self, tx: Tx, order_id: str, now: datetime) -> None:
         """Hand the order to fulfillment: its holds stop expiring, and so will any it takes later."""
         stamp = self._ts_in(now)
         tx.execute(
@@ -553,20 +514,20 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         )
         tx.execute("UPDATE orders SET released_at = COALESCE(released_at, ?) WHERE order_id = ?", (stamp, order_id))
 
-    def exclude_nodes(self, tx: Tx, order_id: str, line_id: str, node_ids: Iterable[str]) -> None:
+    def _exclude_nodes(self, tx: Tx, order_id: str, line_id: str, node_ids: Iterable[str]) -> None:
         """Store the nodes a line may never be sourced from again (they rejected its units)."""
         tx.execute(
             "UPDATE order_lines SET excluded_nodes = ? WHERE order_id = ? AND line_id = ?",
             (_ids_json(node_ids), order_id, line_id),
         )
 
-    def mark_shipments_returned(self, tx: Tx, order_id: str, shipment_ids: Sequence[str], now: datetime) -> None:
+    def _mark_shipments_returned(self, tx: Tx, order_id: str, shipment_ids: Sequence[str], now: datetime) -> None:
         tx.executemany(
             "UPDATE shipments SET state = 'RETURNED', updated_at = ? WHERE order_id = ? AND shipment_id = ?",
             [(self._ts_in(now), order_id, shipment_id) for shipment_id in shipment_ids],
         )
 
-    def insert_shipment(
+    def _insert_shipment(
         self, tx: Tx, order_id: str, shipment_id: str, node_id: str, lines: Sequence[tuple[str, int]], now: datetime
     ) -> None:
         stamp = self._ts_in(now)
@@ -576,7 +537,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
             (shipment_id, order_id, node_id, "SHIPPED", json.dumps([list(x) for x in lines]), stamp, stamp),
         )
 
-    def reserve_more(
+    def _reserve_more(
         self,
         tx: Tx,
         order_id: str,
@@ -589,7 +550,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
         ``hold_state``: RELEASED for an order already handed to fulfillment (no expiry)."""
         self._reserve(tx, order_id, summed(allocations), allocations, now, hold_ms, hold_state=hold_state)
 
-    def restock(self, tx: Tx, node_id: str, sku: str, qty: int, now: datetime) -> None:
+    def _restock(self, tx: Tx, node_id: str, sku: str, qty: int, now: datetime) -> None:
         stamp = self._ts_in(now)
         tx.execute(
             "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
@@ -847,7 +808,7 @@ class OrderStoreMixin(EventFeedMixin, ABC):
 
     # --- the exception queue and backorders --------------------------------------------
 
-    def clear_holds(self, tx: Tx, order_id: str) -> None:
+    def _clear_holds(self, tx: Tx, order_id: str) -> None:
         """A person released the order: its rules' holds no longer apply to it."""
         tx.execute("UPDATE orders SET holds = '' WHERE order_id = ?", (order_id,))
 

@@ -48,8 +48,7 @@ from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_l
 from server.api.status import to_status
 from server.deadline import DeadlineExceeded
 from server.errors import ReservationConflict
-from server.store.base import RequestKey
-from server.store.orders import OrderStoreMixin
+from server.store.base import OrderStore, RequestKey
 
 _STATUS = {status: getattr(sourcing_pb2, f"SOLVE_STATUS_{status.value}") for status in SolveStatus}
 
@@ -66,7 +65,7 @@ class BatchAllocation:
     """OrderService's AllocateBatch (mixed into it; uses its deps, store and Allocate)."""
 
     _deps: ServiceDeps
-    _store: OrderStoreMixin
+    _store: OrderStore
     _decider: Decider
     _currency: str
     Allocate: Callable[[orders_pb2.AllocateRequest, grpc.ServicerContext], orders_pb2.AllocateResponse]

@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format
@@ -46,8 +45,7 @@ from server.api.services.reoptimize import PendingReoptimization
 from server.api.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, Resourcer, line_exclusions
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.errors import AllocationAborted, InvalidRequestError, ReservationConflict
-from server.store.base import RequestKey
-from server.store.orders import OrderFilter, OrderStoreMixin, TimeWindow
+from server.store.base import OrderFilter, RequestKey, TimeWindow, order_store
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.sweeper import start_sweeper
 
@@ -66,11 +64,6 @@ QUEUED_STATES = (
 )
 
 LineTargets = list[tuple[str, int]]
-
-
-def order_store(store: Any) -> OrderStoreMixin:
-    """The store's order methods (every SqlStore has them; test doubles may proxy them)."""
-    return cast(OrderStoreMixin, store)
 
 
 def _key(c: convert.Collector, method: str, request: Message) -> RequestKey:

@@ -35,8 +35,7 @@ from server.api.services.deps import ServiceDeps
 from server.api.services.resourcing import line_exclusions
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.errors import HoldsNotMoved
-from server.store.base import RequestKey
-from server.store.orders import HoldsMove, OrderStoreMixin
+from server.store.base import HoldsMove, OrderStore, RequestKey
 
 MAX_FILTER_NODES = 100  # a region's nodes, as ListOrders takes
 _SKIP = {reason: getattr(orders_pb2, f"REOPTIMIZE_SKIP_REASON_{reason.value}") for reason in SkipReason}
@@ -48,7 +47,7 @@ class PendingReoptimization:
     """OrderService's ReoptimizePending (mixed into it; uses its deps, store and decider)."""
 
     _deps: ServiceDeps
-    _store: OrderStoreMixin
+    _store: OrderStore
     _decider: Decider
     _currency: str
 

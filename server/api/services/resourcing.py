@@ -26,8 +26,7 @@ from server.api.services.allocations import decision_bytes
 from server.api.services.deps import ServiceDeps
 from server.deadline import without_deadline
 from server.errors import AllocationAborted, ReservationConflict
-from server.store.base import RequestKey
-from server.store.orders import OrderStoreMixin
+from server.store.base import OrderStore, RequestKey, order_store
 
 DEFAULT_HOLD_MS = 15 * 60 * 1000
 # A lost race means another order took the stock between reading and reserving: decide again
@@ -83,7 +82,7 @@ def line_exclusions(record: OrderRecord, extra: Mapping[str, str] | None = None,
 class Resourcer:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
-        self._store: OrderStoreMixin = deps.store  # type: ignore[assignment]
+        self._store: OrderStore = order_store(deps.store)
 
     def resource(
         self, order_id: str, key_for: Callable[[OrderRecord], RequestKey], what: Resource, time_limit_ms: int
