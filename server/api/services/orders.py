@@ -13,7 +13,6 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 import grpc
@@ -26,25 +25,28 @@ from engine.model import id_problem
 from engine.network import NetworkSnapshot
 from engine.orders import changes
 from engine.orders.lifecycle import Action, OrderState
-from engine.orders.records import NewOrder, OrderRecord
+from engine.orders.records import OrderRecord
 from engine.returns import ReturnRoute, receiving_node
 from server.api import convert
 from server.api.decider import Decider
 from server.api.order_proto import fill_event, hold_reason, order_view, request_hash, state_from_proto, state_to_proto
 from server.api.proto import orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.api.services.allocations import (
+    DEFAULT_HOLD_MS,
     MAX_HOLD_MS,
+    Allocator,
+    Resourcing,
     allocate_response,
-    decision_bytes,
-    decision_summary,
+    line_exclusions,
     order_response,
+    sub_order,
 )
 from server.api.services.batch import BatchAllocation
 from server.api.services.deps import ServiceDeps
 from server.api.services.reoptimize import PendingReoptimization
-from server.api.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, Resourcer, line_exclusions
+from server.api.services.resourcing import Resource, Resourcer
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
-from server.errors import AllocationAborted, InvalidRequestError, ReservationConflict
+from server.errors import InvalidRequestError
 from server.store.base import OrderFilter, RequestKey, TimeWindow, order_store
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.sweeper import start_sweeper
@@ -104,6 +106,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         self._decider: Decider = deps.decider
         self._currency = deps.config.currency
         self._resourcer = Resourcer(deps)
+        self._allocator = Allocator(deps)
         # One sweeper per server process, living as long as its services (ended by deps.stopping).
         retention = deps.config.request_key_retention_hours
         self._sweeper = start_sweeper(
@@ -137,31 +140,15 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         order = self._decider.order_from_proto(request.order, new=True)
         hold_ms = request.hold_ms or DEFAULT_HOLD_MS
         request_json = json_format.MessageToJson(request.order, indent=None, sort_keys=True)
-        for _ in range(MAX_ATTEMPTS):
-            now = self._now()
-            limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
-            outcome = self._decider.decide(order, time_limit_ms=limit, now=now)
-            decision = outcome.to_proto(self._currency, started)
-            # A rule hold stops automatic allocation: the order waits, HELD, for a person.
-            holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
-            new = NewOrder(
-                order_id=order.order_id,
-                request=request_json,
-                lines=tuple((line.line_id, line.sku, line.qty) for line in order.lines),
-                hold_ms=hold_ms,
-                rule_set_version=outcome.decision.rule_set_version,
-                decision=decision_summary(decision),
-                decision_id=decision.decision_id,
-                holds=holds,
-                priority=order.priority,
-            )
-            allocations = () if holds else outcome.decision.allocations
-            try:
-                stored = self._store.allocate_order(key, new, allocations, now, decision_bytes(decision))
-            except ReservationConflict:
-                continue
-            return allocate_response(stored)
-        raise AllocationAborted(order.order_id, MAX_ATTEMPTS)
+        stored = self._allocator.new_order(
+            key,
+            order,
+            request_json,
+            hold_ms,
+            lambda: solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context),
+            started,
+        )
+        return allocate_response(stored)
 
     # --- reads -------------------------------------------------------------------------
 
@@ -301,11 +288,10 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         None when nothing qualifies (or the request is wrong: the transaction then says how)."""
         record = self._store.get_order(order_id, now)
         order = self._decider.stored_order(record.request)
-        units = changes.returned_units(record, targets)
-        lines = tuple(replace(x, qty=units[x.line_id]) for x in order.lines if units.get(x.line_id, 0) > 0)
-        if not lines:
+        units = {line_id: n for line_id, n in changes.returned_units(record, targets).items() if n > 0}
+        if not any(x.line_id in units for x in order.lines):
             return None
-        returned = replace(order, lines=lines)
+        returned = sub_order(order, units)
         return receiving_node(snapshot, returned, self._deps.rules.return_directives_for(returned, snapshot))
 
     def Reallocate(
@@ -325,47 +311,31 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             done = self._resourcer.resource(request.order_id, lambda _: key, what, limit)
             assert done is not None  # only healing skips
             return allocate_response(done)
-        stored = self._store.replay(key)
-        if stored is not None:
-            return allocate_response(stored)
-        for _ in range(MAX_ATTEMPTS):
-            now = self._now()
-            record = self._store.get_order(request.order_id, now)
+        reason = request.reason or "reallocated away from this node"
+
+        def prepare(record: OrderRecord) -> Resourcing:
             moves = changes.reallocation_moves(record, request.node_id, targets)
-            original = self._decider.stored_order(record.request)
-            sub_order = replace(
-                original,
-                lines=tuple(replace(line, qty=moves[line.line_id]) for line in original.lines if line.line_id in moves),
-            )
             # This node, and every node that rejected units of a moved line before, stays away.
             rejected = {line_id: request.node_id for line_id in moves}
-            exclusions = line_exclusions(record, rejected, request.reason or "reallocated away from this node")
-            limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
-            outcome = self._decider.decide(sub_order, time_limit_ms=limit, now=now, extra_exclusions=exclusions)
-            decision = outcome.to_proto(self._currency, started)
-            sourced = changes.Sourced(
-                tuple(outcome.decision.allocations),
-                record.hold_ms or DEFAULT_HOLD_MS,
-                decision.decision_id,
-                decision.rule_set_version,
+            return Resourcing(
+                action=Action.REALLOCATE,
+                units=moves,
+                exclusions=line_exclusions(record, rejected, reason),
+                plan=lambda sourced: functools.partial(
+                    changes.reallocate, node_id=request.node_id, moves=moves, sourced=sourced, reason=request.reason
+                ),
+                hold_ms=record.hold_ms or DEFAULT_HOLD_MS,
             )
-            plan = functools.partial(
-                changes.reallocate, node_id=request.node_id, moves=moves, sourced=sourced, reason=request.reason
-            )
-            try:
-                stored, _ = self._store.mutate_order(
-                    key,
-                    record.order_id,
-                    Action.REALLOCATE,
-                    now,
-                    plan,
-                    decision_bytes(decision),
-                    expected_version=record.version,
-                )
-            except ReservationConflict:
-                continue
-            return allocate_response(stored)
-        raise AllocationAborted(request.order_id, MAX_ATTEMPTS)
+
+        stored = self._allocator.existing_order(
+            request.order_id,
+            lambda _: key,
+            prepare,
+            lambda: solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context),
+            started,
+        )
+        assert stored is not None  # only healing skips
+        return allocate_response(stored)
 
     # --- the exception queue ------------------------------------------------------------
 

@@ -31,8 +31,8 @@ from server.api import convert
 from server.api.decider import Decider
 from server.api.order_proto import request_hash
 from server.api.proto import orders_pb2, sourcing_pb2
+from server.api.services.allocations import line_exclusions
 from server.api.services.deps import ServiceDeps
-from server.api.services.resourcing import line_exclusions
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.errors import HoldsNotMoved
 from server.store.base import HoldsMove, OrderStore, RequestKey
