@@ -15,7 +15,7 @@ from engine.decision import AllocationLine
 from engine.orders import answers
 from engine.orders.records import NewOrder
 from server.errors import IdempotencyKeyConflict, OrderExistsError, ReservationConflict
-from server.store import orders as store_orders
+from server.store import order_rows
 from server.store.base import RequestKey, Store
 from tests.server.store.test_contract import absolute, network, node  # noqa: F401 - network is a fixture
 
@@ -115,7 +115,7 @@ def test_concurrent_duplicates_and_rivals_one_effect_each(stocked: Store) -> Non
 
 
 def test_many_lines_and_holds_in_chunked_statements(network: Store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    monkeypatch.setattr(store_orders, "_ROWS_PER_INSERT", 7)  # several chunks, the last one short
+    monkeypatch.setattr(order_rows, "_ROWS_PER_INSERT", 7)  # several chunks, the last one short
     network.upsert_nodes([node("DC2")])
     skus = [f"S{i:03d}" for i in range(120)]
     network.update_inventory([absolute(n, s, 5) for s in skus for n in ("DC1", "DC2")])
