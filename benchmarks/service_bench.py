@@ -127,14 +127,15 @@ def run_case(
     *,
     clients: int = CLIENTS,
     rate: float = 0.0,
+    method: str = "",
     **labels: Any,
 ) -> CaseResult:
-    """Source with ``payloads`` (the trivial call without), closed loop with ``clients`` callers
+    """Source (or ``method``) with ``payloads`` (the trivial call without), closed loop with ``clients`` callers
     back to back, or open loop at ``rate`` calls a second; ``h2gen`` generates the load."""
     servers = listening_processes(int(target.rsplit(":", 1)[1]))
     cpu_before = cpu_seconds(servers)
     started = time.perf_counter()
-    method = SOURCE if payloads else HEALTH_CHECK
+    method = method or (SOURCE if payloads else HEALTH_CHECK)
     if rate > 0:
         load = generate(target, method, payloads, seconds, connections=OPEN_LOOP_CONNECTIONS, rate=rate)
     else:

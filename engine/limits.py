@@ -36,6 +36,9 @@ MAX_PROCESSING_DAYS = 30  # working days a node needs before a shipment can leav
 MAX_PICKUP_READY_MINUTES = 7 * 24 * 60  # opening minutes before a pickup order is ready
 MAX_REMOTE_AREA_ZIP3 = 1_000  # every three-digit ZIP prefix there is
 MAX_DIM_DIVISOR = 100_000.0  # cubic inches per billed pound; carriers use 139-250
+MAX_CART_LINES = 100  # Promise: lines of one cart (a checkout's, not a bulk order's)
+MAX_PRODUCT_SKUS = 100  # PromiseProducts: SKUs of one product page or listing
+MAX_PROMISE_AHEAD_DAYS = 366  # Promise's `at`: at most this far from now, either way
 
 # Planner rule files (docs/rules.md, "Limits"): checked while reading, so no file can hold a worker.
 # A set at every bound validates and compiles in about a second; see the table in docs/rules.md.

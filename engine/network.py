@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from engine.geo import FloatArray
 from engine.model import Node
+from engine.promise.model import DEFAULT_CARRIER_SERVICES, CarrierService, NodeSchedule
 from engine.rates import DEFAULT_RATE_TABLES, RateTable
 
 BoolArray = npt.NDArray[np.bool_]
@@ -31,6 +32,10 @@ class NetworkSnapshot:
     rate_tables: Mapping[str, RateTable] = field(default_factory=lambda: dict(DEFAULT_RATE_TABLES))
     currency: str = "USD"
     version: str = ""
+    # Promise data (docs/promise.md): stored node schedules (a node without one has the default)
+    # and the carrier services in force, by id. engine.promise.checkout.promise_network reads them.
+    node_schedules: tuple[NodeSchedule, ...] = ()
+    carrier_services: Mapping[str, CarrierService] = field(default_factory=lambda: dict(DEFAULT_CARRIER_SERVICES))
     index: Mapping[str, int] = field(init=False, repr=False, compare=False)
     ids: tuple[str, ...] = field(init=False, repr=False, compare=False)  # node ids in snapshot order
     lat: FloatArray = field(init=False, repr=False, compare=False)

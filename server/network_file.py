@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -107,8 +107,9 @@ class NetworkFile:
 
     ``node_schedules`` has one schedule per node, in the order of ``nodes`` (defaults where the file
     gives none); ``carrier_services`` are the file's own, empty without a ``carrier_services``
-    section; ``carrier_services_in_force`` is what promises on it use (docs/promise.md). Neither
-    is written to a store yet.
+    section; ``carrier_services_in_force`` is what promises on it use (docs/promise.md).
+    ``holiday_calendars`` are the file's named date lists (schedules and services hold their dates
+    already). ``load-network`` writes them all.
     """
 
     currency: str
@@ -119,6 +120,7 @@ class NetworkFile:
     rate_tables: tuple[RateTable, ...] = ()
     node_schedules: tuple[NodeSchedule, ...] = ()
     carrier_services: tuple[CarrierService, ...] = ()
+    holiday_calendars: Mapping[str, frozenset[date]] = field(default_factory=dict)
 
     @property
     def rate_tables_in_force(self) -> dict[str, RateTable]:
@@ -243,6 +245,7 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
         rate_tables=tuple(table for _, table in rate_tables if table is not None),
         node_schedules=tuple(entry.schedule for _, entry in nodes if entry is not None),
         carrier_services=tuple(service for _, service in services if service is not None),
+        holiday_calendars={name: dates for name, dates in calendars.items() if dates is not None},
     )
 
 

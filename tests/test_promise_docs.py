@@ -5,7 +5,7 @@ Anchorage and Honolulu. If one of these changes, the page must change with it.""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 
 from engine.geo import haversine_miles
+from engine.model import Item
 from engine.promise.calculator import PromiseCalculator, epoch_seconds, instant_of
+from engine.promise.checkout import CartLine, PromiseNetwork, cart_options, product_dates
+from engine.promise.model import ShipTo
 from server.network_file import read_network_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,3 +105,54 @@ def test_the_page_quotes_the_examples() -> None:
         "11:30",
     ):
         assert quoted in page, quoted
+
+
+# --- checkout: the page's sample examples (1 and 2 of "Checkout", which the README's tour also runs) ----------
+
+CHICAGO_CART = ((41.8781, -87.6298), [("1", "ACC-00002", 2), ("2", "ACC-00005", 1)])
+TUESDAY_1430 = epoch_seconds(datetime(2026, 12, 1, 14, 30, tzinfo=CHICAGO))
+
+
+def _checkout() -> tuple[PromiseNetwork, dict[str, dict[int, int]], dict[str, Item]]:
+    network = PromiseNetwork(NETWORK.nodes, NETWORK.node_schedules, NETWORK.carrier_services_in_force)
+    stock: dict[str, dict[int, int]] = {}
+    for update in NETWORK.inventory:
+        if update.quantity > 0:
+            stock.setdefault(update.sku, {})[network.index[update.node_id]] = update.quantity
+    return network, stock, {i.sku: i for i in NETWORK.items}
+
+
+def test_the_checkout_example_of_the_page() -> None:
+    network, stock, items = _checkout()
+    (lat, lon), lines = CHICAGO_CART
+    cart = [CartLine(line_id, sku, qty, items[sku].unit_weight_lb, items[sku]) for line_id, sku, qty in lines]
+    options = cart_options(network, cart, stock, lat, lon, ShipTo("US-CONTIGUOUS"), TUESDAY_1430)
+    found = {
+        o.carrier_service: (
+            f"{date.fromordinal(o.delivery_day):%a %d %b}",
+            [s.node_id for s in o.shipments],
+            round(o.cost, 2),
+            round(o.carrier_charge, 2),
+            f"{instant_of(o.order_by):%H:%M}",
+            o.ships_complete,
+        )
+        for o in options
+    }
+    assert found == {
+        "GROUND": ("Wed 02 Dec", ["ST-003"], 11.69, 5.41, "21:00", True),
+        "NEXT_DAY": ("Wed 02 Dec", ["DC-01"], 27.93, 25.98, "21:00", True),
+        "TWO_DAY": ("Thu 03 Dec", ["DC-02"], 13.85, 11.9, "22:00", True),
+    }
+
+
+def test_the_product_page_example_of_the_page() -> None:
+    network, stock, _ = _checkout()
+    lat, lon = 41.9229, -87.6483  # ZIP 60614's centroid in the packaged table
+    dates = product_dates(
+        network, ["ACC-00002", "ACC-00005", "ACC-00009"], stock, lat, lon, ShipTo("US-CONTIGUOUS"), TUESDAY_1430
+    )
+    assert [(p.sku, f"{date.fromordinal(p.delivery_day):%a %d %b}", p.carrier_service, p.node_id) for p in dates] == [
+        ("ACC-00002", "Wed 02 Dec", "GROUND", "ST-003"),
+        ("ACC-00005", "Wed 02 Dec", "GROUND", "ST-003"),
+        ("ACC-00009", "Wed 02 Dec", "NEXT_DAY", "DC-01"),
+    ]

@@ -18,7 +18,7 @@ then a handful of lookups on whole epoch seconds and day ordinals.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple
 
@@ -300,10 +300,16 @@ class PromiseCalculator:
         return board
 
     def deliveries(
-        self, board: ShipBoard, service_id: str, nodes: Iterable[int], miles: Sequence[float], region: str = ""
+        self,
+        board: ShipBoard,
+        service_id: str,
+        nodes: Iterable[int],
+        miles: Sequence[float] | Mapping[int, float],
+        region: str = "",
     ) -> list[int]:
         """The delivery day by ``service_id`` from each of ``nodes`` (indices into ``board.node_ids``)
-        to one ship-to in ``region``, ``miles[i]`` from node i; NOT_OFFERED where the node does not
+        to one ship-to in ``region``, ``miles[i]`` from node i (a list over all nodes, or a mapping
+        over ``nodes``); NOT_OFFERED where the node does not
         ship with the service. The loop a checkout runs over its candidate nodes, kept to a few
         lookups per node: the board's ship day, the zone's transit, a remembered arrival."""
         times = self._service(service_id)

@@ -50,6 +50,8 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
     {
         # Decides only, reserves nothing: planners try what their rules do.
         f"{_V1}SourcingService/Source": EVERY_ROLE,
+        f"{_V1}SourcingService/Promise": EVERY_ROLE,
+        f"{_V1}SourcingService/PromiseProducts": EVERY_ROLE,
         # Orders: the lifecycle is the callers'.
         f"{_V1}OrderService/Allocate": CALLERS,
         f"{_V1}OrderService/Cancel": CALLERS,
@@ -77,6 +79,12 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
         f"{_V1}NetworkService/UpdateInventory": OPERATORS,
         f"{_V1}NetworkService/ListRateTables": EVERY_ROLE,
         f"{_V1}NetworkService/UpsertRateTables": OPERATORS,
+        f"{_V1}NetworkService/ListHolidayCalendars": EVERY_ROLE,
+        f"{_V1}NetworkService/UpsertHolidayCalendars": OPERATORS,
+        f"{_V1}NetworkService/ListCarrierServices": EVERY_ROLE,
+        f"{_V1}NetworkService/UpsertCarrierServices": OPERATORS,
+        f"{_V1}NetworkService/ListNodeSchedules": EVERY_ROLE,
+        f"{_V1}NetworkService/UpsertNodeSchedules": OPERATORS,
         # Rules: planners change them.
         f"{_V1}RulesService/GetRuleSet": EVERY_ROLE,
         f"{_V1}RulesService/ValidateRules": PLANNERS,

@@ -1,4 +1,4 @@
-"""The in-memory network snapshot, rebuilt from the store when nodes or rate tables change.
+"""The in-memory network snapshot, rebuilt from the store when nodes, rate tables or promise data change.
 
 Decisions read node attributes and carrier rates from a snapshot (numpy arrays), never from
 the database. A worker that changes nodes or rate tables rebuilds at once; every other worker
@@ -15,7 +15,9 @@ import threading
 import time
 
 from engine.network import NetworkSnapshot
+from engine.promise.model import carrier_services_in_force
 from engine.rates import rate_tables_in_force
+from server.store import rows
 from server.store.base import Store
 
 DEFAULT_REFRESH_SECONDS = 1.0
@@ -52,8 +54,26 @@ class NetworkCache:
 
     def _build(self) -> NetworkSnapshot:
         nodes = tuple(self._store.all_nodes())
-        tables = rate_tables_in_force(self._store.rate_tables())
-        # Rates are part of what a decision was made against: a new rate card is a new version.
-        described = (sorted(nodes, key=lambda n: n.id), sorted(tables.values(), key=lambda t: t.service_level))
+        stored_tables = self._store.rate_tables()
+        tables = rate_tables_in_force(stored_tables)
+        schedules = tuple(self._store.node_schedules())
+        services = carrier_services_in_force(self._store.carrier_services(), stored_tables)
+        # Rates, schedules and services are part of what a decision or a promise was made against:
+        # a new rate card or calendar is a new version.
+        described = (
+            sorted(nodes, key=lambda n: n.id),
+            sorted(tables.values(), key=lambda t: t.service_level),
+            # as the store writes them: sorted JSON, the same text in every process (a frozenset's
+            # repr follows the process's string hashing)
+            [rows.node_schedule_to_row(s) for s in schedules],
+            [rows.carrier_service_to_row(s) for _, s in sorted(services.items())],
+        )
         digest = hashlib.sha256(repr(described).encode()).hexdigest()[:16]
-        return NetworkSnapshot(nodes, rate_tables=tables, currency=self._currency, version=digest)
+        return NetworkSnapshot(
+            nodes,
+            rate_tables=tables,
+            currency=self._currency,
+            version=digest,
+            node_schedules=schedules,
+            carrier_services=services,
+        )

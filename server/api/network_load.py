@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from engine import limits
 from engine.errors import SourcingError
-from server.api import convert
+from engine.promise.model import NodeSchedule
+from server.api import convert, promise_convert
 from server.api.proto import network_pb2
 from server.network_file import NetworkFile
 from server.store.base import InventoryUpdate, Store, UpdateKind
@@ -30,6 +31,12 @@ def store_is_empty(store: Store) -> bool:
     return not store.list_nodes(page_size=1).nodes
 
 
+def own_schedules(network: NetworkFile) -> list[NodeSchedule]:
+    """The file's node schedules that are not the default one (a node without a stored schedule
+    has it anyway): a file without promise data writes none."""
+    return [s for s in network.node_schedules if s != NodeSchedule(s.node_id)]
+
+
 def load_into_store(store: Store, network: NetworkFile, currency: str) -> None:
     """Write the whole network straight into ``store`` (serve --load-sample-if-empty)."""
     if network.currency != currency:
@@ -38,6 +45,11 @@ def load_into_store(store: Store, network: NetworkFile, currency: str) -> None:
     for nodes in chunks(network.nodes, limits.MAX_NODES_PER_CALL):
         store.upsert_nodes(nodes)
     store.upsert_rate_tables(network.rate_tables)  # none when the file has no section: defaults stay
+    # Promise data (docs/promise.md): services before the schedules whose cut-offs name them.
+    store.upsert_holiday_calendars(network.holiday_calendars)
+    store.upsert_carrier_services(network.carrier_services)
+    for schedules in chunks(own_schedules(network), limits.MAX_NODES_PER_CALL):
+        store.upsert_node_schedules(schedules)
     for items in chunks(network.items, limits.MAX_ITEMS_PER_CALL):
         store.upsert_items(items)
     for updates in chunks(network.inventory, limits.MAX_INVENTORY_UPDATES_PER_CALL):
@@ -63,10 +75,15 @@ class LoadPlan:
     items: list[network_pb2.UpsertItemsRequest]
     inventory: list[network_pb2.UpdateInventoryRequest]
     rate_tables: list[network_pb2.UpsertRateTablesRequest]
+    # promise data, sent after nodes and rate tables: calendars, then services, then schedules
+    holiday_calendars: list[network_pb2.UpsertHolidayCalendarsRequest] = field(default_factory=list)
+    carrier_services: list[network_pb2.UpsertCarrierServicesRequest] = field(default_factory=list)
+    schedules: list[network_pb2.UpsertNodeSchedulesRequest] = field(default_factory=list)
 
     @property
     def request_count(self) -> int:
-        return len(self.nodes) + len(self.rate_tables) + len(self.items) + len(self.inventory)
+        promise = len(self.holiday_calendars) + len(self.carrier_services) + len(self.schedules)
+        return len(self.nodes) + len(self.rate_tables) + len(self.items) + len(self.inventory) + promise
 
 
 def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
@@ -100,4 +117,33 @@ def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
             if (tables := network.rate_tables)
             else []
         ),
+        # Each one request (a file holds at most as many as one call takes); schedules carry
+        # their holidays as dates, so they name no calendar.
+        holiday_calendars=(
+            [
+                network_pb2.UpsertHolidayCalendarsRequest(
+                    holiday_calendars=[
+                        promise_convert.holiday_calendar_to_proto(k, v)
+                        for k, v in sorted(network.holiday_calendars.items())
+                    ]
+                )
+            ]
+            if network.holiday_calendars
+            else []
+        ),
+        carrier_services=(
+            [
+                network_pb2.UpsertCarrierServicesRequest(
+                    carrier_services=[
+                        promise_convert.carrier_service_to_proto(s, currency) for s in network.carrier_services
+                    ]
+                )
+            ]
+            if network.carrier_services
+            else []
+        ),
+        schedules=[
+            network_pb2.UpsertNodeSchedulesRequest(schedules=[promise_convert.node_schedule_to_proto(s) for s in part])
+            for part in chunks(own_schedules(network), size(limits.MAX_NODES_PER_CALL))
+        ],
     )

@@ -275,7 +275,16 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as error:
         raise UsageError(f"cannot read {args.file}: {error.strerror}") from None
     plan = plan_requests(network, args.chunk_size)
-    counts = {"nodes": 0, "rate_tables": 0, "items": 0, "applied": 0, "stale": 0, "shorted": 0}
+    counts = {
+        "nodes": 0,
+        "rate_tables": 0,
+        "items": 0,
+        "applied": 0,
+        "stale": 0,
+        "shorted": 0,
+        "schedules": 0,
+        "services": 0,
+    }
     progress = _progress(plan.request_count)
     with _channel(args) as channel:
         stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
@@ -285,6 +294,15 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
                 progress(1)
             for tables in plan.rate_tables:
                 counts["rate_tables"] += stub.UpsertRateTables(tables, timeout=args.timeout).upserted_count
+                progress(1)
+            for calendars in plan.holiday_calendars:
+                stub.UpsertHolidayCalendars(calendars, timeout=args.timeout)
+                progress(1)
+            for services in plan.carrier_services:
+                counts["services"] += stub.UpsertCarrierServices(services, timeout=args.timeout).upserted_count
+                progress(1)
+            for schedules in plan.schedules:
+                counts["schedules"] += stub.UpsertNodeSchedules(schedules, timeout=args.timeout).upserted_count
                 progress(1)
             for items in plan.items:
                 counts["items"] += stub.UpsertItems(items, timeout=args.timeout).upserted_count
@@ -301,8 +319,10 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
             return 1
     progress(0, close=True)
     rates = f"{counts['rate_tables']} rate tables, " if plan.rate_tables else ""
+    promise = f"{counts['services']} carrier services, " if plan.carrier_services else ""
+    promise += f"{counts['schedules']} node schedules, " if plan.schedules else ""
     print(
-        f"loaded {args.file}: {counts['nodes']} nodes, {rates}{counts['items']} items, "
+        f"loaded {args.file}: {counts['nodes']} nodes, {rates}{counts['items']} items, {promise}"
         f"{counts['applied'] + counts['stale']} inventory counts "
         f"({counts['applied']} applied, {counts['stale']} stale ignored) in {plan.request_count} requests",
         file=out,
@@ -415,8 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
         "load-network",
         help="send a network file to a running server",
         description="Read a network file and send it over gRPC: UpsertNodes, UpsertRateTables (when the file has "
-        "rate_tables), UpsertItems, then UpdateInventory, "
-        "in chunks within the API's per-call bounds.",
+        "rate_tables), UpsertHolidayCalendars, UpsertCarrierServices and UpsertNodeSchedules (its promise data), "
+        "UpsertItems, then UpdateInventory, in chunks within the API's per-call bounds.",
     )
     load.add_argument("file", metavar="FILE", help="network file (JSON, see docs/network-file.md)")
     load.add_argument("--chunk-size", type=int, default=0, help="entries per request (default: the API's bound)")

@@ -7,9 +7,9 @@ Every write method is one transaction: it applies completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Protocol, cast
 
@@ -19,6 +19,7 @@ from engine.model import InventoryPosition, Item, Node, NodeType
 from engine.orders.changes import OrderChange
 from engine.orders.lifecycle import Action, OrderState
 from engine.orders.records import NewOrder, OrderRecord
+from engine.promise.model import CarrierService, NodeSchedule
 from engine.rates import RateTable
 
 
@@ -123,6 +124,34 @@ class Store(Protocol):
         """The stored rate tables by service level; empty means the defaults are in force."""
         ...
 
+    def upsert_holiday_calendars(self, calendars: Mapping[str, frozenset[date]]) -> None:
+        """Create or replace holiday calendars (named lists of dates) by id, in one transaction."""
+        ...
+
+    def holiday_calendars(self) -> dict[str, frozenset[date]]:
+        """The stored holiday calendars by id."""
+        ...
+
+    def upsert_carrier_services(self, services: Sequence[CarrierService]) -> None:
+        """Create or replace carrier services by id, in one transaction. Raises InvalidInputError
+        (writing nothing) when the stored set would serve no STANDARD orders, or a stored node's
+        cut-off would name a service that picks up on none of the node's working days."""
+        ...
+
+    def carrier_services(self) -> list[CarrierService]:
+        """The stored carrier services by id; empty means those of the rate tables (or the defaults)."""
+        ...
+
+    def upsert_node_schedules(self, schedules: Sequence[NodeSchedule]) -> None:
+        """Create or replace node schedules by node id, in one transaction. Raises InvalidInputError
+        naming ``schedules[i]``'s field (writing nothing) for an unknown node or a cut-off naming a
+        carrier service not in force or one that never picks up on the node's working days."""
+        ...
+
+    def node_schedules(self) -> list[NodeSchedule]:
+        """The stored node schedules by node id; a node without one has the default schedule."""
+        ...
+
     def upsert_items(self, items: Sequence[Item]) -> None: ...
 
     def items_version(self) -> int:
@@ -171,6 +200,11 @@ class Store(Protocol):
         Only positions with something available come back. A decoded timestamp and an object
         per row cost more than the query on a large network (docs/profiling.md).
         """
+        ...
+
+    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
+        """Per SKU, the nodes where ``stock_levels`` finds any unit available (a SKU with none is
+        left out): what a product page's "get it by" needs, in one row per SKU."""
         ...
 
     def shipments_since(self, since: datetime) -> dict[str, int]:

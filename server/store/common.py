@@ -11,15 +11,22 @@ from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from engine import limits
 from engine.availability import StockLevels
-from engine.errors import FieldViolation, InvalidInputError
+from engine.errors import FieldViolation, InvalidInputError, Violations
 from engine.model import InventoryPosition, Item, Node, NodeType
 from engine.orders.records import HELD, RELEASED
 from engine.orders.shortfall import Claim, take_back
+from engine.promise.model import (
+    CarrierService,
+    NodeSchedule,
+    carrier_services_in_force,
+    cutoff_problems,
+    serves_standard,
+)
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
 from server.errors import (
     InvalidRequestError,
@@ -47,6 +54,7 @@ from server.store.rule_sets import RuleSetStoreMixin
 from server.store.sql import Key, Tx
 
 T = TypeVar("T")
+_UNIT_SEPARATOR = "\x1f"
 
 
 def _columns(names: Sequence[str]) -> str:
@@ -64,6 +72,9 @@ def _upsert_sql(table: str, columns: Sequence[str], key: str) -> str:
 _UPSERT_NODE = _upsert_sql("nodes", rows.NODE_COLUMNS, "id")
 _UPSERT_ITEM = _upsert_sql("items", rows.ITEM_COLUMNS, "sku")
 _UPSERT_RATE_TABLE = _upsert_sql("rate_tables", rows.RATE_TABLE_COLUMNS, "service_level")
+_UPSERT_HOLIDAY_CALENDAR = _upsert_sql("holiday_calendars", ("id", "dates"), "id")
+_UPSERT_CARRIER_SERVICE = _upsert_sql("carrier_services", ("id", "body"), "id")
+_UPSERT_NODE_SCHEDULE = _upsert_sql("node_schedules", ("node_id", "body"), "node_id")
 # First in every transaction that changes nodes or rate tables: its row lock also queues such
 # writers one behind the other, so the counter moves in commit order.
 _BUMP_NETWORK_VERSION = "UPDATE network_version SET version = version + 1 WHERE id = 1"
@@ -261,6 +272,92 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
         sql = f"SELECT {_columns(rows.RATE_TABLE_COLUMNS)} FROM rate_tables ORDER BY service_level"
         return [rows.row_to_rate_table(r) for r in self._read(lambda tx: tx.execute(sql))]
 
+    # --- promise data (docs/promise.md) ------------------------------------------------
+
+    def upsert_holiday_calendars(self, calendars: Mapping[str, frozenset[date]]) -> None:
+        if not calendars:
+            return
+        now = self._ts_in(rows.utc_now())
+        params = [(*rows.holiday_calendar_to_row(name, dates), now) for name, dates in calendars.items()]
+
+        def work(tx: Tx) -> None:
+            tx.execute(_BUMP_NETWORK_VERSION)
+            tx.executemany(_UPSERT_HOLIDAY_CALENDAR, params)
+
+        self._write(work)
+
+    def holiday_calendars(self) -> dict[str, frozenset[date]]:
+        found = self._read(lambda tx: tx.execute("SELECT id, dates FROM holiday_calendars ORDER BY id"))
+        return dict(rows.row_to_holiday_calendar(r) for r in found)
+
+    def upsert_carrier_services(self, services: Sequence[CarrierService]) -> None:
+        if not services:
+            return
+        now = self._ts_in(rows.utc_now())
+        params = [(*rows.carrier_service_to_row(s), now) for s in services]
+
+        def work(tx: Tx) -> None:
+            tx.execute(_BUMP_NETWORK_VERSION)
+            tx.executemany(_UPSERT_CARRIER_SERVICE, params)
+            # Checked inside the transaction, on the whole stored set: it replaces the defaults, so
+            # it must serve STANDARD, and every stored node's cut-offs must still be shippable.
+            stored = self._carrier_services(tx)
+            v = Violations()
+            if not serves_standard(stored):
+                v.add(
+                    "carrier_services",
+                    f"the stored carrier services would serve no {DEFAULT_SERVICE_LEVEL} orders: include a service "
+                    f"of service_level {DEFAULT_SERVICE_LEVEL!r}, because stored services replace the defaults",
+                )
+            by_id = {s.id: s for s in stored}
+            for schedule in self._node_schedules(tx):
+                for problem in cutoff_problems(schedule, by_id):
+                    if not problem.description.startswith("names unknown"):  # upserts never remove one
+                        v.add("carrier_services", f"node {schedule.node_id}'s {problem.field}: {problem.description}")
+            v.raise_if_any()
+
+        self._write(work)
+
+    def carrier_services(self) -> list[CarrierService]:
+        return self._read(self._carrier_services)
+
+    def _carrier_services(self, tx: Tx) -> list[CarrierService]:
+        return [rows.row_to_carrier_service(r) for r in tx.execute("SELECT id, body FROM carrier_services ORDER BY id")]
+
+    def upsert_node_schedules(self, schedules: Sequence[NodeSchedule]) -> None:
+        if not schedules:
+            return
+        now = self._ts_in(rows.utc_now())
+        params = [(*rows.node_schedule_to_row(s), now) for s in schedules]
+
+        def work(tx: Tx) -> None:
+            tx.execute(_BUMP_NETWORK_VERSION)
+            predicate, ids = self._in_list("id", sorted({s.node_id for s in schedules}))
+            known = {r[0] for r in tx.execute(f"SELECT id FROM nodes WHERE {predicate}", ids)}
+            tables = [rows.row_to_rate_table(r) for r in tx.execute(
+                f"SELECT {_columns(rows.RATE_TABLE_COLUMNS)} FROM rate_tables ORDER BY service_level"
+            )]  # fmt: skip
+            in_force = carrier_services_in_force(self._carrier_services(tx), tables)
+            v = Violations()
+            for i, schedule in enumerate(schedules):
+                if schedule.node_id not in known:
+                    v.add(
+                        f"schedules[{i}].node_id", f"names unknown node {schedule.node_id[:60]!r} (UpsertNodes first)"
+                    )
+                for problem in cutoff_problems(schedule, in_force):
+                    v.add(f"schedules[{i}].{problem.field}", problem.description)
+            v.raise_if_any()
+            tx.executemany(_UPSERT_NODE_SCHEDULE, params)
+
+        self._write(work)
+
+    def node_schedules(self) -> list[NodeSchedule]:
+        return self._read(self._node_schedules)
+
+    def _node_schedules(self, tx: Tx) -> list[NodeSchedule]:
+        found = tx.execute("SELECT node_id, body FROM node_schedules ORDER BY node_id")
+        return [rows.row_to_node_schedule(r) for r in found]
+
     def upsert_items(self, items: Sequence[Item]) -> None:
         if not items:
             return
@@ -312,6 +409,26 @@ class SqlStore(OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionH
             return StockLevels((), (), ())
         sku_column, node_column, units_column = zip(*found, strict=True)
         return StockLevels(sku_column, node_column, units_column)
+
+    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
+        if not skus:
+            return {}
+        wanted = sorted(set(skus))
+        expired, params = self._expired_holds(wanted, now)
+        stock_in, stock_params = self._in_list("i.sku", wanted)
+        available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
+        # One row per SKU, its node ids joined by the unit separator (ids hold no control
+        # characters): a product page's 20 SKUs cross into Python as 20 strings, not ~400 rows.
+        sql = (
+            f"SELECT i.sku, {self._joined('i.node_id')} FROM inventory i {expired}"
+            f" WHERE {stock_in} AND {available} > 0 GROUP BY i.sku"
+        )
+        found = self._read_stock(lambda tx: tx.execute(sql, [*params, *stock_params]))
+        return {sku: joined.split(_UNIT_SEPARATOR) for sku, joined in found}
+
+    @abstractmethod
+    def _joined(self, column: str) -> str:
+        """An aggregate joining ``column``'s values of a group with the unit separator (U+001F)."""
 
     def _positions(self, skus: Sequence[str], node_ids: Sequence[str], now: datetime | None) -> list[Any]:
         if not skus:

@@ -229,6 +229,9 @@ class PostgresStore(SqlStore):
             [[k[0] for k in keys], [k[1] for k in keys]],
         )
 
+    def _joined(self, column: str) -> str:
+        return f"string_agg({column}, chr(31))"
+
     def _has_tag(self) -> str:
         return "tags::jsonb @> jsonb_build_array(?::text)"
 

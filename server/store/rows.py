@@ -12,6 +12,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.model import GeoPoint, InventoryPosition, Item, Node, NodeType
+from engine.promise.model import (
+    CarrierService,
+    Cutoff,
+    NodeSchedule,
+    Weekday,
+    ZoneRate,
+    format_time_of_day,
+    parse_date,
+    parse_time_of_day,
+)
 from engine.rates import RateTable
 from server.errors import InvalidRequestError
 
@@ -171,3 +181,105 @@ def row_to_rate_table(row: Row) -> RateTable:
         base=tuple(float(x) for x in json.loads(row[2])),
         per_lb=tuple(float(x) for x in json.loads(row[3])),
     )
+
+
+# --- promise data: one JSON document per row, in the network file's own field names -------------
+
+
+def _days(days: frozenset[Weekday]) -> list[str]:
+    return [day.name for day in sorted(days)]
+
+
+def _dates(days: frozenset[Any]) -> list[str]:
+    return [day.isoformat() for day in sorted(days)]
+
+
+def node_schedule_to_row(schedule: NodeSchedule) -> tuple[Any, ...]:
+    body: dict[str, Any] = {
+        "time_zone": schedule.time_zone,
+        "working_days": _days(schedule.working_days),
+        "opens": format_time_of_day(schedule.opens),
+        "closes": format_time_of_day(schedule.closes),
+        "holidays": _dates(schedule.holidays),
+        "processing_days": schedule.processing_days,
+        "pickup_ready_minutes": schedule.pickup_ready_minutes,
+    }
+    if schedule.cutoffs is not None:  # absent: no cut-off data, every service at the default
+        body["cutoffs"] = [
+            {"carrier_service": c.carrier_service, "time": format_time_of_day(c.time)} for c in schedule.cutoffs
+        ]
+    return (schedule.node_id, json.dumps(body, sort_keys=True))
+
+
+def row_to_node_schedule(row: Row) -> NodeSchedule:
+    body = json.loads(row[1])
+    cutoffs = body.get("cutoffs")
+    return NodeSchedule(
+        node_id=row[0],
+        time_zone=body["time_zone"],
+        working_days=frozenset(Weekday[d] for d in body["working_days"]),
+        opens=parse_time_of_day(body["opens"]),
+        closes=parse_time_of_day(body["closes"]),
+        holidays=frozenset(parse_date(d) for d in body["holidays"]),
+        processing_days=int(body["processing_days"]),
+        cutoffs=None
+        if cutoffs is None
+        else tuple(Cutoff(c["carrier_service"], parse_time_of_day(c["time"])) for c in cutoffs),
+        pickup_ready_minutes=int(body["pickup_ready_minutes"]),
+    )
+
+
+def carrier_service_to_row(service: CarrierService) -> tuple[Any, ...]:
+    # JSON floats round-trip exactly (repr), so a service reads back equal to what was written.
+    body = {
+        "carrier": service.carrier,
+        "service_level": service.service_level,
+        "zones": [
+            {
+                "zone": z.zone,
+                "transit_days": z.transit_days,
+                "base": z.base,
+                "per_lb": z.per_lb,
+                "up_to_miles": z.up_to_miles,
+            }
+            for z in service.zones
+        ],
+        "pickup_days": _days(service.pickup_days),
+        "delivery_days": _days(service.delivery_days),
+        "holidays": _dates(service.holidays),
+        "dim_divisor": service.dim_divisor,
+        "residential_surcharge": service.residential_surcharge,
+        "non_contiguous_surcharge": service.non_contiguous_surcharge,
+        "remote_area_surcharge": service.remote_area_surcharge,
+        "remote_area_zip3": sorted(service.remote_area_zip3),
+    }
+    return (service.id, json.dumps(body, sort_keys=True))
+
+
+def row_to_carrier_service(row: Row) -> CarrierService:
+    body = json.loads(row[1])
+    return CarrierService(
+        id=row[0],
+        carrier=body["carrier"],
+        service_level=body["service_level"],
+        zones=tuple(
+            ZoneRate(z["zone"], int(z["transit_days"]), float(z["base"]), float(z["per_lb"]), z["up_to_miles"])
+            for z in body["zones"]
+        ),
+        pickup_days=frozenset(Weekday[d] for d in body["pickup_days"]),
+        delivery_days=frozenset(Weekday[d] for d in body["delivery_days"]),
+        holidays=frozenset(parse_date(d) for d in body["holidays"]),
+        dim_divisor=body["dim_divisor"],
+        residential_surcharge=float(body["residential_surcharge"]),
+        non_contiguous_surcharge=float(body["non_contiguous_surcharge"]),
+        remote_area_surcharge=float(body["remote_area_surcharge"]),
+        remote_area_zip3=frozenset(body["remote_area_zip3"]),
+    )
+
+
+def holiday_calendar_to_row(calendar_id: str, dates: frozenset[Any]) -> tuple[Any, ...]:
+    return (calendar_id, json.dumps(_dates(dates)))
+
+
+def row_to_holiday_calendar(row: Row) -> tuple[str, frozenset[Any]]:
+    return row[0], frozenset(parse_date(d) for d in json.loads(row[1]))

@@ -149,6 +149,9 @@ class SqliteStore(SqlStore):
         pairs = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
         return f"(sku, node_id) IN ({pairs})", [json.dumps([list(k) for k in keys])]
 
+    def _joined(self, column: str) -> str:
+        return f"group_concat({column}, char(31))"
+
     def _has_tag(self) -> str:
         return "EXISTS (SELECT 1 FROM json_each(nodes.tags) AS t WHERE t.value = ?)"
 

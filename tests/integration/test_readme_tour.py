@@ -83,6 +83,15 @@ EXPECTED = {  # a pattern found in a command (at most one per command) -> what i
         code=1, says=(r"INVALID_ARGUMENT", r"order\.ship_to\.lat: ", r"order\.lines\[0\]\.qty: ")
     ),
     r"call CheckConservation": Expect(says=(r'"ok": true',)),
+    r"call Promise --json": Expect(
+        says=(
+            r'"carrier_service": "GROUND"[^{]*"delivery_date": "2026-12-02"',
+            r'"node_ids": \[\s*"ST-003"\s*\]',
+            r'"carrier_service": "TWO_DAY"[^{]*"delivery_date": "2026-12-03"',
+            r'"ships_complete": true',
+        )
+    ),
+    r"call PromiseProducts --json": Expect(says=(r'"sku": "ACC-00009"', r'"delivery_date": "2026-12-02"')),
     r'"order_id": "WEB-300[13]",.*"fraud_score"': Expect(
         says=(r'"state": "ORDER_STATE_HELD"', r"hold-suspicious-orders")
     ),

@@ -13,8 +13,9 @@ import grpc
 
 from engine import limits
 from engine.errors import FieldViolation, InvalidInputError
+from engine.promise.model import carrier_services_in_force
 from engine.rates import rate_tables_in_force
-from server.api import convert
+from server.api import convert, promise_convert
 from server.api.order_proto import request_hash
 from server.api.proto import network_pb2, network_pb2_grpc
 from server.api.services.deps import ServiceDeps
@@ -105,6 +106,63 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
         return network_pb2.ListRateTablesResponse(
             rate_tables=[convert.rate_table_to_proto(t, self._currency) for _, t in sorted(tables.items())],
             defaults=not stored,
+        )
+
+    # --- promise data (docs/promise.md) --------------------------------------------------
+
+    def UpsertHolidayCalendars(
+        self, request: network_pb2.UpsertHolidayCalendarsRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertHolidayCalendarsResponse:
+        calendars = promise_convert.holiday_calendars_from_proto(request.holiday_calendars)
+        self._store.upsert_holiday_calendars(calendars)
+        self._deps.network.invalidate()
+        return network_pb2.UpsertHolidayCalendarsResponse(upserted_count=len(calendars))
+
+    def ListHolidayCalendars(
+        self, request: network_pb2.ListHolidayCalendarsRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListHolidayCalendarsResponse:
+        calendars = self._store.holiday_calendars()
+        return network_pb2.ListHolidayCalendarsResponse(
+            holiday_calendars=[promise_convert.holiday_calendar_to_proto(k, v) for k, v in sorted(calendars.items())]
+        )
+
+    def UpsertCarrierServices(
+        self, request: network_pb2.UpsertCarrierServicesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertCarrierServicesResponse:
+        calendars = (
+            self._store.holiday_calendars() if any(s.holiday_calendars for s in request.carrier_services) else {}
+        )
+        services = promise_convert.carrier_services_from_proto(request.carrier_services, calendars, self._currency)
+        self._store.upsert_carrier_services(services)
+        self._deps.network.invalidate()  # promises must use the new services
+        return network_pb2.UpsertCarrierServicesResponse(upserted_count=len(services))
+
+    def ListCarrierServices(
+        self, request: network_pb2.ListCarrierServicesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListCarrierServicesResponse:
+        stored = self._store.carrier_services()
+        in_force = carrier_services_in_force(stored, self._store.rate_tables())
+        return network_pb2.ListCarrierServicesResponse(
+            carrier_services=[
+                promise_convert.carrier_service_to_proto(s, self._currency) for _, s in sorted(in_force.items())
+            ],
+            defaults=not stored,
+        )
+
+    def UpsertNodeSchedules(
+        self, request: network_pb2.UpsertNodeSchedulesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertNodeSchedulesResponse:
+        calendars = self._store.holiday_calendars() if any(s.holiday_calendars for s in request.schedules) else {}
+        schedules = promise_convert.node_schedules_from_proto(request.schedules, calendars)
+        self._store.upsert_node_schedules(schedules)
+        self._deps.network.invalidate()  # promises must use the new schedules
+        return network_pb2.UpsertNodeSchedulesResponse(upserted_count=len(schedules))
+
+    def ListNodeSchedules(
+        self, request: network_pb2.ListNodeSchedulesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListNodeSchedulesResponse:
+        return network_pb2.ListNodeSchedulesResponse(
+            schedules=[promise_convert.node_schedule_to_proto(s) for s in self._store.node_schedules()]
         )
 
     def UpsertItems(

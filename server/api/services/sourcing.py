@@ -10,6 +10,7 @@ from server.api import convert
 from server.api.decider import Decider
 from server.api.proto import sourcing_pb2, sourcing_pb2_grpc
 from server.api.services.deps import ServiceDeps
+from server.api.services.promise import Promiser
 
 MAX_WHY_NOT = 10
 MAX_SOLVER_TIME_LIMIT_MS = 600_000
@@ -31,6 +32,7 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
         self._deps = deps
         self._decider: Decider = deps.decider
         self._currency = deps.config.currency
+        self._promiser = Promiser(deps)
 
     def Source(self, request: sourcing_pb2.SourceRequest, context: grpc.ServicerContext) -> sourcing_pb2.SourceResponse:
         started = time.perf_counter()
@@ -55,3 +57,13 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
         )
         message = outcome.to_proto(self._currency, started)
         return sourcing_pb2.SourceResponse(decision=message)
+
+    def Promise(
+        self, request: sourcing_pb2.PromiseRequest, context: grpc.ServicerContext
+    ) -> sourcing_pb2.PromiseResponse:
+        return self._promiser.promise(request)
+
+    def PromiseProducts(
+        self, request: sourcing_pb2.PromiseProductsRequest, context: grpc.ServicerContext
+    ) -> sourcing_pb2.PromiseProductsResponse:
+        return self._promiser.promise_products(request)

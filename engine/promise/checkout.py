@@ -1,0 +1,364 @@
+"""Checkout's questions: *when will it arrive, and what does it cost?* (pure, no I/O).
+
+- ``cart_options``: for a cart and one ship-to, per carrier service, the earliest delivery date,
+  what it costs, whether one shipment carries it all, and from which nodes;
+- ``product_dates``: for many SKUs (one unit each) to one ship-to, each SKU's earliest "get it
+  by" date and the service that brings it then.
+
+Both read a ``PromiseNetwork`` built once per network snapshot (the calculator, node coordinates
+and costs as plain lists) and the stock the store reports as available (on hand less live
+holds and protections). They reserve nothing and apply no planner rules: an estimate of what
+``Source`` would find, fast enough to ask on every page view. Inputs are a handful of lines and
+a few dozen candidate nodes, so everything is plain Python: no numpy (docs/promise.md, "Speed").
+
+The rules, in ``cart_options``, for each carrier service:
+
+1. the candidate nodes are those that ship (open, shipping), offer the service and hold some
+   unit of the cart; each has a delivery day (the calculator's ship day, the zone's transit);
+2. a line's earliest day is the first day by which the candidates delivering by then hold its
+   quantity (units may come from several nodes); the cart's date is its lines' latest;
+3. the plan: the cheapest single node delivering by that date with the whole cart, when there is
+   one (``ships_complete``); else, among nodes delivering by then, the one taking most of what is
+   left, again and again (fewest shipments first, cost breaking ties);
+4. the cost is each shipment's pick and pack, per-unit handling and carrier charge (zone rate on
+   billed weight, and the surcharges that apply), as the cost model prices them.
+
+A line no candidate can fill is short (``short``); the date and plan cover the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from engine.model import Item, Node
+from engine.network import NetworkSnapshot
+from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
+from engine.promise.model import CarrierService, NodeSchedule, ShipTo
+from engine.promise.pricing import carrier_charge
+
+_EARTH_RADIUS_MILES = 3958.8  # engine.geo's, so zones match the cost model's
+
+
+def usable_schedule(schedule: NodeSchedule, services: Mapping[str, CarrierService]) -> NodeSchedule:
+    """``schedule`` without cut-offs the services in force no longer allow (a service gone from
+    the set, or one that picks up on none of the node's working days): the store checks cut-offs
+    when they are written, but the set in force can change under them (rate tables replacing the
+    defaults). A node without cut-off data offers every service that picks up on its days."""
+    if schedule.cutoffs is None:
+        return schedule
+    kept = tuple(
+        c
+        for c in schedule.cutoffs
+        if c.carrier_service in services and services[c.carrier_service].pickup_days & schedule.working_days
+    )
+    if len(kept) == len(schedule.cutoffs):
+        return schedule
+    return NodeSchedule(
+        schedule.node_id,
+        schedule.time_zone,
+        schedule.working_days,
+        schedule.opens,
+        schedule.closes,
+        schedule.holidays,
+        schedule.processing_days,
+        kept,
+        schedule.pickup_ready_minutes,
+    )
+
+
+class PromiseNetwork:
+    """What checkout reads, built once per network: the calculator over every node (its stored
+    schedule, or the default one), and per node (in id order, as ``PromiseCalculator.board``
+    lists them) its coordinates in radians, its costs and whether it ships."""
+
+    def __init__(
+        self, nodes: Sequence[Node], schedules: Iterable[NodeSchedule], services: Mapping[str, CarrierService]
+    ) -> None:
+        by_node = {s.node_id: s for s in schedules}
+        ordered = sorted(nodes, key=lambda n: n.id)
+        self.services = dict(sorted(services.items()))
+        self.calculator = PromiseCalculator(
+            (usable_schedule(by_node.get(n.id) or NodeSchedule(n.id), self.services) for n in ordered),
+            self.services.values(),
+        )
+        self.node_ids = tuple(n.id for n in ordered)
+        self.index = {node_id: i for i, node_id in enumerate(self.node_ids)}
+        self.lat = [math.radians(n.location.lat) for n in ordered]
+        self.lon = [math.radians(n.location.lon) for n in ordered]
+        self.cos_lat = [math.cos(x) for x in self.lat]
+        self.pick_pack = [n.pick_pack_cost for n in ordered]
+        self.handling = [n.unit_handling_cost for n in ordered]
+        self.ships = [n.can_fulfil for n in ordered]
+
+    def miles(self, lat: float, lon: float, nodes: Iterable[int]) -> dict[int, float]:
+        """Great-circle miles from (lat, lon) in degrees to each of ``nodes`` (engine.geo's formula)."""
+        phi, lmb = math.radians(lat), math.radians(lon)
+        cos_phi = math.cos(phi)
+        out: dict[int, float] = {}
+        for i in nodes:
+            h = (
+                math.sin((self.lat[i] - phi) / 2.0) ** 2
+                + cos_phi * self.cos_lat[i] * math.sin((self.lon[i] - lmb) / 2.0) ** 2
+            )
+            out[i] = 2.0 * _EARTH_RADIUS_MILES * math.asin(math.sqrt(min(h, 1.0)))
+        return out
+
+
+def promise_network(snapshot: NetworkSnapshot) -> PromiseNetwork:
+    """The snapshot's PromiseNetwork, built on first use and kept with it."""
+    return snapshot.derived(
+        "promise", lambda: PromiseNetwork(snapshot.nodes, snapshot.node_schedules, snapshot.carrier_services)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    line_id: str
+    sku: str
+    qty: int
+    unit_weight_lb: float
+    item: Item | None = None  # its dimensions bill dimensional weight
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedShipment:
+    node_id: str
+    units: tuple[tuple[str, int], ...]  # (line id, units)
+    ship_day: int  # date.toordinal()
+    delivery_day: int
+    cost: float  # pick and pack + handling + carrier charge
+    carrier_charge: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOption:
+    """One carrier service's answer for a cart. ``delivery_day`` is 0 when nothing can ship."""
+
+    carrier_service: str
+    carrier: str
+    service_level: str
+    delivery_day: int
+    order_by: int  # epoch seconds: the option holds for orders in before it
+    cost: float
+    carrier_charge: float
+    ships_complete: bool
+    shipments: tuple[PlannedShipment, ...]
+    short: tuple[tuple[str, int], ...]  # (line id, units no candidate can ship)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductDate:
+    """A SKU's earliest delivery (one unit), or ``delivery_day`` 0 when no node can ship it."""
+
+    sku: str
+    delivery_day: int
+    carrier_service: str
+    node_id: str
+    order_by: int
+
+
+Stock = Mapping[str, Mapping[int, int]]  # sku -> node index -> units available (> 0)
+
+
+def _day_for(need: int, held: list[tuple[int, int]]) -> int:
+    """The first delivery day by which ``held`` ((day, units), sorted) adds up to ``need``; 0 if never."""
+    total = 0
+    for day, units in held:
+        total += units
+        if total >= need:
+            return day
+    return 0
+
+
+def cart_options(
+    network: PromiseNetwork,
+    lines: Sequence[CartLine],
+    stock: Stock,
+    lat: float,
+    lon: float,
+    ship_to: ShipTo,
+    at: int,
+) -> list[DeliveryOption]:
+    """Per carrier service in force (by id), its delivery option for ``lines`` (module docstring).
+    A service no candidate node offers has no option."""
+    calc = network.calculator
+    board = calc.board(at)
+    ships = network.ships
+    holding = sorted({i for line in lines for i in stock.get(line.sku, {}) if ships[i]})
+    miles = network.miles(lat, lon, holding)
+    # The nodes holding every line whole, once for all services.
+    full = set(holding)
+    for line in lines:
+        at_nodes = stock.get(line.sku, {})
+        full = {i for i in full if at_nodes.get(i, 0) >= line.qty}
+    options: list[DeliveryOption] = []
+    for sid, service in network.services.items():
+        days = calc.deliveries(board, sid, holding, miles, ship_to.region)
+        arrive = {i: d for i, d in zip(holding, days, strict=True) if d != NOT_OFFERED}
+        if not arrive:
+            continue
+        option = _cart_option(network, service, lines, stock, arrive, miles, ship_to, board.ship_days[sid], at, full)
+        options.append(option)
+    return options
+
+
+def _cart_option(
+    network: PromiseNetwork,
+    service: CarrierService,
+    lines: Sequence[CartLine],
+    stock: Stock,
+    arrive: Mapping[int, int],
+    miles: Mapping[int, float],
+    ship_to: ShipTo,
+    ship_days: Sequence[int],
+    at: int,
+    full: set[int],
+) -> DeliveryOption:
+    short: list[tuple[str, int]] = []
+    need: dict[int, int] = {}  # line position -> units to plan
+    date = 0
+    for k, line in enumerate(lines):
+        at_nodes = stock.get(line.sku, {})
+        held = sorted((arrive[i], u) for i, u in at_nodes.items() if i in arrive)
+        day = _day_for(line.qty, held)
+        if day == 0:
+            have = sum(u for _, u in held)
+            short.append((line.line_id, line.qty - have))
+            if have:
+                need[k] = have
+                date = max(date, held[-1][0])
+            continue
+        need[k] = line.qty
+        date = max(date, day)
+    in_time = [i for i, d in arrive.items() if d <= date]
+    plan: dict[int, dict[int, int]] = {}  # node -> line position -> units
+    if short:  # the lines' units in reach, not their quantities, must come whole
+        whole = [i for i in in_time if all(stock[lines[k].sku].get(i, 0) >= q for k, q in need.items())]
+    else:
+        whole = [i for i in in_time if i in full]
+    if whole and need:
+        # One box of the same weight from each: its charge depends on the zone alone.
+        count = sum(need.values())
+        pounds, volume = _weight_and_volume(lines, need)
+        charges: dict[int, float] = {}
+        costs: dict[int, float] = {}
+        for i in whole:
+            z = service.zone_of(miles[i], ship_to.region)
+            charge = charges.get(z)
+            if charge is None:
+                charge = charges[z] = carrier_charge(service, miles[i], ship_to, pounds, volume).total
+            costs[i] = network.pick_pack[i] + network.handling[i] * count + charge
+        best = min(whole, key=lambda i: (costs[i], network.node_ids[i]))
+        plan[best] = dict(need)
+    elif need:
+        left = dict(need)
+        while left:
+            # The node taking most of what is left; the nearer (a cheaper zone) on ties, then by id.
+            best = max(
+                in_time,
+                key=lambda i: (
+                    sum(min(q, stock[lines[k].sku].get(i, 0) - plan.get(i, {}).get(k, 0)) for k, q in left.items()),
+                    -miles[i],
+                    network.node_ids[i],
+                ),
+            )
+            taken = plan.setdefault(best, {})
+            moved = 0
+            for k, q in list(left.items()):
+                units = min(q, stock[lines[k].sku].get(best, 0) - taken.get(k, 0))
+                if units > 0:
+                    taken[k] = taken.get(k, 0) + units
+                    moved += units
+                    if units == q:
+                        del left[k]
+                    else:
+                        left[k] = q - units
+            if moved == 0:  # cannot happen: every planned unit is held by a node in time
+                break
+    shipments = []
+    for i in sorted(plan, key=lambda i: network.node_ids[i]):
+        cost, charge = _shipment_cost(network, service, i, lines, plan[i], miles, ship_to)
+        carried = tuple((lines[k].line_id, q) for k, q in sorted(plan[i].items()))
+        shipments.append(PlannedShipment(network.node_ids[i], carried, ship_days[i], arrive[i], cost, charge))
+    order_by = min(
+        (network.calculator.ship(s.node_id, service.id, at) or (0, at))[1] for s in shipments
+    ) if shipments else at  # fmt: skip
+    return DeliveryOption(
+        carrier_service=service.id,
+        carrier=service.carrier,
+        service_level=service.service_level,
+        delivery_day=max((s.delivery_day for s in shipments), default=0),
+        order_by=order_by,
+        cost=sum(s.cost for s in shipments),
+        carrier_charge=sum(s.carrier_charge for s in shipments),
+        ships_complete=len(shipments) == 1 and not short,
+        shipments=tuple(shipments),
+        short=tuple(short),
+    )
+
+
+def _shipment_cost(
+    network: PromiseNetwork,
+    service: CarrierService,
+    node: int,
+    lines: Sequence[CartLine],
+    units: Mapping[int, int],
+    miles: Mapping[int, float],
+    ship_to: ShipTo,
+) -> tuple[float, float]:
+    """(total, carrier charge) of one shipment from ``node`` with ``units`` per line position."""
+    pounds, volume = _weight_and_volume(lines, units)
+    charge = carrier_charge(service, miles[node], ship_to, pounds, volume).total
+    return network.pick_pack[node] + network.handling[node] * sum(units.values()) + charge, charge
+
+
+def _weight_and_volume(lines: Sequence[CartLine], units: Mapping[int, int]) -> tuple[float, float]:
+    pounds = volume = 0.0
+    for k, q in units.items():
+        line = lines[k]
+        pounds += q * line.unit_weight_lb
+        item = line.item
+        if item is not None:
+            volume += q * item.length_in * item.width_in * item.height_in
+    return pounds, volume
+
+
+def product_dates(
+    network: PromiseNetwork,
+    skus: Sequence[str],
+    stock: Stock,
+    lat: float,
+    lon: float,
+    ship_to: ShipTo,
+    at: int,
+) -> list[ProductDate]:
+    """Per SKU (in the order given), the earliest delivery of one unit over every service and every
+    node holding it; the service and node that bring it then (ties: the service first by id, then
+    the node first by id)."""
+    calc = network.calculator
+    board = calc.board(at)
+    ships = network.ships
+    holding = sorted({i for sku in skus for i in stock.get(sku, {}) if ships[i]})
+    miles = network.miles(lat, lon, holding)
+    # Each holding node's earliest (day, service) over every service, once for all the SKUs.
+    first: dict[int, tuple[int, str]] = {}
+    for sid in network.services:
+        for i, day in zip(holding, calc.deliveries(board, sid, holding, miles, ship_to.region), strict=True):
+            if day != NOT_OFFERED and (i not in first or (day, sid) < first[i]):
+                first[i] = (day, sid)
+    out: list[ProductDate] = []
+    for sku in skus:
+        best: tuple[int, str, int] | None = None
+        for i in stock.get(sku, {}):
+            found = first.get(i)
+            if found is not None and (best is None or (found[0], found[1], i) < best):
+                best = (found[0], found[1], i)
+        if best is None:
+            out.append(ProductDate(sku, 0, "", "", at))
+            continue
+        day, sid, i = best
+        shipped = calc.ship(network.node_ids[i], sid, at)
+        out.append(ProductDate(sku, day, sid, network.node_ids[i], shipped[1] if shipped else at))
+    return out

@@ -1,0 +1,227 @@
+"""Promise and PromiseProducts (SourcingService): checkout's delivery options and product pages'
+"get it by" dates. A thin shell over engine.promise.checkout: check the request, read the
+available stock of the SKUs asked about (one query), ask the engine, convert back.
+
+Kept lean for checkout's rate: the network's calculator, calendars and node coordinates are
+built once per network version (engine.promise.checkout.promise_network), a ZIP code's place is
+looked up once per process, and nothing here touches numpy.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from google.protobuf import timestamp_pb2
+
+from engine import limits
+from engine.availability import StockLevels
+from engine.model import GeoPoint, Item
+from engine.promise.calculator import epoch_seconds
+from engine.promise.checkout import (
+    CartLine,
+    DeliveryOption,
+    PromiseNetwork,
+    Stock,
+    cart_options,
+    product_dates,
+    promise_network,
+)
+from engine.promise.model import ShipTo
+from server.api import convert
+from server.api.proto import common_pb2, sourcing_pb2
+from server.api.services.deps import ServiceDeps
+from server.geocode import SUPPORTED_COUNTRIES, PostalPlace, postal_code_place
+from server.served_area import ServedArea, region_of_point, region_of_state
+
+_ZIP_PLACES_KEPT = 65_536  # every US ZIP code fits: a process looks each one up once
+
+
+@functools.lru_cache(maxsize=_ZIP_PLACES_KEPT)
+def _place(country_code: str, postal_code: str) -> PostalPlace | None:
+    return postal_code_place(country_code, postal_code)
+
+
+def _day(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat() if ordinal else ""
+
+
+class Promiser:
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._currency = deps.config.currency
+        self._served = ServedArea.parse(deps.config.served_regions)
+
+    # --- the request --------------------------------------------------------------------------------
+
+    def _ship_to(
+        self,
+        c: convert.Collector,
+        point_msg: common_pb2.GeoPoint,
+        has_point: bool,
+        address: common_pb2.PostalAddress,
+        has_address: bool,
+        residential: bool,
+    ) -> tuple[GeoPoint | None, ShipTo]:
+        """The ship-to's point and what carriers price by (its region, postal code, residential)."""
+        postal = address.postal_code if has_address else ""
+        if has_point:
+            point = convert.geo_from_proto(c, "ship_to", point_msg)
+            region = region_of_point(point.lat, point.lon) if point is not None else None
+            inside = self._served.anywhere or region in self._served.regions  # one outline test, not two
+            field = "ship_to"
+        elif postal:
+            field = "ship_to_address.postal_code"
+            convert.check_id(c, field, postal)
+            place = _place(address.country_code, postal)
+            if place is None:
+                c.add(field, f"is not a known postal code (covered: {', '.join(SUPPORTED_COUNTRIES)})")
+                return None, ShipTo()
+            point, region = place.point, region_of_state(place.state)
+            inside = self._served.anywhere or region in self._served.regions
+        else:
+            c.add("ship_to", "is required (coordinates, or ship_to_address with a postal code)")
+            return None, ShipTo()
+        if point is not None and not inside:
+            c.add(field, f"is outside the area this service ships to ({self._served.describe()})")
+        return point, ShipTo(region=region or "", postal_code=postal.strip(), residential=residential)
+
+    def _at(self, c: convert.Collector, has_at: bool, msg: timestamp_pb2.Timestamp) -> int:
+        now = self._deps.clock()
+        if not has_at:
+            return epoch_seconds(now)
+        at = convert.timestamp_from_proto(c, "at", msg)
+        if at is None:
+            return epoch_seconds(now)
+        reach = timedelta(days=limits.MAX_PROMISE_AHEAD_DAYS)
+        c.check(now - reach <= at <= now + reach, "at", f"must be within {limits.MAX_PROMISE_AHEAD_DAYS} days of now")
+        return epoch_seconds(at)
+
+    def _stock(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
+        """Available units per SKU and node index (on hand less live holds and protections)."""
+        levels: StockLevels = self._deps.store.stock_levels(skus, now=self._deps.clock())
+        index = network.index
+        stock: dict[str, dict[int, int]] = {}
+        for sku, node_id, units in zip(levels.skus, levels.node_ids, levels.units, strict=True):
+            i = index.get(node_id)
+            if i is not None and units > 0:
+                stock.setdefault(sku, {})[i] = int(units)
+        return stock
+
+    # --- Promise ------------------------------------------------------------------------------------
+
+    def promise(self, request: sourcing_pb2.PromiseRequest) -> sourcing_pb2.PromiseResponse:
+        c = convert.Collector()
+        lines: list[tuple[str, str, int]] = []
+        if convert.check_count(c, "lines", len(request.lines), 1, limits.MAX_CART_LINES, "lines"):
+            line_ids: dict[str, int] = {}
+            skus: dict[str, int] = {}
+            for i, line in enumerate(request.lines):
+                path = f"lines[{i}]"
+                convert.check_id(c, f"{path}.line_id", line.line_id)
+                convert.check_id(c, f"{path}.sku", line.sku)
+                if line.line_id in line_ids:
+                    c.add(f"{path}.line_id", f"duplicates lines[{line_ids[line.line_id]}].line_id")
+                if line.sku in skus:
+                    c.add(f"{path}.sku", f"duplicates lines[{skus[line.sku]}].sku: one line per SKU")
+                line_ids.setdefault(line.line_id, i)
+                skus.setdefault(line.sku, i)
+                c.check(
+                    1 <= line.qty <= limits.MAX_QTY_PER_LINE,
+                    f"{path}.qty",
+                    f"must be between 1 and {limits.MAX_QTY_PER_LINE}",
+                )
+                lines.append((line.line_id, line.sku, line.qty))
+        point, ship_to = self._ship_to(
+            c,
+            request.ship_to,
+            request.HasField("ship_to"),
+            request.ship_to_address,
+            request.HasField("ship_to_address"),
+            request.residential,
+        )
+        at = self._at(c, request.HasField("at"), request.at)
+        c.raise_if_any()
+        assert point is not None  # a ship-to without a point was a violation above
+        snapshot = self._deps.network.get()
+        network = promise_network(snapshot)
+        wanted = [sku for _, sku, _ in lines]
+        items = self._deps.items.get_items(wanted)
+        cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in lines]
+        options = cart_options(network, cart, self._stock(network, wanted), point.lat, point.lon, ship_to, at)
+        options.sort(key=lambda o: (o.delivery_day == 0, o.delivery_day, o.cost, o.carrier_service))
+        return sourcing_pb2.PromiseResponse(
+            options=[self._option(o) for o in options], network_version=snapshot.version
+        )
+
+    def _option(self, option: DeliveryOption) -> sourcing_pb2.DeliveryOption:
+        currency = self._currency
+        msg = sourcing_pb2.DeliveryOption(
+            carrier_service=option.carrier_service,
+            carrier=option.carrier,
+            service_level=option.service_level,
+            delivery_date=_day(option.delivery_day),
+            ships_complete=option.ships_complete,
+            node_ids=[s.node_id for s in option.shipments],
+            short_lines=[sourcing_pb2.ShortLine(line_id=line_id, qty=qty) for line_id, qty in option.short],
+        )
+        msg.order_by.FromSeconds(option.order_by)
+        convert.set_money(msg.cost, option.cost, currency)
+        convert.set_money(msg.carrier_charge, option.carrier_charge, currency)
+        for shipment in option.shipments:
+            box = msg.shipments.add(
+                node_id=shipment.node_id,
+                ship_date=_day(shipment.ship_day),
+                delivery_date=_day(shipment.delivery_day),
+            )
+            for line_id, qty in shipment.units:
+                box.allocations.add(line_id=line_id, node_id=shipment.node_id, qty=qty)
+            convert.set_money(box.cost, shipment.cost, currency)
+            convert.set_money(box.carrier_charge, shipment.carrier_charge, currency)
+        return msg
+
+    # --- PromiseProducts ----------------------------------------------------------------------------
+
+    def promise_products(self, request: sourcing_pb2.PromiseProductsRequest) -> sourcing_pb2.PromiseProductsResponse:
+        c = convert.Collector()
+        skus: list[str] = []
+        if convert.check_count(c, "skus", len(request.skus), 1, limits.MAX_PRODUCT_SKUS, "SKUs"):
+            seen: dict[str, int] = {}
+            for i, sku in enumerate(request.skus):
+                convert.check_id(c, f"skus[{i}]", sku)
+                if sku in seen:
+                    c.add(f"skus[{i}]", f"duplicates skus[{seen[sku]}]")
+                seen.setdefault(sku, i)
+                skus.append(sku)
+        point, ship_to = self._ship_to(
+            c,
+            request.ship_to,
+            request.HasField("ship_to"),
+            request.ship_to_address,
+            request.HasField("ship_to_address"),
+            request.residential,
+        )
+        at = self._at(c, request.HasField("at"), request.at)
+        c.raise_if_any()
+        assert point is not None
+        snapshot = self._deps.network.get()
+        network = promise_network(snapshot)
+        # Whether a node has a unit is all one unit's date needs: one row per SKU, not per position.
+        index = network.index
+        stocked = self._deps.store.stocked_nodes(skus, now=self._deps.clock())
+        stock = {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
+        found = product_dates(network, skus, stock, point.lat, point.lon, ship_to, at)
+        response = sourcing_pb2.PromiseProductsResponse(network_version=snapshot.version)
+        for product in found:
+            msg = response.products.add(sku=product.sku, available=product.delivery_day != 0)
+            if product.delivery_day:
+                msg.delivery_date = _day(product.delivery_day)
+                msg.carrier_service = product.carrier_service
+                msg.node_id = product.node_id
+                msg.order_by.FromSeconds(product.order_by)
+        return response
+
+
+def _cart_line(line_id: str, sku: str, qty: int, item: Item | None) -> CartLine:
+    return CartLine(line_id, sku, qty, item.unit_weight_lb if item is not None else 0.0, item)
