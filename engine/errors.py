@@ -33,6 +33,18 @@ class InvalidInputError(SourcingError, ValueError):
         )
 
 
+class ReservationConflict(SourcingError):
+    """A conditional reservation found less stock, or an order fewer holds, than the decision
+    assumed (a lost race).
+
+    Raised inside the write transaction, which rolls back; the caller decides again.
+    """
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
 class Violations:
     """Collects violations while a constructor checks every field, then raises them together."""
 

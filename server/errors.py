@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from engine.errors import ReservationConflict as ReservationConflict  # the order model raises it too
 from engine.errors import SourcingError
 
 
@@ -36,17 +37,6 @@ class OrderExistsError(SourcingError):
     def __init__(self, order_id: str) -> None:
         self.order_id = order_id
         super().__init__(f"order {order_id!r} already exists; use a new order id or the original request_key")
-
-
-class ReservationConflict(SourcingError):
-    """A conditional reservation found less stock than the decision assumed (a lost race).
-
-    Raised inside the write transaction, which rolls back; the caller decides again.
-    """
-
-    def __init__(self, detail: str) -> None:
-        self.detail = detail
-        super().__init__(detail)
 
 
 class HoldsNotMoved(ReservationConflict):

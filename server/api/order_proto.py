@@ -9,10 +9,10 @@ from datetime import datetime
 
 from google.protobuf.message import Message
 
-from engine.lifecycle import OrderState
+from engine.orders.lifecycle import OrderState
+from engine.orders.records import OrderRecord
 from server.api.convert import timestamp_to_proto
 from server.api.proto import orders_pb2
-from server.store.orders import OrderRecord
 
 _STATE_TO_PROTO = {state: orders_pb2.OrderState.Value(f"ORDER_STATE_{state.value}") for state in OrderState}
 _STATE_FROM_PROTO = {value: state for state, value in _STATE_TO_PROTO.items()}

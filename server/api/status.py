@@ -39,7 +39,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from engine.errors import InvalidInputError
-from engine.lifecycle import TransitionError
+from engine.orders.lifecycle import TransitionError
 from server.deadline import DeadlineExceeded
 from server.errors import (
     AllocationAborted,

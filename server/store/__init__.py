@@ -9,6 +9,7 @@ URL forms:
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from server.errors import (
     InvalidRequestError,
@@ -17,7 +18,15 @@ from server.errors import (
     StoreError,
     UnknownNodeError,
 )
-from server.store.base import InventoryUpdate, InventoryUpdateResult, NodePage, Store, UpdateKind, UpdateOutcome
+from server.store.base import (
+    InventoryUpdate,
+    InventoryUpdateResult,
+    NodePage,
+    OrderStore,
+    Store,
+    UpdateKind,
+    UpdateOutcome,
+)
 
 __all__ = [
     "InvalidRequestError",
@@ -26,6 +35,7 @@ __all__ = [
     "MissingStandardRateError",
     "NegativeStockError",
     "NodePage",
+    "OrderStore",
     "Store",
     "StoreError",
     "UnknownNodeError",
@@ -72,3 +82,15 @@ def _redact(url: str) -> str:
     scheme, _, credentials = head.partition("://")
     user = credentials.partition(":")[0]
     return f"{scheme}://{user}:***@{tail}" if ":" in credentials else url
+
+
+if TYPE_CHECKING:
+    from server.store.memory import MemoryOrderStore
+    from server.store.postgres import PostgresStore
+    from server.store.sqlite import SqliteStore
+
+    def _adapters_implement_the_ports(
+        sqlite: SqliteStore, postgres: PostgresStore, memory: MemoryOrderStore
+    ) -> tuple[Store, OrderStore, Store, OrderStore, OrderStore]:
+        """Checked by mypy: an adapter that drifts from a port fails the type check."""
+        return sqlite, sqlite, postgres, postgres, memory

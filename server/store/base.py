@@ -1,4 +1,5 @@
-"""The store port: one interface, SQLite and PostgreSQL behind it.
+"""The store ports: ``Store`` (network and stock) and ``OrderStore`` (orders, holds, request
+keys, the event feed); SQLite and PostgreSQL behind both.
 
 Both adapters pass the same contract suite (tests/server/store/test_contract.py).
 Every write method is one transaction: it applies completely or not at all.
@@ -10,10 +11,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from engine.availability import StockLevels
+from engine.decision import AllocationLine
 from engine.model import InventoryPosition, Item, Node, NodeType
+from engine.orders.changes import OrderChange
+from engine.orders.lifecycle import Action, OrderState
+from engine.orders.records import NewOrder, OrderRecord
 from engine.promise.model import CarrierService, NodeSchedule
 from engine.rates import RateTable
 
@@ -162,7 +167,7 @@ class Store(Protocol):
 
         An update that leaves less on hand than is reserved is applied: holds expired at ``now``
         (default: the current time) go first, then live holds give back the rest
-        (engine/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError,
+        (engine/orders/shortfall.py), their orders recording SHORTED. Raises UnknownNodeError,
         NegativeStockError (on hand below zero) or InvalidInputError (on hand above
         limits.MAX_INVENTORY_COUNT), applying nothing, when any update is bad.
         """
@@ -207,3 +212,131 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """[start, end); None: no bound on that side."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    """Which orders a listing wants; every part given must hold."""
+
+    states: Sequence[OrderState] = ()
+    node_ids: Sequence[str] = ()  # holds units at, or has shipped from, any of them
+    created: TimeWindow = TimeWindow()
+    updated: TimeWindow = TimeWindow()
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSummaryRow:
+    order_id: str
+    state: OrderState
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HoldsMove:
+    """One order's holds moved by ReoptimizePending: read at ``version`` holding ``before``,
+    to hold ``after``; ``payload`` is its REOPTIMIZED event's."""
+
+    order_id: str
+    version: int
+    before: tuple[AllocationLine, ...]
+    after: tuple[AllocationLine, ...]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    seq: int
+    id: int
+    order_id: str
+    type: str
+    payload: str
+    created_at: datetime
+
+
+Plan = Callable[[OrderRecord], OrderChange]
+
+
+class OrderStore(Protocol):
+    """What the order service needs from persistence: orders, their holds on stock, the request
+    keys their answers are replayed from, and the event feed. Thread-safe.
+
+    A write takes plain data (a new order, or a pure ``Plan`` of engine.orders.changes) and
+    stores, under the request key in the same transaction, the answer the gRPC layer builds its
+    response from (engine.orders.answers). Nothing here calls back into the caller.
+    """
+
+    def replay(self, key: RequestKey) -> bytes | None:
+        """The answer stored under ``key``; None if unused; IdempotencyKeyConflict for another request."""
+        ...
+
+    def remember_response(self, key: RequestKey, response: bytes, now: datetime) -> bytes:
+        """Store ``response`` under ``key`` unless a duplicate stored its own first: the stored one."""
+        ...
+
+    def allocate_order(
+        self, key: RequestKey, new: NewOrder, allocations: Sequence[AllocationLine], now: datetime, attachment: bytes
+    ) -> bytes:
+        """Reserve ``allocations`` (all or nothing; ReservationConflict on a lost race) and store the
+        order; the answer stored under ``key`` (the first call's for a duplicate)."""
+        ...
+
+    def mutate_order(
+        self,
+        key: RequestKey,
+        order_id: str,
+        action: Action,
+        now: datetime,
+        plan: Plan,
+        attachment: bytes = b"",
+        expected_version: int | None = None,
+    ) -> tuple[bytes, OrderChange | None]:
+        """Apply ``plan`` of the locked order, after its expired holds are freed; the answer stored
+        and the change (None for a replay). ``expected_version``: compare-and-set."""
+        ...
+
+    def get_order(self, order_id: str, now: datetime) -> OrderRecord: ...
+
+    def list_orders(self, wanted: OrderFilter, page_size: int, after: str) -> list[OrderSummaryRow]: ...
+
+    def list_exceptions(
+        self, states: Sequence[OrderState], rule_id: str, page_size: int, after: tuple[str, str] | None
+    ) -> tuple[list[OrderRecord], tuple[str, str] | None]: ...
+
+    def backordered_orders(self, skus: Sequence[str], limit: int) -> list[str]: ...
+
+    def pending_orders(self, limit: int, skus: Sequence[str], node_ids: Sequence[str], now: datetime) -> list[str]: ...
+
+    def move_holds(self, moves: Sequence[HoldsMove], now: datetime) -> None: ...
+
+    def sweep_expired(self, now: datetime) -> tuple[int, list[str]]: ...
+
+    def purge_request_keys(self, created_before: datetime, limit: int) -> int: ...
+
+    def check_conservation(self) -> tuple[list[str], int]: ...
+
+    def sequence_events(self) -> int: ...
+
+    def events_after(self, cursor: int, limit: int) -> list[FeedEvent]: ...
+
+
+_ORDER_METHODS = tuple(
+    name for name in vars(OrderStore) if not name.startswith("_") and callable(getattr(OrderStore, name))
+)
+
+
+def order_store(store: object) -> OrderStore:
+    """``store`` seen as an order store (duck-typed, like ``rule_set_store``: wrappers such as
+    InstrumentedStore delegate by attribute); TypeError when it keeps no orders."""
+    missing = [name for name in _ORDER_METHODS if not hasattr(store, name)]
+    if missing:
+        raise TypeError(f"{type(store).__name__} keeps no orders (lacks {', '.join(missing)})")
+    return cast(OrderStore, store)

@@ -18,6 +18,8 @@ from engine import limits
 from engine.availability import StockLevels
 from engine.errors import FieldViolation, InvalidInputError, Violations
 from engine.model import InventoryPosition, Item, Node, NodeType
+from engine.orders.records import HELD, RELEASED
+from engine.orders.shortfall import Claim, take_back
 from engine.promise.model import (
     CarrierService,
     NodeSchedule,
@@ -26,7 +28,6 @@ from engine.promise.model import (
     serves_standard,
 )
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
-from engine.shortfall import Claim, take_back
 from server.errors import (
     InvalidRequestError,
     MissingStandardRateError,
@@ -47,7 +48,7 @@ from server.store.base import (
 from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
-from server.store.orders import HELD, RELEASED, OrderStoreMixin
+from server.store.orders import OrderStoreMixin
 from server.store.outbox import OutboxStoreMixin
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.store.rule_sets import RuleSetStoreMixin
@@ -585,7 +586,7 @@ class SqlStore(
                 # inventory.reserved is the sum of the holds (CheckConservation says where it is not).
                 raise StoreError(f"{sku}@{node_id}: reserved is not backed by holds; run CheckConservation")
             for claim, units in taken[key]:
-                self.release_units(tx, claim.order_id, claim.line_id, node_id, sku, units, now)
+                self._release_units(tx, claim.order_id, claim.line_id, node_id, sku, units, now)
                 per_order[claim.order_id].append([claim.line_id, node_id, units])
         for order_id in sorted(per_order):
             payload = {"holds": per_order[order_id], "reason": "stock at the node no longer covers the holds"}

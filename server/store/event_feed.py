@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from server.store.base import FeedEvent
 
 if TYPE_CHECKING:
     from server.store.sql import Tx
@@ -25,16 +26,6 @@ T = TypeVar("T")
 
 # Events numbered per transaction: bounds the time the numbering lock is held.
 SEQUENCE_BATCH = 5000
-
-
-@dataclass(frozen=True, slots=True)
-class FeedEvent:
-    seq: int
-    id: int
-    order_id: str
-    type: str
-    payload: str
-    created_at: datetime
 
 
 class EventFeedMixin(ABC):

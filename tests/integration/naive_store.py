@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.decision import AllocationLine
+from engine.orders.records import NewOrder, summed
 from server.errors import ReservationConflict
 from server.store.base import RequestKey
-from server.store.orders import NewOrder, Respond, summed
 from server.store.postgres import PostgresStore
 from server.store.sqlite import SqliteStore
 
@@ -34,13 +34,13 @@ READ_TO_WRITE_S = 0.003  # the time an application spends between its read and i
 
 class NaiveReservations(_Base):
     def allocate_order(
-        self, key: RequestKey, new: NewOrder, allocations: Sequence[AllocationLine], now: datetime, respond: Respond
+        self, key: RequestKey, new: NewOrder, allocations: Sequence[AllocationLine], now: datetime, attachment: bytes
     ) -> bytes:
         wanted = summed(allocations)
         skus = sorted({sku for (sku, _), _ in wanted})
         _seen.positions = {(p.sku, p.node_id): p for p in self.get_availability(skus, now=now)}
         time.sleep(READ_TO_WRITE_S)
-        return super().allocate_order(key, new, allocations, now, respond)
+        return super().allocate_order(key, new, allocations, now, attachment)
 
     def _reserve(
         self,

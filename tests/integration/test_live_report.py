@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.orders.records import NewOrder
 from server.cli.main import main
 from server.store.base import RequestKey, Store
-from server.store.orders import NewOrder
 from tests.integration.conftest import ServerFactory
 from tests.integration.helpers import T0
 from tests.integration.orders_helpers import Client, allocate, order, serve_orders
@@ -61,7 +61,7 @@ def _history(client: Client, store: Store) -> None:
                  "rs-7", json.dumps(summary, sort_keys=True), "d-O4"),
         [],
         client.clock() + timedelta(minutes=30),
-        lambda record: b"",
+        b"",
     )  # fmt: skip
     client.clock.advance(hours=1)
     orders.Allocate(allocate(order("AT-UNTIL", ("A", 1)), hold_ms=DAY))  # the window is [since, until)

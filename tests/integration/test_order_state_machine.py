@@ -1,7 +1,7 @@
 """A seeded random walk over the lifecycle on the real store, over real gRPC.
 
 After every step: conservation holds; the stored state is the one the quantities imply
-(engine.lifecycle.derive_state); a refused call changed nothing; and stock is accounted for
+(engine.orders.lifecycle.derive_state); a refused call changed nothing; and stock is accounted for
 (on hand = initial - shipped + restocked, per SKU). Conservation includes that a released order
 holds nothing that can expire.
 """
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from engine.lifecycle import LineQuantities, derive_state
+from engine.orders.lifecycle import LineQuantities, derive_state
 from server.api.proto import network_pb2, orders_pb2
 from server.store.base import Store
 from tests.integration.conftest import ServerFactory

@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from engine import limits
-from engine.lifecycle import OrderState
+from engine.orders.lifecycle import OrderState
 from server.api.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc
 from tests.integration.conftest import Api
 from tests.integration.helpers import violations

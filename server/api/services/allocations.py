@@ -1,15 +1,58 @@
-"""What an allocation stores as its answer: the decision's summary and the response bytes a replay returns."""
+"""One way to persist an allocation: decide, reserve and store in one transaction, decide again
+when the reservation race is lost.
+
+Every caller that turns a decision into reservations goes through ``Allocator``: Allocate and
+AllocateBatch for a new order (``new_order``), Reallocate, ReleaseHold, re-sourcing of
+backorders and healing for an existing one (``existing_order``). Both share ``with_retries``,
+the one loop over lost races (ReservationConflict: another call took the stock, or changed the
+order, between the decision and the write), and ``sub_order``, the one conversion of an order's
+stored request into the units still to source. The store keeps the answer (the order after the
+write, and the decision attached as bytes); ``allocate_response`` builds the gRPC response from
+it, on the first call and on every replay alike.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TypeVar
 
+from engine.decision import AllocationLine
+from engine.directives import Exclusion
+from engine.model import Order
+from engine.orders import answers
+from engine.orders.changes import Sourced
+from engine.orders.lifecycle import Action
+from engine.orders.records import NewOrder, OrderRecord
+from server.api.decider import Outcome
 from server.api.order_proto import order_view
 from server.api.proto import orders_pb2, sourcing_pb2
-from server.store.orders import OrderRecord
+from server.api.services.deps import ServiceDeps
+from server.errors import AllocationAborted, ReservationConflict
+from server.store.base import OrderStore, Plan, RequestKey, order_store
 
 MAX_HOLD_MS = 30 * 24 * 3600 * 1000  # a hold longer than 30 days is a mistake, not a reservation
+DEFAULT_HOLD_MS = 15 * 60 * 1000
+# A lost race means another order took the stock between reading and reserving: decide again
+# on fresh availability. Each attempt costs a decision; past this many the caller retries.
+MAX_ATTEMPTS = 5
+# The rule id a node that rejected units carries in decisions (explanations, fired rules).
+REALLOCATE_RULE = "reallocate"
+
+T = TypeVar("T")
+
+
+def with_retries(order_id: str, attempt: Callable[[], T], attempts: int = MAX_ATTEMPTS) -> T:
+    """``attempt()`` until it does not lose a race; AllocationAborted after ``attempts`` losses."""
+    for _ in range(attempts):
+        try:
+            return attempt()
+        except ReservationConflict:
+            continue
+    raise AllocationAborted(order_id, MAX_ATTEMPTS)
 
 
 def decision_summary(decision: sourcing_pb2.Decision) -> str:
@@ -33,33 +76,167 @@ def decision_summary(decision: sourcing_pb2.Decision) -> str:
     )
 
 
-def order_response(record: OrderRecord) -> bytes:
-    return orders_pb2.OrderResponse(order=order_view(record)).SerializeToString(deterministic=True)
+def order_response(stored: bytes) -> orders_pb2.OrderResponse:
+    """The OrderResponse of an answer the store kept (engine.orders.answers), first call or replay."""
+    answer = answers.unpack(stored)
+    if answer is None:  # stored whole by an earlier release
+        return orders_pb2.OrderResponse.FromString(stored)
+    return orders_pb2.OrderResponse(order=order_view(answer.record))
 
 
-class AllocateResponder:
-    """``allocate_response`` that keeps the message it built: the handler returns it as is
-    instead of parsing the stored bytes back (a replay still parses what was stored)."""
-
-    def __init__(self, decision: sourcing_pb2.Decision) -> None:
-        self._decision = decision
-        self._built: tuple[bytes, orders_pb2.AllocateResponse] | None = None
-
-    def __call__(self, record: OrderRecord) -> bytes:
-        message = orders_pb2.AllocateResponse(order=order_view(record), decision=self._decision)
-        stored = message.SerializeToString(deterministic=True)
-        self._built = (stored, message)
-        return stored
-
-    def message_for(self, stored: bytes) -> orders_pb2.AllocateResponse:
-        if self._built is not None and self._built[0] is stored:
-            return self._built[1]
+def allocate_response(stored: bytes) -> orders_pb2.AllocateResponse:
+    """The AllocateResponse of an answer the store kept: the order, and the decision attached."""
+    answer = answers.unpack(stored)
+    if answer is None:  # stored whole by an earlier release
         return orders_pb2.AllocateResponse.FromString(stored)
+    decision = sourcing_pb2.Decision.FromString(answer.attachment)
+    return orders_pb2.AllocateResponse(order=order_view(answer.record), decision=decision)
 
 
-def allocate_response(decision: sourcing_pb2.Decision) -> Callable[[OrderRecord], bytes]:
-    def respond(record: OrderRecord) -> bytes:
-        response = orders_pb2.AllocateResponse(order=order_view(record), decision=decision)
-        return response.SerializeToString(deterministic=True)
+def decision_bytes(decision: sourcing_pb2.Decision) -> bytes:
+    """What an allocation attaches to its stored answer."""
+    return decision.SerializeToString(deterministic=True)
 
-    return respond
+
+def sub_order(original: Order, units: Mapping[str, int]) -> Order:
+    """``original`` (an order's stored request) cut to ``units`` per line: what is still to source.
+    ``units`` must name a line of it (an order has at least one line)."""
+    lines = tuple(replace(x, qty=units[x.line_id]) for x in original.lines if x.line_id in units)
+    return replace(original, lines=lines)
+
+
+def line_exclusions(record: OrderRecord, extra: Mapping[str, str] | None = None, reason: str = "") -> list[Exclusion]:
+    """One exclusion per line: the nodes that rejected its units before, plus ``extra`` (line id
+    to the node rejecting it now). A line is never sourced again from a node that rejected it."""
+    extra = extra or {}
+    found = []
+    for line in record.lines:
+        nodes = set(line.excluded_nodes)
+        if line.line_id in extra:
+            nodes.add(extra[line.line_id])
+        if nodes:
+            found.append(
+                Exclusion(
+                    rule_id=REALLOCATE_RULE,
+                    node_ids=frozenset(nodes),
+                    line_ids=frozenset({line.line_id}),
+                    reason=reason or "rejected units of this line before",
+                )
+            )
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Resourcing:
+    """What sourcing part of an existing order is for, as read from the order (``prepare``)."""
+
+    action: Action  # the transition checked against the order's state
+    units: Mapping[str, int]  # line id to the units to source; none: nothing is decided
+    exclusions: list[Exclusion]  # nodes the decision may not use
+    plan: Callable[[Sourced], Plan]  # the order's change, once the decision is known
+    hold_ms: int
+    skip_empty: bool = False  # healing: store nothing when nothing (or only a rule hold) came back
+
+
+class Allocator:
+    """Decides, reserves and stores allocations for the order services (see the module)."""
+
+    def __init__(self, deps: ServiceDeps) -> None:
+        self._deps = deps
+        self._store: OrderStore = order_store(deps.store)
+
+    def new_order(
+        self,
+        key: RequestKey,
+        order: Order,
+        request_json: str,
+        hold_ms: int,
+        time_limit_ms: Callable[[], int],
+        started: float,
+        first: tuple[Outcome, datetime] | None = None,
+    ) -> bytes:
+        """Decide ``order`` and store it with its reservations; the stored answer. ``first``: a
+        decision made already (AllocateBatch's joint one) for the first attempt; a lost race then
+        decides alone, as Allocate does, up to MAX_ATTEMPTS times."""
+        tried: list[tuple[Outcome, datetime]] = [first] if first is not None else []
+
+        def attempt() -> bytes:
+            if tried:
+                outcome, now = tried.pop()
+            else:
+                now = self._deps.clock()
+                outcome = self._deps.decider.decide(order, time_limit_ms=time_limit_ms(), now=now)
+            decision = outcome.to_proto(self._deps.config.currency, started)
+            # A rule hold stops automatic allocation: the order waits, HELD, for a person.
+            holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
+            new = NewOrder(
+                order_id=order.order_id,
+                request=request_json,
+                lines=tuple((line.line_id, line.sku, line.qty) for line in order.lines),
+                hold_ms=hold_ms,
+                rule_set_version=outcome.decision.rule_set_version,
+                decision=decision_summary(decision),
+                decision_id=decision.decision_id,
+                holds=holds,
+                priority=order.priority,
+            )
+            allocations = () if holds else outcome.decision.allocations
+            return self._store.allocate_order(key, new, allocations, now, decision_bytes(decision))
+
+        return with_retries(order.order_id, attempt, MAX_ATTEMPTS + len(tried))
+
+    def existing_order(
+        self,
+        order_id: str,
+        key_for: Callable[[OrderRecord], RequestKey],
+        prepare: Callable[[OrderRecord], Resourcing],
+        time_limit_ms: Callable[[], int],
+        started: float,
+    ) -> bytes | None:
+        """Source part of a stored order again and reserve it with a compare-and-set on the order's
+        version; the stored answer, or None when ``skip_empty`` and nothing could be sourced.
+
+        Each attempt reads the order afresh: its key (healing keys by version), a replay, then
+        ``prepare`` (which checks the request against the order and raises when it cannot apply).
+        """
+
+        def attempt() -> bytes | None:
+            now = self._deps.clock()
+            record = self._store.get_order(order_id, now)
+            key = key_for(record)
+            stored = self._store.replay(key)
+            if stored is not None:
+                return stored
+            what = prepare(record)
+            allocations: tuple[AllocationLine, ...] = ()
+            decision = sourcing_pb2.Decision(decision_id=str(uuid.uuid4()))
+            if what.units:
+                original = self._deps.decider.stored_order(record.request)
+                outcome = self._deps.decider.decide(
+                    sub_order(original, what.units),
+                    time_limit_ms=time_limit_ms(),
+                    now=now,
+                    extra_exclusions=what.exclusions,
+                )
+                # Healing is automatic: a rule that now holds the order keeps it for a person.
+                if what.skip_empty and outcome.decision.holds:
+                    return None
+                allocations = tuple(outcome.decision.allocations)
+                if what.skip_empty and not any(a.qty > 0 for a in allocations):
+                    return None
+                decision = outcome.to_proto(self._deps.config.currency, started)
+            elif what.skip_empty:
+                return None
+            sourced = Sourced(allocations, what.hold_ms, decision.decision_id, decision.rule_set_version)
+            stored, _ = self._store.mutate_order(
+                key,
+                order_id,
+                what.action,
+                now,
+                what.plan(sourced),
+                decision_bytes(decision),
+                expected_version=record.version,
+            )
+            return stored
+
+        return with_retries(order_id, attempt)

@@ -24,9 +24,8 @@ would: the orders committed so far stay stored, and the retried batch replays th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import grpc
 from google.protobuf import json_format
@@ -37,18 +36,15 @@ from engine.decision import SolveStatus
 from engine.errors import InvalidInputError
 from engine.model import Order
 from server.api import convert
-from server.api.decider import Decider, Outcome
-from server.api.order_proto import order_view, request_hash
+from server.api.decider import Decider
+from server.api.order_proto import request_hash
 from server.api.proto import orders_pb2, sourcing_pb2
-from server.api.services.allocations import MAX_HOLD_MS, decision_summary
+from server.api.services.allocations import DEFAULT_HOLD_MS, MAX_HOLD_MS, Allocator, allocate_response
 from server.api.services.deps import ServiceDeps
-from server.api.services.resourcing import DEFAULT_HOLD_MS
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.api.status import to_status
 from server.deadline import DeadlineExceeded
-from server.errors import ReservationConflict
-from server.store.base import RequestKey
-from server.store.orders import NewOrder, OrderRecord, OrderStoreMixin
+from server.store.base import OrderStore, RequestKey
 
 _STATUS = {status: getattr(sourcing_pb2, f"SOLVE_STATUS_{status.value}") for status in SolveStatus}
 
@@ -65,10 +61,10 @@ class BatchAllocation:
     """OrderService's AllocateBatch (mixed into it; uses its deps, store and Allocate)."""
 
     _deps: ServiceDeps
-    _store: OrderStoreMixin
+    _store: OrderStore
+    _allocator: Allocator
     _decider: Decider
     _currency: str
-    Allocate: Callable[[orders_pb2.AllocateRequest, grpc.ServicerContext], orders_pb2.AllocateResponse]
 
     def AllocateBatch(
         self, request: orders_pb2.AllocateBatchRequest, context: grpc.ServicerContext
@@ -96,11 +92,17 @@ class BatchAllocation:
         outcomes, batch = self._decider.decide_batch([p.order for p in pending], time_limit_ms=limit, now=now)
         for item, outcome in zip(pending, outcomes, strict=True):
             try:
-                try:
-                    answer = self._store_one(item, outcome, now, started)
-                except ReservationConflict:  # its joint plan is stale: decided again alone
-                    answer = self.Allocate(item.request, context)
-                results[item.index].response.CopyFrom(answer)
+                # A lost race makes its joint plan stale: it is then decided again alone, as Allocate does.
+                stored = self._allocator.new_order(
+                    item.key,
+                    item.order,
+                    json_format.MessageToJson(item.request.order, indent=None, sort_keys=True),
+                    item.request.hold_ms or DEFAULT_HOLD_MS,
+                    lambda: solver_time_limit_ms(0, self._deps.config.solver_time_limit_ms, context),
+                    started,
+                    first=(outcome, now),
+                )
+                results[item.index].response.CopyFrom(allocate_response(stored))
             except DeadlineExceeded:
                 raise  # the call is past its deadline: no later order may be written either
             except Exception as error:
@@ -131,39 +133,12 @@ class BatchAllocation:
                 key = RequestKey(entry.request_key, "Allocate", request_hash("Allocate", entry))
                 stored = self._store.replay(key)
                 if stored is not None:
-                    results[i].response.ParseFromString(stored)
+                    results[i].response.CopyFrom(allocate_response(stored))
                     continue
                 pending.append(_Pending(i, entry, key, self._decider.order_from_proto(entry.order, new=True)))
             except Exception as error:
                 results[i].error.CopyFrom(_error(error, i))
         return pending
-
-    def _store_one(
-        self, item: _Pending, outcome: Outcome, now: datetime, started: float
-    ) -> orders_pb2.AllocateResponse:
-        """Reserve and store one order of the batch as Allocate does; a lost race raises."""
-        decision = outcome.to_proto(self._currency, started)
-        holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
-        order = item.order
-        new = NewOrder(
-            order_id=order.order_id,
-            request=json_format.MessageToJson(item.request.order, indent=None, sort_keys=True),
-            lines=tuple((line.line_id, line.sku, line.qty) for line in order.lines),
-            hold_ms=item.request.hold_ms or DEFAULT_HOLD_MS,
-            rule_set_version=outcome.decision.rule_set_version,
-            decision=decision_summary(decision),
-            decision_id=decision.decision_id,
-            holds=holds,
-            priority=order.priority,
-        )
-        allocations = () if holds else outcome.decision.allocations
-
-        def respond(record: OrderRecord) -> bytes:
-            message = orders_pb2.AllocateResponse(order=order_view(record), decision=decision)
-            return message.SerializeToString(deterministic=True)
-
-        stored = self._store.allocate_order(item.key, new, allocations, now, respond)
-        return orders_pb2.AllocateResponse.FromString(stored)
 
 
 def _check_distinct(c: convert.Collector, entries: Sequence[orders_pb2.AllocateRequest]) -> None:

@@ -1,6 +1,6 @@
 """OrderService: allocate, then carry the order through its lifecycle. A thin shell.
 
-Deciding is server.api.decider's; the state machine is engine.lifecycle's; every write is one
+Deciding is server.api.decider's; the state machine is engine.orders.lifecycle's; every write is one
 store transaction (server.store.orders). Mutating calls replay a stored response for a known
 request key before doing any work, and the transaction checks the key again, so a duplicate
 racing the first call still gets the first call's response.
@@ -8,43 +8,46 @@ racing the first call still gets the first call's response.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from engine import lifecycle, limits
-from engine.decision import AllocationLine
+from engine import limits
 from engine.errors import FieldViolation, InvalidInputError
-from engine.lifecycle import Action, OrderState
 from engine.model import id_problem
 from engine.network import NetworkSnapshot
+from engine.orders import changes
+from engine.orders.lifecycle import Action, OrderState
+from engine.orders.records import OrderRecord
 from engine.returns import ReturnRoute, receiving_node
 from server.api import convert
 from server.api.decider import Decider
 from server.api.order_proto import fill_event, hold_reason, order_view, request_hash, state_from_proto, state_to_proto
 from server.api.proto import orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.api.services.allocations import (
+    DEFAULT_HOLD_MS,
     MAX_HOLD_MS,
-    AllocateResponder,
+    Allocator,
+    Resourcing,
     allocate_response,
-    decision_summary,
+    line_exclusions,
     order_response,
+    sub_order,
 )
 from server.api.services.batch import BatchAllocation
 from server.api.services.deps import ServiceDeps
 from server.api.services.reoptimize import PendingReoptimization
-from server.api.services.resourcing import DEFAULT_HOLD_MS, MAX_ATTEMPTS, Resource, Resourcer, line_exclusions
+from server.api.services.resourcing import Resource, Resourcer
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
-from server.errors import AllocationAborted, InvalidRequestError, ReservationConflict
-from server.store.base import RequestKey
-from server.store.orders import RELEASED, LineRecord, NewOrder, OrderFilter, OrderRecord, OrderStoreMixin, TimeWindow
+from server.errors import InvalidRequestError
+from server.store.base import OrderFilter, RequestKey, TimeWindow, order_store
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.sweeper import start_sweeper
 
@@ -63,11 +66,6 @@ QUEUED_STATES = (
 )
 
 LineTargets = list[tuple[str, int]]
-
-
-def order_store(store: Any) -> OrderStoreMixin:
-    """The store's order methods (every SqlStore has them; test doubles may proxy them)."""
-    return cast(OrderStoreMixin, store)
 
 
 def _key(c: convert.Collector, method: str, request: Message) -> RequestKey:
@@ -101,17 +99,6 @@ def _bad(field: str, description: str) -> InvalidInputError:
     return InvalidInputError(FieldViolation(field, description))
 
 
-def _nothing_to_cancel(line: LineRecord, cancellable: int, released: bool) -> str:
-    if released and cancellable < line.quantities.open:
-        return (
-            f"line {line.line_id!r} has {cancellable} units waiting for stock to cancel;"
-            " the others are handed to fulfillment"
-        )
-    if cancellable == 0:
-        return f"line {line.line_id!r} has no open units left to cancel"
-    return f"line {line.line_id!r} has only {cancellable} open units"
-
-
 class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.OrderServiceServicer):  # type: ignore[misc]
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
@@ -119,6 +106,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         self._decider: Decider = deps.decider
         self._currency = deps.config.currency
         self._resourcer = Resourcer(deps)
+        self._allocator = Allocator(deps)
         # One sweeper per server process, living as long as its services (ended by deps.stopping).
         retention = deps.config.request_key_retention_hours
         self._sweeper = start_sweeper(
@@ -152,32 +140,15 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         order = self._decider.order_from_proto(request.order, new=True)
         hold_ms = request.hold_ms or DEFAULT_HOLD_MS
         request_json = json_format.MessageToJson(request.order, indent=None, sort_keys=True)
-        for _ in range(MAX_ATTEMPTS):
-            now = self._now()
-            limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
-            outcome = self._decider.decide(order, time_limit_ms=limit, now=now)
-            decision = outcome.to_proto(self._currency, started)
-            # A rule hold stops automatic allocation: the order waits, HELD, for a person.
-            holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
-            new = NewOrder(
-                order_id=order.order_id,
-                request=request_json,
-                lines=tuple((line.line_id, line.sku, line.qty) for line in order.lines),
-                hold_ms=hold_ms,
-                rule_set_version=outcome.decision.rule_set_version,
-                decision=decision_summary(decision),
-                decision_id=decision.decision_id,
-                holds=holds,
-                priority=order.priority,
-            )
-            allocations = () if holds else outcome.decision.allocations
-            respond = AllocateResponder(decision)
-            try:
-                stored = self._store.allocate_order(key, new, allocations, now, respond)
-            except ReservationConflict:
-                continue
-            return respond.message_for(stored)
-        raise AllocationAborted(order.order_id, MAX_ATTEMPTS)
+        stored = self._allocator.new_order(
+            key,
+            order,
+            request_json,
+            hold_ms,
+            lambda: solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context),
+            started,
+        )
+        return allocate_response(stored)
 
     # --- reads -------------------------------------------------------------------------
 
@@ -232,16 +203,15 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
     # --- transitions -------------------------------------------------------------------
 
     def _mutate(
-        self,
-        key: RequestKey,
-        order_id: str,
-        action: Action,
-        change: Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]],
-    ) -> orders_pb2.OrderResponse:
+        self, key: RequestKey, order_id: str, action: Action, plan: Callable[[OrderRecord], changes.OrderChange]
+    ) -> tuple[orders_pb2.OrderResponse, changes.OrderChange | None]:
+        """Apply ``plan`` (a pure function of the order) in one store transaction; the response and
+        the change applied (None on a replay)."""
         stored = self._store.replay(key)
+        change = None
         if stored is None:
-            stored = self._store.mutate_order(key, order_id, action, self._now(), change, order_response)
-        return orders_pb2.OrderResponse.FromString(stored)
+            stored, change = self._store.mutate_order(key, order_id, action, self._now(), plan)
+        return order_response(stored), change
 
     def Cancel(self, request: orders_pb2.CancelRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
         c = convert.Collector()
@@ -250,39 +220,10 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         targets = _targets(c, request.lines)
         convert.check_text(c, "reason", request.reason, limits.MAX_TEXT_LENGTH)
         c.raise_if_any()
-        now = self._now()
-        freed: set[str] = set()  # SKUs whose holds this cancel gave back
-
-        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
-            freed.clear()  # a retried transaction starts over
-            chosen = targets or [(line.line_id, 0) for line in record.lines]
-            done = []
-            for i, (line_id, qty) in enumerate(chosen):
-                line = record.line(line_id, f"lines[{i}].line_id")
-                open_units = lifecycle.cancellable(line.quantities, record.state, record.released)
-                units = qty or open_units
-                if targets and (units == 0 or units > open_units):  # a line named must have units to cancel
-                    raise _bad(f"lines[{i}].qty", _nothing_to_cancel(line, open_units, record.released))
-                if units == 0:
-                    continue
-                # Units waiting for stock go first; then holds, freeing stock for others.
-                from_holds = max(0, units - line.quantities.backordered)
-                for hold in (h for h in record.reservations if h.line_id == line_id):
-                    take = min(hold.qty, from_holds)
-                    if take:
-                        self._store.release_units(tx, record.order_id, line_id, hold.node_id, hold.sku, take, now)
-                        from_holds -= take
-                        freed.add(hold.sku)
-                self._store.add_line_counts(tx, record.order_id, line_id, cancelled=units)
-                done.append([line_id, units])
-            if not done:  # the whole order, with nothing left that may be cancelled
-                detail = f"order {record.order_id!r} is {record.state.value}: nothing is left to cancel"
-                raise lifecycle.TransitionError(record.order_id, record.state, Action.CANCEL, detail)
-            return "CANCELLED", {"lines": done, "reason": request.reason}
-
-        response = self._mutate(key, request.order_id, Action.CANCEL, change)
-        if freed:  # the cancel is durable; units it freed go to orders waiting for them
-            self._resourcer.heal_after_commit(freed)
+        plan = functools.partial(changes.cancel, targets=targets, reason=request.reason)
+        response, change = self._mutate(key, request.order_id, Action.CANCEL, plan)
+        if change is not None and change.freed_skus:  # durable; units it freed go to orders waiting for them
+            self._resourcer.heal_after_commit(change.freed_skus)
         return response
 
     def Release(self, request: orders_pb2.ReleaseRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
@@ -290,19 +231,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         key = _key(c, "Release", request)
         convert.check_id(c, "order_id", request.order_id)
         c.raise_if_any()
-        now = self._now()
-
-        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
-            handed = [h for h in record.reservations if h.state != RELEASED]
-            lifecycle.require_release(record.order_id, record.state, sum(h.qty for h in handed))
-            self._store.mark_released(tx, record.order_id, now)
-            # What fulfillment now holds; units still waiting are handed over when found.
-            return "RELEASED", {
-                "holds": [[h.line_id, h.node_id, h.qty] for h in handed],
-                "waiting": [[x.line_id, n] for x in record.lines if (n := x.quantities.backordered) > 0],
-            }
-
-        return self._mutate(key, request.order_id, Action.RELEASE, change)
+        return self._mutate(key, request.order_id, Action.RELEASE, changes.release)[0]
 
     def ConfirmShipment(
         self, request: orders_pb2.ConfirmShipmentRequest, context: grpc.ServicerContext
@@ -313,27 +242,8 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         convert.check_id(c, "node_id", request.node_id)
         targets = _targets(c, request.lines)
         c.raise_if_any()
-        now = self._now()
-
-        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
-            held = {h.line_id: h for h in record.reservations if h.node_id == request.node_id}
-            chosen = targets or [(line_id, 0) for line_id in sorted(held)]
-            if not chosen:
-                raise _bad("node_id", f"order {record.order_id!r} holds nothing at {request.node_id!r}")
-            shipped: list[tuple[str, int]] = []
-            for i, (line_id, qty) in enumerate(chosen):
-                record.line(line_id, f"lines[{i}].line_id")
-                hold = held.get(line_id)
-                available = hold.qty if hold is not None else 0
-                units = qty or available
-                if hold is None or units > available:
-                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} holds {available} units at {request.node_id!r}")
-                self._store.ship_units(tx, record.order_id, line_id, request.node_id, hold.sku, units, now)
-                shipped.append((line_id, units))
-            shipment_id = self._store.insert_shipment(tx, record.order_id, request.node_id, shipped, now)
-            return "SHIPPED", {"shipment_id": shipment_id, "node_id": request.node_id, "lines": shipped}
-
-        return self._mutate(key, request.order_id, Action.SHIP, change)
+        plan = functools.partial(changes.ship, node_id=request.node_id, targets=targets, shipment_id=uuid.uuid4().hex)
+        return self._mutate(key, request.order_id, Action.SHIP, plan)[0]
 
     def Return(self, request: orders_pb2.ReturnRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
         c = convert.Collector()
@@ -358,39 +268,15 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         # for returns allow (engine/returns.py), else the node that last shipped the line. Chosen
         # before the transaction: the ship-to never changes, and geocoding reads the catalogue.
         route = None if request.node_id else self._return_route(snapshot, request.order_id, targets, now)
-        chosen = route.node_id if route is not None else ""
-
-        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
-            returned = []
-            back = {x.line_id: x.quantities for x in record.lines}  # the lines as this return leaves them
-            for i, (line_id, qty) in enumerate(targets):
-                line = record.line(line_id, f"lines[{i}].line_id")
-                returnable = line.shipped - line.returned
-                units = qty or returnable
-                if units == 0 or units > returnable:
-                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} has {returnable} shipped units not yet returned")
-                node_id = (
-                    request.node_id
-                    or chosen
-                    or next(s.node_id for s in reversed(record.shipments) if any(x[0] == line_id for x in s.lines))
-                )
-                if restock:
-                    self._store.restock(tx, node_id, line.sku, units, now)
-                self._store.add_line_counts(tx, record.order_id, line_id, returned=units)
-                returned.append([line_id, units, node_id])
-                back[line_id] = replace(line.quantities, returned=line.returned + units)
-            shipments = [(s.shipment_id, s.lines) for s in record.shipments if s.state != "RETURNED"]
-            done = lifecycle.returned_shipments(shipments, back)
-            self._store.mark_shipments_returned(tx, record.order_id, done, now)
-            payload: dict[str, Any] = {"lines": returned, "restocked": restock}
-            if done:
-                payload["shipments_returned"] = done
-            if route is not None and route.fired_rules:  # the audit trail says which rules routed it
-                payload["rules"] = list(route.fired_rules)
-                payload["rule_set_version"] = route.rule_set_version
-            return "RETURNED", payload
-
-        response = self._mutate(key, request.order_id, Action.RETURN, change)
+        plan = functools.partial(
+            changes.return_units,
+            targets=targets,
+            restock=restock,
+            node_id=request.node_id or (route.node_id if route is not None else ""),
+            rules=route.fired_rules if route is not None else (),
+            rule_set_version=route.rule_set_version if route is not None else "",
+        )
+        response, _ = self._mutate(key, request.order_id, Action.RETURN, plan)
         if restock:  # restocked units are stock arriving: orders waiting for them may heal
             self._resourcer.heal_after_commit({line.sku for line in response.order.lines})
         return response
@@ -402,15 +288,10 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         None when nothing qualifies (or the request is wrong: the transaction then says how)."""
         record = self._store.get_order(order_id, now)
         order = self._decider.stored_order(record.request)
-        units: dict[str, int] = {}
-        for line_id, qty in targets:
-            line = next((x for x in record.lines if x.line_id == line_id), None)
-            if line is not None:
-                units[line_id] = units.get(line_id, 0) + (qty or line.shipped - line.returned)
-        lines = tuple(replace(x, qty=units[x.line_id]) for x in order.lines if units.get(x.line_id, 0) > 0)
-        if not lines:
+        units = {line_id: n for line_id, n in changes.returned_units(record, targets).items() if n > 0}
+        if not any(x.line_id in units for x in order.lines):
             return None
-        returned = replace(order, lines=lines)
+        returned = sub_order(order, units)
         return receiving_node(snapshot, returned, self._deps.rules.return_directives_for(returned, snapshot))
 
     def Reallocate(
@@ -429,88 +310,32 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
             done = self._resourcer.resource(request.order_id, lambda _: key, what, limit)
             assert done is not None  # only healing skips
-            return orders_pb2.AllocateResponse.FromString(done)
-        stored = self._store.replay(key)
-        if stored is not None:
-            return orders_pb2.AllocateResponse.FromString(stored)
-        for _ in range(MAX_ATTEMPTS):
-            now = self._now()
-            record = self._store.get_order(request.order_id, now)
-            lifecycle.require(record.order_id, record.state, Action.REALLOCATE)
-            held = {h.line_id: h.qty for h in record.reservations if h.node_id == request.node_id}
-            chosen = targets or sorted(held.items())
-            if not chosen:
-                raise _bad("node_id", f"order {record.order_id!r} holds nothing at {request.node_id!r}")
-            moves: dict[str, int] = {}
-            for i, (line_id, qty) in enumerate(chosen):
-                record.line(line_id, f"lines[{i}].line_id")
-                units = qty or held.get(line_id, 0)
-                if units == 0 or units > held.get(line_id, 0):
-                    raise _bad(f"lines[{i}].qty", f"line {line_id!r} holds {held.get(line_id, 0)} units there")
-                moves[line_id] = units
-            original = self._decider.stored_order(record.request)
-            sub_order = replace(
-                original,
-                lines=tuple(replace(line, qty=moves[line.line_id]) for line in original.lines if line.line_id in moves),
-            )
+            return allocate_response(done)
+        reason = request.reason or "reallocated away from this node"
+
+        def prepare(record: OrderRecord) -> Resourcing:
+            moves = changes.reallocation_moves(record, request.node_id, targets)
             # This node, and every node that rejected units of a moved line before, stays away.
             rejected = {line_id: request.node_id for line_id in moves}
-            exclusions = line_exclusions(record, rejected, request.reason or "reallocated away from this node")
-            limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
-            outcome = self._decider.decide(sub_order, time_limit_ms=limit, now=now, extra_exclusions=exclusions)
-            decision = outcome.to_proto(self._currency, started)
-            change = self._reallocation(request, moves, outcome.decision.allocations, decision, record.hold_ms, now)
-            try:
-                stored = self._store.mutate_order(
-                    key,
-                    record.order_id,
-                    Action.REALLOCATE,
-                    now,
-                    change,
-                    allocate_response(decision),
-                    expected_version=record.version,
-                )
-            except ReservationConflict:
-                continue
-            return orders_pb2.AllocateResponse.FromString(stored)
-        raise AllocationAborted(request.order_id, MAX_ATTEMPTS)
-
-    def _reallocation(
-        self,
-        request: orders_pb2.ReallocateRequest,
-        moves: dict[str, int],
-        allocations: Sequence[AllocationLine],
-        decision: sourcing_pb2.Decision,
-        hold_ms: int,
-        now: datetime,
-    ) -> Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]]:
-        def change(tx: Any, record: OrderRecord) -> tuple[str, dict[str, Any]]:
-            held = {h.line_id: h for h in record.reservations if h.node_id == request.node_id}
-            excluded: dict[str, list[str]] = {}
-            for line_id, units in moves.items():
-                hold = held.get(line_id)
-                if hold is None or hold.qty < units:  # a hold expired since the decision
-                    raise ReservationConflict(f"line {line_id!r} no longer holds {units} units there")
-                self._store.release_units(tx, record.order_id, line_id, request.node_id, hold.sku, units, now)
-                nodes = sorted({*record.line(line_id, "lines").excluded_nodes, request.node_id})
-                self._store.exclude_nodes(tx, record.order_id, line_id, nodes)
-                excluded[line_id] = nodes
-            # Units re-sourced for an order the warehouse already works are handed over too.
-            self._store.reserve_more(
-                tx, record.order_id, allocations, now, hold_ms or DEFAULT_HOLD_MS, hold_state=record.hold_state
+            return Resourcing(
+                action=Action.REALLOCATE,
+                units=moves,
+                exclusions=line_exclusions(record, rejected, reason),
+                plan=lambda sourced: functools.partial(
+                    changes.reallocate, node_id=request.node_id, moves=moves, sourced=sourced, reason=request.reason
+                ),
+                hold_ms=record.hold_ms or DEFAULT_HOLD_MS,
             )
-            return "REALLOCATED", {
-                "excluded_node": request.node_id,
-                "excluded_nodes": excluded,
-                "moved": sorted(moves.items()),
-                "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
-                "hold_state": record.hold_state,
-                "decision_id": decision.decision_id,
-                "rule_set_version": decision.rule_set_version,
-                "reason": request.reason,
-            }
 
-        return change
+        stored = self._allocator.existing_order(
+            request.order_id,
+            lambda _: key,
+            prepare,
+            lambda: solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context),
+            started,
+        )
+        assert stored is not None  # only healing skips
+        return allocate_response(stored)
 
     # --- the exception queue ------------------------------------------------------------
 
@@ -588,7 +413,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
         done = self._resourcer.resource(request.order_id, lambda _: key, what, limit)
         assert done is not None  # only healing skips
-        return orders_pb2.AllocateResponse.FromString(done)
+        return allocate_response(done)
 
     # --- the event feed -----------------------------------------------------------------
 

@@ -25,17 +25,17 @@ from engine.decision import AllocationLine
 from engine.directives import Exclusion
 from engine.errors import InvalidInputError
 from engine.model import Order
+from engine.orders.records import OrderRecord, held_allocations
 from engine.reoptimize import OrderChange, Reoptimization, Skip, SkipReason
 from server.api import convert
 from server.api.decider import Decider
 from server.api.order_proto import request_hash
 from server.api.proto import orders_pb2, sourcing_pb2
+from server.api.services.allocations import line_exclusions
 from server.api.services.deps import ServiceDeps
-from server.api.services.resourcing import line_exclusions
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
 from server.errors import HoldsNotMoved
-from server.store.base import RequestKey
-from server.store.orders import HoldsMove, OrderRecord, OrderStoreMixin, held_allocations
+from server.store.base import HoldsMove, OrderStore, RequestKey
 
 MAX_FILTER_NODES = 100  # a region's nodes, as ListOrders takes
 _SKIP = {reason: getattr(orders_pb2, f"REOPTIMIZE_SKIP_REASON_{reason.value}") for reason in SkipReason}
@@ -47,7 +47,7 @@ class PendingReoptimization:
     """OrderService's ReoptimizePending (mixed into it; uses its deps, store and decider)."""
 
     _deps: ServiceDeps
-    _store: OrderStoreMixin
+    _store: OrderStore
     _decider: Decider
     _currency: str
 

@@ -1,37 +1,30 @@
 """Sourcing an order's waiting units again: ReleaseHold, Reallocate of backorders, and healing.
 
-One routine for every caller that re-sources the units an order still waits for (all of them for
-a HELD order): read the order, decide just those units on fresh availability, reserve them with a
-compare-and-set on the order's version, and decide again if the race was lost (bounded).
+What is re-sourced is the units an order still waits for (all of them for a HELD order); how is
+the one way every allocation is persisted (server/api/services/allocations.py): read the order,
+decide just those units on fresh availability, reserve them with a compare-and-set on the order's
+version, and decide again if the race was lost (bounded).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from engine import lifecycle
-from engine.decision import AllocationLine
-from engine.directives import Exclusion
-from engine.lifecycle import Action
-from server.api.proto import sourcing_pb2
-from server.api.services.allocations import allocate_response
+from engine.orders import changes, lifecycle
+from engine.orders.lifecycle import Action
+from engine.orders.records import OrderRecord
+from server.api.services.allocations import DEFAULT_HOLD_MS, Allocator, Resourcing, line_exclusions
 from server.api.services.deps import ServiceDeps
 from server.deadline import without_deadline
-from server.errors import AllocationAborted, ReservationConflict
-from server.store.base import RequestKey
-from server.store.orders import OrderRecord, OrderStoreMixin
+from server.errors import AllocationAborted
+from server.store.base import OrderStore, RequestKey, order_store
 
-DEFAULT_HOLD_MS = 15 * 60 * 1000
-# A lost race means another order took the stock between reading and reserving: decide again
-# on fresh availability. Each attempt costs a decision; past this many the caller retries.
-MAX_ATTEMPTS = 5
 # Healing runs inside the UpdateInventory call that brought the stock: bounded so that call stays
 # fast. Orders beyond it heal on the next update of their SKUs (or by Reallocate). It looks past
 # waiting orders the new stock cannot serve (all-or-nothing ones it cannot fill, lines barred
@@ -40,9 +33,6 @@ MAX_ATTEMPTS = 5
 HEAL_MAX_ORDERS = 20
 HEAL_MAX_EXAMINED = 100
 HEAL_TIME_LIMIT_MS = 200
-# The rule id a node that rejected units carries in decisions (explanations, fired rules).
-REALLOCATE_RULE = "reallocate"
-
 _log = logging.getLogger(__name__)
 
 
@@ -58,110 +48,38 @@ class Resource:
     skip_empty: bool = False  # record nothing when no unit could be sourced (healing)
 
 
-def line_exclusions(record: OrderRecord, extra: Mapping[str, str] | None = None, reason: str = "") -> list[Exclusion]:
-    """One exclusion per line: the nodes that rejected its units before, plus ``extra`` (line id
-    to the node rejecting it now). A line is never sourced again from a node that rejected it."""
-    extra = extra or {}
-    found = []
-    for line in record.lines:
-        nodes = set(line.excluded_nodes)
-        if line.line_id in extra:
-            nodes.add(extra[line.line_id])
-        if nodes:
-            found.append(
-                Exclusion(
-                    rule_id=REALLOCATE_RULE,
-                    node_ids=frozenset(nodes),
-                    line_ids=frozenset({line.line_id}),
-                    reason=reason or "rejected units of this line before",
-                )
-            )
-    return found
-
-
 class Resourcer:
     def __init__(self, deps: ServiceDeps) -> None:
         self._deps = deps
-        self._store: OrderStoreMixin = deps.store  # type: ignore[assignment]
+        self._store: OrderStore = order_store(deps.store)
+        self._allocator = Allocator(deps)
 
     def resource(
         self, order_id: str, key_for: Callable[[OrderRecord], RequestKey], what: Resource, time_limit_ms: int
     ) -> bytes | None:
-        """The stored AllocateResponse, or None when ``what.skip_empty`` and nothing could be sourced."""
-        started = time.perf_counter()
-        for _ in range(MAX_ATTEMPTS):
-            now = self._deps.clock()
-            record = self._store.get_order(order_id, now)
-            key = key_for(record)
-            stored = self._store.replay(key)
-            if stored is not None:
-                return stored
+        """The stored answer (an AllocateResponse's), or None when ``what.skip_empty`` and nothing
+        could be sourced."""
+
+        def prepare(record: OrderRecord) -> Resourcing:
             lifecycle.require(order_id, record.state, what.action)
-            waiting = {x.line_id: x.quantities.backordered for x in record.lines if x.quantities.backordered > 0}
-            original = self._deps.decider.stored_order(record.request)
-            sub_order = replace(
-                original,
-                lines=tuple(replace(x, qty=waiting[x.line_id]) for x in original.lines if x.line_id in waiting),
-            )
-            if not sub_order.lines:
-                allocations: Sequence[AllocationLine] = ()
-                outcome = None
-            else:
+            return Resourcing(
+                action=what.action,
+                units=changes.waiting_units(record),
                 # Never back to a node that rejected units of the line (Reallocate naming it).
-                exclusions = line_exclusions(record)
-                outcome = self._deps.decider.decide(
-                    sub_order, time_limit_ms=time_limit_ms, now=now, extra_exclusions=exclusions
-                )
-                allocations = outcome.decision.allocations
-                # Healing is automatic: a rule that now holds the order keeps it for a person.
-                if what.skip_empty and outcome.decision.holds:
-                    return None
-            if what.skip_empty and not any(a.qty > 0 for a in allocations):
-                return None
-            decision = (
-                outcome.to_proto(self._deps.config.currency, started)
-                if outcome is not None
-                else sourcing_pb2.Decision(decision_id=str(uuid.uuid4()))
+                exclusions=line_exclusions(record),
+                plan=lambda sourced: functools.partial(
+                    changes.resource,
+                    action=what.action,
+                    event=what.event,
+                    details=what.details,
+                    sourced=sourced,
+                    clear_holds=what.clear_holds,
+                ),
+                hold_ms=what.hold_ms or record.hold_ms or DEFAULT_HOLD_MS,
+                skip_empty=what.skip_empty,
             )
-            hold_ms = what.hold_ms or record.hold_ms or DEFAULT_HOLD_MS
 
-            change = self._change(what, allocations, decision, now, hold_ms)
-            try:
-                return self._store.mutate_order(
-                    key,
-                    order_id,
-                    what.action,
-                    now,
-                    change,
-                    allocate_response(decision),
-                    expected_version=record.version,
-                )
-            except ReservationConflict:
-                continue
-        raise AllocationAborted(order_id, MAX_ATTEMPTS)
-
-    def _change(
-        self,
-        what: Resource,
-        allocations: Sequence[AllocationLine],
-        decision: sourcing_pb2.Decision,
-        now: datetime,
-        hold_ms: int,
-    ) -> Callable[[Any, OrderRecord], tuple[str, dict[str, Any]]]:
-        def change(tx: Any, current: OrderRecord) -> tuple[str, dict[str, Any]]:
-            if what.clear_holds:
-                self._store.clear_holds(tx, current.order_id)
-            # A released order's new units are handed over at once: the warehouse works it.
-            self._store.reserve_more(tx, current.order_id, allocations, now, hold_ms, hold_state=current.hold_state)
-            return what.event, {
-                **what.details,
-                "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
-                "hold_state": current.hold_state,
-                "decision_id": decision.decision_id,
-                "rule_set_version": decision.rule_set_version,
-            }
-
-        return change
+        return self._allocator.existing_order(order_id, key_for, prepare, lambda: time_limit_ms, time.perf_counter())
 
     def heal_after_commit(self, skus: Iterable[str]) -> None:
         """``heal`` for a caller whose own change is already durable: a failure is logged, not

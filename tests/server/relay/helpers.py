@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import nats
+from engine.lifecycle import Action
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
-from engine.lifecycle import Action
 from server.relay.messages import Destination
 from server.store.base import RequestKey, Store
 from server.store.orders import NewOrder, OrderStoreMixin

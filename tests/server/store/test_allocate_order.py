@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 import pytest
 
 from engine.decision import AllocationLine
+from engine.orders import answers
+from engine.orders.records import NewOrder
 from server.errors import IdempotencyKeyConflict, OrderExistsError, ReservationConflict
-from server.store import orders as store_orders
+from server.store import order_rows
 from server.store.base import RequestKey, Store
-from server.store.orders import NewOrder, OrderRecord
 from tests.server.store.test_contract import absolute, network, node  # noqa: F401 - network is a fixture
 
 Allocations = Sequence[AllocationLine]
@@ -31,13 +32,9 @@ def _take(qty: int, node_id: str = "DC1") -> Allocations:
     return [AllocationLine("L1", node_id, "A", qty)]
 
 
-def _respond(record: OrderRecord) -> bytes:
-    return f"{record.order_id}:{record.events[0].id}:{record.lines[0].reserved}".encode()
-
-
 def _allocate(store: Store, key: str, new: NewOrder, allocations: Allocations, request_hash: str = "h") -> bytes:
     return store.allocate_order(  # type: ignore[attr-defined, no-any-return]
-        RequestKey(key, "Allocate", request_hash), new, allocations, NOW, _respond
+        RequestKey(key, "Allocate", request_hash), new, allocations, NOW, b"decision"
     )
 
 
@@ -118,13 +115,16 @@ def test_concurrent_duplicates_and_rivals_one_effect_each(stocked: Store) -> Non
 
 
 def test_many_lines_and_holds_in_chunked_statements(network: Store, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    monkeypatch.setattr(store_orders, "_ROWS_PER_INSERT", 7)  # several chunks, the last one short
+    monkeypatch.setattr(order_rows, "_ROWS_PER_INSERT", 7)  # several chunks, the last one short
     network.upsert_nodes([node("DC2")])
     skus = [f"S{i:03d}" for i in range(120)]
     network.update_inventory([absolute(n, s, 5) for s in skus for n in ("DC1", "DC2")])
     new = NewOrder("O-big", "{}", tuple((f"L{i:03d}", s, 4) for i, s in enumerate(skus)), HOLD_MS, "rs", "{}", "d")
     split = [AllocationLine(f"L{i:03d}", n, s, 2) for i, s in enumerate(skus) for n in ("DC1", "DC2")]
     first = _allocate(network, "big", new, split)
-    assert first.endswith(b":4") and _allocate(network, "big", new, split) == first
+    answer = answers.unpack(first)
+    assert answer is not None and answer.attachment == b"decision"
+    assert [x.reserved for x in answer.record.lines] == [4] * 120 and len(answer.record.reservations) == 240
+    assert _allocate(network, "big", new, split) == first
     assert _counts(network) == (1, 120, 240, 1)
     assert network.check_conservation()[0] == []  # type: ignore[attr-defined]

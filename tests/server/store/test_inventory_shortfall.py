@@ -1,5 +1,5 @@
 """Counts and deltas below what is reserved, on both stores: the update is applied, holds past
-their expiry go first, then live holds give way (engine/shortfall.py) in the same transaction,
+their expiry go first, then live holds give way (engine/orders/shortfall.py) in the same transaction,
 and stock conservation holds throughout."""
 
 from __future__ import annotations
@@ -10,18 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.decision import AllocationLine
-from engine.lifecycle import OrderState
+from engine.orders.lifecycle import OrderState
+from engine.orders.records import NewOrder, OrderRecord
 from server.errors import NegativeStockError
 from server.store.base import RequestKey, ShortedHold, Store, UpdateOutcome
-from server.store.orders import NewOrder, OrderRecord
 from tests.server.store.test_contract import T0, RawSql, absolute, delta, network  # noqa: F401 - network is a fixture
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR_MS = 3_600_000
-
-
-def _respond(record: OrderRecord) -> bytes:
-    return record.order_id.encode()
 
 
 def _allocate(
@@ -30,7 +26,7 @@ def _allocate(
     hold_ms = fields.pop("hold_ms", HOUR_MS)
     new = NewOrder(order_id, "{}", (("L1", "A", qty),), hold_ms, "rs", "{}", f"d-{order_id}", **fields)  # type: ignore[arg-type]
     allocations = [AllocationLine("L1", node_id, "A", qty)]
-    store.allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, allocations, at, _respond)  # type: ignore[attr-defined]
+    store.allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, allocations, at, b"")  # type: ignore[attr-defined]
 
 
 def _order(store: Store, order_id: str, at: datetime = NOW) -> OrderRecord:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.lifecycle import OrderState
 from engine.model import GeoPoint, Node, NodeType
+from engine.orders.lifecycle import OrderState
 from server.store import Store, open_store, rows
 from server.store import common as store_common
 from server.store.migrate import load_migrations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.lifecycle import (
+from engine.orders.lifecycle import (
     ALLOWED,
     Action,
     LineQuantities,

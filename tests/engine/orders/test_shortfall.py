@@ -1,10 +1,10 @@
-"""Which holds give way when stock no longer covers them (engine/shortfall.py)."""
+"""Which holds give way when stock no longer covers them (engine/orders/shortfall.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from engine.shortfall import Claim, take_back
+from engine.orders.shortfall import Claim, take_back
 
 T = datetime(2026, 1, 1, tzinfo=UTC)
 
