@@ -19,21 +19,22 @@ from pathlib import Path
 from typing import Any, cast
 
 import nats
-from engine.lifecycle import Action
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
+from engine.orders.changes import OrderChange
+from engine.orders.lifecycle import Action
+from engine.orders.records import NewOrder, OrderRecord
 from server.relay.messages import Destination
-from server.store.base import RequestKey, Store
-from server.store.orders import NewOrder, OrderStoreMixin
+from server.store.base import OrderStore, RequestKey, Store, order_store
 from server.store.outbox import OutboxStoreMixin
 
 ROOT = Path(__file__).resolve().parents[3]
 HOLD_MS = 3_600_000
 
 
-def orders(store: Store) -> OrderStoreMixin:
-    return cast(OrderStoreMixin, store)
+def orders(store: Store) -> OrderStore:
+    return order_store(store)
 
 
 def outbox(store: Store) -> OutboxStoreMixin:
@@ -43,28 +44,36 @@ def outbox(store: Store) -> OutboxStoreMixin:
 def new_order(store: Store, order_id: str) -> None:
     """An order nothing is reserved for (BACKORDERED): its first event."""
     new = NewOrder(order_id, "{}", (("L1", "A", 1),), HOLD_MS, "rs", "{}", f"d-{order_id}")
-    orders(store).allocate_order(
-        RequestKey(f"k-{order_id}", "Allocate", "h"), new, [], datetime.now(UTC), lambda record: b""
-    )
+    orders(store).allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, [], datetime.now(UTC), b"")
 
 
 def note(store: Store, order_id: str, n: int, fail: bool = False) -> None:
     """One more event on the order, written by the store's mutate_order in its own transaction;
     ``fail``: the call fails after the event was written, so its transaction rolls back."""
 
-    def respond(record: Any) -> bytes:
-        if fail:
-            raise RuntimeError("the call failed after writing its event")
-        return b""
+    def plan(record: OrderRecord) -> OrderChange:
+        return OrderChange("NOTED", {"n": n})
 
-    orders(store).mutate_order(
-        RequestKey(f"k-{order_id}-{n}-{uuid.uuid4().hex[:6]}", "Note", "h"),
-        order_id,
-        Action.RESOURCE,
-        datetime.now(UTC),
-        lambda tx, record: ("NOTED", {"n": n}),
-        respond,
-    )
+    sql: Any = store  # the SQL store's step that stores the answer, last before COMMIT
+    if fail:
+        finish = sql._finish
+
+        def failing(*args: Any) -> Any:
+            finish(*args)
+            raise RuntimeError("the call failed after writing its event")
+
+        sql._finish = failing  # shadows the method for this call only
+    try:
+        orders(store).mutate_order(
+            RequestKey(f"k-{order_id}-{n}-{uuid.uuid4().hex[:6]}", "Note", "h"),
+            order_id,
+            Action.RESOURCE,
+            datetime.now(UTC),
+            plan,
+        )
+    finally:
+        if fail:
+            del sql._finish
 
 
 def write_round_robin(store: Store, order_ids: list[str], rounds: int, first_round: int = 0) -> None:

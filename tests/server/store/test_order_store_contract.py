@@ -115,6 +115,17 @@ def test_refusals_change_nothing(adapter: Adapter) -> None:
     assert adapter.store.check_conservation()[0] == []
 
 
+def test_a_short_position_reserves_nothing_of_the_others(adapter: Adapter) -> None:
+    adapter.stock("A", "DC1", 5)
+    adapter.stock("B", "DC1", 0)
+    new = _new("O-1", ("L1", "A", 2), ("L2", "B", 1))
+    wanted = [AllocationLine("L1", "DC1", "A", 2), AllocationLine("L2", "DC1", "B", 1)]
+    with pytest.raises(ReservationConflict):
+        adapter.store.allocate_order(_key("k-O-1"), new, wanted, NOW, b"dec")
+    assert adapter.position("A", "DC1") == (5, 0)
+    assert adapter.store.check_conservation()[0] == []
+
+
 def test_a_cancel_gives_stock_back_and_replays_without_applying_twice(adapter: Adapter) -> None:
     adapter.stock("A", "DC1", 5)
     _allocate(adapter, "O-1", 3)
@@ -196,3 +207,45 @@ def test_the_event_feed_numbers_events_in_order(adapter: Adapter) -> None:
     feed = adapter.store.events_after(0, 10)
     assert [(e.order_id, e.type) for e in feed] == [("O-1", "ALLOCATED"), ("O-2", "ALLOCATED")]
     assert adapter.store.events_after(feed[0].seq, 10) == feed[1:]
+
+
+# --- negative control: the contract must catch adapters that break what it promises ---------
+
+
+class _Overselling(MemoryOrderStore):
+    """Reserves whatever it is asked for, free or not (an oversell)."""
+
+    def _reserve(self, wanted: Any, now: datetime) -> None:
+        for position, qty in wanted:
+            super()._reserve([(position, 0)], now)
+            self._s.stock[position].reserved += qty
+
+
+class _HalfApplying(MemoryOrderStore):
+    """Keeps what a failed write did instead of rolling it back."""
+
+    def _atomically(self, work: Any) -> Any:
+        with self._lock:
+            return work()
+
+
+class _Forgetful(MemoryOrderStore):
+    """Forgets request keys: a retried call applies again instead of replaying its answer."""
+
+    def _stored(self, key: RequestKey) -> bytes | None:
+        return None
+
+
+CONTRACT = [value for name, value in sorted(globals().items()) if name.startswith("test_") and callable(value)]
+
+
+@pytest.mark.parametrize("broken", [_Overselling, _HalfApplying, _Forgetful], ids=lambda b: b.__name__.strip("_"))
+def test_the_contract_catches_a_broken_adapter(broken: type[MemoryOrderStore]) -> None:
+    caught = []
+    for contract_test in CONTRACT:
+        memory = broken()
+        try:
+            contract_test(Adapter(order_store(memory), memory))
+        except (Exception, pytest.fail.Exception) as failure:  # a broken adapter fails however it fails
+            caught.append((contract_test.__name__, type(failure).__name__))
+    assert caught, f"{broken.__name__} passed the whole order store contract"
