@@ -16,7 +16,7 @@ rule fired on. Nothing else of the order reaches them. So:
 Kept per compiled rule-set version (engine/rules/evaluator.py's CompiledRules) and per network
 snapshot (selectors pick nodes from it); a daily capacity cap reads today's shipment counts, so
 directives of an order a cap fired on are built each time (its matches are still remembered).
-tests/rules/test_directives_cache.py compares cached and uncached evaluations on generated
+tests/engine/rules/test_directives_cache.py compares cached and uncached evaluations on generated
 orders over the shipped rules and generated rule sets.
 """
 
