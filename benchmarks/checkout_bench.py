@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.networks.sample_network import us_cities
-from benchmarks.service_bench import DEFAULT_POSTGRES, RESULTS, SAMPLE, CaseResult, _pairs, bench_server, run_case
+from benchmarks.service_bench import DEFAULT_POSTGRES, RESULTS, SAMPLE, CaseResult, bench_configs, run_case
 
 PROMISE = "/oms.sourcing.v1.SourcingService/Promise"
 PROMISE_PRODUCTS = "/oms.sourcing.v1.SourcingService/PromiseProducts"
@@ -148,30 +148,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = round(os.getloadavg()[0], 2)
     cases: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="oms-checkout-bench-") as tmp:
-        for n, (workers, threads) in enumerate(_pairs(args.configs)):
-            database = f"sqlite:///{tmp}/bench-{n}.db"
-            cases += bench_server(
-                args.port, workers, threads, "sqlite", database, SAMPLE, checkout_cases(args.seconds, carts, pages)
-            )
-        if args.postgres_config:
-            from benchmarks.allocate_bench import _drop
-            from benchmarks.service_bench import _postgres_database
-
-            url = _postgres_database(args.postgres)
-            if url is not None:
-                try:
-                    for workers, threads in _pairs(args.postgres_config):
-                        cases += bench_server(
-                            args.port,
-                            workers,
-                            threads,
-                            "postgresql",
-                            url,
-                            SAMPLE,
-                            checkout_cases(args.seconds, carts, pages),
-                        )
-                finally:
-                    _drop(args.postgres, url)
+        cases += bench_configs(
+            args.port, tmp, args.configs, args.postgres_config, args.postgres,
+            lambda: checkout_cases(args.seconds, carts, pages),
+        )  # fmt: skip
     date = datetime.now(UTC).strftime("%Y-%m-%d")
     report = {
         "date": date,

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -376,6 +376,28 @@ def _postgres_database(admin: str) -> str | None:
     return create(admin)
 
 
+
+def bench_configs(
+    port: int, tmp: str, configs: str, postgres_config: str, postgres_dsn: str, make_cases: Callable[[], Any]
+) -> list[CaseResult]:
+    """The cases on SQLite for each of ``configs`` ("2x4,..."), then on PostgreSQL for each of
+    ``postgres_config`` in a database of their own (skipped when PostgreSQL is absent)."""
+    from benchmarks.allocate_bench import _drop
+
+    results: list[CaseResult] = []
+    for n, (workers, threads) in enumerate(_pairs(configs)):
+        database = f"sqlite:///{tmp}/bench-{n}.db"
+        results += bench_server(port, workers, threads, "sqlite", database, SAMPLE, make_cases())
+    if postgres_config:
+        url = _postgres_database(postgres_dsn)
+        if url is not None:
+            try:
+                for workers, threads in _pairs(postgres_config):
+                    results += bench_server(port, workers, threads, "postgresql", url, SAMPLE, make_cases())
+            finally:
+                _drop(postgres_dsn, url)
+    return results
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.service_bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=6.0, help="seconds per case (default: %(default)s)")
@@ -391,7 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cases",
         default="",
         help="only these cases, comma-separated, by name as the results print them (the trivial call always"
-        f" runs): {', '.join(STANDARD)}, 'Source, README Chicago order', 'Source, 1-3 lines', 'Source, 1 line', ...",
+        f" runs): {', '.join(STANDARD).replace('%', '%%')},"  # argparse formats help with %
+        " 'Source, README Chicago order', 'Source, 1-3 lines', 'Source, 1 line', ...",
     )
     parser.add_argument("--suffix", default="", help="added to the result files' names (e.g. '-before')")
     args = parser.parse_args(argv)
@@ -400,29 +423,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_before = round(os.getloadavg()[0], 2)
     cases: list[CaseResult] = []
     with tempfile.TemporaryDirectory(prefix="oms-service-bench-") as tmp:
-        for n, (workers, threads) in enumerate(_pairs(args.configs)):
-            database = f"sqlite:///{tmp}/bench-{n}.db"
-            cases += bench_server(
-                args.port, workers, threads, "sqlite", database, SAMPLE, standard_cases(args.seconds, payloads, only)
-            )
-        if args.postgres_config:
-            from benchmarks.allocate_bench import _drop
-
-            url = _postgres_database(args.postgres)
-            if url is not None:
-                try:
-                    for workers, threads in _pairs(args.postgres_config):
-                        cases += bench_server(
-                            args.port,
-                            workers,
-                            threads,
-                            "postgresql",
-                            url,
-                            SAMPLE,
-                            standard_cases(args.seconds, payloads, only),
-                        )
-                finally:
-                    _drop(args.postgres, url)
+        cases += bench_configs(
+            args.port, tmp, args.configs, args.postgres_config, args.postgres,
+            lambda: standard_cases(args.seconds, payloads, only),
+        )  # fmt: skip
         if args.large_config:
             network = Path(tmp) / f"network-{LARGE_NODES}.json"
             network.write_text(json.dumps(make_network(LARGE_NODES, LARGE_SKUS, seed=42)))
