@@ -43,6 +43,7 @@ from engine.geo import haversine_miles
 from engine.model import ObjectiveMode, Order
 from engine.network import NetworkSnapshot
 from engine.problem import Elimination
+from engine.promise.shipping import many
 from engine.rates import RateTable
 from engine.terms import Terms
 
@@ -63,6 +64,7 @@ _VERDICT = {
     Elimination.NOT_REQUIRED: NodeVerdict.NOT_REQUIRED,
     Elimination.NOT_PICKUP_NODE: NodeVerdict.NOT_REQUIRED,
     Elimination.PROTECTED: NodeVerdict.PROTECTED,
+    Elimination.LATE: NodeVerdict.LATE,
 }
 
 
@@ -71,6 +73,7 @@ EXCLUDED = int(Elimination.EXCLUDED)
 NOT_REQUIRED = int(Elimination.NOT_REQUIRED)
 NOT_PICKUP_NODE = int(Elimination.NOT_PICKUP_NODE)
 PROTECTED = int(Elimination.PROTECTED)
+LATE = int(Elimination.LATE)
 
 
 class _View:
@@ -161,6 +164,21 @@ class _Place:
                 fixed[n] = pick_pack[n] + base[z - 1]
                 per_lb[n] = rate[z - 1]
         return found
+
+
+def _promised_rates(
+    terms: Terms, pick_pack: list[float], nodes: list[int], node_ids: list[str], distances: list[float]
+) -> tuple[list[int], list[float], list[float]]:
+    """Zone, per-shipment cost and per-pound rate of each candidate by its own carrier service's
+    rates (engine.problem._promised_rates over lists)."""
+    zone, fixed, per_lb = [], [], []
+    for n, node_id, d in zip(nodes, node_ids, distances, strict=True):
+        table = terms.shipping(node_id, d)[0]
+        z = bisect_left(table.zone_limits_miles, d) + 1
+        zone.append(z)
+        fixed.append(pick_pack[n] + table.base[z - 1])
+        per_lb.append(table.per_lb[z - 1])
+    return zone, fixed, per_lb
 
 
 def _place(snapshot: NetworkSnapshot, lat: float, lon: float, stocked: list[int]) -> _Place:
@@ -312,6 +330,10 @@ class _Small:
 
         place = _place(snapshot, self.order.ship_to.lat, self.order.ship_to.lon, stocked)
         self.stocked_distance = stocked_distance = place.distances(stocked)
+        if terms.promised:  # nodes that cannot keep the order's promise (engine/promise/shipping.py)
+            for at, n in enumerate(stocked):
+                if not elimination[at] and terms.late(ids[n], stocked_distance[at]):
+                    elimination[at] = LATE
 
         lines = self.order.lines
         n_lines = len(lines)
@@ -350,6 +372,9 @@ class _Small:
             pick_pack = lists.pick_pack
             fixed = [pick_pack[n] for n in nodes]
             unit = [[handling[n] for n in nodes] for _ in range(n_lines)]
+        elif terms.promised:
+            self.zone, fixed, per_lb_of = _promised_rates(terms, lists.pick_pack, nodes, self.node_ids, self.distance)
+            unit = [[handling[n] + w * rate for n, rate in zip(nodes, per_lb_of, strict=True)] for w in weight]
         else:
             zone, fixed_of, per_lb = place.rates(terms.rate_table, nodes, self.distance)
             self.zone = [zone[n] for n in nodes]
@@ -735,7 +760,6 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
     """engine.cost.plan_cost (shipments in node id order, which is column order)."""
     terms = p.terms
     pickup = terms.pickup_node_id is not None
-    table = terms.rate_table
     lines = p.order.lines
     shipments = []
     allocated = 0
@@ -744,6 +768,7 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
         units = sum(take)
         allocated += units
         weight = sum(lines[i].unit_weight_lb * q for i, q in enumerate(take) if q > 0)
+        table, option = terms.shipping(node.id, p.distance[c])
         if pickup:
             zone = 0
             base = per_lb = 0.0
@@ -771,6 +796,9 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
                 carrier_weight=per_lb * weight,
                 handling=node.unit_handling_cost * units,
                 rule_penalty=rule_penalty,
+                carrier_service=option.carrier_service if option is not None else "",
+                ship_day=option.ship_day if option is not None else 0,
+                delivery_day=option.delivery_day if option is not None else 0,
             )
         )
     backordered = p.total_qty - allocated
@@ -898,6 +926,9 @@ def _elimination_cause(p: _Small, n: int, why: Elimination) -> _Cause:
     if why is Elimination.NOT_PICKUP_NODE:
         words = f"not the pickup node ({p.terms.pickup_node_id})"
         return _Cause("", f"is {words}", f"are {words}", words)
+    if why is Elimination.LATE and p.terms.ship_options is not None:
+        words = p.terms.ship_options.why_late(node.id, p.stocked_distance[p.stocked.index(n)])
+        return _Cause("", words, many(words), words)
     raise AssertionError(f"no cause for {why!r}")
 
 

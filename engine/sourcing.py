@@ -33,11 +33,15 @@ def decide(
     settings: SolverSettings = DEFAULT_SETTINGS,
     why_not: Sequence[str] = (),
     explain: bool = True,
+    at: int | None = None,
+    region: str = "",
 ) -> Decision:
     """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report;
     ``explain=False`` leaves out the per-node notes (which carry those extra costs), nothing else.
 
     ``settings.time_limit_ms`` bounds the whole decision, problem build and why-not solves included.
+    ``at`` (epoch seconds, the caller's clock) and ``region`` (the ship-to's): see ``resolve_terms``;
+    with ``at`` the shipments are dated and the order's promise, if any, is kept.
     """
     deadline = Deadline.after_ms(settings.time_limit_ms)
     if why_not and not explain:
@@ -46,7 +50,7 @@ def decide(
         if node_id not in snapshot.index:
             raise InvalidInputError(FieldViolation(f"why_not[{i}]", f"unknown node {node_id!r}"))
     try:
-        terms = resolve_terms(order, directives, snapshot)
+        terms = resolve_terms(order, directives, snapshot, at, region)
     except InvalidInputError as error:
         # Its fields are the order's (service_level, pickup_node_id): named as the caller sent them.
         raise error.prefixed("order") from None
@@ -75,20 +79,22 @@ def decide_from_levels(
     settings: SolverSettings = DEFAULT_SETTINGS,
     why_not: Sequence[str] = (),
     explain: bool = True,
+    at: int | None = None,
+    region: str = "",
 ) -> Decision:
     """``decide`` from stock levels as a store reads them (``skus``: the order's). Small orders
     (engine/small_orders.py: few lines, few nodes holding them) are decided in plain Python, the
     same decision without numpy's fixed cost per call; every other order by ``decide``."""
     if not why_not:
         try:
-            terms = resolve_terms(order, directives, snapshot)
+            terms = resolve_terms(order, directives, snapshot, at, region)
         except InvalidInputError as error:
             raise error.prefixed("order") from None
         small = decide_small(order, snapshot, levels, directives, terms, explain=explain)
         if small is not None:
             return small
     availability = Availability.from_levels(snapshot, skus, levels)
-    return decide(order, snapshot, availability, directives, settings, why_not, explain)
+    return decide(order, snapshot, availability, directives, settings, why_not, explain, at, region)
 
 
 def assemble_decision(
