@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf import json_format
 
@@ -20,17 +20,20 @@ from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.decision import AllocationLine, Decision
 from engine.directives import NO_DIRECTIVES, Directives, Exclusion
+from engine.errors import FieldViolation, InvalidInputError
 from engine.model import Order, id_problem
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
+from engine.promise.calculator import epoch_seconds
 from engine.reoptimize import PendingOrder, Reoptimization, reoptimize
 from engine.sourcing import decide_from_levels
 from server.api import convert
+from server.api.convert.order_promise import past_promise_problem
 from server.api.decision_proto import decision_to_proto
 from server.api.item_cache import ItemCache
 from server.api.network_cache import NetworkCache
 from server.api.proto import common_pb2, sourcing_pb2
-from server.served_area import SERVED_ANYWHERE, ServedArea
+from server.served_area import SERVED_ANYWHERE, ServedArea, region_of_point
 from server.store.base import Store
 
 DirectivesFor = Callable[[Order, NetworkSnapshot], Directives]
@@ -71,7 +74,9 @@ class Decider:
         observe: DecisionObserver | None = None,
         items: ItemCache | None = None,
         served: ServedArea = SERVED_ANYWHERE,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock  # the decision's instant (promises, dates): the server's, never the engine's
         self._store = store
         self._items = items or ItemCache(store)
         self._network = network
@@ -90,7 +95,7 @@ class Decider:
         # Only well-formed SKUs are looked up: a bad one is the conversion's violation to report, and
         # a NUL in a query parameter fails on PostgreSQL.
         skus = sorted({line.sku for line in msg.lines if id_problem(line.sku) is None})[: limits.MAX_LINES_PER_ORDER]
-        return convert.order_from_proto(
+        order = convert.order_from_proto(
             msg,
             self._items.get_items(skus),
             self._currency,
@@ -98,6 +103,11 @@ class Decider:
             served=self._served if new else None,
             path=path,
         )
+        if new:  # a stored order is decided again whatever its date: late is then the answer
+            problem = past_promise_problem(order, self._clock())
+            if problem is not None:
+                raise InvalidInputError(FieldViolation(f"{path}.promised_date", problem))
+        return order
 
     def stored_order(self, request_json: str) -> Order:
         """An order as the store keeps it (its request's order, as JSON), to decide it again."""
@@ -126,8 +136,19 @@ class Decider:
         if extra_exclusions:
             directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
         started = time.perf_counter()
+        instant = now if now is not None else self._clock()
+        region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if order.promised else ""
         decision = decide_from_levels(
-            order, snapshot, skus, levels, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not, explain
+            order,
+            snapshot,
+            skus,
+            levels,
+            directives,
+            SolverSettings(time_limit_ms=time_limit_ms),
+            why_not,
+            explain,
+            at=epoch_seconds(instant),
+            region=region,
         )
         solve_seconds = time.perf_counter() - started
         if self._observe is not None:

@@ -58,5 +58,6 @@ class ServiceDeps:
                 observe=observe,
                 items=values["items"],
                 served=ServedArea.parse(config.served_regions),
+                clock=values.get("clock", utc_now),
             )
         return cls(config=config, store=store, **values)
