@@ -16,11 +16,11 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from server.api.proto import common_pb2, sourcing_pb2, sourcing_pb2_grpc
+from server.api.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from server.api.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import Api, ServerFactory, make_config
-from tests.integration.helpers import usd, violations
+from tests.integration.helpers import count, usd, violations
 from tests.integration.orders_helpers import FakeClock
 from tests.integration.test_promise_api import HOME, TUESDAY_10, checkout  # noqa: F401 (the network fixture)
 
@@ -141,3 +141,89 @@ def test_a_promise_dated_today_in_the_earliest_time_zone_is_not_past(
     clock.advance(hours=5)  # 15:00 UTC on 1 December: 30 November is over everywhere but UTC-12...
     decision = source(checkout, promised_date="2026-12-01")  # ...and 1 December is today: nothing by then
     assert not decision.allocations and decision.unfilled
+
+
+# --- Allocate and the option a customer chose ----------------------------------------------------------------
+
+
+def chosen_option(stub: sourcing_pb2_grpc.SourcingServiceStub, service: str) -> sourcing_pb2.DeliveryOption:
+    """What checkout showed for 2 x A (Promise at the clock's instant) and the customer picked."""
+    request = sourcing_pb2.PromiseRequest(lines=[sourcing_pb2.CartLine(line_id="L0", sku="A", qty=2)], ship_to=HOME)
+    request.at.FromDatetime(TUESDAY_10)
+    return next(o for o in stub.Promise(request).options if o.carrier_service == service)
+
+
+def allocate_option(
+    api: Api, option: sourcing_pb2.DeliveryOption, order_id: str = "O-1"
+) -> orders_pb2.AllocateResponse:
+    order = common_pb2.Order(
+        order_id=order_id,
+        ship_to=HOME,
+        lines=[common_pb2.OrderLine(line_id="L0", sku="A", qty=2)],
+        carrier_service=option.carrier_service,
+        promised_date=option.delivery_date,
+    )
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    return orders.Allocate(orders_pb2.AllocateRequest(request_key=f"k-{order_id}", order=order))
+
+
+def available(api: Api, node_id: str) -> int:
+    response = api.network.GetAvailability(network_pb2.GetAvailabilityRequest(skus=["A"], node_ids=[node_id]))
+    return sum(p.available for p in response.positions)
+
+
+def test_allocate_keeps_the_chosen_option(api: Api, checkout: sourcing_pb2_grpc.SourcingServiceStub) -> None:  # noqa: F811
+    option = chosen_option(checkout, "NEXT_DAY")
+    assert (option.delivery_date, list(option.node_ids)) == ("2026-12-02", ["FAR"])
+    response = allocate_option(api, option)
+    assert orders_pb2.OrderState.Name(response.order.state) == "ORDER_STATE_ALLOCATED"
+    assert shipments(response.decision) == [("FAR", "NEXT_DAY", "2026-12-01", "2026-12-02")]
+    assert response.decision.delivery_date == "2026-12-02"
+    assert available(api, "FAR") == 3
+    # Kept on the stored order.
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    view = orders.GetOrder(orders_pb2.GetOrderRequest(order_id="O-1")).order
+    assert (view.carrier_service, view.promised_date) == ("NEXT_DAY", "2026-12-02")
+
+
+def test_when_stock_moved_the_order_waits_late_in_the_exception_queue(
+    api: Api,
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    option = chosen_option(checkout, "NEXT_DAY")
+    # Between checkout and the order, FAR's As are counted out: only NEAR (ground, Thursday) holds them.
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("FAR", "A", 0)]))
+    option.carrier_service = ""  # the date alone: any service that makes it
+    response = allocate_option(api, option)
+    assert orders_pb2.OrderState.Name(response.order.state) == "ORDER_STATE_HELD"
+    (hold,) = response.decision.holds
+    assert hold.rule_id == "LATE"
+    assert hold.reason == "cannot keep the promised Wed 2 Dec (2026-12-02); the stock left would deliver Thu 3 Dec"
+    assert available(api, "NEAR") == 5, "nothing reserved while it waits"
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    queue = orders.ListExceptions(orders_pb2.ListExceptionsRequest(rule_id="LATE")).orders
+    assert [(e.order_id, e.awaiting_review_units) for e in queue] == [("O-1", 2)]
+    assert "LATE (cannot keep the promised Wed 2 Dec" in queue[0].reason
+
+    # A person accepts the later date: the order is sourced without it.
+    released = orders.ReleaseHold(
+        orders_pb2.ReleaseHoldRequest(
+            request_key="r-1", order_id="O-1", approved_by="planner", reason="customer agreed"
+        )
+    )
+    assert orders_pb2.OrderState.Name(released.order.state) == "ORDER_STATE_ALLOCATED"
+    assert shipments(released.decision) == [("NEAR", "GROUND", "2026-12-01", "2026-12-03")]
+    assert available(api, "NEAR") == 3
+
+
+def test_a_promise_no_node_could_keep_for_want_of_stock_is_a_plain_backorder(
+    api: Api,
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    option = chosen_option(checkout, "GROUND")
+    api.network.UpdateInventory(
+        network_pb2.UpdateInventoryRequest(updates=[count("FAR", "A", 0), count("NEAR", "A", 0)])
+    )
+    response = allocate_option(api, option)
+    assert orders_pb2.OrderState.Name(response.order.state) == "ORDER_STATE_BACKORDERED"
+    assert not response.decision.holds
