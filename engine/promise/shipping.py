@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.network import NetworkSnapshot
-from engine.promise.calculator import PromiseCalculator
+from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
 from engine.promise.checkout import promise_network
 from engine.promise.model import CarrierService
 from engine.rates import RateTable
@@ -82,7 +82,13 @@ class ShipOptions:
             level = service_level.upper() or "STANDARD"
             eligible = [s for s in services.values() if s.service_level == level]
         self._calculator = calculator
-        self._services = [(s.id, tables[s.id]) for s in sorted(eligible, key=lambda s: s.id)]
+        # Ship days from the calculator's board (every node's, per service, kept until the next
+        # cut-off changes one): a node's options are then lookups, not calendar walks.
+        self._board = calculator.board(at)
+        self._index = {node_id: i for i, node_id in enumerate(self._board.node_ids)}
+        self._services = [
+            (s.id, tables[s.id], s, self._board.ship_days[s.id]) for s in sorted(eligible, key=lambda s: s.id)
+        ]
         self._chosen: dict[str, ShipOption | None] = {}
         self._earliest: dict[str, int | None] = {}
 
@@ -94,11 +100,12 @@ class ShipOptions:
         best: tuple[float, int, str] | None = None
         found: ShipOption | None = None
         earliest: int | None = None
-        for service_id, table in self._services:
-            promise = self._calculator.promise(node_id, service_id, self.at, distance_miles, self.region)
-            if promise is None:
+        i = self._index[node_id]
+        for service_id, table, service, ship_days in self._services:
+            ship_day = ship_days[i]
+            if ship_day == NOT_OFFERED:
                 continue
-            delivery = promise.delivery_day
+            delivery = self._calculator.delivery_day(service_id, ship_day, service.zone_of(distance_miles, self.region))
             earliest = delivery if earliest is None else min(earliest, delivery)
             if self.promised_day is not None and delivery > self.promised_day:
                 continue
@@ -109,7 +116,7 @@ class ShipOptions:
                 key = (0.0, delivery, service_id)
             if best is None or key < best:
                 best = key
-                found = ShipOption(service_id, table, promise.ship_day, delivery)
+                found = ShipOption(service_id, table, ship_day, delivery)
         self._chosen[node_id] = found
         self._earliest[node_id] = earliest
         return found
