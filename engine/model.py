@@ -32,6 +32,9 @@ class DeliveryMethod(StrEnum):
 class ObjectiveMode(StrEnum):
     COST = "COST"
     FEWEST_SHIPMENTS = "FEWEST_SHIPMENTS"
+    # The earliest delivery of the whole order (its latest shipment), cost breaking ties; needs the
+    # decision's instant (engine.sourcing.decide_from_levels' ``at``), else it decides by cost.
+    EARLIEST_DELIVERY = "EARLIEST_DELIVERY"
 
 
 # Ids and free text are checked here and only here (server/api/convert/ asks these functions too).

@@ -52,11 +52,18 @@ class Terms:
 
 
 def resolve_terms(
-    order: Order, directives: Directives, snapshot: NetworkSnapshot, at: int | None = None, region: str = ""
+    order: Order,
+    directives: Directives,
+    snapshot: NetworkSnapshot,
+    at: int | None = None,
+    region: str = "",
+    arrive_by: int | None = None,
 ) -> Terms:
     """``at``: the decision's instant (epoch seconds, the server's clock), which dates shipments
     and lets the order's promise choose carrier services; None decides by cost alone, as before
-    promises. ``region``: the ship-to's (``US-AK``...), for carriers zoning Alaska and Hawaii apart."""
+    promises. ``region``: the ship-to's (``US-AK``...), for carriers zoning Alaska and Hawaii apart.
+    ``arrive_by``: a day ordinal every shipment must also arrive by (the earliest-delivery
+    objective's trial dates, engine.sourcing), named in explanations as such, not as a promise."""
     rate_table = snapshot.rate_table(order.service_level)
     if rate_table is None:
         # The known levels are the network's own (its rate tables), so the caller can correct the order.
@@ -87,7 +94,8 @@ def resolve_terms(
             weight_lb=sum(line.unit_weight_lb * line.qty for line in order.lines),
             service_level=order.service_level,
             carrier_service=order.carrier_service,
-            promised_day=order.promised_date.toordinal() if order.promised_date is not None else None,
+            promised_day=_earliest(order.promised_date.toordinal() if order.promised_date else None, arrive_by),
+            deadline_is_promise=arrive_by is None,
         )
     return Terms(
         split_penalty=_first(order.split_penalty, directives.split_penalty, DEFAULT_SPLIT_PENALTY),
@@ -104,6 +112,11 @@ def resolve_terms(
         penalties=directives.penalties,
         ship_options=options,
     )
+
+
+def _earliest(promised: int | None, arrive_by: int | None) -> int | None:
+    days = [d for d in (promised, arrive_by) if d is not None]
+    return min(days) if days else None
 
 
 def _first(*values: float | None) -> float:

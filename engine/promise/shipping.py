@@ -67,8 +67,10 @@ class ShipOptions:
         service_level: str,
         carrier_service: str = "",
         promised_day: int | None = None,
+        deadline_is_promise: bool = True,
     ) -> None:
         self.at = at
+        self.deadline_is_promise = deadline_is_promise
         self.region = region
         self.weight_lb = weight_lb
         self.carrier_service = carrier_service
@@ -134,7 +136,12 @@ class ShipOptions:
                 return f"does not ship by {self.carrier_service}"
             return "ships with no carrier service"
         by = f" by {self.carrier_service}" if self.carrier_service else ""
-        promised = f", after the promised {day_words(self.promised_day)}" if self.promised_day is not None else ""
+        promised = ""
+        if self.promised_day is not None:
+            day = day_words(self.promised_day)
+            promised = (
+                f", after the promised {day}" if self.deadline_is_promise else f", after {day} (the order's earliest)"
+            )
         return f"would deliver {day_words(earliest)}{by}{promised}"
 
 
@@ -152,6 +159,7 @@ def ship_options(
     service_level: str,
     carrier_service: str = "",
     promised_day: int | None = None,
+    deadline_is_promise: bool = True,
 ) -> ShipOptions:
     """``ShipOptions`` over the snapshot's calendars and carrier services (built once per snapshot)."""
     network = promise_network(snapshot)
@@ -166,4 +174,5 @@ def ship_options(
         service_level=service_level,
         carrier_service=carrier_service,
         promised_day=promised_day,
+        deadline_is_promise=deadline_is_promise,
     )

@@ -30,6 +30,10 @@ VERBS = ("exclude", "require", "penalize", "prefer", "protect", "limit", "object
 T = TypeVar("T")
 
 
+# What a rule may set: not EARLIEST_DELIVERY, which needs the decision's instant (an order's own choice).
+RULE_OBJECTIVES = tuple(m.value for m in ObjectiveMode if m is not ObjectiveMode.EARLIEST_DELIVERY)
+
+
 class VerbReader(FieldReader):
     """The ``then`` part of a rule, verb by verb."""
 
@@ -139,7 +143,7 @@ class VerbReader(FieldReader):
         before = len(self.errors)
         mode = None
         if "mode" in parts:
-            names = self.texts(parts["mode"], f"{field}.mode", tuple(m.value for m in ObjectiveMode))
+            names = self.texts(parts["mode"], f"{field}.mode", RULE_OBJECTIVES)
             mode = ObjectiveMode(names[0]) if names else None
         split = (
             self.number(parts["split_penalty"], f"{field}.split_penalty", 0, 1e6) if "split_penalty" in parts else None

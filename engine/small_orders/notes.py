@@ -17,7 +17,7 @@ from engine.directives import Protection
 from engine.problem import Elimination
 from engine.promise.shipping import many
 from engine.small_orders.problem import _Small
-from engine.small_orders.views import PROTECTED, _view
+from engine.small_orders.views import LATE, PROTECTED, _view
 
 MAX_NODE_NOTES = 25  # engine.explain.MAX_NODE_NOTES
 
@@ -85,13 +85,13 @@ def _notes(p: _Small, plan: dict[int, list[int]]) -> tuple[NodeNote, ...]:
             n = p.stocked[i]
             code = p.elimination[i]
             # The same words for the same node, reason and directives: kept with the directives'
-            # view, except protections that depend on the order's SKUs.
+            # view, except protections that depend on the order's SKUs and lateness (the order's dates).
             key = (n, code, p.terms.pickup_node_id)
             note = view.notes.get(key)
             if note is None:
                 reason = Elimination(code)
                 note = NodeNote(node_id, _VERDICT[reason], _elimination_detail(p, n, reason), _rule_ids(p, n, reason))
-                if not (code == PROTECTED and view.sku_protections):
+                if not (code == PROTECTED and view.sku_protections) and code != LATE:
                     view.notes[key] = note
             notes.append(note)
     return tuple(notes)

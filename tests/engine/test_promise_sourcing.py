@@ -16,14 +16,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine.availability import Availability, StockLevels
 from engine.cost import plan_cost
 from engine.decision import AllocationLine, NodeVerdict, SolveStatus
 from engine.directives import Directives
-from engine.model import GeoPoint, InventoryPosition, Node, NodeType, Order, OrderLine
+from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import epoch_seconds
 from engine.promise.model import CarrierService, Cutoff, NodeSchedule, Weekday, ZoneRate
@@ -160,11 +160,17 @@ def _reference_options(case: Case, at: int, node_id: str, distance: float) -> li
 def exhaustive_cost(case: Case, at: int) -> float:
     """Every allocation, every eligible carrier service per shipment (each shipment's cheapest: the
     cost is a sum over shipments), costed by the cost model's formula with that service's rates."""
+    return exhaustive(case, at)[0]
+
+
+def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
+    """The least cost, and the units shipped by each plan of that cost."""
     order, snapshot = case.order, case.snapshot
     availability = _availability(case)
     base_terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
     node_ids = [n.id for n in snapshot.nodes]
     best = float("inf")
+    fills: set[int] = set()
     per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
     for choice in itertools.product(*per_line):
         allocations = [
@@ -190,8 +196,12 @@ def exhaustive_cost(case: Case, at: int) -> float:
                 z = int(table.zones(np.array([shipment.distance_miles]))[0])
                 prices.append(table.base[z - 1] + table.per_lb[z - 1] * shipment.weight_lb)
             total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + min(prices)
-        best = min(best, total)
-    return best
+        shipped = sum(a.qty for a in allocations)
+        if total < best - 1e-9:
+            best, fills = total, {shipped}
+        elif total <= best + 1e-9:
+            fills.add(shipped)
+    return best, fills
 
 
 @settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -310,3 +320,43 @@ def test_a_named_carrier_service_rules_out_nodes_without_it_and_prices_by_it() -
     (shipment,) = decision.cost.shipments
     assert shipment.carrier_service == "TWO_DAY" and shipment.node_id == "DC-001"
     assert shipment.carrier_base == pytest.approx(STANDARD_RATES.base[shipment.zone - 1] + 4.0)  # TWO_DAY's chart
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_cases())
+def test_earliest_delivery_matches_exhaustive_search_day_by_day(drawn: tuple[Case, int]) -> None:
+    """EARLIEST_DELIVERY: the first day D whose cheapest plan (every shipment by D) ships as many
+    units as the cheapest plan overall; that plan's cost. Exhaustive search per day."""
+    case, at = drawn
+    order = replace(case.order, objective=ObjectiveMode.EARLIEST_DELIVERY)
+    skus = sorted({line.sku for line in order.lines})
+    decision = decide_from_levels(order, case.snapshot, skus, case.levels, case.directives, GENEROUS, at=at)
+    cost, fills = exhaustive(case, at)
+    assume(len(fills) == 1)  # cheapest plans shipping different amounts: "as many" is ambiguous
+    (shipped,) = fills
+    if cost == float("inf") or shipped == 0:
+        return
+    day = datetime.fromtimestamp(at, UTC).date() - timedelta(days=1)
+    while True:
+        promised = day if case.order.promised_date is None else min(day, case.order.promised_date)
+        cost_by, fills_by = exhaustive(replace(case, order=replace(case.order, promised_date=promised)), at)
+        if cost_by < float("inf") and max(fills_by) >= shipped:
+            assume(min(fills_by) >= shipped)
+            break
+        day += timedelta(days=1)
+    assert decision.cost.total == pytest.approx(cost_by, abs=1e-6)
+    assert sum(a.qty for a in decision.allocations) >= shipped
+    assert date.fromordinal(decision.cost.delivery_day) <= day
+
+
+def test_earliest_delivery_pays_for_the_faster_node() -> None:
+    snapshot = _two_stores()
+    order = Order("O", SHIP_TO, (OrderLine("L1", "SKU", 1, 1.0),), objective=ObjectiveMode.EARLIEST_DELIVERY)
+    levels = StockLevels(["SKU", "SKU"], ["ST-003", "DC-001"], [5, 5])
+    decision = decide_from_levels(order, snapshot, ["SKU"], levels, at=CHICAGO_AT_1430)
+    assert [(s.node_id, s.carrier_service) for s in decision.cost.shipments] == [("DC-001", "GROUND")]
+    assert date.fromordinal(decision.cost.delivery_day) == date(2026, 12, 8)
+    note = next(n for n in decision.node_notes if n.node_id == "ST-003")
+    assert note.detail == "would deliver Wed 9 Dec, after Tue 8 Dec (the order's earliest)"
+    # Without the instant it is decided by cost: the store.
+    assert [a.node_id for a in decide_from_levels(order, snapshot, ["SKU"], levels).allocations] == ["ST-003"]

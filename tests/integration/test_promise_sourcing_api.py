@@ -227,3 +227,14 @@ def test_a_promise_no_node_could_keep_for_want_of_stock_is_a_plain_backorder(
     response = allocate_option(api, option)
     assert orders_pb2.OrderState.Name(response.order.state) == "ORDER_STATE_BACKORDERED"
     assert not response.decision.holds
+
+
+def test_the_earliest_delivery_objective_pays_for_the_fastest_plan(
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    decision = source(checkout, objective=common_pb2.OBJECTIVE_MODE_EARLIEST_DELIVERY)
+    assert shipments(decision) == [("FAR", "NEXT_DAY", "2026-12-01", "2026-12-02")]
+    assert note(decision, "NEAR") == (
+        "NODE_VERDICT_LATE",
+        "would deliver Thu 3 Dec, after Wed 2 Dec (the order's earliest)",
+    )

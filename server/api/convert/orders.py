@@ -46,6 +46,7 @@ _OBJECTIVE_FROM_PROTO: dict[int, ObjectiveMode] = {
     common_pb2.OBJECTIVE_MODE_UNSPECIFIED: ObjectiveMode.COST,
     common_pb2.OBJECTIVE_MODE_COST: ObjectiveMode.COST,
     common_pb2.OBJECTIVE_MODE_FEWEST_SHIPMENTS: ObjectiveMode.FEWEST_SHIPMENTS,
+    common_pb2.OBJECTIVE_MODE_EARLIEST_DELIVERY: ObjectiveMode.EARLIEST_DELIVERY,
 }
 
 
