@@ -14,19 +14,13 @@ from datetime import date, datetime
 from typing import Any, TypeVar
 
 from engine import limits
-from engine.errors import Violations
 from engine.model import Item, Node, NodeType
 from engine.promise.model import (
     CarrierService,
     NodeSchedule,
     carrier_services_in_force,
-    cutoff_problems,
-    serves_standard,
 )
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
-from server.errors import (
-    MissingStandardRateError,
-)
 from server.store import rows
 from server.store.base import (
     NodePage,
@@ -35,6 +29,7 @@ from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.inventory import InventoryStoreMixin
 from server.store.migrate import Migration, load_migrations
+from server.store.network_checks import check_carrier_services, check_node_schedules, check_rate_tables
 from server.store.orders import OrderStoreMixin
 from server.store.outbox import OutboxStoreMixin
 from server.store.page_tokens import decode_page_token, encode_page_token
@@ -237,11 +232,10 @@ class SqlStore(
         def work(tx: Tx) -> None:
             tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_RATE_TABLE, params)
-            # Checked inside the transaction: stored tables replace the defaults, so the first
-            # write must bring STANDARD (nothing deletes a table, so it stays once there).
-            found = tx.execute("SELECT COUNT(*) FROM rate_tables WHERE service_level = ?", (DEFAULT_SERVICE_LEVEL,))
-            if not found[0][0]:
-                raise MissingStandardRateError(DEFAULT_SERVICE_LEVEL)
+            found = tx.execute(
+                "SELECT service_level FROM rate_tables WHERE service_level = ?", (DEFAULT_SERVICE_LEVEL,)
+            )
+            check_rate_tables({str(r[0]) for r in found})  # inside the transaction: the stored set after it
 
         self._write(work)
 
@@ -276,22 +270,7 @@ class SqlStore(
         def work(tx: Tx) -> None:
             tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_CARRIER_SERVICE, params)
-            # Checked inside the transaction, on the whole stored set: it replaces the defaults, so
-            # it must serve STANDARD, and every stored node's cut-offs must still be shippable.
-            stored = self._carrier_services(tx)
-            v = Violations()
-            if not serves_standard(stored):
-                v.add(
-                    "carrier_services",
-                    f"the stored carrier services would serve no {DEFAULT_SERVICE_LEVEL} orders: include a service "
-                    f"of service_level {DEFAULT_SERVICE_LEVEL!r}, because stored services replace the defaults",
-                )
-            by_id = {s.id: s for s in stored}
-            for schedule in self._node_schedules(tx):
-                for problem in cutoff_problems(schedule, by_id):
-                    if not problem.description.startswith("names unknown"):  # upserts never remove one
-                        v.add("carrier_services", f"node {schedule.node_id}'s {problem.field}: {problem.description}")
-            v.raise_if_any()
+            check_carrier_services(self._carrier_services(tx), self._node_schedules(tx))
 
         self._write(work)
 
@@ -315,15 +294,7 @@ class SqlStore(
                 f"SELECT {_columns(rows.RATE_TABLE_COLUMNS)} FROM rate_tables ORDER BY service_level"
             )]  # fmt: skip
             in_force = carrier_services_in_force(self._carrier_services(tx), tables)
-            v = Violations()
-            for i, schedule in enumerate(schedules):
-                if schedule.node_id not in known:
-                    v.add(
-                        f"schedules[{i}].node_id", f"names unknown node {schedule.node_id[:60]!r} (UpsertNodes first)"
-                    )
-                for problem in cutoff_problems(schedule, in_force):
-                    v.add(f"schedules[{i}].{problem.field}", problem.description)
-            v.raise_if_any()
+            check_node_schedules(schedules, known, in_force)
             tx.executemany(_UPSERT_NODE_SCHEDULE, params)
 
         self._write(work)

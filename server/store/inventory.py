@@ -8,19 +8,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-from engine import limits
 from engine.availability import StockLevels
-from engine.errors import FieldViolation, InvalidInputError
 from engine.model import InventoryPosition
 from engine.orders.records import HELD, RELEASED
 from engine.orders.shortfall import Claim, take_back
 from server.errors import (
-    InvalidRequestError,
-    NegativeStockError,
     StoreError,
     UnknownNodeError,
 )
@@ -30,12 +26,18 @@ from server.store.base import (
     InventoryUpdateResult,
     RequestKey,
     ShortedHold,
-    UpdateKind,
-    UpdateOutcome,
 )
 from server.store.holds import HoldsMixin
 from server.store.request_keys import RequestKeysMixin
 from server.store.sql import Key, Tx
+from server.store.stock_batches import (
+    WorkingPosition,
+    apply_in_order,
+    checked_as_of,
+    deal_shortfalls,
+    position_after,
+    raise_if_refused,
+)
 
 T = TypeVar("T")
 _UNIT_SEPARATOR = "\x1f"  # what the dialects' _joined puts between node ids (chr(31))
@@ -46,17 +48,6 @@ _INSERT_EMPTY_POSITION = (
 _WRITE_POSITION = (
     "UPDATE inventory SET on_hand = ?, as_of = ?, version = version + 1, updated_at = ? WHERE sku = ? AND node_id = ?"
 )
-
-
-@dataclass(slots=True)
-class _Working:
-    """A locked inventory row while a batch is applied to it in memory."""
-
-    on_hand: int
-    reserved: int
-    protected: int
-    as_of: datetime | None
-    changed: bool = False
 
 
 class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
@@ -145,7 +136,7 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
     ) -> list[InventoryUpdateResult]:
         if not updates:
             return []
-        as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
+        as_ofs = [checked_as_of(i, u) for i, u in enumerate(updates)]
         at = now or rows.utc_now()
         return self._write(lambda tx: self._apply_updates(tx, updates, as_ofs, at))
 
@@ -160,7 +151,7 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
         results is stored with them, in the same transaction. A retry gets the stored response and
         None for results (nothing was applied again); the key used for another request raises
         IdempotencyKeyConflict. A refused batch stores nothing, so its retry is judged anew."""
-        as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
+        as_ofs = [checked_as_of(i, u) for i, u in enumerate(updates)]
 
         def work(tx: Tx) -> tuple[bytes, list[InventoryUpdateResult] | None]:
             # The key first: a concurrent duplicate waits on it and then finds our response.
@@ -181,20 +172,8 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
     ) -> list[InventoryUpdateResult]:
         self._reject_unknown_nodes(tx, updates)
         locked = self._lock_positions(tx, sorted({(u.sku, u.node_id) for u in updates}), now)
-        applied = _apply_in_order(updates, as_ofs, locked)
-        if applied.too_large:
-            raise InvalidInputError(
-                [
-                    FieldViolation(
-                        _quantity_field(i, updates[i]),
-                        f"would take on hand to {on_hand:,}, above {limits.MAX_INVENTORY_COUNT:,}"
-                        " (the most an absolute count may set)",
-                    )
-                    for i, on_hand in applied.too_large.items()
-                ]
-            )
-        if applied.negative:
-            raise NegativeStockError(applied.negative, [_quantity_field(i, updates[i]) for i in applied.negative])
+        applied = apply_in_order(updates, as_ofs, locked)
+        raise_if_refused(updates, applied)
         if applied.short:
             # Holds past their expiry no longer count, swept or not: they give way before live ones.
             short_keys = sorted({(updates[i].sku, updates[i].node_id) for i in applied.short})
@@ -204,7 +183,7 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
                 f"SELECT sku, node_id, reserved FROM inventory WHERE {predicate}", params
             ):
                 locked[(sku, node_id)] = replace(locked[(sku, node_id)], reserved=int(reserved))
-            applied = _apply_in_order(updates, as_ofs, locked)
+            applied = apply_in_order(updates, as_ofs, locked)
         shorted = self._take_back(tx, updates, applied.short, now) if applied.short else {}
 
         # After the holds gave way: on hand may not drop below reserved even within the transaction.
@@ -219,7 +198,7 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
         return [
             InventoryUpdateResult(
                 outcome=outcome,
-                position=_position(u, working[(u.sku, u.node_id)]),
+                position=position_after(u, working[(u.sku, u.node_id)]),
                 shorted_units=applied.short.get(i, 0),
                 shorted=shorted.get(i, ()),
             )
@@ -266,7 +245,7 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
         for order_id in sorted(per_order):
             payload = {"holds": per_order[order_id], "reason": "stock at the node no longer covers the holds"}
             self._settle(tx, order_id, now, "SHORTED", payload, None)
-        return _attribute(updates, short, taken)
+        return deal_shortfalls(updates, short, taken)
 
     def _reject_unknown_nodes(self, tx: Tx, updates: Sequence[InventoryUpdate]) -> None:
         wanted = sorted({u.node_id for u in updates})
@@ -276,7 +255,7 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
         if unknown:
             raise UnknownNodeError([i for i, _ in unknown], [n for _, n in unknown])
 
-    def _lock_positions(self, tx: Tx, keys: Sequence[Key], now: datetime) -> dict[Key, _Working]:
+    def _lock_positions(self, tx: Tx, keys: Sequence[Key], now: datetime) -> dict[Key, WorkingPosition]:
         """Lock every row the batch touches, creating missing ones (at zero) first.
 
         Creating first means concurrent callers meet on an existing row lock instead of a
@@ -292,95 +271,4 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
             tx.executemany(_INSERT_EMPTY_POSITION, [(sku, node, stamp) for sku, node in missing])
         # Locked in (sku, node_id) order, the order reservations use too, so writers never deadlock.
         locked = tx.execute(f"{select} ORDER BY sku, node_id{self.ROW_LOCK}", params)
-        return {(r[1], r[0]): _Working(int(r[2]), int(r[3]), int(r[4]), self._ts_out(r[5])) for r in locked}
-
-
-@dataclass(slots=True)
-class _Applied:
-    """A batch applied in memory: what each update did, and every position after all of them."""
-
-    rows: dict[Key, _Working]
-    outcomes: list[UpdateOutcome] = field(default_factory=list)
-    negative: list[int] = field(default_factory=list)  # updates that would take on hand below zero
-    too_large: dict[int, int] = field(default_factory=dict)  # update index -> the on hand it would set, too much
-    short: dict[int, int] = field(default_factory=dict)  # update index -> reserved units it left uncovered
-
-
-def _apply_in_order(
-    updates: Sequence[InventoryUpdate], as_ofs: Sequence[datetime | None], locked: Mapping[Key, _Working]
-) -> _Applied:
-    """Apply the updates in request order to copies of the locked rows: each is judged on the
-    position the ones before it left (rows are locked, so this is not read-check-write)."""
-    applied = _Applied(rows={key: replace(row) for key, row in locked.items()})
-    for index, (update, as_of) in enumerate(zip(updates, as_ofs, strict=True)):
-        row = applied.rows[(update.sku, update.node_id)]
-        if update.kind is UpdateKind.ABSOLUTE:
-            assert as_of is not None  # _checked_as_of guarantees it
-            if row.as_of is not None and row.as_of > as_of:
-                applied.outcomes.append(UpdateOutcome.STALE_IGNORED)
-                continue
-            target = update.quantity
-        else:
-            target = row.on_hand + update.quantity
-            as_of = row.as_of
-        if target < 0:
-            # Keep going, so the error names every bad update at once; the batch is refused.
-            applied.negative.append(index)
-            continue
-        if target > limits.MAX_INVENTORY_COUNT:  # deltas obey the bound absolute counts do
-            applied.too_large[index] = target
-            continue
-        if target < row.reserved:
-            # What the floor says wins: the reserved units it does not cover give way (_take_back).
-            applied.short[index] = row.reserved - target
-            row.reserved = target
-        row.on_hand, row.as_of, row.changed = target, as_of, True
-        applied.outcomes.append(UpdateOutcome.APPLIED)
-    return applied
-
-
-def _attribute(
-    updates: Sequence[InventoryUpdate], short: Mapping[int, int], taken: Mapping[Key, Sequence[tuple[Claim, int]]]
-) -> dict[int, tuple[ShortedHold, ...]]:
-    """The holds taken back at each position, dealt to the updates that left it short, in request
-    order (two counts of one position in one batch each report their own units)."""
-    queues = {key: [(claim, units) for claim, units in pairs] for key, pairs in taken.items()}
-    dealt: dict[int, tuple[ShortedHold, ...]] = {}
-    for index in sorted(short):
-        queue = queues[(updates[index].sku, updates[index].node_id)]
-        holds: list[ShortedHold] = []
-        need = short[index]
-        while need > 0 and queue:
-            claim, units = queue[0]
-            used = min(units, need)
-            holds.append(ShortedHold(claim.order_id, claim.line_id, used))
-            need -= used
-            queue[0] = (claim, units - used)
-            if units == used:
-                queue.pop(0)
-        dealt[index] = tuple(holds)
-    return dealt
-
-
-def _quantity_field(index: int, update: InventoryUpdate) -> str:
-    """The request field holding the update's quantity, as the caller spelt it."""
-    return f"updates[{index}].delta" if update.kind is UpdateKind.DELTA else f"updates[{index}].count.count"
-
-
-def _checked_as_of(index: int, update: InventoryUpdate) -> datetime | None:
-    if update.as_of is not None:
-        return rows.require_utc(update.as_of, f"updates[{index}].count.as_of")
-    if update.kind is UpdateKind.ABSOLUTE:
-        raise InvalidRequestError("is required for an ABSOLUTE count", f"updates[{index}].count.as_of")
-    return None
-
-
-def _position(update: InventoryUpdate, row: _Working) -> InventoryPosition:
-    return InventoryPosition(
-        node_id=update.node_id,
-        sku=update.sku,
-        on_hand=row.on_hand,
-        reserved=row.reserved,
-        protected=row.protected,
-        as_of=row.as_of,
-    )
+        return {(r[1], r[0]): WorkingPosition(int(r[2]), int(r[3]), int(r[4]), self._ts_out(r[5])) for r in locked}
