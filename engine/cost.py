@@ -49,7 +49,8 @@ def plan_cost(
         zone = 0 if pickup else int(table.zones(distances[k : k + 1])[0])
         base = 0.0 if pickup else float(table.base[zone - 1])
         per_lb = 0.0 if pickup else float(table.per_lb[zone - 1])
-        rule_penalty = 0.0
+        # A rule allowing lateness charges its penalty per day late: a rule's penalty like any.
+        rule_penalty = option.late_cost if option is not None and terms.promised and not pickup else 0.0
         for p in terms.penalties:
             if node.id in p.node_ids:
                 selected = sum(q for line_id, q in per_line.items() if not p.line_ids or line_id in p.line_ids)

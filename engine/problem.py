@@ -289,7 +289,9 @@ def _promised_rates(
     """Zone, per-shipment and per-unit cost of each candidate by its own carrier service's rates,
     with the same arithmetic as one rate table's (so a single service gives the same numbers)."""
     ids = snapshot.ids
-    tables = [terms.shipping(ids[n], d)[0] for n, d in zip(nodes.tolist(), distance.tolist(), strict=True)]
+    pairs = list(zip(nodes.tolist(), distance.tolist(), strict=True))
+    tables = [terms.shipping(ids[n], d)[0] for n, d in pairs]
+    late = np.array([terms.late_cost(ids[n], d) for n, d in pairs], dtype=np.float64)
     zone = np.zeros(nodes.shape[0], dtype=np.int64)
     base = np.zeros(nodes.shape[0], dtype=np.float64)
     per_lb = np.zeros(nodes.shape[0], dtype=np.float64)
@@ -299,6 +301,8 @@ def _promised_rates(
         base[at] = table.base_for(zone[at])
         per_lb[at] = table.per_lb_for(zone[at])
     fixed = snapshot.pick_pack[nodes] + base
+    if late.any():  # a rule allowing lateness: its penalty per day late, per shipment
+        fixed = fixed + late
     unit = snapshot.handling[nodes][None, :] + weight[:, None] * per_lb[None, :]
     return zone, fixed, unit
 

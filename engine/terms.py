@@ -40,6 +40,11 @@ class Terms:
         """The order's promise rules out shipping from ``node_id``."""
         return self.ship_options is not None and self.ship_options.late(node_id, distance_miles)
 
+    def late_cost(self, node_id: str, distance_miles: float) -> float:
+        """What a shipment from ``node_id`` pays for arriving after the promised date (rules allowing it)."""
+        option = self.shipping(node_id, distance_miles)[1]
+        return option.late_cost if option is not None and self.promised else 0.0
+
     def shipping(self, node_id: str, distance_miles: float) -> tuple[RateTable, ShipOption | None]:
         """The rates a shipment from ``node_id`` pays and its option (service and dates), if any."""
         options = self.ship_options
@@ -96,6 +101,7 @@ def resolve_terms(
             carrier_service=order.carrier_service,
             promised_day=_earliest(order.promised_date.toordinal() if order.promised_date else None, arrive_by),
             deadline_is_promise=arrive_by is None,
+            late_penalty_per_day=directives.late_penalty_per_day,
         )
     return Terms(
         split_penalty=_first(order.split_penalty, directives.split_penalty, DEFAULT_SPLIT_PENALTY),

@@ -45,6 +45,7 @@ class ShipOption:
     table: RateTable
     ship_day: int
     delivery_day: int
+    late_cost: float = 0.0  # days after the promised date x the rules' penalty per day late
 
 
 class ShipOptions:
@@ -68,8 +69,12 @@ class ShipOptions:
         carrier_service: str = "",
         promised_day: int | None = None,
         deadline_is_promise: bool = True,
+        late_penalty_per_day: float | None = None,
     ) -> None:
         self.at = at
+        # A rule allowing lateness: a late option costs this per day late instead of being ruled
+        # out. Only against the order's own date, never a trial date of the earliest-delivery objective.
+        self.late_penalty = late_penalty_per_day if deadline_is_promise else None
         self.deadline_is_promise = deadline_is_promise
         self.region = region
         self.weight_lb = weight_lb
@@ -109,16 +114,19 @@ class ShipOptions:
                 continue
             delivery = self._calculator.delivery_day(service_id, ship_day, service.zone_of(distance_miles, self.region))
             earliest = delivery if earliest is None else min(earliest, delivery)
+            late_cost = 0.0
             if self.promised_day is not None and delivery > self.promised_day:
-                continue
+                if self.late_penalty is None:
+                    continue
+                late_cost = self.late_penalty * (delivery - self.promised_day)
             if self.constrained:
                 z = bisect.bisect_left(table.zone_limits_miles, distance_miles)
-                key = (table.base[z] + table.per_lb[z] * self.weight_lb, delivery, service_id)
+                key = (table.base[z] + table.per_lb[z] * self.weight_lb + late_cost, delivery, service_id)
             else:  # the cost is the level's; only the dates are chosen
                 key = (0.0, delivery, service_id)
             if best is None or key < best:
                 best = key
-                found = ShipOption(service_id, table, ship_day, delivery)
+                found = ShipOption(service_id, table, ship_day, delivery, late_cost)
         self._chosen[node_id] = found
         self._earliest[node_id] = earliest
         return found
@@ -160,6 +168,7 @@ def ship_options(
     carrier_service: str = "",
     promised_day: int | None = None,
     deadline_is_promise: bool = True,
+    late_penalty_per_day: float | None = None,
 ) -> ShipOptions:
     """``ShipOptions`` over the snapshot's calendars and carrier services (built once per snapshot)."""
     network = promise_network(snapshot)
@@ -175,4 +184,5 @@ def ship_options(
         carrier_service=carrier_service,
         promised_day=promised_day,
         deadline_is_promise=deadline_is_promise,
+        late_penalty_per_day=late_penalty_per_day,
     )

@@ -137,7 +137,7 @@ class VerbReader(FieldReader):
         return LimitSpec(max_shipments, bool(aon), selector, per_day)
 
     def objective(self, node: Located, field: str) -> ObjectiveSpec | None:
-        parts = self.mapping(node, field, ("mode", "split_penalty", "backorder_penalty"))
+        parts = self.mapping(node, field, ("mode", "split_penalty", "backorder_penalty", "late_penalty_per_day"))
         if parts is None:
             return None
         before = len(self.errors)
@@ -153,9 +153,14 @@ class VerbReader(FieldReader):
             if "backorder_penalty" in parts
             else None
         )
+        late = (
+            self.number(parts["late_penalty_per_day"], f"{field}.late_penalty_per_day", 0, 1e6)
+            if "late_penalty_per_day" in parts
+            else None
+        )
         if not parts:
-            self.error(node, field, "needs mode, split_penalty or backorder_penalty")
-        return None if len(self.errors) > before else ObjectiveSpec(mode, split, back)
+            self.error(node, field, "needs mode, split_penalty, backorder_penalty or late_penalty_per_day")
+        return None if len(self.errors) > before else ObjectiveSpec(mode, split, back, late)
 
     def hold(self, node: Located, field: str) -> HoldSpec | None:
         if isinstance(node.value, str):

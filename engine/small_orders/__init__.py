@@ -117,7 +117,7 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
         else:
             zone = p.zone[c]
             base, per_lb = table.base[zone - 1], table.per_lb[zone - 1]
-        rule_penalty = 0.0
+        rule_penalty = option.late_cost if option is not None and terms.promised and not pickup else 0.0
         for penalty in terms.penalties:
             if node.id in penalty.node_ids:
                 selected = sum(

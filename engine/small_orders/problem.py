@@ -33,7 +33,8 @@ def _promised_rates(
         table = terms.shipping(node_id, d)[0]
         z = bisect_left(table.zone_limits_miles, d) + 1
         zone.append(z)
-        fixed.append(pick_pack[n] + table.base[z - 1])
+        late = terms.late_cost(node_id, d)
+        fixed.append(pick_pack[n] + table.base[z - 1] + late if late else pick_pack[n] + table.base[z - 1])
         per_lb.append(table.per_lb[z - 1])
     return zone, fixed, per_lb
 

@@ -128,7 +128,9 @@ def promise_cases(draw: st.DrawFn, max_nodes: int = 3, max_lines: int = 3, max_q
     snapshot = NetworkSnapshot(tuple(nodes), node_schedules=tuple(schedules), carrier_services=carrier)
     rows = [(sku, n.id, draw(st.integers(0, 3))) for n in nodes for sku in skus]
     levels = StockLevels([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-    return Case(order, snapshot, levels, Directives()), epoch_seconds(at)
+    # Sometimes a rule allows lateness at a penalty per day late (a shipment's, per day).
+    directives = Directives(late_penalty_per_day=draw(st.sampled_from([None, None, None, 0.5, 4.0])))
+    return Case(order, snapshot, levels, directives), epoch_seconds(at)
 
 
 def _availability(case: Case) -> Availability:
@@ -141,6 +143,12 @@ def _availability(case: Case) -> Availability:
 
 def _reference_options(case: Case, at: int, node_id: str, distance: float) -> list[tuple[str, date]]:
     """(service, delivery date) a shipment from ``node_id`` may take, by the day-by-day reference."""
+    return [(s, d) for s, d, _ in _reference_priced(case, at, node_id, distance)]
+
+
+def _reference_priced(case: Case, at: int, node_id: str, distance: float) -> list[tuple[str, date, float]]:
+    """(service, delivery date, lateness penalty) of each option a shipment from ``node_id`` may take."""
+    penalty = case.directives.late_penalty_per_day
     order, snapshot = case.order, case.snapshot
     schedule = next(s for s in snapshot.node_schedules if s.node_id == node_id)
     instant = datetime.fromtimestamp(at, UTC)
@@ -153,7 +161,9 @@ def _reference_options(case: Case, at: int, node_id: str, distance: float) -> li
         ship, _ = reference_ship(schedule, service, instant)
         delivery = reference_delivery(service, ship, service.zone(service.zone_of(distance)).transit_days)
         if order.promised_date is None or delivery <= order.promised_date:
-            found.append((service.id, delivery))
+            found.append((service.id, delivery, 0.0))
+        elif penalty is not None:
+            found.append((service.id, delivery, penalty * (delivery - order.promised_date).days))
     return found
 
 
@@ -186,15 +196,15 @@ def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
         plain = plan_cost(order, allocations, snapshot, base_terms)  # level rates: replaced per shipment below
         total = plain.split_penalty + plain.backorder_penalty
         for shipment in plain.shipments:
-            options = _reference_options(case, at, shipment.node_id, shipment.distance_miles)
+            options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles)
             if not options:
                 total = float("inf")
                 break
             prices = []
-            for service_id, _ in options:
+            for service_id, _, late_cost in options:
                 table = snapshot.carrier_services[service_id].rate_table
                 z = int(table.zones(np.array([shipment.distance_miles]))[0])
-                prices.append(table.base[z - 1] + table.per_lb[z - 1] * shipment.weight_lb)
+                prices.append(table.base[z - 1] + table.per_lb[z - 1] * shipment.weight_lb + late_cost)
             total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + min(prices)
         shipped = sum(a.qty for a in allocations)
         if total < best - 1e-9:
@@ -328,6 +338,7 @@ def test_earliest_delivery_matches_exhaustive_search_day_by_day(drawn: tuple[Cas
     """EARLIEST_DELIVERY: the first day D whose cheapest plan (every shipment by D) ships as many
     units as the cheapest plan overall; that plan's cost. Exhaustive search per day."""
     case, at = drawn
+    case = replace(case, directives=Directives())  # trial dates are strict: no lateness allowed by rules here
     order = replace(case.order, objective=ObjectiveMode.EARLIEST_DELIVERY)
     skus = sorted({line.sku for line in order.lines})
     decision = decide_from_levels(order, case.snapshot, skus, case.levels, case.directives, GENEROUS, at=at)
@@ -360,3 +371,17 @@ def test_earliest_delivery_pays_for_the_faster_node() -> None:
     assert note.detail == "would deliver Wed 9 Dec, after Tue 8 Dec (the order's earliest)"
     # Without the instant it is decided by cost: the store.
     assert [a.node_id for a in decide_from_levels(order, snapshot, ["SKU"], levels).allocations] == ["ST-003"]
+
+
+def test_a_rule_allowing_lateness_prices_the_late_node_per_day_late() -> None:
+    snapshot = _two_stores()
+    order = Order("O", SHIP_TO, (OrderLine("L1", "SKU", 1, 1.0),), promised_date=date(2026, 12, 8))
+    levels = StockLevels(["SKU", "SKU"], ["ST-003", "DC-001"], [5, 5])
+    cheap = Directives(late_penalty_per_day=0.25)  # a day late costs less than the DC's longer haul
+    decision = decide_from_levels(order, snapshot, ["SKU"], levels, cheap, at=CHICAGO_AT_1430)
+    (shipment,) = decision.cost.shipments
+    assert (shipment.node_id, date.fromordinal(shipment.delivery_day)) == ("ST-003", date(2026, 12, 9))
+    assert shipment.rule_penalty == pytest.approx(0.25)  # one day late
+    dear = Directives(late_penalty_per_day=5.0)
+    decision = decide_from_levels(order, snapshot, ["SKU"], levels, dear, at=CHICAGO_AT_1430)
+    assert [s.node_id for s in decision.cost.shipments] == ["DC-001"]

@@ -16,7 +16,16 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from server.api.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
+from server.api.proto import (
+    common_pb2,
+    network_pb2,
+    orders_pb2,
+    orders_pb2_grpc,
+    rules_pb2,
+    rules_pb2_grpc,
+    sourcing_pb2,
+    sourcing_pb2_grpc,
+)
 from server.api.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import Api, ServerFactory, make_config
@@ -238,3 +247,19 @@ def test_the_earliest_delivery_objective_pays_for_the_fastest_plan(
         "NODE_VERDICT_LATE",
         "would deliver Thu 3 Dec, after Wed 2 Dec (the order's earliest)",
     )
+
+
+def test_a_rule_allowing_lateness_prices_a_late_node_per_day_late(
+    api: Api,
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    rules = rules_pb2_grpc.RulesServiceStub(api.channel)
+    text = "rules:\n  - {id: late-ok, then: {objective: {late_penalty_per_day: 1.5}}}\n"
+    rules.ActivateRules(
+        rules_pb2.ActivateRulesRequest(files=[rules_pb2.RuleFile(name="p.yaml", content=text)], activated_by="ann")
+    )
+    decision = source(checkout, promised_date="2026-12-02")
+    # NEAR by ground, a day late (1.50), beats FAR by air (28.00 of carrier charges).
+    assert shipments(decision) == [("NEAR", "GROUND", "2026-12-01", "2026-12-03")]
+    assert decision.cost.shipments[0].rule_penalty == usd(1.5)
+    assert list(decision.fired_rules) == ["late-ok"]
