@@ -76,6 +76,8 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
         f"{_V1}NetworkService/GetAvailability": EVERY_ROLE,
         f"{_V1}NetworkService/UpsertNodes": OPERATORS,
         f"{_V1}NetworkService/UpsertItems": OPERATORS,
+        f"{_V1}NetworkService/UpsertSkuAliases": OPERATORS,
+        f"{_V1}NetworkService/ListSkuAliases": EVERY_ROLE,
         f"{_V1}NetworkService/UpdateInventory": OPERATORS,
         f"{_V1}NetworkService/ListRateTables": EVERY_ROLE,
         f"{_V1}NetworkService/UpsertRateTables": OPERATORS,

@@ -487,7 +487,8 @@ def order_line_from_proto(
         # The SKU is what is wrong (the weight is only how the catalogue would have been bypassed).
         c.add(
             join(path, "sku"),
-            f"is not in the catalogue ({msg.sku[:40]!r}): add it with UpsertItems, or send unit_weight_lb",
+            f"is not in the catalogue ({msg.sku[:40]!r}) nor a known SKU alias: add it with UpsertItems"
+            " (or map it with UpsertSkuAliases), or send unit_weight_lb",
         )
     hazmat = msg.hazmat if msg.HasField("hazmat") else (item.hazmat if item is not None else False)
     attributes = dict(msg.attributes)

@@ -46,6 +46,7 @@ from server.store.base import (
     UpdateOutcome,
 )
 from server.store.capacity import CapacityStoreMixin
+from server.store.catalog import CatalogStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
 from server.store.orders import OrderStoreMixin
@@ -100,7 +101,13 @@ class _Working:
 
 
 class SqlStore(
-    OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionHistoryStoreMixin, OutboxStoreMixin, ABC
+    OrderStoreMixin,
+    RuleSetStoreMixin,
+    CapacityStoreMixin,
+    DecisionHistoryStoreMixin,
+    OutboxStoreMixin,
+    CatalogStoreMixin,
+    ABC,
 ):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""
 

@@ -32,6 +32,7 @@ from engine.promise.model import ShipTo
 from server.api import convert
 from server.api.proto import common_pb2, sourcing_pb2
 from server.api.services.deps import ServiceDeps
+from server.api.sku_resolution import Translation, add_translations, resolve_skus_in_place
 from server.geocode import SUPPORTED_COUNTRIES, PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
 
@@ -114,7 +115,11 @@ class Promiser:
     def promise(self, request: sourcing_pb2.PromiseRequest) -> sourcing_pb2.PromiseResponse:
         c = convert.Collector()
         lines: list[tuple[str, str, int]] = []
+        translations: list[Translation] = []
         if convert.check_count(c, "lines", len(request.lines), 1, limits.MAX_CART_LINES, "lines"):
+            # Aliases and barcodes read as the SKUs they name (before duplicates are looked for).
+            violations, translations = resolve_skus_in_place(self._deps.items, request.lines, "lines[{}].sku")
+            c.items.extend(violations)
             line_ids: dict[str, int] = {}
             skus: dict[str, int] = {}
             for i, line in enumerate(request.lines):
@@ -151,9 +156,11 @@ class Promiser:
         cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in lines]
         options = cart_options(network, cart, self._stock(network, wanted), point.lat, point.lon, ship_to, at)
         options.sort(key=lambda o: (o.delivery_day == 0, o.delivery_day, o.cost, o.carrier_service))
-        return sourcing_pb2.PromiseResponse(
+        response = sourcing_pb2.PromiseResponse(
             options=[self._option(o) for o in options], network_version=snapshot.version
         )
+        add_translations(response.translated_lines, translations)
+        return response
 
     def _option(self, option: DeliveryOption) -> sourcing_pb2.DeliveryOption:
         currency = self._currency
