@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine import limits
+from engine.catalog.aliases import AliasKind, SkuAlias, build_alias
 from engine.errors import InvalidInputError, SourcingError
 from engine.model import GeoPoint, Item, Node, NodeType, id_problem
 from engine.promise.model import (
@@ -80,8 +81,9 @@ _NODE_FIELDS = frozenset(
     }
 )  # fmt: skip
 _ITEM_FIELDS = frozenset(
-    {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes"}
+    {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes", "aliases"}
 )
+_ALIAS_FIELDS = frozenset({"kind", "alias", "source"})
 _INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand"})
 _RATE_TABLE_FIELDS = frozenset({"service_level", "zone_limits_miles", "base", "per_lb"})
 _HOLIDAY_CALENDAR_FIELDS = frozenset({"id", "dates"})
@@ -121,6 +123,8 @@ class NetworkFile:
     node_schedules: tuple[NodeSchedule, ...] = ()
     carrier_services: tuple[CarrierService, ...] = ()
     holiday_calendars: Mapping[str, frozenset[date]] = field(default_factory=dict)
+    # the items' channel SKUs, vendor SKUs and barcodes (normalized), docs/onboarding.md
+    sku_aliases: tuple[SkuAlias, ...] = ()
 
     @property
     def rate_tables_in_force(self) -> dict[str, RateTable]:
@@ -229,7 +233,9 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
     as_of = _as_of(top)
     calendars = _holiday_calendars(top)
     nodes = _parse_all(top, "nodes", _NODE_FIELDS, lambda f: _node(f, calendars), required=True)
-    items = _parse_all(top, "items", _ITEM_FIELDS, _item, required=False)
+    aliases: list[tuple[str, SkuAlias]] = []
+    items = _parse_all(top, "items", _ITEM_FIELDS, lambda f: _item(f, aliases), required=False)
+    _check_aliases(top, items, aliases)
     inventory = _inventory(top, nodes, items, as_of)
     rate_tables = _rate_tables(top)
     services = _carrier_services(top, calendars)
@@ -246,6 +252,7 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
         node_schedules=tuple(entry.schedule for _, entry in nodes if entry is not None),
         carrier_services=tuple(service for _, service in services if service is not None),
         holiday_calendars={name: dates for name, dates in calendars.items() if dates is not None},
+        sku_aliases=tuple(alias for _, alias in aliases),
     )
 
 
@@ -724,8 +731,9 @@ def _location(f: _Fields) -> GeoPoint:
         return GeoPoint(0.0, 0.0)
 
 
-def _item(f: _Fields) -> tuple[str, Item | None]:
+def _item(f: _Fields, aliases: list[tuple[str, SkuAlias]]) -> tuple[str, Item | None]:
     sku = f.string("sku")
+    _item_aliases(f, sku, aliases)
     try:
         item = Item(
             sku=sku,
@@ -741,6 +749,40 @@ def _item(f: _Fields) -> tuple[str, Item | None]:
         f.engine_problems(exc)
         return sku, None
     return sku, (item if f.ok else None)
+
+
+def _item_aliases(f: _Fields, sku: str, into: list[tuple[str, SkuAlias]]) -> None:
+    """The item's ``aliases``, each (its path, the normalized alias) into ``into``."""
+    for j, element in enumerate(f.array("aliases", required=False)):
+        path = f.at(f"aliases[{j}]")
+        if not isinstance(element, Mapping):
+            f.problems.append((path, f"must be an object, not {_json_type(element)}"))
+            continue
+        a = _Fields(element, path, f.problems, _ALIAS_FIELDS)
+        kind_name, value, source = a.string("kind"), a.string("alias"), a.string("source", default="")
+        kind = AliasKind.__members__.get(kind_name) if isinstance(kind_name, str) else None
+        if "kind" not in a.bad and kind is None:
+            a.problem("kind", f"must be CHANNEL, VENDOR or BARCODE, not {str(kind_name)[:40]!r}")
+        if not a.ok or kind is None:
+            continue
+        try:
+            into.append((path, build_alias(kind, value, sku, source)))
+        except InvalidInputError as exc:
+            a.engine_problems(exc, skip=frozenset({"sku"}))  # a bad sku is the item's own problem
+
+
+def _check_aliases(top: _Fields, items: Sequence[tuple[str, object]], aliases: Sequence[tuple[str, SkuAlias]]) -> None:
+    """One alias names one SKU across the file, and no alias is an item's SKU (it would never be reached)."""
+    skus = {name for name, _ in items}
+    first: dict[str, tuple[str, str]] = {}
+    for path, alias in aliases:
+        if alias.alias in skus and alias.alias != alias.sku:
+            top.problems.append((f"{path}.alias", f"is the sku of another item ({alias.alias[:60]!r})"))
+        earlier = first.setdefault(alias.alias, (path, alias.sku))
+        if earlier[1] != alias.sku:
+            top.problems.append(
+                (f"{path}.alias", f"{alias.alias[:60]!r} already names {earlier[1][:60]!r} (at {earlier[0]})")
+            )
 
 
 def _inventory(
