@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from engine import limits
 from engine.catalog.aliases import AliasKind, SkuAlias, build_alias
+from engine.catalog.units import BASE_UNIT, MAX_UNITS_PER_ITEM, ItemUnit, base_quantity, unit_factors
 from engine.errors import InvalidInputError, SourcingError
 from engine.model import GeoPoint, Item, Node, NodeType, id_problem
 from engine.promise.model import (
@@ -81,10 +82,10 @@ _NODE_FIELDS = frozenset(
     }
 )  # fmt: skip
 _ITEM_FIELDS = frozenset(
-    {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes", "aliases"}
+    {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes", "aliases", "units"}
 )
 _ALIAS_FIELDS = frozenset({"kind", "alias", "source"})
-_INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand"})
+_INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand", "unit"})
 _RATE_TABLE_FIELDS = frozenset({"service_level", "zone_limits_miles", "base", "per_lb"})
 _HOLIDAY_CALENDAR_FIELDS = frozenset({"id", "dates"})
 _CUTOFF_FIELDS = frozenset({"carrier_service", "time"})
@@ -125,6 +126,8 @@ class NetworkFile:
     holiday_calendars: Mapping[str, frozenset[date]] = field(default_factory=dict)
     # the items' channel SKUs, vendor SKUs and barcodes (normalized), docs/onboarding.md
     sku_aliases: tuple[SkuAlias, ...] = ()
+    # the items' units besides EACH (inventory counted in them is in base units already)
+    item_units: tuple[ItemUnit, ...] = ()
 
     @property
     def rate_tables_in_force(self) -> dict[str, RateTable]:
@@ -234,9 +237,10 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
     calendars = _holiday_calendars(top)
     nodes = _parse_all(top, "nodes", _NODE_FIELDS, lambda f: _node(f, calendars), required=True)
     aliases: list[tuple[str, SkuAlias]] = []
-    items = _parse_all(top, "items", _ITEM_FIELDS, lambda f: _item(f, aliases), required=False)
+    units: list[ItemUnit] = []
+    items = _parse_all(top, "items", _ITEM_FIELDS, lambda f: _item(f, aliases, units), required=False)
     _check_aliases(top, items, aliases)
-    inventory = _inventory(top, nodes, items, as_of)
+    inventory = _inventory(top, nodes, items, as_of, units)
     rate_tables = _rate_tables(top)
     services = _carrier_services(top, calendars)
     _check_promise_data(top, nodes, rate_tables, services)
@@ -253,6 +257,7 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
         carrier_services=tuple(service for _, service in services if service is not None),
         holiday_calendars={name: dates for name, dates in calendars.items() if dates is not None},
         sku_aliases=tuple(alias for _, alias in aliases),
+        item_units=tuple(units),
     )
 
 
@@ -731,9 +736,10 @@ def _location(f: _Fields) -> GeoPoint:
         return GeoPoint(0.0, 0.0)
 
 
-def _item(f: _Fields, aliases: list[tuple[str, SkuAlias]]) -> tuple[str, Item | None]:
+def _item(f: _Fields, aliases: list[tuple[str, SkuAlias]], units: list[ItemUnit]) -> tuple[str, Item | None]:
     sku = f.string("sku")
     _item_aliases(f, sku, aliases)
+    _item_units(f, sku, units)
     try:
         item = Item(
             sku=sku,
@@ -771,6 +777,39 @@ def _item_aliases(f: _Fields, sku: str, into: list[tuple[str, SkuAlias]]) -> Non
             a.engine_problems(exc, skip=frozenset({"sku"}))  # a bad sku is the item's own problem
 
 
+def _item_units(f: _Fields, sku: str, into: list[ItemUnit]) -> None:
+    """The item's ``units``: an object of unit name to factor (``{"CASE": 24}``), names upper-cased."""
+    value = f._get("units", "an object", required=False)
+    if value is None:
+        return
+    if not isinstance(value, Mapping):
+        f._wrong("units", "an object of unit name to factor", value)
+        return
+    if len(value) > MAX_UNITS_PER_ITEM:
+        f.problem("units", f"has {len(value)} units; at most {MAX_UNITS_PER_ITEM} an item")
+        return
+    seen: dict[str, str] = {}
+    for name, factor in value.items():
+        path = f"units.{str(name)[:60]}"
+        unit = str(name).upper()
+        if unit in seen:
+            f.problem(path, f"repeats {seen[unit]!r} (unit names are read upper-cased)")
+            continue
+        seen[unit] = str(name)
+        if isinstance(factor, bool) or not isinstance(factor, int):
+            f.problem(path, f"must be a whole number of {BASE_UNIT}, not {_json_type(factor)}")
+            continue
+        try:
+            built = ItemUnit(sku or "-", unit, factor)
+        except InvalidInputError as exc:
+            for violation in exc.violations:
+                if violation.field != "sku":  # a bad sku is the item's own problem
+                    f.problem(path, violation.description)
+            continue
+        if unit != BASE_UNIT:
+            into.append(built)
+
+
 def _check_aliases(top: _Fields, items: Sequence[tuple[str, object]], aliases: Sequence[tuple[str, SkuAlias]]) -> None:
     """One alias names one SKU across the file, and no alias is an item's SKU (it would never be reached)."""
     skus = {name for name, _ in items}
@@ -790,6 +829,7 @@ def _inventory(
     nodes: Sequence[tuple[str, object]],
     items: Sequence[tuple[str, object]],
     as_of: datetime,
+    units: Sequence[ItemUnit] = (),
 ) -> list[InventoryUpdate]:
     # Declared names count even when their object was bad: one bad node must not also flag all its stock.
     # When some id could not be read at all, references are not checked: they would only repeat that problem.
@@ -804,6 +844,16 @@ def _inventory(
             continue
         f = _Fields(element, path, top.problems, _INVENTORY_FIELDS)
         node_id, sku, on_hand = f.string("node_id"), f.string("sku"), f.count("on_hand", optional=False) or 0
+        unit = f.string("unit", default="")
+        if unit and "unit" not in f.bad and "on_hand" not in f.bad:
+            # Counted in cases, stored in eaches: the item's units from this file.
+            base = base_quantity(on_hand, unit, unit_factors([u for u in units if u.sku == sku]))
+            if isinstance(base, str):
+                f.problem("unit", base)
+            elif base > limits.MAX_INVENTORY_COUNT:
+                f.problem("on_hand", f"is {base:,} {BASE_UNIT}; at most {limits.MAX_INVENTORY_COUNT:,}")
+            else:
+                on_hand = base
         if "node_id" not in f.bad and node_ids is not None and node_id not in node_ids:
             f.problem("node_id", f"names unknown node {node_id[:60]!r}")
         if "sku" not in f.bad and skus is not None and sku not in skus:

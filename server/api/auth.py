@@ -78,6 +78,8 @@ METHOD_ROLES: Mapping[str, frozenset[Role]] = MappingProxyType(
         f"{_V1}NetworkService/UpsertItems": OPERATORS,
         f"{_V1}NetworkService/UpsertSkuAliases": OPERATORS,
         f"{_V1}NetworkService/ListSkuAliases": EVERY_ROLE,
+        f"{_V1}NetworkService/UpsertItemUnits": OPERATORS,
+        f"{_V1}NetworkService/ListItemUnits": EVERY_ROLE,
         f"{_V1}NetworkService/UpdateInventory": OPERATORS,
         f"{_V1}NetworkService/ListRateTables": EVERY_ROLE,
         f"{_V1}NetworkService/UpsertRateTables": OPERATORS,

@@ -113,8 +113,12 @@ class Decider:
                 path=path,
             )
         except InvalidInputError as error:
-            # A field the resolution found bad is said once, in its words.
+            # A line the resolution found bad is said once, in its words: not also as a missing
+            # quantity or an unknown SKU.
             said = {v.field for v in violations}
+            for v in violations:
+                line = v.field.rsplit(".", 1)[0]
+                said |= {f"{line}.qty", f"{line}.sku"}
             raise InvalidInputError([*violations, *(v for v in error.violations if v.field not in said)]) from None
         if violations:
             raise InvalidInputError(violations)

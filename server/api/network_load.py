@@ -10,7 +10,7 @@ from engine import limits
 from engine.errors import SourcingError
 from engine.promise.model import NodeSchedule
 from server.api import convert, promise_convert
-from server.api.catalog_convert import MAX_ALIASES_PER_CALL, alias_to_proto
+from server.api.catalog_convert import MAX_ALIASES_PER_CALL, MAX_UNITS_PER_CALL, alias_to_proto, unit_to_proto
 from server.api.proto import network_pb2
 from server.network_file import NetworkFile
 from server.store.base import InventoryUpdate, Store, UpdateKind
@@ -55,6 +55,8 @@ def load_into_store(store: Store, network: NetworkFile, currency: str) -> None:
         store.upsert_items(items)
     for aliases in chunks(network.sku_aliases, MAX_ALIASES_PER_CALL):
         store.upsert_sku_aliases(aliases, remap=True)  # the file is the truth: a moved alias moves
+    for units in chunks(network.item_units, MAX_UNITS_PER_CALL):
+        store.upsert_item_units(units)
     for updates in chunks(network.inventory, limits.MAX_INVENTORY_UPDATES_PER_CALL):
         store.update_inventory(updates)
 
@@ -84,11 +86,12 @@ class LoadPlan:
     schedules: list[network_pb2.UpsertNodeSchedulesRequest] = field(default_factory=list)
     # after the items they name, before the stock that may be counted under them
     sku_aliases: list[network_pb2.UpsertSkuAliasesRequest] = field(default_factory=list)
+    item_units: list[network_pb2.UpsertItemUnitsRequest] = field(default_factory=list)
 
     @property
     def request_count(self) -> int:
         promise = len(self.holiday_calendars) + len(self.carrier_services) + len(self.schedules)
-        catalogue = len(self.items) + len(self.sku_aliases)
+        catalogue = len(self.items) + len(self.sku_aliases) + len(self.item_units)
         return len(self.nodes) + len(self.rate_tables) + catalogue + len(self.inventory) + promise
 
 
@@ -155,5 +158,9 @@ def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
         sku_aliases=[
             network_pb2.UpsertSkuAliasesRequest(aliases=[alias_to_proto(a) for a in part], remap=True)
             for part in chunks(network.sku_aliases, size(MAX_ALIASES_PER_CALL))
+        ],
+        item_units=[
+            network_pb2.UpsertItemUnitsRequest(units=[unit_to_proto(u) for u in part])
+            for part in chunks(network.item_units, size(MAX_UNITS_PER_CALL))
         ],
     )

@@ -285,6 +285,7 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
         "schedules": 0,
         "services": 0,
         "aliases": 0,
+        "units": 0,
     }
     progress = _progress(plan.request_count)
     with _channel(args) as channel:
@@ -311,6 +312,9 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
             for aliases in plan.sku_aliases:
                 counts["aliases"] += stub.UpsertSkuAliases(aliases, timeout=args.timeout).upserted_count
                 progress(1)
+            for units in plan.item_units:
+                counts["units"] += stub.UpsertItemUnits(units, timeout=args.timeout).upserted_count
+                progress(1)
             for updates in plan.inventory:
                 for result in stub.UpdateInventory(updates, timeout=args.timeout).results:
                     applied = result.outcome == proto.network_pb2.UPDATE_OUTCOME_APPLIED
@@ -326,6 +330,7 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     promise = f"{counts['services']} carrier services, " if plan.carrier_services else ""
     promise += f"{counts['schedules']} node schedules, " if plan.schedules else ""
     promise += f"{counts['aliases']} SKU aliases, " if plan.sku_aliases else ""
+    promise += f"{counts['units']} item units, " if plan.item_units else ""
     print(
         f"loaded {args.file}: {counts['nodes']} nodes, {rates}{counts['items']} items, {promise}"
         f"{counts['applied'] + counts['stale']} inventory counts "

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from engine.catalog.aliases import AliasKind, SkuAlias
+from engine.catalog.units import ItemUnit
 from server.api.network_load import load_into_store, plan_requests
 from server.network_file import NetworkFileError, parse_network
 from server.store import Store
@@ -86,3 +87,45 @@ def test_a_file_with_aliases_loads_into_the_store(store: Store) -> None:
     moved = with_aliases([], [{"kind": "CHANNEL", "alias": "AMZ-HOM1"}])
     load_into_store(store, parse_network(moved), "USD")  # the file is the truth: the alias moves
     assert store.resolve_alias_keys(["AMZ-HOM1"]) == {"AMZ-HOM1": "ELC-00001"}
+
+
+def with_units() -> dict[str, Any]:
+    doc = with_aliases()
+    doc["items"][0]["units"] = {"case": 12, "INNER": 3}
+    doc["inventory"][0] = {"node_id": "DC-01", "sku": "HOM-00001", "on_hand": 10, "unit": "CASE"}
+    return doc
+
+
+def test_units_are_read_and_stock_counted_in_them_is_in_eaches() -> None:
+    network = parse_network(with_units())
+    assert network.item_units == (ItemUnit("HOM-00001", "CASE", 12), ItemUnit("HOM-00001", "INNER", 3))
+    assert network.inventory[0].quantity == 120  # 10 cases of 12
+    assert network.inventory[1].quantity == 3  # no unit: eaches
+    assert [len(r.units) for r in plan_requests(network).item_units] == [2]
+
+
+def test_bad_units_are_refused_at_their_paths() -> None:
+    doc = with_units()
+    doc["items"][0]["units"] = {"CASE": 12, "case": 6, "INNER": 0, "EACH": 2, "BOX": "6", "A B": 2}
+    doc["items"][1]["units"] = [12]
+    doc["inventory"][1] = {"node_id": "ST-001", "sku": "HOM-00001", "on_hand": 1, "unit": "PALLET"}
+    found = problems(doc)
+    assert set(found) == {
+        "items[0].units.case",
+        "items[0].units.INNER",
+        "items[0].units.EACH",
+        "items[0].units.BOX",
+        "items[0].units.A B",
+        "items[1].units",
+        "inventory[1].unit",
+    }
+    assert "PALLET" in found["inventory[1].unit"] and "CASE" in found["inventory[1].unit"]
+
+
+def test_a_file_with_units_loads_into_the_store(store: Store) -> None:
+    load_into_store(store, parse_network(with_units()), "USD")
+    assert store.item_units(["HOM-00001"]) == {
+        "HOM-00001": [ItemUnit("HOM-00001", "CASE", 12), ItemUnit("HOM-00001", "INNER", 3)]
+    }
+    (position,) = store.get_availability(["HOM-00001"], ["DC-01"])
+    assert position.on_hand == 120

@@ -12,6 +12,7 @@ from datetime import timedelta
 import grpc
 
 from engine import limits
+from engine.catalog.units import BASE_UNIT
 from engine.errors import FieldViolation, InvalidInputError
 from engine.promise.model import carrier_services_in_force
 from engine.rates import rate_tables_in_force
@@ -20,7 +21,7 @@ from server.api.order_proto import request_hash
 from server.api.proto import network_pb2, network_pb2_grpc
 from server.api.services.deps import ServiceDeps
 from server.api.services.resourcing import Resourcer
-from server.api.sku_resolution import resolve_skus_in_place
+from server.api.sku_resolution import resolve_inventory_updates
 from server.errors import InvalidRequestError, MissingStandardRateError
 from server.store.base import InventoryUpdate, InventoryUpdateResult, RequestKey, UpdateKind, UpdateOutcome
 from server.store.page_tokens import decode_page_token, encode_page_token
@@ -205,6 +206,31 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
             response.next_page_token = encode_page_token(found[size - 1].alias)
         return response
 
+    def UpsertItemUnits(
+        self, request: network_pb2.UpsertItemUnitsRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertItemUnitsResponse:
+        units = catalog_convert.units_from_proto(request.units)
+        self._store.upsert_item_units(units)
+        self._deps.items.invalidate()  # order lines and counts must convert with the new factors
+        return network_pb2.UpsertItemUnitsResponse(upserted_count=len(units))
+
+    def ListItemUnits(
+        self, request: network_pb2.ListItemUnitsRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListItemUnitsResponse:
+        c = convert.Collector()
+        if convert.check_count(c, "skus", len(request.skus), 1, limits.MAX_AVAILABILITY_SKUS, "SKUs"):
+            convert.ids_from_proto(c, "skus", request.skus, limits.MAX_AVAILABILITY_SKUS, "SKUs")
+        c.raise_if_any()
+        skus = sorted(set(request.skus))
+        known = self._store.get_items(skus)
+        declared = self._store.item_units(skus)
+        response = network_pb2.ListItemUnitsResponse()
+        for sku in skus:
+            if sku in known:
+                response.units.add(sku=sku, unit=BASE_UNIT, factor=1)
+                response.units.extend(catalog_convert.unit_to_proto(u) for u in declared.get(sku, ()))
+        return response
+
     def UpdateInventory(
         self, request: network_pb2.UpdateInventoryRequest, context: grpc.ServicerContext
     ) -> network_pb2.UpdateInventoryResponse:
@@ -212,9 +238,8 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
         c = convert.Collector()
         key = _request_key(c, request)  # the request as sent: a retry with the same aliases matches
         if len(request.updates) <= limits.MAX_INVENTORY_UPDATES_PER_CALL:
-            # Aliases and barcodes become SKUs before anything is stored under them.
-            violations, _ = resolve_skus_in_place(self._deps.items, request.updates, "updates[{}].sku")
-            c.items.extend(violations)
+            # Aliases and barcodes become SKUs, cases become eaches, before anything is stored.
+            c.items.extend(resolve_inventory_updates(self._deps.items, request.updates))
         try:
             updates = convert.inventory_updates_from_proto(request.updates, not_after=now + MAX_CLOCK_SKEW)
         except InvalidInputError as error:  # every bad field in one answer, the key's too

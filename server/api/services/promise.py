@@ -32,7 +32,7 @@ from engine.promise.model import ShipTo
 from server.api import convert
 from server.api.proto import common_pb2, sourcing_pb2
 from server.api.services.deps import ServiceDeps
-from server.api.sku_resolution import Translation, add_translations, resolve_skus_in_place
+from server.api.sku_resolution import Translation, add_translations, resolve_cart_lines
 from server.geocode import SUPPORTED_COUNTRIES, PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
 
@@ -117,8 +117,8 @@ class Promiser:
         lines: list[tuple[str, str, int]] = []
         translations: list[Translation] = []
         if convert.check_count(c, "lines", len(request.lines), 1, limits.MAX_CART_LINES, "lines"):
-            # Aliases and barcodes read as the SKUs they name (before duplicates are looked for).
-            violations, translations = resolve_skus_in_place(self._deps.items, request.lines, "lines[{}].sku")
+            # Aliases and barcodes read as the SKUs they name, units as base units (before duplicates are looked for).
+            violations, translations = resolve_cart_lines(self._deps.items, request.lines)
             c.items.extend(violations)
             line_ids: dict[str, int] = {}
             skus: dict[str, int] = {}
