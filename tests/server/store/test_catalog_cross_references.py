@@ -1,6 +1,8 @@
-"""The store contract for SKU aliases and item units (``store`` runs each test on SQLite and PostgreSQL)."""
+"""The store contract for SKU aliases and item units (``store`` runs each test on memory, SQLite and PostgreSQL)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 
@@ -8,13 +10,27 @@ from engine.catalog.aliases import AliasKind, build_alias
 from engine.catalog.units import ItemUnit
 from engine.errors import InvalidInputError
 from engine.model import Item
-from server.store import Store
+from server.store import Store, open_store
+from server.store.memory_store import MemoryStore
 
 
-@pytest.fixture
-def catalogued(store: Store) -> Store:
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def catalogued(request: pytest.FixtureRequest) -> Iterator[Store]:
+    """Two items, in an empty store over each adapter (as test_contract.py's ``store``)."""
+    if request.param == "memory":
+        store: Store = MemoryStore()
+    else:
+        if request.param == "sqlite":
+            url = f"sqlite:///{request.getfixturevalue('tmp_path') / 'store.db'}"
+        else:
+            databases = request.getfixturevalue("postgres_databases")
+            url = databases.create()
+            request.addfinalizer(lambda: databases.drop(url))
+        store = open_store(url)
+        store.migrate()
+        request.addfinalizer(store.close)
     store.upsert_items([Item(sku="A", unit_weight_lb=1.0), Item(sku="B", unit_weight_lb=2.0)])
-    return store
+    yield store
 
 
 def _fields(error: pytest.ExceptionInfo[InvalidInputError]) -> set[str]:

@@ -16,7 +16,7 @@ from server.api.network_load import load_into_store, plan_requests
 from server.network_file import NetworkFileError, parse_network
 from server.store import Store
 
-FIXTURES = Path(__file__).resolve().parents[1] / "data" / "network"
+FIXTURES = Path(__file__).resolve().parents[2] / "data" / "network"
 
 
 def with_aliases(*per_item: list[dict[str, Any]]) -> dict[str, Any]:
