@@ -32,6 +32,7 @@ from server.api.item_cache import ItemCache
 from server.api.network_cache import NetworkCache
 from server.api.proto import common_pb2, sourcing_pb2
 from server.api.sku_resolution import Translation, resolve_order_lines
+from server.pilot_scope import EVERYTHING, PilotScope
 from server.served_area import SERVED_ANYWHERE, ServedArea
 from server.store.base import Store
 
@@ -73,6 +74,7 @@ class Decider:
         observe: DecisionObserver | None = None,
         items: ItemCache | None = None,
         served: ServedArea = SERVED_ANYWHERE,
+        pilot: PilotScope = EVERYTHING,
     ) -> None:
         self._store = store
         self._items = items or ItemCache(store)
@@ -81,6 +83,7 @@ class Decider:
         self.directives_for = directives_for
         self._observe = observe
         self._served = served
+        self._pilot = pilot
 
     def order_from_proto(
         self, msg: common_pb2.Order, path: str = "order", *, new: bool, translations: list[Translation] | None = None
@@ -89,7 +92,8 @@ class Decider:
 
         ``new``: an order a caller sends now (Source, Allocate, AllocateBatch), which must ship to
         the served area and name a pickup node that takes pickups; an order read back from the
-        store (re-sourced, returned, re-planned) is decided as it was accepted. A new order's lines
+        store (re-sourced, returned, re-planned) is decided as it was accepted. A new order must be in
+        the pilot scope (OutsidePilotError names its channel or SKUs otherwise). A new order's lines
         may name aliases and barcodes: they are rewritten in ``msg`` to catalogue SKUs, and each
         rewrite is added to ``translations`` when given.
         """
@@ -122,6 +126,12 @@ class Decider:
             raise InvalidInputError([*violations, *(v for v in error.violations if v.field not in said)]) from None
         if violations:
             raise InvalidInputError(violations)
+        if new:
+            # A valid order outside the pilot is refused whole (FAILED_PRECONDITION): the caller
+            # sends it to the system that still decides it.
+            self._pilot.check(
+                order.channel, [(f"{path}.lines[{i}].sku", x.sku) for i, x in enumerate(order.lines)], path
+            )
         return order
 
     def stored_order(self, request_json: str) -> Order:

@@ -31,7 +31,7 @@ from engine.promise.checkout import (
 from engine.promise.model import ShipTo
 from server.api import convert
 from server.api.proto import common_pb2, sourcing_pb2
-from server.api.services.deps import ServiceDeps
+from server.api.services.deps import ServiceDeps, pilot_scope
 from server.api.sku_resolution import Translation, add_translations, resolve_cart_lines
 from server.geocode import SUPPORTED_COUNTRIES, PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
@@ -53,6 +53,7 @@ class Promiser:
         self._deps = deps
         self._currency = deps.config.currency
         self._served = ServedArea.parse(deps.config.served_regions)
+        self._pilot = pilot_scope(deps.config)
 
     # --- the request --------------------------------------------------------------------------------
 
@@ -149,6 +150,7 @@ class Promiser:
         at = self._at(c, request.HasField("at"), request.at)
         c.raise_if_any()
         assert point is not None  # a ship-to without a point was a violation above
+        self._pilot.check(None, [(f"lines[{i}].sku", sku) for i, (_, sku, _) in enumerate(lines)], "")
         snapshot = self._deps.network.get()
         network = promise_network(snapshot)
         wanted = [sku for _, sku, _ in lines]
@@ -212,6 +214,7 @@ class Promiser:
         at = self._at(c, request.HasField("at"), request.at)
         c.raise_if_any()
         assert point is not None
+        self._pilot.check(None, [(f"skus[{i}]", sku) for i, sku in enumerate(skus)], "")
         snapshot = self._deps.network.get()
         network = promise_network(snapshot)
         # Whether a node has a unit is all one unit's date needs: one row per SKU, not per position.
