@@ -30,10 +30,11 @@ from engine.promise.checkout import (
 )
 from engine.promise.model import ShipTo
 from server.api import convert
+from server.api.convert.addresses import check_postal_address, country_of, place_address
 from server.api.proto import common_pb2, sourcing_pb2
 from server.api.services.deps import ServiceDeps, pilot_scope
 from server.api.sku_resolution import Translation, add_translations, resolve_cart_lines
-from server.geocode import SUPPORTED_COUNTRIES, PostalPlace, postal_code_place
+from server.geocode import PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
 
 _ZIP_PLACES_KEPT = 65_536  # every US ZIP code fits: a process looks each one up once
@@ -68,6 +69,8 @@ class Promiser:
     ) -> tuple[GeoPoint | None, ShipTo]:
         """The ship-to's point and what carriers price by (its region, postal code, residential)."""
         postal = address.postal_code if has_address else ""
+        if has_address and not check_postal_address(c, "ship_to_address", address):
+            return None, ShipTo()
         if has_point:
             point = convert.geo_from_proto(c, "ship_to", point_msg)
             region = region_of_point(point.lat, point.lon) if point is not None else None
@@ -76,11 +79,13 @@ class Promiser:
         elif postal:
             field = "ship_to_address.postal_code"
             convert.check_id(c, field, postal)
-            place = _place(address.country_code, postal)
+            place = _place(country_of(address), postal)
             if place is None:
-                c.add(field, f"is not a known postal code (covered: {', '.join(SUPPORTED_COUNTRIES)})")
+                place_address(c, "", address)  # says why: unknown code, or coordinates required
                 return None, ShipTo()
-            point, region = place.point, region_of_state(place.state)
+            point = place.point
+            # A US state is placed by the table; a Canadian FSA by its centroid's region.
+            region = region_of_state(place.state) if place.country == "US" else region_of_point(point.lat, point.lon)
             inside = self._served.anywhere or region in self._served.regions
         else:
             c.add("ship_to", "is required (coordinates, or ship_to_address with a postal code)")
