@@ -49,6 +49,10 @@ class PilotScope:
     def scopes_skus(self) -> bool:
         return bool(self.skus or self.sku_prefixes)
 
+    @property
+    def scopes_anything(self) -> bool:
+        return self.scopes_channels or self.scopes_skus
+
     def covers_channel(self, channel: str) -> bool:
         return not self.channels or channel in self.channels
 

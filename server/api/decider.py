@@ -126,7 +126,7 @@ class Decider:
             raise InvalidInputError([*violations, *(v for v in error.violations if v.field not in said)]) from None
         if violations:
             raise InvalidInputError(violations)
-        if new:
+        if new and self._pilot.scopes_anything:
             # A valid order outside the pilot is refused whole (FAILED_PRECONDITION): the caller
             # sends it to the system that still decides it.
             self._pilot.check(
