@@ -114,6 +114,11 @@ class Config:
     relay_prefix: str = _setting(
         "", "prefix of the relay's subjects (PREFIX.oms.v1...) and streams (PREFIX_OMS_...); empty: none"
     )
+    shipments_intake: bool = _setting(
+        False,
+        "apply shipment confirmations a WMS publishes to JetStream (PREFIX.oms.v1.shipments.confirm) with"
+        " relay_nats_url's server, idempotently by request key (docs/integrations.md)",
+    )
     auth_tokens_file: str = _setting(
         "",
         "file of 'ROLE NAME SHA256-HEX' lines (oms-sourcing new-token writes them): every call but health"
@@ -159,6 +164,8 @@ class Config:
         ]
         if self.relay_nats_url and not self.relay_nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
             problems.append("relay_nats_url must start with nats://, tls://, ws:// or wss://")
+        if self.shipments_intake and not self.relay_nats_url:
+            problems.append("shipments_intake needs relay_nats_url (the NATS server it reads from)")
         if self.relay_prefix and not re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", self.relay_prefix):
             problems.append("relay_prefix must be lower-case letters and digits, words joined by - or _")
         try:

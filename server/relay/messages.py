@@ -77,6 +77,24 @@ class Destination:
     def fulfillment_subject(self, node_id: str) -> str:
         return f"{self._subject_root}.fulfillment.{_node_token(node_id)}"
 
+    @property
+    def shipments_stream(self) -> str:
+        return self._stream("OMS_SHIPMENTS")
+
+    @property
+    def shipments_subjects(self) -> str:
+        return f"{self._subject_root}.shipments.>"
+
+    @property
+    def shipments_confirm_subject(self) -> str:
+        """Where a WMS publishes shipment confirmations (the intake's consumer reads them)."""
+        return f"{self._subject_root}.shipments.confirm"
+
+    @property
+    def shipments_rejected_subject(self) -> str:
+        """Where the intake says which confirmations it refused, and why."""
+        return f"{self._subject_root}.shipments.rejected"
+
     def _stream(self, name: str) -> str:
         return f"{self.prefix.upper().replace('-', '_')}_{name}" if self.prefix else name
 

@@ -29,7 +29,15 @@ from engine.orders.records import OrderRecord
 from engine.returns import ReturnRoute, receiving_node
 from server.api import convert
 from server.api.decider import Decider
-from server.api.order_proto import fill_event, hold_reason, order_view, request_hash, state_from_proto, state_to_proto
+from server.api.order_proto import (
+    carriage_from_proto,
+    fill_event,
+    hold_reason,
+    order_view,
+    request_hash,
+    state_from_proto,
+    state_to_proto,
+)
 from server.api.proto import orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.api.services.allocations import (
     DEFAULT_HOLD_MS,
@@ -241,8 +249,12 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         convert.check_id(c, "order_id", request.order_id)
         convert.check_id(c, "node_id", request.node_id)
         targets = _targets(c, request.lines)
+        now = self._now()
+        carriage = carriage_from_proto(c, request, now)
         c.raise_if_any()
-        plan = functools.partial(changes.ship, node_id=request.node_id, targets=targets, shipment_id=uuid.uuid4().hex)
+        plan = functools.partial(
+            changes.ship, node_id=request.node_id, targets=targets, shipment_id=uuid.uuid4().hex, carriage=carriage
+        )
         return self._mutate(key, request.order_id, Action.SHIP, plan)[0]
 
     def Return(self, request: orders_pb2.ReturnRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
