@@ -150,7 +150,8 @@ def delete_streams(nats_url: str, destination: Destination) -> None:
     async def delete() -> None:
         nc = await nats.connect(nats_url, connect_timeout=5)
         try:
-            for stream in (destination.orders_stream, destination.fulfillment_stream, destination.shipments_stream):
+            streams = (destination.orders_stream, destination.fulfillment_stream, destination.shipments_stream)
+            for stream in (*streams, destination.operations_stream):
                 with contextlib.suppress(NotFoundError):
                     await nc.jetstream().delete_stream(stream)
         finally:

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
+from server.metrics import WebhookMetrics
 from server.relay.webhooks import WebhookDispatcher, relay_name, signature
 from server.store.base import Store
 from server.webhook_config import WebhookSubscriber, parse_subscribers, subject_matches
@@ -42,9 +44,14 @@ def _subscriber(receiver: Receiver, **fields: object) -> WebhookSubscriber:
 class Running:
     def __init__(self, store: Store, subscriber: WebhookSubscriber) -> None:
         self.stop = threading.Event()
-        self.dispatcher = WebhookDispatcher(outbox(store), subscriber, poll_seconds=0.02)
+        self.registry = CollectorRegistry()
+        metrics = WebhookMetrics(self.registry)
+        self.dispatcher = WebhookDispatcher(outbox(store), subscriber, metrics, poll_seconds=0.02)
         self.thread = threading.Thread(target=self.dispatcher.run, args=(self.stop,), daemon=True)
         self.thread.start()
+
+    def metric(self, name: str) -> float:
+        return self.registry.get_sample_value(name, {"subscriber": "crm"}) or 0.0
 
     def close(self) -> None:
         self.stop.set()
@@ -92,6 +99,9 @@ def test_events_arrive_signed_once_in_order_through_failures_timeouts_and_slowne
         running.close()
     assert receiver.bad_signatures == 0
     assert receiver.duplicates >= 1  # the timed-out delivery was accepted late, and again
+    assert running.metric("oms_sourcing_webhook_delivered_total") == len(expected)
+    assert running.metric("oms_sourcing_webhook_retries_total") == 4  # three failures and a timeout
+    assert running.metric("oms_sourcing_webhook_lag_seconds_count") == len(expected)
     _in_order_per_order(receiver)
     assert outbox(store).dead_letters("crm") == []
     assert outbox(store).relay_state(relay_name("crm"))[2] == 0  # type: ignore[index]  # lease given up on stop
@@ -146,6 +156,7 @@ def test_out_of_attempts_an_event_is_dead_its_order_waits_and_the_cli_replays_in
     dead = outbox(store).dead_letters("crm")
     assert [(d.event_id, d.order_id, d.attempts) for d in dead] == [(ids[0], "O-1", 3), (ids[2], "O-1", 0)]
     assert "503" in dead[0].last_error and "parked" in dead[1].last_error
+    assert running.metric("oms_sourcing_webhook_dead_lettered_total") == 2
 
     config = tmp_path / "oms.toml"
     config.write_text(
