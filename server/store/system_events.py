@@ -11,7 +11,7 @@ published exactly when the change committed (the relay puts them on ``oms.v1.rul
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,3 +33,17 @@ def append_system_event(
         "INSERT INTO events (order_id, type, payload, created_at) VALUES (NULL, ?, ?, ?) RETURNING id",
         (event_type, json.dumps(with_caller(payload), sort_keys=True), ts_in(at)),
     )
+
+
+MAX_IDS_IN_EVENT = 500  # a bulk load names its first ids and its count: one message stays small
+
+
+def network_change_payload(what: str, ids: Sequence[str]) -> dict[str, object]:
+    """``what`` changed (nodes, items, rate_tables...) and which, by id (the first 500, sorted)."""
+    unique = sorted(set(ids))
+    return {
+        "what": what,
+        "count": len(unique),
+        "ids": unique[:MAX_IDS_IN_EVENT],
+        "truncated": len(unique) > MAX_IDS_IN_EVENT,
+    }

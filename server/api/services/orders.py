@@ -447,6 +447,9 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             self._store.sequence_events()
             batch = self._store.events_after(cursor, WATCH_BATCH)
             for e in batch:
+                if not e.order_id:  # rule activations, network changes, shortfalls: for the relay, not here
+                    cursor = e.seq
+                    continue
                 watched = orders_pb2.WatchedEvent(cursor=e.seq, order_id=e.order_id)
                 fill_event(watched.event, e.id, e.type, e.payload, e.created_at)
                 yield watched

@@ -216,10 +216,10 @@ def test_the_event_feed_numbers_events_in_order(adapter: Adapter) -> None:
     adapter.stock("A", "DC1", 5)
     _allocate(adapter, "O-1", 1)
     _allocate(adapter, "O-2", 1)
-    assert adapter.store.sequence_events() == 2
-    feed = adapter.store.events_after(0, 10)
+    assert adapter.store.sequence_events() >= 2  # the SQL stores' stock load wrote a NETWORK_CHANGED too
+    feed = [e for e in adapter.store.events_after(0, 10) if e.order_id]
     assert [(e.order_id, e.type) for e in feed] == [("O-1", "ALLOCATED"), ("O-2", "ALLOCATED")]
-    assert adapter.store.events_after(feed[0].seq, 10) == feed[1:]
+    assert [e for e in adapter.store.events_after(feed[0].seq, 10) if e.order_id] == feed[1:]
 
 
 # --- negative control: the contract must catch adapters that break what it promises ---------
