@@ -1,8 +1,9 @@
 """Allocate at its peak with the outbox relay on and off: the relay's lag, and what it costs Allocate.
 
 For each store, ``oms-sourcing serve`` runs over the sample network (stock topped up so it never
-runs out) twice per repeat, each time on a fresh database: once without a relay, once with
-``--relay-nats`` (every server process runs one; one leads). In each, ``--clients`` h2gen callers
+runs out) twice per repeat, each time on a fresh database: without a relay, with ``--relay-nats``
+(a relay thread in every server process; one leads), and with ``oms-sourcing relay`` as a process
+of its own beside it. In each, ``--clients`` h2gen callers
 send new Allocate calls back to back for ``--seconds`` (the allocate benchmark's phase: warm-up,
 then measured). With the relay on, its lag (commit to JetStream's acknowledgement) comes from the
 server's own histogram ``oms_sourcing_relay_lag_seconds``, scraped before and after the measured
@@ -67,11 +68,12 @@ TARGET_LOSS = 0.10
 @dataclass
 class Run:
     store: str
-    relay: bool
+    relay: str  # "off", "thread" (inside serve) or "process" (oms-sourcing relay beside it)
     repeat: int
     allocate_per_second: float
     p99_ms: float
     errors: int
+    errors_by_code: dict[str, int]
     lag_events: int = 0
     lag_p50_le_s: float = 0.0
     lag_p99_le_s: float = 0.0
@@ -156,14 +158,30 @@ def _delete_streams(nats_url: str, prefix: str) -> None:
 
 
 def _one_run(
-    store: str, database: str, orders: Sequence[Order], args: argparse.Namespace, relay: bool, repeat: int
+    store: str, database: str, orders: Sequence[Order], args: argparse.Namespace, mode: str, repeat: int
 ) -> Run:
     threads = args.sqlite_threads if store == "sqlite" else args.postgres_threads
     workers = args.sqlite_workers if store == "sqlite" else args.postgres_workers
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    flags = ["--relay-nats", args.nats, "--relay-prefix", prefix] if relay else []
-    metrics_port = _free_port()
-    server = Server(database, threads, workers, flags, metrics_port)
+    relay = mode != "off"
+    flags = ["--relay-nats", args.nats, "--relay-prefix", prefix] if mode == "thread" else []
+    server_metrics = _free_port()
+    server = Server(database, threads, workers, flags, server_metrics)
+    metrics_port = server_metrics
+    separate = None
+    if mode == "process":  # the relay as a process of its own: its own GIL, the same 2 cores
+        metrics_port = _free_port()
+        command = [sys.executable, "-m", "server.cli.main", "relay", "--database", database, "--nats", args.nats]
+        command += ["--prefix", prefix, "--metrics-port", str(metrics_port)]
+        separate = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if f"{LAG}_count" in " ".join(_scrape(metrics_port)):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
     try:
         _top_up(server.target)
         run = uuid.uuid4().hex[:8]
@@ -178,7 +196,7 @@ def _one_run(
                 time.sleep(0.2)
         before = _scrape(metrics_port) if relay else {}
         phase = _run_phase(store, "Allocate", server.target, args.clients, args.seconds, allocate)
-        result = Run(store, relay, repeat, phase.per_second, phase.p99_ms, phase.errors)
+        result = Run(store, mode, repeat, phase.per_second, phase.p99_ms, phase.errors, phase.errors_by_code)
         if relay:
             ended = time.monotonic()
             after = _scrape(metrics_port)
@@ -195,6 +213,9 @@ def _one_run(
         return result
     finally:
         server.stop()
+        if separate is not None:
+            separate.terminate()
+            separate.wait(timeout=30)
         if relay:
             _delete_streams(args.nats, prefix)
 
@@ -220,28 +241,33 @@ def _markdown(runs: Sequence[Run], meta: dict[str, Any]) -> str:
     for r in runs:
         lag = (
             f"{r.lag_events:,} | {r.lag_p50_le_s:g} | {r.lag_p99_le_s:g} | {r.lag_mean_s:g} | {r.catch_up_s:g}"
-            if r.relay
+            if r.relay != "off"
             else "| | | |"
         )
         lines.append(
-            f"| {r.store} | {r.repeat} | {'on' if r.relay else 'off'} | {r.allocate_per_second:,.0f} | {r.p99_ms} "
-            f"| {r.errors} | {lag} |"
+            f"| {r.store} | {r.repeat} | {r.relay} | {r.allocate_per_second:,.0f} | {r.p99_ms} | {_errors(r)} | {lag} |"
         )
-    lines += ["", "| store | Allocate/s off (mean) | on (mean) | change | target within 10% | lag p99 worst <= s "
-              "| target < 0.5 s |", "|---|---:|---:|---:|---|---:|---|"]  # fmt: skip
+    lines += ["", "| store | relay | Allocate/s off (mean) | on (mean) | change | target within 10% "
+              "| lag p99 worst <= s | target < 0.5 s |", "|---|---|---:|---:|---:|---|---:|---|"]  # fmt: skip
     for store in dict.fromkeys(r.store for r in runs):
-        off = [r.allocate_per_second for r in runs if r.store == store and not r.relay]
-        on = [r for r in runs if r.store == store and r.relay]
+        off = [r.allocate_per_second for r in runs if r.store == store and r.relay == "off"]
         off_mean = sum(off) / len(off) if off else 0.0
-        on_mean = sum(r.allocate_per_second for r in on) / len(on) if on else 0.0
-        change = on_mean / off_mean - 1 if off_mean else 0.0
-        worst = max((r.lag_p99_le_s for r in on), default=float("nan"))
-        lines.append(
-            f"| {store} | {off_mean:,.0f} | {on_mean:,.0f} | {change:+.1%} | "
-            f"{'met' if change >= -TARGET_LOSS else 'MISSED'} | {worst:g} | "
-            f"{'met' if worst < TARGET_LAG_P99_S else 'MISSED'} |"
-        )
+        for mode in dict.fromkeys(r.relay for r in runs if r.store == store and r.relay != "off"):
+            on = [r for r in runs if r.store == store and r.relay == mode]
+            on_mean = sum(r.allocate_per_second for r in on) / len(on)
+            change = on_mean / off_mean - 1 if off_mean else 0.0
+            worst = max(r.lag_p99_le_s for r in on)
+            lines.append(
+                f"| {store} | {mode} | {off_mean:,.0f} | {on_mean:,.0f} | {change:+.1%} | "
+                f"{'met' if change >= -TARGET_LOSS else 'MISSED'} | {worst:g} | "
+                f"{'met' if worst < TARGET_LAG_P99_S else 'MISSED'} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _errors(run: Run) -> str:
+    codes = ", ".join(f"{code} {n}" for code, n in sorted(run.errors_by_code.items()))
+    return f"{run.errors} ({codes})" if codes else str(run.errors)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -249,7 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--lines", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=1, help="off/on pairs per store (default 1)")
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of every mode per store (default 1)")
+    parser.add_argument(
+        "--modes", default="off,thread,process", help="relay off, in serve's thread, as its own process (default all)"
+    )
     parser.add_argument("--sqlite-threads", type=int, default=4)
     parser.add_argument("--postgres-threads", type=int, default=4)
     parser.add_argument("--sqlite-workers", type=int, default=1)
@@ -266,16 +295,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     stores = [s.strip() for s in args.stores.split(",") if s.strip()]
     for repeat in range(1, args.repeats + 1):
         for store in stores:
-            for relay in (False, True):
+            for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
                 if store == "sqlite":
                     with tempfile.TemporaryDirectory() as tmp:
-                        runs.append(_one_run(store, f"sqlite:///{tmp}/bench.db", orders, args, relay, repeat))
+                        runs.append(_one_run(store, f"sqlite:///{tmp}/bench.db", orders, args, mode, repeat))
                 else:
                     url = _postgres_database(args.postgres)
                     if url is None:
                         continue
                     try:
-                        runs.append(_one_run(store, url, orders, args, relay, repeat))
+                        runs.append(_one_run(store, url, orders, args, mode, repeat))
                     finally:
                         _drop(args.postgres, url)
                 print(asdict(runs[-1]) if runs else "", flush=True)

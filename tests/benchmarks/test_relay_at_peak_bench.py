@@ -21,8 +21,8 @@ def test_a_quantile_is_the_upper_bound_of_the_bucket_holding_it_between_two_scra
 
 def test_the_report_compares_throughput_and_lag_against_the_targets() -> None:
     runs = [
-        Run("sqlite", False, 1, 500.0, 40.0, 0),
-        Run("sqlite", True, 1, 470.0, 45.0, 0, 5000, 0.025, 0.1, 0.02, 0.3),
+        Run("sqlite", "off", 1, 500.0, 40.0, 0, {}),
+        Run("sqlite", "thread", 1, 470.0, 45.0, 0, {}, 5000, 0.025, 0.1, 0.02, 0.3),
     ]
     meta = {
         "date": "2026-12-07",
@@ -37,4 +37,4 @@ def test_the_report_compares_throughput_and_lag_against_the_targets() -> None:
         "load_after": 1,
     }
     report = _markdown(runs, meta)
-    assert "| sqlite | 500 | 470 | -6.0% | met | 0.1 | met |" in report
+    assert "| sqlite | thread | 500 | 470 | -6.0% | met | 0.1 | met |" in report
