@@ -26,6 +26,7 @@ from server.store.base import (
     NodePage,
 )
 from server.store.capacity import CapacityStoreMixin
+from server.store.catalog import CatalogStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.inventory import InventoryStoreMixin
 from server.store.migrate import Migration, load_migrations
@@ -70,6 +71,7 @@ class SqlStore(
     CapacityStoreMixin,
     DecisionHistoryStoreMixin,
     OutboxStoreMixin,
+    CatalogStoreMixin,
     ABC,
 ):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""

@@ -215,29 +215,3 @@ def test_postgres_retries_a_serialization_failure(postgres_dsn: str) -> None:
             store._write(hopeless)
     finally:
         store.close()
-
-
-def test_migration_numbers_may_have_a_gap_but_never_a_duplicate_or_a_wild_number(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from server.store import migrate
-
-    versions = [m.version for m in load_migrations("sqlite")]
-    assert versions == sorted(set(versions)) and versions[-1] <= len(versions) + migrate.MAX_GAP
-    monkeypatch.setattr(migrate.resources, "files", lambda package: tmp_path)
-    for n, (names, ok) in enumerate(
-        (
-            (["001_a.sql", "002_b.sql", "004_d.sql"], True),  # 003 is a branch's, not landed yet
-            (["001_a.sql", "002_b.sql", "002_c.sql"], False),
-            (["001_a.sql", "002_b.sql", "105_c.sql"], False),
-        )
-    ):
-        folder = tmp_path / "migrations" / f"case{n}"
-        folder.mkdir(parents=True)
-        for name in names:
-            (folder / name).write_text("SELECT 1;\n")
-        if ok:
-            assert [m.version for m in migrate.load_migrations(folder.name)] == [1, 2, 4]
-        else:
-            with pytest.raises(ValueError, match="each once"):
-                migrate.load_migrations(folder.name)

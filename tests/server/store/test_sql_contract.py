@@ -26,12 +26,12 @@ def network(store: Store) -> Store:
 
 
 def test_migrate_twice_applies_nothing_new(store: Store, raw_sql: RawSql) -> None:
-    latest = load_migrations("sqlite")[-1].version
+    versions = [m.version for m in load_migrations("sqlite")]  # numbers may have gaps (migrate.py)
+    latest = versions[-1]
     assert latest >= 2
     assert store.migrate() == latest
     assert store.migrate() == latest
-    applied = raw_sql("SELECT version FROM schema_migrations ORDER BY version")
-    assert applied == [(m.version,) for m in load_migrations("sqlite")]
+    assert raw_sql("SELECT version FROM schema_migrations ORDER BY version") == [(v,) for v in versions]
 
 
 def test_concurrent_migrators_on_an_empty_database_agree(store_url: str) -> None:
