@@ -99,8 +99,9 @@ class _Columns:
 
 def _costlier_detail(problem: Problem, columns: _Columns, j: int) -> str:
     """Why an unused candidate lost, in numbers a planner can check against the cost model."""
-    extra = columns.full_cost[j] - columns.chosen if columns.full[j] else None
-    return words.costlier_detail(columns.zone[j], columns.distance[j], extra, columns.serves[j], problem.n_lines)
+    if columns.full[j]:
+        return words.costlier_full_detail(columns.zone[j], columns.distance[j], columns.full_cost[j] - columns.chosen)
+    return words.costlier_partial_detail(columns.zone[j], columns.distance[j], columns.serves[j], problem.n_lines)
 
 
 def _nearest(distances: FloatArray, count: int) -> IntArray:

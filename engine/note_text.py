@@ -51,13 +51,18 @@ def used_detail(units: int, distance: float) -> str:
     return f"ships {units} units, {distance:.0f} mi"
 
 
-def costlier_detail(zone: int, distance: float, extra: float | None, serves: int, n_lines: int) -> str:
-    """Why an unused candidate lost, in numbers a planner can check against the cost model:
-    ``extra`` what shipping everything from it alone would add (None: it cannot fill the order)."""
-    where = f"zone {zone}, {distance:.0f} mi" if zone else f"{distance:.0f} mi"
-    if extra is not None:
-        return f"{where}: shipping everything from here alone would cost {extra:.2f} more"
-    return f"{where}: holds {serves} of {n_lines} lines; the chosen plan costs less"
+def costlier_full_detail(zone: int, distance: float, extra: float) -> str:
+    """Why an unused candidate that could fill the order alone lost: what that would add."""
+    if zone:
+        return f"zone {zone}, {distance:.0f} mi: shipping everything from here alone would cost {extra:.2f} more"
+    return f"{distance:.0f} mi: shipping everything from here alone would cost {extra:.2f} more"
+
+
+def costlier_partial_detail(zone: int, distance: float, serves: int, n_lines: int) -> str:
+    """Why an unused candidate that holds only some lines lost."""
+    if zone:
+        return f"zone {zone}, {distance:.0f} mi: holds {serves} of {n_lines} lines; the chosen plan costs less"
+    return f"{distance:.0f} mi: holds {serves} of {n_lines} lines; the chosen plan costs less"
 
 
 # --- why a node is out -----------------------------------------------------------------------

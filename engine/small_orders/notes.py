@@ -55,10 +55,10 @@ def _notes(p: _Small, plan: dict[int, list[int]]) -> tuple[NodeNote, ...]:
             if full is None or chosen_cost is None:
                 full, chosen_cost = p.full_fill(), p.objective(plan)
             if full[i]:
-                detail = words.costlier_detail(p.zone[i], distance, p.full_cost(i) - chosen_cost, 0, 0)
+                detail = words.costlier_full_detail(p.zone[i], distance, p.full_cost(i) - chosen_cost)
             else:
                 serves = sum(1 for row in p.allowed if row[i])
-                detail = words.costlier_detail(p.zone[i], distance, None, serves, len(p.qty))
+                detail = words.costlier_partial_detail(p.zone[i], distance, serves, len(p.qty))
             notes.append(NodeNote(node_id, NodeVerdict.COSTLIER, detail))
         else:
             n = p.stocked[i]
