@@ -13,8 +13,8 @@ from engine.directives import Directives, Penalty
 from engine.errors import FieldViolation, InvalidInputError
 from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import NetworkSnapshot
-from engine.promise.time_rules import time_rules
 from engine.promise.shipping import ShipOption, ShipOptions, ship_options
+from engine.promise.time_rules import time_rules
 from engine.rates import DEFAULT_BACKORDER_PENALTY, DEFAULT_SPLIT_PENALTY, RateTable
 
 

@@ -185,7 +185,11 @@ class ShipOptions:
 
     def late(self, node_id: str, distance_miles: float) -> bool:
         """The node holds stock the order may not take because of its promise or rules about time."""
-        return self.restricted and self.option(node_id, distance_miles) is None
+        if not self.restricted or self.option(node_id, distance_miles) is not None:
+            return False
+        # Unconstrained (rates are the level's), only a closure rules a node out: one shipping
+        # with no service of the order's level is dated by none, as before rules about time.
+        return self.constrained or bool(self._ruled_out.get(node_id))
 
     def why_late(self, node_id: str, distance_miles: float) -> str:
         """Words for a late node, after the node id: 'would deliver Wed 9 Dec, after the promised Tue 8 Dec'."""

@@ -52,8 +52,8 @@ def check_rule_set(rule_set: RuleSet, snapshot: NetworkSnapshot, today: date | N
                 find(rule, "warning", field, "selects no node in this network")
         for field, service in _services(rule):
             if service not in snapshot.carrier_services:
-                known = ", ".join(sorted(snapshot.carrier_services))
-                find(rule, "error", field, f"unknown carrier service {service!r}; known: {known}")
+                offered = ", ".join(sorted(snapshot.carrier_services))
+                find(rule, "error", field, f"unknown carrier service {service!r}; known: {offered}")
         if today is not None:
             ends = [c.values[0] for c in rule.conditions if c.fact.path == ("date", "date") and c.op is Op.LTE]
             if ends and max(float(e) for e in ends) < date_number(today):

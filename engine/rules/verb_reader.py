@@ -215,7 +215,9 @@ class VerbReader(FieldReader):
         if parts is None:
             return None
         before = len(self.errors)
-        services = self.services(parts["carrier_service"], f"{field}.carrier_service") if "carrier_service" in parts else ()
+        services = (
+            self.services(parts["carrier_service"], f"{field}.carrier_service") if "carrier_service" in parts else ()
+        )
         transit = None
         if "max_transit_days" in parts:
             transit = self.integer(parts["max_transit_days"], f"{field}.max_transit_days", 0, 60)
@@ -227,7 +229,7 @@ class VerbReader(FieldReader):
 
     def date_range(self, parts: dict[str, Located], node: Located, field: str) -> tuple[date, date] | None:
         """``from`` and ``to``, both required, inclusive, in order."""
-        days = []
+        days: list[date | None] = []
         for key in ("from", "to"):
             if key not in parts:
                 self.error(node, f"{field}.{key}", "is required (a date YYYY-MM-DD)")
@@ -265,7 +267,9 @@ class VerbReader(FieldReader):
         if selector is not None and selector.per_line:
             self.error(parts["node"], f"{field}.node.id", "applies to the whole order: use no $line reference")
         span = self.date_range(parts, node, field)
-        services = self.services(parts["carrier_service"], f"{field}.carrier_service") if "carrier_service" in parts else ()
+        services = (
+            self.services(parts["carrier_service"], f"{field}.carrier_service") if "carrier_service" in parts else ()
+        )
         minutes = None
         if "time" not in parts:
             self.error(node, f"{field}.time", "is required (a time of day HH:MM)")

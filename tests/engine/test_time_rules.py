@@ -83,9 +83,9 @@ def timed_cases(draw: st.DrawFn, max_nodes: int = 3) -> tuple[Case, int]:
 def _cutoff_on(case: Case, schedule: NodeSchedule, service_id: str, day: date) -> int:
     """The cut-off in force on ``day``: the first (highest-priority) change covering it, else the schedule's."""
     for change in case.directives.cutoff_changes:
-        if change.first_day <= day.toordinal() <= change.last_day and schedule.node_id in change.node_ids:
-            if not change.carrier_services or service_id in change.carrier_services:
-                return change.minutes
+        covers = change.first_day <= day.toordinal() <= change.last_day and schedule.node_id in change.node_ids
+        if covers and (not change.carrier_services or service_id in change.carrier_services):
+            return change.minutes
     cutoff = schedule.cutoff_for(service_id)
     assert cutoff is not None
     return cutoff
@@ -100,7 +100,9 @@ def _ship_day(case: Case, schedule: NodeSchedule, service: CarrierService, at: i
     return _leaves(schedule, service, day)
 
 
-def _options(case: Case, at: int, node_id: str, distance: float) -> list[tuple[str, date, float]]:
+def _options(
+    case: Case, at: int, node_id: str, distance: float, closures: bool = True
+) -> list[tuple[str, date, float]]:
     """(service, delivery date, lateness penalty) of each option the promise and the rules leave."""
     order, snapshot, directives = case.order, case.snapshot, case.directives
     schedule = next(s for s in snapshot.node_schedules if s.node_id == node_id)
@@ -112,7 +114,9 @@ def _options(case: Case, at: int, node_id: str, distance: float) -> list[tuple[s
         if rule.max_transit_days is not None:
             transit_max = min(transit_max or rule.max_transit_days, rule.max_transit_days)
     constrained = bool(order.carrier_service) or order.promised_date is not None
-    constrained = constrained or any(r.carrier_services or r.max_transit_days is not None for r in directives.shipping_rules)
+    constrained = constrained or any(
+        r.carrier_services or r.max_transit_days is not None for r in directives.shipping_rules
+    )
     found = []
     for service in snapshot.carrier_services.values():
         if order.carrier_service and service.id != order.carrier_service:
@@ -127,14 +131,18 @@ def _options(case: Case, at: int, node_id: str, distance: float) -> list[tuple[s
         if transit_max is not None and transit > transit_max:
             continue
         ship = _ship_day(case, schedule, service, at)
-        closed = [c for c in directives.closures if node_id in c.node_ids and c.first_day <= ship.toordinal() <= c.last_day]
-        if closed:
+        closed = [
+            c for c in directives.closures if node_id in c.node_ids and c.first_day <= ship.toordinal() <= c.last_day
+        ]
+        if closed and closures:
             continue
         delivery = reference_delivery(service, ship, transit)
         if order.promised_date is None or delivery <= order.promised_date:
             found.append((service.id, delivery, 0.0))
         elif directives.late_penalty_per_day is not None:
-            found.append((service.id, delivery, directives.late_penalty_per_day * (delivery - order.promised_date).days))
+            found.append(
+                (service.id, delivery, directives.late_penalty_per_day * (delivery - order.promised_date).days)
+            )
     return found
 
 
@@ -149,7 +157,9 @@ def exhaustive_cost(case: Case, at: int) -> float:
     or, for an order the rules do not constrain, at its level's rates when any option is left."""
     order, snapshot = case.order, case.snapshot
     availability = _availability(case)
-    base_terms = resolve_terms(order, replace(case.directives, shipping_rules=(), closures=(), cutoff_changes=()), snapshot)
+    base_terms = resolve_terms(
+        order, replace(case.directives, shipping_rules=(), closures=(), cutoff_changes=()), snapshot
+    )
     node_ids = [n.id for n in snapshot.nodes]
     best = float("inf")
     per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
@@ -168,12 +178,15 @@ def exhaustive_cost(case: Case, at: int) -> float:
         total = plain.split_penalty + plain.backorder_penalty
         for shipment in plain.shipments:
             options = _options(case, at, shipment.node_id, shipment.distance_miles)
+            if not _constrained(case):  # the level's rates; out only when every option is closed
+                if not options and _options(case, at, shipment.node_id, shipment.distance_miles, closures=False):
+                    total = float("inf")
+                    break
+                total += shipment.total
+                continue
             if not options:
                 total = float("inf")
                 break
-            if not _constrained(case):
-                total += shipment.total
-                continue
             prices = []
             for service_id, _, late_cost in options:
                 table = snapshot.carrier_services[service_id].rate_table
@@ -193,7 +206,8 @@ def test_rules_about_time_match_exhaustive_search(drawn: tuple[Case, int]) -> No
     assert decision.cost.total == pytest.approx(exhaustive_cost(case, at), abs=1e-6)
     for shipment in decision.cost.shipments:  # every shipment by an option the rules leave, dated so
         allowed = {s: d for s, d, _ in _options(case, at, shipment.node_id, shipment.distance_miles)}
-        assert date.fromordinal(shipment.delivery_day) == allowed[shipment.carrier_service]
+        if shipment.carrier_service:
+            assert date.fromordinal(shipment.delivery_day) == allowed[shipment.carrier_service]
     # The small-order path, when it decides, agrees.
     terms = resolve_terms(case.order, case.directives, case.snapshot, at)
     small = decide_small(case.order, case.snapshot, case.levels, case.directives, terms)
@@ -237,7 +251,13 @@ def test_a_maximum_of_transit_days_picks_a_faster_service_or_node() -> None:
 
 def test_a_closed_node_ships_nothing_in_its_range_and_says_so() -> None:
     # The store ships Tuesday 8 Dec (two days to pack); closed 7-13 Dec: the DC ships instead.
-    closed = Closure("st-003-remodel", frozenset({"ST-003"}), date(2026, 12, 7).toordinal(), date(2026, 12, 13).toordinal(), "remodel")
+    closed = Closure(
+        "st-003-remodel",
+        frozenset({"ST-003"}),
+        date(2026, 12, 7).toordinal(),
+        date(2026, 12, 13).toordinal(),
+        "remodel",
+    )
     decision, notes = _decide(Directives(closures=(closed,)))
     assert [s.node_id for s in decision.cost.shipments] == ["DC-001"]
     assert notes["ST-003"].verdict is NodeVerdict.LATE
@@ -249,11 +269,11 @@ def test_a_closed_node_ships_nothing_in_its_range_and_says_so() -> None:
 
 
 def test_a_peak_cutoff_moves_the_ship_date_and_so_the_choice() -> None:
-    # The DC's GROUND cut-off is 17:00 New York; 14:30 Chicago is 15:30 there: it ships Friday and
+    # The DC's cut-offs are 17:00 New York; 14:30 Chicago is 15:30 there: it ships Friday and
     # delivers Tue 8 Dec. With a 12:00 peak cut-off on Friday it ships Monday, delivers Wed 9 Dec.
     order = replace(ORDER, promised_date=date(2026, 12, 8))
     friday = date(2026, 12, 4).toordinal()
-    peak = CutoffChange("peak-week", frozenset({"DC-001"}), friday, friday + 3, 720, frozenset({"GROUND"}))
+    peak = CutoffChange("peak-week", frozenset({"DC-001"}), friday, friday + 3, 720)  # every service
     decision, notes = _decide(Directives(), order)
     assert [(s.node_id, date.fromordinal(s.delivery_day)) for s in decision.cost.shipments] == [
         ("DC-001", date(2026, 12, 8))
@@ -267,7 +287,9 @@ def test_a_peak_cutoff_moves_the_ship_date_and_so_the_choice() -> None:
     assert decision.allocations == ()
     evening = replace(peak, minutes=20 * 60)
     decision, _ = _decide(Directives(cutoff_changes=(evening,)), order, late_at)
-    assert [(s.node_id, date.fromordinal(s.ship_day)) for s in decision.cost.shipments] == [("DC-001", date(2026, 12, 4))]
+    assert [(s.node_id, date.fromordinal(s.ship_day)) for s in decision.cost.shipments] == [
+        ("DC-001", date(2026, 12, 4))
+    ]
 
 
 def test_without_rules_about_time_nothing_changes() -> None:

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from engine.model import GeoPoint, Order, OrderLine
 from engine.network import NetworkSnapshot
 from engine.rules.checks import check_rule_set
 from engine.rules.evaluator import evaluate
@@ -14,7 +15,6 @@ from engine.rules.loader import load_rule_set
 from engine.rules.model import CloseSpec, CutoffSpec, ShipBySpec
 from engine.rules.problems import RuleError, RuleSetError
 from engine.rules.written import rule_view, then_view
-from engine.model import GeoPoint, Order, OrderLine
 
 GOOD = """rules:
   - id: gold-two-day
@@ -51,7 +51,12 @@ def test_the_three_kinds_load_and_read_back_the_same() -> None:
     )  # fmt: skip
     dc, store = peak.then.cutoffs
     assert isinstance(dc, CutoffSpec) and (dc.time, dc.carrier_services) == (720, ("GROUND",))
-    assert (store.time, store.carrier_services, store.first, store.last) == (1230, (), date(2026, 12, 19), date(2026, 12, 19))
+    assert (store.time, store.carrier_services, store.first, store.last) == (
+        1230,
+        (),
+        date(2026, 12, 19),
+        date(2026, 12, 19),
+    )
     assert then_view(peak.then)["cutoff"][0]["time"] == "12:00"
     assert rule_view(remodel)["then"]["close"]["from"] == date(2026, 12, 7)
     assert [r.then.verbs() for r in rules.rules] == [["ship_by"], ["ship_by"], ["close"], ["cutoff"]]
