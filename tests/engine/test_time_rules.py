@@ -197,7 +197,7 @@ def exhaustive_cost(case: Case, at: int) -> float:
     return best
 
 
-@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(timed_cases())
 def test_rules_about_time_match_exhaustive_search(drawn: tuple[Case, int]) -> None:
     case, at = drawn
