@@ -990,3 +990,44 @@ def _check_promise_data(
                 top.problems.append(
                     (f"carrier_services[{i}].id", f"no node offers it: no node's cutoffs name {service_id!r}")
                 )
+
+
+# --- one record at a time (CSV and JSON Lines imports, server/onboarding) -----------------------------------
+
+# The node fields an import row may carry: the node itself; schedules come with network files.
+NODE_RECORD_FIELDS = frozenset(
+    {"id", "type", "name", "region", "lat", "lon", "pick_pack_cost", "unit_handling_cost", "max_shipments",
+     "max_units", "can_ship", "can_pickup", "is_open", "tags"}
+)  # fmt: skip
+ITEM_RECORD_FIELDS = _ITEM_FIELDS
+COUNT_RECORD_FIELDS = _INVENTORY_FIELDS
+
+
+def node_from_record(record: Mapping[str, Any]) -> tuple[Node | None, list[Problem]]:
+    """One node checked exactly as a network file's ``nodes[i]`` is: (the node, or None and every
+    problem, each under its field name)."""
+    problems: list[Problem] = []
+    f = _Fields(record, "", problems, NODE_RECORD_FIELDS)
+    node_id, node = _node_itself(f)
+    if "id" not in f.bad and (problem := id_problem(node_id)) is not None and not any(p == "id" for p, _ in problems):
+        f.problem("id", problem)
+    return (node if not problems else None), problems
+
+
+def item_from_record(record: Mapping[str, Any]) -> tuple[Item | None, list[Problem]]:
+    """One item checked exactly as a network file's ``items[i]`` is."""
+    problems: list[Problem] = []
+    _, item = _item(_Fields(record, "", problems, ITEM_RECORD_FIELDS))
+    return (item if not problems else None), problems
+
+
+def count_from_record(record: Mapping[str, Any]) -> tuple[tuple[str, str, int] | None, list[Problem]]:
+    """One stock count (node_id, sku, on_hand) checked as a network file's ``inventory[i]`` is
+    (whether the node and SKU exist is the caller's to check: they live in the store)."""
+    problems: list[Problem] = []
+    f = _Fields(record, "", problems, COUNT_RECORD_FIELDS)
+    node_id, sku, on_hand = f.string("node_id"), f.string("sku"), f.count("on_hand", optional=False) or 0
+    for key, value in (("node_id", node_id), ("sku", sku)):
+        if key not in f.bad and (problem := id_problem(value)) is not None:
+            f.problem(key, problem)
+    return ((node_id, sku, on_hand) if not problems else None), problems

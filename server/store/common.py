@@ -45,6 +45,7 @@ from server.store.base import (
     UpdateKind,
     UpdateOutcome,
 )
+from server.store.bulk_import import BulkImportStoreMixin
 from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.migrate import Migration, load_migrations
@@ -100,7 +101,13 @@ class _Working:
 
 
 class SqlStore(
-    OrderStoreMixin, RuleSetStoreMixin, CapacityStoreMixin, DecisionHistoryStoreMixin, OutboxStoreMixin, ABC
+    OrderStoreMixin,
+    RuleSetStoreMixin,
+    CapacityStoreMixin,
+    DecisionHistoryStoreMixin,
+    OutboxStoreMixin,
+    BulkImportStoreMixin,
+    ABC,
 ):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""
 

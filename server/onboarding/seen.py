@@ -1,0 +1,53 @@
+"""Keys a file has held already (duplicate ids, two counts of one position), in bounded memory.
+
+A million keys as a Python set would grow with the file; they go to a scratch SQLite database
+in a temporary file instead (removed on close), asked once per batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+
+
+class SeenKeys:
+    def __init__(self) -> None:
+        handle, self._path = tempfile.mkstemp(prefix="oms-import-", suffix=".db")
+        os.close(handle)
+        self._db = sqlite3.connect(self._path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute("CREATE TABLE seen (key TEXT PRIMARY KEY, line INTEGER NOT NULL) WITHOUT ROWID")
+
+    def first_lines(self, keys: Sequence[tuple[str, int]]) -> dict[int, int]:
+        """For each (key, line) of a batch that repeats a key seen before (in an earlier batch or
+        earlier in this one): its line -> the line the key was first on. The batch's new keys
+        are remembered."""
+        repeats: dict[int, int] = {}
+        first_here: dict[str, int] = {}
+        for key, line in keys:
+            if key in first_here:
+                repeats[line] = first_here[key]
+            else:
+                first_here[key] = line
+        found = self._db.execute(
+            "SELECT key, line FROM seen WHERE key IN (SELECT value FROM json_each(?))", (json.dumps(list(first_here)),)
+        ).fetchall()
+        earlier = dict(found)
+        for key, line in first_here.items():
+            if key in earlier:
+                repeats[line] = earlier[key]
+        self._db.executemany(
+            "INSERT INTO seen (key, line) VALUES (?, ?)", [(k, n) for k, n in first_here.items() if k not in earlier]
+        )
+        return repeats
+
+    def close(self) -> None:
+        self._db.close()
+        try:
+            os.unlink(self._path)
+        except FileNotFoundError:
+            pass
