@@ -60,9 +60,13 @@ class FieldMapping:
         out: dict[str, str] = {}
         for column, target in self.columns.items():
             if not _is_field(target, fields):
-                raise ImportFileError(f"mapping: column {column!r} maps to {target!r}, which is not a field; fields: {', '.join(fields)}")
+                raise ImportFileError(
+                    f"mapping: column {column!r} maps to {target!r}, which is not a field; fields: {', '.join(fields)}"
+                )
             if column not in source_columns:
-                raise ImportFileError(f"mapping: column {column!r} is not in the file's header ({', '.join(source_columns)[:300]})")
+                raise ImportFileError(
+                    f"mapping: column {column!r} is not in the file's header ({', '.join(source_columns)[:300]})"
+                )
             out[column] = target
         for column in source_columns:
             if column not in out and _is_field(column, fields) and column not in out.values():
@@ -78,7 +82,9 @@ class FieldMapping:
         out.update({k: k for k in values if k not in out and _is_field(k, fields) and k not in out.values()})
         return out
 
-    def apply(self, values: MappingABC[str, Any], targets: MappingABC[str, str], fields: MappingABC[str, str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    def apply(
+        self, values: MappingABC[str, Any], targets: MappingABC[str, str], fields: MappingABC[str, str]
+    ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """The row as fields (typed as ``fields`` says) and the problems found, each under its field."""
         record: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
@@ -106,7 +112,9 @@ _IDENTITY = Transform()
 
 
 def _is_field(name: str, fields: MappingABC[str, str]) -> bool:
-    return name in fields or any(f.endswith(".*") and name.startswith(f[:-1]) and len(name) > len(f) - 1 for f in fields)
+    return name in fields or any(
+        f.endswith(".*") and name.startswith(f[:-1]) and len(name) > len(f) - 1 for f in fields
+    )
 
 
 def _field_type(name: str, fields: MappingABC[str, str]) -> str:
@@ -136,7 +144,7 @@ def convert(value: Any, kind: str, t: Transform) -> tuple[Any, str]:
         text = text.lower()
     if text == "" and kind != TEXT:
         return None, ""
-    if kind == TEXT or kind == MONEY:
+    if kind in (TEXT, MONEY):
         return text, ""  # money stays a decimal string: the network file's checks read it exactly
     if kind == BOOL:
         if text.lower() in _TRUE:
@@ -247,7 +255,9 @@ def _transform(name: str, spec: Any, fail: Any) -> Transform:
         raise fail(f"transforms.{name} must be a table")
     unknown = sorted(set(spec) - _TRANSFORM_KEYS)
     if unknown:
-        raise fail(f"transforms.{name}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_TRANSFORM_KEYS))}")
+        raise fail(
+            f"transforms.{name}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_TRANSFORM_KEYS))}"
+        )
     factor = spec.get("factor")
     if factor is not None:
         if isinstance(factor, bool) or not isinstance(factor, int | float | str):

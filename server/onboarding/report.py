@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -41,7 +42,7 @@ class RejectReport:
         if path is not None:
             try:
                 # surrogateescape: bytes that were not UTF-8 go back exactly as they came.
-                self._handle = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")
+                self._handle = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
             except OSError as exc:
                 raise ImportFileError(f"--report {path}: {exc.strerror}") from None
             if fmt == CSV:
@@ -80,13 +81,13 @@ class RejectReport:
             self._handle.close()
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_LINE = re.compile(r"\bline \d+")
+
+
 def _general(reason: str) -> str:
-    """A reason without the value it quotes, so that like problems add up in the summary."""
-    for mark in (" '", ' "', ": "):
-        at = reason.find(mark)
-        if at > 0:
-            return reason[:at]
-    return reason
+    """A reason without the values it quotes, so that like problems add up in the summary."""
+    return _LINE.sub("line N", _QUOTED.sub("...", reason))
 
 
 def summary(tally: Tally, top: int = 10) -> list[str]:

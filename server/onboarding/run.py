@@ -11,7 +11,7 @@ in the report). Nothing of a file is ever half-written.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -61,22 +61,20 @@ def open_source(path: str) -> IO[bytes]:
         raise ImportFileError(f"{path}: {exc.strerror}") from None
 
 
-class _Attempt:
-    """One pass over the file: rows read, mapped, checked; rejects reported; good rows batched."""
+class RowSource:
+    """An import file opened for one pass: its format, the rows, how columns map to fields, and
+    the report its rejects go to."""
 
-    def __init__(self, options: ImportOptions, store: ImportStore, progress: Progress) -> None:
+    def __init__(self, options: ImportOptions, fields: Mapping[str, str]) -> None:
         self.options = options
-        self.kind: Kind = KINDS[options.kind]
-        self.store = store
-        self.progress = progress
+        self.fields = fields
         self.fmt = detect_format(options.path, options.format or options.mapping.format)
-        self.as_of = options.as_of or (default_as_of(options.path) if options.kind == "inventory" else None)
         self.handle = open_source(options.path)
         header: list[str] = []
         try:
             if self.fmt == CSV:
                 header, self.rows = read_csv(self.handle, options.path, options.mapping.delimiter)
-                self.targets = options.mapping.targets(header, self.kind.fields)
+                self.targets = options.mapping.targets(header, fields)
                 self.ignored = [c for c in header if c not in self.targets]
             else:
                 self.rows = read_jsonl(self.handle, options.path)
@@ -86,13 +84,35 @@ class _Attempt:
         except BaseException:
             self.handle.close()
             raise
+
+    def mapped(self, row: SourceRow) -> tuple[dict[str, Any], list[Problem]]:
+        """The row's fields after the mapping, and what was wrong reading or mapping it."""
+        if row.problem:
+            return {}, [row.problem]
+        values = row.values if self.fmt == CSV else _flatten(row.values)
+        targets = self.targets if self.fmt == CSV else self.options.mapping.row_targets(values, self.fields)
+        return self.options.mapping.apply(values, targets, self.fields)
+
+    def close(self) -> None:
+        self.handle.close()
+        self.report.close()
+
+
+class _Attempt(RowSource):
+    """One pass over the file: rows read, mapped, checked; rejects reported; good rows batched."""
+
+    def __init__(self, options: ImportOptions, store: ImportStore, progress: Progress) -> None:
+        self.kind: Kind = KINDS[options.kind]
+        super().__init__(options, self.kind.fields)
+        self.store = store
+        self.progress = progress
+        self.as_of = options.as_of or (default_as_of(options.path) if options.kind == "inventory" else None)
         self.seen = SeenKeys()
         self._position = 0
 
     def close(self) -> None:
-        self.handle.close()
+        super().close()
         self.seen.close()
-        self.report.close()
 
     def batches(self) -> Iterator[list[Any]]:
         """The good rows in batches; after the last, RowsRejected when rows were rejected and the
@@ -129,14 +149,10 @@ class _Attempt:
         built: list[tuple[SourceRow, Any]] = []
         for row in rows:
             tally.rows += 1
-            problems: list[Problem] = [row.problem] if row.problem else []
             obj = None
+            record, problems = self.mapped(row)
             if not problems:
-                values = row.values if self.fmt == CSV else _flatten(row.values)
-                targets = self.targets if self.fmt == CSV else self.options.mapping.row_targets(values, self.kind.fields)
-                record, problems = self.options.mapping.apply(values, targets, self.kind.fields)
-                if not problems:
-                    obj, problems = self.kind.build(record, self.as_of)
+                obj, problems = self.kind.build(record, self.as_of)
             if problems or obj is None:
                 self.report.reject(row, problems or [("", "could not be read")])
             else:
@@ -219,4 +235,3 @@ def run_import(options: ImportOptions, store: ImportStore, progress: Progress = 
             attempt.close()
     last = attempts[-1]
     return ImportResult(last.report.tally, written, last.as_of, last.ignored)
-

@@ -6,6 +6,7 @@ in a temporary file instead (removed on close), asked once per batch.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -47,7 +48,5 @@ class SeenKeys:
 
     def close(self) -> None:
         self._db.close()
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(self._path)
-        except FileNotFoundError:
-            pass

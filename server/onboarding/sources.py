@@ -48,7 +48,9 @@ def detect_format(path: str, given: str | None) -> str:
         return CSV
     if suffix in (".jsonl", ".ndjson", ".json"):
         return JSONL
-    raise ImportFileError(f"{path}: cannot tell the format from {suffix or 'no extension'!r}; give --format csv or jsonl")
+    raise ImportFileError(
+        f"{path}: cannot tell the format from {suffix or 'no extension'!r}; give --format csv or jsonl"
+    )
 
 
 def _lines(handle: IO[bytes], source: str) -> Iterator[tuple[int, str]]:
@@ -60,7 +62,7 @@ def _lines(handle: IO[bytes], source: str) -> Iterator[tuple[int, str]]:
             return
         number += 1
         if len(raw) > MAX_LINE_BYTES:
-            raise ImportFileError(f"{source}: line {number} is longer than {MAX_LINE_BYTES:,} bytes; is this a {source.rsplit('.', 1)[-1]} file?")
+            raise ImportFileError(f"{source}: line {number} is longer than {MAX_LINE_BYTES:,} bytes")
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]  # a byte-order mark, as some Windows tools write
         yield number, raw.decode("utf-8", "surrogateescape")

@@ -377,7 +377,8 @@ class ImportStore(Protocol):
 
 def import_store(store: object) -> ImportStore:
     """``store`` seen as a bulk-import store; TypeError when it has no bulk import."""
-    missing = [name for name in ("import_nodes", "import_items", "import_counts", "known_ids") if not hasattr(store, name)]
+    wanted = ("import_nodes", "import_items", "import_counts", "known_ids")
+    missing = [name for name in wanted if not hasattr(store, name)]
     if missing:
         raise TypeError(f"{type(store).__name__} has no bulk import (lacks {', '.join(missing)})")
     return cast(ImportStore, store)

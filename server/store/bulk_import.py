@@ -29,7 +29,9 @@ _COUNT_COLUMNS = ("sku", "node_id", "on_hand", "as_of")
 def _upsert(table: str, columns: Sequence[str], key: str, source: str) -> str:
     """INSERT ... ON CONFLICT DO UPDATE of ``columns`` and updated_at from VALUES or a SELECT."""
     updates = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "updated_at") if c != key)
-    return f"INSERT INTO {table} ({', '.join(columns)}, updated_at) {source} ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    return (
+        f"INSERT INTO {table} ({', '.join(columns)}, updated_at) {source} ON CONFLICT ({key}) DO UPDATE SET {updates}"
+    )
 
 
 def _values(count: int) -> str:
@@ -64,7 +66,9 @@ class BulkImportStoreMixin(ABC):
         self, tx: Tx, updates: Sequence[InventoryUpdate], as_ofs: Sequence[datetime | None], now: datetime
     ) -> list[InventoryUpdateResult]: ...
 
-    def _bulk_write(self, tx: Tx, table: str, columns: Sequence[str], key: str, params: Sequence[Sequence[Any]]) -> None:
+    def _bulk_write(
+        self, tx: Tx, table: str, columns: Sequence[str], key: str, params: Sequence[Sequence[Any]]
+    ) -> None:
         """Upsert ``params`` (``columns`` then updated_at) into ``table``; a dialect may do it faster."""
         tx.executemany(_upsert(table, columns, key, _values(len(columns) + 1)), params)
 
@@ -73,7 +77,9 @@ class BulkImportStoreMixin(ABC):
         if not ids:
             return set()
         predicate, params = self._in_list(column, sorted(set(ids)))
-        return {r[0] for r in self._read(lambda tx: tx.execute(f"SELECT {column} FROM {kind} WHERE {predicate}", params))}
+        return {
+            r[0] for r in self._read(lambda tx: tx.execute(f"SELECT {column} FROM {kind} WHERE {predicate}", params))
+        }
 
     # --- nodes and items ---------------------------------------------------------------------
 
@@ -99,7 +105,10 @@ class BulkImportStoreMixin(ABC):
             for batch in batches():
                 new = {row[0]: row for row in map(to_row, batch)}
                 predicate, params = self._in_list(key, sorted(new))
-                stored = {r[0]: tuple(r) for r in tx.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {predicate}", params)}
+                stored = {
+                    r[0]: tuple(r)
+                    for r in tx.execute(f"SELECT {', '.join(columns)} FROM {table} WHERE {predicate}", params)
+                }
                 changed = [row for ident, row in new.items() if stored.get(ident) != row]
                 if changed and not bumped:
                     tx.execute(bump)  # the caches' version moves once, and only when something changed
@@ -113,7 +122,9 @@ class BulkImportStoreMixin(ABC):
 
     # --- stock counts -------------------------------------------------------------------------
 
-    def import_counts(self, batches: Callable[[], Iterable[Sequence[InventoryUpdate]]], now: datetime) -> ImportedCounts:
+    def import_counts(
+        self, batches: Callable[[], Iterable[Sequence[InventoryUpdate]]], now: datetime
+    ) -> ImportedCounts:
         def work(tx: Tx) -> ImportedCounts:
             total = ImportedCounts()
             for batch in batches():

@@ -231,7 +231,9 @@ class PostgresStore(SqlStore):
 
     # --- bulk imports: COPY into a temporary table, then one upsert from it ---------------------
 
-    def _bulk_write(self, tx: Tx, table: str, columns: Sequence[str], key: str, params: Sequence[Sequence[Any]]) -> None:
+    def _bulk_write(
+        self, tx: Tx, table: str, columns: Sequence[str], key: str, params: Sequence[Sequence[Any]]
+    ) -> None:
         if not params:
             return
         staging = _staging(tx, f"import_{table}", f"SELECT {', '.join(columns)}, updated_at FROM {table}")
