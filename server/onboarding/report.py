@@ -46,7 +46,7 @@ class RejectReport:
             except OSError as exc:
                 raise ImportFileError(f"--report {path}: {exc.strerror}") from None
             if fmt == CSV:
-                self._csv = csv.writer(self._handle)
+                self._csv = csv.writer(self._handle, lineterminator="\n")
                 self._csv.writerow([*header, *REPORT_COLUMNS])
 
     def reject(self, row: SourceRow, problems: list[Problem]) -> None:
