@@ -43,7 +43,10 @@ def _catalogue(url: str, tmp_path: Path) -> None:
 
 
 def _inventory(raw_sql: RawSql) -> list[tuple[Any, ...]]:
-    return [tuple(r) for r in raw_sql("SELECT sku, node_id, on_hand, version, as_of, updated_at FROM inventory ORDER BY 1, 2")]
+    return [
+        tuple(r)
+        for r in raw_sql("SELECT sku, node_id, on_hand, version, as_of, updated_at FROM inventory ORDER BY 1, 2")
+    ]
 
 
 def _report(path: Path) -> list[dict[str, str]]:
@@ -73,7 +76,14 @@ def test_one_bad_row_writes_nothing_the_fix_writes_and_a_rerun_changes_nothing(
     assert _inventory(raw_sql) == []  # the good rows before and after it were not written either
     rejected = _report(report)
     assert rejected == [
-        {"node_id": "DC-01", "sku": "A-2", "on_hand": "-3", "line": "3", "field": "on_hand", "reason": "must not be negative"}
+        {
+            "node_id": "DC-01",
+            "sku": "A-2",
+            "on_hand": "-3",
+            "line": "3",
+            "field": "on_hand",
+            "reason": "must not be negative",
+        }
     ]
 
     # The person fixes the report and imports it as it is (the line/field/reason columns are dropped).
@@ -196,7 +206,8 @@ def test_hostile_files_are_refused_with_a_message_not_a_traceback(
 def test_json_lines(store: Store, store_url: str, raw_sql: RawSql, tmp_path: Path) -> None:
     nodes = _write(
         tmp_path / "nodes.jsonl",
-        '{"id": "DC-01", "type": "DC", "lat": 39.5, "lon": -119.8, "pick_pack_cost": "1.50", "unit_handling_cost": 0.25}\n'
+        '{"id": "DC-01", "type": "DC", "lat": 39.5, "lon": -119.8, "pick_pack_cost": "1.50",'
+        ' "unit_handling_cost": 0.25}\n'
         "\n"
         '{"id": "DC-02", "type": "DC", "lat": 95, "lon": -119.8, "pick_pack_cost": 1, "unit_handling_cost": 0}\n'
         '{"id": "DC-03", "type": "DC", \n'
