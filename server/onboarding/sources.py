@@ -70,9 +70,12 @@ def _lines(handle: IO[bytes], source: str) -> Iterator[tuple[int, str]]:
 
 def undecodable(text: str) -> int | None:
     """The offset of the first byte that was not UTF-8 (read as a surrogate escape), or None."""
-    for i, ch in enumerate(text):
-        if "\udc80" <= ch <= "\udcff":
-            return i
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return exc.start
     return None
 
 

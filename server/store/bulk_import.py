@@ -145,7 +145,14 @@ class BulkImportStoreMixin(ABC):
             f" ORDER BY sku, node_id{self.ROW_LOCK}",
             params,
         )
-        stored = {(r[0], r[1]): (int(r[2]), int(r[3]), self._ts_out(r[4])) for r in found}
+        # A file's counts mostly share one as_of: each distinct time is converted once, not per row.
+        times_out: dict[Any, datetime | None] = {}
+        times_in: dict[datetime, Any] = {}
+        stored: dict[Key, tuple[int, int, datetime | None]] = {}
+        for sku, node_id, on_hand, reserved, as_of in found:
+            if as_of not in times_out:
+                times_out[as_of] = self._ts_out(as_of)
+            stored[(sku, node_id)] = (int(on_hand), int(reserved), times_out[as_of])
         direct: list[tuple[Any, ...]] = []
         held: list[InventoryUpdate] = []
         unchanged = stale = 0
@@ -163,7 +170,9 @@ class BulkImportStoreMixin(ABC):
                 if reserved > update.quantity:
                     held.append(update)  # holds must give way: the one path that knows how
                     continue
-            direct.append((update.sku, update.node_id, update.quantity, self._ts_in(update.as_of)))
+            if update.as_of not in times_in:
+                times_in[update.as_of] = self._ts_in(update.as_of)
+            direct.append((update.sku, update.node_id, update.quantity, times_in[update.as_of]))
         if held:
             self._apply_updates(tx, held, [u.as_of for u in held], now)
         self._write_counts(tx, direct, now)
