@@ -39,15 +39,14 @@ class SeenKeys:
                 repeats[line] = first_here[hashed]
             else:
                 first_here[hashed] = line
-        found = self._db.execute(
-            "SELECT hash, line FROM seen WHERE hash IN (SELECT value FROM json_each(?))", (json.dumps(list(first_here)),)
-        ).fetchall()
-        earlier = dict(found)
-        for key, line in first_here.items():
-            if key in earlier:
-                repeats[line] = earlier[key]
+        wanted = (json.dumps(list(first_here)),)
+        found = self._db.execute("SELECT hash, line FROM seen WHERE hash IN (SELECT value FROM json_each(?))", wanted)
+        earlier: dict[int, int] = dict(found.fetchall())
+        for hashed, line in first_here.items():
+            if hashed in earlier:
+                repeats[line] = earlier[hashed]
         self._db.executemany(
-            "INSERT INTO seen (hash, line) VALUES (?, ?)", [(k, n) for k, n in first_here.items() if k not in earlier]
+            "INSERT INTO seen (hash, line) VALUES (?, ?)", [(h, n) for h, n in first_here.items() if h not in earlier]
         )
         return repeats
 
