@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.optimizer_bench import DEFAULT_OUT_DIR, ROOT, build_network, machine_info
+from benchmarks.optimizer_bench import build_network
 from benchmarks.orders import make_orders
+from benchmarks.reporting import DEFAULT_OUT_DIR, ROOT, machine_info
 from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.directives import NO_DIRECTIVES

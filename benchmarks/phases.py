@@ -1,5 +1,5 @@
 """A Source call by phase, in instructions (valgrind's callgrind) and in time, before and after the
-lean path (engine/small_orders.py, engine/rules/cache.py), in one run.
+lean path (engine/small_orders/, engine/rules/cache.py), in one run.
 
 The production wiring of benchmarks/profile_source.py (SQLite, the sample network, the shipped
 rules), in process. Each phase runs alone over every order of a mix, on inputs prepared by the
@@ -158,13 +158,13 @@ def _engine_stages(service: Any, p: Prepared, explain: bool) -> list[Callable[[i
     def lean(i: int, depth: int, notes: bool) -> Any:
         order, directives = p.orders[i], p.directives[i]
         if depth == 1:
-            return small_orders._Small(order, snapshot, p.levels[i], directives, terms_of[i])
+            return small_orders.problem._Small(order, snapshot, p.levels[i], directives, terms_of[i])
         terms = resolve_terms(order, directives, snapshot)
-        problem = small_orders._Small(order, snapshot, p.levels[i], directives, terms)
+        problem = small_orders.problem._Small(order, snapshot, p.levels[i], directives, terms)
         problem.build()
         if depth == 2:
             return problem
-        solved = small_orders._solve(problem)
+        solved = small_orders.search._solve(problem)
         if depth == 3 or solved is None:
             return solved
         return small_orders._assemble(problem, solved, notes)

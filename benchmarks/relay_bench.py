@@ -31,7 +31,7 @@ import numpy as np
 import psycopg
 from prometheus_client import CollectorRegistry
 
-from benchmarks.optimizer_bench import DEFAULT_OUT_DIR, machine_info
+from benchmarks.reporting import DEFAULT_OUT_DIR, machine_info
 from server.metrics import RelayMetrics
 from server.relay.messages import Destination
 from server.relay.relay import Relay, RelaySettings, start_relay_thread

@@ -34,7 +34,7 @@ class ObjectiveMode(StrEnum):
     FEWEST_SHIPMENTS = "FEWEST_SHIPMENTS"
 
 
-# Ids and free text are checked here and only here (server/api/convert.py asks these functions too).
+# Ids and free text are checked here and only here (server/api/convert/ asks these functions too).
 # A control character in an id is never meant: PostgreSQL's text cannot even hold NUL (the call
 # failed with INTERNAL there while SQLite stored it), and the rest garble logs, CSV exports and
 # terminals. Free text may keep tabs and line breaks.

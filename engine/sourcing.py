@@ -77,7 +77,7 @@ def decide_from_levels(
     explain: bool = True,
 ) -> Decision:
     """``decide`` from stock levels as a store reads them (``skus``: the order's). Small orders
-    (engine/small_orders.py: few lines, few nodes holding them) are decided in plain Python, the
+    (engine/small_orders/: few lines, few nodes holding them) are decided in plain Python, the
     same decision without numpy's fixed cost per call; every other order by ``decide``."""
     if not why_not:
         try:

@@ -22,8 +22,9 @@ from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.rules import RuleSet, RuleSetError, compiled, evaluate, load_rule_set
 from engine.rules.checks import Finding, check_rule_set
-from engine.rules.loader import RuleError, RuleLimitError, file_name_problem
+from engine.rules.loader import file_name_problem
 from engine.rules.model import RETURNS
+from engine.rules.problems import RuleError, RuleLimitError
 from server.daily_shipments import DailyShipments
 from server.deadline import check_deadline
 from server.store.rule_sets import ACTIVATE, Activation, RuleSetStore

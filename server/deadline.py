@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 from engine.errors import SourcingError
 
@@ -30,14 +30,24 @@ class DeadlineExceeded(SourcingError):
     """The call's deadline passed before its transaction committed; nothing of it was written."""
 
 
+def start_deadline(seconds: float | None) -> Token[float | None]:
+    """The deadline ``seconds`` from now (None: none) for the current context, until ``end_deadline``
+    (the interceptor's form of ``deadline_after``, without a generator per call)."""
+    return _EXPIRES_AT.set(None if seconds is None else time.monotonic() + seconds)
+
+
+def end_deadline(token: Token[float | None]) -> None:
+    _EXPIRES_AT.reset(token)
+
+
 @contextmanager
 def deadline_after(seconds: float | None) -> Iterator[None]:
     """Writes within this block must commit within ``seconds`` from now (None: no deadline)."""
-    token = _EXPIRES_AT.set(None if seconds is None else time.monotonic() + seconds)
+    token = start_deadline(seconds)
     try:
         yield
     finally:
-        _EXPIRES_AT.reset(token)
+        end_deadline(token)
 
 
 @contextmanager

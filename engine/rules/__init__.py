@@ -9,7 +9,8 @@ a rule set against a network. Pure: callers pass file text and the decision date
 """
 
 from engine.rules.evaluator import RulesEvaluationError, compiled, evaluate
-from engine.rules.loader import RuleError, RuleSetError, load_rule_set
+from engine.rules.loader import load_rule_set
 from engine.rules.model import RuleSet
+from engine.rules.problems import RuleError, RuleSetError
 
 __all__ = ["RuleError", "RuleSet", "RuleSetError", "RulesEvaluationError", "compiled", "evaluate", "load_rule_set"]

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import date
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from engine import limits
-from engine.errors import SourcingError
-from engine.model import NodeType, ObjectiveMode, control_problem
+from engine.model import control_problem
 from engine.rules.evaluator import over_capacity
 from engine.rules.facts import LINE_FIELDS, ORDER_FIELDS, SHIP_TO_FIELDS, date_number
 from engine.rules.located import LimitError, Located, YamlError, parse
@@ -26,33 +24,21 @@ from engine.rules.model import (
     RETURNS,
     SOURCING,
     Condition,
-    ExcludeSpec,
     Fact,
     FieldType,
-    HoldSpec,
-    LimitSpec,
-    ObjectiveSpec,
     Op,
-    PenaltySpec,
-    ProtectSpec,
-    RequireSpec,
     Rule,
     RuleSet,
     Scalar,
-    Selector,
-    Then,
 )
+from engine.rules.problems import RuleError, RuleLimitError, RuleSetError
+from engine.rules.verb_reader import VerbReader
 
 FORMAT = "oms-sourcing/rules@1"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 _OPEN_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
-NODE_TYPES = tuple(t.value for t in NodeType)
-ID_REFERENCES = re.compile(
-    r"^\$(order\.pickup_node_id|order\.attributes\.[A-Za-z0-9_.-]+|line\.attributes\.[A-Za-z0-9_.-]+)$"
-)
 RULE_KEYS = ("id", "why", "priority", "applies_to", "active", "scope", "when", "then")
-VERBS = ("exclude", "require", "penalize", "prefer", "protect", "limit", "objective", "hold")
 
 T = TypeVar("T")
 
@@ -75,35 +61,6 @@ def file_name_problem(name: str) -> str | None:
     if not _FILE_NAME.fullmatch(name) or ".." in name:
         return FILE_NAME_RULE
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class RuleError:
-    file: str
-    line: int
-    rule_id: str
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        rule = f" rule {self.rule_id}:" if self.rule_id else ""
-        where = f" {self.field}:" if self.field else ""
-        return f"{self.file}:{self.line}:{rule}{where} {self.message}"
-
-
-class RuleSetError(SourcingError, ValueError):
-    def __init__(self, errors: Sequence[RuleError]) -> None:
-        self.errors = tuple(errors)
-        super().__init__("\n".join(str(e) for e in self.errors))
-
-
-class RuleLimitError(RuleSetError):
-    """The files break a bound of engine/limits.py, or the set would overflow durable-rules
-    (capacity.py): docs/rules.md, "Limits". Loading stops at the first; the set is refused as a
-    whole (INVALID_ARGUMENT), not listed among mistakes to fix."""
-
-    def __init__(self, file: str, line: int, message: str, rule_id: str = "", field: str = "") -> None:
-        super().__init__([RuleError(file, line, rule_id, field, message)])
 
 
 def rule_set_version(texts: Sequence[str]) -> str:
@@ -185,102 +142,8 @@ def load_rule_set(files: Sequence[tuple[str, str]]) -> RuleSet:
     return rule_set
 
 
-class _Reader:
-    """Reads one file; every problem goes to ``errors`` and the offending part reads as None."""
-
-    def __init__(self, file: str, errors: list[RuleError]) -> None:
-        self.file = file
-        self.errors = errors
-        self.rule_id = ""
-
-    def error(self, node: Located, field: str, message: str, rule_id: str | None = None) -> None:
-        self.errors.append(
-            RuleError(self.file, node.line, self.rule_id if rule_id is None else rule_id, field, message)
-        )
-
-    # -- shapes ---------------------------------------------------------------------------
-
-    def mapping(self, node: Located, field: str, keys: Sequence[str] | None) -> dict[str, Located] | None:
-        if not node.is_map:
-            self.error(node, field, "must be a mapping (key: value)")
-            return None
-        value: dict[str, Located] = node.value
-        if keys is not None:
-            for key, child in value.items():
-                if key not in keys:
-                    self.error(child, _join(field, key), f"unknown key; expected one of: {', '.join(keys)}")
-        return value
-
-    def text(self, node: Located, field: str) -> str | None:
-        if not isinstance(node.value, str) or not node.value:
-            self.error(node, field, "must be non-empty text")
-            return None
-        return node.value
-
-    def number(self, node: Located, field: str, low: float = float("-inf"), high: float = 1e9) -> float | None:
-        v = node.value
-        if isinstance(v, bool) or not isinstance(v, int | float) or not (low <= v <= high):
-            self.error(node, field, f"must be a number between {low:g} and {high:g}")
-            return None
-        return float(v)
-
-    def integer(self, node: Located, field: str, low: int, high: int = 1_000_000) -> int | None:
-        v = node.value
-        if isinstance(v, bool) or not isinstance(v, int) or not (low <= v <= high):
-            self.error(node, field, f"must be a whole number between {low} and {high}")
-            return None
-        return v
-
-    def boolean(self, node: Located, field: str) -> bool | None:
-        if not isinstance(node.value, bool):
-            self.error(node, field, "must be true or false")
-            return None
-        return node.value
-
-    def day(self, node: Located, field: str) -> date | None:
-        v = node.value
-        if isinstance(v, date):
-            return v
-        if isinstance(v, str):
-            try:
-                return date.fromisoformat(v)
-            except ValueError:
-                pass
-        self.error(node, field, "must be a date YYYY-MM-DD")
-        return None
-
-    def texts(self, node: Located, field: str, allowed: Sequence[str] = ()) -> tuple[str, ...] | None:
-        """One text or a list of texts."""
-        items = node.value if node.is_list else [node]
-        out: list[str] = []
-        ok = bool(items)
-        if not items:
-            self.error(node, field, "must not be empty")
-        for i, item in enumerate(items):
-            sub = f"{field}[{i}]" if node.is_list else field
-            value = item.value
-            if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
-                self.error(item, sub, "must be non-empty text")
-                ok = False
-                continue
-            text = str(value)
-            if allowed and text not in allowed:
-                self.error(item, sub, f"unknown value {text!r}; expected one of: {', '.join(allowed)}")
-                ok = False
-                continue
-            out.append(text)
-        return tuple(out) if ok else None
-
-    def one_or_many(self, node: Located, field: str, read: Callable[[Located, str], T | None]) -> list[T]:
-        items = node.value if node.is_list else [node]
-        out = []
-        for i, item in enumerate(items):
-            value = read(item, f"{field}[{i}]" if node.is_list else field)
-            if value is not None:
-                out.append(value)
-        return out
-
-    # -- the document -----------------------------------------------------------------------
+class _Reader(VerbReader):
+    """Reads one file: its document, rules, purposes, windows and conditions."""
 
     def document(self, doc: Located) -> tuple[str | None, dict[str, float], list[Located]] | None:
         if doc.is_list:  # a bare list of rules
@@ -502,172 +365,3 @@ class _Reader:
         return str(v)
 
     # -- then -------------------------------------------------------------------------------
-
-    def then(self, node: Located, field: str) -> Then | None:
-        verbs = self.mapping(node, field, VERBS)
-        if verbs is None:
-            return None
-        if not verbs:
-            self.error(node, field, f"needs at least one directive: {', '.join(VERBS)}")
-            return None
-
-        def get(verb: str, read: Callable[[Located, str], T | None]) -> list[T]:
-            return self.one_or_many(verbs[verb], f"{field}.{verb}", read) if verb in verbs else []
-
-        penalties = get("penalize", lambda n, f: self.penalty(n, f, 1.0)) + get(
-            "prefer", lambda n, f: self.penalty(n, f, -1.0)
-        )
-        limits = get("limit", self.limit)
-        objectives = get("objective", self.objective)
-        holds = get("hold", self.hold)
-        return Then(
-            excludes=tuple(get("exclude", self.exclude)),
-            requires=tuple(get("require", self.require)),
-            penalties=tuple(penalties),
-            protects=tuple(get("protect", self.protect)),
-            limit=limits[0] if limits else None,
-            objective=objectives[0] if objectives else None,
-            hold=holds[0] if holds else None,
-        )
-
-    def node_of(self, parts: dict[str, Located], node: Located, field: str) -> Selector | None:
-        if "node" not in parts:
-            self.error(node, f"{field}.node", "is required (a node selector)")
-            return None
-        return self.selector(parts["node"], f"{field}.node")
-
-    def exclude(self, node: Located, field: str) -> ExcludeSpec | None:
-        parts = self.mapping(node, field, ("node", "reason"))
-        if parts is None:
-            return None
-        selector = self.node_of(parts, node, field)
-        reason = self.text(parts["reason"], f"{field}.reason") if "reason" in parts else ""
-        return None if selector is None or reason is None else ExcludeSpec(selector, reason)
-
-    def require(self, node: Located, field: str) -> RequireSpec | None:
-        parts = self.mapping(node, field, ("node",))
-        if parts is None:
-            return None
-        selector = self.node_of(parts, node, field)
-        return None if selector is None else RequireSpec(selector)
-
-    def penalty(self, node: Located, field: str, sign: float) -> PenaltySpec | None:
-        parts = self.mapping(node, field, ("node", "per_unit", "per_shipment"))
-        if parts is None:
-            return None
-        selector = self.node_of(parts, node, field)
-        amounts = {
-            k: self.number(parts[k], f"{field}.{k}", 0.0, 1e6) for k in ("per_unit", "per_shipment") if k in parts
-        }
-        if not amounts:
-            self.error(node, field, "needs per_unit, per_shipment or both")
-            return None
-        if selector is None or any(v is None for v in amounts.values()):
-            return None
-        return PenaltySpec(
-            selector, sign * (amounts.get("per_unit") or 0.0), sign * (amounts.get("per_shipment") or 0.0)
-        )
-
-    def protect(self, node: Located, field: str) -> ProtectSpec | None:
-        parts = self.mapping(node, field, ("node", "units", "skus"))
-        if parts is None:
-            return None
-        selector = self.node_of(parts, node, field)
-        units = self.integer(parts["units"], f"{field}.units", 1) if "units" in parts else None
-        if "units" not in parts:
-            self.error(node, f"{field}.units", "is required")
-        skus = self.texts(parts["skus"], f"{field}.skus") if "skus" in parts else ()
-        if selector is None or units is None or skus is None:
-            return None
-        return ProtectSpec(selector, units, skus)
-
-    def limit(self, node: Located, field: str) -> LimitSpec | None:
-        parts = self.mapping(node, field, ("max_shipments", "all_or_nothing", "node", "max_shipments_per_day"))
-        if parts is None:
-            return None
-        before = len(self.errors)
-        max_shipments = (
-            self.integer(parts["max_shipments"], f"{field}.max_shipments", 1) if "max_shipments" in parts else None
-        )
-        aon = self.boolean(parts["all_or_nothing"], f"{field}.all_or_nothing") if "all_or_nothing" in parts else False
-        selector = self.selector(parts["node"], f"{field}.node") if "node" in parts else None
-        per_day = None
-        if "max_shipments_per_day" in parts:
-            per_day = self.integer(parts["max_shipments_per_day"], f"{field}.max_shipments_per_day", 0)
-        if ("node" in parts) != ("max_shipments_per_day" in parts):
-            self.error(node, field, "a capacity cap needs both node and max_shipments_per_day")
-        if not parts:
-            self.error(node, field, "needs max_shipments, all_or_nothing or a capacity cap")
-        if len(self.errors) > before:
-            return None
-        return LimitSpec(max_shipments, bool(aon), selector, per_day)
-
-    def objective(self, node: Located, field: str) -> ObjectiveSpec | None:
-        parts = self.mapping(node, field, ("mode", "split_penalty", "backorder_penalty"))
-        if parts is None:
-            return None
-        before = len(self.errors)
-        mode = None
-        if "mode" in parts:
-            names = self.texts(parts["mode"], f"{field}.mode", tuple(m.value for m in ObjectiveMode))
-            mode = ObjectiveMode(names[0]) if names else None
-        split = (
-            self.number(parts["split_penalty"], f"{field}.split_penalty", 0, 1e6) if "split_penalty" in parts else None
-        )
-        back = (
-            self.number(parts["backorder_penalty"], f"{field}.backorder_penalty", 0, 1e6)
-            if "backorder_penalty" in parts
-            else None
-        )
-        if not parts:
-            self.error(node, field, "needs mode, split_penalty or backorder_penalty")
-        return None if len(self.errors) > before else ObjectiveSpec(mode, split, back)
-
-    def hold(self, node: Located, field: str) -> HoldSpec | None:
-        if isinstance(node.value, str):
-            return HoldSpec(node.value) if node.value else None
-        parts = self.mapping(node, field, ("reason",))
-        if parts is None:
-            return None
-        if "reason" not in parts:
-            self.error(node, f"{field}.reason", "is required")
-            return None
-        reason = self.text(parts["reason"], f"{field}.reason")
-        return None if reason is None else HoldSpec(reason)
-
-    def selector(self, node: Located, field: str) -> Selector | None:
-        parts = self.mapping(node, field, ("type", "tag", "id", "region", "distance", "not"))
-        if parts is None:
-            return None
-        before = len(self.errors)
-        values: dict[str, Any] = {}
-        for key, name, allowed in (("type", "types", NODE_TYPES), ("tag", "tags", ()), ("region", "regions", ())):
-            if key in parts:
-                values[name] = self.texts(parts[key], f"{field}.{key}", allowed)
-        if "id" in parts:
-            ids = self.texts(parts["id"], f"{field}.id")
-            for i, node_id in enumerate(ids or ()):
-                if node_id.startswith("$") and not ID_REFERENCES.match(node_id):
-                    self.error(
-                        parts["id"],
-                        f"{field}.id[{i}]",
-                        f"unknown reference {node_id!r}; use $order.pickup_node_id, $order.attributes.KEY"
-                        " or $line.attributes.KEY",
-                    )
-            values["ids"] = ids
-        if "distance" in parts:
-            band = self.mapping(parts["distance"], f"{field}.distance", ("min_miles", "max_miles")) or {}
-            for key in ("min_miles", "max_miles"):
-                if key in band:
-                    values[key] = self.number(band[key], f"{field}.distance.{key}", 0.0, 30_000.0)
-            if not band:
-                self.error(parts["distance"], f"{field}.distance", "needs min_miles, max_miles or both")
-        if "not" in parts:
-            values["exclude"] = self.selector(parts["not"], f"{field}.not")
-        if len(self.errors) > before:
-            return None
-        return Selector(**values)
-
-
-def _join(field: str, key: str) -> str:
-    return f"{field}.{key}" if field else key

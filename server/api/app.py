@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from engine.errors import SourcingError
 from server.active_rules import seed_rules
 from server.api.auth import Tokens
-from server.api.interceptors import AuthInterceptor, deadline_interceptor, error_interceptor, metrics_interceptor
+from server.api.interceptors import AuthInterceptor, CallInterceptor
 from server.api.limiter import CountingExecutor, InflightLimiter
 from server.api.network_load import load_into_store, store_is_empty
 from server.api.request_decoding import DecodingRegistrar
@@ -193,15 +193,11 @@ def create_server(
     light_pool = futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="light")
     stream_pool = CountingExecutor(max_workers=config.max_streams, thread_name_prefix="stream")
     limiter = InflightLimiter(pool, config.max_concurrent_rpcs, light_pool, stream_pool)
-    # Outermost first: metrics see mapped codes and every refusal. The token check comes before
-    # the limiter, so a call refused for its token never counts against the business calls; the
-    # limiter is innermost so that the handler it picks (business, light or refusal) gets wrapped.
-    # The deadline is set inside the error mapping, which turns DeadlineExceeded into its status.
-    interceptors: list[grpc.ServerInterceptor] = [
-        metrics_interceptor(metrics),
-        error_interceptor(),
-        deadline_interceptor(),
-    ]
+    # Outermost first: the call interceptor's metrics see mapped codes and every refusal (its error
+    # mapping turns DeadlineExceeded into its status). The token check comes before the limiter,
+    # so a call refused for its token never counts against the business calls; the limiter is
+    # innermost so that the handler it picks (business, light or refusal) gets wrapped.
+    interceptors: list[grpc.ServerInterceptor] = [CallInterceptor(metrics)]
     if tokens is not None:
         interceptors.append(AuthInterceptor(tokens, light_pool))
     server = grpc.server(pool, interceptors=[*interceptors, limiter], options=grpc_options(config, reuse_port))

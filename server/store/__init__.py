@@ -86,11 +86,12 @@ def _redact(url: str) -> str:
 
 if TYPE_CHECKING:
     from server.store.memory import MemoryOrderStore
+    from server.store.memory_store import MemoryStore
     from server.store.postgres import PostgresStore
     from server.store.sqlite import SqliteStore
 
     def _adapters_implement_the_ports(
-        sqlite: SqliteStore, postgres: PostgresStore, memory: MemoryOrderStore
-    ) -> tuple[Store, OrderStore, Store, OrderStore, OrderStore]:
+        sqlite: SqliteStore, postgres: PostgresStore, memory_orders: MemoryOrderStore, memory: MemoryStore
+    ) -> tuple[Store, OrderStore, Store, OrderStore, OrderStore, Store, OrderStore]:
         """Checked by mypy: an adapter that drifts from a port fails the type check."""
-        return sqlite, sqlite, postgres, postgres, memory
+        return sqlite, sqlite, postgres, postgres, memory_orders, memory, memory

@@ -1,4 +1,5 @@
-"""What both SQL adapters share: every query and the inventory-update logic.
+"""What both SQL adapters share: migrations, the network and the catalogue, and the mixins that
+hold the rest (inventory, orders, rule sets, capacity, decision history, outbox).
 
 SQL is written once with ``?`` placeholders; an adapter supplies a ``Tx`` (which
 translates placeholders for its driver), its transactions, and the few fragments
@@ -8,47 +9,28 @@ that differ between dialects (list parameters, timestamps, row locks).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, TypeVar
 
 from engine import limits
-from engine.availability import StockLevels
-from engine.errors import FieldViolation, InvalidInputError, Violations
-from engine.model import InventoryPosition, Item, Node, NodeType
-from engine.orders.records import HELD, RELEASED
-from engine.orders.shortfall import Claim, take_back
+from engine.model import Item, Node, NodeType
 from engine.promise.model import (
     CarrierService,
     NodeSchedule,
     carrier_services_in_force,
-    cutoff_problems,
-    serves_standard,
 )
 from engine.rates import DEFAULT_SERVICE_LEVEL, RateTable
-from server.errors import (
-    InvalidRequestError,
-    MissingStandardRateError,
-    NegativeStockError,
-    StoreError,
-    UnknownNodeError,
-)
 from server.store import rows
 from server.store.base import (
-    InventoryUpdate,
-    InventoryUpdateResult,
     NodePage,
-    RequestKey,
-    ShortedHold,
-    UpdateKind,
-    UpdateOutcome,
 )
 from server.store.bulk_import import BulkImportStoreMixin
 from server.store.capacity import CapacityStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
+from server.store.inventory import InventoryStoreMixin
 from server.store.migrate import Migration, load_migrations
+from server.store.network_checks import check_carrier_services, check_node_schedules, check_rate_tables
 from server.store.orders import OrderStoreMixin
 from server.store.outbox import OutboxStoreMixin
 from server.store.page_tokens import decode_page_token, encode_page_token
@@ -56,7 +38,6 @@ from server.store.rule_sets import RuleSetStoreMixin
 from server.store.sql import Key, Tx
 
 T = TypeVar("T")
-_UNIT_SEPARATOR = "\x1f"
 
 
 def _columns(names: Sequence[str]) -> str:
@@ -80,28 +61,11 @@ _UPSERT_NODE_SCHEDULE = _upsert_sql("node_schedules", ("node_id", "body"), "node
 # First in every transaction that changes nodes or rate tables: its row lock also queues such
 # writers one behind the other, so the counter moves in commit order.
 _BUMP_NETWORK_VERSION = "UPDATE network_version SET version = version + 1 WHERE id = 1"
-_INSERT_EMPTY_POSITION = (
-    "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
-    "VALUES (?, ?, 0, 0, 0, 0, NULL, ?) ON CONFLICT (sku, node_id) DO NOTHING"
-)
-_WRITE_POSITION = (
-    "UPDATE inventory SET on_hand = ?, as_of = ?, version = version + 1, updated_at = ? WHERE sku = ? AND node_id = ?"
-)
-
-
-@dataclass(slots=True)
-class _Working:
-    """A locked inventory row while a batch is applied to it in memory."""
-
-    on_hand: int
-    reserved: int
-    protected: int
-    as_of: datetime | None
-    changed: bool = False
 
 
 class SqlStore(
     OrderStoreMixin,
+    InventoryStoreMixin,
     RuleSetStoreMixin,
     CapacityStoreMixin,
     DecisionHistoryStoreMixin,
@@ -270,11 +234,10 @@ class SqlStore(
         def work(tx: Tx) -> None:
             tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_RATE_TABLE, params)
-            # Checked inside the transaction: stored tables replace the defaults, so the first
-            # write must bring STANDARD (nothing deletes a table, so it stays once there).
-            found = tx.execute("SELECT COUNT(*) FROM rate_tables WHERE service_level = ?", (DEFAULT_SERVICE_LEVEL,))
-            if not found[0][0]:
-                raise MissingStandardRateError(DEFAULT_SERVICE_LEVEL)
+            found = tx.execute(
+                "SELECT service_level FROM rate_tables WHERE service_level = ?", (DEFAULT_SERVICE_LEVEL,)
+            )
+            check_rate_tables({str(r[0]) for r in found})  # inside the transaction: the stored set after it
 
         self._write(work)
 
@@ -309,22 +272,7 @@ class SqlStore(
         def work(tx: Tx) -> None:
             tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_CARRIER_SERVICE, params)
-            # Checked inside the transaction, on the whole stored set: it replaces the defaults, so
-            # it must serve STANDARD, and every stored node's cut-offs must still be shippable.
-            stored = self._carrier_services(tx)
-            v = Violations()
-            if not serves_standard(stored):
-                v.add(
-                    "carrier_services",
-                    f"the stored carrier services would serve no {DEFAULT_SERVICE_LEVEL} orders: include a service "
-                    f"of service_level {DEFAULT_SERVICE_LEVEL!r}, because stored services replace the defaults",
-                )
-            by_id = {s.id: s for s in stored}
-            for schedule in self._node_schedules(tx):
-                for problem in cutoff_problems(schedule, by_id):
-                    if not problem.description.startswith("names unknown"):  # upserts never remove one
-                        v.add("carrier_services", f"node {schedule.node_id}'s {problem.field}: {problem.description}")
-            v.raise_if_any()
+            check_carrier_services(self._carrier_services(tx), self._node_schedules(tx))
 
         self._write(work)
 
@@ -348,15 +296,7 @@ class SqlStore(
                 f"SELECT {_columns(rows.RATE_TABLE_COLUMNS)} FROM rate_tables ORDER BY service_level"
             )]  # fmt: skip
             in_force = carrier_services_in_force(self._carrier_services(tx), tables)
-            v = Violations()
-            for i, schedule in enumerate(schedules):
-                if schedule.node_id not in known:
-                    v.add(
-                        f"schedules[{i}].node_id", f"names unknown node {schedule.node_id[:60]!r} (UpsertNodes first)"
-                    )
-                for problem in cutoff_problems(schedule, in_force):
-                    v.add(f"schedules[{i}].{problem.field}", problem.description)
-            v.raise_if_any()
+            check_node_schedules(schedules, known, in_force)
             tx.executemany(_UPSERT_NODE_SCHEDULE, params)
 
         self._write(work)
@@ -392,327 +332,3 @@ class SqlStore(
         sql = f"SELECT {_columns(rows.ITEM_COLUMNS)} FROM items WHERE {predicate}"
         items = (rows.row_to_item(r) for r in self._read(lambda tx: tx.execute(sql, params)))
         return {item.sku: item for item in items}
-
-    # --- inventory -----------------------------------------------------------------
-
-    def get_availability(
-        self, skus: Sequence[str], node_ids: Sequence[str] = (), now: datetime | None = None
-    ) -> list[InventoryPosition]:
-        found = self._positions(skus, node_ids, now)
-        return [rows.row_to_position(r, self._ts_out(r[5])) for r in found]
-
-    def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> StockLevels:
-        if not skus:
-            return StockLevels((), (), ())
-        wanted = sorted(set(skus))
-        expired, params = self._expired_holds(wanted, now)
-        stock_in, stock_params = self._in_list("i.sku", wanted)
-        # The arithmetic and the "any left" filter run in the database, so only rows worth
-        # promising cross into Python, as plain tuples.
-        available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
-        sql = (
-            f"SELECT i.sku, i.node_id, CAST({available} AS BIGINT) FROM inventory i {expired}"
-            f" WHERE {stock_in} AND {available} > 0"
-        )
-        found = self._read_stock(lambda tx: tx.execute(sql, [*params, *stock_params]))
-        if not found:
-            return StockLevels((), (), ())
-        sku_column, node_column, units_column = zip(*found, strict=True)
-        return StockLevels(sku_column, node_column, units_column)
-
-    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
-        if not skus:
-            return {}
-        wanted = sorted(set(skus))
-        expired, params = self._expired_holds(wanted, now)
-        stock_in, stock_params = self._in_list("i.sku", wanted)
-        available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
-        # One row per SKU, its node ids joined by the unit separator (ids hold no control
-        # characters): a product page's 20 SKUs cross into Python as 20 strings, not ~400 rows.
-        sql = (
-            f"SELECT i.sku, {self._joined('i.node_id')} FROM inventory i {expired}"
-            f" WHERE {stock_in} AND {available} > 0 GROUP BY i.sku"
-        )
-        found = self._read_stock(lambda tx: tx.execute(sql, [*params, *stock_params]))
-        return {sku: joined.split(_UNIT_SEPARATOR) for sku, joined in found}
-
-    @abstractmethod
-    def _joined(self, column: str) -> str:
-        """An aggregate joining ``column``'s values of a group with the unit separator (U+001F)."""
-
-    def _positions(self, skus: Sequence[str], node_ids: Sequence[str], now: datetime | None) -> list[Any]:
-        if not skus:
-            return []
-        wanted = sorted(set(skus))
-        expired, params = self._expired_holds(wanted, now)
-        columns = ", ".join(
-            "i.reserved - COALESCE(e.qty, 0)" if c == "reserved" else f"i.{c}" for c in rows.POSITION_COLUMNS
-        )
-        predicate, sku_params = self._in_list("i.sku", wanted)
-        params += sku_params
-        sql = f"SELECT {columns} FROM inventory i {expired} WHERE {predicate}"
-        if node_ids:
-            node_predicate, node_params = self._in_list("i.node_id", sorted(set(node_ids)))
-            sql += f" AND {node_predicate}"
-            params += node_params
-        sql += " ORDER BY i.sku, i.node_id"
-        return list(self._read(lambda tx: tx.execute(sql, params)))
-
-    def _expired_holds(self, skus: Sequence[str], now: datetime | None) -> tuple[str, list[Any]]:
-        """A LEFT JOIN of ``inventory i`` to ``e.qty``: units of holds past their expiry per position.
-
-        Holds past their expiry count as available from that instant, swept or not. They are few:
-        one grouped aggregate joined once, not a subquery per stock row.
-        """
-        holds_in, holds_params = self._in_list("r.sku", skus)
-        sql = (
-            "LEFT JOIN (SELECT r.sku, r.node_id, CAST(SUM(r.qty) AS BIGINT) AS qty FROM reservations r"
-            f" WHERE r.state = ? AND r.expires_at <= ? AND {holds_in} GROUP BY r.sku, r.node_id) e"
-            " ON e.sku = i.sku AND e.node_id = i.node_id"
-        )
-        return sql, [HELD, self._ts_in(now or rows.utc_now()), *holds_params]
-
-    def update_inventory(
-        self, updates: Sequence[InventoryUpdate], now: datetime | None = None
-    ) -> list[InventoryUpdateResult]:
-        if not updates:
-            return []
-        as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
-        at = now or rows.utc_now()
-        return self._write(lambda tx: self._apply_updates(tx, updates, as_ofs, at))
-
-    def update_inventory_once(
-        self,
-        key: RequestKey,
-        updates: Sequence[InventoryUpdate],
-        now: datetime,
-        respond: Callable[[Sequence[InventoryUpdateResult]], bytes],
-    ) -> tuple[bytes, list[InventoryUpdateResult] | None]:
-        """``update_inventory`` exactly once per request key: the response ``respond`` made of the
-        results is stored with them, in the same transaction. A retry gets the stored response and
-        None for results (nothing was applied again); the key used for another request raises
-        IdempotencyKeyConflict. A refused batch stores nothing, so its retry is judged anew."""
-        as_ofs = [_checked_as_of(i, u) for i, u in enumerate(updates)]
-
-        def work(tx: Tx) -> tuple[bytes, list[InventoryUpdateResult] | None]:
-            # The key first: a concurrent duplicate waits on it and then finds our response.
-            stored = self._claim(tx, key, now)
-            if stored is not None:
-                return stored, None
-            results = self._apply_updates(tx, updates, as_ofs, now)
-            return self._finish(tx, key, respond(results)), results
-
-        return self._write(work)
-
-    def _apply_updates(
-        self,
-        tx: Tx,
-        updates: Sequence[InventoryUpdate],
-        as_ofs: Sequence[datetime | None],
-        now: datetime,
-    ) -> list[InventoryUpdateResult]:
-        self._reject_unknown_nodes(tx, updates)
-        locked = self._lock_positions(tx, sorted({(u.sku, u.node_id) for u in updates}), now)
-        applied = _apply_in_order(updates, as_ofs, locked)
-        if applied.too_large:
-            raise InvalidInputError(
-                [
-                    FieldViolation(
-                        _quantity_field(i, updates[i]),
-                        f"would take on hand to {on_hand:,}, above {limits.MAX_INVENTORY_COUNT:,}"
-                        " (the most an absolute count may set)",
-                    )
-                    for i, on_hand in applied.too_large.items()
-                ]
-            )
-        if applied.negative:
-            raise NegativeStockError(applied.negative, [_quantity_field(i, updates[i]) for i in applied.negative])
-        if applied.short:
-            # Holds past their expiry no longer count, swept or not: they give way before live ones.
-            short_keys = sorted({(updates[i].sku, updates[i].node_id) for i in applied.short})
-            self._expire(tx, now, keys=short_keys)
-            predicate, params = self._in_keys(short_keys)
-            for sku, node_id, reserved in tx.execute(
-                f"SELECT sku, node_id, reserved FROM inventory WHERE {predicate}", params
-            ):
-                locked[(sku, node_id)] = replace(locked[(sku, node_id)], reserved=int(reserved))
-            applied = _apply_in_order(updates, as_ofs, locked)
-        shorted = self._take_back(tx, updates, applied.short, now) if applied.short else {}
-
-        # After the holds gave way: on hand may not drop below reserved even within the transaction.
-        working = applied.rows
-        changed = sorted(key for key, row in working.items() if row.changed)
-        if changed:
-            stamp = self._ts_in(now)
-            tx.executemany(
-                _WRITE_POSITION,
-                [(working[k].on_hand, self._ts_in(working[k].as_of), stamp, k[0], k[1]) for k in changed],
-            )
-        return [
-            InventoryUpdateResult(
-                outcome=outcome,
-                position=_position(u, working[(u.sku, u.node_id)]),
-                shorted_units=applied.short.get(i, 0),
-                shorted=shorted.get(i, ()),
-            )
-            for i, (u, outcome) in enumerate(zip(updates, applied.outcomes, strict=True))
-        ]
-
-    def _take_back(
-        self, tx: Tx, updates: Sequence[InventoryUpdate], short: Mapping[int, int], now: datetime
-    ) -> dict[int, tuple[ShortedHold, ...]]:
-        """Holds give back the units the updates left without stock (``short``: units per update
-        index); each order touched records SHORTED and takes the state its quantities now imply.
-        The holds taken back, per update index, in the order taken."""
-        wanted: dict[Key, int] = defaultdict(int)
-        for index, units in short.items():
-            wanted[(updates[index].sku, updates[index].node_id)] += units
-        keys = sorted(wanted)
-        predicate, params = self._in_keys(keys)
-        holders = [r[0] for r in tx.execute(f"SELECT DISTINCT order_id FROM reservations WHERE {predicate}", params)]
-        # Lock the orders before changing their holds, in id order: a lifecycle call (Cancel, a
-        # shipment) works on its order under this lock and must see the holds as left here. The
-        # positions are locked already, so the holds at them cannot change meanwhile.
-        orders_in, orders_params = self._in_list("order_id", sorted(holders))
-        tx.execute(f"SELECT order_id FROM orders WHERE {orders_in} ORDER BY order_id{self.ROW_LOCK}", orders_params)
-        claims: dict[Key, list[Claim]] = defaultdict(list)
-        for sku, node_id, order_id, line_id, qty, state, priority, created_at in tx.execute(
-            "SELECT r.sku, r.node_id, r.order_id, r.line_id, r.qty, r.state, o.priority, o.created_at"
-            f" FROM (SELECT * FROM reservations WHERE {predicate}) r JOIN orders o ON o.order_id = r.order_id",
-            params,
-        ):
-            claim = Claim(order_id, line_id, int(qty), state == RELEASED, int(priority), self._ts_required(created_at))
-            claims[(sku, node_id)].append(claim)
-
-        taken: dict[Key, list[tuple[Claim, int]]] = {}
-        per_order: dict[str, list[list[Any]]] = defaultdict(list)
-        for key in keys:
-            sku, node_id = key
-            taken[key] = take_back(wanted[key], claims[key])
-            if sum(units for _, units in taken[key]) < wanted[key]:
-                # inventory.reserved is the sum of the holds (CheckConservation says where it is not).
-                raise StoreError(f"{sku}@{node_id}: reserved is not backed by holds; run CheckConservation")
-            for claim, units in taken[key]:
-                self._release_units(tx, claim.order_id, claim.line_id, node_id, sku, units, now)
-                per_order[claim.order_id].append([claim.line_id, node_id, units])
-        for order_id in sorted(per_order):
-            payload = {"holds": per_order[order_id], "reason": "stock at the node no longer covers the holds"}
-            self._settle(tx, order_id, now, "SHORTED", payload, None)
-        return _attribute(updates, short, taken)
-
-    def _reject_unknown_nodes(self, tx: Tx, updates: Sequence[InventoryUpdate]) -> None:
-        wanted = sorted({u.node_id for u in updates})
-        predicate, params = self._in_list("id", wanted)
-        known = {r[0] for r in tx.execute(f"SELECT id FROM nodes WHERE {predicate}", params)}
-        unknown = [(i, u.node_id) for i, u in enumerate(updates) if u.node_id not in known]
-        if unknown:
-            raise UnknownNodeError([i for i, _ in unknown], [n for _, n in unknown])
-
-    def _lock_positions(self, tx: Tx, keys: Sequence[Key], now: datetime) -> dict[Key, _Working]:
-        """Lock every row the batch touches, creating missing ones (at zero) first.
-
-        Creating first means concurrent callers meet on an existing row lock instead of a
-        unique-key violation; a missing row at zero behaves exactly as "no row" for both
-        kinds of update, and a rejected batch rolls the new rows back with everything else.
-        """
-        predicate, params = self._in_keys(keys)
-        select = f"SELECT {_columns(rows.POSITION_COLUMNS)} FROM inventory WHERE {predicate}"
-        existing = {(r[1], r[0]) for r in tx.execute(select, params)}
-        missing = [k for k in keys if k not in existing]
-        if missing:
-            stamp = self._ts_in(now)
-            tx.executemany(_INSERT_EMPTY_POSITION, [(sku, node, stamp) for sku, node in missing])
-        # Locked in (sku, node_id) order, the order reservations use too, so writers never deadlock.
-        locked = tx.execute(f"{select} ORDER BY sku, node_id{self.ROW_LOCK}", params)
-        return {(r[1], r[0]): _Working(int(r[2]), int(r[3]), int(r[4]), self._ts_out(r[5])) for r in locked}
-
-
-@dataclass(slots=True)
-class _Applied:
-    """A batch applied in memory: what each update did, and every position after all of them."""
-
-    rows: dict[Key, _Working]
-    outcomes: list[UpdateOutcome] = field(default_factory=list)
-    negative: list[int] = field(default_factory=list)  # updates that would take on hand below zero
-    too_large: dict[int, int] = field(default_factory=dict)  # update index -> the on hand it would set, too much
-    short: dict[int, int] = field(default_factory=dict)  # update index -> reserved units it left uncovered
-
-
-def _apply_in_order(
-    updates: Sequence[InventoryUpdate], as_ofs: Sequence[datetime | None], locked: Mapping[Key, _Working]
-) -> _Applied:
-    """Apply the updates in request order to copies of the locked rows: each is judged on the
-    position the ones before it left (rows are locked, so this is not read-check-write)."""
-    applied = _Applied(rows={key: replace(row) for key, row in locked.items()})
-    for index, (update, as_of) in enumerate(zip(updates, as_ofs, strict=True)):
-        row = applied.rows[(update.sku, update.node_id)]
-        if update.kind is UpdateKind.ABSOLUTE:
-            assert as_of is not None  # _checked_as_of guarantees it
-            if row.as_of is not None and row.as_of > as_of:
-                applied.outcomes.append(UpdateOutcome.STALE_IGNORED)
-                continue
-            target = update.quantity
-        else:
-            target = row.on_hand + update.quantity
-            as_of = row.as_of
-        if target < 0:
-            # Keep going, so the error names every bad update at once; the batch is refused.
-            applied.negative.append(index)
-            continue
-        if target > limits.MAX_INVENTORY_COUNT:  # deltas obey the bound absolute counts do
-            applied.too_large[index] = target
-            continue
-        if target < row.reserved:
-            # What the floor says wins: the reserved units it does not cover give way (_take_back).
-            applied.short[index] = row.reserved - target
-            row.reserved = target
-        row.on_hand, row.as_of, row.changed = target, as_of, True
-        applied.outcomes.append(UpdateOutcome.APPLIED)
-    return applied
-
-
-def _attribute(
-    updates: Sequence[InventoryUpdate], short: Mapping[int, int], taken: Mapping[Key, Sequence[tuple[Claim, int]]]
-) -> dict[int, tuple[ShortedHold, ...]]:
-    """The holds taken back at each position, dealt to the updates that left it short, in request
-    order (two counts of one position in one batch each report their own units)."""
-    queues = {key: [(claim, units) for claim, units in pairs] for key, pairs in taken.items()}
-    dealt: dict[int, tuple[ShortedHold, ...]] = {}
-    for index in sorted(short):
-        queue = queues[(updates[index].sku, updates[index].node_id)]
-        holds: list[ShortedHold] = []
-        need = short[index]
-        while need > 0 and queue:
-            claim, units = queue[0]
-            used = min(units, need)
-            holds.append(ShortedHold(claim.order_id, claim.line_id, used))
-            need -= used
-            queue[0] = (claim, units - used)
-            if units == used:
-                queue.pop(0)
-        dealt[index] = tuple(holds)
-    return dealt
-
-
-def _quantity_field(index: int, update: InventoryUpdate) -> str:
-    """The request field holding the update's quantity, as the caller spelt it."""
-    return f"updates[{index}].delta" if update.kind is UpdateKind.DELTA else f"updates[{index}].count.count"
-
-
-def _checked_as_of(index: int, update: InventoryUpdate) -> datetime | None:
-    if update.as_of is not None:
-        return rows.require_utc(update.as_of, f"updates[{index}].count.as_of")
-    if update.kind is UpdateKind.ABSOLUTE:
-        raise InvalidRequestError("is required for an ABSOLUTE count", f"updates[{index}].count.as_of")
-    return None
-
-
-def _position(update: InventoryUpdate, row: _Working) -> InventoryPosition:
-    return InventoryPosition(
-        node_id=update.node_id,
-        sku=update.sku,
-        on_hand=row.on_hand,
-        reserved=row.reserved,
-        protected=row.protected,
-        as_of=row.as_of,
-    )

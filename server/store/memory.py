@@ -4,8 +4,8 @@ A real adapter, not a mock: it keeps the rules the SQL adapters keep (server/sto
 and passes the order store contract (tests/server/store/test_order_store_contract.py) with
 them. Every method runs under one lock, which makes each write one atomic step that applies
 completely or not at all (a failed write is undone from a copy). It keeps stock as
-(on hand, reserved) per (sku, node), set with ``set_stock``; it does not keep the network,
-rules or history, so it serves tests of order logic and nothing that needs a server process.
+(on hand, reserved) per (sku, node), set with ``set_stock``; the network, the catalogue, inventory
+updates and rule sets are :class:`~server.store.memory_store.MemoryStore`'s, built on this.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ T = TypeVar("T")
 class _Stock:
     on_hand: int = 0
     reserved: int = 0
+    as_of: datetime | None = None  # of the latest absolute count (MemoryStore's inventory updates)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The plain-Python path for small orders (engine/small_orders.py) against the general engine.
+"""The plain-Python path for small orders (engine/small_orders/) against the general engine.
 
 Every order the small path takes must get the general path's decision: the same plan cost, status
 and bound, and, when the two choose the same plan (they may differ only between plans of equal

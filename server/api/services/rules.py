@@ -9,7 +9,8 @@ import grpc
 from engine import limits
 from engine.errors import FieldViolation, InvalidInputError
 from engine.rules.checks import Finding
-from engine.rules.loader import RuleError, file_name_problem
+from engine.rules.loader import file_name_problem
+from engine.rules.problems import RuleError
 from server.active_rules import ActiveRules, InvalidRuleSetError, validate
 from server.api import convert
 from server.api.proto import rules_pb2, rules_pb2_grpc

@@ -16,8 +16,9 @@ from engine import limits
 from engine.model import GeoPoint, Order, OrderLine
 from engine.rules import compiled, load_rule_set
 from engine.rules.capacity import MAX_COMPOUNDS, MAX_FOLLOWING, MAX_LISTS_ENDING, MAX_RULES_ENDING
-from engine.rules.loader import RuleError, RuleLimitError, RuleSetError, file_name_problem
+from engine.rules.loader import file_name_problem
 from engine.rules.located import LimitError, YamlError, parse
+from engine.rules.problems import RuleError, RuleLimitError, RuleSetError
 from tests.engine.rules.hostile import ALIAS_BOMB
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.rules.loader import RuleError, RuleSetError, load_rule_set
+from engine.rules.loader import load_rule_set
+from engine.rules.problems import RuleError, RuleSetError
 
 
 def _errors(text: str, name: str = "bad.yaml") -> list[RuleError]:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from engine.rules.facts import LINE_FIELDS, ORDER_FIELDS, SHIP_TO_FIELDS
-from engine.rules.loader import RULE_KEYS, VERBS
+from engine.rules.loader import RULE_KEYS
+from engine.rules.verb_reader import VERBS
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[3] / "rules" / "schema.json").read_text())
 

@@ -1,6 +1,6 @@
-"""Counts and deltas below what is reserved, on both stores: the update is applied, holds past
-their expiry go first, then live holds give way (engine/orders/shortfall.py) in the same transaction,
-and stock conservation holds throughout."""
+"""Counts and deltas below what is reserved, on every store (memory, SQLite, PostgreSQL): the update
+is applied, holds past their expiry go first, then live holds give way (engine/orders/shortfall.py)
+in the same transaction, and stock conservation holds throughout."""
 
 from __future__ import annotations
 
@@ -10,35 +10,42 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.decision import AllocationLine
-from engine.orders.lifecycle import OrderState
+from engine.orders import changes
+from engine.orders.lifecycle import Action, OrderState
 from engine.orders.records import NewOrder, OrderRecord
 from server.errors import NegativeStockError
 from server.store.base import RequestKey, ShortedHold, Store, UpdateOutcome
-from tests.server.store.test_contract import T0, RawSql, absolute, delta, network  # noqa: F401 - network is a fixture
+from tests.server.store.test_contract import (  # noqa: F401 - network and store are fixtures
+    T0,
+    absolute,
+    delta,
+    network,
+    store,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR_MS = 3_600_000
 
 
 def _allocate(
-    store: Store, order_id: str, qty: int, *, node_id: str = "DC1", at: datetime = NOW, **fields: int
+    target: Store, order_id: str, qty: int, *, node_id: str = "DC1", at: datetime = NOW, **fields: int
 ) -> None:
     hold_ms = fields.pop("hold_ms", HOUR_MS)
     new = NewOrder(order_id, "{}", (("L1", "A", qty),), hold_ms, "rs", "{}", f"d-{order_id}", **fields)  # type: ignore[arg-type]
     allocations = [AllocationLine("L1", node_id, "A", qty)]
-    store.allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, allocations, at, b"")  # type: ignore[attr-defined]
+    target.allocate_order(RequestKey(f"k-{order_id}", "Allocate", "h"), new, allocations, at, b"")  # type: ignore[attr-defined]
 
 
-def _order(store: Store, order_id: str, at: datetime = NOW) -> OrderRecord:
-    return store.get_order(order_id, at)  # type: ignore[attr-defined, no-any-return]
+def _order(target: Store, order_id: str, at: datetime = NOW) -> OrderRecord:
+    return target.get_order(order_id, at)  # type: ignore[attr-defined, no-any-return]
 
 
-def _held(store: Store, order_id: str) -> int:
-    return sum(r.qty for r in _order(store, order_id).reservations)
+def _held(target: Store, order_id: str) -> int:
+    return sum(r.qty for r in _order(target, order_id).reservations)
 
 
-def _conserved(store: Store) -> list[str]:
-    problems, _ = store.check_conservation()  # type: ignore[attr-defined]
+def _conserved(target: Store) -> list[str]:
+    problems, _ = target.check_conservation()  # type: ignore[attr-defined]
     return list(problems)
 
 
@@ -70,8 +77,8 @@ def test_a_count_below_reserved_is_applied_and_the_lowest_priority_newest_holds_
     assert _conserved(reserved) == []
 
 
-def test_released_holds_give_way_last(reserved: Store, raw_sql: RawSql) -> None:
-    raw_sql("UPDATE reservations SET state = 'RELEASED' WHERE order_id = 'O-NEW'")
+def test_released_holds_give_way_last(reserved: Store) -> None:
+    reserved.mutate_order(RequestKey("r-new", "Release", "h"), "O-NEW", Action.RELEASE, NOW, changes.release)  # type: ignore[attr-defined]
     [result] = reserved.update_inventory([absolute("DC1", "A", 6)], now=NOW)
     assert result.shorted == (ShortedHold("O-OLD", "L1", 2),)  # not O-NEW's, which is being picked
     assert _held(reserved, "O-NEW") == 2 and _conserved(reserved) == []
