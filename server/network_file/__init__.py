@@ -30,10 +30,10 @@ __all__ = [
     "NetworkFile",
     "NetworkFileError",
     "Problem",
-    "parse_network",
-    "parse_network_json",
-    "read_network_file",
     "count_from_record",
     "item_from_record",
     "node_from_record",
+    "parse_network",
+    "parse_network_json",
+    "read_network_file",
 ]

@@ -86,24 +86,22 @@ class FieldMapping:
         self, values: MappingABC[str, Any], targets: MappingABC[str, str], fields: MappingABC[str, str]
     ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         """The row as fields (typed as ``fields`` says) and the problems found, each under its field."""
-        record: dict[str, Any] = {}
-        problems: list[tuple[str, str]] = []
-        for name, value in self.constants.items():
-            record[name] = value
+        raw: dict[str, Any] = dict(self.constants) if self.constants else {}
         for column, target in targets.items():
             if column in values:
-                record[target] = values[column]
+                raw[target] = values[column]
         for name, transform in self.transforms.items():
-            if name not in record and transform.default is not None:
-                record[name] = transform.default
-        for name in list(record):
-            kind = _field_type(name, fields)
-            converted, problem = convert(record[name], kind, self.transforms.get(name, _IDENTITY))
+            if name not in raw and transform.default is not None:
+                raw[name] = transform.default
+        record: dict[str, Any] = {}
+        problems: list[tuple[str, str]] = []
+        transforms = self.transforms
+        for name, value in raw.items():
+            kind = fields.get(name) or _field_type(name, fields)
+            converted, problem = convert(value, kind, transforms.get(name, _IDENTITY))
             if problem:
                 problems.append((name, problem))
-            if converted is None:
-                del record[name]  # empty: the field is absent (required ones are reported by the checks)
-            else:
+            if converted is not None:  # None: empty, the field is absent (the checks report required ones)
                 record[name] = converted
         return record, problems
 
@@ -129,6 +127,11 @@ def _field_type(name: str, fields: MappingABC[str, str]) -> str:
 def convert(value: Any, kind: str, t: Transform) -> tuple[Any, str]:
     """(the value as ``kind``, "") or (None or a stand-in, what is wrong). Non-text JSON values pass
     through to the checks that know their field (bar a count's unit conversion)."""
+    if t is _IDENTITY and isinstance(value, str):  # the common case, a million times per file
+        if kind == TEXT:
+            return value.strip(), ""
+        if kind == COUNT and value.isascii() and value.isdigit():
+            return int(value), ""
     if not isinstance(value, str):
         if kind == COUNT and t.factor is not None and isinstance(value, int | float) and not isinstance(value, bool):
             return _count(Decimal(str(value)), t)

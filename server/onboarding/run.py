@@ -109,6 +109,7 @@ class _Attempt(RowSource):
         self.as_of = options.as_of or (default_as_of(options.path) if options.kind == "inventory" else None)
         self.seen = SeenKeys()
         self._position = 0
+        self._rejects: list[tuple[SourceRow, list[Problem]]] = []  # a batch's, reported in line order
 
     def close(self) -> None:
         super().close()
@@ -154,11 +155,14 @@ class _Attempt(RowSource):
             if not problems:
                 obj, problems = self.kind.build(record, self.as_of)
             if problems or obj is None:
-                self.report.reject(row, problems or [("", "could not be read")])
+                self._rejects.append((row, problems or [("", "could not be read")]))
             else:
                 built.append((row, obj))
         built = self._without_repeats(built)
         built = self._without_unknown(built)
+        for row, problems in sorted(self._rejects, key=lambda entry: entry[0].line):  # the report in file order
+            self.report.reject(row, problems)
+        self._rejects.clear()
         tally.accepted += len(built)
         return [obj for _, obj in built]
 
@@ -171,7 +175,7 @@ class _Attempt(RowSource):
         kept = []
         for row, obj in built:
             if row.line in repeats:
-                self.report.reject(row, [(field_name, f"repeats the {what} of line {repeats[row.line]}")])
+                self._rejects.append((row, [(field_name, f"repeats the {what} of line {repeats[row.line]}")]))
             else:
                 kept.append((row, obj))
         return kept
@@ -185,7 +189,7 @@ class _Attempt(RowSource):
                     kept.append((row, obj))
                 else:
                     noun = "node" if table == "nodes" else "SKU"
-                    self.report.reject(row, [(field_name, f"unknown {noun} {value(obj)[:60]!r}")])
+                    self._rejects.append((row, [(field_name, f"unknown {noun} {value(obj)[:60]!r}")]))
             built = kept
         return built
 

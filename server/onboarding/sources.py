@@ -128,11 +128,13 @@ def _csv_rows(reader: Any, header: list[str], data_columns: int, current: list[i
             row.problem = ("", f"has {len(fields)} columns; the header has {data_columns}")
             yield row
             continue
-        for name, value in zip(header[:data_columns], fields, strict=False):
-            at = undecodable(value)
-            if at is not None and row.problem is None:
-                row.problem = (name, f"is not UTF-8 text (a bad byte at character {at + 1})")
-            row.values[name] = value
+        row.values = dict(zip(header[:data_columns], fields, strict=False))
+        if not "".join(fields).isascii():  # non-ASCII is rare: then look closer
+            for name, value in row.values.items():
+                at = undecodable(value)
+                if at is not None:
+                    row.problem = (name, f"is not UTF-8 text (a bad byte at character {at + 1})")
+                    break
         yield row
 
 
