@@ -309,3 +309,31 @@ def test_orders_become_an_order_history(
     assert records[0]["ship_to"] == {"lat": 41.9, "lon": -87.6}
     assert _run(store_url, *args, "--accept-partial") == 0
     assert history.read_bytes() == first  # the same export, the same history
+
+
+def test_hostile_json_lines_are_rejected_rows(store: Store, store_url: str, tmp_path: Path) -> None:
+    hostile = _write(
+        tmp_path / "h.jsonl",
+        b'{"id": "A", "lat": NaN}\n'  # 1: not JSON
+        + b'{"id": ' + b"9" * 5000 + b"}\n"  # 2: a number past what JSON decoding takes
+        + b"[" * 100_000 + b"\n"  # 3: nested past the recursion limit
+        + b'{"id": "A", "id": "B"}\n'  # 4: a key twice
+        + b'{"id": "\xff"}\n',  # 5: not UTF-8
+    )
+    report = tmp_path / "r.jsonl"
+    assert _run(store_url, "nodes", str(hostile), "--report", str(report)) == 1
+    lines = [json.loads(line)["_rejected"]["line"] for line in report.read_text(errors="replace").splitlines()]
+    assert lines == [1, 2, 3, 4, 5]
+
+
+def test_random_bytes_never_raise(store: Store, store_url: str, tmp_path: Path) -> None:
+    import random
+
+    chance = random.Random(23)
+    for i in range(30):
+        size = chance.choice([0, 1, 10, 200, 5000])
+        blob = bytes(chance.choice(b'abc,;"\n\r\xff\x00{}[]:0123456789-.') for _ in range(size))
+        for kind, suffix in (("inventory", "csv"), ("nodes", "jsonl"), ("orders", "csv")):
+            path = _write(tmp_path / f"r{i}.{suffix}", blob)
+            out = ["--out", str(tmp_path / "h.jsonl")] if kind == "orders" else []
+            assert _run(store_url, kind, str(path), *out) in (0, 1, 2)
