@@ -75,6 +75,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     mapping = load_mapping(args.mapping)
     fmt = detect_format(args.file, args.format or mapping.format)
     report = args.report or _default_report(args.file, fmt)
+    if os.path.abspath(report) == os.path.abspath(args.file):
+        raise UsageError("--report names the file being imported: the report would overwrite it")
     options = ImportOptions(
         kind=args.kind, path=args.file, mapping=mapping, format=fmt, dry_run=args.dry_run,
         accept_partial=args.accept_partial, report_path=report, as_of=_as_of(args.as_of),

@@ -125,7 +125,7 @@ def import_orders(
 def _finish(orders: list[_Order], source: RowSource, seen: SeenKeys, catalogue: Catalogue, writer: Any) -> int:
     """Check a batch of orders, report the bad ones' rows, write the good ones; how many were good."""
     repeats = seen.first_lines([(o.order_id, o.rows[0].line) for o in orders if o.order_id and not o.problems])
-    skus = sorted({str(r.get("sku")) for o in orders for r in o.records if r.get("sku")})
+    skus = sorted({sku for o in orders for r in o.records for sku in _skus(r) if sku})
     items = catalogue(skus) if skus else {}
     good = 0
     for order in orders:
@@ -160,15 +160,17 @@ def _finish(orders: list[_Order], source: RowSource, seen: SeenKeys, catalogue: 
     return good
 
 
+def _skus(record: Mapping[str, Any]) -> list[str]:
+    """The SKUs a row names: its own, or those of its lines (a whole order in JSON Lines)."""
+    lines = record.get("lines")
+    if isinstance(lines, list):
+        return [str(line.get("sku", "")) for line in lines if isinstance(line, dict)]
+    return [str(record.get("sku", ""))]
+
+
 def _check(order: _Order, items: Mapping[str, Item]) -> None:
     for i, record in enumerate(order.records):
-        lines = record.get("lines")
-        skus = (
-            [str(line.get("sku")) for line in lines if isinstance(line, dict)]
-            if isinstance(lines, list)
-            else [str(record.get("sku", ""))]
-        )
-        for sku in skus:
+        for sku in _skus(record):
             if sku and sku not in items:
                 order.problems.setdefault(i, []).append(("sku", f"unknown SKU {sku[:60]!r}"))
 

@@ -337,3 +337,20 @@ def test_random_bytes_never_raise(store: Store, store_url: str, tmp_path: Path) 
             path = _write(tmp_path / f"r{i}.{suffix}", blob)
             out = ["--out", str(tmp_path / "h.jsonl")] if kind == "orders" else []
             assert _run(store_url, kind, str(path), *out) in (0, 1, 2)
+
+
+def test_orders_in_the_history_format_as_json_lines(store: Store, store_url: str, tmp_path: Path) -> None:
+    _catalogue(store_url, tmp_path)
+    order = {
+        "order_id": "W-9", "created_at": "2026-11-02T08:00:00+01:00", "channel": "APP",
+        "ship_to": {"lat": 41.9, "lon": -87.6, "country": "US"}, "customer": {"tier": "GOLD"},
+        "lines": [{"line_id": "1", "sku": "A-1", "qty": 3}],
+    }  # fmt: skip
+    export = _write(tmp_path / "orders.jsonl", json.dumps(order) + "\n")
+    history = tmp_path / "history.jsonl"
+    assert _run(store_url, "orders", str(export), "--out", str(history)) == 0
+    [record] = [json.loads(line) for line in history.read_text().splitlines()]
+    assert record["created_at"] == "2026-11-02T07:00:00Z"
+    assert record["ship_to"] == {"lat": 41.9, "lon": -87.6, "country": "US"}
+    assert record["customer"] == {"tier": "GOLD"} and record["lines"][0]["qty"] == 3
+    assert main(["import", "orders", str(export), "--database", store_url, "--report", str(export)]) == 2
