@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from server.errors import ImportFileError, RowsRejected
 from server.onboarding.mapping import FieldMapping
+from server.onboarding.read_ahead import ReadAhead
 from server.onboarding.records import KINDS, Kind, Problem
 from server.onboarding.report import RejectReport, Tally
 from server.onboarding.seen import SeenKeys
@@ -108,12 +109,19 @@ class _Attempt(RowSource):
         self.progress = progress
         self.as_of = options.as_of or (default_as_of(options.path) if options.kind == "inventory" else None)
         self.seen = SeenKeys()
+        self.read_ahead: ReadAhead | None = None
         self._position = 0
         self._rejects: list[tuple[SourceRow, list[Problem]]] = []  # a batch's, reported in line order
 
     def close(self) -> None:
+        if self.read_ahead is not None:
+            self.read_ahead.stop()  # before the file and the scratch database close under it
         super().close()
         self.seen.close()
+
+    def batches_read_ahead(self) -> Iterator[list[Any]]:
+        self.read_ahead = ReadAhead(self.batches())
+        return iter(self.read_ahead)
 
     def batches(self) -> Iterator[list[Any]]:
         """The good rows in batches; after the last, RowsRejected when rows were rejected and the
@@ -219,7 +227,7 @@ def run_import(options: ImportOptions, store: ImportStore, progress: Progress = 
         if attempts:
             attempts[-1].close()
         attempts.append(_Attempt(options, store, progress))
-        return attempts[-1].batches()
+        return attempts[-1].batches() if options.dry_run else attempts[-1].batches_read_ahead()
 
     try:
         if options.dry_run:

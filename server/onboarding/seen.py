@@ -21,7 +21,8 @@ class SeenKeys:
     def __init__(self) -> None:
         handle, self._path = tempfile.mkstemp(prefix="oms-import-", suffix=".db")
         os.close(handle)
-        self._db = sqlite3.connect(self._path, isolation_level=None)
+        # Used by the read-ahead thread (read_ahead.py), one thread at a time.
+        self._db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute("PRAGMA cache_size = -16384")  # 16 MiB: most of a million keys' pages
