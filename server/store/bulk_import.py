@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from server.errors import UnknownNodeError
 from server.store import rows
-from server.store.base import ImportedCounts, InventoryUpdate, InventoryUpdateResult, UpdateKind
+from server.store.base import ImportedCounts, InventoryUpdate, InventoryUpdateResult, UpdateKind, UpdateOutcome
 from server.store.sql import Key, Tx
 
 T = TypeVar("T")
@@ -40,8 +40,6 @@ def _values(count: int) -> str:
 
 class BulkImportStoreMixin(ABC):
     """``ImportStore`` for the SQL stores (server/store/base.py)."""
-
-    ROW_LOCK: str
 
     @abstractmethod
     def _read(self, work: Callable[[Tx], T]) -> T: ...
@@ -137,14 +135,11 @@ class BulkImportStoreMixin(ABC):
         if not batch:
             return ImportedCounts()
         self._check_nodes(tx, batch)
-        # Locked in (sku, node_id) order, as reservations lock them, so writers do not deadlock.
+        # Read without locking: most rows of a re-run do not change, and a row lock is a write.
+        # The write below is guarded against what may change meanwhile (_write_counts).
         keys = sorted({(u.sku, u.node_id) for u in batch})
         predicate, params = self._in_keys(keys)
-        found = tx.execute(
-            f"SELECT sku, node_id, on_hand, reserved, as_of FROM inventory WHERE {predicate}"
-            f" ORDER BY sku, node_id{self.ROW_LOCK}",
-            params,
-        )
+        found = tx.execute(f"SELECT sku, node_id, on_hand, reserved, as_of FROM inventory WHERE {predicate}", params)
         # A file's counts mostly share one as_of: each distinct time is converted once, not per row.
         times_out: dict[Any, datetime | None] = {}
         times_in: dict[datetime, Any] = {}
@@ -173,10 +168,15 @@ class BulkImportStoreMixin(ABC):
             if update.as_of not in times_in:
                 times_in[update.as_of] = self._ts_in(update.as_of)
             direct.append((update.sku, update.node_id, update.quantity, times_in[update.as_of]))
+        missed = self._write_counts(tx, direct, now)
+        if missed:  # reserved or counted anew since the read: judged again, under lock
+            held.extend(u for u in batch if (u.sku, u.node_id) in missed)
+        applied = 0
         if held:
-            self._apply_updates(tx, held, [u.as_of for u in held], now)
-        self._write_counts(tx, direct, now)
-        return ImportedCounts(written=len(direct) + len(held), unchanged=unchanged, stale=stale)
+            results = self._apply_updates(tx, held, [u.as_of for u in held], now)
+            applied = sum(1 for r in results if r.outcome is UpdateOutcome.APPLIED)
+            stale += len(held) - applied
+        return ImportedCounts(written=len(direct) - len(missed) + applied, unchanged=unchanged, stale=stale)
 
     def _check_nodes(self, tx: Tx, batch: Sequence[InventoryUpdate]) -> None:
         wanted = sorted({u.node_id for u in batch})
@@ -186,12 +186,14 @@ class BulkImportStoreMixin(ABC):
         if unknown:
             raise UnknownNodeError([i for i, _ in unknown], [n for _, n in unknown])
 
-    def _write_counts(self, tx: Tx, counts: Sequence[tuple[Any, ...]], now: datetime) -> None:
-        """Set (sku, node_id, on_hand, as_of) at positions that hold no reservation above on_hand."""
-        if not counts:
-            return
-        stamp = self._ts_in(now)
-        tx.executemany(_COUNT_UPSERT, [(*c, stamp) for c in counts])
+    def _write_counts(self, tx: Tx, counts: Sequence[tuple[Any, ...]], now: datetime) -> set[Key]:
+        """Set (sku, node_id, on_hand, as_of), sorted by key, at positions read holding no
+        reservation above on_hand; the keys NOT written because that changed since the read.
+        SQLite: none (the write transaction began with the file's only write lock)."""
+        if counts:
+            stamp = self._ts_in(now)
+            tx.executemany(_COUNT_UPSERT, [(*c, stamp) for c in counts])
+        return set()
 
 
 # A new position starts at version 1 (created and counted); a changed one moves its version on.
@@ -200,10 +202,15 @@ _COUNT_UPSERT = (
     " VALUES (?, ?, ?, ?, ?, 0, 0, 1) ON CONFLICT (sku, node_id) DO UPDATE SET on_hand = excluded.on_hand,"
     " as_of = excluded.as_of, updated_at = excluded.updated_at, version = inventory.version + 1"
 )
+# Guarded: a position reserved above the count, or counted later, since it was read is left alone
+# and not RETURNed; rows are taken in key order, the order reservations lock them in.
 COUNT_UPSERT_FROM = (
     "INSERT INTO inventory (sku, node_id, on_hand, as_of, updated_at, reserved, protected, version)"
-    " SELECT sku, node_id, on_hand, as_of, ?, 0, 0, 1 FROM {source} ON CONFLICT (sku, node_id) DO UPDATE SET"
+    " SELECT sku, node_id, on_hand, as_of, ?, 0, 0, 1 FROM {source} ORDER BY sku, node_id"
+    " ON CONFLICT (sku, node_id) DO UPDATE SET"
     " on_hand = excluded.on_hand, as_of = excluded.as_of, updated_at = excluded.updated_at,"
     " version = inventory.version + 1"
+    " WHERE inventory.reserved <= excluded.on_hand AND (inventory.as_of IS NULL OR inventory.as_of <= excluded.as_of)"
+    " RETURNING sku, node_id"
 )
 COUNT_COLUMNS = _COUNT_COLUMNS

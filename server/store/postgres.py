@@ -244,12 +244,13 @@ class PostgresStore(SqlStore):
             f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
         )
 
-    def _write_counts(self, tx: Tx, counts: Sequence[tuple[Any, ...]], now: datetime) -> None:
+    def _write_counts(self, tx: Tx, counts: Sequence[tuple[Any, ...]], now: datetime) -> set[Key]:
         if not counts:
-            return
+            return set()
         staging = _staging(tx, "import_counts", f"SELECT {', '.join(COUNT_COLUMNS)} FROM inventory")
         cast(_PostgresTx, tx).copy_rows(staging, COUNT_COLUMNS, counts)
-        tx.execute(COUNT_UPSERT_FROM.format(source=staging), (now,))
+        written = {(r[0], r[1]) for r in tx.execute(COUNT_UPSERT_FROM.format(source=staging), (now,))}
+        return {(c[0], c[1]) for c in counts} - written
 
     # --- dialect fragments ----------------------------------------------------------------
 

@@ -76,3 +76,23 @@ def test_nodes_and_items_rerun_leaves_rows_and_versions_alone(store: Store, raw_
     assert bulk.import_nodes(lambda: iter([nodes])) == ImportedCounts(unchanged=2)
     assert (raw_sql("SELECT * FROM nodes ORDER BY id"), raw_sql("SELECT version FROM network_version")) == snapshot
     assert bulk.known_ids("nodes", ["DC1", "DC9"]) == {"DC1"}
+
+
+@pytest.mark.postgres
+def test_postgres_leaves_a_position_reserved_since_it_was_read_to_the_locked_path(
+    network: Store,  # noqa: F811
+    raw_sql: RawSql,
+) -> None:
+    """PostgreSQL reads positions without locking them: a count written over a position reserved
+    above it meanwhile is refused by the write's guard and named, for the caller to judge again."""
+    if network.dialect != "postgresql":
+        pytest.skip("SQLite's import holds the only write lock from its first read")
+    network.update_inventory([absolute("DC1", "A", 10)], now=NOW)
+    _allocate(network, "O-1", 6)
+    stamp = T0 + timedelta(days=1)
+    missed = network._write(lambda tx: network._write_counts(tx, [("A", "DC1", 2, stamp), ("B", "DC1", 3, stamp)], NOW))  # type: ignore[attr-defined]
+    assert missed == {("A", "DC1")}
+    assert [tuple(r) for r in raw_sql("SELECT sku, on_hand, reserved FROM inventory ORDER BY sku")] == [
+        ("A", 10, 6),
+        ("B", 3, 0),
+    ]
