@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from engine.model import Item, Node
+from server.api.services.network import MAX_CLOCK_SKEW
 from server.network_file import count_from_record, item_from_record, node_from_record
 from server.onboarding.mapping import BOOL, COUNT, LIST, MONEY, NUMBER, TEXT, TIME
 from server.store.base import InventoryUpdate, UpdateKind
@@ -80,6 +81,10 @@ def _as_of(value: Any, default: datetime | None, problems: list[Problem]) -> dat
         return None
     if when.tzinfo is None:
         problems.append(("as_of", "must include a UTC offset, e.g. 2026-12-07T06:00:00Z"))
+        return None
+    not_after = datetime.now(UTC) + MAX_CLOCK_SKEW  # as UpdateInventory: a count from the future would win forever
+    if when > not_after:
+        problems.append(("as_of", f"is in the future (after {not_after.isoformat()})"))
         return None
     return when.astimezone(UTC)
 

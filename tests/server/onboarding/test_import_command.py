@@ -271,10 +271,14 @@ timezone = "Europe/Berlin"
 
 def test_unit_other_than_the_base_unit_is_a_unit_mismatch(store: Store, store_url: str, tmp_path: Path) -> None:
     _catalogue(store_url, tmp_path)
-    stock = _write(tmp_path / "s.csv", "node_id,sku,on_hand,unit\nDC-01,A-1,1,EA\nDC-01,A-2,1,CS\n")
+    stock = _write(
+        tmp_path / "s.csv",
+        "node_id,sku,on_hand,unit,as_of\nDC-01,A-1,1,EA,\nDC-01,A-2,1,CS,\nST-01,A-2,1,EA,2099-01-01T00:00:00Z\n",
+    )
     report = tmp_path / "r.csv"
     assert _run(store_url, "inventory", str(stock), "--report", str(report)) == 1
-    assert [(r["line"], r["field"]) for r in _report(report)] == [("3", "unit")]
+    assert [(r["line"], r["field"]) for r in _report(report)] == [("3", "unit"), ("4", "as_of")]
+    assert _report(report)[1]["reason"].startswith("is in the future (after ")
 
 
 def test_orders_become_an_order_history(
