@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.model import Item, Node, id_problem
+from engine.model import Item, Node
 from server.network_file.fields import Problem, _Fields
 from server.network_file.nodes import _INVENTORY_FIELDS, _ITEM_FIELDS, _item, _node_itself
 
@@ -39,7 +39,5 @@ def count_from_record(record: Mapping[str, Any]) -> tuple[tuple[str, str, int] |
     problems: list[Problem] = []
     f = _Fields(record, "", problems, COUNT_RECORD_FIELDS)
     node_id, sku, on_hand = f.string("node_id"), f.string("sku"), f.count("on_hand", optional=False) or 0
-    for key, value in (("node_id", node_id), ("sku", sku)):
-        if key not in f.bad and (problem := id_problem(value)) is not None:
-            f.problem(key, problem)
+    # As in a file, the ids are checked by what they name: the caller's lookup in the store.
     return ((node_id, sku, on_hand) if not problems else None), problems
