@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -85,7 +86,15 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         size = os.stat(args.file).st_size
     except OSError as exc:
         raise ImportFileError(f"{args.file}: {exc.strerror}") from None
-    step = progress_bar(size, unit="B", desc=f"import {args.kind}") if not args.no_progress else None
+    bar = progress_bar(size, unit="B", desc=f"import {args.kind}") if not args.no_progress else None
+    closed = False
+
+    def finish_bar() -> None:  # before the summary, which would otherwise print over the bar
+        nonlocal closed
+        if bar is not None and not closed:
+            closed = True
+            bar(0, close=True)
+
     config = load_config({"database_url": args.database}, dict(os.environ), args.config)
     from server.store import open_store
 
@@ -93,10 +102,9 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     try:
         if store.schema_version() == 0:
             raise UsageError(f"the store at {config.database_url} has no schema: run `oms-sourcing migrate` first")
-        return _run(args, options, store, out, step)
+        return _run(args, options, store, out, bar or (lambda n: None), finish_bar)
     finally:
-        if step is not None:
-            step(0, close=True)
+        finish_bar()
         store.close()
         if not args.report and os.path.exists(report) and _rejected_none(report, fmt):
             os.unlink(report)  # a default report with no row in it is noise
@@ -108,11 +116,18 @@ def _rejected_none(report: str, fmt: str) -> bool:
     return lines <= (1 if fmt == CSV else 0)
 
 
-def _run(args: argparse.Namespace, options: ImportOptions, store: Store, out: TextIO, step: object) -> int:
-    progress = step if callable(step) else (lambda n: None)
+def _run(
+    args: argparse.Namespace,
+    options: ImportOptions,
+    store: Store,
+    out: TextIO,
+    progress: Callable[[int], None],
+    finish_bar: Callable[[], None],
+) -> int:
     name = Path(args.file).name
     if args.kind == "orders":
         result = import_orders(options, args.out, store.get_items, progress)
+        finish_bar()
         _print_head(out, args.kind, name, options, result.tally, result.ignored_columns, None)
         if options.dry_run:
             print(f"dry run: {result.orders:,} order(s) would be written; nothing written", file=out)
@@ -125,6 +140,7 @@ def _run(args: argparse.Namespace, options: ImportOptions, store: Store, out: Te
             )
         return 1 if result.tally.rejected and not (result.written and options.accept_partial) else 0
     imported = run_import(options, import_store(store), progress)
+    finish_bar()
     _print_head(out, args.kind, name, options, imported.tally, imported.ignored_columns, imported.as_of)
     tally = imported.tally
     if options.dry_run:
