@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import SourcingError
+from server.pilot_scope import PilotScope
 from server.served_area import DEFAULT_SERVED_REGIONS, ServedArea
 
 ENV_PREFIX = "OMS_SOURCING_"
@@ -97,6 +98,19 @@ class Config:
         "regions new orders may ship to, comma-separated (US-CONTIGUOUS, US-AK, US-HI, US-PR), or ANY;"
         " a ship-to elsewhere is INVALID_ARGUMENT (docs/configuration.md)",
     )
+    pilot_channels: str = _setting(
+        "",
+        "channels this service decides for, comma-separated; an order of another channel is"
+        " FAILED_PRECONDITION (docs/configuration.md, the pilot scope); empty: every channel",
+    )
+    pilot_skus: str = _setting(
+        "",
+        "SKUs this service decides for, comma-separated (with pilot_sku_prefixes); an order or cart with"
+        " another SKU is FAILED_PRECONDITION; both empty: every SKU",
+    )
+    pilot_sku_prefixes: str = _setting(
+        "", "SKU prefixes this service decides for, comma-separated (HOM-,ACC-); see pilot_skus"
+    )
     rules_path: str = _setting("", "rule files (comma-separated) activated at start when the store has none active")
     tls_cert_file: str = _setting(
         "", "PEM certificate chain the server presents; with tls_key_file, serve TLS only (empty: plaintext)"
@@ -165,6 +179,10 @@ class Config:
             ServedArea.parse(self.served_regions)
         except ValueError as error:
             problems.append(f"served_regions {error}")
+        try:
+            PilotScope.parse(self.pilot_channels, self.pilot_skus, self.pilot_sku_prefixes)
+        except ValueError as error:
+            problems.append(str(error))
         for f in fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:

@@ -60,6 +60,16 @@ class AllocationAborted(SourcingError):
         )
 
 
+class OutsidePilotError(SourcingError):
+    """An order or cart names a channel or SKU outside the pilot scope (server/pilot_scope.py):
+    not decided, so the caller can send it to the system that still decides it. ``outside`` holds
+    (field path, the channel or SKU, why) for every one."""
+
+    def __init__(self, outside: Sequence[tuple[str, str, str]]) -> None:
+        self.outside = tuple(outside)
+        super().__init__("; ".join(why for _, _, why in self.outside))
+
+
 class StoreError(SourcingError):
     """Base of the store's errors."""
 

@@ -20,6 +20,7 @@ from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.decision import AllocationLine, Decision
 from engine.directives import NO_DIRECTIVES, Directives, Exclusion
+from engine.errors import FieldViolation, InvalidInputError
 from engine.model import Order, id_problem
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
@@ -30,6 +31,8 @@ from server.api.decision_proto import decision_to_proto
 from server.api.item_cache import ItemCache
 from server.api.network_cache import NetworkCache
 from server.api.proto import common_pb2, sourcing_pb2
+from server.api.sku_resolution import Translation, resolve_order_lines
+from server.pilot_scope import EVERYTHING, PilotScope
 from server.served_area import SERVED_ANYWHERE, ServedArea
 from server.store.base import Store
 
@@ -71,6 +74,7 @@ class Decider:
         observe: DecisionObserver | None = None,
         items: ItemCache | None = None,
         served: ServedArea = SERVED_ANYWHERE,
+        pilot: PilotScope = EVERYTHING,
     ) -> None:
         self._store = store
         self._items = items or ItemCache(store)
@@ -79,25 +83,56 @@ class Decider:
         self.directives_for = directives_for
         self._observe = observe
         self._served = served
+        self._pilot = pilot
 
-    def order_from_proto(self, msg: common_pb2.Order, path: str = "order", *, new: bool) -> Order:
+    def order_from_proto(
+        self, msg: common_pb2.Order, path: str = "order", *, new: bool, translations: list[Translation] | None = None
+    ) -> Order:
         """The engine order, lines enriched from the catalogue; InvalidInputError names bad fields.
 
         ``new``: an order a caller sends now (Source, Allocate, AllocateBatch), which must ship to
         the served area and name a pickup node that takes pickups; an order read back from the
-        store (re-sourced, returned, re-planned) is decided as it was accepted.
+        store (re-sourced, returned, re-planned) is decided as it was accepted. A new order must be in
+        the pilot scope (OutsidePilotError names its channel or SKUs otherwise). A new order's lines
+        may name aliases and barcodes: they are rewritten in ``msg`` to catalogue SKUs, and each
+        rewrite is added to ``translations`` when given.
         """
+        violations: list[FieldViolation] = []
+        if new and len(msg.lines) <= limits.MAX_LINES_PER_ORDER:
+            # Aliases and barcodes become catalogue SKUs in the request itself, so the order kept
+            # (and decided again later) names the SKU it was decided for.
+            violations, translated = resolve_order_lines(self._items, msg, path)
+            if translations is not None:
+                translations.extend(translated)
         # Only well-formed SKUs are looked up: a bad one is the conversion's violation to report, and
         # a NUL in a query parameter fails on PostgreSQL.
         skus = sorted({line.sku for line in msg.lines if id_problem(line.sku) is None})[: limits.MAX_LINES_PER_ORDER]
-        return convert.order_from_proto(
-            msg,
-            self._items.get_items(skus),
-            self._currency,
-            network=self._network.get(),
-            served=self._served if new else None,
-            path=path,
-        )
+        try:
+            order = convert.order_from_proto(
+                msg,
+                self._items.get_items(skus),
+                self._currency,
+                network=self._network.get(),
+                served=self._served if new else None,
+                path=path,
+            )
+        except InvalidInputError as error:
+            # A line the resolution found bad is said once, in its words: not also as a missing
+            # quantity or an unknown SKU.
+            said = {v.field for v in violations}
+            for v in violations:
+                line = v.field.rsplit(".", 1)[0]
+                said |= {f"{line}.qty", f"{line}.sku"}
+            raise InvalidInputError([*violations, *(v for v in error.violations if v.field not in said)]) from None
+        if violations:
+            raise InvalidInputError(violations)
+        if new and self._pilot.scopes_anything:
+            # A valid order outside the pilot is refused whole (FAILED_PRECONDITION): the caller
+            # sends it to the system that still decides it.
+            self._pilot.check(
+                order.channel, [(f"{path}.lines[{i}].sku", x.sku) for i, x in enumerate(order.lines)], path
+            )
+        return order
 
     def stored_order(self, request_json: str) -> Order:
         """An order as the store keeps it (its request's order, as JSON), to decide it again."""

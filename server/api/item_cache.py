@@ -1,4 +1,4 @@
-"""Catalogue items by SKU, held in memory: every decision reads its order's items.
+"""Catalogue items by SKU (and SKU aliases and units), held in memory: every decision reads its order's items.
 
 Reading and decoding them per call (JSON tags and attributes per row) was ~7% of a Source call
 (docs/profiling.md). The contract is the network cache's: a change made through this process is
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from engine.model import Item
 from server.store.base import Store
@@ -35,6 +35,11 @@ class ItemCache:
         # Replaced, never cleared in place: readers on other threads keep a consistent dict.
         # Single-key writes are atomic under the GIL.
         self._entries: dict[str, Item] = {}
+        # SKU aliases (key to SKU) and declared units (SKU to unit factors), forgotten with the
+        # items: alias and unit writes move the same counter. Only found ones are kept, so a new
+        # alias or unit is never refused because of the cache.
+        self._aliases: dict[str, str] = {}
+        self._units: dict[str, dict[str, int]] = {}
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         """Like ``Store.get_items``: the known ones of ``skus``, by SKU."""
@@ -57,9 +62,47 @@ class ItemCache:
             found.update(fetched)
         return found
 
+    def all_cached(self, skus: Iterable[str]) -> bool:
+        """Whether every one of ``skus`` is a cached item (no store read; False when unsure)."""
+        entries = self._entries
+        return all(sku in entries for sku in skus)
+
+    def aliases(self, keys: Sequence[str]) -> dict[str, str]:
+        """Like ``Store.resolve_alias_keys``: the SKU each known alias among ``keys`` names."""
+        if time.monotonic() - self._checked_at >= self._ttl:
+            self._revalidate()
+        cached = self._aliases
+        found = {k: cached[k] for k in keys if k in cached}
+        missing = [k for k in keys if k not in found]
+        if missing:
+            fetched = self._store.resolve_alias_keys(missing)
+            if len(cached) + len(fetched) > MAX_ENTRIES:
+                cached = self._aliases = {}
+            cached.update(fetched)
+            found.update(fetched)
+        return found
+
+    def unit_factors(self, skus: Sequence[str]) -> dict[str, dict[str, int]]:
+        """The declared units (name to factor, without EACH) of those of ``skus`` that have any."""
+        if time.monotonic() - self._checked_at >= self._ttl:
+            self._revalidate()
+        cached = self._units
+        found = {s: cached[s] for s in skus if s in cached}
+        missing = [s for s in skus if s not in found]
+        if missing:
+            fetched = {s: {u.unit: u.factor for u in units} for s, units in self._store.item_units(missing).items()}
+            if len(cached) + len(fetched) > MAX_ENTRIES:
+                cached = self._units = {}
+            cached.update(fetched)
+            found.update(fetched)
+        return found
+
     def invalidate(self) -> None:
-        """Called after this process changed items (or loaded a network): the next read asks the store."""
+        """Called after this process changed items, aliases or units (or loaded a network): the next
+        read asks the store."""
         self._entries = {}
+        self._aliases = {}
+        self._units = {}
 
     def _revalidate(self) -> None:
         """Forget every entry if the catalogue changed since the last check (one thread asks)."""
@@ -72,5 +115,7 @@ class ItemCache:
             version = self._store.items_version()
             if version != self._version:
                 self._entries = {}
+                self._aliases = {}
+                self._units = {}
                 self._version = version
             self._checked_at = now

@@ -10,6 +10,7 @@ from engine import limits
 from engine.errors import SourcingError
 from engine.promise.model import NodeSchedule
 from server.api import convert, promise_convert
+from server.api.catalog_convert import MAX_ALIASES_PER_CALL, MAX_UNITS_PER_CALL, alias_to_proto, unit_to_proto
 from server.api.proto import network_pb2
 from server.network_file import NetworkFile
 from server.store.base import InventoryUpdate, Store, UpdateKind
@@ -52,6 +53,10 @@ def load_into_store(store: Store, network: NetworkFile, currency: str) -> None:
         store.upsert_node_schedules(schedules)
     for items in chunks(network.items, limits.MAX_ITEMS_PER_CALL):
         store.upsert_items(items)
+    for aliases in chunks(network.sku_aliases, MAX_ALIASES_PER_CALL):
+        store.upsert_sku_aliases(aliases, remap=True)  # the file is the truth: a moved alias moves
+    for units in chunks(network.item_units, MAX_UNITS_PER_CALL):
+        store.upsert_item_units(units)
     for updates in chunks(network.inventory, limits.MAX_INVENTORY_UPDATES_PER_CALL):
         store.update_inventory(updates)
 
@@ -79,11 +84,15 @@ class LoadPlan:
     holiday_calendars: list[network_pb2.UpsertHolidayCalendarsRequest] = field(default_factory=list)
     carrier_services: list[network_pb2.UpsertCarrierServicesRequest] = field(default_factory=list)
     schedules: list[network_pb2.UpsertNodeSchedulesRequest] = field(default_factory=list)
+    # after the items they name, before the stock that may be counted under them
+    sku_aliases: list[network_pb2.UpsertSkuAliasesRequest] = field(default_factory=list)
+    item_units: list[network_pb2.UpsertItemUnitsRequest] = field(default_factory=list)
 
     @property
     def request_count(self) -> int:
         promise = len(self.holiday_calendars) + len(self.carrier_services) + len(self.schedules)
-        return len(self.nodes) + len(self.rate_tables) + len(self.items) + len(self.inventory) + promise
+        catalogue = len(self.items) + len(self.sku_aliases) + len(self.item_units)
+        return len(self.nodes) + len(self.rate_tables) + catalogue + len(self.inventory) + promise
 
 
 def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
@@ -145,5 +154,13 @@ def plan_requests(network: NetworkFile, chunk_size: int = 0) -> LoadPlan:
         schedules=[
             network_pb2.UpsertNodeSchedulesRequest(schedules=[promise_convert.node_schedule_to_proto(s) for s in part])
             for part in chunks(own_schedules(network), size(limits.MAX_NODES_PER_CALL))
+        ],
+        sku_aliases=[
+            network_pb2.UpsertSkuAliasesRequest(aliases=[alias_to_proto(a) for a in part], remap=True)
+            for part in chunks(network.sku_aliases, size(MAX_ALIASES_PER_CALL))
+        ],
+        item_units=[
+            network_pb2.UpsertItemUnitsRequest(units=[unit_to_proto(u) for u in part])
+            for part in chunks(network.item_units, size(MAX_UNITS_PER_CALL))
         ],
     )

@@ -48,6 +48,7 @@ from server.errors import (
     NegativeStockError,
     NotFoundError,
     OrderExistsError,
+    OutsidePilotError,
     ReservationConflict,
     UnknownNodeError,
 )
@@ -153,6 +154,19 @@ def _transition(error: TransitionError) -> status_pb2.Status:
     return _status(code_pb2.FAILED_PRECONDITION, error.detail, failure)
 
 
+def _outside_pilot(error: OutsidePilotError) -> status_pb2.Status:
+    # PILOT_SCOPE: the caller routes the order elsewhere rather than fixing it; the subject is the
+    # request field, and the description names the channel or SKU.
+    failure = error_details_pb2.PreconditionFailure(
+        violations=[
+            error_details_pb2.PreconditionFailure.Violation(type="PILOT_SCOPE", subject=field, description=why[:200])
+            for field, _, why in error.outside[: _MESSAGE_FIELDS * 5]
+        ]
+    )
+    names = _field_summary([repr(name[:60]) for _, name, _ in error.outside])
+    return _status(code_pb2.FAILED_PRECONDITION, f"outside the pilot scope: {names}", failure)
+
+
 def _key_reused(error: IdempotencyKeyConflict) -> status_pb2.Status:
     info = error_details_pb2.ResourceInfo(resource_type="request_key", resource_name=error.key, description=str(error))
     return _status(code_pb2.ALREADY_EXISTS, str(error), info)
@@ -180,6 +194,7 @@ TABLE: tuple[_Row, ...] = (
     _row(InvalidRequestError, _invalid_store_request),
     _row(NotFoundError, _not_found),
     _row(TransitionError, _transition),
+    _row(OutsidePilotError, _outside_pilot),
     _row(IdempotencyKeyConflict, _key_reused),
     _row(OrderExistsError, _order_exists),
     _row(AllocationAborted, _aborted),

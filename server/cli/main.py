@@ -285,6 +285,8 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
         "shorted": 0,
         "schedules": 0,
         "services": 0,
+        "aliases": 0,
+        "units": 0,
     }
     progress = progress_bar(plan.request_count)
     with _channel(args) as channel:
@@ -308,6 +310,12 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
             for items in plan.items:
                 counts["items"] += stub.UpsertItems(items, timeout=args.timeout).upserted_count
                 progress(1)
+            for aliases in plan.sku_aliases:
+                counts["aliases"] += stub.UpsertSkuAliases(aliases, timeout=args.timeout).upserted_count
+                progress(1)
+            for units in plan.item_units:
+                counts["units"] += stub.UpsertItemUnits(units, timeout=args.timeout).upserted_count
+                progress(1)
             for updates in plan.inventory:
                 for result in stub.UpdateInventory(updates, timeout=args.timeout).results:
                     applied = result.outcome == proto.network_pb2.UPDATE_OUTCOME_APPLIED
@@ -322,6 +330,8 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     rates = f"{counts['rate_tables']} rate tables, " if plan.rate_tables else ""
     promise = f"{counts['services']} carrier services, " if plan.carrier_services else ""
     promise += f"{counts['schedules']} node schedules, " if plan.schedules else ""
+    promise += f"{counts['aliases']} SKU aliases, " if plan.sku_aliases else ""
+    promise += f"{counts['units']} item units, " if plan.item_units else ""
     print(
         f"loaded {args.file}: {counts['nodes']} nodes, {rates}{counts['items']} items, {promise}"
         f"{counts['applied'] + counts['stale']} inventory counts "

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from engine import limits
+from engine.catalog.aliases import SkuAlias
+from engine.catalog.units import ItemUnit
 from engine.errors import SourcingError
 from engine.model import Item, Node
 from engine.promise.model import (
@@ -22,6 +24,7 @@ from engine.promise.model import (
     unoffered_services,
 )
 from engine.rates import RateTable, rate_tables_in_force
+from server.network_file.catalogue import _check_aliases
 from server.network_file.fields import _CURRENCY, ROOT, Problem, _Fields, _json_type, _JsonObject, _parse_all
 from server.network_file.nodes import _ITEM_FIELDS, _NODE_FIELDS, _inventory, _item, _node, _NodeEntry
 from server.network_file.promise_data import _carrier_services, _holiday_calendars, _rate_tables
@@ -71,6 +74,10 @@ class NetworkFile:
     node_schedules: tuple[NodeSchedule, ...] = ()
     carrier_services: tuple[CarrierService, ...] = ()
     holiday_calendars: Mapping[str, frozenset[date]] = field(default_factory=dict)
+    # the items' channel SKUs, vendor SKUs and barcodes (normalized), docs/onboarding.md
+    sku_aliases: tuple[SkuAlias, ...] = ()
+    # the items' units besides EACH (inventory counted in them is in base units already)
+    item_units: tuple[ItemUnit, ...] = ()
 
     @property
     def rate_tables_in_force(self) -> dict[str, RateTable]:
@@ -179,8 +186,11 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
     as_of = _as_of(top)
     calendars = _holiday_calendars(top)
     nodes = _parse_all(top, "nodes", _NODE_FIELDS, lambda f: _node(f, calendars), required=True)
-    items = _parse_all(top, "items", _ITEM_FIELDS, _item, required=False)
-    inventory = _inventory(top, nodes, items, as_of)
+    aliases: list[tuple[str, SkuAlias]] = []
+    units: list[ItemUnit] = []
+    items = _parse_all(top, "items", _ITEM_FIELDS, lambda f: _item(f, aliases, units), required=False)
+    _check_aliases(top, items, aliases)
+    inventory = _inventory(top, nodes, items, as_of, units)
     rate_tables = _rate_tables(top)
     services = _carrier_services(top, calendars)
     _check_promise_data(top, nodes, rate_tables, services)
@@ -196,6 +206,8 @@ def parse_network(doc: Mapping[str, Any], source: str = "<memory>") -> NetworkFi
         node_schedules=tuple(entry.schedule for _, entry in nodes if entry is not None),
         carrier_services=tuple(service for _, service in services if service is not None),
         holiday_calendars={name: dates for name, dates in calendars.items() if dates is not None},
+        sku_aliases=tuple(alias for _, alias in aliases),
+        item_units=tuple(units),
     )
 
 

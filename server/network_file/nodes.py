@@ -6,11 +6,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.catalog.aliases import SkuAlias
+from engine.catalog.units import ItemUnit
 from engine.errors import InvalidInputError
 from engine.model import GeoPoint, Item, Node, NodeType
 from engine.promise.model import (
     NodeSchedule,
 )
+from server.network_file.catalogue import _counted_in, _item_aliases, _item_units
 from server.network_file.fields import _REGION, _declared, _Fields, _json_type
 from server.network_file.promise_data import _Calendars, _node_schedule
 from server.store.base import InventoryUpdate, UpdateKind
@@ -27,11 +30,11 @@ _NODE_FIELDS = frozenset(
 
 
 _ITEM_FIELDS = frozenset(
-    {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes"}
+    {"sku", "unit_weight_lb", "length_in", "width_in", "height_in", "hazmat", "tags", "attributes", "aliases", "units"}
 )
 
 
-_INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand"})
+_INVENTORY_FIELDS = frozenset({"node_id", "sku", "on_hand", "unit"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +101,10 @@ def _location(f: _Fields) -> GeoPoint:
         return GeoPoint(0.0, 0.0)
 
 
-def _item(f: _Fields) -> tuple[str, Item | None]:
+def _item(f: _Fields, aliases: list[tuple[str, SkuAlias]], units: list[ItemUnit]) -> tuple[str, Item | None]:
     sku = f.string("sku")
+    _item_aliases(f, sku, aliases)
+    _item_units(f, sku, units)
     try:
         item = Item(
             sku=sku,
@@ -122,6 +127,7 @@ def _inventory(
     nodes: Sequence[tuple[str, object]],
     items: Sequence[tuple[str, object]],
     as_of: datetime,
+    units: Sequence[ItemUnit] = (),
 ) -> list[InventoryUpdate]:
     # Declared names count even when their object was bad: one bad node must not also flag all its stock.
     # When some id could not be read at all, references are not checked: they would only repeat that problem.
@@ -136,6 +142,7 @@ def _inventory(
             continue
         f = _Fields(element, path, top.problems, _INVENTORY_FIELDS)
         node_id, sku, on_hand = f.string("node_id"), f.string("sku"), f.count("on_hand", optional=False) or 0
+        on_hand = _counted_in(f, sku, on_hand, units)  # counted in cases, stored in eaches
         if "node_id" not in f.bad and node_ids is not None and node_id not in node_ids:
             f.problem("node_id", f"names unknown node {node_id[:60]!r}")
         if "sku" not in f.bad and skus is not None and sku not in skus:

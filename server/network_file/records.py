@@ -16,8 +16,10 @@ NODE_RECORD_FIELDS = frozenset(
     {"id", "type", "name", "region", "lat", "lon", "pick_pack_cost", "unit_handling_cost", "max_shipments",
      "max_units", "can_ship", "can_pickup", "is_open", "tags"}
 )  # fmt: skip
-ITEM_RECORD_FIELDS = _ITEM_FIELDS
-COUNT_RECORD_FIELDS = _INVENTORY_FIELDS
+# An import row holds the item; its aliases and units come by the network file or their Upsert RPCs.
+ITEM_RECORD_FIELDS = _ITEM_FIELDS - {"aliases", "units"}
+# The unit a count is given in is resolved by the caller, against the units stored per item.
+COUNT_RECORD_FIELDS = _INVENTORY_FIELDS - {"unit"}
 
 
 def node_from_record(record: Mapping[str, Any]) -> tuple[Node | None, list[Problem]]:
@@ -29,7 +31,7 @@ def node_from_record(record: Mapping[str, Any]) -> tuple[Node | None, list[Probl
 
 def item_from_record(record: Mapping[str, Any]) -> tuple[Item | None, list[Problem]]:
     problems: list[Problem] = []
-    _, item = _item(_Fields(record, "", problems, ITEM_RECORD_FIELDS))
+    _, item = _item(_Fields(record, "", problems, ITEM_RECORD_FIELDS), [], [])
     return (item if not problems else None), problems
 
 

@@ -14,6 +14,8 @@ from enum import StrEnum
 from typing import Any, Protocol, cast
 
 from engine.availability import StockLevels
+from engine.catalog.aliases import SkuAlias
+from engine.catalog.units import ItemUnit
 from engine.decision import AllocationLine
 from engine.model import InventoryPosition, Item, Node, NodeType
 from engine.orders.changes import OrderChange
@@ -155,10 +157,27 @@ class Store(Protocol):
     def upsert_items(self, items: Sequence[Item]) -> None: ...
 
     def items_version(self) -> int:
-        """A counter that changes whenever any item is added or changed (in the same transaction)."""
+        """A counter that changes whenever any item, alias or unit is added or changed (in the same transaction)."""
         ...
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]: ...
+
+    def upsert_sku_aliases(self, aliases: Sequence[SkuAlias], *, remap: bool = False, path: str = "aliases") -> None:
+        """Channel SKUs, vendor SKUs and barcodes (normalized) naming catalogue SKUs; all or none
+        (InvalidInputError naming each bad field under ``path``)."""
+        ...
+
+    def sku_aliases(self, skus: Sequence[str] = (), after: str = "", limit: int = 1000) -> list[SkuAlias]: ...
+
+    def resolve_alias_keys(self, keys: Sequence[str]) -> dict[str, str]:
+        """The SKU each stored alias among ``keys`` names."""
+        ...
+
+    def upsert_item_units(self, units: Sequence[ItemUnit], path: str = "units") -> None:
+        """Units of items besides EACH, each a whole number of base units; all or none."""
+        ...
+
+    def item_units(self, skus: Sequence[str]) -> dict[str, list[ItemUnit]]: ...
 
     def update_inventory(
         self, updates: Sequence[InventoryUpdate], now: datetime | None = None

@@ -27,6 +27,7 @@ from server.store.base import (
 )
 from server.store.bulk_import import BulkImportStoreMixin
 from server.store.capacity import CapacityStoreMixin
+from server.store.catalog import CatalogStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
 from server.store.inventory import InventoryStoreMixin
 from server.store.migrate import Migration, load_migrations
@@ -70,6 +71,7 @@ class SqlStore(
     CapacityStoreMixin,
     DecisionHistoryStoreMixin,
     OutboxStoreMixin,
+    CatalogStoreMixin,
     BulkImportStoreMixin,
     ABC,
 ):

@@ -31,6 +31,7 @@ from server.errors import NotFoundError, StoreError, UnknownNodeError
 from server.store import rows
 from server.store.base import InventoryUpdate, InventoryUpdateResult, NodePage, RequestKey, ShortedHold
 from server.store.memory import MemoryOrderStore, _Key, _Stock, _with_holds
+from server.store.memory_catalog import MemoryCatalogMixin
 from server.store.network_checks import check_carrier_services, check_node_schedules, check_rate_tables
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.store.rule_sets import Activation, StoredRuleSet
@@ -59,7 +60,7 @@ class _Network:
     activations: list[Activation] = field(default_factory=list)
 
 
-class MemoryStore(MemoryOrderStore):
+class MemoryStore(MemoryCatalogMixin, MemoryOrderStore):
     """``Store`` and ``OrderStore`` in one process's memory, thread-safe under one lock."""
 
     def __init__(self) -> None:
@@ -182,6 +183,12 @@ class MemoryStore(MemoryOrderStore):
     def items_version(self) -> int:
         with self._net_lock:
             return self._net.items_version
+
+    def _catalogue_items(self) -> Mapping[str, Item]:
+        return self._net.items  # under _net_lock, held by the caller
+
+    def _bump_items_version(self) -> None:
+        self._net.items_version += 1  # aliases and units are the catalogue too
 
     def get_items(self, skus: Sequence[str]) -> dict[str, Item]:
         with self._net_lock:

@@ -22,7 +22,11 @@ class Migration:
 
 
 def load_migrations(folder_name: str) -> list[Migration]:
-    """One dialect's migrations in version order; refuses gaps and duplicates so a typo cannot skip one."""
+    """One dialect's migrations in version order; refuses duplicates.
+
+    Gaps are allowed: numbers are handed out to branches developed side by side, so 016 may land
+    before 014. ``migrate`` applies every migration the database has not recorded, not just those
+    above its highest, so a lower number landing later is still applied."""
     folder = resources.files("server.store").joinpath("migrations", folder_name)
     found: list[Migration] = []
     for entry in folder.iterdir():
@@ -34,8 +38,9 @@ def load_migrations(folder_name: str) -> list[Migration]:
         found.append(Migration(int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
     found.sort(key=lambda m: m.version)
     versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise ValueError(f"{folder_name} migrations must be numbered 1..n without gaps; found {versions}")
+    repeated = sorted({v for v in versions if versions.count(v) > 1})
+    if repeated or (versions and versions[0] < 1):
+        raise ValueError(f"{folder_name} migrations must have distinct numbers from 001; found {versions}")
     return found
 
 

@@ -256,7 +256,7 @@ def test_rules_read_customer_address_and_order_value_from_the_request(
     rules, sourcing = stubs
     when = '{customer: {id: C-9}, ship_to: {country: CA, region: "ON"}, order: {value: {gte: 100}}}'
     _activate(rules, f"rules:\n  - {{id: big-canadian, when: {when}, then: {{hold: {{reason: check}}}}}}\n")
-    address = common_pb2.PostalAddress(country_code="CA", region="ON", postal_code="M5V")
+    address = common_pb2.PostalAddress(country_code="CA", region="ON", postal_code="M5V 3L9")
 
     def fired(price: float) -> list[str]:
         order = _order(("A", 2), customer_id="C-9", ship_to_address=address)

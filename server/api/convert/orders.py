@@ -17,6 +17,7 @@ from engine.model import (
     id_problem,
 )
 from engine.network import NetworkSnapshot
+from server.api.convert.addresses import check_postal_address, place_address
 from server.api.convert.fields import (
     Collector,
     check_attributes,
@@ -28,7 +29,6 @@ from server.api.convert.fields import (
     money_from_proto,
 )
 from server.api.proto import common_pb2
-from server.geocode import SUPPORTED_COUNTRIES, postal_code_place
 from server.served_area import ServedArea
 
 MAX_ADDRESS_LINES = 5
@@ -62,7 +62,8 @@ def order_line_from_proto(
         # The SKU is what is wrong (the weight is only how the catalogue would have been bypassed).
         c.add(
             join(path, "sku"),
-            f"is not in the catalogue ({msg.sku[:40]!r}): add it with UpsertItems, or send unit_weight_lb",
+            f"is not in the catalogue ({msg.sku[:40]!r}) nor a known SKU alias: add it with UpsertItems"
+            " (or map it with UpsertSkuAliases), or send unit_weight_lb",
         )
     hazmat = msg.hazmat if msg.HasField("hazmat") else (item.hazmat if item is not None else False)
     attributes = dict(msg.attributes)
@@ -193,17 +194,21 @@ def _ship_to(
     address placed it, by the region outlines for coordinates."""
     field = join(path, "ship_to")
     state = None
+    # A new order's address must be well formed for its country, coordinates or not.
+    address_ok = not msg.HasField("ship_to_address") or served is None
+    if not address_ok:
+        address_ok = check_postal_address(c, join(path, "ship_to_address"), msg.ship_to_address)
     if msg.HasField("ship_to"):
         point = geo_from_proto(c, field, msg.ship_to)
     elif msg.HasField("ship_to_address") and msg.ship_to_address.postal_code:
+        if not address_ok:
+            return None  # said once, as the malformed field
         field = join(path, "ship_to_address.postal_code")
-        address = msg.ship_to_address
-        place = postal_code_place(address.country_code, address.postal_code)
+        place = place_address(c, path, msg.ship_to_address)
         if place is None:
-            covered = ", ".join(SUPPORTED_COUNTRIES)
-            c.add(field, f"is not a known postal code (covered: {covered}); send ship_to coordinates")
             return None
-        point, state = place.point, place.state
+        # A US state is judged by the table's state; anywhere else by the centroid's region.
+        point, state = place.point, (place.state if place.country == "US" else None)
     elif pickup:
         return None
     else:

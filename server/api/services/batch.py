@@ -42,6 +42,7 @@ from server.api.proto import orders_pb2, sourcing_pb2
 from server.api.services.allocations import DEFAULT_HOLD_MS, MAX_HOLD_MS, Allocator, allocate_response
 from server.api.services.deps import ServiceDeps
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
+from server.api.sku_resolution import Translation, add_translations
 from server.api.status import to_status
 from server.deadline import DeadlineExceeded
 from server.store.base import OrderStore, RequestKey
@@ -55,6 +56,7 @@ class _Pending:
     request: orders_pb2.AllocateRequest
     key: RequestKey
     order: Order
+    translations: list[Translation]
 
 
 class BatchAllocation:
@@ -103,6 +105,7 @@ class BatchAllocation:
                     first=(outcome, now),
                 )
                 results[item.index].response.CopyFrom(allocate_response(stored))
+                add_translations(results[item.index].response.decision.translated_lines, item.translations)
             except DeadlineExceeded:
                 raise  # the call is past its deadline: no later order may be written either
             except Exception as error:
@@ -135,7 +138,9 @@ class BatchAllocation:
                 if stored is not None:
                     results[i].response.CopyFrom(allocate_response(stored))
                     continue
-                pending.append(_Pending(i, entry, key, self._decider.order_from_proto(entry.order, new=True)))
+                translations: list[Translation] = []
+                order = self._decider.order_from_proto(entry.order, new=True, translations=translations)
+                pending.append(_Pending(i, entry, key, order, translations))
             except Exception as error:
                 results[i].error.CopyFrom(_error(error, i))
         return pending

@@ -14,6 +14,7 @@ from server.api.item_cache import ItemCache
 from server.api.network_cache import NetworkCache
 from server.config import Config
 from server.daily_shipments import DailyShipments
+from server.pilot_scope import PilotScope
 from server.served_area import ServedArea
 from server.store.base import Store
 from server.store.rule_sets import rule_set_store
@@ -21,6 +22,10 @@ from server.store.rule_sets import rule_set_store
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def pilot_scope(config: Config) -> PilotScope:
+    return PilotScope.parse(config.pilot_channels, config.pilot_skus, config.pilot_sku_prefixes)
 
 
 @dataclass(frozen=True)
@@ -58,5 +63,6 @@ class ServiceDeps:
                 observe=observe,
                 items=values["items"],
                 served=ServedArea.parse(config.served_regions),
+                pilot=pilot_scope(config),
             )
         return cls(config=config, store=store, **values)

@@ -12,16 +12,19 @@ from datetime import timedelta
 import grpc
 
 from engine import limits
+from engine.catalog.units import BASE_UNIT
 from engine.errors import FieldViolation, InvalidInputError
 from engine.promise.model import carrier_services_in_force
 from engine.rates import rate_tables_in_force
-from server.api import convert, promise_convert
+from server.api import catalog_convert, convert, promise_convert
 from server.api.order_proto import request_hash
 from server.api.proto import network_pb2, network_pb2_grpc
 from server.api.services.deps import ServiceDeps
 from server.api.services.resourcing import Resourcer
+from server.api.sku_resolution import resolve_inventory_updates
 from server.errors import InvalidRequestError, MissingStandardRateError
 from server.store.base import InventoryUpdate, InventoryUpdateResult, RequestKey, UpdateKind, UpdateOutcome
+from server.store.page_tokens import decode_page_token, encode_page_token
 
 # An absolute count dated further ahead than this is refused: a sender's clock gone wrong would
 # otherwise make every later, correct count look stale until that time.
@@ -173,12 +176,70 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
         self._deps.items.invalidate()  # decisions must see the new weights and tags
         return network_pb2.UpsertItemsResponse(upserted_count=len(items))
 
+    def UpsertSkuAliases(
+        self, request: network_pb2.UpsertSkuAliasesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertSkuAliasesResponse:
+        aliases = catalog_convert.aliases_from_proto(request.aliases)
+        self._store.upsert_sku_aliases(aliases, remap=request.remap)
+        self._deps.items.invalidate()  # order lines must resolve the new aliases
+        return network_pb2.UpsertSkuAliasesResponse(upserted_count=len(aliases))
+
+    def ListSkuAliases(
+        self, request: network_pb2.ListSkuAliasesRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListSkuAliasesResponse:
+        c = convert.Collector()
+        skus = convert.ids_from_proto(c, "skus", request.skus, limits.MAX_AVAILABILITY_SKUS, "SKUs")
+        c.check(
+            0 <= request.page_size <= limits.MAX_PAGE_SIZE, "page_size", f"must be between 0 and {limits.MAX_PAGE_SIZE}"
+        )
+        after = ""
+        if request.page_token:
+            try:
+                after = decode_page_token(request.page_token)
+            except InvalidRequestError as error:
+                c.add("page_token", str(error))
+        c.raise_if_any()
+        size = request.page_size or limits.DEFAULT_PAGE_SIZE
+        found = self._store.sku_aliases(skus, after, size + 1)
+        response = network_pb2.ListSkuAliasesResponse(aliases=[catalog_convert.alias_to_proto(a) for a in found[:size]])
+        if len(found) > size:
+            response.next_page_token = encode_page_token(found[size - 1].alias)
+        return response
+
+    def UpsertItemUnits(
+        self, request: network_pb2.UpsertItemUnitsRequest, context: grpc.ServicerContext
+    ) -> network_pb2.UpsertItemUnitsResponse:
+        units = catalog_convert.units_from_proto(request.units)
+        self._store.upsert_item_units(units)
+        self._deps.items.invalidate()  # order lines and counts must convert with the new factors
+        return network_pb2.UpsertItemUnitsResponse(upserted_count=len(units))
+
+    def ListItemUnits(
+        self, request: network_pb2.ListItemUnitsRequest, context: grpc.ServicerContext
+    ) -> network_pb2.ListItemUnitsResponse:
+        c = convert.Collector()
+        if convert.check_count(c, "skus", len(request.skus), 1, limits.MAX_AVAILABILITY_SKUS, "SKUs"):
+            convert.ids_from_proto(c, "skus", request.skus, limits.MAX_AVAILABILITY_SKUS, "SKUs")
+        c.raise_if_any()
+        skus = sorted(set(request.skus))
+        known = self._store.get_items(skus)
+        declared = self._store.item_units(skus)
+        response = network_pb2.ListItemUnitsResponse()
+        for sku in skus:
+            if sku in known:
+                response.units.add(sku=sku, unit=BASE_UNIT, factor=1)
+                response.units.extend(catalog_convert.unit_to_proto(u) for u in declared.get(sku, ()))
+        return response
+
     def UpdateInventory(
         self, request: network_pb2.UpdateInventoryRequest, context: grpc.ServicerContext
     ) -> network_pb2.UpdateInventoryResponse:
         now = self._deps.clock()
         c = convert.Collector()
-        key = _request_key(c, request)
+        key = _request_key(c, request)  # the request as sent: a retry with the same aliases matches
+        if len(request.updates) <= limits.MAX_INVENTORY_UPDATES_PER_CALL:
+            # Aliases and barcodes become SKUs, cases become eaches, before anything is stored.
+            c.items.extend(resolve_inventory_updates(self._deps.items, request.updates))
         try:
             updates = convert.inventory_updates_from_proto(request.updates, not_after=now + MAX_CLOCK_SKEW)
         except InvalidInputError as error:  # every bad field in one answer, the key's too

@@ -46,6 +46,7 @@ from server.api.services.deps import ServiceDeps
 from server.api.services.reoptimize import PendingReoptimization
 from server.api.services.resourcing import Resource, Resourcer
 from server.api.services.sourcing import MAX_SOLVER_TIME_LIMIT_MS, solver_time_limit_ms
+from server.api.sku_resolution import Translation, add_translations
 from server.errors import InvalidRequestError
 from server.store.base import OrderFilter, RequestKey, TimeWindow, order_store
 from server.store.page_tokens import decode_page_token, encode_page_token
@@ -137,7 +138,8 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         )
         c.raise_if_any()
         # No replay read up front: retries are rare, and the transaction replays them anyway.
-        order = self._decider.order_from_proto(request.order, new=True)
+        translations: list[Translation] = []
+        order = self._decider.order_from_proto(request.order, new=True, translations=translations)
         hold_ms = request.hold_ms or DEFAULT_HOLD_MS
         request_json = json_format.MessageToJson(request.order, indent=None, sort_keys=True)
         stored = self._allocator.new_order(
@@ -148,7 +150,9 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             lambda: solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context),
             started,
         )
-        return allocate_response(stored)
+        response = allocate_response(stored)
+        add_translations(response.decision.translated_lines, translations)
+        return response
 
     # --- reads -------------------------------------------------------------------------
 

@@ -30,9 +30,11 @@ from engine.promise.checkout import (
 )
 from engine.promise.model import ShipTo
 from server.api import convert
+from server.api.convert.addresses import check_postal_address, country_of, place_address
 from server.api.proto import common_pb2, sourcing_pb2
-from server.api.services.deps import ServiceDeps
-from server.geocode import SUPPORTED_COUNTRIES, PostalPlace, postal_code_place
+from server.api.services.deps import ServiceDeps, pilot_scope
+from server.api.sku_resolution import Translation, add_translations, resolve_cart_lines
+from server.geocode import PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
 
 _ZIP_PLACES_KEPT = 65_536  # every US ZIP code fits: a process looks each one up once
@@ -52,6 +54,7 @@ class Promiser:
         self._deps = deps
         self._currency = deps.config.currency
         self._served = ServedArea.parse(deps.config.served_regions)
+        self._pilot = pilot_scope(deps.config)
 
     # --- the request --------------------------------------------------------------------------------
 
@@ -66,6 +69,8 @@ class Promiser:
     ) -> tuple[GeoPoint | None, ShipTo]:
         """The ship-to's point and what carriers price by (its region, postal code, residential)."""
         postal = address.postal_code if has_address else ""
+        if has_address and not check_postal_address(c, "ship_to_address", address):
+            return None, ShipTo()
         if has_point:
             point = convert.geo_from_proto(c, "ship_to", point_msg)
             region = region_of_point(point.lat, point.lon) if point is not None else None
@@ -74,11 +79,13 @@ class Promiser:
         elif postal:
             field = "ship_to_address.postal_code"
             convert.check_id(c, field, postal)
-            place = _place(address.country_code, postal)
+            place = _place(country_of(address), postal)
             if place is None:
-                c.add(field, f"is not a known postal code (covered: {', '.join(SUPPORTED_COUNTRIES)})")
+                place_address(c, "", address)  # says why: unknown code, or coordinates required
                 return None, ShipTo()
-            point, region = place.point, region_of_state(place.state)
+            point = place.point
+            # A US state is placed by the table; a Canadian FSA by its centroid's region.
+            region = region_of_state(place.state) if place.country == "US" else region_of_point(point.lat, point.lon)
             inside = self._served.anywhere or region in self._served.regions
         else:
             c.add("ship_to", "is required (coordinates, or ship_to_address with a postal code)")
@@ -114,7 +121,11 @@ class Promiser:
     def promise(self, request: sourcing_pb2.PromiseRequest) -> sourcing_pb2.PromiseResponse:
         c = convert.Collector()
         lines: list[tuple[str, str, int]] = []
+        translations: list[Translation] = []
         if convert.check_count(c, "lines", len(request.lines), 1, limits.MAX_CART_LINES, "lines"):
+            # Aliases and barcodes read as the SKUs they name, units as base units (before duplicates are looked for).
+            violations, translations = resolve_cart_lines(self._deps.items, request.lines)
+            c.items.extend(violations)
             line_ids: dict[str, int] = {}
             skus: dict[str, int] = {}
             for i, line in enumerate(request.lines):
@@ -144,6 +155,7 @@ class Promiser:
         at = self._at(c, request.HasField("at"), request.at)
         c.raise_if_any()
         assert point is not None  # a ship-to without a point was a violation above
+        self._pilot.check(None, [(f"lines[{i}].sku", sku) for i, (_, sku, _) in enumerate(lines)], "")
         snapshot = self._deps.network.get()
         network = promise_network(snapshot)
         wanted = [sku for _, sku, _ in lines]
@@ -151,9 +163,11 @@ class Promiser:
         cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in lines]
         options = cart_options(network, cart, self._stock(network, wanted), point.lat, point.lon, ship_to, at)
         options.sort(key=lambda o: (o.delivery_day == 0, o.delivery_day, o.cost, o.carrier_service))
-        return sourcing_pb2.PromiseResponse(
+        response = sourcing_pb2.PromiseResponse(
             options=[self._option(o) for o in options], network_version=snapshot.version
         )
+        add_translations(response.translated_lines, translations)
+        return response
 
     def _option(self, option: DeliveryOption) -> sourcing_pb2.DeliveryOption:
         currency = self._currency
@@ -205,6 +219,7 @@ class Promiser:
         at = self._at(c, request.HasField("at"), request.at)
         c.raise_if_any()
         assert point is not None
+        self._pilot.check(None, [(f"skus[{i}]", sku) for i, sku in enumerate(skus)], "")
         snapshot = self._deps.network.get()
         network = promise_network(snapshot)
         # Whether a node has a unit is all one unit's date needs: one row per SKU, not per position.

@@ -11,6 +11,7 @@ from server.api.decider import Decider
 from server.api.proto import sourcing_pb2, sourcing_pb2_grpc
 from server.api.services.deps import ServiceDeps
 from server.api.services.promise import Promiser
+from server.api.sku_resolution import Translation, add_translations
 
 MAX_WHY_NOT = 10
 MAX_SOLVER_TIME_LIMIT_MS = 600_000
@@ -50,12 +51,14 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
             "must be empty with skip_explanations: their answers are explanations",
         )
         c.raise_if_any()
-        order = self._decider.order_from_proto(request.order, new=True)
+        translations: list[Translation] = []
+        order = self._decider.order_from_proto(request.order, new=True, translations=translations)
         limit = solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context)
         outcome = self._decider.decide(
             order, time_limit_ms=limit, why_not=why_not, explain=not request.skip_explanations
         )
         message = outcome.to_proto(self._currency, started)
+        add_translations(message.translated_lines, translations)
         return sourcing_pb2.SourceResponse(decision=message)
 
     def Promise(

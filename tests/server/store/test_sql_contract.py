@@ -26,11 +26,12 @@ def network(store: Store) -> Store:
 
 
 def test_migrate_twice_applies_nothing_new(store: Store, raw_sql: RawSql) -> None:
-    latest = len(load_migrations("sqlite"))
+    versions = [m.version for m in load_migrations("sqlite")]  # numbers may have gaps (migrate.py)
+    latest = versions[-1]
     assert latest >= 2
     assert store.migrate() == latest
     assert store.migrate() == latest
-    assert raw_sql("SELECT version FROM schema_migrations ORDER BY version") == [(v,) for v in range(1, latest + 1)]
+    assert raw_sql("SELECT version FROM schema_migrations ORDER BY version") == [(v,) for v in versions]
 
 
 def test_concurrent_migrators_on_an_empty_database_agree(store_url: str) -> None:
@@ -55,7 +56,7 @@ def test_concurrent_migrators_on_an_empty_database_agree(store_url: str) -> None
     for s in stores:
         s.close()
     assert failures == []
-    assert versions == [len(load_migrations("sqlite"))] * len(stores)
+    assert versions == [load_migrations("sqlite")[-1].version] * len(stores)
 
 
 def test_schema_has_the_order_tables(store: Store, raw_sql: RawSql) -> None:
@@ -163,7 +164,7 @@ def test_data_survives_close_and_reopen(store_url: str, store: Store) -> None:
 
     reopened = open_store(store_url)
     try:
-        assert reopened.migrate() == len(load_migrations("sqlite"))
+        assert reopened.migrate() == load_migrations("sqlite")[-1].version
         assert reopened.all_nodes() == [node("DC1", tags=["x"])]
         assert reopened.get_items(["A"]) == {"A": Item(sku="A", unit_weight_lb=2.0)}
         [position] = reopened.get_availability(["A"])
