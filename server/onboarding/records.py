@@ -17,8 +17,6 @@ from server.store.base import InventoryUpdate, UpdateKind
 
 Problem = tuple[str, str]  # (field, what is wrong with it)
 
-# The units a count may be given in until units of measure are in the catalogue: the base unit.
-BASE_UNITS = frozenset({"EA", "EACH", "EACHES", "PC", "PCS", "UNIT", "UNITS"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +29,7 @@ class Kind:
     build: Callable[[dict[str, Any], datetime | None], tuple[Any, list[Problem]]]
     key: Callable[[Any], str]
     references: tuple[tuple[str, str, Callable[[Any], str]], ...] = ()  # (field, "nodes"/"items", value)
+    catalogue: bool = False  # builds CountRows whose SKU and unit the store resolves
 
 
 NODE_FIELDS = {
@@ -53,19 +52,27 @@ def _item(record: dict[str, Any], _: datetime | None) -> tuple[Item | None, list
     return item_from_record(nest(record, "attributes"))
 
 
-def _count(record: dict[str, Any], default_as_of: datetime | None) -> tuple[InventoryUpdate | None, list[Problem]]:
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    """A count as the row gives it: its SKU may be an alias and its quantity in one of the item's
+    units (``unit``, "" for the base unit); run.py resolves both against the store."""
+
+    update: InventoryUpdate
+    unit: str
+
+
+def _count(record: dict[str, Any], default_as_of: datetime | None) -> tuple[CountRow | None, list[Problem]]:
     problems: list[Problem] = []
     unit = record.pop("unit", None)
-    if unit is not None and str(unit).strip().upper() not in BASE_UNITS:
-        # Units of measure per item are not in the catalogue yet: only the base unit is certain.
-        problems.append(("unit", f"is {str(unit)[:20]!r}; counts must be in eaches (or give the mapping a factor)"))
+    if unit is not None and not isinstance(unit, str):
+        problems.append(("unit", "must be a unit's name, such as EACH or CASE"))
     as_of = _as_of(record.pop("as_of", None), default_as_of, problems)
     count, found = count_from_record(record)
     problems.extend(found)
     if count is None or as_of is None or problems:
         return None, problems
     node_id, sku, on_hand = count
-    return InventoryUpdate(node_id, sku, UpdateKind.ABSOLUTE, on_hand, as_of), problems
+    return CountRow(InventoryUpdate(node_id, sku, UpdateKind.ABSOLUTE, on_hand, as_of), unit or ""), problems
 
 
 def _as_of(value: Any, default: datetime | None, problems: list[Problem]) -> datetime | None:
@@ -108,7 +115,8 @@ KINDS: dict[str, Kind] = {
         "inventory",
         COUNT_FIELDS,
         _count,
-        key=lambda u: f"{u.node_id}\x1f{u.sku}",
-        references=(("node_id", "nodes", lambda u: u.node_id), ("sku", "items", lambda u: u.sku)),
+        key=lambda u: f"{u.node_id}\x1f{u.sku}",  # once resolved: an InventoryUpdate
+        references=(("node_id", "nodes", lambda c: c.update.node_id),),
+        catalogue=True,
     ),
 }

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import IO, Any
 
 from server.errors import ImportFileError, RowsRejected
+from server.onboarding.catalogue import CatalogueLookup, in_base_units, unknown_sku_problem
 from server.onboarding.mapping import FieldMapping
 from server.onboarding.read_ahead import ReadAhead
-from server.onboarding.records import KINDS, Kind, Problem
+from server.onboarding.records import KINDS, CountRow, Kind, Problem
 from server.onboarding.report import RejectReport, Tally
 from server.onboarding.seen import SeenKeys
 from server.onboarding.sources import CSV, SourceRow, detect_format, read_csv, read_jsonl
@@ -109,6 +110,7 @@ class _Attempt(RowSource):
         self.progress = progress
         self.as_of = options.as_of or (default_as_of(options.path) if options.kind == "inventory" else None)
         self.seen = SeenKeys()
+        self.catalogue = CatalogueLookup(store)
         self.read_ahead: ReadAhead | None = None
         self._position = 0
         self._rejects: list[tuple[SourceRow, list[Problem]]] = []  # a batch's, reported in line order
@@ -166,8 +168,10 @@ class _Attempt(RowSource):
                 self._rejects.append((row, problems or [("", "could not be read")]))
             else:
                 built.append((row, obj))
-        built = self._without_repeats(built)
         built = self._without_unknown(built)
+        if self.kind.catalogue:
+            built = self._in_catalogue(built)
+        built = self._without_repeats(built)
         for row, problems in sorted(self._rejects, key=lambda entry: entry[0].line):  # the report in file order
             self.report.reject(row, problems)
         self._rejects.clear()
@@ -200,6 +204,25 @@ class _Attempt(RowSource):
                     self._rejects.append((row, [(field_name, f"unknown {noun} {value(obj)[:60]!r}")]))
             built = kept
         return built
+
+
+    def _in_catalogue(self, built: list[tuple[SourceRow, CountRow]]) -> list[tuple[SourceRow, Any]]:
+        """Counts with catalogue SKUs (aliases resolved) in base units (units converted)."""
+        skus = self.catalogue.skus(c.update.sku for _, c in built)
+        factors = self.catalogue.factors(skus[c.update.sku] for _, c in built if c.unit and c.update.sku in skus)
+        kept: list[tuple[SourceRow, Any]] = []
+        for row, count in built:
+            update = count.update
+            sku = skus.get(update.sku)
+            if sku is None:
+                self._rejects.append((row, [("sku", unknown_sku_problem(update.sku))]))
+                continue
+            quantity, problem = in_base_units(update.quantity, count.unit, factors.get(sku, {}))
+            if quantity is None:
+                self._rejects.append((row, [("unit", problem)]))
+                continue
+            kept.append((row, replace(update, sku=sku, quantity=quantity)))
+        return kept
 
 
 def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -393,10 +393,14 @@ class ImportStore(Protocol):
         """Which of ``ids`` exist: ``kind`` is "nodes" (node ids) or "items" (SKUs)."""
         ...
 
+    def resolve_alias_keys(self, keys: Sequence[str]) -> dict[str, str]: ...
+
+    def item_units(self, skus: Sequence[str]) -> dict[str, list[ItemUnit]]: ...
+
 
 def import_store(store: object) -> ImportStore:
     """``store`` seen as a bulk-import store; TypeError when it has no bulk import."""
-    wanted = ("import_nodes", "import_items", "import_counts", "known_ids")
+    wanted = ("import_nodes", "import_items", "import_counts", "known_ids", "resolve_alias_keys", "item_units")
     missing = [name for name in wanted if not hasattr(store, name)]
     if missing:
         raise TypeError(f"{type(store).__name__} has no bulk import (lacks {', '.join(missing)})")

@@ -358,3 +358,42 @@ def test_orders_in_the_history_format_as_json_lines(store: Store, store_url: str
     assert record["ship_to"] == {"lat": 41.9, "lon": -87.6, "country": "US"}
     assert record["customer"] == {"tier": "GOLD"} and record["lines"][0]["qty"] == 3
     assert main(["import", "orders", str(export), "--database", store_url, "--report", str(export)]) == 2
+
+
+def test_counts_name_skus_by_alias_and_come_in_the_items_units(
+    store: Store, store_url: str, raw_sql: RawSql, tmp_path: Path
+) -> None:
+    from engine.catalog.aliases import AliasKind, build_alias
+    from engine.catalog.units import ItemUnit
+
+    _catalogue(store_url, tmp_path)
+    store.upsert_sku_aliases(  # type: ignore[attr-defined]
+        [build_alias(AliasKind.VENDOR, "WMS-77", "A-1"), build_alias(AliasKind.BARCODE, "4006381333931", "A-2")]
+    )
+    store.upsert_item_units([ItemUnit("A-1", "CASE", 12)])  # type: ignore[attr-defined]
+    stock = _write(
+        tmp_path / "s.csv",
+        "node_id,sku,on_hand,unit\n"
+        "DC-01,WMS-77,2,CASE\n"  # 2: a vendor SKU, counted in cases of 12
+        "DC-01,4006381333931,5,EA\n"  # 3: a barcode, in eaches
+        "ST-01,A-1,3,case\n"  # 4: the catalogue SKU, the unit in any case
+        "ST-01,A-2,1,CASE\n"  # 5: A-2 has no CASE
+        "ST-01,4006381333932,1,\n"  # 6: a barcode with a wrong check digit
+        "ST-01,NOPE,1,\n",  # 7: neither a SKU nor an alias
+    )
+    report = tmp_path / "r.csv"
+    assert _run(store_url, "inventory", str(stock), "--report", str(report)) == 1
+    rejected = {int(r["line"]): (r["field"], r["reason"]) for r in _report(report)}
+    assert set(rejected) == {5, 6, 7}
+    assert rejected[5][0] == "unit" and "is not a unit of this item" in rejected[5][1]
+    assert rejected[6][0] == "sku" and "check digit" in rejected[6][1]
+    assert rejected[7] == ("sku", "unknown SKU 'NOPE'")
+
+    _write(stock, "node_id,sku,on_hand,unit\nDC-01,WMS-77,2,CASE\nDC-01,4006381333931,5,EA\nST-01,A-1,3,case\n")
+    assert _run(store_url, "inventory", str(stock)) == 0
+    found = raw_sql("SELECT sku, node_id, on_hand FROM inventory ORDER BY 1, 2")
+    assert [tuple(r) for r in found] == [("A-1", "DC-01", 24), ("A-1", "ST-01", 36), ("A-2", "DC-01", 5)]
+    # The alias and the SKU name one position: given both, the file holds it twice.
+    _write(stock, "node_id,sku,on_hand\nDC-01,WMS-77,2\nDC-01,A-1,2\n")
+    assert _run(store_url, "inventory", str(stock), "--report", str(report)) == 1
+    assert [(r["line"], r["reason"]) for r in _report(report)] == [("3", "repeats the position (node_id, sku) of line 2")]
