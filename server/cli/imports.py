@@ -18,6 +18,7 @@ from typing import TextIO
 from server.cli.progress import progress_bar
 from server.config import load_config
 from server.errors import ImportFileError, UsageError
+from server.onboarding.catalogue import CatalogueLookup
 from server.onboarding.mapping import load_mapping
 from server.onboarding.orders import import_orders
 from server.onboarding.report import Tally, summary
@@ -126,7 +127,7 @@ def _run(
 ) -> int:
     name = Path(args.file).name
     if args.kind == "orders":
-        result = import_orders(options, args.out, store.get_items, progress)
+        result = import_orders(options, args.out, store.get_items, CatalogueLookup(import_store(store)), progress)
         finish_bar()
         _print_head(out, args.kind, name, options, result.tally, result.ignored_columns, None)
         if options.dry_run:

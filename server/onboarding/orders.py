@@ -24,6 +24,7 @@ from typing import Any
 from engine.model import Item
 from engine.simulation.history import HistoryError, order_from_record, record_from_order
 from server.errors import ImportFileError
+from server.onboarding.catalogue import CatalogueLookup, in_base_units, unknown_sku_problem
 from server.onboarding.mapping import BOOL, COUNT, LIST, MONEY, NUMBER, TEXT, TIME
 from server.onboarding.records import Problem, nest
 from server.onboarding.report import Tally
@@ -36,9 +37,9 @@ ORDER_FIELDS = {
     "pickup_node_id": TEXT, "currency": TEXT, "ship_to.lat": NUMBER, "ship_to.lon": NUMBER,
     "ship_to.country": TEXT, "ship_to.region": TEXT, "ship_to.postal_code": TEXT, "customer.*": TEXT,
     "attributes.*": TEXT, "line_id": TEXT, "sku": TEXT, "qty": COUNT, "unit_price": MONEY,
-    "unit_weight_lb": NUMBER, "hazmat": BOOL, "line_attributes.*": TEXT, "lines": LIST,
+    "unit_weight_lb": NUMBER, "hazmat": BOOL, "unit": TEXT, "line_attributes.*": TEXT, "lines": LIST,
 }  # fmt: skip
-_LINE_FIELDS = ("line_id", "sku", "qty", "unit_price", "unit_weight_lb", "hazmat")
+_LINE_FIELDS = ("line_id", "sku", "qty", "unit_price", "unit_weight_lb", "hazmat", "unit")
 _LINE_AT = re.compile(r"lines\[(\d+)\]")
 Catalogue = Callable[[Sequence[str]], Mapping[str, Item]]
 
@@ -60,7 +61,11 @@ class OrdersResult:
 
 
 def import_orders(
-    options: ImportOptions, out: str | None, catalogue: Catalogue, progress: Progress = lambda n: None
+    options: ImportOptions,
+    out: str | None,
+    catalogue: Catalogue,
+    lookup: CatalogueLookup,
+    progress: Progress = lambda n: None,
 ) -> OrdersResult:
     if not options.dry_run and not out:
         raise ImportFileError("import orders writes an order-history file: give --out FILE (or --dry-run)")
@@ -81,7 +86,7 @@ def import_orders(
 
         def flush() -> None:
             nonlocal good, position, pending_rows
-            good += _finish(pending, source, seen, catalogue, writer)
+            good += _finish(pending, source, seen, catalogue, lookup, writer)
             pending.clear()
             pending_rows = 0
             progress(source.handle.tell() - position)
@@ -122,11 +127,17 @@ def import_orders(
         seen.close()
 
 
-def _finish(orders: list[_Order], source: RowSource, seen: SeenKeys, catalogue: Catalogue, writer: Any) -> int:
+def _finish(
+    orders: list[_Order], source: RowSource, seen: SeenKeys, catalogue: Catalogue, lookup: CatalogueLookup, writer: Any
+) -> int:
     """Check a batch of orders, report the bad ones' rows, write the good ones; how many were good."""
     repeats = seen.first_lines([(o.order_id, o.rows[0].line) for o in orders if o.order_id and not o.problems])
-    skus = sorted({sku for o in orders for r in o.records for sku in _skus(r) if sku})
-    items = catalogue(skus) if skus else {}
+    resolved = lookup.skus(sku for o in orders for r in o.records for sku in _skus(r) if sku)
+    items = catalogue(sorted(set(resolved.values()))) if resolved else {}
+    in_units = {
+        resolved[line["sku"]] for o in orders for line in _lines(o) if line.get("unit") and line.get("sku") in resolved
+    }
+    factors = lookup.factors(in_units) if in_units else {}
     good = 0
     for order in orders:
         if order.order_id and order.rows[0].line in repeats:
@@ -138,7 +149,7 @@ def _finish(orders: list[_Order], source: RowSource, seen: SeenKeys, catalogue: 
                 )
             ]
         if not order.problems:
-            _check(order, items)
+            _in_catalogue(order, resolved, factors)
         if order.problems:
             _reject(order, source)
             continue
@@ -168,11 +179,38 @@ def _skus(record: Mapping[str, Any]) -> list[str]:
     return [str(record.get("sku", ""))]
 
 
-def _check(order: _Order, items: Mapping[str, Item]) -> None:
-    for i, record in enumerate(order.records):
-        for sku in _skus(record):
-            if sku and sku not in items:
-                order.problems.setdefault(i, []).append(("sku", f"unknown SKU {sku[:60]!r}"))
+def _lines(order: _Order) -> list[dict[str, Any]]:
+    """The order's lines as mutable records: its rows, or a whole order's ``lines``."""
+    out: list[dict[str, Any]] = []
+    for record in order.records:
+        lines = record.get("lines")
+        if isinstance(lines, list):
+            out.extend(line for line in lines if isinstance(line, dict))
+        else:
+            out.append(record)
+    return out
+
+
+def _in_catalogue(order: _Order, resolved: Mapping[str, str], factors: Mapping[str, Mapping[str, int]]) -> None:
+    """Each line's SKU as the catalogue's (aliases resolved) and its quantity in base units."""
+    whole = len(order.records) == 1 and isinstance(order.records[0].get("lines"), list)
+    for i, line in enumerate(_lines(order)):
+        row = 0 if whole else i  # a whole order's problems go to its one row
+        prefix = f"lines[{i}]." if whole else ""
+        sku = str(line.get("sku", ""))
+        if sku and sku not in resolved:
+            order.problems.setdefault(row, []).append((f"{prefix}sku", unknown_sku_problem(sku)))
+            continue
+        if sku:
+            line["sku"] = resolved[sku]
+        unit = line.pop("unit", None)
+        qty = line.get("qty")
+        if unit and isinstance(qty, int) and not isinstance(qty, bool) and sku:
+            base, problem = in_base_units(qty, str(unit), factors.get(resolved[sku], {}))
+            if base is None:
+                order.problems.setdefault(row, []).append((f"{prefix}unit", problem))
+            else:
+                line["qty"] = base
 
 
 def _reject(order: _Order, source: RowSource) -> None:

@@ -396,4 +396,28 @@ def test_counts_name_skus_by_alias_and_come_in_the_items_units(
     # The alias and the SKU name one position: given both, the file holds it twice.
     _write(stock, "node_id,sku,on_hand\nDC-01,WMS-77,2\nDC-01,A-1,2\n")
     assert _run(store_url, "inventory", str(stock), "--report", str(report)) == 1
-    assert [(r["line"], r["reason"]) for r in _report(report)] == [("3", "repeats the position (node_id, sku) of line 2")]
+    repeat = [("3", "repeats the position (node_id, sku) of line 2")]
+    assert [(r["line"], r["reason"]) for r in _report(report)] == repeat
+
+
+def test_order_lines_name_skus_by_alias_and_come_in_units(store: Store, store_url: str, tmp_path: Path) -> None:
+    from engine.catalog.aliases import AliasKind, build_alias
+    from engine.catalog.units import ItemUnit
+
+    _catalogue(store_url, tmp_path)
+    store.upsert_sku_aliases([build_alias(AliasKind.CHANNEL, "AMZ-1", "A-1")])  # type: ignore[attr-defined]
+    store.upsert_item_units([ItemUnit("A-2", "SIX", 6)])  # type: ignore[attr-defined]
+    export = _write(
+        tmp_path / "orders.csv",
+        "order_id,created_at,ship_to.lat,ship_to.lon,line_id,sku,qty,unit\n"
+        "M-1,2026-11-01T10:00:00Z,41.9,-87.6,1,AMZ-1,2,\n"
+        "M-1,2026-11-01T10:00:00Z,41.9,-87.6,2,A-2,2,SIX\n"
+        "M-2,2026-11-01T11:00:00Z,41.9,-87.6,1,A-2,1,CASE\n",
+    )
+    history = tmp_path / "history.jsonl"
+    report = tmp_path / "r.csv"
+    args = ["orders", str(export), "--out", str(history), "--report", str(report), "--accept-partial"]
+    assert _run(store_url, *args) == 0
+    [record] = [json.loads(line) for line in history.read_text().splitlines()]
+    assert [(line["sku"], line["qty"]) for line in record["lines"]] == [("A-1", 2), ("A-2", 12)]
+    assert [(r["line"], r["field"]) for r in _report(report)] == [("4", "unit")]
