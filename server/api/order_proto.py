@@ -55,6 +55,10 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
     )
     if record.released_at is not None:
         view.released_at.CopyFrom(timestamp_to_proto(record.released_at))
+    if "carrierService" in record.request or "promisedDate" in record.request:  # most orders carry none
+        accepted = json.loads(record.request)
+        view.carrier_service = accepted.get("carrierService", "")
+        view.promised_date = accepted.get("promisedDate", "")
     held = record.state is OrderState.HELD  # its units await review, not stock
     for line in record.lines:
         view.lines.add(

@@ -94,6 +94,11 @@ EXPECTED = {  # a pattern found in a command (at most one per command) -> what i
             r'"ships_complete": true',
         )
     ),
+    r'"order_id": "WEB-1002",.*"NEXT_DAY"': Expect(
+        says=(r'"carrier_service": "NEXT_DAY"', r'"delivery_date": "\d{4}-\d\d-\d\d"', r'"allocations"')
+    ),
+    # By the server's clock: a node and service making the date, or every node late with its dates.
+    r'"order_id": "WEB-1003",.*"promised_date"': Expect(says=(r'"carrier_service": "[A-Z_]+"|after the promised',)),
     r"call PromiseProducts --json": Expect(says=(r'"sku": "ACC-00009"', r'"delivery_date": "2026-12-02"')),
     r'"order_id": "WEB-300[13]",.*"fraud_score"': Expect(
         says=(r'"state": "ORDER_STATE_HELD"', r"hold-suspicious-orders")
