@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -24,7 +24,7 @@ from server.onboarding.records import KINDS, CountRow, Kind, Problem
 from server.onboarding.report import RejectReport, Tally
 from server.onboarding.seen import SeenKeys
 from server.onboarding.sources import CSV, SourceRow, detect_format, read_csv, read_jsonl
-from server.store.base import ImportedCounts, ImportStore
+from server.store.base import ImportedCounts, ImportStore, InventoryUpdate
 
 BATCH_ROWS = 5_000  # a batch's rows, objects and one keyed SELECT: bounded memory, few round trips
 Progress = Callable[[int], None]  # bytes read since the last call
@@ -221,7 +221,9 @@ class _Attempt(RowSource):
             if quantity is None:
                 self._rejects.append((row, [("unit", problem)]))
                 continue
-            kept.append((row, replace(update, sku=sku, quantity=quantity)))
+            if sku != update.sku or quantity != update.quantity:  # most rows: as they came
+                update = InventoryUpdate(update.node_id, sku, update.kind, quantity, update.as_of)
+            kept.append((row, update))
         return kept
 
 
