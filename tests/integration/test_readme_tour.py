@@ -278,7 +278,9 @@ def _check_watch(command: Command, result: Result, streaming: bool) -> None:
     assert result.code == 0 and "Traceback" not in result.stderr, "Ctrl-C:\n" + _describe(command, result)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     cursors = [int(event["cursor"]) for event in events]
-    assert cursors and cursors == sorted(set(cursors)) and cursors[0] == 1, cursors
+    # Commit-ordered; the first ones are the sample network's load (events about no order, for the
+    # relay), which WatchEvents leaves out: the first order event's cursor is past them.
+    assert cursors and cursors == sorted(set(cursors)) and cursors[0] >= 1, cursors
     assert {e["order_id"] for e in events} >= {"WEB-2002", "WEB-3001", "WEB-3002", "WEB-3003"}
     assert all(e["event"]["type"] and e["event"]["created_at"] for e in events)
 
