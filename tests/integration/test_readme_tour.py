@@ -119,6 +119,9 @@ EXPECTED = {  # a pattern found in a command (at most one per command) -> what i
     r"exceptions resource WEB-3002": Expect(says=(r"^WEB-3002: BACKORDERED$",)),
     r"exceptions cancel WEB-3002": Expect(says=(r"^WEB-3002: CANCELLED$",)),
     r'call ReleaseHold .*"order_id": "WEB-3003"': Expect(says=(r'"state": "ORDER_STATE_ALLOCATED"',)),
+    r"oms-sourcing import inventory counts\.csv": Expect(
+        code=1, says=(r"^  line 3: on_hand: must not be negative$", r"^nothing written: 1 row\(s\) rejected")
+    ),
     r"oms-sourcing load-network": Expect(says=(r"^loaded data/sample-network\.json: 58 nodes, 300 items",)),
     r"curl .*\| grep grpc_server_handled_total": Expect(says=(r'^grpc_server_handled_total\{.*grpc_method="Source"',)),
     r"rules diff": Expect(says=(r"^~ store-safety-stock: then\.protect\.units: 2 -> 3$",)),  # as the prose quotes it
