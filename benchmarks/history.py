@@ -29,6 +29,7 @@ import math
 import random
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 from benchmarks.legacy import legacy_decisions
@@ -54,6 +55,8 @@ _PRICE_MEDIAN = {
     "sports": 65.0, "garden": 80.0, "household": 15.0, "furniture": 420.0,
 }  # fmt: skip
 _TIERS = (("GOLD", 0.06), ("SILVER", 0.18), ("", 0.76))
+_PROMISED_DAYS = (3, 4, 5, 6, 7)  # a promised date this many days after the order's
+_PROMISED_WEIGHTS = (0.15, 0.25, 0.3, 0.2, 0.1)
 
 
 def thanksgiving(year: int) -> date:
@@ -70,11 +73,20 @@ def day_weight(day: date, index: int, days: int) -> float:
 
 
 def make_history(
-    network: NetworkFile, n_orders: int, days: int, seed: int, start: date = DEFAULT_START
+    network: NetworkFile,
+    n_orders: int,
+    days: int,
+    seed: int,
+    start: date = DEFAULT_START,
+    promised_share: float = 0.0,
 ) -> list[HistoryOrder]:
+    """``promised_share``: the share of standard shipped orders carrying a promised date, 3-7 days
+    after the order's (UTC) date, drawn from a generator of their own (the rest of the history is
+    the same with or without them)."""
     if n_orders < 0 or days < 1:
         raise ValueError("need n_orders >= 0 and days >= 1")
     rng = random.Random(seed)
+    promises = random.Random(f"promise-{seed}")
     dates = [start + timedelta(days=i) for i in range(days)]
     day_cum = tuple(itertools.accumulate(day_weight(d, i, days) for i, d in enumerate(dates)))
     hour_cum = tuple(itertools.accumulate(_HOURS))
@@ -122,6 +134,10 @@ def make_history(
             pickup_node_id=pickup.id if pickup else "",
             attributes=attributes,
         )
+        promised = promises.random() < promised_share
+        days_out = promises.choices(_PROMISED_DAYS, weights=_PROMISED_WEIGHTS)[0]
+        if promised and not express and pickup is None:
+            order = replace(order, promised_date=created_at.date() + timedelta(days=days_out))
         out.append(HistoryOrder(created_at, order))
     return out
 
@@ -191,14 +207,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also write a stand-in legacy system's decisions (greedy router)")  # fmt: skip
     parser.add_argument("--restock-every-days", type=int, metavar="N",
                         help="the stand-in legacy system restocks every N days")  # fmt: skip
+    parser.add_argument("--promised-share", type=float, default=0.0, metavar="P",
+                        help="share of standard shipped orders promised 3-7 days out (default 0)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.orders < 0 or args.days < 1:
         parser.error("--orders must be >= 0 and --days >= 1")
+    if not 0.0 <= args.promised_share <= 1.0:
+        parser.error("--promised-share must be between 0 and 1")
     try:
         network = load_network(args.network)
     except (NetworkFileError, OSError) as error:
         parser.error(f"--network: {error}")
-    history = make_history(network.file, args.orders, args.days, args.seed, args.start)
+    history = make_history(network.file, args.orders, args.days, args.seed, args.start, args.promised_share)
     count = write_history(args.out, history)
     print(f"wrote {count:,} orders over {args.days} days to {args.out}")
     if args.legacy_out:

@@ -63,7 +63,7 @@ def _when(rng: random.Random) -> dict[str, Any]:
     return when
 
 
-def _then(rng: random.Random) -> dict[str, Any]:
+def _then(rng: random.Random, time_verbs: bool = False) -> dict[str, Any]:
     selectors = [{"type": "STORE"}, {"tag": "clearance"}, {"not": {"type": "DC"}}, {"distance": {"min_miles": 500}}]
     verbs: dict[str, Callable[[], dict[str, Any]]] = {
         "exclude": lambda: {"node": rng.choice(selectors)},
@@ -73,13 +73,25 @@ def _then(rng: random.Random) -> dict[str, Any]:
         "objective": lambda: {"mode": "FEWEST_SHIPMENTS"},
         "hold": lambda: {"reason": "review"},
     }
+    if time_verbs:  # rules about time (off by default: the other seeded sets stay as they were)
+        services = ["GROUND", "TWO_DAY", "NEXT_DAY"]
+
+        def span() -> dict[str, str]:
+            start = DAY0 + timedelta(days=rng.randint(0, 10))
+            return {"from": start.isoformat(), "to": (start + timedelta(days=rng.randint(0, 5))).isoformat()}
+
+        verbs["ship_by"] = lambda: rng.choice(
+            [{"carrier_service": rng.sample(services, rng.randint(1, 2))}, {"max_transit_days": rng.randint(1, 4)}]
+        )
+        verbs["close"] = lambda: {"node": rng.choice(selectors), **span(), "reason": "remodel"}
+        verbs["cutoff"] = lambda: {"node": rng.choice(selectors), **span(), "time": rng.choice(["12:00", "17:30"])}
     return {verb: make() for verb, make in rng.sample(list(verbs.items()), rng.randint(1, 2))}
 
 
-def rule_file(rng: random.Random, n_rules: int) -> str:
+def rule_file(rng: random.Random, n_rules: int, time_verbs: bool = False) -> str:
     rules = []
     for i in range(n_rules):
-        rule: dict[str, Any] = {"id": f"r{i}", "priority": rng.randint(0, 5), "then": _then(rng)}
+        rule: dict[str, Any] = {"id": f"r{i}", "priority": rng.randint(0, 5), "then": _then(rng, time_verbs)}
         when = _when(rng)
         if when:
             rule["when"] = when

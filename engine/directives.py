@@ -58,6 +58,40 @@ class Hold:
 
 
 @dataclass(frozen=True, slots=True)
+class ShippingRule:
+    """Shipments go by one of ``carrier_services`` (empty: any) within ``max_transit_days`` (None: any)."""
+
+    rule_id: str
+    carrier_services: frozenset[str] = frozenset()
+    max_transit_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Closure:
+    """No shipment leaves these nodes on node-local days ``first_day``-``last_day`` (ordinals, inclusive)."""
+
+    rule_id: str
+    node_ids: frozenset[str]
+    first_day: int
+    last_day: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CutoffChange:
+    """On node-local release days ``first_day``-``last_day`` the cut-off of these nodes for
+    ``carrier_services`` (empty: all) is ``minutes`` after midnight. Listed highest priority first:
+    the first change covering a node, service and day is the one in force."""
+
+    rule_id: str
+    node_ids: frozenset[str]
+    first_day: int
+    last_day: int
+    minutes: int
+    carrier_services: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Directives:
     exclusions: tuple[Exclusion, ...] = ()
     requirements: tuple[Requirement, ...] = ()
@@ -70,8 +104,17 @@ class Directives:
     split_penalty: float | None = None
     backorder_penalty: float | None = None
     late_penalty_per_day: float | None = None  # lateness allowed at this cost per shipment-day late
+    # Rules about time: applied with the decision's instant (engine/promise/shipping.py)
+    shipping_rules: tuple[ShippingRule, ...] = ()
+    closures: tuple[Closure, ...] = ()
+    cutoff_changes: tuple[CutoffChange, ...] = ()
     rule_set_version: str = ""
     fired_rules: tuple[str, ...] = ()  # rule ids, highest priority first: the decision's trace
 
 
 NO_DIRECTIVES = Directives()
+
+
+def about_time(directives: Directives) -> bool:
+    """Rules about time fired: the decision's carrier options depend on them."""
+    return bool(directives.shipping_rules or directives.closures or directives.cutoff_changes)

@@ -143,7 +143,7 @@ def build_problem(
 
     lat, lon = order.ship_to.lat, order.ship_to.lon
     stocked_distance = haversine_miles(lat, lon, snapshot.lat[stocked], snapshot.lon[stocked])
-    if terms.promised:
+    if terms.restricted:
         _eliminate_late(elimination, stocked, stocked_distance, snapshot, terms)
 
     candidate = elimination == Elimination.CANDIDATE

@@ -14,6 +14,7 @@ from engine.errors import FieldViolation, InvalidInputError
 from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import NetworkSnapshot
 from engine.promise.shipping import ShipOption, ShipOptions, ship_options
+from engine.promise.time_rules import time_rules
 from engine.rates import DEFAULT_BACKORDER_PENALTY, DEFAULT_SPLIT_PENALTY, RateTable
 
 
@@ -35,6 +36,11 @@ class Terms:
     def promised(self) -> bool:
         """The order's promise decides which nodes may ship and by which service's rates."""
         return self.ship_options is not None and self.ship_options.constrained
+
+    @property
+    def restricted(self) -> bool:
+        """The order's promise or rules about time may rule nodes out (``late``)."""
+        return self.ship_options is not None and self.ship_options.restricted
 
     def late(self, node_id: str, distance_miles: float) -> bool:
         """The order's promise rules out shipping from ``node_id``."""
@@ -102,6 +108,7 @@ def resolve_terms(
             promised_day=_earliest(order.promised_date.toordinal() if order.promised_date else None, arrive_by),
             deadline_is_promise=arrive_by is None,
             late_penalty_per_day=directives.late_penalty_per_day,
+            rules=time_rules(directives),
         )
     return Terms(
         split_penalty=_first(order.split_penalty, directives.split_penalty, DEFAULT_SPLIT_PENALTY),

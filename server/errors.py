@@ -116,3 +116,17 @@ class NegativeStockError(StoreError):
 
 class UsageError(SourcingError):
     """Bad input from a command-line user: printed without a traceback, exit 2."""
+
+
+class ImportFileError(UsageError):
+    """An import file (or its mapping file) that cannot be read as a whole: a line past the
+    length limit, no header, an unknown format, a bad mapping. Exit 2, nothing written."""
+
+
+class RowsRejected(SourcingError):
+    """An import found rejected rows and was not told to ``--accept-partial``: its transaction is
+    rolled back, nothing written (docs/onboarding.md)."""
+
+    def __init__(self, rejected: int) -> None:
+        self.rejected = rejected
+        super().__init__(f"{rejected:,} row(s) rejected; nothing was written")

@@ -120,6 +120,16 @@ class _Departures:
         self._widen(at)
         return self.leave(at)
 
+    def leave_with_cutoff(self, at: int, cutoff: int) -> int:
+        """The ship day of an order in at ``at`` when the cut-off of ``at``'s own local day is
+        ``cutoff`` (a peak-day rule's): only that day's cut-off decides the release day (an order
+        missing it is released on the next working day, before that day's cut-off)."""
+        clock, work = self._clock, self._work
+        day = clock.day_of(at)
+        instant = max(clock.start_of(day), min(clock.at(day, cutoff), clock.start_of(day + 1)))
+        release = day if work.is_business(day) and at < instant else work.nth_from(day + 1)
+        return self._ships.nth_from(work.nth_from(release, self._processing))
+
     def _widen(self, at: int) -> None:
         clock, work = self._clock, self._work
         day = clock.day_of(at)
@@ -260,6 +270,19 @@ class PromiseCalculator:
             raise _unknown_node(node_id)
         departures = node.departures.get(service_id)
         return None if departures is None else departures.leave(at)
+
+    def local_day(self, node_id: str, at: int) -> int:
+        """The node-local date (ordinal) of the instant ``at``."""
+        return self._node(node_id).clock.day_of(at)
+
+    def ship_with_cutoff(self, node_id: str, service_id: str, at: int, cutoff: int) -> int | None:
+        """The ship day of an order in at ``at`` when the node's cut-off for the service on
+        ``at``'s local day is ``cutoff`` minutes after midnight; None when it does not ship by it."""
+        departures = self._node(node_id).departures.get(service_id)
+        return None if departures is None else departures.leave_with_cutoff(at, cutoff)
+
+    def transit_days(self, service_id: str, zone: int) -> int:
+        return self._service(service_id).transit[zone]
 
     def delivery_day(self, service_id: str, ship_day: int, zone: int) -> int:
         """The day a shipment leaving on ``ship_day`` arrives in ``zone`` (a 1-based zone index)."""

@@ -28,6 +28,7 @@ from engine.network import NetworkSnapshot
 from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
 from engine.promise.checkout import promise_network
 from engine.promise.model import CarrierService
+from engine.promise.time_rules import TimeRules, closure_words
 from engine.rates import RateTable
 
 
@@ -70,8 +71,10 @@ class ShipOptions:
         promised_day: int | None = None,
         deadline_is_promise: bool = True,
         late_penalty_per_day: float | None = None,
+        rules: TimeRules | None = None,
     ) -> None:
         self.at = at
+        self.rules = rules
         # A rule allowing lateness: a late option costs this per day late instead of being ruled
         # out. Only against the order's own date, never a trial date of the earliest-delivery objective.
         self.late_penalty = late_penalty_per_day if deadline_is_promise else None
@@ -80,10 +83,13 @@ class ShipOptions:
         self.weight_lb = weight_lb
         self.carrier_service = carrier_service
         self.promised_day = promised_day
-        self.constrained = bool(carrier_service) or promised_day is not None
+        constraining = rules is not None and rules.constraining
+        self.constrained = bool(carrier_service) or promised_day is not None or constraining
+        # Nodes may be ruled out (and explained) by the promise or by rules about time.
+        self.restricted = self.constrained or (rules is not None and bool(rules.closures))
         if carrier_service:
             eligible = [services[carrier_service]]
-        elif promised_day is not None:
+        elif promised_day is not None or constraining:
             eligible = list(services.values())
         else:
             level = service_level.upper() or "STANDARD"
@@ -98,6 +104,7 @@ class ShipOptions:
         ]
         self._chosen: dict[str, ShipOption | None] = {}
         self._earliest: dict[str, int | None] = {}
+        self._ruled_out: dict[str, str] = {}  # words for a node the rules about time left no option
 
     def option(self, node_id: str, distance_miles: float) -> ShipOption | None:
         """The option a shipment from ``node_id`` takes; None when the node cannot keep the promise
@@ -108,11 +115,19 @@ class ShipOptions:
         found: ShipOption | None = None
         earliest: int | None = None
         i = self._index[node_id]
+        rules = self.rules
+        ruled: list[tuple[int, str]] = []  # (precedence, words): why the rules left an option out
         for service_id, table, service, ship_days in self._services:
             ship_day = ship_days[i]
             if ship_day == NOT_OFFERED:
                 continue
-            delivery = self._calculator.delivery_day(service_id, ship_day, service.zone_of(distance_miles, self.region))
+            zone = service.zone_of(distance_miles, self.region)
+            if rules is not None:
+                ship_day, why = self._by_rules(rules, node_id, service_id, ship_day, zone)
+                if why:
+                    ruled.append(why)
+                    continue
+            delivery = self._calculator.delivery_day(service_id, ship_day, zone)
             earliest = delivery if earliest is None else min(earliest, delivery)
             late_cost = 0.0
             if self.promised_day is not None and delivery > self.promised_day:
@@ -129,16 +144,59 @@ class ShipOptions:
                 found = ShipOption(service_id, table, ship_day, delivery, late_cost)
         self._chosen[node_id] = found
         self._earliest[node_id] = earliest
+        if found is None and earliest is None and rules is not None:
+            self._ruled_out[node_id] = self._rule_words(rules, ruled)
         return found
 
+    def _by_rules(
+        self, rules: TimeRules, node_id: str, service_id: str, ship_day: int, zone: int
+    ) -> tuple[int, tuple[int, str] | None]:
+        """The option's ship day under the rules (a peak cut-off may move it), or why they rule it out."""
+        if rules.services is not None and service_id not in rules.services:
+            return ship_day, (2, "")
+        if rules.max_transit_days is not None:
+            transit = self._calculator.transit_days(service_id, zone)
+            if transit > rules.max_transit_days:
+                return ship_day, (1, f"needs {transit} transit days by {service_id}")
+        if rules.cutoffs and rules.changes_cutoffs_of(node_id):
+            day = self._calculator.local_day(node_id, self.at)
+            cutoff = rules.cutoff(node_id, service_id, day)
+            if cutoff is not None:
+                ship_day = self._calculator.ship_with_cutoff(node_id, service_id, self.at, cutoff) or ship_day
+        closure = rules.closed(node_id, ship_day)
+        if closure is not None:
+            last = day_words(closure.last_day)
+            return ship_day, (0, closure_words(closure, day_words(closure.first_day), last))
+        return ship_day, None
+
+    def _rule_words(self, rules: TimeRules, ruled: list[tuple[int, str]]) -> str:
+        """Why no option of a node is left, the closure first, then transit, then the services."""
+        if not ruled:
+            if rules.services is not None:
+                return f"does not ship by {' or '.join(sorted(rules.services)) or 'the service'} ({rules.services_by})"
+            return ""
+        precedence, words = min(ruled)
+        if precedence == 1:
+            return f"{words}, more than the {rules.max_transit_days} {rules.transit_by} allows"
+        if precedence == 2:
+            allowed = " or ".join(sorted(rules.services or ())) or "any service"
+            return f"does not ship by {allowed} ({rules.services_by})"
+        return words
+
     def late(self, node_id: str, distance_miles: float) -> bool:
-        """The node holds stock the order may not take because of its promise."""
-        return self.constrained and self.option(node_id, distance_miles) is None
+        """The node holds stock the order may not take because of its promise or rules about time."""
+        if not self.restricted or self.option(node_id, distance_miles) is not None:
+            return False
+        # Unconstrained (rates are the level's), only a closure rules a node out: one shipping
+        # with no service of the order's level is dated by none, as before rules about time.
+        return self.constrained or bool(self._ruled_out.get(node_id))
 
     def why_late(self, node_id: str, distance_miles: float) -> str:
         """Words for a late node, after the node id: 'would deliver Wed 9 Dec, after the promised Tue 8 Dec'."""
         self.option(node_id, distance_miles)
         earliest = self._earliest.get(node_id)
+        if earliest is None and self._ruled_out.get(node_id):
+            return self._ruled_out[node_id]
         if earliest is None:
             if self.carrier_service:
                 return f"does not ship by {self.carrier_service}"
@@ -155,7 +213,12 @@ class ShipOptions:
 
 def many(words: str) -> str:
     """``why_late``'s words for several nodes ("ST-003 and ST-004 do not ship by NEXT_DAY")."""
-    return words.replace("does not", "do not").replace("ships with", "ship with")
+    return (
+        words.replace("does not", "do not")
+        .replace("ships with", "ship with")
+        .replace("is closed", "are closed")
+        .replace("needs ", "need ", 1)
+    )
 
 
 def ship_options(
@@ -169,6 +232,7 @@ def ship_options(
     promised_day: int | None = None,
     deadline_is_promise: bool = True,
     late_penalty_per_day: float | None = None,
+    rules: TimeRules | None = None,
 ) -> ShipOptions:
     """``ShipOptions`` over the snapshot's calendars and carrier services (built once per snapshot)."""
     network = promise_network(snapshot)
@@ -185,4 +249,5 @@ def ship_options(
         promised_day=promised_day,
         deadline_is_promise=deadline_is_promise,
         late_penalty_per_day=late_penalty_per_day,
+        rules=rules,
     )

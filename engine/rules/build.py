@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from engine.directives import Directives, Exclusion, Hold, Penalty, Protection, Requirement
+from engine.directives import (
+    Closure,
+    CutoffChange,
+    Directives,
+    Exclusion,
+    Hold,
+    Penalty,
+    Protection,
+    Requirement,
+    ShippingRule,
+)
 from engine.geo import FloatArray
 from engine.model import ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
@@ -50,6 +60,9 @@ def build_directives(
         split_penalty=out.split_penalty,
         backorder_penalty=out.backorder_penalty,
         late_penalty_per_day=out.late_penalty_per_day,
+        shipping_rules=tuple(out.shipping_rules),
+        closures=tuple(out.closures),
+        cutoff_changes=tuple(out.cutoff_changes),
         rule_set_version=rule_set.version,
         fired_rules=tuple(rule.id for rule in fired),
     )
@@ -68,6 +81,9 @@ class _Collected:
         self.split_penalty: float | None = None
         self.backorder_penalty: float | None = None
         self.late_penalty_per_day: float | None = None
+        self.shipping_rules: list[ShippingRule] = []
+        self.closures: list[Closure] = []
+        self.cutoff_changes: list[CutoffChange] = []
 
 
 _DISTANCE_RULES: dict[str, frozenset[int]] = {}
@@ -90,6 +106,8 @@ def _uses_distance(rule: Rule) -> bool:
         *(p.node for p in then.penalties),
         *(p.node for p in then.protects),
         then.limit.node if then.limit else None,
+        *(c.node for c in then.closes),
+        *(c.node for c in then.cutoffs),
     ]
     return any(s is not None and _selector_uses_distance(s) for s in selectors)
 
@@ -152,3 +170,17 @@ def _apply(
             out.late_penalty_per_day = objective.late_penalty_per_day
     if then.hold is not None:
         out.holds.append(Hold(rule.id, then.hold.reason))
+    # Rules about time name nodes for the whole order (a per-line rule's apply to the order too:
+    # a shipment's service and dates are the order's).
+    if then.ship_by is not None:
+        ship_by = then.ship_by
+        out.shipping_rules.append(ShippingRule(rule.id, frozenset(ship_by.carrier_services), ship_by.max_transit_days))
+    for close in then.closes:
+        nodes = pick(close.node, arrays, order, None, distance)
+        first, last = close.first.toordinal(), close.last.toordinal()
+        out.closures.append(Closure(rule.id, nodes, first, last, close.reason or rule.why))
+    for cutoff in then.cutoffs:
+        nodes = pick(cutoff.node, arrays, order, None, distance)
+        first, last = cutoff.first.toordinal(), cutoff.last.toordinal()
+        services = frozenset(cutoff.carrier_services)
+        out.cutoff_changes.append(CutoffChange(rule.id, nodes, first, last, cutoff.time, services))

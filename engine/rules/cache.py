@@ -105,6 +105,8 @@ def _selectors(rule: Rule) -> list[Selector]:
         *(r.node for r in then.requires),
         *(p.node for p in then.penalties),
         *(p.node for p in then.protects),
+        *(c.node for c in then.closes),
+        *(c.node for c in then.cutoffs),
     ]
     if then.limit is not None and then.limit.node is not None:
         found.append(then.limit.node)

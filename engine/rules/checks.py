@@ -50,6 +50,10 @@ def check_rule_set(rule_set: RuleSet, snapshot: NetworkSnapshot, today: date | N
                     find(rule, "error", f"{field}.id", f"unknown node {node_id!r}")
             if not _dynamic(selector) and not select(selector, arrays, probe, lambda _: "", None).any():
                 find(rule, "warning", field, "selects no node in this network")
+        for field, service in _services(rule):
+            if service not in snapshot.carrier_services:
+                offered = ", ".join(sorted(snapshot.carrier_services))
+                find(rule, "error", field, f"unknown carrier service {service!r}; known: {offered}")
         if today is not None:
             ends = [c.values[0] for c in rule.conditions if c.fact.path == ("date", "date") and c.op is Op.LTE]
             if ends and max(float(e) for e in ends) < date_number(today):
@@ -87,6 +91,17 @@ def _dynamic(selector: Selector) -> bool:
     return own or (selector.exclude is not None and _dynamic(selector.exclude))
 
 
+def _services(rule: Rule) -> list[tuple[str, str]]:
+    """(field, carrier service id) of every service a rule about time names."""
+    then = rule.then
+    out = []
+    if then.ship_by is not None:
+        out += [("then.ship_by.carrier_service", s) for s in then.ship_by.carrier_services]
+    for i, cutoff in enumerate(then.cutoffs):
+        out += [(f"then.cutoff[{i}].carrier_service", s) for s in cutoff.carrier_services]
+    return out
+
+
 def _selectors(rule: Rule) -> list[tuple[str, Selector]]:
     then = rule.then
     out: list[tuple[str, Selector]] = []
@@ -96,6 +111,8 @@ def _selectors(rule: Rule) -> list[tuple[str, Selector]]:
     out += [(f"then.protect[{i}].node", p.node) for i, p in enumerate(then.protects)]
     if then.limit is not None and then.limit.node is not None:
         out.append(("then.limit.node", then.limit.node))
+    out += [(f"then.close[{i}].node", c.node) for i, c in enumerate(then.closes)]
+    out += [(f"then.cutoff[{i}].node", c.node) for i, c in enumerate(then.cutoffs)]
     expanded = []
     for field, selector in out:
         expanded.append((field, selector))

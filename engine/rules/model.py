@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from engine.model import ObjectiveMode
@@ -151,6 +152,41 @@ class HoldSpec:
     reason: str
 
 
+# Rules about time (docs/rules.md, "Rules about time"): they act on the carrier options of a
+# decision made at an instant (engine/promise/shipping.py), not on the node set alone.
+
+
+@dataclass(frozen=True, slots=True)
+class ShipBySpec:
+    """Shipments go by one of ``carrier_services`` (empty: any) within ``max_transit_days``
+    transit business days of the zone chart (None: any)."""
+
+    carrier_services: tuple[str, ...] = ()
+    max_transit_days: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSpec:
+    """The nodes ship nothing on node-local ship dates ``first``-``last`` (inclusive): a remodel."""
+
+    node: Selector
+    first: date
+    last: date
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CutoffSpec:
+    """On node-local release days ``first``-``last`` the nodes' cut-off for ``carrier_services``
+    (empty: every service they ship with) is ``time`` (minutes after midnight): peak days."""
+
+    node: Selector
+    first: date
+    last: date
+    time: int
+    carrier_services: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class Then:
     excludes: tuple[ExcludeSpec, ...] = ()
@@ -160,6 +196,9 @@ class Then:
     limit: LimitSpec | None = None
     objective: ObjectiveSpec | None = None
     hold: HoldSpec | None = None
+    ship_by: ShipBySpec | None = None
+    closes: tuple[CloseSpec, ...] = ()
+    cutoffs: tuple[CutoffSpec, ...] = ()
 
     def verbs(self) -> list[str]:
         out = []
@@ -171,6 +210,9 @@ class Then:
             ("limit", self.limit),
             ("objective", self.objective),
             ("hold", self.hold),
+            ("ship_by", self.ship_by),
+            ("close", self.closes),
+            ("cutoff", self.cutoffs),
         ):
             if present:
                 out.append(name)

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from engine.model import NodeType, ObjectiveMode
+from engine.promise.model import parse_time_of_day
 from engine.rules.field_reader import FieldReader
 from engine.rules.located import Located
 from engine.rules.model import (
+    CloseSpec,
+    CutoffSpec,
     ExcludeSpec,
     HoldSpec,
     LimitSpec,
@@ -19,6 +23,7 @@ from engine.rules.model import (
     ProtectSpec,
     RequireSpec,
     Selector,
+    ShipBySpec,
     Then,
 )
 
@@ -26,7 +31,20 @@ NODE_TYPES = tuple(t.value for t in NodeType)
 ID_REFERENCES = re.compile(
     r"^\$(order\.pickup_node_id|order\.attributes\.[A-Za-z0-9_.-]+|line\.attributes\.[A-Za-z0-9_.-]+)$"
 )
-VERBS = ("exclude", "require", "penalize", "prefer", "protect", "limit", "objective", "hold")
+VERBS = (
+    "exclude",
+    "require",
+    "penalize",
+    "prefer",
+    "protect",
+    "limit",
+    "objective",
+    "hold",
+    "ship_by",
+    "close",
+    "cutoff",
+)
+CARRIER_SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 T = TypeVar("T")
 
 
@@ -54,6 +72,7 @@ class VerbReader(FieldReader):
         limits = get("limit", self.limit)
         objectives = get("objective", self.objective)
         holds = get("hold", self.hold)
+        ship_by = get("ship_by", self.ship_by)
         return Then(
             excludes=tuple(get("exclude", self.exclude)),
             requires=tuple(get("require", self.require)),
@@ -62,6 +81,9 @@ class VerbReader(FieldReader):
             limit=limits[0] if limits else None,
             objective=objectives[0] if objectives else None,
             hold=holds[0] if holds else None,
+            ship_by=ship_by[0] if ship_by else None,
+            closes=tuple(get("close", self.close)),
+            cutoffs=tuple(get("cutoff", self.cutoff)),
         )
 
     def node_of(self, parts: dict[str, Located], node: Located, field: str) -> Selector | None:
@@ -173,6 +195,105 @@ class VerbReader(FieldReader):
             return None
         reason = self.text(parts["reason"], f"{field}.reason")
         return None if reason is None else HoldSpec(reason)
+
+    # -- rules about time (engine/promise/shipping.py applies them) -----------------------------
+
+    def services(self, node: Located, field: str) -> tuple[str, ...] | None:
+        """One carrier service id or a list, upper-cased as orders name them (the network checks them)."""
+        names = self.texts(node, field)
+        if names is None:
+            return None
+        for i, name in enumerate(names):
+            if not CARRIER_SERVICE.match(name):
+                sub = f"{field}[{i}]" if node.is_list else field
+                self.error(node, sub, f"{name[:40]!r} is not a carrier service id (letters, digits, '.', '_', '-')")
+                return None
+        return tuple(dict.fromkeys(name.upper() for name in names))
+
+    def ship_by(self, node: Located, field: str) -> ShipBySpec | None:
+        parts = self.mapping(node, field, ("carrier_service", "max_transit_days"))
+        if parts is None:
+            return None
+        before = len(self.errors)
+        services = (
+            self.services(parts["carrier_service"], f"{field}.carrier_service") if "carrier_service" in parts else ()
+        )
+        transit = None
+        if "max_transit_days" in parts:
+            transit = self.integer(parts["max_transit_days"], f"{field}.max_transit_days", 0, 60)
+        if not parts:
+            self.error(node, field, "needs carrier_service, max_transit_days or both")
+        if len(self.errors) > before or services is None:
+            return None
+        return ShipBySpec(services, transit)
+
+    def date_range(self, parts: dict[str, Located], node: Located, field: str) -> tuple[date, date] | None:
+        """``from`` and ``to``, both required, inclusive, in order."""
+        days: list[date | None] = []
+        for key in ("from", "to"):
+            if key not in parts:
+                self.error(node, f"{field}.{key}", "is required (a date YYYY-MM-DD)")
+                days.append(None)
+            else:
+                days.append(self.day(parts[key], f"{field}.{key}"))
+        first, last = days
+        if first is None or last is None:
+            return None
+        if last < first:
+            self.error(parts["to"], f"{field}.to", f"is before from ({first.isoformat()}): the range is empty")
+            return None
+        return first, last
+
+    def close(self, node: Located, field: str) -> CloseSpec | None:
+        parts = self.mapping(node, field, ("node", "from", "to", "reason"))
+        if parts is None:
+            return None
+        before = len(self.errors)
+        selector = self.node_of(parts, node, field)
+        if selector is not None and selector.per_line:
+            self.error(parts["node"], f"{field}.node.id", "applies to the whole order: use no $line reference")
+        span = self.date_range(parts, node, field)
+        reason = self.text(parts["reason"], f"{field}.reason") if "reason" in parts else ""
+        if len(self.errors) > before or selector is None or span is None or reason is None:
+            return None
+        return CloseSpec(selector, span[0], span[1], reason)
+
+    def cutoff(self, node: Located, field: str) -> CutoffSpec | None:
+        parts = self.mapping(node, field, ("node", "carrier_service", "from", "to", "time"))
+        if parts is None:
+            return None
+        before = len(self.errors)
+        selector = self.node_of(parts, node, field)
+        if selector is not None and selector.per_line:
+            self.error(parts["node"], f"{field}.node.id", "applies to the whole order: use no $line reference")
+        span = self.date_range(parts, node, field)
+        services = (
+            self.services(parts["carrier_service"], f"{field}.carrier_service") if "carrier_service" in parts else ()
+        )
+        minutes = None
+        if "time" not in parts:
+            self.error(node, f"{field}.time", "is required (a time of day HH:MM)")
+        else:
+            minutes = self.time_of_day(parts["time"], f"{field}.time")
+        if len(self.errors) > before or selector is None or span is None or services is None or minutes is None:
+            return None
+        return CutoffSpec(selector, span[0], span[1], minutes, services)
+
+    def time_of_day(self, node: Located, field: str) -> int | None:
+        """A cut-off's ``HH:MM`` (00:00-23:59) as minutes after midnight. YAML 1.1 reads an unquoted
+        12:30 as a sexagesimal number, so a number here is the unquoted form: say to quote it."""
+        if not isinstance(node.value, str):
+            self.error(node, field, 'must be a time of day HH:MM in quotes, such as "12:00"')
+            return None
+        try:
+            minutes = parse_time_of_day(node.value)
+        except ValueError as e:
+            self.error(node, field, str(e))
+            return None
+        if minutes >= 24 * 60:
+            self.error(node, field, f"must be a time of day 00:00-23:59, not {node.value!r}")
+            return None
+        return minutes
 
     def selector(self, node: Located, field: str) -> Selector | None:
         parts = self.mapping(node, field, ("type", "tag", "id", "region", "distance", "not"))

@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from engine.promise.model import format_time_of_day
 from engine.rules.model import SOURCING, Condition, Op, Rule, Scalar, Selector, Then
 
 _DATE = ("date", "date")
@@ -108,6 +109,32 @@ def then_view(then: Then) -> dict[str, Any]:
         )
     if then.hold is not None:
         out["hold"] = {"reason": then.hold.reason}
+    if then.ship_by is not None:
+        ship_by = then.ship_by
+        out["ship_by"] = _present(
+            carrier_service=_one_or_many(ship_by.carrier_services) if ship_by.carrier_services else None,
+            max_transit_days=ship_by.max_transit_days,
+        )
+    put(
+        "close",
+        [
+            {"node": selector_view(c.node), "from": c.first, "to": c.last, **_present(reason=c.reason or None)}
+            for c in then.closes
+        ],
+    )
+    put(
+        "cutoff",
+        [
+            {
+                "node": selector_view(c.node),
+                **({"carrier_service": _one_or_many(c.carrier_services)} if c.carrier_services else {}),
+                "from": c.first,
+                "to": c.last,
+                "time": format_time_of_day(c.time),
+            }
+            for c in then.cutoffs
+        ],
+    )
     return out
 
 

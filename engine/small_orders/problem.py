@@ -126,7 +126,7 @@ class _Small:
 
         place = _place(snapshot, self.order.ship_to.lat, self.order.ship_to.lon, stocked)
         self.stocked_distance = stocked_distance = place.distances(stocked)
-        if terms.promised:  # nodes that cannot keep the order's promise (engine/promise/shipping.py)
+        if terms.restricted:  # nodes the promise or rules about time rule out (engine/promise/shipping.py)
             for at, n in enumerate(stocked):
                 if not elimination[at] and terms.late(ids[n], stocked_distance[at]):
                     elimination[at] = LATE

@@ -19,7 +19,7 @@ from engine import limits
 from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.decision import AllocationLine, Decision
-from engine.directives import NO_DIRECTIVES, Directives, Exclusion
+from engine.directives import NO_DIRECTIVES, Directives, Exclusion, about_time
 from engine.errors import FieldViolation, InvalidInputError
 from engine.model import Order, id_problem
 from engine.network import NetworkSnapshot
@@ -149,6 +149,11 @@ class Decider:
             json_format.Parse(request_json, common_pb2.Order(), ignore_unknown_fields=True), new=False
         )
 
+    def dated(self, order: Order) -> bool:
+        """The order's decision depends on its instant: it carries a promise or rules about time
+        fire on it (a joint batch decision, which has no instant, cannot decide it)."""
+        return order.promised or about_time(self.directives_for(order, self._network.get()))
+
     def decide(
         self,
         order: Order,
@@ -171,7 +176,8 @@ class Decider:
             directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
         started = time.perf_counter()
         instant = now if now is not None else self._clock()
-        region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if order.promised else ""
+        dated = order.promised or about_time(directives)  # carrier zones for Alaska and Hawaii
+        region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if dated else ""
         decision = decide_from_levels(
             order,
             snapshot,

@@ -1,5 +1,5 @@
-"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, health, rules, exceptions,
-simulate, report, new-token, relay.
+"""The ``oms-sourcing`` command line: serve, migrate, call, load-network, import, health, rules,
+exceptions, simulate, report, new-token, relay.
 
 Exit codes: 0 success; 1 the call or the server failed (a non-OK status, NOT_SERVING, a server
 that could not start); 2 bad usage or input (argparse's convention); 3 a ``simulate run`` or
@@ -27,6 +27,7 @@ from server.api import proto
 from server.api.auth import Role, Tokens, TokensFileError, new_token, token_digest
 from server.cli.client import add_client_security_flags, open_channel, security_from_args
 from server.cli.exceptions import add_exceptions_commands
+from server.cli.progress import progress_bar
 from server.cli.rules import add_rules_commands
 from server.config import ConfigError, add_config_flags, config_from_args, load_config
 from server.errors import UsageError
@@ -287,7 +288,7 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
         "aliases": 0,
         "units": 0,
     }
-    progress = _progress(plan.request_count)
+    progress = progress_bar(plan.request_count)
     with _channel(args) as channel:
         stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
@@ -385,22 +386,6 @@ def _write_private(path: str, text: str, exclusive: bool) -> None:
         raise UsageError(f"cannot write {path}: {error.strerror}") from None
 
 
-def _progress(total: int) -> Callable[..., None]:
-    """A tqdm bar on an interactive stderr; silent otherwise (logs and CI stay clean)."""
-    if not sys.stderr.isatty():
-        return lambda n, close=False: None
-    from tqdm import tqdm
-
-    bar = tqdm(total=total, unit="req", file=sys.stderr)
-
-    def step(n: int, close: bool = False) -> None:
-        bar.update(n)
-        if close:
-            bar.close()
-
-    return step
-
-
 # --- the parser -----------------------------------------------------------------------------
 
 
@@ -484,6 +469,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server.cli.relay import add_relay_parser  # the outbox relay to NATS JetStream (docs/integrations.md)
 
     add_relay_parser(sub)
+    from server.cli.imports import add_import_parser  # CSV and JSON Lines onboarding (docs/onboarding.md)
+
+    add_import_parser(sub)
     from server.cli.webhooks import add_webhooks_parser  # webhook dead letters (docs/integrations.md)
 
     add_webhooks_parser(sub)

@@ -7,8 +7,9 @@ was found (``nodes[3].lat: must be between -90 and 90``), so whoever fixes a
 file fixes it in one pass.
 
 The package is split by section: ``document`` (the file as a whole and its entry points),
-``fields`` (typed reading with paths), ``nodes`` (nodes, items, stock) and ``promise_data``
-(calendars, schedules, rates, carrier services). Names with a leading underscore are private to
+``fields`` (typed reading with paths), ``nodes`` (nodes, items, stock), ``promise_data``
+(calendars, schedules, rates, carrier services) and ``records`` (one node, item or count at a
+time, for imports). Names with a leading underscore are private to
 the package; callers use the names below.
 """
 
@@ -21,6 +22,7 @@ from server.network_file.document import (
     read_network_file,
 )
 from server.network_file.fields import ROOT, Problem
+from server.network_file.records import count_from_record, item_from_record, node_from_record
 
 __all__ = [
     "FORMAT",
@@ -28,6 +30,9 @@ __all__ = [
     "NetworkFile",
     "NetworkFileError",
     "Problem",
+    "count_from_record",
+    "item_from_record",
+    "node_from_record",
     "parse_network",
     "parse_network_json",
     "read_network_file",

@@ -7,7 +7,7 @@ Every write method is one transaction: it applies completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -359,3 +359,49 @@ def order_store(store: object) -> OrderStore:
     if missing:
         raise TypeError(f"{type(store).__name__} keeps no orders (lacks {', '.join(missing)})")
     return cast(OrderStore, store)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedCounts:
+    """What a bulk import did to the rows it was given (docs/onboarding.md)."""
+
+    written: int = 0  # created or changed
+    unchanged: int = 0  # already held exactly this (a re-run of the same file)
+    stale: int = 0  # stock counts older than the stored one: ignored, as UpdateInventory does
+
+    def __add__(self, other: ImportedCounts) -> ImportedCounts:
+        return ImportedCounts(self.written + other.written, self.unchanged + other.unchanged, self.stale + other.stale)
+
+
+class ImportStore(Protocol):
+    """Bulk imports (``oms-sourcing import``): every batch of one call in ONE transaction, so a
+    file is written whole or not at all; rows already holding the same values are not written
+    again, so re-importing a file changes nothing. An exception from the batches rolls back all."""
+
+    def import_nodes(self, batches: Callable[[], Iterable[Sequence[Node]]]) -> ImportedCounts: ...
+
+    def import_items(self, batches: Callable[[], Iterable[Sequence[Item]]]) -> ImportedCounts: ...
+
+    def import_counts(
+        self, batches: Callable[[], Iterable[Sequence[InventoryUpdate]]], now: datetime
+    ) -> ImportedCounts:
+        """Absolute counts (``as_of`` required). A count below what is reserved goes the way of
+        ``update_inventory`` (holds give way); an unknown node raises UnknownNodeError."""
+        ...
+
+    def known_ids(self, kind: str, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` exist: ``kind`` is "nodes" (node ids) or "items" (SKUs)."""
+        ...
+
+    def resolve_alias_keys(self, keys: Sequence[str]) -> dict[str, str]: ...
+
+    def item_units(self, skus: Sequence[str]) -> dict[str, list[ItemUnit]]: ...
+
+
+def import_store(store: object) -> ImportStore:
+    """``store`` seen as a bulk-import store; TypeError when it has no bulk import."""
+    wanted = ("import_nodes", "import_items", "import_counts", "known_ids", "resolve_alias_keys", "item_units")
+    missing = [name for name in wanted if not hasattr(store, name)]
+    if missing:
+        raise TypeError(f"{type(store).__name__} has no bulk import (lacks {', '.join(missing)})")
+    return cast(ImportStore, store)

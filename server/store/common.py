@@ -25,6 +25,7 @@ from server.store import rows
 from server.store.base import (
     NodePage,
 )
+from server.store.bulk_import import BulkImportStoreMixin
 from server.store.capacity import CapacityStoreMixin
 from server.store.catalog import CatalogStoreMixin
 from server.store.decision_history import DecisionHistoryStoreMixin
@@ -72,6 +73,7 @@ class SqlStore(
     DecisionHistoryStoreMixin,
     OutboxStoreMixin,
     CatalogStoreMixin,
+    BulkImportStoreMixin,
     ABC,
 ):
     """The Store implementation over any DB-API-like driver; subclasses supply the dialect."""

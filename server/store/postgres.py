@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
 from psycopg import errors
@@ -21,8 +21,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from server.deadline import check_deadline
 from server.errors import StoreError
+from server.store.bulk_import import COUNT_COLUMNS, COUNT_UPSERT_FROM
 from server.store.common import SqlStore
-from server.store.sql import Key
+from server.store.sql import Key, Tx
 
 T = TypeVar("T")
 
@@ -73,6 +74,13 @@ def _generic_plans(connection: psycopg.Connection[Any]) -> None:
         connection.execute("SET plan_cache_mode = force_generic_plan")
 
 
+def _staging(tx: Tx, name: str, like: str) -> str:
+    """An empty temporary table shaped as ``like``'s result, dropped at commit."""
+    tx.execute(f"CREATE TEMP TABLE IF NOT EXISTS {name} ON COMMIT DROP AS {like} WITH NO DATA")
+    tx.execute(f"TRUNCATE {name}")
+    return name
+
+
 def _why(conninfo: str) -> str:
     """libpq's own reason (refused, bad password, no such database): the pool only says "timeout"."""
     try:
@@ -99,6 +107,12 @@ class _PostgresTx:
 
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
         self._cursor.executemany(_placeholders(sql), params)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """COPY ``rows`` into ``table``: the fastest way rows get into PostgreSQL (bulk imports)."""
+        with self._cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def defer(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], list[tuple[Any, ...]]]:
         if self._pipeline is None:
@@ -214,6 +228,29 @@ class PostgresStore(SqlStore):
     def close(self) -> None:
         self._stock_pool.close()
         self._pool.close()
+
+    # --- bulk imports: COPY into a temporary table, then one upsert from it ---------------------
+
+    def _bulk_write(
+        self, tx: Tx, table: str, columns: Sequence[str], key: str, params: Sequence[Sequence[Any]]
+    ) -> None:
+        if not params:
+            return
+        staging = _staging(tx, f"import_{table}", f"SELECT {', '.join(columns)}, updated_at FROM {table}")
+        cast(_PostgresTx, tx).copy_rows(staging, [*columns, "updated_at"], params)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in (*columns, "updated_at") if c != key)
+        tx.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}, updated_at) SELECT * FROM {staging}"
+            f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
+
+    def _write_counts(self, tx: Tx, counts: Sequence[tuple[Any, ...]], now: datetime) -> set[Key]:
+        if not counts:
+            return set()
+        staging = _staging(tx, "import_counts", f"SELECT {', '.join(COUNT_COLUMNS)} FROM inventory")
+        cast(_PostgresTx, tx).copy_rows(staging, COUNT_COLUMNS, counts)
+        written = {(r[0], r[1]) for r in tx.execute(COUNT_UPSERT_FROM.format(source=staging), (now,))}
+        return {(c[0], c[1]) for c in counts} - written
 
     # --- dialect fragments ----------------------------------------------------------------
 

@@ -59,6 +59,7 @@ SERVE_AS_MAKE_RUN = ("--config", "config/development.toml", "--database", "sqlit
 DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464"
 FULL_ORDERS, SMALL_ORDERS = "--orders 20000", "--orders 2000"
 COMMAND_TIMEOUT = 600.0
+ON_TIME_CHART = 'aria-label="Orders with a promised date: on time, or late and why"'
 
 NOT_RUN = {  # a pattern at the start of a command -> why the test does not run it
     r"make run\b": "the test's server stands in for it",
@@ -86,7 +87,7 @@ EXPECTED = {  # a pattern found in a command (at most one per command) -> what i
         code=1, says=(r"INVALID_ARGUMENT", r"order\.ship_to\.lat: ", r"order\.lines\[0\]\.qty: ")
     ),
     r"call CheckConservation": Expect(says=(r'"ok": true',)),
-    r"call Promise --json": Expect(
+    r"^\.venv/bin/oms-sourcing call Promise --json": Expect(
         says=(
             r'"carrier_service": "GROUND"[^{]*"delivery_date": "2026-12-02"',
             r'"node_ids": \[\s*"ST-003"\s*\]',
@@ -99,6 +100,13 @@ EXPECTED = {  # a pattern found in a command (at most one per command) -> what i
     ),
     # By the server's clock: a node and service making the date, or every node late with its dates.
     r'"order_id": "WEB-1003",.*"promised_date"': Expect(says=(r'"carrier_service": "[A-Z_]+"|after the promised',)),
+    r'"order_id": "WEB-2003",.*"GROUND"': Expect(
+        says=(r'"state": "ORDER_STATE_ALLOCATED"', r'"carrier_service": "GROUND"', r'"delivery_date": "\d{4}-')
+    ),
+    r'"order_id": "WEB-2004",.*"promised_date"': Expect(
+        says=(r'"state": "ORDER_STATE_HELD"', r'"rule_id": "LATE"', r"cannot keep the promised")
+    ),
+    r"exceptions list --rule LATE": Expect(says=(r"^WEB-2004 +HELD .*LATE \(cannot keep the promised",)),
     r"call PromiseProducts --json": Expect(says=(r'"sku": "ACC-00009"', r'"delivery_date": "2026-12-02"')),
     r'"order_id": "WEB-300[13]",.*"fraud_score"': Expect(
         says=(r'"state": "ORDER_STATE_HELD"', r"hold-suspicious-orders")
@@ -106,11 +114,14 @@ EXPECTED = {  # a pattern found in a command (at most one per command) -> what i
     r'"order_id": "WEB-3002",.*"EXPRESS"': Expect(
         says=(r'"state": "ORDER_STATE_BACKORDERED"', r"excluded by rule express-from-nearby-nodes")
     ),
-    r"exceptions list": Expect(says=(r"^WEB-3001 +HELD ", r"^WEB-3002 +BACKORDERED ", r"^WEB-3003 +HELD ")),
+    r"exceptions list\Z": Expect(says=(r"^WEB-3001 +HELD ", r"^WEB-3002 +BACKORDERED ", r"^WEB-3003 +HELD ")),
     r"exceptions release WEB-3001": Expect(says=(r"^WEB-3001: ALLOCATED$",)),
     r"exceptions resource WEB-3002": Expect(says=(r"^WEB-3002: BACKORDERED$",)),
     r"exceptions cancel WEB-3002": Expect(says=(r"^WEB-3002: CANCELLED$",)),
     r'call ReleaseHold .*"order_id": "WEB-3003"': Expect(says=(r'"state": "ORDER_STATE_ALLOCATED"',)),
+    r"oms-sourcing import inventory counts\.csv": Expect(
+        code=1, says=(r"^  line 3: on_hand: must not be negative$", r"^nothing written: 1 row\(s\) rejected")
+    ),
     r"oms-sourcing load-network": Expect(says=(r"^loaded data/sample-network\.json: 58 nodes, 300 items",)),
     r"curl .*\| grep grpc_server_handled_total": Expect(says=(r'^grpc_server_handled_total\{.*grpc_method="Source"',)),
     r"rules diff": Expect(says=(r"^~ store-safety-stock: then\.protect\.units: 2 -> 3$",)),  # as the prose quotes it
@@ -333,6 +344,8 @@ def run_tour(tmp_path: Path, *, orders: str) -> dict[str, float]:
     assert stopped == 0, f"the server did not exit cleanly on SIGTERM ({stopped}):\n{server.logs[-3000:]}"
     for report in ("var/candidate.yaml", "var/simulation/report.html", "var/live-today/report.html"):
         assert (root / report).is_file(), report
+    # The history's promised dates give the simulation report its on-time chart (README, step 3).
+    assert ON_TIME_CHART in (root / "var/simulation/report.html").read_text(encoding="utf-8")
     return seconds
 
 

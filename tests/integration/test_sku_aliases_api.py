@@ -1,5 +1,6 @@
 """SKU aliases over real gRPC (both stores): written and listed, refused field by field, resolved on
-Source, Allocate, AllocateBatch, Promise and UpdateInventory, and reported back."""
+Source, Allocate, AllocateBatch, Promise, PromiseProducts, GetAvailability and UpdateInventory,
+and reported back."""
 
 from __future__ import annotations
 
@@ -180,6 +181,30 @@ def test_promise_reads_cart_aliases(aliased: Api) -> None:
             sourcing_pb2.PromiseRequest(lines=[sourcing_pb2.CartLine(line_id="1", sku=BAD_UPC, qty=1)], ship_to=HOME)
         )
     assert set(violations(caught.value)) == {"lines[0].sku"}
+
+
+def test_product_pages_and_availability_read_aliases(aliased: Api) -> None:
+    sourcing = sourcing_pb2_grpc.SourcingServiceStub(aliased.channel)
+    page = sourcing.PromiseProducts(
+        sourcing_pb2.PromiseProductsRequest(skus=["AMZ-B00SODA", UPC, "SODA-12", "CHIPS"], ship_to=HOME)
+    )
+    assert [(p.sku, p.catalogue_sku, p.available) for p in page.products] == [
+        ("AMZ-B00SODA", "SODA-12", True),
+        (UPC, "SODA-12", True),
+        ("SODA-12", "SODA-12", True),
+        ("CHIPS", "CHIPS", False),  # no stock anywhere
+    ]
+    assert len({p.delivery_date for p in page.products[:3]}) == 1
+    found = aliased.network.GetAvailability(network_pb2.GetAvailabilityRequest(skus=["V-4471", "AMZ-B00SODA"]))
+    assert [(p.sku, p.node_id, p.on_hand) for p in found.positions] == [("SODA-12", "DC-1", 10)]
+    for call in (
+        lambda: sourcing.PromiseProducts(sourcing_pb2.PromiseProductsRequest(skus=["CHIPS", BAD_UPC], ship_to=HOME)),
+        lambda: aliased.network.GetAvailability(network_pb2.GetAvailabilityRequest(skus=["CHIPS", BAD_UPC])),
+    ):
+        with pytest.raises(grpc.RpcError) as caught:
+            call()
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert set(violations(caught.value)) == {"skus[1]"}
 
 
 def test_a_remap_moves_an_alias_and_decisions_follow_at_once(aliased: Api) -> None:

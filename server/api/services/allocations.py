@@ -161,8 +161,10 @@ class Allocator:
         """Decide ``order`` and store it with its reservations; the stored answer. ``first``: a
         decision made already (AllocateBatch's joint one) for the first attempt; a lost race then
         decides alone, as Allocate does, up to MAX_ATTEMPTS times."""
-        # A joint batch decision knows no promise: an order carrying one is decided alone.
-        tried: list[tuple[Outcome, datetime]] = [first] if first is not None and not order.promised else []
+        # A joint batch decision knows no promise: an order carrying one (or rules about time) is decided alone.
+        tried: list[tuple[Outcome, datetime]] = (
+            [first] if first is not None and not self._deps.decider.dated(order) else []
+        )
 
         def attempt() -> bytes:
             if tried:

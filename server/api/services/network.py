@@ -21,7 +21,7 @@ from server.api.order_proto import request_hash
 from server.api.proto import network_pb2, network_pb2_grpc
 from server.api.services.deps import ServiceDeps
 from server.api.services.resourcing import Resourcer
-from server.api.sku_resolution import resolve_inventory_updates
+from server.api.sku_resolution import barcode_problem, resolve_inventory_updates, resolve_values
 from server.errors import InvalidRequestError, MissingStandardRateError
 from server.store.base import InventoryUpdate, InventoryUpdateResult, RequestKey, UpdateKind, UpdateOutcome
 from server.store.page_tokens import decode_page_token, encode_page_token
@@ -285,8 +285,15 @@ class NetworkService(network_pb2_grpc.NetworkServiceServicer):  # type: ignore[m
         if convert.check_count(c, "skus", len(request.skus), 1, limits.MAX_AVAILABILITY_SKUS, "SKUs"):
             convert.ids_from_proto(c, "skus", request.skus, limits.MAX_AVAILABILITY_SKUS, "SKUs")
         node_ids = convert.ids_from_proto(c, "node_ids", request.node_ids, limits.MAX_NODES_PER_CALL, "node ids")
+        # Aliases and barcodes read as the SKUs they name (positions report the catalogue SKU).
+        resolved = resolve_values(self._deps.items, request.skus)
+        for i, sku in enumerate(request.skus):
+            problem = barcode_problem(sku, resolved)
+            if problem is not None:
+                c.add(f"skus[{i}]", problem)
         c.raise_if_any()
+        skus = [resolved.get(sku, sku) for sku in request.skus]
         positions = self._store.get_availability(
-            list(dict.fromkeys(request.skus)), list(dict.fromkeys(node_ids)), now=self._deps.clock()
+            list(dict.fromkeys(skus)), list(dict.fromkeys(node_ids)), now=self._deps.clock()
         )
         return network_pb2.GetAvailabilityResponse(positions=[convert.position_to_proto(p) for p in positions])

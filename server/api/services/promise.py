@@ -33,7 +33,13 @@ from server.api import convert
 from server.api.convert.addresses import check_postal_address, country_of, place_address
 from server.api.proto import common_pb2, sourcing_pb2
 from server.api.services.deps import ServiceDeps, pilot_scope
-from server.api.sku_resolution import Translation, add_translations, resolve_cart_lines
+from server.api.sku_resolution import (
+    Translation,
+    add_translations,
+    barcode_problem,
+    resolve_cart_lines,
+    resolve_values,
+)
 from server.geocode import PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
 
@@ -217,19 +223,28 @@ class Promiser:
             request.residential,
         )
         at = self._at(c, request.HasField("at"), request.at)
+        # Aliases and barcodes read as the SKUs they name; an unknown value is a product with no stock.
+        resolved = resolve_values(self._deps.items, skus)
+        for i, sku in enumerate(skus):
+            problem = barcode_problem(sku, resolved)
+            if problem is not None:
+                c.add(f"skus[{i}]", problem)
+        catalogue = {sku: resolved.get(sku, sku) for sku in skus}
         c.raise_if_any()
         assert point is not None
-        self._pilot.check(None, [(f"skus[{i}]", sku) for i, sku in enumerate(skus)], "")
+        self._pilot.check(None, [(f"skus[{i}]", catalogue[sku]) for i, sku in enumerate(skus)], "")
         snapshot = self._deps.network.get()
         network = promise_network(snapshot)
         # Whether a node has a unit is all one unit's date needs: one row per SKU, not per position.
         index = network.index
-        stocked = self._deps.store.stocked_nodes(skus, now=self._deps.clock())
+        wanted = list(dict.fromkeys(catalogue.values()))  # two aliases of one SKU: decided once
+        stocked = self._deps.store.stocked_nodes(wanted, now=self._deps.clock())
         stock = {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
-        found = product_dates(network, skus, stock, point.lat, point.lon, ship_to, at)
+        dates = {p.sku: p for p in product_dates(network, wanted, stock, point.lat, point.lon, ship_to, at)}
         response = sourcing_pb2.PromiseProductsResponse(network_version=snapshot.version)
-        for product in found:
-            msg = response.products.add(sku=product.sku, available=product.delivery_day != 0)
+        for sku in skus:
+            product = dates[catalogue[sku]]
+            msg = response.products.add(sku=sku, catalogue_sku=product.sku, available=product.delivery_day != 0)
             if product.delivery_day:
                 msg.delivery_date = _day(product.delivery_day)
                 msg.carrier_service = product.carrier_service

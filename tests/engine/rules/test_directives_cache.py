@@ -145,6 +145,22 @@ def test_generated_rule_sets_cached_and_uncached_agree(snapshot: NetworkSnapshot
     assert fired > 40 * 60
 
 
+def test_generated_rule_sets_about_time_cached_and_uncached_agree(snapshot: NetworkSnapshot) -> None:
+    """ship_by, close and cutoff (distance selectors among them) remembered as honestly as the rest."""
+    rng = random.Random(20261209)
+    timed = 0
+    for s in range(12):
+        rule_set = load_rule_set([(f"time{s}.yaml", generate.rule_file(rng, rng.randint(1, 12), time_verbs=True))])
+        for n in range(10):
+            base = generate.order(rng, n)
+            for order in [base, *variants(rng, base, 2)]:
+                day = generate.day(rng)
+                got = evaluate(rule_set, order, snapshot, day)
+                assert got == uncached(rule_set, order, snapshot, day), (s, n)
+                timed += len(got.shipping_rules) + len(got.closures) + len(got.cutoff_changes)
+    assert timed > 100
+
+
 def test_cache_off_evaluates_every_time(snapshot: NetworkSnapshot) -> None:
     """The switch the benchmarks use: off, the answer is the same and nothing is remembered."""
     rule_set = shipped_rules()

@@ -46,6 +46,20 @@ rules:
 """
 
 
+TIME_RULES = """rules:
+  - id: gold-two-day
+    when: {customer: {tier: GOLD}}
+    then: {ship_by: {carrier_service: [TWO_DAY, NEXT_DAY], max_transit_days: 2}}
+  - id: remodel
+    then:
+      close:
+        - {node: {id: ST-001}, from: 2026-12-07, to: 2026-12-13, reason: remodel}
+        - {node: {tag: x}, from: 2026-12-01, to: 2026-12-01}
+  - id: peak
+    then: {cutoff: {node: {type: DC}, carrier_service: GROUND, from: 2026-12-14, to: 2026-12-18, time: "09:05"}}
+"""
+
+
 def _same(a: Rule, b: Rule) -> bool:
     """Equal in everything a planner wrote (not where: file, line, position)."""
     plain = {"file": "", "line": 0, "position": 0}
@@ -54,7 +68,7 @@ def _same(a: Rule, b: Rule) -> bool:
     )
 
 
-@pytest.mark.parametrize("text", [EVERY_PART, (REPO / "rules" / "default.yaml").read_text()])
+@pytest.mark.parametrize("text", [EVERY_PART, TIME_RULES, (REPO / "rules" / "default.yaml").read_text()])
 def test_what_show_prints_loads_back_as_the_same_rules(text: str) -> None:
     original = rules_from(text)
     again = rules_from(show_rules(original), name="shown.yaml")

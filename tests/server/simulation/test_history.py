@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,21 @@ def test_same_seed_same_file_and_same_numbers(tmp_path: Path) -> None:
             for _ in range(2)]  # fmt: skip
     assert json.dumps(runs[0]) == json.dumps(runs[1])
     assert runs[0]["orders"] == 300
+
+
+def test_promised_dates_are_given_apart_from_everything_else() -> None:
+    """--promised-share: standard shipped orders only, 3-7 days out; the rest of the history unchanged."""
+    network = load_network(SAMPLE)
+    plain = make_history(network.file, 600, 10, seed=5)
+    promised = make_history(network.file, 600, 10, seed=5, promised_share=0.3)
+    assert [replace(h.order, promised_date=None) for h in promised] == [h.order for h in plain]
+    assert [h.created_at for h in promised] == [h.created_at for h in plain]
+    dated = [h for h in promised if h.order.promised_date is not None]
+    assert 0.15 * len(promised) < len(dated) < 0.35 * len(promised)
+    for h in dated:
+        assert h.order.service_level == "STANDARD" and h.order.delivery_method.value == "SHIP"
+        assert 3 <= (h.order.promised_date - h.created_at.date()).days <= 7
+    assert all(h.order.promised_date is None for h in plain)
 
 
 def test_generated_history_has_channels_methods_and_peaks(tmp_path: Path) -> None:
