@@ -6,29 +6,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine import note_text as words
 from engine.decision import NodeNote, NodeVerdict, Unfilled
-from engine.directives import Protection
 from engine.geo import FloatArray
 from engine.network import IntArray, NetworkSnapshot
+from engine.note_text import ELIMINATION_VERDICT, MAX_NODE_NOTES, Cause
 from engine.optimizer.plan import Plan
 from engine.optimizer.single_node import full_fill_costs, full_fill_nodes
 from engine.problem import Elimination, Problem
-from engine.promise.shipping import many
 from engine.terms import Terms
 
-MAX_NODE_NOTES = 25  # nearest nodes first; a decision over 2,000 nodes should not explain all of them
-
-_ELIMINATION_VERDICT = {
-    Elimination.CLOSED: NodeVerdict.CLOSED,
-    Elimination.NO_CAPACITY: NodeVerdict.NO_CAPACITY,
-    Elimination.EXCLUDED: NodeVerdict.EXCLUDED,
-    Elimination.NOT_REQUIRED: NodeVerdict.NOT_REQUIRED,
-    Elimination.NOT_PICKUP_NODE: NodeVerdict.NOT_REQUIRED,
-    Elimination.PROTECTED: NodeVerdict.PROTECTED,
-    Elimination.LATE: NodeVerdict.LATE,
-}
-MAX_CAUSES = 4  # distinct causes named in one unfilled line's reason (nearest nodes first)
-MAX_NAMED_NODES = 3  # node ids named per cause
+__all__ = ["MAX_NODE_NOTES", "elimination_detail", "late_cause", "node_notes", "unfilled_lines"]
 
 
 def node_notes(
@@ -64,7 +52,7 @@ def node_notes(
     notes = []
     for _, distance, node_id, kind, i in chosen:
         if kind == 0 and shipped_list[i] > 0:
-            note = NodeNote(node_id, NodeVerdict.USED, f"ships {shipped_list[i]} units, {distance:.0f} mi")
+            note = NodeNote(node_id, NodeVerdict.USED, words.used_detail(shipped_list[i], distance))
         elif kind == 0:
             if columns is None:
                 columns = _Columns.of(problem, plan, shipped)
@@ -75,10 +63,10 @@ def node_notes(
             n = int(problem.stocked[i])
             rules = problem.rule_ids(n, reason)
             detail = elimination_detail(problem, snapshot, n, reason)
-            note = NodeNote(node_id, _ELIMINATION_VERDICT[reason], detail, rule_ids=rules)
+            note = NodeNote(node_id, ELIMINATION_VERDICT[reason], detail, rule_ids=rules)
         else:
             extra = extra_costs[node_id]
-            note = NodeNote(node_id, NodeVerdict.NO_STOCK, "holds none of the ordered SKUs", extra_cost=extra)
+            note = NodeNote(node_id, NodeVerdict.NO_STOCK, words.NO_STOCK_DETAIL, extra_cost=extra)
         notes.append(note)
     return tuple(notes)
 
@@ -111,12 +99,9 @@ class _Columns:
 
 def _costlier_detail(problem: Problem, columns: _Columns, j: int) -> str:
     """Why an unused candidate lost, in numbers a planner can check against the cost model."""
-    zone = f"zone {columns.zone[j]}, " if columns.zone[j] else ""
-    distance = columns.distance[j]
     if columns.full[j]:
-        extra = columns.full_cost[j] - columns.chosen
-        return f"{zone}{distance:.0f} mi: shipping everything from here alone would cost {extra:.2f} more"
-    return f"{zone}{distance:.0f} mi: holds {columns.serves[j]} of {problem.n_lines} lines; the chosen plan costs less"
+        return words.costlier_full_detail(columns.zone[j], columns.distance[j], columns.full_cost[j] - columns.chosen)
+    return words.costlier_partial_detail(columns.zone[j], columns.distance[j], columns.serves[j], problem.n_lines)
 
 
 def _nearest(distances: FloatArray, count: int) -> IntArray:
@@ -142,73 +127,48 @@ def unfilled_lines(problem: Problem, plan: Plan, snapshot: NetworkSnapshot) -> t
         if cause is not None:
             reason = cause
         elif terms.all_or_nothing:
-            short = [lines[j].line_id for j, c in own.items() if c is not None]
-            reason = (
-                f"all-or-nothing: line{'s' if len(short) > 1 else ''} {', '.join(short)} cannot be filled"
-                " completely, so nothing ships"
-                if short
-                else "all-or-nothing: the order cannot be filled completely within its limits"
-            )
+            reason = words.all_or_nothing_reason([lines[j].line_id for j, c in own.items() if c is not None])
         elif terms.max_shipments is not None and len(plan.used()) >= terms.max_shipments:
-            reason = f"the remaining stock is at other nodes and shipments are limited to {terms.max_shipments}"
+            reason = words.shipments_limit_reason(terms.max_shipments)
         elif float(np.min(np.where(problem.allowed[i], problem.unit[i], np.inf))) > terms.backorder_penalty:
-            reason = "shipping costs more per unit than the backorder penalty"
+            reason = words.BACKORDER_CHEAPER
         else:
-            reason = "node capacity or a cheaper backorder than another shipment"
+            reason = words.CAPACITY_OR_BACKORDER
         result.append(Unfilled(line.line_id, line.sku, int(missing[i]), reason))
     return tuple(result)
-
-
-@dataclass(frozen=True)
-class _Cause:
-    """Why one node cannot serve a line: ``{prefix}{nodes} {verb}`` in a reason, ``note`` alone."""
-
-    prefix: str
-    verb_one: str
-    verb_many: str
-    note: str
 
 
 def elimination_detail(problem: Problem, snapshot: NetworkSnapshot, n: int, why: Elimination) -> str:
     """A node note's words for snapshot node ``n``, eliminated for ``why``."""
     if why is Elimination.PROTECTED:
-        return _protected(tuple(p for p, members in problem.protected_by if members[n])).note
+        return words.protected_cause(p for p, members in problem.protected_by if members[n]).note
     return _elimination_cause(problem, snapshot, n, why).note
 
 
-def _elimination_cause(problem: Problem, snapshot: NetworkSnapshot, n: int, why: Elimination) -> _Cause:
+def _elimination_cause(problem: Problem, snapshot: NetworkSnapshot, n: int, why: Elimination) -> Cause:
     node = snapshot.nodes[n]
     if why is Elimination.CLOSED:
-        if not node.is_open:
-            return _Cause("", "is closed", "are closed", "node closed")
-        if problem.terms.pickup_node_id is not None:
-            return _Cause("", "does not take pickups", "do not take pickups", "does not take pickups")
-        return _Cause("", "does not ship orders", "do not ship orders", "does not ship orders")
+        return words.closed_cause(node.is_open, problem.terms.pickup_node_id is not None)
     if why is Elimination.NO_CAPACITY:
-        words = "no shipment or unit capacity left today"
-        return _Cause("", f"has {words}", f"have {words}", words)
+        return words.no_capacity_cause()
     if why is Elimination.EXCLUDED:
         exclusion = next(e for e in problem.directives.exclusions if not e.line_ids and node.id in e.node_ids)
-        words = f"excluded by rule {exclusion.rule_id}" + (f" ({exclusion.reason})" if exclusion.reason else "")
-        return _Cause("", f"is {words}", f"are {words}", words)
+        return words.excluded_cause(exclusion.rule_id, exclusion.reason)
     if why is Elimination.NOT_REQUIRED:
         (rule_id,) = problem.rule_ids(n, why)
-        words = f"left out by rule {rule_id}, which requires other nodes for this order"
-        return _Cause("", f"is {words}", f"are {words}", words)
+        return words.not_required_cause(rule_id)
     if why is Elimination.NOT_PICKUP_NODE:
-        words = f"not the pickup node ({problem.terms.pickup_node_id})"
-        return _Cause("", f"is {words}", f"are {words}", words)
+        return words.not_pickup_cause(problem.terms.pickup_node_id)
     if why is Elimination.LATE:
         return late_cause(problem.terms, node.id, _stocked_distance(problem, n))
     raise AssertionError(f"no cause for {why!r}")  # PROTECTED is per SKU: _line_cause
 
 
-def late_cause(terms: Terms, node_id: str, distance_miles: float) -> _Cause:
+def late_cause(terms: Terms, node_id: str, distance_miles: float) -> Cause:
     """'would deliver Wed 9 Dec, after the promised Tue 8 Dec' (the small-order path's words too)."""
     options = terms.ship_options
     assert options is not None
-    words = options.why_late(node_id, distance_miles)
-    return _Cause("", words, many(words), words)
+    return words.late_words_cause(options.why_late(node_id, distance_miles))
 
 
 def _stocked_distance(problem: Problem, n: int) -> float:
@@ -216,32 +176,22 @@ def _stocked_distance(problem: Problem, n: int) -> float:
     return float(problem.stocked_distance[at])
 
 
-def _protected(protections: tuple[Protection, ...]) -> _Cause:
-    kept = list(dict.fromkeys(f"{p.rule_id} ({p.units} unit{'' if p.units == 1 else 's'} kept)" for p in protections))
-    rules = f"rule {kept[0]}" if len(kept) == 1 else f"rules {', '.join(kept[:-1])} and {kept[-1]}"
-    return _Cause("stock at ", f"is protected by {rules}", f"is protected by {rules}", f"stock protected by {rules}")
-
-
-def _line_cause(problem: Problem, snapshot: NetworkSnapshot, i: int, n: int, why: Elimination, held: int) -> _Cause:
+def _line_cause(problem: Problem, snapshot: NetworkSnapshot, i: int, n: int, why: Elimination, held: int) -> Cause:
     """Why line ``i`` takes none of the ``held`` units of its SKU at snapshot node ``n``."""
     if why not in (Elimination.CANDIDATE, Elimination.PROTECTED):
         return _elimination_cause(problem, snapshot, n, why)
     line = problem.order.lines[i]
     kept, keeping = problem.kept_units(line.sku, n)
     if held <= kept:
-        return _protected(keeping)
+        return words.protected_cause(keeping)
     node_id = snapshot.ids[n]
     for e in problem.directives.exclusions:
         if line.line_id in e.line_ids and node_id in e.node_ids:
-            words = f"excluded for this line by rule {e.rule_id}" + (f" ({e.reason})" if e.reason else "")
-            return _Cause("", f"is {words}", f"are {words}", words)
+            return words.excluded_cause(e.rule_id, e.reason, for_line=True)
     for r in problem.directives.requirements:
         if line.line_id in r.line_ids and node_id not in r.node_ids:
-            words = f"left out for this line by rule {r.rule_id}, which requires other nodes"
-            return _Cause("", f"is {words}", f"are {words}", words)
-    # Open, unprotected, allowed: only what other orders of a batch took leaves nothing here.
-    words = "taken by other orders decided with this one"
-    return _Cause("the stock at ", f"is {words}", f"is {words}", words)
+            return words.not_required_cause(r.rule_id, for_line=True)
+    return words.TAKEN_BY_OTHERS
 
 
 def _line_shortage(problem: Problem, snapshot: NetworkSnapshot, i: int, taken: IntArray) -> str | None:
@@ -258,7 +208,6 @@ def _line_shortage(problem: Problem, snapshot: NetworkSnapshot, i: int, taken: I
     needed = int(problem.qty[same].sum()) if problem.terms.all_or_nothing else int(taken[same].sum()) + 1
     if supply >= needed:
         return None
-    reason = f"only {supply} units of {sku} can be promised at the nodes this line may ship from"
     held = problem.availability.for_sku(sku)
     protected, rules = 0, {}
     for position in np.flatnonzero(held[problem.stocked] > 0).tolist():
@@ -267,9 +216,7 @@ def _line_shortage(problem: Problem, snapshot: NetworkSnapshot, i: int, taken: I
             kept, keeping = problem.kept_units(sku, n)
             protected += min(int(held[n]), kept)
             rules.update(dict.fromkeys(p.rule_id for p in keeping))
-    if protected:
-        reason += f"; {protected} more are protected by rule {', '.join(rules)}"
-    return reason
+    return words.shortage_reason(supply, sku, protected, rules)
 
 
 def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int) -> str:
@@ -282,23 +229,14 @@ def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int) -> str:
     if pickup is not None:  # only the pickup node may serve: the others are beside the point
         positions = positions[problem.stocked[positions] == snapshot.index[pickup]]
         if not positions.shape[0]:
-            return f"pickup node {pickup} has no {sku} available"
+            return words.no_stock_reason(sku, pickup)
     if not positions.shape[0]:
-        return f"no node has {sku} available"
+        return words.no_stock_reason(sku, None)
     nearest = positions[np.argsort(problem.stocked_distance[positions], kind="stable")]
-    groups: dict[_Cause, list[str]] = {}
+    groups: dict[Cause, list[str]] = {}
     for position in nearest.tolist():
         n = int(problem.stocked[position])
         why = Elimination(int(problem.elimination[position]))
         cause = _line_cause(problem, snapshot, i, n, why, int(held[n]))
         groups.setdefault(cause, []).append(snapshot.ids[n] if pickup is None else f"pickup node {pickup}")
-    phrases = []
-    for cause, node_ids in list(groups.items())[:MAX_CAUSES]:
-        named = ", ".join(node_ids[:MAX_NAMED_NODES])
-        if len(node_ids) > MAX_NAMED_NODES:
-            named += f" and {len(node_ids) - MAX_NAMED_NODES} more"
-        phrases.append(f"{cause.prefix}{named} {cause.verb_one if len(node_ids) == 1 else cause.verb_many}")
-    left = sum(len(node_ids) for node_ids in list(groups.values())[MAX_CAUSES:])
-    if left:
-        phrases.append(f"{left} more nodes holding it cannot serve it either")
-    return "; ".join(phrases)
+    return words.blocked_reason(groups)

@@ -56,6 +56,9 @@ def control_problem(value: str, *, line_breaks: bool = False) -> str | None:
 def id_problem(value: str, *, required: bool = True) -> str | None:
     """Why ``value`` is not an id (None when it is): 1-128 characters, not blank, no control characters.
     ``required=False``: an id-like optional field, which may also be empty."""
+    # Printable ASCII holds no control character: the common id is judged without the regex.
+    if value.isascii() and value.isprintable() and len(value) <= limits.MAX_ID_LENGTH:
+        return "is required" if required and not value.strip() else None
     if required and not value.strip():
         return "is required"
     if len(value) > limits.MAX_ID_LENGTH:

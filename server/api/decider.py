@@ -88,6 +88,7 @@ class Decider:
         self._observe = observe
         self._served = served
         self._pilot = pilot
+        self._pilot_scoped = pilot.scopes_anything  # asked on every new order
 
     def order_from_proto(
         self, msg: common_pb2.Order, path: str = "order", *, new: bool, translations: list[Translation] | None = None
@@ -130,11 +131,11 @@ class Decider:
             raise InvalidInputError([*violations, *(v for v in error.violations if v.field not in said)]) from None
         if violations:
             raise InvalidInputError(violations)
-        if new:  # a stored order is decided again whatever its date: late is then the answer
+        if new and order.promised_date is not None:  # a stored order is decided again whatever its date
             problem = past_promise_problem(order, self._clock())
             if problem is not None:
                 raise InvalidInputError(FieldViolation(f"{path}.promised_date", problem))
-        if new and self._pilot.scopes_anything:
+        if new and self._pilot_scoped:
             # A valid order outside the pilot is refused whole (FAILED_PRECONDITION): the caller
             # sends it to the system that still decides it.
             self._pilot.check(

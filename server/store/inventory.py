@@ -42,6 +42,7 @@ from server.store.system_events import STOCK_SHORTFALL, append_system_event
 
 T = TypeVar("T")
 _UNIT_SEPARATOR = "\x1f"  # what the dialects' _joined puts between node ids (chr(31))
+_NO_LEVELS = StockLevels((), (), ())
 _INSERT_EMPTY_POSITION = (
     "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
     "VALUES (?, ?, 0, 0, 0, 0, NULL, ?) ON CONFLICT (sku, node_id) DO NOTHING"
@@ -63,22 +64,41 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
 
     def stock_levels(self, skus: Sequence[str], now: datetime | None = None) -> StockLevels:
         if not skus:
-            return StockLevels((), (), ())
-        wanted = sorted(set(skus))
-        expired, params = self._expired_holds(wanted, now)
-        stock_in, stock_params = self._in_list("i.sku", wanted)
+            return _NO_LEVELS
+        # The statement's text is the same for every list (the dialects pass a list as parameters
+        # of fixed count), so it is written once per store; the SKU list's parameters serve both
+        # of its IN predicates, and the current instant is formatted the cheap way.
+        sql = self._stock_levels_sql
+        if sql is None:
+            sql = self._stock_levels_sql = self._stock_levels_statement()
+        listed = self._in_list("i.sku", sorted(set(skus)))[1]
+        at = self._ts_now() if now is None else self._ts_in(now)
+        found = self._fetch_stock(sql, [HELD, at, *listed, *listed])
+        if not found:
+            return _NO_LEVELS
+        sku_column, node_column, units_column = zip(*found, strict=True)
+        return StockLevels(sku_column, node_column, units_column)
+
+    _stock_levels_sql: str | None = None
+
+    def _stock_levels_statement(self) -> str:
+        expired, _ = self._expired_holds((), None)
+        stock_in, _ = self._in_list("i.sku", ())
         # The arithmetic and the "any left" filter run in the database, so only rows worth
         # promising cross into Python, as plain tuples.
         available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
-        sql = (
+        return (
             f"SELECT i.sku, i.node_id, CAST({available} AS BIGINT) FROM inventory i {expired}"
             f" WHERE {stock_in} AND {available} > 0"
         )
-        found = self._read_stock(lambda tx: tx.execute(sql, [*params, *stock_params]))
-        if not found:
-            return StockLevels((), (), ())
-        sku_column, node_column, units_column = zip(*found, strict=True)
-        return StockLevels(sku_column, node_column, units_column)
+
+    def _fetch_stock(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """The rows of the decision's stock read; a dialect may take a shorter way to them."""
+        return self._read_stock(lambda tx: tx.execute(sql, params))
+
+    def _ts_now(self) -> Any:
+        """The current instant as ``_ts_in`` gives it to the database."""
+        return self._ts_in(rows.utc_now())
 
     def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
         if not skus:

@@ -28,6 +28,17 @@ from server.store.sql import Key
 
 T = TypeVar("T")
 
+
+def _json_strings(values: Sequence[str]) -> str:
+    """``json.dumps(list(values))``, or text SQLite's JSON reads the same: ids with nothing to
+    escape (printable, no quote or backslash) are written as they are, at a fraction of the cost."""
+    joined = '","'.join(values)
+    # The separators hold all the quotes when no value has one (an empty list goes to json.dumps).
+    if joined.count('"') != 2 * (len(values) - 1) or "\\" in joined or not joined.isprintable():
+        return json.dumps(list(values))
+    return f'["{joined}"]'
+
+
 BUSY_TIMEOUT_MS = 5_000
 _BEGIN_ATTEMPTS = 3  # each waits up to BUSY_TIMEOUT_MS inside SQLite before giving up
 
@@ -117,6 +128,20 @@ class SqliteStore(SqlStore):
         with self._connection() as connection:
             return work(_SqliteTx(connection))
 
+    def _fetch_stock(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        # The hottest read, without the context manager's generator and the Tx wrapper: the same
+        # free list, taken and given back directly.
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = self._connect()
+        try:
+            return connection.execute(sql, params).fetchall()
+        finally:
+            self._release(connection)
+
     def _write(self, work: Callable[[_SqliteTx], T]) -> T:
         with self._write_lock, self._connection() as connection:
             return _in_immediate_transaction(connection, work)
@@ -143,7 +168,7 @@ class SqliteStore(SqlStore):
 
     def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
         # One JSON parameter instead of one per value: no limit on the list's length.
-        return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(list(values))]
+        return f"{column} IN (SELECT value FROM json_each(?))", [_json_strings(values)]
 
     def _in_keys(self, keys: Sequence[Key]) -> tuple[str, list[Any]]:
         pairs = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
@@ -160,6 +185,17 @@ class SqliteStore(SqlStore):
 
     def _ts_in(self, value: datetime | None) -> str | None:
         return None if value is None else rows.encode_text_timestamp(value)
+
+    def _ts_now(self) -> str:
+        # rows.encode_text_timestamp of the current instant; the date and time of day are written
+        # once a second, the microseconds every call (a stock read asks on every decision).
+        seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+        second = self._second
+        if second[0] != seconds:
+            second = self._second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+        return f"{second[1]}.{micros:06d}Z"
+
+    _second: tuple[int, str] = (-1, "")
 
     def _ts_out(self, value: Any) -> datetime | None:
         return None if value is None else rows.decode_text_timestamp(value)

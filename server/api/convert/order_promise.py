@@ -19,7 +19,8 @@ def order_promise_from_proto(c: Collector, path: str, msg: common_pb2.Order) -> 
     """(carrier service id, promised date) as the order sends them; bad forms added to ``c``.
     Whether the service exists is the decision's check (it knows the services in force)."""
     carrier_service = msg.carrier_service.strip().upper()
-    check_id(c, join(path, "carrier_service"), carrier_service, required=False)
+    if carrier_service:  # an empty optional id is fine
+        check_id(c, join(path, "carrier_service"), carrier_service, required=False)
     promised: date | None = None
     if msg.promised_date:
         try:

@@ -71,3 +71,27 @@ def test_postgres_plans_the_stock_read_once_per_connection(postgres_databases: P
     finally:
         store.close()
         postgres_databases.drop(url)
+
+
+def test_stock_levels_count_holds_expired_by_the_current_instant(store: Store) -> None:
+    """Without ``now`` the read judges holds at the current instant (formatted its own way on
+    SQLite): one expired an hour ago gives its units back, a live one keeps them, swept or not."""
+    from datetime import UTC, datetime
+
+    from engine.decision import AllocationLine
+    from engine.orders.records import NewOrder
+    from server.store.base import RequestKey
+
+    store.upsert_nodes([node("DC1")])
+    store.update_inventory([absolute("DC1", "A", 10)])
+    now = datetime.now(UTC)
+    for order_id, qty, hold_ms, at in (
+        ("O-EXPIRED", 3, 60_000, now - timedelta(hours=1)),
+        ("O-LIVE", 2, 3_600_000, now),
+    ):
+        new = NewOrder(order_id, "{}", (("L1", "A", qty),), hold_ms, "rs", "{}", f"d-{order_id}")
+        key = RequestKey(f"k-{order_id}", "Allocate", "h")
+        store.allocate_order(key, new, [AllocationLine("L1", "DC1", "A", qty)], at, b"")  # type: ignore[attr-defined]
+    assert _as_dict(store.stock_levels(["A"])) == {("A", "DC1"): 8}
+    assert _as_dict(store.stock_levels(["A"], now=now - timedelta(hours=2))) == {("A", "DC1"): 5}
+    assert _as_dict(store.stock_levels(["A", "A", "B"])) == {("A", "DC1"): 8}
