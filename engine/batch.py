@@ -64,8 +64,8 @@ JOINT_MODEL_MAX_ORDERS = limits.MAX_ORDERS_PER_BATCH
 # Writing out one order's decision (its residual problem, cost and notes) takes about 0.3 ms of CPU
 # without explanations (10,000 orders of a re-plan: 3 s); the search stops this much per order early.
 DECISION_MS_PER_ORDER = 0.6
-# The groups' first round gets this share of what is left; the rest is for merging groups whose
-# plans clash and for repairing what still clashes.
+# Each round of groups gets this share of what is left; the rest is for repairing what their plans
+# over-ask together (a few orders decided again).
 GROUPS_SHARE = 0.85
 # Over this many orders (a re-plan), the batch is split into the groups that actually compete
 # (engine/optimizer/components.py) and each is improved on its own: prices over 10,000 orders
@@ -263,22 +263,25 @@ def _by_groups(work: _Work, start: Sequence[Plan], upper: float, lower: float, d
     on its own with a share of the time by its size; orders in no group keep their decision alone.
 
     The bound is the sum of the ungrouped orders' bounds and each group's bound over all the stock.
-    When the groups' plans, put together, over-ask a position, the groups sharing it are merged and
-    decided again while time remains; what still does not fit then is repaired one order at a time."""
+    When the groups' plans, put together, over-ask a position, what clashes is repaired one order at
+    a time (the best fitting plan so far), and the groups sharing it are merged and improved again
+    from that plan while time remains."""
     problems, n = work.problems, len(work.problems)
     # Each order's wish: its decision alone; an order that keeps its plan (FEWEST_SHIPMENTS) wishes that.
     wish = [a.plan if m and a is not None else p for a, m, p in zip(work.alone, work.movable, start, strict=True)]
     groups = merge(n, over_asked(work.snapshot, problems, wish))
     solved: dict[tuple[int, ...], _Better] = {}
     known: dict[tuple[int, ...], float] = {}  # a bound on each group: its parts' bounds, once merged
+    best, best_total = list(start), upper  # the best plan of the whole batch that fits
     while True:
         todo = [g for g in groups if tuple(g) not in solved]
         left = sum(len(g) for g in todo)
+        # The groups' time ends early enough to repair what their plans over-ask together.
+        rounds_end = Deadline(deadline.at - (deadline.at - Deadline.after_ms(0).at) * (1.0 - GROUPS_SHARE))
         for g in sorted(todo, key=len):  # the small ones first: the large one takes what they leave
-            share = len(g) / left * (GROUPS_SHARE if left == len(g) else 1.0)
+            part = Deadline(min(rounds_end.at, Deadline.after_ms(int(rounds_end.remaining_ms() * len(g) / left)).at))
             left -= len(g)
-            part = Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * share)).at))
-            own = [start[o] for o in g]
+            own = [best[o] for o in g]
             upper_g = sum(p.objective(problems[o]) for o, p in zip(g, own, strict=True))
             lower_g = known.get(tuple(g), sum(work.bounds[o] for o in g))
             solved[tuple(g)] = _improve(work, g, own, upper_g, min(lower_g, upper_g), part)
@@ -287,6 +290,11 @@ def _by_groups(work: _Work, start: Sequence[Plan], upper: float, lower: float, d
             for o, plan in zip(g, solved[tuple(g)].plans, strict=True):
                 plans[o] = plan
         clashes = over_asked(work.snapshot, problems, plans)
+        fitted = _repaired(work, plans, clashes, deadline) if clashes else plans
+        if fitted is not None and shares_fit(work.snapshot, problems, fitted):
+            total = sum(plan.objective(problem) for problem, plan in zip(problems, fitted, strict=True))
+            if total < best_total - _tolerance(best_total):
+                best, best_total = fitted, total
         if not clashes or deadline.passed():
             break
         before = groups
@@ -299,11 +307,7 @@ def _by_groups(work: _Work, start: Sequence[Plan], upper: float, lower: float, d
     grouped = {o for g in groups for o in g}
     bound = sum(work.bounds[o] for o in range(n) if o not in grouped) + sum(solved[tuple(g)].lower for g in groups)
     candidates = sum(solved[tuple(g)].candidates for g in groups)
-    fitted = _repaired(work, plans, clashes, deadline) if clashes else plans
-    if fitted is None or not shares_fit(work.snapshot, problems, fitted):
-        return _Better(tuple(start), upper, max(lower, min(bound, upper)), candidates)
-    total = sum(plan.objective(problem) for problem, plan in zip(problems, fitted, strict=True))
-    return _Better(tuple(fitted), total, max(lower, min(bound, total)), candidates)
+    return _Better(tuple(best), best_total, max(lower, min(bound, best_total)), candidates)
 
 
 def _repaired(
