@@ -235,7 +235,11 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
         if priced.total < upper - _tolerance(upper):
             plans, upper = list(priced.plans), priced.total
     if upper > lower + _tolerance(upper) and not deadline.passed() and len(problems) <= JOINT_MODEL_MAX_ORDERS:
-        columns = [_joint_columns(p, plans[o], bounds[o], lower, upper) for o, p in enumerate(problems)]
+        # Pruned against the alone bounds' sum, never against ``lower`` once prices raised it: a
+        # Lagrangian bound does not split by order, so lower - bounds[o] can exceed what the
+        # other orders can cost, and pruning with it cut the optimum's columns.
+        alone_total = sum(bounds)
+        columns = [_joint_columns(p, plans[o], bounds[o], alone_total, upper) for o, p in enumerate(problems)]
         candidates = sum(len(c) for c in columns)
         result = solve_joint(
             problems,
@@ -387,13 +391,17 @@ def _alone_bound(problem: Problem, alone: Solution | None, plan: Plan) -> float:
     return min(alone.bound, alone.plan.objective(problem))
 
 
-def _joint_columns(problem: Problem, plan: Plan, bound: float, lower: float, upper: float) -> IntArray:
-    """The order's columns that a batch plan costing less than ``upper`` may use, and its plan's."""
+def _joint_columns(problem: Problem, plan: Plan, bound: float, alone_total: float, upper: float) -> IntArray:
+    """The order's columns that a batch plan costing less than ``upper`` may use, and its plan's.
+
+    ``alone_total`` is the sum of every order's alone bound (``bound`` is this order's): each other
+    order costs at least its own, so a column costing more than ``upper`` minus theirs is in no
+    better plan."""
     used = plan.used()
     if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS or problem.n_nodes == 0:
         return used
     by_node = node_bounds(problem, unit_floor(problem), full_fill_nodes(problem))
-    others = lower - bound
+    others = alone_total - bound
     keep: IntArray = np.union1d(np.flatnonzero(by_node + others <= upper + _tolerance(upper)), used)
     return keep
 

@@ -37,17 +37,20 @@ def plan_cost(
         np.array([n.location.lat for n in nodes], dtype=np.float64),
         np.array([n.location.lon for n in nodes], dtype=np.float64),
     )
-    zones = terms.rate_table.zones(distances)
     shipments = []
     for k, node in enumerate(nodes):
         per_line = units_by_node[node.id]
         units = sum(per_line.values())
         weight = sum(lines[line_id].unit_weight_lb * q for line_id, q in per_line.items())
         pickup = terms.pickup_node_id is not None
-        zone = 0 if pickup else int(zones[k])
-        base = 0.0 if pickup else float(terms.rate_table.base[zone - 1])
-        per_lb = 0.0 if pickup else float(terms.rate_table.per_lb[zone - 1])
-        rule_penalty = 0.0
+        # Each shipment by its carrier service's rates when the order carries a promise, else by
+        # the rate table of the order's service level (engine/promise/shipping.py).
+        table, option = terms.shipping(node.id, float(distances[k]))
+        zone = 0 if pickup else int(table.zones(distances[k : k + 1])[0])
+        base = 0.0 if pickup else float(table.base[zone - 1])
+        per_lb = 0.0 if pickup else float(table.per_lb[zone - 1])
+        # A rule allowing lateness charges its penalty per day late: a rule's penalty like any.
+        rule_penalty = option.late_cost if option is not None and terms.promised and not pickup else 0.0
         for p in terms.penalties:
             if node.id in p.node_ids:
                 selected = sum(q for line_id, q in per_line.items() if not p.line_ids or line_id in p.line_ids)
@@ -64,6 +67,9 @@ def plan_cost(
                 carrier_weight=per_lb * weight,
                 handling=node.unit_handling_cost * units,
                 rule_penalty=rule_penalty,
+                carrier_service=option.carrier_service if option is not None else "",
+                ship_day=option.ship_day if option is not None else 0,
+                delivery_day=option.delivery_day if option is not None else 0,
             )
         )
     allocated = sum(a.qty for a in allocations)

@@ -32,6 +32,7 @@ class NodeVerdict(StrEnum):
     NO_CAPACITY = "NO_CAPACITY"
     COSTLIER = "COSTLIER"  # could serve, but the chosen plan costs less
     PROTECTED = "PROTECTED"  # open, but rules protect every ordered unit it holds (safety stock)
+    LATE = "LATE"  # cannot deliver by the order's promised date (or by its carrier service)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,11 @@ class ShipmentCost:
     carrier_weight: float
     handling: float
     rule_penalty: float
+    # By which carrier service it goes and when (day ordinals: the node's ship date, the delivery
+    # date at the ship-to); empty and 0 when the decision had no instant or no service applies.
+    carrier_service: str = ""
+    ship_day: int = 0
+    delivery_day: int = 0
 
     @property
     def total(self) -> float:
@@ -72,6 +78,16 @@ class CostBreakdown:
     @property
     def total(self) -> float:
         return sum(s.total for s in self.shipments) + self.split_penalty + self.backorder_penalty
+
+    @property
+    def delivery_day(self) -> int:
+        """The order's estimated delivery (its latest shipment's; 0 when none is dated)."""
+        return max((s.delivery_day for s in self.shipments), default=0)
+
+    @property
+    def ship_day(self) -> int:
+        """When the order's last shipment leaves (0 when none is dated)."""
+        return max((s.ship_day for s in self.shipments), default=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,7 @@ class Directives:
     objective: ObjectiveMode | None = None
     split_penalty: float | None = None
     backorder_penalty: float | None = None
+    late_penalty_per_day: float | None = None  # lateness allowed at this cost per shipment-day late
     rule_set_version: str = ""
     fired_rules: tuple[str, ...] = ()  # rule ids, highest priority first: the decision's trace
 

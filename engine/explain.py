@@ -13,6 +13,8 @@ from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.plan import Plan
 from engine.optimizer.single_node import full_fill_costs, full_fill_nodes
 from engine.problem import Elimination, Problem
+from engine.promise.shipping import many
+from engine.terms import Terms
 
 MAX_NODE_NOTES = 25  # nearest nodes first; a decision over 2,000 nodes should not explain all of them
 
@@ -23,6 +25,7 @@ _ELIMINATION_VERDICT = {
     Elimination.NOT_REQUIRED: NodeVerdict.NOT_REQUIRED,
     Elimination.NOT_PICKUP_NODE: NodeVerdict.NOT_REQUIRED,
     Elimination.PROTECTED: NodeVerdict.PROTECTED,
+    Elimination.LATE: NodeVerdict.LATE,
 }
 MAX_CAUSES = 4  # distinct causes named in one unfilled line's reason (nearest nodes first)
 MAX_NAMED_NODES = 3  # node ids named per cause
@@ -195,7 +198,22 @@ def _elimination_cause(problem: Problem, snapshot: NetworkSnapshot, n: int, why:
     if why is Elimination.NOT_PICKUP_NODE:
         words = f"not the pickup node ({problem.terms.pickup_node_id})"
         return _Cause("", f"is {words}", f"are {words}", words)
+    if why is Elimination.LATE:
+        return late_cause(problem.terms, node.id, _stocked_distance(problem, n))
     raise AssertionError(f"no cause for {why!r}")  # PROTECTED is per SKU: _line_cause
+
+
+def late_cause(terms: Terms, node_id: str, distance_miles: float) -> _Cause:
+    """'would deliver Wed 9 Dec, after the promised Tue 8 Dec' (the small-order path's words too)."""
+    options = terms.ship_options
+    assert options is not None
+    words = options.why_late(node_id, distance_miles)
+    return _Cause("", words, many(words), words)
+
+
+def _stocked_distance(problem: Problem, n: int) -> float:
+    at = int(np.searchsorted(problem.stocked, n))
+    return float(problem.stocked_distance[at])
 
 
 def _protected(protections: tuple[Protection, ...]) -> _Cause:

@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from engine import limits
@@ -32,6 +32,9 @@ class DeliveryMethod(StrEnum):
 class ObjectiveMode(StrEnum):
     COST = "COST"
     FEWEST_SHIPMENTS = "FEWEST_SHIPMENTS"
+    # The earliest delivery of the whole order (its latest shipment), cost breaking ties; needs the
+    # decision's instant (engine.sourcing.decide_from_levels' ``at``), else it decides by cost.
+    EARLIEST_DELIVERY = "EARLIEST_DELIVERY"
 
 
 # Ids and free text are checked here and only here (server/api/convert/ asks these functions too).
@@ -248,6 +251,10 @@ class Order:
     backorder_penalty: float | None = None
     attributes: Mapping[str, str] = field(default_factory=dict)
     priority: int = 0  # backorders heal highest first; rules may read it
+    # The delivery promise (docs/promise.md, "Sourcing by promise"): a carrier service every
+    # shipment must go by, and/or the date by which every shipment must arrive.
+    carrier_service: str = ""
+    promised_date: date | None = None
 
     def __post_init__(self) -> None:
         v = Violations()
@@ -275,6 +282,10 @@ class Order:
         _check_id(v, self.channel, "channel", required=False)
         _check_id(v, self.service_level, "service_level", required=False)
         _check_id(v, self.pickup_node_id, "pickup_node_id", required=False)
+        _check_id(v, self.carrier_service, "carrier_service", required=False)
+        if self.delivery_method is DeliveryMethod.PICKUP:
+            for name in ("carrier_service", "promised_date"):
+                v.check(not getattr(self, name), name, "must be empty for a PICKUP order (no carrier takes it)")
         v.check(
             0 <= self.priority <= limits.MAX_ORDER_PRIORITY,
             "priority",
@@ -285,3 +296,8 @@ class Order:
     @property
     def units(self) -> int:
         return sum(line.qty for line in self.lines)
+
+    @property
+    def promised(self) -> bool:
+        """The order names a carrier service or a delivery date: its decision keeps the promise."""
+        return bool(self.carrier_service) or self.promised_date is not None

@@ -31,6 +31,7 @@ class Elimination(IntEnum):
     NOT_REQUIRED = 4
     NOT_PICKUP_NODE = 5
     PROTECTED = 6  # open to the order, but rules protect every ordered unit it holds
+    LATE = 7  # cannot deliver by the order's promise (date or carrier service): engine/promise/shipping.py
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,11 @@ def build_problem(
         kept_all = ~(avail_all[:, stocked] > 0).any(axis=0) & (elimination == Elimination.CANDIDATE)
         elimination[kept_all] = Elimination.PROTECTED
 
+    lat, lon = order.ship_to.lat, order.ship_to.lon
+    stocked_distance = haversine_miles(lat, lon, snapshot.lat[stocked], snapshot.lon[stocked])
+    if terms.promised:
+        _eliminate_late(elimination, stocked, stocked_distance, snapshot, terms)
+
     candidate = elimination == Elimination.CANDIDATE
     live = stocked[candidate]
     avail = avail_all[:, live]
@@ -152,8 +158,6 @@ def build_problem(
             outside = ~snapshot.membership(requirement.node_ids)[live]
             _forbid(allowed, _line_rows(line_pos, requirement.line_ids), outside)
 
-    lat, lon = order.ship_to.lat, order.ship_to.lon
-    stocked_distance = haversine_miles(lat, lon, snapshot.lat[stocked], snapshot.lon[stocked])
     distance = stocked_distance[candidate]
     keep = allowed.any(axis=0)
     nodes: IntArray = live
@@ -165,6 +169,8 @@ def build_problem(
         zone = np.zeros(nodes.shape[0], dtype=np.int64)
         fixed = snapshot.pick_pack[nodes]  # fancy indexing copies
         unit = np.broadcast_to(snapshot.handling[nodes], (len(lines), nodes.shape[0])).copy()
+    elif terms.promised:
+        zone, fixed, unit = _promised_rates(snapshot, terms, nodes, distance, weight)
     else:
         table = terms.rate_table
         zone = table.zones(distance)
@@ -265,6 +271,40 @@ def _static_reasons(snapshot: NetworkSnapshot, pickup: bool) -> IntArray:
     ).astype(np.int64)
     reasons.setflags(write=False)
     return reasons
+
+
+def _eliminate_late(
+    elimination: IntArray, stocked: IntArray, distance: FloatArray, snapshot: NetworkSnapshot, terms: Terms
+) -> None:
+    """Mark LATE the stocked nodes still candidates that cannot keep the order's promise."""
+    ids = snapshot.ids
+    for p in np.flatnonzero(elimination == Elimination.CANDIDATE).tolist():
+        if terms.late(ids[int(stocked[p])], float(distance[p])):
+            elimination[p] = Elimination.LATE
+
+
+def _promised_rates(
+    snapshot: NetworkSnapshot, terms: Terms, nodes: IntArray, distance: FloatArray, weight: FloatArray
+) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Zone, per-shipment and per-unit cost of each candidate by its own carrier service's rates,
+    with the same arithmetic as one rate table's (so a single service gives the same numbers)."""
+    ids = snapshot.ids
+    pairs = list(zip(nodes.tolist(), distance.tolist(), strict=True))
+    tables = [terms.shipping(ids[n], d)[0] for n, d in pairs]
+    late = np.array([terms.late_cost(ids[n], d) for n, d in pairs], dtype=np.float64)
+    zone = np.zeros(nodes.shape[0], dtype=np.int64)
+    base = np.zeros(nodes.shape[0], dtype=np.float64)
+    per_lb = np.zeros(nodes.shape[0], dtype=np.float64)
+    for table in dict.fromkeys(tables):
+        at = np.array([t is table for t in tables], dtype=np.bool_)
+        zone[at] = table.zones(distance[at])
+        base[at] = table.base_for(zone[at])
+        per_lb[at] = table.per_lb_for(zone[at])
+    fixed = snapshot.pick_pack[nodes] + base
+    if late.any():  # a rule allowing lateness: its penalty per day late, per shipment
+        fixed = fixed + late
+    unit = snapshot.handling[nodes][None, :] + weight[:, None] * per_lb[None, :]
+    return zone, fixed, unit
 
 
 def _forbid(allowed: BoolArray, rows: IntArray, cols: BoolArray) -> None:

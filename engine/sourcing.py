@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -12,7 +14,7 @@ from engine.decision import AllocationLine, Decision, DecisionPath, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives
 from engine.errors import FieldViolation, InvalidInputError
 from engine.explain import node_notes, unfilled_lines
-from engine.model import Order
+from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import NetworkSnapshot
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.milp import solve_milp
@@ -33,11 +35,16 @@ def decide(
     settings: SolverSettings = DEFAULT_SETTINGS,
     why_not: Sequence[str] = (),
     explain: bool = True,
+    at: int | None = None,
+    region: str = "",
+    arrive_by: int | None = None,
 ) -> Decision:
     """Source ``order`` optimally. ``why_not`` names nodes whose extra cost, if forced in, to report;
     ``explain=False`` leaves out the per-node notes (which carry those extra costs), nothing else.
 
     ``settings.time_limit_ms`` bounds the whole decision, problem build and why-not solves included.
+    ``at`` (epoch seconds, the caller's clock) and ``region`` (the ship-to's): see ``resolve_terms``;
+    with ``at`` the shipments are dated and the order's promise, if any, is kept.
     """
     deadline = Deadline.after_ms(settings.time_limit_ms)
     if why_not and not explain:
@@ -46,7 +53,7 @@ def decide(
         if node_id not in snapshot.index:
             raise InvalidInputError(FieldViolation(f"why_not[{i}]", f"unknown node {node_id!r}"))
     try:
-        terms = resolve_terms(order, directives, snapshot)
+        terms = resolve_terms(order, directives, snapshot, at, region, arrive_by)
     except InvalidInputError as error:
         # Its fields are the order's (service_level, pickup_node_id): named as the caller sent them.
         raise error.prefixed("order") from None
@@ -75,20 +82,66 @@ def decide_from_levels(
     settings: SolverSettings = DEFAULT_SETTINGS,
     why_not: Sequence[str] = (),
     explain: bool = True,
+    at: int | None = None,
+    region: str = "",
+    arrive_by: int | None = None,
 ) -> Decision:
     """``decide`` from stock levels as a store reads them (``skus``: the order's). Small orders
-    (engine/small_orders/: few lines, few nodes holding them) are decided in plain Python, the
-    same decision without numpy's fixed cost per call; every other order by ``decide``."""
+    (engine/small_orders.py: few lines, few nodes holding them) are decided in plain Python, the
+    same decision without numpy's fixed cost per call; every other order by ``decide``.
+    ``arrive_by``: a day every shipment must also arrive by (the earliest-delivery objective's)."""
+    if order.objective is ObjectiveMode.EARLIEST_DELIVERY:
+        plain = replace(order, objective=ObjectiveMode.COST)
+        if at is None or order.delivery_method is not DeliveryMethod.SHIP:
+            return decide_from_levels(plain, snapshot, skus, levels, directives, settings, why_not, explain)
+        return _earliest_delivery(plain, snapshot, skus, levels, directives, settings, why_not, explain, at, region)
     if not why_not:
         try:
-            terms = resolve_terms(order, directives, snapshot)
+            terms = resolve_terms(order, directives, snapshot, at, region, arrive_by)
         except InvalidInputError as error:
             raise error.prefixed("order") from None
         small = decide_small(order, snapshot, levels, directives, terms, explain=explain)
         if small is not None:
             return small
     availability = Availability.from_levels(snapshot, skus, levels)
-    return decide(order, snapshot, availability, directives, settings, why_not, explain)
+    return decide(order, snapshot, availability, directives, settings, why_not, explain, at, region, arrive_by)
+
+
+def _earliest_delivery(
+    order: Order,
+    snapshot: NetworkSnapshot,
+    skus: Sequence[str],
+    levels: StockLevels,
+    directives: Directives,
+    settings: SolverSettings,
+    why_not: Sequence[str],
+    explain: bool,
+    at: int,
+    region: str,
+) -> Decision:
+    """The objective EARLIEST_DELIVERY: the cheapest plan (``order`` decided by cost, within its
+    own promise if any) sets how many units ship and the latest day to try; each earlier day D,
+    first to last, is tried as a day to arrive by, and the first whose cheapest plan ships as many units
+    is the answer: the earliest delivery of the whole order, cost breaking ties. The nodes'
+    ship days can fall on the day before the instant's UTC date (zones west of UTC), so the
+    trials start there. Each trial is an ordinary decision, exact as any."""
+
+    def trial(arrive_by: int | None) -> Decision:
+        return decide_from_levels(
+            order, snapshot, skus, levels, directives, settings, why_not, explain, at, region, arrive_by
+        )
+
+    cheapest = trial(None)
+    latest = cheapest.cost.delivery_day
+    shipped = sum(a.qty for a in cheapest.allocations)
+    if not latest or not shipped:
+        return cheapest
+    first = datetime.fromtimestamp(at, UTC).date().toordinal() - 1
+    for day in range(first, latest):
+        decision = trial(day)
+        if sum(a.qty for a in decision.allocations) >= shipped:
+            return decision
+    return cheapest
 
 
 def assemble_decision(

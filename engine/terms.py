@@ -13,6 +13,7 @@ from engine.directives import Directives, Penalty
 from engine.errors import FieldViolation, InvalidInputError
 from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import NetworkSnapshot
+from engine.promise.shipping import ShipOption, ShipOptions, ship_options
 from engine.rates import DEFAULT_BACKORDER_PENALTY, DEFAULT_SPLIT_PENALTY, RateTable
 
 
@@ -26,9 +27,48 @@ class Terms:
     rate_table: RateTable
     pickup_node_id: str | None  # set for PICKUP orders: one node, no carrier rate
     penalties: tuple[Penalty, ...]
+    # The carrier service and dates per node (engine/promise/shipping.py); None when the decision
+    # has no instant (batches, replays) or the order is a pickup.
+    ship_options: ShipOptions | None = None
+
+    @property
+    def promised(self) -> bool:
+        """The order's promise decides which nodes may ship and by which service's rates."""
+        return self.ship_options is not None and self.ship_options.constrained
+
+    def late(self, node_id: str, distance_miles: float) -> bool:
+        """The order's promise rules out shipping from ``node_id``."""
+        return self.ship_options is not None and self.ship_options.late(node_id, distance_miles)
+
+    def late_cost(self, node_id: str, distance_miles: float) -> float:
+        """What a shipment from ``node_id`` pays for arriving after the promised date (rules allowing it)."""
+        option = self.shipping(node_id, distance_miles)[1]
+        return option.late_cost if option is not None and self.promised else 0.0
+
+    def shipping(self, node_id: str, distance_miles: float) -> tuple[RateTable, ShipOption | None]:
+        """The rates a shipment from ``node_id`` pays and its option (service and dates), if any."""
+        options = self.ship_options
+        if options is None:
+            return self.rate_table, None
+        option = options.option(node_id, distance_miles)
+        if option is not None and options.constrained:
+            return option.table, option
+        return self.rate_table, option
 
 
-def resolve_terms(order: Order, directives: Directives, snapshot: NetworkSnapshot) -> Terms:
+def resolve_terms(
+    order: Order,
+    directives: Directives,
+    snapshot: NetworkSnapshot,
+    at: int | None = None,
+    region: str = "",
+    arrive_by: int | None = None,
+) -> Terms:
+    """``at``: the decision's instant (epoch seconds, the server's clock), which dates shipments
+    and lets the order's promise choose carrier services; None decides by cost alone, as before
+    promises. ``region``: the ship-to's (``US-AK``...), for carriers zoning Alaska and Hawaii apart.
+    ``arrive_by``: a day ordinal every shipment must also arrive by (the earliest-delivery
+    objective's trial dates, engine.sourcing), named in explanations as such, not as a promise."""
     rate_table = snapshot.rate_table(order.service_level)
     if rate_table is None:
         # The known levels are the network's own (its rate tables), so the caller can correct the order.
@@ -43,6 +83,26 @@ def resolve_terms(order: Order, directives: Directives, snapshot: NetworkSnapsho
         if pickup not in snapshot.index:
             raise InvalidInputError(FieldViolation("pickup_node_id", f"unknown node {pickup!r}"))
         limits.append(1)
+    if order.carrier_service and order.carrier_service not in snapshot.carrier_services:
+        known = ", ".join(sorted(snapshot.carrier_services))
+        raise InvalidInputError(
+            FieldViolation(
+                "carrier_service", f"names unknown carrier service {order.carrier_service[:40]!r}; known: {known}"
+            )
+        )
+    options = None
+    if at is not None and pickup is None:
+        options = ship_options(
+            snapshot,
+            at=at,
+            region=region,
+            weight_lb=sum(line.unit_weight_lb * line.qty for line in order.lines),
+            service_level=order.service_level,
+            carrier_service=order.carrier_service,
+            promised_day=_earliest(order.promised_date.toordinal() if order.promised_date else None, arrive_by),
+            deadline_is_promise=arrive_by is None,
+            late_penalty_per_day=directives.late_penalty_per_day,
+        )
     return Terms(
         split_penalty=_first(order.split_penalty, directives.split_penalty, DEFAULT_SPLIT_PENALTY),
         backorder_penalty=_first(order.backorder_penalty, directives.backorder_penalty, DEFAULT_BACKORDER_PENALTY),
@@ -56,7 +116,13 @@ def resolve_terms(order: Order, directives: Directives, snapshot: NetworkSnapsho
         rate_table=rate_table,
         pickup_node_id=pickup,
         penalties=directives.penalties,
+        ship_options=options,
     )
+
+
+def _earliest(promised: int | None, arrive_by: int | None) -> int | None:
+    days = [d for d in (promised, arrive_by) if d is not None]
+    return min(days) if days else None
 
 
 def _first(*values: float | None) -> float:

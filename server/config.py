@@ -2,7 +2,8 @@
 
 Precedence, highest first: command-line flags > environment variables ``OMS_SOURCING_<FIELD>``
 > the TOML file given with ``--config`` > the defaults below. The TOML file is flat (``port =
-50051``); an unknown key anywhere is an error, so a typo never silently falls back to a default.
+50051``) but for its ``[[webhooks]]`` tables (server/webhook_config.py, file only); an unknown
+key anywhere is an error, so a typo never silently falls back to a default.
 docs/configuration.md documents every setting; keep the two in step.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from engine.errors import SourcingError
 from server.pilot_scope import PilotScope
 from server.served_area import DEFAULT_SERVED_REGIONS, ServedArea
+from server.webhook_config import WebhookSubscriber, parse_subscribers
 
 ENV_PREFIX = "OMS_SOURCING_"
 # Addresses only this machine reaches: binding them needs no authentication.
@@ -128,6 +130,15 @@ class Config:
     relay_prefix: str = _setting(
         "", "prefix of the relay's subjects (PREFIX.oms.v1...) and streams (PREFIX_OMS_...); empty: none"
     )
+    shipments_intake: bool = _setting(
+        False,
+        "apply shipment confirmations a WMS publishes to JetStream (PREFIX.oms.v1.shipments.confirm) with"
+        " relay_nats_url's server, idempotently by request key (docs/integrations.md)",
+    )
+    # Only from the config file's [[webhooks]] tables: no flag, no environment variable.
+    webhooks: tuple[WebhookSubscriber, ...] = field(
+        default=(), metadata={"help": "webhook subscribers ([[webhooks]] tables)", "file_only": True}
+    )
     auth_tokens_file: str = _setting(
         "",
         "file of 'ROLE NAME SHA256-HEX' lines (oms-sourcing new-token writes them): every call but health"
@@ -173,6 +184,8 @@ class Config:
         ]
         if self.relay_nats_url and not self.relay_nats_url.startswith(("nats://", "tls://", "ws://", "wss://")):
             problems.append("relay_nats_url must start with nats://, tls://, ws:// or wss://")
+        if self.shipments_intake and not self.relay_nats_url:
+            problems.append("shipments_intake needs relay_nats_url (the NATS server it reads from)")
         if self.relay_prefix and not re.fullmatch(r"[a-z0-9]+(?:[-_][a-z0-9]+)*", self.relay_prefix):
             problems.append("relay_prefix must be lower-case letters and digits, words joined by - or _")
         try:
@@ -223,7 +236,12 @@ _TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 
 
 def _field_types() -> dict[str, type]:
-    return {f.name: _TYPES[str(f.type)] for f in fields(Config)}
+    return {f.name: _TYPES[str(f.type)] for f in _scalar_fields()}
+
+
+def _scalar_fields() -> list[Any]:
+    """The settings with a flag and an environment variable (all but the file's tables)."""
+    return [f for f in fields(Config) if not f.metadata.get("file_only")]
 
 
 def read_toml(path: str | Path) -> dict[str, object]:
@@ -247,6 +265,12 @@ def load_config(
     values: dict[str, object] = {}
     if config_file:
         for key, value in read_toml(config_file).items():
+            if key == "webhooks":
+                try:
+                    values[key] = parse_subscribers(value)
+                except ValueError as error:
+                    raise ConfigError(f"config file {config_file}: {error}") from None
+                continue
             if key not in types:
                 raise ConfigError(f"config file {config_file}: unknown setting {key!r}")
             values[key] = _coerce(key, types[key], value, f"config file {config_file}")
@@ -273,7 +297,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("settings (flags > OMS_SOURCING_* environment > --config file > defaults)")
     group.add_argument("--config", metavar="FILE", help="TOML file of settings (see docs/configuration.md)")
     types = _field_types()
-    for f in fields(Config):
+    for f in _scalar_fields():
         kind = types[f.name]
         default = f.default if f.default is not MISSING else None
         help_text = f"{f.metadata['help']} (default: {default}; env {ENV_PREFIX}{f.name.upper()})"
@@ -294,7 +318,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace, env: Mapping[str, str]) -> Config:
-    flags = {f.name: getattr(args, f.name, None) for f in fields(Config)}
+    flags = {f.name: getattr(args, f.name, None) for f in _scalar_fields()}
     return load_config(flags, env, getattr(args, "config", None))
 
 

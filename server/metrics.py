@@ -185,6 +185,45 @@ class RelayMetrics:
         )
 
 
+class WebhookMetrics:
+    """The webhook dispatchers (server/relay/webhooks.py), one series per subscriber."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        labels = ("subscriber",)
+        self.delivered = Counter(
+            "oms_sourcing_webhook_delivered_total",
+            "Events a subscriber's receiver accepted (a 2xx answer).",
+            labels,
+            registry=registry,
+        )
+        self.retries = Counter(
+            "oms_sourcing_webhook_retries_total",
+            "Deliveries that failed (an error status, a timeout, no connection) and were tried again after a back-off.",
+            labels,
+            registry=registry,
+        )
+        self.dead_lettered = Counter(
+            "oms_sourcing_webhook_dead_lettered_total",
+            "Events put in the dead letters: out of attempts, or behind an earlier dead event of their order.",
+            labels,
+            registry=registry,
+        )
+        self.lag_seconds = Histogram(
+            "oms_sourcing_webhook_lag_seconds",
+            "Seconds from an event's commit to its receiver's acceptance.",
+            labels,
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
+        self.backlog = Gauge(
+            "oms_sourcing_webhook_backlog",
+            "Committed events after the subscriber's position, delivered or skipped not yet (read by its leader).",
+            labels,
+            registry=registry,
+            multiprocess_mode="max",
+        )
+
+
 def multiprocess_enabled() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
 

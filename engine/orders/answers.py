@@ -20,7 +20,15 @@ from datetime import datetime
 from typing import Any
 
 from engine.orders.lifecycle import OrderState
-from engine.orders.records import EventRecord, LineRecord, OrderRecord, ReservationRecord, ShipmentRecord
+from engine.orders.records import (
+    NO_CARRIAGE,
+    Carriage,
+    EventRecord,
+    LineRecord,
+    OrderRecord,
+    ReservationRecord,
+    ShipmentRecord,
+)
 
 MAGIC = b"\x00order-answer/1\x00"
 _LENGTH_BYTES = 4
@@ -64,7 +72,8 @@ def _record_data(r: OrderRecord) -> dict[str, Any]:
         ],
         "holds_at": [[h.line_id, h.node_id, h.sku, h.qty, _at(h.expires_at), h.state] for h in r.reservations],
         "shipments": [
-            [s.shipment_id, s.node_id, s.state, [list(x) for x in s.lines], _at(s.created_at)] for s in r.shipments
+            [s.shipment_id, s.node_id, s.state, [list(x) for x in s.lines], _at(s.created_at), *_carriage_data(s)]
+            for s in r.shipments
         ],
         "events": [[e.id, e.type, e.payload, _at(e.created_at)] for e in r.events],
         "created_at": _at(r.created_at),
@@ -72,6 +81,22 @@ def _record_data(r: OrderRecord) -> dict[str, Any]:
         "rule_holds": [list(h) for h in r.holds],
         "released_at": None if r.released_at is None else _at(r.released_at),
     }
+
+
+def _carriage_data(s: ShipmentRecord) -> list[Any]:
+    """A shipment's carriage as a sixth element; none for one without (answers stored before
+    carriages were kept read back the same)."""
+    c = s.carriage
+    if c == NO_CARRIAGE:
+        return []
+    return [[c.carrier, c.carrier_service, c.tracking_number, None if c.shipped_at is None else _at(c.shipped_at)]]
+
+
+def _carriage(rest: list[Any]) -> Carriage:
+    if not rest:
+        return NO_CARRIAGE
+    carrier, service, tracking, shipped_at = rest[0]
+    return Carriage(carrier, service, tracking, None if shipped_at is None else datetime.fromisoformat(shipped_at))
 
 
 def _record_from(d: dict[str, Any]) -> OrderRecord:
@@ -85,7 +110,7 @@ def _record_from(d: dict[str, Any]) -> OrderRecord:
         lines=tuple(LineRecord(x[0], x[1], x[2], x[3], x[4], x[5], x[6], tuple(x[7])) for x in d["lines"]),
         reservations=tuple(ReservationRecord(h[0], h[1], h[2], h[3], at(h[4]), h[5]) for h in d["holds_at"]),
         shipments=tuple(
-            ShipmentRecord(s[0], s[1], s[2], tuple((str(x[0]), int(x[1])) for x in s[3]), at(s[4]))
+            ShipmentRecord(s[0], s[1], s[2], tuple((str(x[0]), int(x[1])) for x in s[3]), at(s[4]), _carriage(s[5:]))
             for s in d["shipments"]
         ),
         events=tuple(EventRecord(e[0], d["order_id"], e[1], e[2], at(e[3])) for e in d["events"]),

@@ -20,7 +20,7 @@ from engine.decision import AllocationLine
 from engine.errors import FieldViolation, InvalidInputError, ReservationConflict
 from engine.orders import lifecycle
 from engine.orders.lifecycle import Action, LineQuantities
-from engine.orders.records import RELEASED, LineRecord, OrderRecord
+from engine.orders.records import NO_CARRIAGE, RELEASED, Carriage, LineRecord, OrderRecord
 
 LineTargets = Sequence[tuple[str, int]]  # (line id, units; 0: all the line has for this)
 
@@ -40,6 +40,7 @@ class NewShipment:
     shipment_id: str
     node_id: str
     lines: tuple[tuple[str, int], ...]  # (line id, units)
+    carriage: Carriage = NO_CARRIAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +128,11 @@ def release(record: OrderRecord) -> OrderChange:
     )
 
 
-def ship(record: OrderRecord, node_id: str, targets: LineTargets, shipment_id: str) -> OrderChange:
-    """Held units leave ``node_id`` as one shipment (every unit held there with no ``targets``)."""
+def ship(
+    record: OrderRecord, node_id: str, targets: LineTargets, shipment_id: str, carriage: Carriage = NO_CARRIAGE
+) -> OrderChange:
+    """Held units leave ``node_id`` as one shipment (every unit held there with no ``targets``),
+    with the carrier, service, tracking number and hand-over time the node confirmed."""
     lifecycle.require(record.order_id, record.state, Action.SHIP)
     held = {h.line_id: h for h in record.reservations if h.node_id == node_id}
     chosen = list(targets) or [(line_id, 0) for line_id in sorted(held)]
@@ -144,12 +148,27 @@ def ship(record: OrderRecord, node_id: str, targets: LineTargets, shipment_id: s
             raise _bad(f"lines[{i}].qty", f"line {line_id!r} holds {available} units at {node_id!r}")
         shipped.append(Units(line_id, node_id, hold.sku, units))
     lines = tuple((u.line_id, u.qty) for u in shipped)
+    payload: dict[str, Any] = {"shipment_id": shipment_id, "node_id": node_id, "lines": lines}
+    if carriage != NO_CARRIAGE:  # what the node said about the parcel, for whoever is told of it
+        payload.update(carriage_payload(carriage))
     return OrderChange(
         "SHIPPED",
-        {"shipment_id": shipment_id, "node_id": node_id, "lines": lines},
+        payload,
         ship=tuple(shipped),
-        shipment=NewShipment(shipment_id, node_id, lines),
+        shipment=NewShipment(shipment_id, node_id, lines, carriage),
     )
+
+
+def carriage_payload(carriage: Carriage) -> dict[str, Any]:
+    """The carriage as a SHIPPED event carries it (``shipped_at`` in ISO 8601 UTC, ``Z``)."""
+    shipped_at = carriage.shipped_at
+    stamp = None if shipped_at is None else shipped_at.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return {
+        "carrier": carriage.carrier,
+        "carrier_service": carriage.carrier_service,
+        "tracking_number": carriage.tracking_number,
+        "shipped_at": stamp,
+    }
 
 
 def returned_units(record: OrderRecord, targets: LineTargets) -> dict[str, int]:

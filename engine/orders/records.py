@@ -52,12 +52,28 @@ class ReservationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Carriage:
+    """How a shipment left its node, as the node confirmed it: the carrier, its service, the
+    tracking number (each "" when not given) and when the parcel was handed over (None only for
+    shipments recorded before these were kept)."""
+
+    carrier: str = ""
+    carrier_service: str = ""
+    tracking_number: str = ""
+    shipped_at: datetime | None = None
+
+
+NO_CARRIAGE = Carriage()
+
+
+@dataclass(frozen=True, slots=True)
 class ShipmentRecord:
     shipment_id: str
     node_id: str
     state: str
     lines: tuple[tuple[str, int], ...]
     created_at: datetime
+    carriage: Carriage = NO_CARRIAGE
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ def build_directives(
         objective=out.objective,
         split_penalty=out.split_penalty,
         backorder_penalty=out.backorder_penalty,
+        late_penalty_per_day=out.late_penalty_per_day,
         rule_set_version=rule_set.version,
         fired_rules=tuple(rule.id for rule in fired),
     )
@@ -66,6 +67,7 @@ class _Collected:
         self.objective: ObjectiveMode | None = None
         self.split_penalty: float | None = None
         self.backorder_penalty: float | None = None
+        self.late_penalty_per_day: float | None = None
 
 
 _DISTANCE_RULES: dict[str, frozenset[int]] = {}
@@ -146,5 +148,7 @@ def _apply(
             out.split_penalty = objective.split_penalty
         if out.backorder_penalty is None:
             out.backorder_penalty = objective.backorder_penalty
+        if out.late_penalty_per_day is None:
+            out.late_penalty_per_day = objective.late_penalty_per_day
     if then.hold is not None:
         out.holds.append(Hold(rule.id, then.hold.reason))

@@ -193,7 +193,7 @@ def overridden(rule_set: RuleSet) -> list[Finding]:
         rule = b.rule
         always = [s.rule for s in index.implied_by(b)]
         if rule.then.objective is not None:
-            for setting in ("mode", "split_penalty", "backorder_penalty"):
+            for setting in ("mode", "split_penalty", "backorder_penalty", "late_penalty_per_day"):
                 mine = getattr(rule.then.objective, setting)
                 winners = [
                     a

@@ -141,6 +141,9 @@ class ObjectiveSpec:
     mode: ObjectiveMode | None = None
     split_penalty: float | None = None
     backorder_penalty: float | None = None
+    # Lateness allowed: a shipment arriving after the order's promised date costs this much per
+    # day late instead of being ruled out (docs/promise.md).
+    late_penalty_per_day: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,10 @@ VERBS = ("exclude", "require", "penalize", "prefer", "protect", "limit", "object
 T = TypeVar("T")
 
 
+# What a rule may set: not EARLIEST_DELIVERY, which needs the decision's instant (an order's own choice).
+RULE_OBJECTIVES = tuple(m.value for m in ObjectiveMode if m is not ObjectiveMode.EARLIEST_DELIVERY)
+
+
 class VerbReader(FieldReader):
     """The ``then`` part of a rule, verb by verb."""
 
@@ -133,13 +137,13 @@ class VerbReader(FieldReader):
         return LimitSpec(max_shipments, bool(aon), selector, per_day)
 
     def objective(self, node: Located, field: str) -> ObjectiveSpec | None:
-        parts = self.mapping(node, field, ("mode", "split_penalty", "backorder_penalty"))
+        parts = self.mapping(node, field, ("mode", "split_penalty", "backorder_penalty", "late_penalty_per_day"))
         if parts is None:
             return None
         before = len(self.errors)
         mode = None
         if "mode" in parts:
-            names = self.texts(parts["mode"], f"{field}.mode", tuple(m.value for m in ObjectiveMode))
+            names = self.texts(parts["mode"], f"{field}.mode", RULE_OBJECTIVES)
             mode = ObjectiveMode(names[0]) if names else None
         split = (
             self.number(parts["split_penalty"], f"{field}.split_penalty", 0, 1e6) if "split_penalty" in parts else None
@@ -149,9 +153,14 @@ class VerbReader(FieldReader):
             if "backorder_penalty" in parts
             else None
         )
+        late = (
+            self.number(parts["late_penalty_per_day"], f"{field}.late_penalty_per_day", 0, 1e6)
+            if "late_penalty_per_day" in parts
+            else None
+        )
         if not parts:
-            self.error(node, field, "needs mode, split_penalty or backorder_penalty")
-        return None if len(self.errors) > before else ObjectiveSpec(mode, split, back)
+            self.error(node, field, "needs mode, split_penalty, backorder_penalty or late_penalty_per_day")
+        return None if len(self.errors) > before else ObjectiveSpec(mode, split, back, late)
 
     def hold(self, node: Located, field: str) -> HoldSpec | None:
         if isinstance(node.value, str):

@@ -104,6 +104,7 @@ def then_view(then: Then) -> dict[str, Any]:
             mode=None if objective.mode is None else objective.mode.value,
             split_penalty=_number(objective.split_penalty),
             backorder_penalty=_number(objective.backorder_penalty),
+            late_penalty_per_day=_number(objective.late_penalty_per_day),
         )
     if then.hold is not None:
         out["hold"] = {"reason": then.hold.reason}

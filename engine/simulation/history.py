@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from engine.errors import InvalidInputError, SourcingError
 from engine.model import DeliveryMethod, GeoPoint, Item, Order, OrderLine
+from engine.promise.model import parse_date
 
 FORMAT = "oms-sourcing/order-history@1"
 
@@ -102,12 +103,24 @@ def order_from_record(record: Mapping[str, Any], catalogue: Mapping[str, Item]) 
             delivery_method=DeliveryMethod(method),
             pickup_node_id=str(record.get("pickup_node_id", "")),
             attributes=attributes,
+            carrier_service=str(record.get("carrier_service", "")).upper(),
+            promised_date=_promised_date(record.get("promised_date")),
         )
     except InvalidInputError as error:
         raise HistoryError(f"order {order_id}: {error}") from None
     except HistoryError as error:
         raise HistoryError(f"order {order_id}: {error}") from None
     return HistoryOrder(created_at, order)
+
+
+def _promised_date(value: object) -> date | None:
+    """A record's optional promised_date, YYYY-MM-DD."""
+    if value is None or value == "":
+        return None
+    try:
+        return parse_date(str(value))
+    except ValueError as error:
+        raise HistoryError(f"promised_date: {error}") from None
 
 
 def _line(raw: object, i: int, catalogue: Mapping[str, Item]) -> OrderLine:
@@ -153,6 +166,10 @@ def record_from_order(entry: HistoryOrder) -> dict[str, Any]:
     }
     if order.pickup_node_id:
         record["pickup_node_id"] = order.pickup_node_id
+    if order.carrier_service:
+        record["carrier_service"] = order.carrier_service
+    if order.promised_date is not None:
+        record["promised_date"] = order.promised_date.isoformat()
     if customer:
         record["customer"] = customer
     if "currency" in attributes:

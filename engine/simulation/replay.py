@@ -26,6 +26,7 @@ from engine.errors import SourcingError
 from engine.model import Order
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
+from engine.promise.calculator import epoch_seconds
 from engine.simulation.history import HistoryOrder
 from engine.simulation.stock import Stock
 from engine.sourcing import DEFAULT_SETTINGS, decide
@@ -78,6 +79,10 @@ class Outcome:
     objective: float = 0.0  # the decision's total, penalties included
     fired_rules: tuple[str, ...] = ()
     detail: str = ""  # hold reasons or the failure
+    # The delivery promise (day ordinals, 0 when none): the order's promised date, and its estimated
+    # delivery (its latest shipment's, by the node calendars at created_at). engine/simulation/on_time.py.
+    promised_day: int = 0
+    delivery_day: int = 0
 
     @property
     def cost(self) -> float:
@@ -177,7 +182,13 @@ def _one(
 ) -> Outcome:
     order = entry.order
     base = Outcome(
-        order.order_id, entry.created_at, order.ship_to.lat, order.ship_to.lon, order.units, OutcomeStatus.FAILED
+        order.order_id,
+        entry.created_at,
+        order.ship_to.lat,
+        order.ship_to.lon,
+        order.units,
+        OutcomeStatus.FAILED,
+        promised_day=order.promised_date.toordinal() if order.promised_date is not None else 0,
     )
     try:
         directives = directives_for(order, snapshot, entry.created_at, day.by_id)
@@ -190,7 +201,11 @@ def _one(
         if full:
             cap = Exclusion(CAPACITY_RULE, full, reason="daily capacity reached")
             directives = dataclasses.replace(directives, exclusions=(*directives.exclusions, cap))
-        decision = decide(order, snapshot, stock.availability(line.sku for line in order.lines), directives, settings)
+        # Decided at the order's own instant, as the live service decides at its clock: shipments
+        # are dated, and an order carrying a promise is sourced by it.
+        at = epoch_seconds(entry.created_at)
+        availability = stock.availability(line.sku for line in order.lines)
+        decision = decide(order, snapshot, availability, directives, settings, at=at)
     except SourcingError as error:
         return dataclasses.replace(base, detail=str(error))
     stock.consume(decision.allocations)
@@ -202,4 +217,5 @@ def _one(
         backordered=decision.cost.backordered_units,
         objective=decision.cost.total,
         fired_rules=decision.fired_rules,
+        delivery_day=decision.cost.delivery_day,
     )

@@ -102,7 +102,6 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
     """engine.cost.plan_cost (shipments in node id order, which is column order)."""
     terms = p.terms
     pickup = terms.pickup_node_id is not None
-    table = terms.rate_table
     lines = p.order.lines
     shipments = []
     allocated = 0
@@ -111,13 +110,14 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
         units = sum(take)
         allocated += units
         weight = sum(lines[i].unit_weight_lb * q for i, q in enumerate(take) if q > 0)
+        table, option = terms.shipping(node.id, p.distance[c])
         if pickup:
             zone = 0
             base = per_lb = 0.0
         else:
             zone = p.zone[c]
             base, per_lb = table.base[zone - 1], table.per_lb[zone - 1]
-        rule_penalty = 0.0
+        rule_penalty = option.late_cost if option is not None and terms.promised and not pickup else 0.0
         for penalty in terms.penalties:
             if node.id in penalty.node_ids:
                 selected = sum(
@@ -138,6 +138,9 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
                 carrier_weight=per_lb * weight,
                 handling=node.unit_handling_cost * units,
                 rule_penalty=rule_penalty,
+                carrier_service=option.carrier_service if option is not None else "",
+                ship_day=option.ship_day if option is not None else 0,
+                delivery_day=option.delivery_day if option is not None else 0,
             )
         )
     backordered = p.total_qty - allocated

@@ -15,8 +15,9 @@ from engine.decision import (
 )
 from engine.directives import Protection
 from engine.problem import Elimination
+from engine.promise.shipping import many
 from engine.small_orders.problem import _Small
-from engine.small_orders.views import PROTECTED, _view
+from engine.small_orders.views import LATE, PROTECTED, _view
 
 MAX_NODE_NOTES = 25  # engine.explain.MAX_NODE_NOTES
 
@@ -34,6 +35,7 @@ _VERDICT = {
     Elimination.NOT_REQUIRED: NodeVerdict.NOT_REQUIRED,
     Elimination.NOT_PICKUP_NODE: NodeVerdict.NOT_REQUIRED,
     Elimination.PROTECTED: NodeVerdict.PROTECTED,
+    Elimination.LATE: NodeVerdict.LATE,
 }
 
 
@@ -83,13 +85,13 @@ def _notes(p: _Small, plan: dict[int, list[int]]) -> tuple[NodeNote, ...]:
             n = p.stocked[i]
             code = p.elimination[i]
             # The same words for the same node, reason and directives: kept with the directives'
-            # view, except protections that depend on the order's SKUs.
+            # view, except protections that depend on the order's SKUs and lateness (the order's dates).
             key = (n, code, p.terms.pickup_node_id)
             note = view.notes.get(key)
             if note is None:
                 reason = Elimination(code)
                 note = NodeNote(node_id, _VERDICT[reason], _elimination_detail(p, n, reason), _rule_ids(p, n, reason))
-                if not (code == PROTECTED and view.sku_protections):
+                if not (code == PROTECTED and view.sku_protections) and code != LATE:
                     view.notes[key] = note
             notes.append(note)
     return tuple(notes)
@@ -150,6 +152,9 @@ def _elimination_cause(p: _Small, n: int, why: Elimination) -> _Cause:
     if why is Elimination.NOT_PICKUP_NODE:
         words = f"not the pickup node ({p.terms.pickup_node_id})"
         return _Cause("", f"is {words}", f"are {words}", words)
+    if why is Elimination.LATE and p.terms.ship_options is not None:
+        words = p.terms.ship_options.why_late(node.id, p.stocked_distance[p.stocked.index(n)])
+        return _Cause("", words, many(words), words)
     raise AssertionError(f"no cause for {why!r}")
 
 

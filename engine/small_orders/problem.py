@@ -4,13 +4,14 @@ their availability, terms and eliminations."""
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Sequence
 
 from engine.availability import StockLevels
 from engine.directives import Directives
 from engine.model import Order
 from engine.network import NetworkSnapshot
-from engine.small_orders.views import NOT_PICKUP_NODE, PROTECTED, _lists, _place, _view
+from engine.small_orders.views import LATE, NOT_PICKUP_NODE, PROTECTED, _lists, _place, _view
 from engine.terms import Terms
 
 SMALL_MAX_LINES = 3  # lines of an order this path takes
@@ -20,6 +21,22 @@ SMALL_MAX_NODES = 64  # nodes holding any ordered SKU (before rules), on the net
 
 
 SMALL_MAX_SUBSETS = 200  # node subsets left to price exactly after pruning; beyond: the general path
+
+
+def _promised_rates(
+    terms: Terms, pick_pack: list[float], nodes: list[int], node_ids: list[str], distances: list[float]
+) -> tuple[list[int], list[float], list[float]]:
+    """Zone, per-shipment cost and per-pound rate of each candidate by its own carrier service's
+    rates (engine.problem._promised_rates over lists)."""
+    zone, fixed, per_lb = [], [], []
+    for n, node_id, d in zip(nodes, node_ids, distances, strict=True):
+        table = terms.shipping(node_id, d)[0]
+        z = bisect_left(table.zone_limits_miles, d) + 1
+        zone.append(z)
+        late = terms.late_cost(node_id, d)
+        fixed.append(pick_pack[n] + table.base[z - 1] + late if late else pick_pack[n] + table.base[z - 1])
+        per_lb.append(table.per_lb[z - 1])
+    return zone, fixed, per_lb
 
 
 class _Small:
@@ -109,6 +126,10 @@ class _Small:
 
         place = _place(snapshot, self.order.ship_to.lat, self.order.ship_to.lon, stocked)
         self.stocked_distance = stocked_distance = place.distances(stocked)
+        if terms.promised:  # nodes that cannot keep the order's promise (engine/promise/shipping.py)
+            for at, n in enumerate(stocked):
+                if not elimination[at] and terms.late(ids[n], stocked_distance[at]):
+                    elimination[at] = LATE
 
         lines = self.order.lines
         n_lines = len(lines)
@@ -147,6 +168,9 @@ class _Small:
             pick_pack = lists.pick_pack
             fixed = [pick_pack[n] for n in nodes]
             unit = [[handling[n] for n in nodes] for _ in range(n_lines)]
+        elif terms.promised:
+            self.zone, fixed, per_lb_of = _promised_rates(terms, lists.pick_pack, nodes, self.node_ids, self.distance)
+            unit = [[handling[n] + w * rate for n, rate in zip(nodes, per_lb_of, strict=True)] for w in weight]
         else:
             zone, fixed_of, per_lb = place.rates(terms.rate_table, nodes, self.distance)
             self.zone = [zone[n] for n in nodes]

@@ -32,6 +32,9 @@ NOT_PICKUP_NODE = int(Elimination.NOT_PICKUP_NODE)
 PROTECTED = int(Elimination.PROTECTED)
 
 
+LATE = int(Elimination.LATE)
+
+
 class _View:
     """What one Directives object says of each node, worked out once per node and kept while the
     same object comes back (engine/rules/cache.py hands one object to every order of a shape)."""

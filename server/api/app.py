@@ -12,7 +12,7 @@ import logging
 import ssl
 from concurrent import futures
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -58,6 +58,8 @@ class RunningServer:
     metrics_endpoint: MetricsEndpoint | None = None
     light_pool: futures.ThreadPoolExecutor | None = None  # health checks and refusals (server.api.limiter)
     business_pool: CountingExecutor | None = None  # every other call, queued or running
+    # Each service's handlers by full name: the shipments intake calls ConfirmShipment's directly.
+    servicers: dict[str, Any] = field(default_factory=dict)
     stream_pool: CountingExecutor | None = None  # server streams (WatchEvents), a thread each
     _stopped: bool = field(default=False, repr=False)
 
@@ -207,7 +209,8 @@ def create_server(
     # Every service, ours and gRPC's, through the registrar: each handler decodes its own request,
     # so undecodable bytes are INVALID_ARGUMENT rather than gRPC's INTERNAL (server.api.request_decoding).
     registrar = DecodingRegistrar(server)
-    names = register_services(registrar, deps)
+    servicers: dict[str, Any] = {}
+    names = register_services(registrar, deps, servicers)
     # Watch streams get a thread of their own so that they never hold a handler thread.
     health_pool = futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="health")
     health_servicer = health.HealthServicer(experimental_non_blocking=True, experimental_thread_pool=health_pool)
@@ -234,6 +237,7 @@ def create_server(
         health=health_servicer,
         health_pool=health_pool,
         deps=deps,
+        servicers=servicers,
         metrics_registry=registry,
         light_pool=light_pool,
         business_pool=pool,

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf import json_format
 
@@ -24,16 +24,18 @@ from engine.errors import FieldViolation, InvalidInputError
 from engine.model import Order, id_problem
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
+from engine.promise.calculator import epoch_seconds
 from engine.reoptimize import PendingOrder, Reoptimization, reoptimize
 from engine.sourcing import decide_from_levels
 from server.api import convert
+from server.api.convert.order_promise import past_promise_problem
 from server.api.decision_proto import decision_to_proto
 from server.api.item_cache import ItemCache
 from server.api.network_cache import NetworkCache
 from server.api.proto import common_pb2, sourcing_pb2
 from server.api.sku_resolution import Translation, resolve_order_lines
 from server.pilot_scope import EVERYTHING, PilotScope
-from server.served_area import SERVED_ANYWHERE, ServedArea
+from server.served_area import SERVED_ANYWHERE, ServedArea, region_of_point
 from server.store.base import Store
 
 DirectivesFor = Callable[[Order, NetworkSnapshot], Directives]
@@ -75,7 +77,9 @@ class Decider:
         items: ItemCache | None = None,
         served: ServedArea = SERVED_ANYWHERE,
         pilot: PilotScope = EVERYTHING,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._clock = clock  # the decision's instant (promises, dates): the server's, never the engine's
         self._store = store
         self._items = items or ItemCache(store)
         self._network = network
@@ -126,6 +130,10 @@ class Decider:
             raise InvalidInputError([*violations, *(v for v in error.violations if v.field not in said)]) from None
         if violations:
             raise InvalidInputError(violations)
+        if new:  # a stored order is decided again whatever its date: late is then the answer
+            problem = past_promise_problem(order, self._clock())
+            if problem is not None:
+                raise InvalidInputError(FieldViolation(f"{path}.promised_date", problem))
         if new and self._pilot.scopes_anything:
             # A valid order outside the pilot is refused whole (FAILED_PRECONDITION): the caller
             # sends it to the system that still decides it.
@@ -161,8 +169,19 @@ class Decider:
         if extra_exclusions:
             directives = replace(directives, exclusions=(*directives.exclusions, *extra_exclusions))
         started = time.perf_counter()
+        instant = now if now is not None else self._clock()
+        region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if order.promised else ""
         decision = decide_from_levels(
-            order, snapshot, skus, levels, directives, SolverSettings(time_limit_ms=time_limit_ms), why_not, explain
+            order,
+            snapshot,
+            skus,
+            levels,
+            directives,
+            SolverSettings(time_limit_ms=time_limit_ms),
+            why_not,
+            explain,
+            at=epoch_seconds(instant),
+            region=region,
         )
         solve_seconds = time.perf_counter() - started
         if self._observe is not None:

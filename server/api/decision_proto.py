@@ -6,6 +6,8 @@ to a constructor is copied, and a decision holds a dozen Money values and as man
 
 from __future__ import annotations
 
+from datetime import date
+
 from engine.decision import CostBreakdown, Decision, DecisionPath, NodeVerdict, SolveStatus
 from server.api.convert import set_money
 from server.api.proto import sourcing_pb2
@@ -14,6 +16,10 @@ from server.api.proto import sourcing_pb2
 _STATUS = {status: f"SOLVE_STATUS_{status.value}" for status in SolveStatus}
 _PATH = {path: f"DECISION_PATH_{path.value}" for path in DecisionPath}
 _VERDICT = {verdict: f"NODE_VERDICT_{verdict.value}" for verdict in NodeVerdict}
+
+
+def _day(ordinal: int) -> str:
+    return date.fromordinal(ordinal).isoformat()
 
 
 def _fill_cost(into: sourcing_pb2.CostBreakdown, cost: CostBreakdown, currency: str) -> None:
@@ -27,6 +33,10 @@ def _fill_cost(into: sourcing_pb2.CostBreakdown, cost: CostBreakdown, currency: 
         set_money(shipment.handling, s.handling, currency)
         set_money(shipment.rule_penalty, s.rule_penalty, currency)
         set_money(shipment.total, s.total, currency)
+        if s.carrier_service:
+            shipment.carrier_service = s.carrier_service
+            shipment.ship_date = _day(s.ship_day)
+            shipment.delivery_date = _day(s.delivery_day)
     set_money(into.split_penalty, cost.split_penalty, currency)
     set_money(into.backorder_penalty, cost.backorder_penalty, currency)
     into.backordered_units = cost.backordered_units
@@ -64,6 +74,9 @@ def decision_to_proto(
     for a in decision.allocations:
         out.allocations.add(line_id=a.line_id, node_id=a.node_id, sku=a.sku, qty=a.qty)
     _fill_cost(out.cost, decision.cost, currency)
+    if decision.cost.delivery_day:
+        out.ship_date = _day(decision.cost.ship_day)
+        out.delivery_date = _day(decision.cost.delivery_day)
     for u in decision.unfilled:
         out.unfilled.add(line_id=u.line_id, sku=u.sku, qty=u.qty, reason=u.reason)
     set_money(out.bound, decision.bound, currency)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from google.protobuf.message import Message
 
+from engine import limits
 from engine.orders.lifecycle import OrderState
-from engine.orders.records import OrderRecord
-from server.api.convert import timestamp_to_proto
+from engine.orders.records import Carriage, OrderRecord
+from server.api.convert import Collector, check_text, timestamp_from_proto, timestamp_to_proto
 from server.api.proto import orders_pb2
 
 _STATE_TO_PROTO = {state: orders_pb2.OrderState.Value(f"ORDER_STATE_{state.value}") for state in OrderState}
@@ -55,6 +56,10 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
     )
     if record.released_at is not None:
         view.released_at.CopyFrom(timestamp_to_proto(record.released_at))
+    if "carrierService" in record.request or "promisedDate" in record.request:  # most orders carry none
+        accepted = json.loads(record.request)
+        view.carrier_service = accepted.get("carrierService", "")
+        view.promised_date = accepted.get("promisedDate", "")
     held = record.state is OrderState.HELD  # its units await review, not stock
     for line in record.lines:
         view.lines.add(
@@ -85,7 +90,12 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
             state=shipment.state,
             created_at=timestamp_to_proto(shipment.created_at),
             lines=[orders_pb2.LineUnits(line_id=line_id, qty=qty) for line_id, qty in shipment.lines],
+            carrier=shipment.carriage.carrier,
+            carrier_service=shipment.carriage.carrier_service,
+            tracking_number=shipment.carriage.tracking_number,
         )
+        if shipment.carriage.shipped_at is not None:
+            view.shipments[-1].shipped_at.CopyFrom(timestamp_to_proto(shipment.carriage.shipped_at))
     for event in record.events:
         fill_event(view.events.add(), event.id, event.type, event.payload, event.created_at)
     return view
@@ -97,3 +107,19 @@ def fill_event(into: orders_pb2.OrderEvent, event_id: int, kind: str, payload: s
     into.type = kind
     into.created_at.CopyFrom(timestamp_to_proto(at))
     into.payload.update(json.loads(payload))
+
+
+# A node's clock may run a little ahead of the server's: a hand-over time this far in the server's
+# future is taken as given, beyond it refused (a wrong year, a local time sent as UTC).
+SHIPPED_AT_SKEW = timedelta(minutes=5)
+
+
+def carriage_from_proto(c: Collector, request: orders_pb2.ConfirmShipmentRequest, now: datetime) -> Carriage:
+    """How the shipment left, checked (bad fields go to ``c``); ``shipped_at`` unset: ``now``."""
+    check_text(c, "carrier", request.carrier, limits.MAX_TEXT_LENGTH)
+    check_text(c, "carrier_service", request.carrier_service, limits.MAX_TEXT_LENGTH)
+    check_text(c, "tracking_number", request.tracking_number, limits.MAX_TEXT_LENGTH)
+    shipped_at: datetime | None = now
+    if request.HasField("shipped_at"):
+        shipped_at = timestamp_from_proto(c, "shipped_at", request.shipped_at, not_after=now + SHIPPED_AT_SKEW)
+    return Carriage(request.carrier, request.carrier_service, request.tracking_number, shipped_at)

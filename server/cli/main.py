@@ -484,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server.cli.relay import add_relay_parser  # the outbox relay to NATS JetStream (docs/integrations.md)
 
     add_relay_parser(sub)
+    from server.cli.webhooks import add_webhooks_parser  # webhook dead letters (docs/integrations.md)
+
+    add_webhooks_parser(sub)
     add_rules_commands(sub, _client_flags, print_rpc_error)  # planner rules (docs/rules.md)
     add_exceptions_commands(sub, _client_flags, print_rpc_error)  # the exception queue, for people
     return parser

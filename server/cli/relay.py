@@ -16,9 +16,10 @@ from typing import TextIO, cast
 
 from server.config import ConfigError, load_config
 from server.logging import configure_logging
-from server.metrics import RelayMetrics
+from server.metrics import RelayMetrics, WebhookMetrics
 from server.metrics_http import serve_metrics
 from server.relay.relay import Relay, RelaySettings, run_relay
+from server.relay.webhooks import start_webhook_threads
 from server.runtime.serve import stop_on_signals
 from server.store.outbox import OutboxStoreMixin
 
@@ -56,9 +57,15 @@ def cmd_relay(args: argparse.Namespace, out: TextIO) -> int:
     relay = Relay(cast(OutboxStoreMixin, store), settings, RelayMetrics(registry))
     suffix = f"; metrics on {config.metrics_host}:{endpoint.port}" if endpoint else ""
     print(f"relay {relay.holder} to {settings.nats_url}{suffix}", file=out, flush=True)
+    webhooks = start_webhook_threads(
+        cast(OutboxStoreMixin, store), config.webhooks, stop, WebhookMetrics(registry), config.relay_prefix
+    )
     try:
         run_relay(relay, stop)
     finally:
+        stop.set()
+        for thread in webhooks:
+            thread.join(timeout=10)
         if endpoint is not None:
             endpoint.close()
         store.close()
@@ -77,7 +84,11 @@ def add_relay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     relay.add_argument("--database", help="store URL (default: the settings' database_url)")
     relay.add_argument("--nats", metavar="URL", help="NATS server, nats://HOST:4222 (default: relay_nats_url)")
     relay.add_argument("--prefix", help="subject and stream prefix (default: relay_prefix, empty)")
-    relay.add_argument("--config", metavar="FILE", help="TOML settings file (database_url, relay_*, log_*)")
+    relay.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML settings file (database_url, relay_*, log_*; [[webhooks]] run here too)",
+    )
     relay.add_argument("--batch", type=int, default=512, help="events read and published per round (default 512)")
     relay.add_argument(
         "--lease-seconds",

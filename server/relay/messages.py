@@ -26,6 +26,8 @@ from server.store.outbox import OutboxEvent
 
 SCHEMA_VERSION = 1
 API_VERSION = "v1"
+# Events about no order, by type prefix: RULES_ACTIVATED goes to oms.v1.rules.activated.
+OPERATION_AREAS = {"RULES_": "rules", "NETWORK_": "network", "STOCK_": "stock"}
 _PREFIX = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 
 
@@ -77,6 +79,43 @@ class Destination:
     def fulfillment_subject(self, node_id: str) -> str:
         return f"{self._subject_root}.fulfillment.{_node_token(node_id)}"
 
+    @property
+    def operations_stream(self) -> str:
+        return self._stream("OMS_OPERATIONS")
+
+    @property
+    def operations_subjects(self) -> list[str]:
+        return [f"{self._subject_root}.{area}.>" for area in OPERATION_AREAS.values()]
+
+    def event_subject(self, event_type: str, order_id: str) -> tuple[str, str]:
+        """(subject, stream) of an event: an order's on ``orders.<event>``; one about no order whose
+        type names an area (``RULES_ACTIVATED``, ``NETWORK_CHANGED``, ``STOCK_SHORTFALL``) on
+        ``<area>.<rest>`` in the operations stream."""
+        if not order_id:
+            for type_prefix, area in OPERATION_AREAS.items():
+                if event_type.startswith(type_prefix) and len(event_type) > len(type_prefix):
+                    rest = _token(event_type[len(type_prefix) :])
+                    return f"{self._subject_root}.{area}.{rest}", self.operations_stream
+        return self.order_subject(event_type), self.orders_stream
+
+    @property
+    def shipments_stream(self) -> str:
+        return self._stream("OMS_SHIPMENTS")
+
+    @property
+    def shipments_subjects(self) -> str:
+        return f"{self._subject_root}.shipments.>"
+
+    @property
+    def shipments_confirm_subject(self) -> str:
+        """Where a WMS publishes shipment confirmations (the intake's consumer reads them)."""
+        return f"{self._subject_root}.shipments.confirm"
+
+    @property
+    def shipments_rejected_subject(self) -> str:
+        """Where the intake says which confirmations it refused, and why."""
+        return f"{self._subject_root}.shipments.rejected"
+
     def _stream(self, name: str) -> str:
         return f"{self.prefix.upper().replace('-', '_')}_{name}" if self.prefix else name
 
@@ -121,12 +160,13 @@ def order_message(destination: Destination, event: OutboxEvent) -> Outgoing:
     if event.order_id:
         headers["Oms-Order-Id"] = event.order_id
         headers["Oms-Order-Seq"] = str(event.order_seq)
+    subject, stream = destination.event_subject(event.type, event.order_id)
     return Outgoing(
-        subject=destination.order_subject(event.type),
+        subject=subject,
         headers=headers,
         body=json.dumps(body, sort_keys=True, separators=(",", ":")).encode(),
         msg_id=msg_id,
-        stream=destination.orders_stream,
+        stream=stream,
     )
 
 

@@ -307,8 +307,9 @@ class Relay:
         operator set it."""
         destination = self._destination
         for name, subjects in (
-            (destination.orders_stream, destination.orders_subjects),
-            (destination.fulfillment_stream, destination.fulfillment_subjects),
+            (destination.orders_stream, [destination.orders_subjects]),
+            (destination.fulfillment_stream, [destination.fulfillment_subjects]),
+            (destination.operations_stream, destination.operations_subjects),
         ):
             try:
                 await js.stream_info(name)
@@ -318,7 +319,7 @@ class Relay:
             await js.add_stream(
                 StreamConfig(
                     name=name,
-                    subjects=[subjects],
+                    subjects=subjects,
                     storage=StorageType.FILE,
                     duplicate_window=self._settings.duplicate_window_seconds,
                 )

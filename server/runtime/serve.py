@@ -11,15 +11,19 @@ from typing import cast
 
 from server.active_rules import reload_from_files
 from server.api.app import RunningServer, StartupError, create_server
+from server.api.proto import orders_pb2
 from server.config import Config
-from server.metrics import RelayMetrics
+from server.metrics import RelayMetrics, WebhookMetrics
 from server.relay.relay import Relay, RelaySettings, start_relay_thread
+from server.relay.shipments_intake import IntakeSettings, ShipmentsIntake, start_intake_thread
+from server.relay.webhooks import start_webhook_threads
 from server.store import open_store
 from server.store.outbox import OutboxStoreMixin
 
 _log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+ORDER_SERVICE = orders_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name
 
 
 def stop_on_signals() -> threading.Event:
@@ -77,6 +81,19 @@ def run_server(
             settings = RelaySettings(config.relay_nats_url, prefix=config.relay_prefix)
             relay = Relay(cast(OutboxStoreMixin, store), settings, RelayMetrics(running.metrics_registry))
             relay_thread = start_relay_thread(relay, relay_stop)
+        # One dispatcher per webhook subscriber in every process: each subscriber's lease lets one deliver.
+        webhook_threads = start_webhook_threads(
+            cast(OutboxStoreMixin, store),
+            config.webhooks,
+            relay_stop,
+            WebhookMetrics(running.metrics_registry) if config.webhooks else None,
+            config.relay_prefix,
+        )
+        intake_thread = None
+        if config.shipments_intake:  # every process may pull: one durable consumer hands each message to one
+            orders = running.servicers[ORDER_SERVICE]
+            intake = ShipmentsIntake(orders.ConfirmShipment, IntakeSettings(config.relay_nats_url, config.relay_prefix))
+            intake_thread = start_intake_thread(intake, relay_stop)
         on_ready(running)
         reload = _reload_on_sighup(config) if threading.current_thread() is threading.main_thread() else None
         # A timed wait keeps the main thread responsive to signals on every platform.
@@ -89,6 +106,10 @@ def run_server(
         relay_stop.set()
         if relay_thread is not None:
             relay_thread.join(timeout=10)  # it gives its lease up, so another server's relay takes over at once
+        for thread in webhook_threads:
+            thread.join(timeout=10)  # gives its lease up (a delivery under way finishes or times out first)
+        if intake_thread is not None:
+            intake_thread.join(timeout=10)  # a confirmation being applied finishes before the server stops
         running.stop(config.grace_seconds)
         return 0
     finally:

@@ -25,7 +25,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO, cast
 
@@ -121,6 +121,7 @@ def _decided(
         order.units,
         OutcomeStatus.FAILED,
         fired_rules=fired,
+        promised_day=order.promised_date.toordinal() if order.promised_date is not None else 0,
     )
     if not summary:
         return dataclasses.replace(base, detail="no decision stored")
@@ -154,7 +155,16 @@ def _decided(
         shipments=shipments,
         backordered=cost.backordered_units,
         objective=int(summary.get("total_micros", 0)) / 1_000_000,
+        delivery_day=_day(summary.get("delivery_date")),
     )
+
+
+def _day(value: object) -> int:
+    """A stored decision's delivery date (YYYY-MM-DD) as a day ordinal; 0 when absent."""
+    try:
+        return date.fromisoformat(str(value)).toordinal() if value else 0
+    except ValueError:
+        return 0
 
 
 def _chunks(values: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -13,6 +13,7 @@ from engine.network import NetworkSnapshot
 from engine.simulation.compare import Change, Divergence, describe_plan
 from engine.simulation.gate import Verdict
 from engine.simulation.kpis import Kpis, deltas
+from engine.simulation.on_time import on_time
 from engine.simulation.replay import Outcome
 
 
@@ -80,7 +81,10 @@ def kpi_record(k: Kpis) -> dict[str, Any]:
 def kpis_document(result: SimulationResult) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "run": result.run,
-        "sides": {s.name: {"description": s.description, **kpi_record(s.kpis)} for s in result.sides},
+        "sides": {
+            s.name: {"description": s.description, **kpi_record(s.kpis), "promise": on_time(s.outcomes).as_dict()}
+            for s in result.sides
+        },
         "baseline": result.base.name,
         "candidate": result.candidate,
         "rule_edits": result.rule_edits,

@@ -8,6 +8,7 @@ from html import escape
 
 from engine.simulation.compare import describe_plan, rules_behind
 from engine.simulation.kpis import HEADLINE, deltas
+from engine.simulation.on_time import LATE_CAUSES, on_time
 from engine.simulation.replay import OutcomeStatus
 from server.simulation import charts
 from server.simulation.outputs import SideResult, SimulationResult
@@ -62,7 +63,9 @@ def render_report(result: SimulationResult) -> str:
         ]
         title = f"KPI change: {other.name} vs {result.base.name}"
         parts.append(_card(charts.kpi_changes("kpi-changes", title, rows)))
-    parts.append("</div><h2>Distributions</h2><div class='grid'>")
+    parts.append("</div>")
+    parts.append(_promise_section(sides))
+    parts.append("<h2>Distributions</h2><div class='grid'>")
     parts.append(_card(_cost_chart(sides, result.snapshot.currency)))
     parts.append(_card(_shipments_chart(sides)))
     parts.append(_card(_zone_chart(sides)))
@@ -88,6 +91,44 @@ def render_report(result: SimulationResult) -> str:
     parts.append("<p class='meta'>Every number is also in kpis.json; every order of every side in orders.csv.</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _promise_section(sides: list[SideResult]) -> str:
+    """On-time KPIs (engine/simulation/on_time.py): a table per side and the on-time chart."""
+    kpis = [(s.name, on_time(s.outcomes)) for s in sides]
+    if not any(k.dated_orders or k.promised_orders for _, k in kpis):
+        return ""
+    rows = "".join(
+        f"<tr><td>{escape(name)}</td><td>{k.promised_orders:,}</td><td>{k.on_time_rate:.1%}</td>"
+        f"<td>{k.promised_days:.2f}</td><td>{k.delivery_days:.2f}</td>"
+        + "".join(f"<td>{k.late_by_cause[c]:,}</td>" for c in LATE_CAUSES)
+        + "</tr>"
+        for name, k in kpis
+    )
+    head = "".join(f"<th>late: {escape(c)}</th>" for c in LATE_CAUSES)
+    table = (
+        "<table><tr><th>side</th><th>orders with a promised date</th><th>on time</th><th>promised days (mean)</th>"
+        f"<th>days to estimated delivery (mean, dated orders)</th>{head}</tr>{rows}</table>"
+    )
+    parts = ["<h2>Delivery promise</h2>", "<div class='grid'>", _card(table)]
+    if any(k.promised_orders for _, k in kpis):
+        categories = ["on time", *LATE_CAUSES]
+        series = {
+            name: [k.on_time_orders / max(1, k.promised_orders)]
+            + [k.late_by_cause[c] / max(1, k.promised_orders) for c in LATE_CAUSES]
+            for name, k in kpis
+        }
+        chart = charts.grouped_bars(
+            "on-time",
+            "Orders with a promised date: on time, or late and why",
+            categories,
+            series,
+            x_label="delivery against the promised date",
+            y_label="share of the side's promised orders",
+        )
+        parts.append(_card(chart))
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def _card(body: str) -> str:

@@ -53,6 +53,10 @@ class CatalogStoreMixin(ABC):
     @abstractmethod
     def _in_list(self, column: str, values: Sequence[str]) -> tuple[str, list[Any]]: ...
 
+    @abstractmethod
+    def _network_changed(self, tx: Tx, what: str, ids: Sequence[str]) -> None:
+        """The outbox event of a catalogue write, in its transaction (server/store/system_events.py)."""
+
     def _existing_skus(self, tx: Tx, skus: Sequence[str]) -> set[str]:
         if not skus:
             return set()
@@ -79,6 +83,7 @@ class CatalogStoreMixin(ABC):
             catalogue = self._existing_skus(tx, [*(a.sku for a in aliases), *keys])
             _refuse(alias_problems(aliases, stored, catalogue, remap=remap, path=path))
             tx.executemany(_UPSERT_ALIAS, [(a.alias, a.kind.value, a.sku, a.source, now) for a in aliases])
+            self._network_changed(tx, "sku_aliases", keys)
 
         self._write(work)
 
@@ -122,6 +127,7 @@ class CatalogStoreMixin(ABC):
             )
             _refuse(problems)
             tx.executemany(_UPSERT_UNIT, [(u.sku, u.unit, u.factor, now) for u in units])
+            self._network_changed(tx, "item_units", sorted({u.sku for u in units}))
 
         self._write(work)
 

@@ -36,6 +36,7 @@ from server.store.outbox import OutboxStoreMixin
 from server.store.page_tokens import decode_page_token, encode_page_token
 from server.store.rule_sets import RuleSetStoreMixin
 from server.store.sql import Key, Tx
+from server.store.system_events import NETWORK_CHANGED, append_system_event, network_change_payload
 
 T = TypeVar("T")
 
@@ -171,6 +172,10 @@ class SqlStore(
 
     # --- nodes and items -----------------------------------------------------------
 
+    def _network_changed(self, tx: Tx, what: str, ids: Sequence[str]) -> None:
+        """The outbox event of a network or catalogue write, in its transaction (system_events)."""
+        append_system_event(tx, self._ts_in, NETWORK_CHANGED, network_change_payload(what, ids), rows.utc_now())
+
     def upsert_nodes(self, nodes: Sequence[Node]) -> None:
         if not nodes:
             return
@@ -180,6 +185,7 @@ class SqlStore(
         def work(tx: Tx) -> None:
             tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_NODE, params)
+            self._network_changed(tx, "nodes", [n.id for n in nodes])
 
         self._write(work)
 
@@ -238,6 +244,7 @@ class SqlStore(
                 "SELECT service_level FROM rate_tables WHERE service_level = ?", (DEFAULT_SERVICE_LEVEL,)
             )
             check_rate_tables({str(r[0]) for r in found})  # inside the transaction: the stored set after it
+            self._network_changed(tx, "rate_tables", [t.service_level for t in tables])
 
         self._write(work)
 
@@ -256,6 +263,7 @@ class SqlStore(
         def work(tx: Tx) -> None:
             tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_HOLIDAY_CALENDAR, params)
+            self._network_changed(tx, "holiday_calendars", list(calendars))
 
         self._write(work)
 
@@ -273,6 +281,7 @@ class SqlStore(
             tx.execute(_BUMP_NETWORK_VERSION)
             tx.executemany(_UPSERT_CARRIER_SERVICE, params)
             check_carrier_services(self._carrier_services(tx), self._node_schedules(tx))
+            self._network_changed(tx, "carrier_services", [s.id for s in services])
 
         self._write(work)
 
@@ -298,6 +307,7 @@ class SqlStore(
             in_force = carrier_services_in_force(self._carrier_services(tx), tables)
             check_node_schedules(schedules, known, in_force)
             tx.executemany(_UPSERT_NODE_SCHEDULE, params)
+            self._network_changed(tx, "node_schedules", [s.node_id for s in schedules])
 
         self._write(work)
 
@@ -317,6 +327,7 @@ class SqlStore(
         def work(tx: Tx) -> None:
             tx.executemany(_UPSERT_ITEM, params)
             tx.execute("UPDATE catalogue_version SET version = version + 1 WHERE id = 1")
+            self._network_changed(tx, "items", [i.sku for i in items])
 
         self._write(work)
 

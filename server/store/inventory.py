@@ -38,6 +38,7 @@ from server.store.stock_batches import (
     position_after,
     raise_if_refused,
 )
+from server.store.system_events import STOCK_SHORTFALL, append_system_event
 
 T = TypeVar("T")
 _UNIT_SEPARATOR = "\x1f"  # what the dialects' _joined puts between node ids (chr(31))
@@ -245,6 +246,10 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
         for order_id in sorted(per_order):
             payload = {"holds": per_order[order_id], "reason": "stock at the node no longer covers the holds"}
             self._settle(tx, order_id, now, "SHORTED", payload, None)
+        for sku, node_id in keys:  # for the inventory team: where stock fell short of promises, and whose
+            given_back = [[c.order_id, c.line_id, units] for c, units in taken[(sku, node_id)]]
+            shortfall = {"sku": sku, "node_id": node_id, "short_units": wanted[(sku, node_id)], "holds": given_back}
+            append_system_event(tx, self._ts_in, STOCK_SHORTFALL, shortfall, now)
         return deal_shortfalls(updates, short, taken)
 
     def _reject_unknown_nodes(self, tx: Tx, updates: Sequence[InventoryUpdate]) -> None:

@@ -233,7 +233,7 @@ class MemoryOrderStore:
             lines[u.line_id] = replace(lines[u.line_id], shipped=lines[u.line_id].shipped + u.qty)
         if change.shipment is not None:
             s = change.shipment
-            shipments.append(ShipmentRecord(s.shipment_id, s.node_id, "SHIPPED", s.lines, now))
+            shipments.append(ShipmentRecord(s.shipment_id, s.node_id, "SHIPPED", s.lines, now, s.carriage))
         for line_id, units in change.cancelled:
             lines[line_id] = replace(lines[line_id], cancelled=lines[line_id].cancelled + units)
         for node_id, sku, units in change.restock:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from engine.orders import lifecycle
 from engine.orders.lifecycle import OrderState
 from engine.orders.records import (
+    Carriage,
     EventRecord,
     LineRecord,
     OrderRecord,
@@ -111,11 +112,16 @@ class OrderRowsMixin(ABC):
         )
         shipments = tuple(
             ShipmentRecord(
-                r[0], r[1], r[2], tuple((str(x[0]), int(x[1])) for x in json.loads(r[3])), self._ts_required(r[4])
+                r[0],
+                r[1],
+                r[2],
+                tuple((str(x[0]), int(x[1])) for x in json.loads(r[3])),
+                self._ts_required(r[4]),
+                Carriage(r[5], r[6], r[7], self._ts_out(r[8])),
             )
             for r in tx.execute(
-                "SELECT shipment_id, node_id, state, payload, created_at FROM shipments WHERE order_id = ? "
-                "ORDER BY created_at, shipment_id",
+                "SELECT shipment_id, node_id, state, payload, created_at, carrier, carrier_service, tracking_number,"
+                " shipped_at FROM shipments WHERE order_id = ? ORDER BY created_at, shipment_id",
                 (order_id,),
             )
         )

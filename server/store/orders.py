@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.decision import AllocationLine
 from engine.orders import answers, lifecycle
-from engine.orders.changes import OrderChange
+from engine.orders.changes import NewShipment, OrderChange
 from engine.orders.lifecycle import Action, OrderState
 from engine.orders.records import (
     HELD,
@@ -219,7 +219,7 @@ class OrderStoreMixin(HoldsMixin, OrderQueriesMixin, RequestKeysMixin, EventFeed
             self._ship_units(tx, order_id, u.line_id, u.node_id, u.sku, u.qty, now)
         if change.shipment is not None:
             shipment = change.shipment
-            self._insert_shipment(tx, order_id, shipment.shipment_id, shipment.node_id, shipment.lines, now)
+            self._insert_shipment(tx, order_id, shipment, now)
         for line_id, units in change.cancelled:
             self._add_line_counts(tx, order_id, line_id, cancelled=units)
         for node_id, sku, units in change.restock:
@@ -262,14 +262,25 @@ class OrderStoreMixin(HoldsMixin, OrderQueriesMixin, RequestKeysMixin, EventFeed
             [(self._ts_in(now), order_id, shipment_id) for shipment_id in shipment_ids],
         )
 
-    def _insert_shipment(
-        self, tx: Tx, order_id: str, shipment_id: str, node_id: str, lines: Sequence[tuple[str, int]], now: datetime
-    ) -> None:
+    def _insert_shipment(self, tx: Tx, order_id: str, shipment: NewShipment, now: datetime) -> None:
         stamp = self._ts_in(now)
+        carriage = shipment.carriage
         tx.execute(
-            "INSERT INTO shipments (shipment_id, order_id, node_id, state, payload, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (shipment_id, order_id, node_id, "SHIPPED", json.dumps([list(x) for x in lines]), stamp, stamp),
+            "INSERT INTO shipments (shipment_id, order_id, node_id, state, payload, created_at, updated_at,"
+            " carrier, carrier_service, tracking_number, shipped_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                shipment.shipment_id,
+                order_id,
+                shipment.node_id,
+                "SHIPPED",
+                json.dumps([list(x) for x in shipment.lines]),
+                stamp,
+                stamp,
+                carriage.carrier,
+                carriage.carrier_service,
+                carriage.tracking_number,
+                self._ts_in(carriage.shipped_at),
+            ),
         )
 
     def _restock(self, tx: Tx, node_id: str, sku: str, qty: int, now: datetime) -> None:

@@ -131,3 +131,127 @@ class OutboxStoreMixin(ABC):
             lambda tx: tx.execute("SELECT position, holder, lease_until FROM outbox_relay WHERE name = ?", (name,))
         )
         return (int(rows[0][0]), str(rows[0][1]), int(rows[0][2])) if rows else None
+
+    def start_relay_at(self, name: str, position: int) -> None:
+        """Create relay ``name``'s row at ``position`` when it has none (a new webhook subscriber
+        starts at the outbox's head, not its history); an existing row is left alone."""
+        self._write(
+            lambda tx: tx.execute(
+                "INSERT INTO outbox_relay (name, position) VALUES (?, ?) ON CONFLICT (name) DO NOTHING RETURNING name",
+                (name, position),
+            )
+        )
+
+    def outbox_head(self) -> int:
+        """The position of the last numbered event (0: none)."""
+        self.sequence_events()
+        return int(self._read(lambda tx: tx.execute("SELECT COALESCE(MAX(seq), 0) FROM events"))[0][0])
+
+    def outbox_event(self, event_id: int) -> OutboxEvent | None:
+        """One event by id, with its per-order sequence (a dead letter replayed)."""
+        rows = self._read(
+            lambda tx: tx.execute(
+                "SELECT e.seq, e.id, e.order_id, e.type, e.payload, e.created_at,"
+                " (SELECT COUNT(*) FROM events p WHERE p.order_id = e.order_id AND p.id <= e.id)"
+                " FROM events e WHERE e.id = ?",
+                (event_id,),
+            )
+        )
+        if not rows:
+            return None
+        seq, id_, order_id, type_, payload, created_at, order_seq = rows[0]
+        stamp = self._ts_out(created_at)
+        assert stamp is not None
+        return OutboxEvent(int(seq or 0), int(id_), order_id or "", int(order_seq), type_, payload, stamp)
+
+    # --- webhook dead letters ------------------------------------------------------
+
+    def add_dead_letter(self, letter: DeadLetter) -> None:
+        """Record an event a subscriber did not accept (again: its attempts and error are updated
+        and it is open once more)."""
+        self._write(
+            lambda tx: tx.execute(
+                "INSERT INTO webhook_dead_letters (subscriber, event_id, event_seq, order_id, event_type, attempts,"
+                " last_error, dead_at, replayed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)"
+                " ON CONFLICT (subscriber, event_id) DO UPDATE SET attempts = excluded.attempts,"
+                " last_error = excluded.last_error, dead_at = excluded.dead_at, replayed_at = NULL RETURNING event_id",
+                (
+                    letter.subscriber,
+                    letter.event_id,
+                    letter.event_seq,
+                    letter.order_id,
+                    letter.event_type,
+                    letter.attempts,
+                    letter.last_error[:2000],
+                    letter.dead_at_ms,
+                ),
+            )
+        )
+
+    def has_open_dead_letter(self, subscriber: str, order_id: str) -> bool:
+        """Whether an event of ``order_id`` waits in ``subscriber``'s dead letters (its later events
+        must wait too, so the subscriber never gets an order's events out of order)."""
+        if not order_id:
+            return False
+        rows = self._read(
+            lambda tx: tx.execute(
+                "SELECT 1 FROM webhook_dead_letters WHERE subscriber = ? AND order_id = ? AND replayed_at IS NULL"
+                " LIMIT 1",
+                (subscriber, order_id),
+            )
+        )
+        return bool(rows)
+
+    def dead_letters(self, subscriber: str = "", include_replayed: bool = False, limit: int = 1000) -> list[DeadLetter]:
+        """Dead letters in event order (one subscriber's, or every one's), open ones only unless asked."""
+        where = ["1 = 1"]
+        params: list[Any] = []
+        if subscriber:
+            where.append("subscriber = ?")
+            params.append(subscriber)
+        if not include_replayed:
+            where.append("replayed_at IS NULL")
+        rows = self._read(
+            lambda tx: tx.execute(
+                "SELECT subscriber, event_id, event_seq, order_id, event_type, attempts, last_error, dead_at,"
+                f" replayed_at FROM webhook_dead_letters WHERE {' AND '.join(where)}"
+                " ORDER BY subscriber, event_id LIMIT ?",
+                (*params, limit),
+            )
+        )
+        return [
+            DeadLetter(
+                str(r[0]),
+                int(r[1]),
+                int(r[2]),
+                str(r[3]),
+                str(r[4]),
+                int(r[5]),
+                str(r[6]),
+                int(r[7]),
+                None if r[8] is None else int(r[8]),
+            )
+            for r in rows
+        ]
+
+    def mark_replayed(self, subscriber: str, event_id: int, now_ms: int) -> None:
+        self._write(
+            lambda tx: tx.execute(
+                "UPDATE webhook_dead_letters SET replayed_at = ? WHERE subscriber = ? AND event_id = ?"
+                " RETURNING event_id",
+                (now_ms, subscriber, event_id),
+            )
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    subscriber: str
+    event_id: int
+    event_seq: int
+    order_id: str  # "" for an event about no order
+    event_type: str
+    attempts: int  # deliveries tried (0: parked behind an earlier dead event of its order)
+    last_error: str
+    dead_at_ms: int
+    replayed_at_ms: int | None = None

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from server.errors import NotFoundError
+from server.store.system_events import RULES_ACTIVATED, append_system_event
 
 if TYPE_CHECKING:
     from server.store.sql import Tx
@@ -98,6 +99,9 @@ class RuleSetStoreMixin(ABC):
                 " VALUES (?, ?, ?, ?, ?)",
                 (seq, version, action, by, self._ts_in(at)),
             )
+            previous = str(latest[0][1]) if latest else None
+            payload = {"version": version, "previous_version": previous, "action": action, "activated_by": by}
+            append_system_event(tx, self._ts_in, RULES_ACTIVATED, {**payload, "activation_seq": seq}, at)
             return Activation(seq, version, action, by, at)
 
         return self._write(work)

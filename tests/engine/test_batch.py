@@ -115,6 +115,30 @@ def test_prices_give_the_last_unit_to_the_order_that_needs_it_and_prove_it() -> 
     assert batch.path is BatchPath.JOINT and batch.status is SolveStatus.OPTIMAL
 
 
+def test_a_priced_bound_never_prunes_the_optimums_columns() -> None:
+    """Found by the exhaustive-search property: prices raise the bound to 14.2, and the joint
+    model's columns used to be pruned against that bound minus the order's own alone bound. A
+    Lagrangian bound does not split by order: O0's column at N1 (in the optimum) was cut, and the
+    sequential 16.7 came back as OPTIMAL. Pruned against the alone bounds' sum, the optimum stays."""
+    snapshot = NetworkSnapshot(
+        (
+            dc("N0", 40.0, pick_pack_cost=0.0),
+            Node("N1", NodeType.DC, GeoPoint(40.0, -89.0), pick_pack_cost=1.2, unit_handling_cost=0.2),
+        )
+    )
+    availability = Availability(("S0",), np.array([[2, 1]]))
+    orders = [
+        BatchOrder(Order("O0", HOME, (OrderLine("L0", "S0", 1, 0.5),), backorder_penalty=25.0)),
+        BatchOrder(Order("O1", HOME, (OrderLine("L0", "S0", 2, 0.5),), backorder_penalty=6.0)),
+    ]
+    batch = decide_batch(orders, snapshot, availability)
+    assert batch.total == pytest.approx(optimal_total(orders, snapshot, availability), abs=1e-6)
+    assert batch.total == pytest.approx(14.2, abs=1e-6) and batch.status is SolveStatus.OPTIMAL
+    first, second = batch.decisions
+    assert [(a.node_id, a.qty) for a in first.allocations] == [("N1", 1)]
+    assert [(a.node_id, a.qty) for a in second.allocations] == [("N0", 2)]
+
+
 def two_orders_one_unit_each() -> tuple[list[BatchOrder], NetworkSnapshot, Availability]:
     """A could ship from N1 or N2 at about the same cost; B only from N1 (a rule keeps it from N2).
     One unit at each node. A comes first and N1 is slightly nearer to it."""

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from server.api.proto import common_pb2, network_pb2, network_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from server.errors import ReservationConflict
-from server.metrics import DecisionMetrics, ServerMetrics, StoreMetrics
+from server.metrics import DecisionMetrics, RelayMetrics, ServerMetrics, StoreMetrics, WebhookMetrics
 from server.store.base import Store
 from server.store.instrumented import InstrumentedStore
 from tests.integration.conftest import ServerFactory, make_config
@@ -28,6 +28,8 @@ def exported_names() -> set[str]:
     ServerMetrics(registry)
     DecisionMetrics(registry)
     StoreMetrics(registry)
+    RelayMetrics(registry)
+    WebhookMetrics(registry)
     return {family.name + suffix for family in registry.collect() for suffix in _SUFFIXES[family.type]}
 
 
@@ -55,6 +57,12 @@ def test_the_dashboard_queries_only_metrics_the_server_exports() -> None:
         "oms_sourcing_rules_evaluation_seconds_bucket",
         "oms_sourcing_reservation_conflicts_total",
         "oms_sourcing_store_operation_seconds_bucket",
+        "oms_sourcing_relay_outbox_depth",
+        "oms_sourcing_relay_lag_seconds_bucket",
+        "oms_sourcing_relay_published_total",
+        "oms_sourcing_relay_retries_total",
+        "oms_sourcing_webhook_retries_total",
+        "oms_sourcing_webhook_dead_lettered_total",
     ],
 )
 def test_the_dashboard_shows(metric: str) -> None:

@@ -94,6 +94,11 @@ EXPECTED = {  # a pattern found in a command (at most one per command) -> what i
             r'"ships_complete": true',
         )
     ),
+    r'"order_id": "WEB-1002",.*"NEXT_DAY"': Expect(
+        says=(r'"carrier_service": "NEXT_DAY"', r'"delivery_date": "\d{4}-\d\d-\d\d"', r'"allocations"')
+    ),
+    # By the server's clock: a node and service making the date, or every node late with its dates.
+    r'"order_id": "WEB-1003",.*"promised_date"': Expect(says=(r'"carrier_service": "[A-Z_]+"|after the promised',)),
     r"call PromiseProducts --json": Expect(says=(r'"sku": "ACC-00009"', r'"delivery_date": "2026-12-02"')),
     r'"order_id": "WEB-300[13]",.*"fraud_score"': Expect(
         says=(r'"state": "ORDER_STATE_HELD"', r"hold-suspicious-orders")
@@ -270,7 +275,9 @@ def _check_watch(command: Command, result: Result, streaming: bool) -> None:
     assert result.code == 0 and "Traceback" not in result.stderr, "Ctrl-C:\n" + _describe(command, result)
     events = [json.loads(line) for line in result.stdout.splitlines()]
     cursors = [int(event["cursor"]) for event in events]
-    assert cursors and cursors == sorted(set(cursors)) and cursors[0] == 1, cursors
+    # Commit-ordered; the first ones are the sample network's load (events about no order, for the
+    # relay), which WatchEvents leaves out: the first order event's cursor is past them.
+    assert cursors and cursors == sorted(set(cursors)) and cursors[0] >= 1, cursors
     assert {e["order_id"] for e in events} >= {"WEB-2002", "WEB-3001", "WEB-3002", "WEB-3003"}
     assert all(e["event"]["type"] and e["event"]["created_at"] for e in events)
 

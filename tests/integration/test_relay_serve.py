@@ -9,14 +9,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from oms.sourcing.v1 import orders_pb2, orders_pb2_grpc
+from oms.sourcing.v1 import network_pb2, network_pb2_grpc, orders_pb2, orders_pb2_grpc
 
 from server.api.auth import new_token, token_digest
 from server.relay.messages import Destination
 from server.store.base import Store
-from tests.integration.helpers import ServerProcess
+from tests.integration.helpers import ServerProcess, count
 from tests.integration.orders_helpers import allocate, load_network, order
-from tests.server.relay.helpers import committed_events, delete_streams, outbox, read_stream, wait_for
+from tests.server.relay.helpers import all_published, committed_events, delete_streams, outbox, read_stream, wait_for
 
 
 @pytest.fixture
@@ -53,14 +53,14 @@ def test_serve_with_a_relay_publishes_what_its_calls_commit(
             stub = orders_pb2_grpc.OrderServiceStub(channel)
             stub.Allocate(allocate(order("O-1", ("A", 2))))
             stub.Cancel(orders_pb2.CancelRequest(request_key="c1", order_id="O-1"))
-        wait_for(lambda: (outbox(store).relay_state("nats") or (0,))[0] == 2, "both events published")
+        wait_for(lambda: all_published(store), "every event published")
     finally:
         assert server.stop() == 0, server.logs
     received = read_stream(nats_url, Destination(prefix))
     assert [r.subject.rsplit(".", 1)[1] for r in received] == ["allocated", "cancelled"]
     assert [r.body["by"] for r in received] == ["wms-east", "wms-east"]
     assert [r.headers["Oms-Order-Id"] for r in received] == ["O-1", "O-1"]
-    assert [int(r.msg_id) for r in received] == [event_id for event_id, _ in committed_events(store)]
+    assert [int(r.msg_id) for r in received] == [event_id for event_id, order_id in committed_events(store) if order_id]
     state = outbox(store).relay_state("nats")
     assert state is not None and state[2] == 0  # serve's stop gave the lease up
 
@@ -88,7 +88,7 @@ def test_a_release_sends_each_node_its_ship_instruction_and_a_reallocation_its_c
             stub.Reallocate(
                 orders_pb2.ReallocateRequest(request_key="m1", order_id="O-1", node_id="NEAR", reason="damaged")
             )
-        wait_for(lambda: (outbox(store).relay_state("nats") or (0,))[0] == 3, "three events published")
+        wait_for(lambda: all_published(store), "every event published")
     finally:
         assert server.stop() == 0, server.logs
     instructions = read_stream(nats_url, Destination(prefix), fulfillment=True)
@@ -106,3 +106,29 @@ def test_a_release_sends_each_node_its_ship_instruction_and_a_reallocation_its_c
     assert instructions[0].body["ship_to"]["location"] == {"lat": 40.0, "lon": -95.0}
     assert instructions[2].body["reason"] == "damaged"
     assert len({r.msg_id for r in instructions}) == 4
+
+
+def test_network_changes_and_stock_shortfalls_go_out_on_the_operations_stream(
+    store: Store, store_url: str, nats_url: str, prefix: str
+) -> None:
+    server = ServerProcess(["--database", store_url, "--port", "0", "--relay-nats", nats_url, "--relay-prefix", prefix])
+    try:
+        with grpc.insecure_channel(server.target) as channel:
+            load_network(channel, [("NEAR", "A", 5)])  # nodes, items, then stock: two network changes
+            stub = orders_pb2_grpc.OrderServiceStub(channel)
+            stub.Allocate(allocate(order("O-1", ("A", 3))))
+            network_pb2_grpc.NetworkServiceStub(channel).UpdateInventory(
+                network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "A", 1)])  # a count below the 3 held
+            )
+        wait_for(lambda: all_published(store), "every event published")
+    finally:
+        assert server.stop() == 0, server.logs
+    operations = read_stream(nats_url, Destination(prefix), operations=True)
+    assert [r.subject.split(".", 3)[3] for r in operations] == ["network.changed", "network.changed", "stock.shortfall"]
+    assert [r.body["data"]["what"] for r in operations[:2]] == ["nodes", "items"]
+    assert operations[0].body["data"]["ids"] == ["FAR", "MID", "NEAR"] and operations[0].body["order_id"] is None
+    shortfall = operations[2].body["data"]
+    assert (shortfall["sku"], shortfall["node_id"], shortfall["short_units"]) == ("A", "NEAR", 2)
+    assert shortfall["holds"] == [["O-1", "L0", 2]]
+    orders_side = read_stream(nats_url, Destination(prefix))
+    assert [r.body["type"] for r in orders_side] == ["ALLOCATED", "SHORTED"]

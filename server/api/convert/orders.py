@@ -28,6 +28,7 @@ from server.api.convert.fields import (
     join,
     money_from_proto,
 )
+from server.api.convert.order_promise import order_promise_from_proto
 from server.api.proto import common_pb2
 from server.served_area import ServedArea
 
@@ -45,6 +46,7 @@ _OBJECTIVE_FROM_PROTO: dict[int, ObjectiveMode] = {
     common_pb2.OBJECTIVE_MODE_UNSPECIFIED: ObjectiveMode.COST,
     common_pb2.OBJECTIVE_MODE_COST: ObjectiveMode.COST,
     common_pb2.OBJECTIVE_MODE_FEWEST_SHIPMENTS: ObjectiveMode.FEWEST_SHIPMENTS,
+    common_pb2.OBJECTIVE_MODE_EARLIEST_DELIVERY: ObjectiveMode.EARLIEST_DELIVERY,
 }
 
 
@@ -163,6 +165,7 @@ def order_into(
         )
     check_attributes(c, join(path, "attributes"), msg.attributes)
     check_id(c, join(path, "customer_id"), msg.customer_id, required=False)
+    carrier_service, promised_date = order_promise_from_proto(c, path, msg)
     order = c.build(
         path,
         lambda: Order(
@@ -180,6 +183,8 @@ def order_into(
             backorder_penalty=penalties["backorder_penalty"],
             attributes=rule_fact_attributes(msg, currency),
             priority=msg.priority,
+            carrier_service=carrier_service,
+            promised_date=promised_date,
         ),
     )
     return order if c.clean_since(mark) else None

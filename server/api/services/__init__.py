@@ -61,11 +61,15 @@ def service_names() -> list[str]:
     return [spec.full_name for spec in SERVICES]
 
 
-def register_services(server: grpc.Server, deps: ServiceDeps) -> list[str]:
-    """Add every service to ``server``; return their full names."""
+def register_services(server: grpc.Server, deps: ServiceDeps, servicers: dict[str, Any] | None = None) -> list[str]:
+    """Add every service to ``server``; return their full names. ``servicers``, when given, gets
+    each servicer by full name (what handles messages from a broker calls the same handlers)."""
     answers = _DeterministicAnswers(server)
     for spec in SERVICES:
-        spec.add_to_server(spec.servicer(deps), answers)
+        servicer = spec.servicer(deps)
+        spec.add_to_server(servicer, answers)
+        if servicers is not None:
+            servicers[spec.full_name] = servicer
     return service_names()
 
 

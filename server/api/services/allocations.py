@@ -31,6 +31,7 @@ from server.api.decider import Outcome
 from server.api.order_proto import order_view
 from server.api.proto import orders_pb2, sourcing_pb2
 from server.api.services.deps import ServiceDeps
+from server.api.services.late_orders import keep_or_hold_late, order_to_resource
 from server.errors import AllocationAborted, ReservationConflict
 from server.store.base import OrderStore, Plan, RequestKey, order_store
 
@@ -71,6 +72,8 @@ def decision_summary(decision: sourcing_pb2.Decision) -> str:
             # What `oms-sourcing report` counts (rules fired, held orders); not in the response bytes.
             "fired_rules": list(decision.fired_rules),
             "holds": [[h.rule_id, h.reason] for h in decision.holds],
+            # The promise kept or not (simulation and live report KPIs): YYYY-MM-DD, "" when none.
+            "delivery_date": decision.delivery_date,
         },
         sort_keys=True,
     )
@@ -158,7 +161,8 @@ class Allocator:
         """Decide ``order`` and store it with its reservations; the stored answer. ``first``: a
         decision made already (AllocateBatch's joint one) for the first attempt; a lost race then
         decides alone, as Allocate does, up to MAX_ATTEMPTS times."""
-        tried: list[tuple[Outcome, datetime]] = [first] if first is not None else []
+        # A joint batch decision knows no promise: an order carrying one is decided alone.
+        tried: list[tuple[Outcome, datetime]] = [first] if first is not None and not order.promised else []
 
         def attempt() -> bytes:
             if tried:
@@ -166,6 +170,7 @@ class Allocator:
             else:
                 now = self._deps.clock()
                 outcome = self._deps.decider.decide(order, time_limit_ms=time_limit_ms(), now=now)
+                outcome = keep_or_hold_late(self._deps.decider, order, outcome, now, time_limit_ms())
             decision = outcome.to_proto(self._deps.config.currency, started)
             # A rule hold stops automatic allocation: the order waits, HELD, for a person.
             holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
@@ -211,7 +216,7 @@ class Allocator:
             allocations: tuple[AllocationLine, ...] = ()
             decision = sourcing_pb2.Decision(decision_id=str(uuid.uuid4()))
             if what.units:
-                original = self._deps.decider.stored_order(record.request)
+                original = order_to_resource(self._deps.decider.stored_order(record.request), record, what.action, now)
                 outcome = self._deps.decider.decide(
                     sub_order(original, what.units),
                     time_limit_ms=time_limit_ms(),

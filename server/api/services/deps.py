@@ -64,5 +64,6 @@ class ServiceDeps:
                 items=values["items"],
                 served=ServedArea.parse(config.served_regions),
                 pilot=pilot_scope(config),
+                clock=values.get("clock", utc_now),
             )
         return cls(config=config, store=store, **values)

@@ -29,7 +29,15 @@ from engine.orders.records import OrderRecord
 from engine.returns import ReturnRoute, receiving_node
 from server.api import convert
 from server.api.decider import Decider
-from server.api.order_proto import fill_event, hold_reason, order_view, request_hash, state_from_proto, state_to_proto
+from server.api.order_proto import (
+    carriage_from_proto,
+    fill_event,
+    hold_reason,
+    order_view,
+    request_hash,
+    state_from_proto,
+    state_to_proto,
+)
 from server.api.proto import orders_pb2, orders_pb2_grpc, sourcing_pb2
 from server.api.services.allocations import (
     DEFAULT_HOLD_MS,
@@ -245,8 +253,12 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         convert.check_id(c, "order_id", request.order_id)
         convert.check_id(c, "node_id", request.node_id)
         targets = _targets(c, request.lines)
+        now = self._now()
+        carriage = carriage_from_proto(c, request, now)
         c.raise_if_any()
-        plan = functools.partial(changes.ship, node_id=request.node_id, targets=targets, shipment_id=uuid.uuid4().hex)
+        plan = functools.partial(
+            changes.ship, node_id=request.node_id, targets=targets, shipment_id=uuid.uuid4().hex, carriage=carriage
+        )
         return self._mutate(key, request.order_id, Action.SHIP, plan)[0]
 
     def Return(self, request: orders_pb2.ReturnRequest, context: grpc.ServicerContext) -> orders_pb2.OrderResponse:
@@ -439,6 +451,9 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             self._store.sequence_events()
             batch = self._store.events_after(cursor, WATCH_BATCH)
             for e in batch:
+                if not e.order_id:  # rule activations, network changes, shortfalls: for the relay, not here
+                    cursor = e.seq
+                    continue
                 watched = orders_pb2.WatchedEvent(cursor=e.seq, order_id=e.order_id)
                 fill_event(watched.event, e.id, e.type, e.payload, e.created_at)
                 yield watched

@@ -90,7 +90,7 @@ def committed_events(store: Store) -> list[tuple[int, str]]:
     """(event id, order id) of every committed event, in id order."""
 
     def read(tx: Any) -> list[tuple[int, str]]:
-        return [(int(r[0]), str(r[1])) for r in tx.execute("SELECT id, order_id FROM events ORDER BY id")]
+        return [(int(r[0]), str(r[1] or "")) for r in tx.execute("SELECT id, order_id FROM events ORDER BY id")]
 
     return cast(list[tuple[int, str]], store._read(read))  # type: ignore[attr-defined]
 
@@ -104,11 +104,15 @@ class Received:
     stream_seq: int
 
 
-def read_stream(nats_url: str, destination: Destination, fulfillment: bool = False) -> list[Received]:
-    """Every message of the orders stream (or the fulfillment stream), in stream order, through a
-    JetStream pull consumer."""
+def read_stream(
+    nats_url: str, destination: Destination, fulfillment: bool = False, operations: bool = False
+) -> list[Received]:
+    """Every message of the orders stream (or the fulfillment or operations stream), in stream
+    order, through a JetStream pull consumer."""
     stream = destination.fulfillment_stream if fulfillment else destination.orders_stream
     subjects = destination.fulfillment_subjects if fulfillment else destination.orders_subjects
+    if operations:
+        stream, subjects = destination.operations_stream, ""
 
     async def read() -> list[Received]:
         nc = await nats.connect(nats_url, connect_timeout=5)
@@ -119,11 +123,16 @@ def read_stream(nats_url: str, destination: Destination, fulfillment: bool = Fal
             except NotFoundError:
                 return []
             expected = info.state.messages
-            sub = await js.pull_subscribe(
-                subjects,
-                stream=stream,
-                config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
-            )
+            if subjects:
+                sub = await js.pull_subscribe(
+                    subjects,
+                    stream=stream,
+                    config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT),
+                )
+            else:  # every subject of the stream: a consumer without a filter
+                durable = f"read-{uuid.uuid4().hex[:8]}"
+                await js.add_consumer(stream, ConsumerConfig(durable_name=durable, ack_policy=AckPolicy.EXPLICIT))
+                sub = await js.pull_subscribe_bind(durable=durable, stream=stream)
             out: list[Received] = []
             while len(out) < expected:
                 for msg in await sub.fetch(min(500, expected - len(out)), timeout=5):
@@ -150,7 +159,8 @@ def delete_streams(nats_url: str, destination: Destination) -> None:
     async def delete() -> None:
         nc = await nats.connect(nats_url, connect_timeout=5)
         try:
-            for stream in (destination.orders_stream, destination.fulfillment_stream):
+            streams = (destination.orders_stream, destination.fulfillment_stream, destination.shipments_stream)
+            for stream in (*streams, destination.operations_stream):
                 with contextlib.suppress(NotFoundError):
                     await nc.jetstream().delete_stream(stream)
         finally:
@@ -172,6 +182,11 @@ def assert_exactly_once_in_order(received: list[Received], committed: list[tuple
         assert event_ids == sorted(event_ids), f"order {order_id} out of order"
         seqs = [r.body["order_seq"] for r in received if r.headers["Oms-Order-Id"] == order_id]
         assert seqs == list(range(1, len(seqs) + 1))
+
+
+def all_published(store: Store, name: str = "nats") -> bool:
+    """Whether relay ``name`` has published every event committed so far."""
+    return (outbox(store).relay_state(name) or (0,))[0] == outbox(store).outbox_head()
 
 
 def wait_for(condition: Callable[[], bool], what: str, seconds: float = 60.0) -> None:

@@ -4,9 +4,17 @@ never moving back). No broker here: tests/server/relay/ runs the relay against N
 
 from __future__ import annotations
 
+import json
+from typing import cast
+
 import pytest
 
+from engine.catalog.aliases import AliasKind, build_alias
+from engine.catalog.units import ItemUnit
+from engine.errors import InvalidInputError
+from engine.model import Item
 from server.store.base import Store
+from server.store.catalog import CatalogStoreMixin
 from tests.server.relay.helpers import committed_events, new_order, note, outbox
 
 TTL = 10_000
@@ -75,3 +83,20 @@ def test_a_lease_given_up_is_taken_at_once(store: Store) -> None:
     assert box.acquire_relay_lease("nats", "b", 2_000, TTL) is None
     box.release_relay_lease("nats", "a")
     assert box.acquire_relay_lease("nats", "b", 2_000, TTL) == 0
+
+
+def test_catalogue_writes_are_network_changed_events_in_their_transaction(store: Store) -> None:
+    store.upsert_items([Item("A", 1.0)])
+    catalogue = cast(CatalogStoreMixin, store)
+    catalogue.upsert_sku_aliases([build_alias(AliasKind.CHANNEL, "web-a", "A")])
+    catalogue.upsert_item_units([ItemUnit("A", "CASE", 12)])
+    with pytest.raises(InvalidInputError):
+        catalogue.upsert_item_units([ItemUnit("NOPE", "CASE", 12)])  # refused: rolled back, no event
+    box = outbox(store)
+    box.sequence_events()
+    changed = [json.loads(e.payload) for e in box.outbox_after(0, 100) if e.type == "NETWORK_CHANGED"]
+    assert [(c["what"], c["ids"]) for c in changed] == [
+        ("items", ["A"]),
+        ("sku_aliases", ["web-a"]),
+        ("item_units", ["A"]),
+    ]

@@ -1,0 +1,81 @@
+"""Delivery-promise KPIs of one side's outcomes (docs/promise.md, docs/simulation.md).
+
+- **on-time rate**: of the orders carrying a promised date, those decided, with nothing
+  backordered and their estimated delivery (their latest shipment's) on or before the date;
+- **promised days**: days from the order's date (UTC) to its promised date, mean over those orders;
+- **delivery days**: days from the order's date to its estimated delivery, mean over every order
+  whose shipments are dated (with a promise or not);
+- **late orders by cause**: each promised order not on time, by the first cause that applies:
+  held for review, not decided, units backordered (no node held them in time), delivered after
+  the date (a rule allowed lateness at a penalty).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.simulation.replay import Outcome, OutcomeStatus
+
+HELD = "held for review"
+FAILED = "not decided"
+BACKORDERED = "units backordered"
+AFTER_DATE = "delivered after the date"
+LATE_CAUSES = (HELD, FAILED, BACKORDERED, AFTER_DATE)
+
+
+@dataclass(frozen=True)
+class OnTime:
+    promised_orders: int
+    on_time_orders: int
+    late_by_cause: dict[str, int]  # every cause of LATE_CAUSES, in that order
+    promised_days: float  # mean, over promised orders; 0 without any
+    dated_orders: int
+    delivery_days: float  # mean, over dated orders; 0 without any
+
+    @property
+    def on_time_rate(self) -> float:
+        return self.on_time_orders / self.promised_orders if self.promised_orders else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "promised_orders": self.promised_orders,
+            "on_time_orders": self.on_time_orders,
+            "on_time_rate": round(self.on_time_rate, 6),
+            "promised_days": round(self.promised_days, 6),
+            "dated_orders": self.dated_orders,
+            "delivery_days": round(self.delivery_days, 6),
+            "late_by_cause": dict(self.late_by_cause),
+        }
+
+
+def _cause(o: Outcome) -> str | None:
+    """Why a promised order is late (None: on time)."""
+    if o.status is OutcomeStatus.HELD:
+        return HELD
+    if o.status is not OutcomeStatus.DECIDED:
+        return FAILED
+    if o.backordered:
+        return BACKORDERED
+    if o.delivery_day > o.promised_day:
+        return AFTER_DATE
+    return None
+
+
+def on_time(outcomes: Sequence[Outcome]) -> OnTime:
+    promised = [o for o in outcomes if o.promised_day]
+    causes = Counter(_cause(o) for o in promised)
+    dated = [o for o in outcomes if o.status is OutcomeStatus.DECIDED and o.delivery_day]
+    return OnTime(
+        promised_orders=len(promised),
+        on_time_orders=causes[None],
+        late_by_cause={cause: causes[cause] for cause in LATE_CAUSES},
+        promised_days=_mean([o.promised_day - o.created_at.date().toordinal() for o in promised]),
+        dated_orders=len(dated),
+        delivery_days=_mean([o.delivery_day - o.created_at.date().toordinal() for o in dated]),
+    )
+
+
+def _mean(values: Sequence[int]) -> float:
+    return sum(values) / len(values) if values else 0.0
