@@ -230,6 +230,9 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
             order_of_repair,
             # With the MIP to follow, prices stop near their bound; alone, they use their time.
             lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total * joint_follows),
+            # Thousands of orders get few rounds in their time: prices start at the regrets there. A
+            # batch the joint model settles does without (its rounds are cheap, the regrets not).
+            from_regrets=not joint_follows,
         )  # fmt: skip
         lower = max(lower, min(priced.bound, upper))
         if priced.total < upper - _tolerance(upper):

@@ -35,9 +35,6 @@ from engine.optimizer.shared import Ledger, per_sku, shares_fit, widen
 from engine.problem import Problem
 
 MAX_ROUNDS = 60
-# Prices start where each over-asked position's marginal order would give way (module docstring of
-# _regret_start) rather than at zero: a batch of thousands gets few rounds in its time.
-START_FROM_REGRETS = True
 _AVOID = 1e7  # a price no plan pays when it has any other way (a backorder costs less)
 _STALL_ROUNDS = 4  # rounds without a better bound before the step halves
 
@@ -116,11 +113,13 @@ def coordinate(
     deadline: Deadline,
     order_of_repair: Sequence[int],
     good_enough: Callable[[float, float], bool],
+    from_regrets: bool = False,
 ) -> Priced:
     """The best batch plan found and the best bound, from ``start`` (a batch plan that fits) and
     each movable order's decision alone on all the stock (``alone``: the priced problem at price 0).
     Orders not ``movable`` keep their ``start`` plan. Stops when ``good_enough(total, bound)``,
-    after MAX_ROUNDS, or at ``deadline``."""
+    after MAX_ROUNDS, or at ``deadline``. ``from_regrets``: prices start at each over-asked position's
+    regret (_regret_start), not at zero."""
     positions = _Positions(problems, movable, start)
     n_positions = positions.supply.shape[0]
     prices = np.zeros(n_positions)
@@ -143,7 +142,7 @@ def coordinate(
         if movable[o] and solution is not None:
             record(o, solution)
     candidate_ids = {o: positions.at[o][positions.at[o] >= 0] for o in state}
-    if START_FROM_REGRETS:
+    if from_regrets:
         started = _regret_start(problems, positions, state, takes, settings, deadline, candidate_ids)
         if started is not None:
             prices = started[0]
