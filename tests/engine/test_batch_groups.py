@@ -29,7 +29,7 @@ def split(case: BatchCase, **patches: int) -> batch_module.BatchDecision:
         return decide_batch(case.orders, case.snapshot, case.availability)
 
 
-@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_batches(max_orders=4))
 def test_groups_match_exhaustive_search_over_every_orders_plans(case: BatchCase) -> None:
     batch = split(case)
@@ -39,7 +39,7 @@ def test_groups_match_exhaustive_search_over_every_orders_plans(case: BatchCase)
     assert batch.bound == pytest.approx(batch.total, abs=1e-6)
 
 
-@settings(max_examples=examples(80), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tiny_batches(max_orders=4))
 def test_groups_priced_alone_keep_a_true_bound(case: BatchCase) -> None:
     """Groups settled by prices alone (no joint model): the sum of the groups' bounds and the other
