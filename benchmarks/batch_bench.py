@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.optimizer_bench import build_network
+from benchmarks.optimizer_bench import build_network, use_cpu_clock
 from benchmarks.orders import make_orders
 from benchmarks.reporting import DEFAULT_OUT_DIR, ROOT, machine_info
 from engine.availability import Availability
@@ -278,7 +278,8 @@ def render(report: dict[str, Any]) -> str:
         "",
         f"In process, one core; commit {meta['machine']['git_commit'][:10]}"
         f"{' + uncommitted changes' if meta['machine']['git_dirty_files'] else ''}; load average "
-        f"{meta['loadavg_start']} at start, {meta['loadavg_end']} at end (2 cores, shared).",
+        f"{meta['loadavg_start']} at start, {meta['loadavg_end']} at end (2 cores, shared); deadlines on the "
+        f"{meta.get('deadline_clock', 'wall')} clock.",
     ]
     if report.get("batches"):
         out += [
@@ -348,11 +349,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pending", type=int, default=10_000, help="orders arriving before the re-plan")
     parser.add_argument("--reoptimize-share", type=float, default=0.3, help="stock share for the re-plan")
     parser.add_argument("--reoptimize-limit-ms", type=int, default=REOPTIMIZE_LIMIT_MS)
+    parser.add_argument(
+        "--cpu-clock",
+        action="store_true",
+        help="deadlines count this process's CPU time, not wall time (a machine shared by other work)",
+    )
+    parser.add_argument("--tag", default="", help="suffix of the result files' names")
     args = parser.parse_args(argv)
+    if args.cpu_clock:
+        use_cpu_clock()
     now = datetime.now(UTC).astimezone()
     report: dict[str, Any] = {
         "meta": {"date": now.date().isoformat(), "started_at": now.isoformat(timespec="seconds"),
-                 "machine": machine_info(), "loadavg_start": _loadavg()},
+                 "machine": machine_info(), "loadavg_start": _loadavg(),
+                 "deadline_clock": "cpu" if args.cpu_clock else "wall"},
     }  # fmt: skip
     if args.only in (None, "batch"):
         report["batches"] = run_batches(args.rounds, args.stock_share, args.limit_ms)
@@ -363,7 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report["meta"]["loadavg_end"] = _loadavg()
     markdown = render(report)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    stem = args.out_dir / f"{report['meta']['date']}-joint{'-' + args.only if args.only else ''}"
+    stem = args.out_dir / f"{report['meta']['date']}-joint{'-' + args.only if args.only else ''}{args.tag}"
     stem.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
     stem.with_suffix(".md").write_text(markdown)
     print(markdown)

@@ -37,6 +37,7 @@ from engine.explain import MAX_NODE_NOTES
 from engine.model import ObjectiveMode, Order
 from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.bounds import node_bounds, unit_floor
+from engine.optimizer.components import merge, over_asked
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.joint_milp import solve_joint
 from engine.optimizer.plan import Plan
@@ -60,6 +61,16 @@ PRICING_SHARE = 0.7
 # a batch too large for the MIP ends FEASIBLE this close (benchmarks/batch_bench.py).
 PRICING_GAP = 0.002
 JOINT_MODEL_MAX_ORDERS = limits.MAX_ORDERS_PER_BATCH
+# Writing out one order's decision (its residual problem, cost and notes) takes about 0.3 ms of CPU
+# without explanations (10,000 orders of a re-plan: 3 s); the search stops this much per order early.
+DECISION_MS_PER_ORDER = 0.6
+# Each round of groups gets this share of what is left; the rest is for repairing what their plans
+# over-ask together (a few orders decided again).
+GROUPS_SHARE = 0.85
+# Over this many orders (a re-plan), the batch is split into the groups that actually compete
+# (engine/optimizer/components.py) and each is improved on its own: prices over 10,000 orders
+# coordinate thousands that compete for nothing, and their bound stays far from the optimum.
+DECOMPOSE_MIN_ORDERS = JOINT_MODEL_MAX_ORDERS + 1
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,8 @@ def decide_batch(
     per order) is the incumbent in place of one by one when it fits ``availability`` together."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
     problems = _problems(orders, snapshot, availability, max_orders)
-    sequence = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
+    priority = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
+    sequence = list(priority)
     ledger = Ledger(snapshot, problems)
     plans: list[Plan] = [Plan.empty(problem) for problem in problems]
     alone: list[Solution | None] = [None] * len(problems)
@@ -139,52 +151,17 @@ def decide_batch(
     path, candidates, status = BatchPath.SEQUENTIAL, 0, SolveStatus.OPTIMAL
     if upper > lower + _tolerance(upper):
         status = SolveStatus.FEASIBLE
-        if not deadline.passed():
-            joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
-            # Prices first (engine/optimizer/prices.py): no model to build, each order decided by
-            # the single-order optimizer, and a bound that the sum of the alone bounds is not.
-            priced = coordinate(
-                problems,
-                snapshot,
-                plans,
-                alone,
-                movable,
-                settings,
-                Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
-                sequence,
-                # With the MIP to follow, prices stop near their bound; alone, they use their time.
-                lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total * joint_follows),
-            )  # fmt: skip
-            lower = max(lower, min(priced.bound, upper))
-            if priced.total < upper - _tolerance(upper):
-                plans, upper, path = list(priced.plans), priced.total, BatchPath.JOINT
-                paths = [DecisionPath.SOLVER] * len(problems)
-        if upper > lower + _tolerance(upper) and not deadline.passed() and len(problems) <= JOINT_MODEL_MAX_ORDERS:
-            # Pruned against the alone bounds' sum, never against ``lower`` once prices raised it: a
-            # Lagrangian bound does not split by order, so lower - bounds[o] can exceed what the
-            # other orders can cost, and pruning with it cut the optimum's columns.
-            alone_total = sum(bounds)
-            columns = [_joint_columns(p, plans[o], bounds[o], alone_total, upper) for o, p in enumerate(problems)]
-            candidates = sum(len(c) for c in columns)
-            result = solve_joint(
-                problems,
-                columns,
-                snapshot.max_units,
-                snapshot.max_shipments,
-                int(deadline.remaining_ms() * JOINT_SOLVER_SHARE),
-                start=plans,
-                fixed=[not m for m in movable],
-                backend=settings.backend,
-            )
-            lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
-            found = result.plans
-            if found is not None and shares_fit(snapshot, problems, found):
-                total = sum(plan.objective(problem) for problem, plan in zip(problems, found, strict=True))
-                if total < upper - _tolerance(upper):
-                    plans, upper, path = list(found), total, BatchPath.JOINT
-                    paths = [DecisionPath.SOLVER] * len(problems)
-                if result.status is SolveStatus.OPTIMAL:
-                    lower = max(lower, upper)
+        work = _Work(problems, snapshot, alone, bounds, movable, priority, settings)
+        # What is left once every order's decision is written out is not the search's to spend.
+        search = Deadline(deadline.at - len(problems) * DECISION_MS_PER_ORDER / 1000.0)
+        if len(problems) >= DECOMPOSE_MIN_ORDERS:
+            better = _by_groups(work, plans, upper, lower, search)
+        else:
+            better = _improve(work, list(range(len(problems))), plans, upper, lower, search)
+        lower, candidates = max(lower, better.lower), better.candidates
+        if better.total < upper - _tolerance(upper):
+            plans, upper, path = list(better.plans), better.total, BatchPath.JOINT
+            paths = [DecisionPath.SOLVER] * len(problems)
         if upper <= lower + _tolerance(upper):
             status, lower = SolveStatus.OPTIMAL, upper  # proven within the tolerance ties have
     ledger = Ledger(snapshot, problems)
@@ -203,6 +180,165 @@ def decide_batch(
         path=path,
         candidates=candidates,
     )
+
+
+@dataclass(frozen=True)
+class _Work:
+    """What every part of the search reads: the batch's orders and their decisions alone."""
+
+    problems: Sequence[Problem]
+    snapshot: NetworkSnapshot
+    alone: Sequence[Solution | None]
+    bounds: Sequence[float]  # each order's least cost in any batch plan
+    movable: Sequence[bool]
+    priority: Sequence[int]  # who gives way last when plans are repaired: highest priority, oldest
+    settings: SolverSettings
+
+
+@dataclass(frozen=True)
+class _Better:
+    plans: tuple[Plan, ...]  # over the orders asked about, in their order; they fit the shared stock
+    total: float
+    lower: float  # a proven lower bound on those orders' total in any batch plan
+    candidates: int
+
+
+def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: float, lower: float,
+             deadline: Deadline) -> _Better:  # fmt: skip
+    """Prices, then (for a small enough set) the joint model, over the orders ``members`` from
+    ``start`` (their plans, fitting all the stock together; ``upper`` their total, ``lower`` a bound)."""
+    problems = [work.problems[o] for o in members]
+    plans = list(start)
+    alone = [work.alone[o] for o in members]
+    bounds = [work.bounds[o] for o in members]
+    movable = [work.movable[o] for o in members]
+    index = {o: i for i, o in enumerate(members)}
+    order_of_repair = [index[o] for o in work.priority if o in index]
+    candidates = 0
+    if not deadline.passed():
+        joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
+        # Prices first (engine/optimizer/prices.py): no model to build, each order decided by the
+        # single-order optimizer, and a bound that the sum of the alone bounds is not.
+        priced = coordinate(
+            problems,
+            work.snapshot,
+            plans,
+            alone,
+            movable,
+            work.settings,
+            Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
+            order_of_repair,
+            # With the MIP to follow, prices stop near their bound; alone, they use their time.
+            lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total * joint_follows),
+            # Thousands of orders get few rounds in their time: prices start at the regrets there. A
+            # batch the joint model settles does without (its rounds are cheap, the regrets not).
+            from_regrets=not joint_follows,
+        )  # fmt: skip
+        lower = max(lower, min(priced.bound, upper))
+        if priced.total < upper - _tolerance(upper):
+            plans, upper = list(priced.plans), priced.total
+    if upper > lower + _tolerance(upper) and not deadline.passed() and len(problems) <= JOINT_MODEL_MAX_ORDERS:
+        # Pruned against the alone bounds' sum, never against ``lower`` once prices raised it: a
+        # Lagrangian bound does not split by order, so lower - bounds[o] can exceed what the
+        # other orders can cost, and pruning with it cut the optimum's columns.
+        alone_total = sum(bounds)
+        columns = [_joint_columns(p, plans[o], bounds[o], alone_total, upper) for o, p in enumerate(problems)]
+        candidates = sum(len(c) for c in columns)
+        result = solve_joint(
+            problems,
+            columns,
+            work.snapshot.max_units,
+            work.snapshot.max_shipments,
+            int(deadline.remaining_ms() * JOINT_SOLVER_SHARE),
+            start=plans,
+            fixed=[not m for m in movable],
+            backend=work.settings.backend,
+        )
+        lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
+        found = result.plans
+        if found is not None and shares_fit(work.snapshot, problems, found):
+            total = sum(plan.objective(problem) for problem, plan in zip(problems, found, strict=True))
+            if total < upper - _tolerance(upper):
+                plans, upper = list(found), total
+            if result.status is SolveStatus.OPTIMAL:
+                lower = max(lower, upper)
+    return _Better(tuple(plans), upper, min(lower, upper), candidates)
+
+
+def _by_groups(work: _Work, start: Sequence[Plan], upper: float, lower: float, deadline: Deadline) -> _Better:
+    """The batch split into its contested groups (engine/optimizer/components.py), each improved
+    on its own with a share of the time by its size; orders in no group keep their decision alone.
+
+    The bound is the sum of the ungrouped orders' bounds and each group's bound over all the stock.
+    When the groups' plans, put together, over-ask a position, what clashes is repaired one order at
+    a time (the best fitting plan so far), and the groups sharing it are merged and improved again
+    from that plan while time remains."""
+    problems, n = work.problems, len(work.problems)
+    # Each order's wish: its decision alone; an order that keeps its plan (FEWEST_SHIPMENTS) wishes that.
+    wish = [a.plan if m and a is not None else p for a, m, p in zip(work.alone, work.movable, start, strict=True)]
+    groups = merge(n, over_asked(work.snapshot, problems, wish))
+    solved: dict[tuple[int, ...], _Better] = {}
+    known: dict[tuple[int, ...], float] = {}  # a bound on each group: its parts' bounds, once merged
+    best, best_total = list(start), upper  # the best plan of the whole batch that fits
+    while True:
+        todo = [g for g in groups if tuple(g) not in solved]
+        left = sum(len(g) for g in todo)
+        # The groups' time ends early enough to repair what their plans over-ask together.
+        rounds_end = Deadline(deadline.at - (deadline.at - Deadline.after_ms(0).at) * (1.0 - GROUPS_SHARE))
+        for g in sorted(todo, key=len):  # the small ones first: the large one takes what they leave
+            part = Deadline(min(rounds_end.at, Deadline.after_ms(int(rounds_end.remaining_ms() * len(g) / left)).at))
+            left -= len(g)
+            own = [best[o] for o in g]
+            upper_g = sum(p.objective(problems[o]) for o, p in zip(g, own, strict=True))
+            lower_g = known.get(tuple(g), sum(work.bounds[o] for o in g))
+            solved[tuple(g)] = _improve(work, g, own, upper_g, min(lower_g, upper_g), part)
+        plans = list(wish)
+        for g in groups:
+            for o, plan in zip(g, solved[tuple(g)].plans, strict=True):
+                plans[o] = plan
+        clashes = over_asked(work.snapshot, problems, plans)
+        fitted = _repaired(work, plans, clashes, deadline) if clashes else plans
+        if fitted is not None and shares_fit(work.snapshot, problems, fitted):
+            total = sum(plan.objective(problem) for problem, plan in zip(problems, fitted, strict=True))
+            if total < best_total - _tolerance(best_total):
+                best, best_total = fitted, total
+        if not clashes or deadline.passed():
+            break
+        before = groups
+        groups = merge(n, [*groups, *clashes])
+        # A merged group's parts were each bounded over all the stock: their sum bounds it too.
+        part_of = {o: tuple(g) for g in before for o in g}
+        for g in groups:
+            parts = {part_of[o] for o in g if o in part_of}
+            known[tuple(g)] = sum(solved[p].lower for p in parts) + sum(work.bounds[o] for o in g if o not in part_of)
+    grouped = {o for g in groups for o in g}
+    bound = sum(work.bounds[o] for o in range(n) if o not in grouped) + sum(solved[tuple(g)].lower for g in groups)
+    candidates = sum(solved[tuple(g)].candidates for g in groups)
+    return _Better(tuple(best), best_total, max(lower, min(bound, best_total)), candidates)
+
+
+def _repaired(
+    work: _Work, plans: Sequence[Plan], clashes: Sequence[Sequence[int]], deadline: Deadline
+) -> list[Plan] | None:
+    """``plans`` made to fit: the orders at over-asked positions decided again one at a time, in
+    priority order, on what all the others leave; None when time runs out first."""
+    redo = {o for clash in clashes for o in clash}
+    ledger = Ledger(work.snapshot, work.problems)
+    fixed = list(plans)
+    for o, (problem, plan) in enumerate(zip(work.problems, plans, strict=True)):
+        if o not in redo:
+            ledger.add(problem, plan)
+    for o in work.priority:
+        if o not in redo:
+            continue
+        if deadline.passed():
+            return None
+        problem = work.problems[o]
+        if work.movable[o]:
+            residual, cols = ledger.residual(problem, work.snapshot)
+            fixed[o] = widen(problem, cols, optimize(residual, work.settings, deadline).plan)
+        ledger.add(problem, fixed[o])
+    return fixed
 
 
 def _problems(

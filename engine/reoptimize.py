@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -33,9 +33,13 @@ from engine.directives import Directives
 from engine.errors import InvalidInputError
 from engine.model import ObjectiveMode, Order
 from engine.network import UNLIMITED, NetworkSnapshot
+from engine.optimizer.deadline import Deadline
 from engine.optimizer.search import COST_EPSILON, SolverSettings
 from engine.sourcing import DEFAULT_SETTINGS
 from engine.terms import resolve_terms
+
+# Costing one order's holds and comparing its plans takes about 0.2 ms of CPU.
+COMPARE_MS_PER_ORDER = 0.3
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,9 @@ def reoptimize(
     settings: SolverSettings = DEFAULT_SETTINGS,
 ) -> Reoptimization:
     """Decide ``pending`` jointly over ``free`` (stock nobody holds) plus their own holds; ``free``
-    covers every SKU of theirs. Orders are taken oldest first (as given) within each priority."""
+    covers every SKU of theirs. Orders are taken oldest first (as given) within each priority.
+    ``settings.time_limit_ms`` bounds the whole re-plan, reading and comparing the orders included."""
+    deadline = Deadline.after_ms(settings.time_limit_ms)
     skipped: list[Skip] = []
     planned: list[PendingOrder] = []
     for item in pending:
@@ -122,11 +128,13 @@ def reoptimize(
     if not planned:
         return Reoptimization((), tuple(skipped), 0.0, 0.0, 0.0, SolveStatus.OPTIMAL, 0.0)
     pool = _with_holds(free, planned, snapshot)
+    # Costing every order's holds and choosing the groups comes after the joint decision.
+    reserve = int(len(planned) * COMPARE_MS_PER_ORDER)
     batch = decide_batch(
         [BatchOrder(p.order, p.directives) for p in planned],
         snapshot,
         pool,
-        settings,
+        replace(settings, time_limit_ms=max(1, deadline.remaining_ms() - reserve)),
         explain=False,
         max_orders=limits.MAX_ORDERS_PER_REOPTIMIZE,
         held=[p.held for p in planned],
