@@ -19,9 +19,7 @@ The same seeded orders (benchmarks/orders.py) feed both phases. Results go to
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -29,7 +27,6 @@ import tempfile
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +37,7 @@ import psycopg
 from benchmarks.connections import listening_processes
 from benchmarks.h2gen import generate
 from benchmarks.orders import make_orders
+from benchmarks.reporting import serving_meta, write_results
 from benchmarks.service_bench import cpu_seconds
 from benchmarks.shipped import pinned_as_shipped
 from engine.model import Order
@@ -320,25 +318,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             finally:
                 _drop(args.postgres, url)
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
-    meta = {
-        "date": date,
-        "clients": args.clients,
-        "seconds": args.seconds,
-        "threads": {"sqlite": args.sqlite_threads, "postgresql": args.postgres_threads},
-        "workers": {"sqlite": args.sqlite_workers, "postgresql": args.postgres_workers},
-        "lines": args.lines,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "load_before": load_before,
-        "load_after": round(os.getloadavg()[0], 2),
-    }
+    meta = serving_meta(args, load_before)
     report = _markdown(phases, meta)
     print(report)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{date}-allocate.json").write_text(
-        json.dumps({"meta": meta, "phases": [asdict(p) for p in phases]}, indent=2) + "\n"
-    )
-    (args.out_dir / f"{date}-allocate.md").write_text(report)
+    write_results(args.out_dir, "allocate", {"meta": meta, "phases": [asdict(p) for p in phases]}, report)
     return 0
 
 

@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import platform
 import re
 import socket
 import subprocess
@@ -35,7 +33,6 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +51,7 @@ from benchmarks.allocate_bench import (
     _top_up,
 )
 from benchmarks.orders import make_orders
+from benchmarks.reporting import serving_meta, write_results
 from benchmarks.shipped import pinned_as_shipped
 from engine.model import Order
 from server.api.proto import orders_pb2
@@ -308,26 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     finally:
                         _drop(args.postgres, url)
                 print(asdict(runs[-1]) if runs else "", flush=True)
-    date = datetime.now(UTC).strftime("%Y-%m-%d")
-    meta = {
-        "date": date,
-        "clients": args.clients,
-        "seconds": args.seconds,
-        "lines": args.lines,
-        "threads": {"sqlite": args.sqlite_threads, "postgresql": args.postgres_threads},
-        "workers": {"sqlite": args.sqlite_workers, "postgresql": args.postgres_workers},
-        "nats": args.nats,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
-        "load_before": load_before,
-        "load_after": round(os.getloadavg()[0], 2),
-    }
+    meta = {**serving_meta(args, load_before), "nats": args.nats}
     report = _markdown(runs, meta)
     print(report)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{date}-relay-at-peak.json").write_text(
-        json.dumps({"meta": meta, "runs": [asdict(r) for r in runs]}, indent=2) + "\n"
-    )
-    (args.out_dir / f"{date}-relay-at-peak.md").write_text(report)
+    write_results(args.out_dir, "relay-at-peak", {"meta": meta, "runs": [asdict(r) for r in runs]}, report)
     return 0
 
 

@@ -3,12 +3,14 @@ versions, CPU, load), the warm-up before timing, and how times are summarised an
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -73,3 +75,27 @@ def format_ms(value: float) -> str:
 
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
+def serving_meta(args: Any, load_before: float) -> dict[str, Any]:
+    """What a served benchmark's results say about its run: callers, length, threads and workers
+    per store, the machine and its load before and after (allocate_bench, relay_at_peak_bench)."""
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "lines": args.lines,
+        "threads": {"sqlite": args.sqlite_threads, "postgresql": args.postgres_threads},
+        "workers": {"sqlite": args.sqlite_workers, "postgresql": args.postgres_workers},
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+        "load_before": load_before,
+        "load_after": round(os.getloadavg()[0], 2),
+    }
+
+
+def write_results(out_dir: Path, name: str, document: Mapping[str, Any], report: str) -> None:
+    """``<out_dir>/<date>-<name>.json`` (every number) and ``.md`` (the report), dated by ``document["meta"]``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    date = document["meta"]["date"]
+    (out_dir / f"{date}-{name}.json").write_text(json.dumps(document, indent=2) + "\n")
+    (out_dir / f"{date}-{name}.md").write_text(report)
