@@ -240,3 +240,20 @@ def mark_worker_dead(pid: int) -> None:
     directory = os.environ.get(MULTIPROC_ENV)
     if directory:
         multiprocess.mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+
+
+class IntakeMetrics:
+    """Shipment confirmations a WMS published (server/relay/shipments_intake.py), by what became of them."""
+
+    OUTCOMES = ("applied", "refused", "retried")
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.confirmations = Counter(
+            "oms_sourcing_shipments_intake_total",
+            "Shipment confirmations taken from JetStream: applied (or replayed), refused (published to "
+            "the rejected subject, never redelivered) or retried (failed in a way that may pass).",
+            ("outcome",),
+            registry=registry,
+        )
+        for outcome in self.OUTCOMES:  # every series exists from the start, at 0
+            self.confirmations.labels(outcome)

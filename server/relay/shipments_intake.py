@@ -40,6 +40,7 @@ from server.api.proto import orders_pb2
 from server.api.status import to_status
 from server.caller import calling_as
 from server.deadline import deadline_after
+from server.metrics import IntakeMetrics
 from server.relay.messages import Destination
 
 _log = logging.getLogger(__name__)
@@ -114,12 +115,19 @@ def _rejection(code: int, message: str, msg_id: str, fields: list[dict[str, str]
 class ShipmentsIntake:
     """Pulls confirmations from ``OMS_SHIPMENTS`` until stopped; reconnects with a back-off."""
 
-    def __init__(self, confirm: ConfirmShipment, settings: IntakeSettings) -> None:
+    def __init__(
+        self, confirm: ConfirmShipment, settings: IntakeSettings, metrics: IntakeMetrics | None = None
+    ) -> None:
         self._confirm = confirm
         self._settings = settings
         self._destination = Destination(settings.prefix)
+        self._counted = metrics.confirmations if metrics is not None else None
         self.applied = 0
         self.rejected = 0
+
+    def _count(self, outcome: str) -> None:
+        if self._counted is not None:
+            self._counted.labels(outcome).inc()
 
     async def run(self, stop: threading.Event) -> None:
         backoff = 0.1
@@ -181,12 +189,15 @@ class ShipmentsIntake:
         except Exception as error:  # may pass (the database, a deadline): JetStream delivers it again
             _log.warning("shipment confirmation failed; redelivered later", extra={"error": repr(error)})
             await message.nak(delay=self._settings.redeliver_seconds)
+            self._count("retried")
             return
         if outcome.ack:
             self.applied += 1
             await message.ack()
+            self._count("applied")
             return
         self.rejected += 1
+        self._count("refused")
         assert outcome.rejection is not None
         _log.warning(
             "shipment confirmation refused",

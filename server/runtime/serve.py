@@ -13,7 +13,7 @@ from server.active_rules import reload_from_files
 from server.api.app import RunningServer, StartupError, create_server
 from server.api.proto import orders_pb2
 from server.config import Config
-from server.metrics import RelayMetrics, WebhookMetrics
+from server.metrics import IntakeMetrics, RelayMetrics, WebhookMetrics
 from server.relay.relay import Relay, RelaySettings, start_relay_thread
 from server.relay.shipments_intake import IntakeSettings, ShipmentsIntake, start_intake_thread
 from server.relay.webhooks import start_webhook_threads
@@ -92,7 +92,11 @@ def run_server(
         intake_thread = None
         if config.shipments_intake:  # every process may pull: one durable consumer hands each message to one
             orders = running.servicers[ORDER_SERVICE]
-            intake = ShipmentsIntake(orders.ConfirmShipment, IntakeSettings(config.relay_nats_url, config.relay_prefix))
+            intake = ShipmentsIntake(
+                orders.ConfirmShipment,
+                IntakeSettings(config.relay_nats_url, config.relay_prefix),
+                IntakeMetrics(running.metrics_registry),
+            )
             intake_thread = start_intake_thread(intake, relay_stop)
         on_ready(running)
         reload = _reload_on_sighup(config) if threading.current_thread() is threading.main_thread() else None

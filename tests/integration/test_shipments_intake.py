@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -19,7 +21,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from server.api.proto import orders_pb2, orders_pb2_grpc
 from server.relay.messages import Destination
 from server.store.base import Store
-from tests.integration.helpers import ServerProcess
+from tests.integration.helpers import ServerProcess, free_port
 from tests.integration.orders_helpers import allocate, load_network, order
 from tests.server.relay.helpers import all_published, delete_streams, read_stream, wait_for
 
@@ -70,12 +72,15 @@ def test_a_wms_confirms_shipments_through_jetstream_once_each(
     store: Store, store_url: str, nats_url: str, prefix: str
 ) -> None:
     destination = Destination(prefix)
+    metrics_port = free_port()
     server = ServerProcess(
         [
             "--database",
             store_url,
             "--port",
             "0",
+            "--metrics-port",
+            str(metrics_port),
             "--relay-nats",
             nats_url,
             "--relay-prefix",
@@ -129,6 +134,10 @@ def test_a_wms_confirms_shipments_through_jetstream_once_each(
         assert rejection["code"] == "INVALID_ARGUMENT" and rejection["order_id"] == "O-2"
         assert [v["field"] for v in rejection["field_violations"]] == ["shipped_at"]
         wait_for(lambda: all_published(store), "every event published")
+        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+        counted = dict(re.findall(r'oms_sourcing_shipments_intake_total\{outcome="(\w+)"\} (\S+)', text))
+        # m1 applied, m2 replayed (acknowledged: applied), m3 applied, m4 refused; nothing retried.
+        assert {k: float(v) for k, v in counted.items()} == {"applied": 3.0, "refused": 1.0, "retried": 0.0}
     finally:
         assert server.stop() == 0, server.logs
     shipped_messages = [r for r in read_stream(nats_url, destination) if r.subject.endswith(".shipped")]
