@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -231,7 +231,8 @@ def _markdown(phases: Sequence[Phase], meta: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {p.store} | {p.method} | {p.per_second:,.0f} | {p.p50_ms} | {p.p90_ms} | {p.p99_ms} | {_errors(p)} "
+        f"| {p.store} | {p.method} | {p.per_second:,.0f} | {p.p50_ms} | {p.p90_ms} | {p.p99_ms} "
+        f"| {errors_text(p.errors, p.errors_by_code)} "
         f"| {p.server_cpu_us:,.0f} | {p.generator_cpu_us:,.0f} |"
         for p in phases
     ]
@@ -254,13 +255,14 @@ def _markdown(phases: Sequence[Phase], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _errors(phase: Phase) -> str:
-    codes = ", ".join(f"{code} {n}" for code, n in sorted(phase.errors_by_code.items()))
-    return f"{phase.errors} ({codes})" if codes else str(phase.errors)
+def errors_text(errors: int, by_code: Mapping[str, int]) -> str:
+    """``12 (INVALID_ARGUMENT 12)``: a run's errors, by status code."""
+    codes = ", ".join(f"{code} {n}" for code, n in sorted(by_code.items()))
+    return f"{errors} ({codes})" if codes else str(errors)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_serving_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of a benchmark that serves Allocate under h2gen's callers on both stores."""
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--lines", type=int, default=2)
@@ -292,6 +294,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--postgres", default=os.environ.get("OMS_TEST_POSTGRES_DSN") or DEFAULT_POSTGRES)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_serving_arguments(parser)
     args = parser.parse_args(argv)
     load_before = round(os.getloadavg()[0], 2)
     network = read_network_file(SAMPLE)

@@ -33,15 +33,12 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import nats
 from nats.js.errors import NotFoundError
 
 from benchmarks.allocate_bench import (
-    DEFAULT_OUT_DIR,
-    DEFAULT_POSTGRES,
     ROOT,
     SAMPLE,
     _drop,
@@ -49,6 +46,8 @@ from benchmarks.allocate_bench import (
     _postgres_database,
     _run_phase,
     _top_up,
+    add_serving_arguments,
+    errors_text,
 )
 from benchmarks.orders import make_orders
 from benchmarks.reporting import serving_meta, write_results
@@ -243,7 +242,8 @@ def _markdown(runs: Sequence[Run], meta: dict[str, Any]) -> str:
             else "| | | |"
         )
         lines.append(
-            f"| {r.store} | {r.repeat} | {r.relay} | {r.allocate_per_second:,.0f} | {r.p99_ms} | {_errors(r)} | {lag} |"
+            f"| {r.store} | {r.repeat} | {r.relay} | {r.allocate_per_second:,.0f} | {r.p99_ms} "
+            f"| {errors_text(r.errors, r.errors_by_code)} | {lag} |"
         )
     lines += ["", "| store | relay | Allocate/s off (mean) | on (mean) | change | target within 10% "
               "| lag p99 worst <= s | target < 0.5 s |", "|---|---|---:|---:|---:|---|---:|---|"]  # fmt: skip
@@ -263,28 +263,14 @@ def _markdown(runs: Sequence[Run], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _errors(run: Run) -> str:
-    codes = ", ".join(f"{code} {n}" for code, n in sorted(run.errors_by_code.items()))
-    return f"{run.errors} ({codes})" if codes else str(run.errors)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--lines", type=int, default=2)
+    add_serving_arguments(parser)
     parser.add_argument("--repeats", type=int, default=1, help="rounds of every mode per store (default 1)")
     parser.add_argument(
         "--modes", default="off,thread,process", help="relay off, in serve's thread, as its own process (default all)"
     )
-    parser.add_argument("--sqlite-threads", type=int, default=4)
-    parser.add_argument("--postgres-threads", type=int, default=4)
-    parser.add_argument("--sqlite-workers", type=int, default=1)
-    parser.add_argument("--postgres-workers", type=int, default=2)
-    parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--nats", default=os.environ.get("OMS_TEST_NATS_URL") or "nats://127.0.0.1:4222")
-    parser.add_argument("--postgres", default=os.environ.get("OMS_TEST_POSTGRES_DSN") or DEFAULT_POSTGRES)
-    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
     args = parser.parse_args(argv)
     load_before = round(os.getloadavg()[0], 2)
     network = read_network_file(SAMPLE)
