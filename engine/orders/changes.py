@@ -12,15 +12,28 @@ the transaction rolls back with nothing changed.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.decision import AllocationLine
 from engine.errors import FieldViolation, InvalidInputError, ReservationConflict
 from engine.orders import lifecycle
 from engine.orders.lifecycle import Action, LineQuantities
-from engine.orders.records import NO_CARRIAGE, RELEASED, Carriage, LineRecord, OrderRecord
+from engine.orders.records import (
+    HELD,
+    NO_CARRIAGE,
+    RELEASED,
+    Carriage,
+    EventRecord,
+    LineRecord,
+    NewOrder,
+    OrderRecord,
+    ReservationRecord,
+    holds_of,
+)
 
 LineTargets = Sequence[tuple[str, int]]  # (line id, units; 0: all the line has for this)
 
@@ -317,3 +330,60 @@ def resource(
         hold_ms=sourced.hold_ms,
         hold_state=record.hold_state,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """A new order as its first transaction writes it: lines, state, event and holds. The store
+    adds the event's id once it has one (``record``)."""
+
+    new: NewOrder
+    lines: tuple[LineRecord, ...]
+    state: lifecycle.OrderState
+    event: str  # ALLOCATED, or HELD when a rule holds the order
+    body: dict[str, Any]  # the event's payload (the store adds who caused it)
+    reservations: tuple[ReservationRecord, ...]
+
+    def record(self, event: EventRecord, now: datetime) -> OrderRecord:
+        return OrderRecord(
+            order_id=self.new.order_id,
+            state=self.state,
+            version=1,
+            hold_ms=self.new.hold_ms,
+            request=self.new.request,
+            lines=self.lines,
+            reservations=self.reservations,
+            shipments=(),
+            events=(event,),
+            created_at=now,
+            updated_at=now,
+            holds=tuple(self.new.holds),
+        )
+
+
+def allocate(new: NewOrder, allocations: Sequence[AllocationLine], now: datetime) -> Allocation:
+    """A new order holding ``allocations`` (a rule-held order reserves nothing: ValueError)."""
+    if new.holds and allocations:
+        raise ValueError("an order a rule holds reserves nothing")
+    held: dict[str, int] = defaultdict(int)
+    for a in allocations:
+        held[a.line_id] += a.qty
+    lines = tuple(LineRecord(line_id, sku, qty, held[line_id], 0, 0, 0) for line_id, sku, qty in sorted(new.lines))
+    # A new order's state follows from its decision: no need to read it back.
+    state = lifecycle.derive_state([line.quantities for line in lines], held=bool(new.holds))
+    body: dict[str, Any] = {
+        "from": lifecycle.OrderState.CREATED.value,
+        "to": state.value,
+        "decision_id": new.decision_id,
+        "rule_set_version": new.rule_set_version,
+        "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
+        "hold_ms": new.hold_ms,
+    }
+    if new.holds:
+        body["holds"] = [list(h) for h in new.holds]
+    expires = now + timedelta(milliseconds=new.hold_ms)
+    reservations = tuple(
+        ReservationRecord(line_id, node_id, sku, qty, expires, HELD)
+        for (line_id, node_id, sku), qty in sorted(holds_of(allocations).items())
+    )
+    return Allocation(new, lines, state, "HELD" if new.holds else "ALLOCATED", body, reservations)

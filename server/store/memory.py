@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from engine.decision import AllocationLine
-from engine.orders import answers, lifecycle
+from engine.orders import answers, changes, lifecycle
 from engine.orders.changes import OrderChange
 from engine.orders.lifecycle import Action, OrderState
 from engine.orders.records import (
@@ -130,8 +130,7 @@ class MemoryOrderStore:
     def allocate_order(
         self, key: RequestKey, new: NewOrder, allocations: Sequence[AllocationLine], now: datetime, attachment: bytes
     ) -> bytes:
-        if new.holds and allocations:
-            raise ValueError("an order a rule holds reserves nothing")
+        allocation = changes.allocate(new, allocations, now)
 
         def work() -> bytes:
             stored = self._stored(key)
@@ -140,42 +139,8 @@ class MemoryOrderStore:
             if new.order_id in self._s.orders:
                 raise OrderExistsError(new.order_id)
             self._reserve(summed(allocations), now)
-            held: dict[str, int] = defaultdict(int)
-            for a in allocations:
-                held[a.line_id] += a.qty
-            lines = tuple(
-                LineRecord(line_id, sku, qty, held[line_id], 0, 0, 0) for line_id, sku, qty in sorted(new.lines)
-            )
-            state = lifecycle.derive_state([x.quantities for x in lines], held=bool(new.holds))
-            expires = now + timedelta(milliseconds=new.hold_ms)
-            body: dict[str, object] = {
-                "from": OrderState.CREATED.value,
-                "to": state.value,
-                "decision_id": new.decision_id,
-                "rule_set_version": new.rule_set_version,
-                "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
-                "hold_ms": new.hold_ms,
-            }
-            if new.holds:
-                body["holds"] = [list(h) for h in new.holds]
-            event = self._event(new.order_id, "HELD" if new.holds else "ALLOCATED", body, now)
-            record = OrderRecord(
-                order_id=new.order_id,
-                state=state,
-                version=1,
-                hold_ms=new.hold_ms,
-                request=new.request,
-                lines=lines,
-                reservations=tuple(
-                    ReservationRecord(line_id, node_id, sku, qty, expires, HELD)
-                    for (line_id, node_id, sku), qty in sorted(holds_of(allocations).items())
-                ),
-                shipments=(),
-                events=(event,),
-                created_at=now,
-                updated_at=now,
-                holds=tuple(new.holds),
-            )
+            event = self._event(new.order_id, allocation.event, allocation.body, now)
+            record = allocation.record(event, now)
             self._s.orders[new.order_id] = record
             self._s.priority[new.order_id] = new.priority
             response = answers.pack(record, attachment)

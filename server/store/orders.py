@@ -18,26 +18,22 @@ from __future__ import annotations
 
 import json
 from abc import ABC
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from engine.decision import AllocationLine
-from engine.orders import answers, lifecycle
+from engine.orders import answers, changes, lifecycle
 from engine.orders.changes import NewShipment, OrderChange
-from engine.orders.lifecycle import Action, OrderState
+from engine.orders.lifecycle import Action
 from engine.orders.records import (
     HELD,
     RELEASED,
     EventRecord,
-    LineRecord,
     NewOrder,
     OrderRecord,
-    ReservationRecord,
     summed,
 )
-from engine.orders.records import holds_of as _holds
 from server.caller import with_caller
 from server.errors import NotFoundError, OrderExistsError, ReservationConflict
 from server.store.base import Plan, RequestKey
@@ -68,27 +64,9 @@ class OrderStoreMixin(HoldsMixin, OrderQueriesMixin, RequestKeysMixin, EventFeed
         ``attachment`` (the decision, serialized), or the first call's for a duplicate."""
         wanted = summed(allocations)
 
-        held: dict[str, int] = defaultdict(int)
-        for a in allocations:
-            held[a.line_id] += a.qty
-        lines = tuple(LineRecord(line_id, sku, qty, held[line_id], 0, 0, 0) for line_id, sku, qty in sorted(new.lines))
-        if new.holds and allocations:
-            raise ValueError("an order a rule holds reserves nothing")
-        # A new order's state follows from its decision: no need to read it back.
-        state = lifecycle.derive_state([line.quantities for line in lines], held=bool(new.holds))
-        event = "HELD" if new.holds else "ALLOCATED"
-        expires = now + timedelta(milliseconds=new.hold_ms)
-        body: dict[str, Any] = {
-            "from": OrderState.CREATED.value,
-            "to": state.value,
-            "decision_id": new.decision_id,
-            "rule_set_version": new.rule_set_version,
-            "allocations": [[a.line_id, a.node_id, a.qty] for a in allocations],
-            "hold_ms": new.hold_ms,
-        }
-        if new.holds:
-            body["holds"] = [list(h) for h in new.holds]
-        payload = json.dumps(with_caller(body), sort_keys=True)
+        allocation = changes.allocate(new, allocations, now)
+        state, event = allocation.state, allocation.event
+        payload = json.dumps(with_caller(allocation.body), sort_keys=True)
 
         def work(tx: Tx) -> bytes:
             # The order row comes first: a concurrent duplicate (same order id) waits on it until
@@ -133,23 +111,7 @@ class OrderStoreMixin(HoldsMixin, OrderQueriesMixin, RequestKeysMixin, EventFeed
             if not inserted():
                 raise _OrderTaken()
             (event_id,) = events()[0]
-            record = OrderRecord(
-                order_id=new.order_id,
-                state=state,
-                version=1,
-                hold_ms=new.hold_ms,
-                request=new.request,
-                lines=lines,
-                reservations=tuple(
-                    ReservationRecord(line_id, node_id, sku, qty, expires, HELD)
-                    for (line_id, node_id, sku), qty in sorted(_holds(allocations).items())
-                ),
-                shipments=(),
-                events=(EventRecord(int(event_id), new.order_id, event, payload, now),),
-                created_at=now,
-                updated_at=now,
-                holds=new.holds,
-            )
+            record = allocation.record(EventRecord(int(event_id), new.order_id, event, payload, now), now)
             response = answers.pack(record, attachment)
             self._claim_with_response(tx, key, response, now)
             return response
