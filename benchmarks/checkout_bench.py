@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.networks.sample_network import us_cities
+from benchmarks.reporting import write_results
 from benchmarks.service_bench import DEFAULT_POSTGRES, RESULTS, SAMPLE, CaseResult, bench_configs, run_case
 
 PROMISE = "/oms.sourcing.v1.SourcingService/Promise"
@@ -161,10 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "cpus": mp.cpu_count(), "platform": platform.platform()},
         "cases": [asdict(c) for c in cases if c.name != "warm-up"],
     }
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{date}-checkout.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = render(report)
-    (args.out_dir / f"{date}-checkout.md").write_text(markdown)
+    write_results(args.out_dir, "checkout", report, markdown, date)
     print(markdown)
     return 0
 

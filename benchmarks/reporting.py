@@ -93,9 +93,10 @@ def serving_meta(args: Any, load_before: float) -> dict[str, Any]:
     }
 
 
-def write_results(out_dir: Path, name: str, document: Mapping[str, Any], report: str) -> None:
-    """``<out_dir>/<date>-<name>.json`` (every number) and ``.md`` (the report), dated by ``document["meta"]``."""
+def write_results(out_dir: Path, name: str, document: Mapping[str, Any], report: str, date: str = "") -> None:
+    """``<out_dir>/<date>-<name>.json`` (every number) and ``.md`` (the report), dated ``date`` or
+    by ``document["meta"]``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    date = document["meta"]["date"]
+    date = date or document["meta"]["date"]
     (out_dir / f"{date}-{name}.json").write_text(json.dumps(document, indent=2) + "\n")
     (out_dir / f"{date}-{name}.md").write_text(report)

@@ -41,6 +41,7 @@ from benchmarks.connections import listening_processes
 from benchmarks.h2gen import HEALTH_CHECK, generate
 from benchmarks.load.run import wait_serving
 from benchmarks.networks.sample_network import make_network, us_cities
+from benchmarks.reporting import write_results
 from benchmarks.shipped import pinned_as_shipped
 
 REPO = Path(__file__).resolve().parents[1]
@@ -376,7 +377,6 @@ def _postgres_database(admin: str) -> str | None:
     return create(admin)
 
 
-
 def bench_configs(
     port: int, tmp: str, configs: str, postgres_config: str, postgres_dsn: str, make_cases: Callable[[], Any]
 ) -> list[CaseResult]:
@@ -397,6 +397,7 @@ def bench_configs(
             finally:
                 _drop(postgres_dsn, url)
     return results
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="benchmarks.service_bench", description=__doc__)
@@ -453,10 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": {"python": platform.python_version(), "cpus": mp.cpu_count(), "platform": platform.platform()},
         "cases": [asdict(c) for c in cases],
     }
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    (args.out_dir / f"{date}-service{args.suffix}.json").write_text(json.dumps(report, indent=2) + "\n")
     markdown = render(report)
-    (args.out_dir / f"{date}-service{args.suffix}.md").write_text(markdown)
+    write_results(args.out_dir, f"service{args.suffix}", report, markdown, date)
     print(markdown)
     return 0
 
