@@ -13,7 +13,8 @@ One loop, run by ``oms-sourcing relay`` or in a thread of ``serve`` (``relay_nat
    retries from the acknowledged position after a back-off that doubles up to
    ``backoff_max_seconds``.
 5. Unless the read was a full batch, wait ``poll_seconds`` before the next: a round's cost (a
-   read, a numbering write, a publish round trip) is then paid for many events at peak.
+   read, a publish round trip, on PostgreSQL a numbering write) is then paid for many events at
+   peak.
 
 Why this delivers every committed event once: the outbox row commits with the change, so nothing
 uncommitted is ever read and nothing committed is skipped (the position is a commit-ordered
@@ -69,7 +70,8 @@ class RelaySettings:
     # The wait before the next read when the last one was not a full batch (nothing new, or a
     # part of one): at Allocate's peak a round then carries ~50 ms of events, not the two or
     # three that committed while the last round's acks were awaited. Each round costs a read, a
-    # numbering write and a publish round trip on the cores Allocate runs on (docs/integrations.md).
+    # publish round trip and, on PostgreSQL, a numbering write, on the cores Allocate runs on
+    # (docs/integrations.md).
     poll_seconds: float = 0.05
     # The acknowledged position is stored at most this often while events keep coming (and at once
     # when the relay is caught up, backs off or stops): each store is a durable write. A relay
