@@ -13,7 +13,7 @@ returned as FEASIBLE with a proven lower bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from engine.optimizer.dominance import undominated
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import DEFAULT_BACKEND, LpResult, solve_lp, solve_milp
-from engine.optimizer.plan import Plan, is_feasible
+from engine.optimizer.plan import Plan, is_feasible, keeps_least
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
 from engine.optimizer.subset_search import LpView, best_by_search, local_search, searchable
 from engine.problem import Problem, select_columns
@@ -67,8 +67,29 @@ class Solution:
 
 
 def optimize(problem: Problem, settings: SolverSettings, deadline: Deadline | None = None) -> Solution:
-    """``deadline`` (default: ``settings.time_limit_ms`` from now) bounds every step below."""
+    """``deadline`` (default: ``settings.time_limit_ms`` from now) bounds every step below.
+
+    With ``problem.least`` (a re-plan: no line below its holds), the paths below decide without it;
+    their plan, when it keeps every line's least, is optimal with it too (a restriction that the
+    optimum meets). Otherwise the model decides with it (its rows in engine/optimizer/milp.py);
+    when no plan keeps them (others took the stock) or none is found in time, the plan without it
+    is returned, for the caller's own check (engine/optimizer/plan.is_feasible) to refuse."""
     deadline = deadline or Deadline.after_ms(settings.time_limit_ms)
+    if problem.least is None:
+        return _optimize(problem, settings, deadline)
+    solution = _optimize(replace(problem, least=None), settings, deadline)
+    if keeps_least(problem, solution.plan):
+        return solution
+    result = solve_milp(problem, np.arange(problem.n_nodes), deadline.remaining_ms(), settings.backend)
+    if result.plan is None or not is_feasible(problem, result.plan):
+        return solution
+    plan = result.plan
+    # The bound without the least stays a bound with it.
+    bound = plan.objective(problem) if result.status is SolveStatus.OPTIMAL else max(result.bound, solution.bound)
+    return Solution(plan, result.status, DecisionPath.SOLVER, bound, problem.n_nodes)
+
+
+def _optimize(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
     if problem.n_nodes == 0:
         empty = Plan.empty(problem)
         return Solution(empty, SolveStatus.OPTIMAL, DecisionPath.NOTHING_AVAILABLE, empty.objective(problem), 0)
@@ -243,8 +264,6 @@ def _improve(
 
 def _least_cost_single(problem: Problem, n: int, incumbent: Plan) -> Solution:
     """Pruning left one node: the best of its single-node plan and the incumbent is optimal."""
-    from dataclasses import replace
-
     only = replace(problem, allowed=problem.allowed & (np.arange(problem.n_nodes) == n)[None, :])
     plan = best_single_node_plan(only)
     if incumbent.objective(problem) < plan.objective(problem) - COST_EPSILON:
