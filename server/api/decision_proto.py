@@ -66,7 +66,7 @@ NO_ACTIVE_RULE_SET = (
 )
 
 
-def decision_to_proto(
+def decision_fields(
     decision: Decision,
     *,
     decision_id: str,
@@ -74,7 +74,10 @@ def decision_to_proto(
     network_version: str,
     solve_ms: float,
     total_ms: float,
-) -> sourcing_pb2.Decision:
+) -> dict[str, Any]:
+    """A Decision message's fields as plain values: a response holding the decision is built from
+    them in one constructor call (``SourceResponse(decision=fields)``), where passing a built
+    Decision message copies it whole (5 µs for 25 explanations)."""
     explanations = []
     for note in decision.node_notes:
         explanation: dict[str, Any] = {
@@ -93,7 +96,7 @@ def decision_to_proto(
         fields["delivery_date"] = _day(cost.delivery_day)
     if not decision.rule_set_version:
         fields["warnings"] = [NO_ACTIVE_RULE_SET]
-    return sourcing_pb2.Decision(
+    return dict(
         decision_id=decision_id,
         order_id=decision.order_id,
         allocations=[

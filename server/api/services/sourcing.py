@@ -57,9 +57,9 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
         outcome = self._decider.decide(
             order, time_limit_ms=limit, why_not=why_not, explain=not request.skip_explanations
         )
-        message = outcome.to_proto(self._currency, started)
-        add_translations(message.translated_lines, translations)
-        return sourcing_pb2.SourceResponse(decision=message)
+        response = sourcing_pb2.SourceResponse(decision=outcome.proto_fields(self._currency, started))
+        add_translations(response.decision.translated_lines, translations)
+        return response
 
     def Promise(
         self, request: sourcing_pb2.PromiseRequest, context: grpc.ServicerContext
