@@ -20,8 +20,16 @@ _PATH: dict[DecisionPath, Any] = {p: sourcing_pb2.DecisionPath.Value(f"DECISION_
 _VERDICT: dict[NodeVerdict, Any] = {v: sourcing_pb2.NodeVerdict.Value(f"NODE_VERDICT_{v.value}") for v in NodeVerdict}
 
 
+_DAYS: dict[int, str] = {}  # ISO dates by day ordinal: a decision writes two per shipment, of a few days in all
+
+
 def _day(ordinal: int) -> str:
-    return date.fromordinal(ordinal).isoformat()
+    found = _DAYS.get(ordinal)
+    if found is None:
+        if len(_DAYS) >= 4096:  # a bound; dates in use are a few weeks' worth
+            _DAYS.clear()
+        found = _DAYS[ordinal] = date.fromordinal(ordinal).isoformat()
+    return found
 
 
 def _money(value: float, currency: str) -> dict[str, Any]:
