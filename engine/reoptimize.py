@@ -11,8 +11,9 @@ change their use of). A group is applied whole or not at all: A may move to a de
 so that B can have A's unit, and A's move alone would raise the total. Each group stands on its
 own: its orders' new takes at a position fit in the free stock plus what the group gives up
 there, because every other order keeps its holds. A group is offered only when it lowers the
-total cost, and only when none of its orders loses units on any line (the backorder penalty
-should ensure that; it is checked, not assumed) nor, under FEWEST_SHIPMENTS, gains a shipment.
+total cost, and only when none of its orders loses units on any line nor, under FEWEST_SHIPMENTS,
+gains a shipment. The joint decision already keeps every line at its holds (engine/batch.py gives
+each order's problem its ``least``); the check stays, for an order no plan lets keep them.
 """
 
 from __future__ import annotations
