@@ -98,7 +98,8 @@ def _solve(p: _Small) -> _Solved | None:
 def _greedy(p: _Small) -> dict[int, list[int]] | None:
     """A feasible plan (no capacity binds, each SKU on one line): each line takes units from its
     nodes in order of unit cost plus the node's shipping charge spread over what it can take.
-    None when all-or-nothing and it leaves a unit short."""
+    None when all-or-nothing and it leaves a unit short, or when it ships from more nodes than
+    the order's maximum of shipments."""
     terms = p.terms
     bo = terms.backorder_penalty
     n_lines = len(p.qty)
@@ -120,6 +121,8 @@ def _greedy(p: _Small) -> dict[int, list[int]] | None:
             left -= take
         if left and terms.all_or_nothing:
             return None
+    if terms.max_shipments is not None and len(plan) > terms.max_shipments:
+        return None  # not a plan the order allows, so no bound for the search
     return plan
 
 

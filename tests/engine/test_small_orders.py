@@ -205,6 +205,23 @@ def assert_same(case: Case, small: Decision, general: Decision) -> None:
         assert (small.path, small.candidates) == (general.path, general.candidates)
 
 
+def test_a_greedy_plan_over_the_maximum_of_shipments_is_no_plan() -> None:
+    """Found by the promise property test: 4 units held 1, 1 and 2 at three nodes, all or nothing,
+    at most 2 shipments. No plan fills the order, so it is backordered whole; the small path's
+    greedy start took all three nodes and, being cheaper than any allowed plan, was kept."""
+    nodes = tuple(Node(f"N{i}", NodeType.DC, SHIP_TO, 0.0, 0.2) for i in range(3))
+    order = Order("O", SHIP_TO, (OrderLine("L0", "S1", 4, unit_weight_lb=0.2),), all_or_nothing=True, max_shipments=2)
+    case = Case(
+        order,
+        NetworkSnapshot(nodes),
+        StockLevels(["S1"] * 3, ["N0", "N1", "N2"], [1, 1, 2]),
+        Directives(),
+    )
+    small, general = _small(case), _general(case)
+    assert small is not None and general.allocations == ()
+    assert_same(case, small, general)
+
+
 taken = {"small": 0, "general": 0, "same plan": 0}
 
 
