@@ -167,9 +167,15 @@ def _reference_priced(case: Case, at: int, node_id: str, distance: float) -> lis
     return found
 
 
+def _price(snapshot: NetworkSnapshot, service_id: str, distance: float, weight_lb: float, late_cost: float) -> float:
+    table = snapshot.carrier_services[service_id].rate_table
+    z = int(table.zones(np.array([distance]))[0])
+    return table.base[z - 1] + table.per_lb[z - 1] * weight_lb + late_cost
+
+
 def exhaustive_cost(case: Case, at: int) -> float:
-    """Every allocation, every eligible carrier service per shipment (each shipment's cheapest: the
-    cost is a sum over shipments), costed by the cost model's formula with that service's rates."""
+    """Every allocation, with each node's eligible carrier service chosen as the cost model does,
+    costed by the cost model's formula with that service's rates."""
     return exhaustive(case, at)[0]
 
 
@@ -200,12 +206,15 @@ def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
             if not options:
                 total = float("inf")
                 break
-            prices = []
-            for service_id, _, late_cost in options:
-                table = snapshot.carrier_services[service_id].rate_table
-                z = int(table.zones(np.array([shipment.distance_miles]))[0])
-                prices.append(table.base[z - 1] + table.per_lb[z - 1] * shipment.weight_lb + late_cost)
-            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + min(prices)
+            # The cost model's choice (docs/promise.md): a node's service is the cheapest for the
+            # order's whole weight (then the earliest, then by id), and the shipment pays its rates.
+            order_weight = sum(line.unit_weight_lb * line.qty for line in order.lines)
+            chosen = min(
+                options,
+                key=lambda o: (_price(snapshot, o[0], shipment.distance_miles, order_weight, o[2]), o[1], o[0]),
+            )
+            price = _price(snapshot, chosen[0], shipment.distance_miles, shipment.weight_lb, chosen[2])
+            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + price
         shipped = sum(a.qty for a in allocations)
         if total < best - 1e-9:
             best, fills = total, {shipped}
