@@ -22,20 +22,13 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
 
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
 from engine.promise.checkout import promise_network
 from engine.promise.model import CarrierService
-from engine.promise.time_rules import TimeRules, closure_words
+from engine.promise.time_rules import TimeRules, day_words, ruled_ship_day
 from engine.rates import RateTable
-
-
-def day_words(day: int) -> str:
-    """'Wed 9 Dec' for a day ordinal."""
-    d = date.fromordinal(day)
-    return f"{d:%a} {d.day} {d:%b}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +116,7 @@ class ShipOptions:
                 continue
             zone = service.zone_of(distance_miles, self.region)
             if rules is not None:
-                ship_day, why = self._by_rules(rules, node_id, service_id, ship_day, zone)
+                ship_day, why = ruled_ship_day(rules, self._calculator, node_id, service_id, self.at, ship_day, zone)
                 if why:
                     ruled.append(why)
                     continue
@@ -147,27 +140,6 @@ class ShipOptions:
         if found is None and earliest is None and rules is not None:
             self._ruled_out[node_id] = self._rule_words(rules, ruled)
         return found
-
-    def _by_rules(
-        self, rules: TimeRules, node_id: str, service_id: str, ship_day: int, zone: int
-    ) -> tuple[int, tuple[int, str] | None]:
-        """The option's ship day under the rules (a peak cut-off may move it), or why they rule it out."""
-        if rules.services is not None and service_id not in rules.services:
-            return ship_day, (2, "")
-        if rules.max_transit_days is not None:
-            transit = self._calculator.transit_days(service_id, zone)
-            if transit > rules.max_transit_days:
-                return ship_day, (1, f"needs {transit} transit days by {service_id}")
-        if rules.cutoffs and rules.changes_cutoffs_of(node_id):
-            day = self._calculator.local_day(node_id, self.at)
-            cutoff = rules.cutoff(node_id, service_id, day)
-            if cutoff is not None:
-                ship_day = self._calculator.ship_with_cutoff(node_id, service_id, self.at, cutoff) or ship_day
-        closure = rules.closed(node_id, ship_day)
-        if closure is not None:
-            last = day_words(closure.last_day)
-            return ship_day, (0, closure_words(closure, day_words(closure.first_day), last))
-        return ship_day, None
 
     def _rule_words(self, rules: TimeRules, ruled: list[tuple[int, str]]) -> str:
         """Why no option of a node is left, the closure first, then transit, then the services."""

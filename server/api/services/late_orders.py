@@ -18,7 +18,7 @@ from engine.directives import Hold
 from engine.model import Order
 from engine.orders.lifecycle import Action
 from engine.orders.records import OrderRecord
-from engine.promise.shipping import day_words
+from engine.promise.time_rules import day_words
 from server.api.convert.order_promise import past_promise_problem
 from server.api.decider import Decider, Outcome
 
