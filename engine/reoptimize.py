@@ -13,6 +13,11 @@ own: its orders' new takes at a position fit in the free stock plus what the gro
 there, because every other order keeps its holds. A group is offered only when it lowers the
 total cost, and only when none of its orders loses units on any line (the backorder penalty
 should ensure that; it is checked, not assumed) nor, under FEWEST_SHIPMENTS, gains a shipment.
+
+Promises are kept: given the instant (``at``), an order carrying a promise (or that rules about time
+fire on) may not move units to a node that would deliver after its promise, or that the rules rule
+out (engine/promise/shipping.py): in the joint model those nodes are excluded for it, except the
+nodes it already holds at (keeping its own holds never makes it later than it is).
 """
 
 from __future__ import annotations
@@ -29,8 +34,9 @@ from engine.availability import Availability
 from engine.batch import BatchOrder, decide_batch
 from engine.cost import plan_cost
 from engine.decision import AllocationLine, SolveStatus
-from engine.directives import Directives
+from engine.directives import Directives, Exclusion
 from engine.errors import InvalidInputError
+from engine.geo import haversine_miles
 from engine.model import ObjectiveMode, Order
 from engine.network import UNLIMITED, NetworkSnapshot
 from engine.optimizer.deadline import Deadline
@@ -50,6 +56,7 @@ class PendingOrder:
     order: Order
     directives: Directives
     held: tuple[AllocationLine, ...]
+    region: str = ""  # the ship-to's (US-AK...), for carriers zoning Alaska and Hawaii apart
 
 
 class SkipReason(StrEnum):
@@ -112,10 +119,12 @@ def reoptimize(
     snapshot: NetworkSnapshot,
     free: Availability,
     settings: SolverSettings = DEFAULT_SETTINGS,
+    at: int | None = None,
 ) -> Reoptimization:
     """Decide ``pending`` jointly over ``free`` (stock nobody holds) plus their own holds; ``free``
     covers every SKU of theirs. Orders are taken oldest first (as given) within each priority.
-    ``settings.time_limit_ms`` bounds the whole re-plan, reading and comparing the orders included."""
+    ``settings.time_limit_ms`` bounds the whole re-plan, reading and comparing the orders included.
+    ``at``: the instant (epoch seconds) promises are judged at; None re-plans by cost alone."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
     skipped: list[Skip] = []
     planned: list[PendingOrder] = []
@@ -131,7 +140,7 @@ def reoptimize(
     # Costing every order's holds and choosing the groups comes after the joint decision.
     reserve = int(len(planned) * COMPARE_MS_PER_ORDER)
     batch = decide_batch(
-        [BatchOrder(p.order, p.directives) for p in planned],
+        [BatchOrder(p.order, _keeping_promise(p, snapshot, pool, at)) for p in planned],
         snapshot,
         pool,
         replace(settings, time_limit_ms=max(1, deadline.remaining_ms() - reserve)),
@@ -218,6 +227,30 @@ def _unplannable(item: PendingOrder, snapshot: NetworkSnapshot) -> Skip | None:
     except InvalidInputError as error:
         return Skip(order_id, SkipReason.INVALID, str(error))
     return None
+
+
+def _keeping_promise(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availability, at: int | None) -> Directives:
+    """``item``'s directives, plus an exclusion of the nodes holding its SKUs that would break its
+    promise (or that rules about time rule out) and that it does not already hold at."""
+    if at is None:
+        return item.directives
+    terms = resolve_terms(item.order, item.directives, snapshot, at=at, region=item.region)
+    if not terms.restricted:
+        return item.directives
+    rows = [k for k, sku in enumerate(pool.skus) if sku in {line.sku for line in item.order.lines}]
+    stocked = np.flatnonzero((pool.units[rows] > 0).any(axis=0)) if rows else np.zeros(0, dtype=np.int64)
+    held = {a.node_id for a in item.held}
+    ship_to = item.order.ship_to
+    miles = haversine_miles(ship_to.lat, ship_to.lon, snapshot.lat[stocked], snapshot.lon[stocked])
+    late = frozenset(
+        snapshot.ids[n]
+        for n, d in zip(stocked.tolist(), miles.tolist(), strict=True)
+        if snapshot.ids[n] not in held and terms.late(snapshot.ids[n], d)
+    )
+    if not late:
+        return item.directives
+    keep = Exclusion("PROMISE", late, reason="would break the order's promise")
+    return replace(item.directives, exclusions=(*item.directives.exclusions, keep))
 
 
 def _with_holds(free: Availability, planned: Sequence[PendingOrder], snapshot: NetworkSnapshot) -> Availability:

@@ -234,6 +234,10 @@ class Decider:
             directives = self.directives_for(order, snapshot)
             if exclusions:
                 directives = replace(directives, exclusions=(*directives.exclusions, *exclusions))
-            items.append(PendingOrder(order, directives, held))
-        result = reoptimize(items, snapshot, free, SolverSettings(time_limit_ms=time_limit_ms))
+            dated = order.promised or about_time(directives)  # carrier zones for Alaska and Hawaii
+            region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if dated else ""
+            items.append(PendingOrder(order, directives, held, region))
+        # Promises are judged at the server's instant: the re-plan moves no unit to a node that would break one.
+        instant = epoch_seconds(now if now is not None else self._clock())
+        result = reoptimize(items, snapshot, free, SolverSettings(time_limit_ms=time_limit_ms), at=instant)
         return result, snapshot.version
