@@ -322,11 +322,14 @@ def _by_rules(
     NOT_OFFERED where they rule the node's option out, later where a peak cut-off moves its ship day."""
     calc = network.calculator
     ruled_ships = list(ship_days)
+    # Without a service or transit rule, only the nodes closures or cut-off changes name can change.
+    every = rules.constraining
+    touched, node_ids = rules.touched, network.node_ids
     out: list[int] = []
     for i, day in zip(holding, days, strict=True):
-        if day != NOT_OFFERED:
+        if day != NOT_OFFERED and (every or node_ids[i] in touched):
             zone = service.zone_of(miles[i], region)
-            ship_day, why = ruled_ship_day(rules, calc, network.node_ids[i], service.id, at, ship_days[i], zone)
+            ship_day, why = ruled_ship_day(rules, calc, node_ids[i], service.id, at, ship_days[i], zone)
             if why is not None:
                 day = NOT_OFFERED
             elif ship_day != ship_days[i]:

@@ -14,6 +14,7 @@ checkout's options read them the same way (engine/promise/checkout.py): ``ruled_
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date
 
@@ -40,6 +41,8 @@ class TimeRules:
     transit_by: str
     closures: dict[str, tuple[Closure, ...]]  # by node id
     cutoffs: tuple[CutoffChange, ...]  # highest priority first
+    cutoff_nodes: frozenset[str]  # the nodes some cut-off change names
+    touched: frozenset[str]  # the nodes closures or cut-off changes name: the others' options stand
 
     @property
     def constraining(self) -> bool:
@@ -64,7 +67,7 @@ class TimeRules:
         return None
 
     def changes_cutoffs_of(self, node_id: str) -> bool:
-        return any(node_id in change.node_ids for change in self.cutoffs)
+        return node_id in self.cutoff_nodes
 
 
 def time_rules(directives: Directives) -> TimeRules | None:
@@ -88,6 +91,7 @@ def time_rules(directives: Directives) -> TimeRules | None:
     for closure in directives.closures:
         for node_id in closure.node_ids:
             closures.setdefault(node_id, []).append(closure)
+    cutoff_nodes = frozenset(node_id for change in directives.cutoff_changes for node_id in change.node_ids)
     return TimeRules(
         services,
         _rules(services_by) if services_by else "",
@@ -95,6 +99,8 @@ def time_rules(directives: Directives) -> TimeRules | None:
         _rules(transit_by) if transit_by else "",
         {node_id: tuple(found) for node_id, found in closures.items()},
         directives.cutoff_changes,
+        cutoff_nodes,
+        cutoff_nodes | frozenset(closures),
     )
 
 
@@ -125,8 +131,14 @@ def ruled_ship_day(
             ship_day = shipped[0] if shipped is not None else ship_day
     closure = rules.closed(node_id, ship_day)
     if closure is not None:
-        return ship_day, (0, closure_words(closure, day_words(closure.first_day), day_words(closure.last_day)))
+        return ship_day, (0, _closed_words(closure))
     return ship_day, None
+
+
+@functools.lru_cache(maxsize=256)
+def _closed_words(closure: Closure) -> str:
+    """A closure's words, once per closure (checkout asks for every node it rules out)."""
+    return closure_words(closure, day_words(closure.first_day), day_words(closure.last_day))
 
 
 def ruled_order_by(
