@@ -126,7 +126,7 @@ def _decided(
         order.units,
         OutcomeStatus.FAILED,
         fired_rules=fired,
-        promised_day=order.promised_date.toordinal() if order.promised_date is not None else 0,
+        promised_day=promised.toordinal() if (promised := order.earliest_promised_date) is not None else 0,
     )
     if not summary:
         return dataclasses.replace(base, detail="no decision stored")
