@@ -191,7 +191,7 @@ def _one(
         order.ship_to.lon,
         order.units,
         OutcomeStatus.FAILED,
-        promised_day=order.promised_date.toordinal() if order.promised_date is not None else 0,
+        promised_day=promised.toordinal() if (promised := order.earliest_promised_date) is not None else 0,
     )
     try:
         directives = directives_for(order, snapshot, entry.created_at, day.by_id)
