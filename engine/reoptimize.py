@@ -41,6 +41,7 @@ from engine.model import ObjectiveMode, Order
 from engine.network import UNLIMITED, NetworkSnapshot
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.search import COST_EPSILON, SolverSettings
+from engine.promise.per_line import held_lines, keep_line_promises
 from engine.sourcing import DEFAULT_SETTINGS
 from engine.terms import resolve_terms
 
@@ -231,12 +232,18 @@ def _unplannable(item: PendingOrder, snapshot: NetworkSnapshot) -> Skip | None:
 
 def _keeping_promise(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availability, at: int | None) -> Directives:
     """``item``'s directives, plus an exclusion of the nodes holding its SKUs that would break its
-    promise (or that rules about time rule out) and that it does not already hold at."""
+    promise (or that rules about time rule out) and that it does not already hold at; lines
+    promised differently, each line left out where its own promise would break (held lines too:
+    a line's promise is kept per line)."""
     if at is None:
         return item.directives
     terms = resolve_terms(item.order, item.directives, snapshot, at=at, region=item.region)
     if not terms.restricted:
         return item.directives
+    directives = item.directives
+    if terms.ship_options is not None and terms.ship_options.per_line:  # lines promised differently
+        held_lines_at = held_lines(item.order, snapshot.ids, pool.skus, pool.units)
+        directives = keep_line_promises(item.order, snapshot, terms.ship_options, directives, held_lines_at)
     rows = [k for k, sku in enumerate(pool.skus) if sku in {line.sku for line in item.order.lines}]
     stocked = np.flatnonzero((pool.units[rows] > 0).any(axis=0)) if rows else np.zeros(0, dtype=np.int64)
     held = {a.node_id for a in item.held}
@@ -248,9 +255,9 @@ def _keeping_promise(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availa
         if snapshot.ids[n] not in held and terms.late(snapshot.ids[n], d)
     )
     if not late:
-        return item.directives
+        return directives
     keep = Exclusion("PROMISE", late, reason="would break the order's promise")
-    return replace(item.directives, exclusions=(*item.directives.exclusions, keep))
+    return replace(directives, exclusions=(*directives.exclusions, keep))
 
 
 def _with_holds(free: Availability, planned: Sequence[PendingOrder], snapshot: NetworkSnapshot) -> Availability:

@@ -57,3 +57,24 @@ def test_reoptimize_pending_moves_no_promise_order_to_a_node_that_would_be_late(
     assert [(a.node_id, a.qty) for a in response.changed[0].after] == [("NEAR", 2)]
     assert holds(orders, "W") == [("NEAR", 2)]
     assert holds(orders, "P") == [("FAR", 2)], "P keeps the only node delivering by its promise"
+
+
+def test_reoptimize_pending_keeps_each_lines_own_promise(
+    api: Api,  # noqa: F811
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    """L0 promised Wed 2 Dec (FAR by air only), L1 Mon 7 Dec: NEAR keeps L1's promise, not L0's,
+    so the re-plan may not move L0 there, however cheaper one box from NEAR would be."""
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "A", 0)]))
+    lines = [
+        common_pb2.OrderLine(line_id="L0", sku="A", qty=2, promised_date="2026-12-02"),
+        common_pb2.OrderLine(line_id="L1", sku="A", qty=1, promised_date="2026-12-07"),
+    ]
+    order = common_pb2.Order(order_id="P", ship_to=HOME, lines=lines)
+    placed = orders.Allocate(orders_pb2.AllocateRequest(request_key="k-P", order=order))
+    assert shipments(placed.decision) == [("FAR", "NEXT_DAY", "2026-12-01", "2026-12-02")]
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "A", 5)]))
+    response = orders.ReoptimizePending(orders_pb2.ReoptimizePendingRequest(request_key="re-1"))
+    assert not response.changed
+    assert holds(orders, "P") == [("FAR", 1), ("FAR", 2)]  # L1 and L0 still at FAR
