@@ -117,6 +117,24 @@ def _allocate_rows(allocate: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _hard_rows(hard: dict[str, Any]) -> list[str]:
+    """Per hard-order family: the OPTIMAL share at each limit (the 2 s default and the 90 ms budget
+    side by side), the reported gap's mean and worst, and p99 latency (optimizer_bench's hard orders)."""
+    by_family: dict[str, dict[int, dict[str, Any]]] = {}
+    for row in hard["summary"]:
+        by_family.setdefault(row["family"], {})[int(row["limit_ms"])] = row
+    rows = []
+    for family, by_limit in by_family.items():
+        for limit in sorted(by_limit, reverse=True):
+            row = by_limit[limit]
+            rows.append(
+                f"| {family} | {limit:,} | {row['instances']} | {row['optimal_share']:.0%} | "
+                f"{row['gap_mean']:.3%} / {row['gap_max']:.3%} | {row['excess_mean']:.3%} / {row['excess_max']:.3%} | "
+                f"{row['latency_ms']['p99']:,.0f} | {row['cpu_ms']['p99']:,.0f} | {row['invalid']} |"
+            )
+    return rows
+
+
 def render(date: str, parts: dict[str, Any]) -> str:
     out = [f"# Benchmark summary, {date}", ""]
     if "service" in parts:
@@ -156,6 +174,20 @@ def render(date: str, parts: dict[str, Any]) -> str:
             f"memory and threads flat | {v['errors']} errors, RSS {v['rss_growth']:+.1%}, threads "
             f"{'flat' if v['threads_flat'] else 'changed'} | {_verdict(bool(v['passed']))} |"
         )
+    hard = parts.get("optimizer", {}).get("hard")
+    if hard:
+        out += [
+            "## Hard orders, per family",
+            "",
+            "Optima proven offline (`benchmarks/data/hard-orders.jsonl.gz`); gap: what the decision reports, "
+            "(cost - bound) / cost; excess: its cost above the proven optimum.",
+            "",
+            "| family | limit ms | instances | OPTIMAL | gap mean / worst | excess mean / worst | p99 ms | CPU p99 ms "
+            "| invalid |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *_hard_rows(hard),
+            "",
+        ]
     if targets:
         out += ["## Targets", "", "| target | measured | |", "|---|---|---|", *targets, ""]
     out += [

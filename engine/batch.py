@@ -40,7 +40,7 @@ from engine.optimizer.bounds import node_bounds, unit_floor
 from engine.optimizer.components import merge, over_asked
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.joint_milp import solve_joint
-from engine.optimizer.plan import Plan
+from engine.optimizer.plan import Plan, is_feasible
 from engine.optimizer.prices import coordinate
 from engine.optimizer.search import COST_EPSILON, Solution, SolverSettings, optimize
 from engine.optimizer.shared import Ledger, shares_fit, widen
@@ -130,6 +130,10 @@ def decide_batch(
     alone: list[Solution | None] = [None] * len(problems)
     paths: list[DecisionPath] = [DecisionPath.SOLVER] * len(problems)
     start = _held_plans(problems, held) if held is not None else None
+    if held is not None:
+        # No line below its holds: a re-plan refuses an order that would lose units
+        # (engine/reoptimize.py), so a plan that takes them is no plan for it.
+        problems = [_keeping_holds(problem, h) for problem, h in zip(problems, held, strict=True)]
     if start is not None and shares_fit(snapshot, problems, start):
         # Deciding 10,000 orders one by one again costs seconds and gives back about what they hold.
         plans, sequence = start, []
@@ -378,6 +382,16 @@ def _held_plans(problems: Sequence[Problem], held: Sequence[tuple[AllocationLine
             x[line_of[a.line_id], column_of[a.node_id]] += a.qty
         plans.append(Plan(x))
     return plans
+
+
+def _keeping_holds(problem: Problem, allocations: tuple[AllocationLine, ...]) -> Problem:
+    """``problem`` whose lines must keep the units ``allocations`` hold; unchanged when the holds
+    are no plan of it (a held node no longer a candidate: no plan could keep them, and the re-plan
+    refuses the order's change if it loses units)."""
+    plans = _held_plans([problem], [allocations])
+    if plans is None or not is_feasible(problem, plans[0]):
+        return problem
+    return replace(problem, least=np.minimum(plans[0].x.sum(axis=1), problem.qty))
 
 
 def _untouched(ledger: Ledger, problem: Problem) -> bool:

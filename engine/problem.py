@@ -62,6 +62,9 @@ class Problem:
     # What the explanations read when a line goes unfilled (references, nothing copied).
     availability: Availability  # before the rules' protections
     directives: Directives
+    # [L] units each line must keep: a re-plan's holds (no line ends below what it holds, or the
+    # re-plan could not apply the plan: engine/reoptimize.py); None for a new order.
+    least: IntArray | None = None
 
     @property
     def n_lines(self) -> int:

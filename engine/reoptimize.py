@@ -11,8 +11,9 @@ change their use of). A group is applied whole or not at all: A may move to a de
 so that B can have A's unit, and A's move alone would raise the total. Each group stands on its
 own: its orders' new takes at a position fit in the free stock plus what the group gives up
 there, because every other order keeps its holds. A group is offered only when it lowers the
-total cost, and only when none of its orders loses units on any line (the backorder penalty
-should ensure that; it is checked, not assumed) nor, under FEWEST_SHIPMENTS, gains a shipment.
+total cost, and only when none of its orders loses units on any line nor, under FEWEST_SHIPMENTS,
+gains a shipment. The joint decision already keeps every line at its holds (engine/batch.py gives
+each order's problem its ``least``); the check stays, for an order no plan lets keep them.
 
 Promises are kept: given the instant (``at``), an order carrying a promise (or that rules about time
 fire on) may not move units to a node that would deliver after its promise, or that the rules rule
@@ -233,8 +234,8 @@ def _unplannable(item: PendingOrder, snapshot: NetworkSnapshot) -> Skip | None:
 def _keeping_promise(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availability, at: int | None) -> Directives:
     """``item``'s directives, plus an exclusion of the nodes holding its SKUs that would break its
     promise (or that rules about time rule out) and that it does not already hold at; lines
-    promised differently, each line left out where its own promise would break (held lines too:
-    a line's promise is kept per line)."""
+    promised differently, each line left out where its own promise would break, except where it
+    already holds."""
     if at is None:
         return item.directives
     terms = resolve_terms(item.order, item.directives, snapshot, at=at, region=item.region)
@@ -243,7 +244,15 @@ def _keeping_promise(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availa
     directives = item.directives
     if terms.ship_options is not None and terms.ship_options.per_line:  # lines promised differently
         held_lines_at = held_lines(item.order, snapshot.ids, pool.skus, pool.units)
-        directives = keep_line_promises(item.order, snapshot, terms.ship_options, directives, held_lines_at)
+        ruled = keep_line_promises(item.order, snapshot, terms.ship_options, directives, held_lines_at)
+        # A line keeps the node it holds at, as an order does (never later than it is).
+        holding = {(a.line_id, a.node_id) for a in item.held}
+        added = [
+            e
+            for e in ruled.exclusions[len(directives.exclusions) :]
+            if not any((line_id, node_id) in holding for line_id in e.line_ids for node_id in e.node_ids)
+        ]
+        directives = replace(directives, exclusions=(*directives.exclusions, *added))
     rows = [k for k, sku in enumerate(pool.skus) if sku in {line.sku for line in item.order.lines}]
     stocked = np.flatnonzero((pool.units[rows] > 0).any(axis=0)) if rows else np.zeros(0, dtype=np.int64)
     held = {a.node_id for a in item.held}

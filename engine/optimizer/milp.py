@@ -107,6 +107,9 @@ class OrderModel:
         for line, row in enumerate(rows):
             if len(row) > 1:
                 self._add([(v, 1.0) for v in row], -inf, float(problem.qty[line]))
+        if problem.least is not None:  # a re-plan: no line below its holds (an empty row is infeasible)
+            for line in np.flatnonzero(problem.least > 0).tolist():
+                self._add([(v, 1.0) for v in rows[line]], float(problem.least[line]), inf)
         for line, row in enumerate(rows):
             self._add_rounding_cuts(int(problem.qty[line]), row, [self.y[j] for j in columns[line]], links[line])
         for (k, j), vars_ in by_sku_node.items():

@@ -54,6 +54,8 @@ def is_feasible(problem: Problem, plan: Plan) -> bool:
         return False
     if (x.sum(axis=1) > problem.qty).any():
         return False
+    if not keeps_least(problem, plan):
+        return False
     taken = np.zeros_like(problem.avail)
     np.add.at(taken, problem.sku_row, x)
     if (taken > problem.avail).any():
@@ -65,3 +67,8 @@ def is_feasible(problem: Problem, plan: Plan) -> bool:
         return False
     filled = int(x.sum())
     return not (terms.all_or_nothing and filled not in (0, int(problem.qty.sum())))
+
+
+def keeps_least(problem: Problem, plan: Plan) -> bool:
+    """Every line keeps at least the units it must (``problem.least``; always, without one)."""
+    return problem.least is None or bool((plan.x.sum(axis=1) >= problem.least).all())

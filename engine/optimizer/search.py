@@ -13,7 +13,7 @@ returned as FEASIBLE with a proven lower bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -30,7 +30,7 @@ from engine.optimizer.dominance import undominated
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import DEFAULT_BACKEND, LpResult, solve_lp, solve_milp
-from engine.optimizer.plan import Plan, is_feasible
+from engine.optimizer.plan import Plan, is_feasible, keeps_least
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
 from engine.optimizer.subset_search import LpView, best_by_search, local_search, searchable
 from engine.problem import Problem, select_columns
@@ -67,8 +67,88 @@ class Solution:
 
 
 def optimize(problem: Problem, settings: SolverSettings, deadline: Deadline | None = None) -> Solution:
-    """``deadline`` (default: ``settings.time_limit_ms`` from now) bounds every step below."""
+    """``deadline`` (default: ``settings.time_limit_ms`` from now) bounds every step below.
+
+    With ``problem.least`` (a re-plan: no line below its holds), see _keeping_least."""
     deadline = deadline or Deadline.after_ms(settings.time_limit_ms)
+    if problem.least is None:
+        return _optimize(problem, settings, deadline)
+    return _keeping_least(problem, settings, deadline)
+
+
+def _keeping_least(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
+    """The best plan keeping every line at its least (``problem.least``).
+
+    The paths below decide without it first; their plan, when it keeps every least, is optimal with
+    it too (a restriction the optimum meets). Otherwise, when each line must keep all of its units
+    or none (a re-plan of orders holding whole lines, the usual case), they decide again with every
+    unit of those lines M cheaper, M above what any plan saves by leaving one unit out (the best
+    plan keeping them, topped up from the first, less the bound on every plan): the optimum then
+    ships them whole, and costs M per unit less than it does. Else the model decides with the rows
+    Σ_n x[l,n] >= least[l] (engine/optimizer/milp.py). When no plan keeps them (others took the
+    stock) or none is found in time, the plan without it is returned, for the caller's own check
+    (engine/optimizer/plan.is_feasible) to refuse."""
+    assert problem.least is not None
+    free = replace(problem, least=None)
+    solution = _optimize(free, settings, deadline)
+    if keeps_least(problem, solution.plan):
+        return solution
+    topped = _topped_up(problem, solution.plan)
+    upper = topped.objective(problem) if is_feasible(problem, topped) else np.inf
+    whole = (problem.least == problem.qty) & (problem.least > 0)
+    partial = (problem.least > 0) & ~whole
+    margin = upper - solution.bound + 1.0
+    if not partial.any() and np.isfinite(margin) and problem.terms.objective is ObjectiveMode.COST:
+        shifted = _optimize(replace(free, unit=problem.unit - margin * whole[:, None]), settings, deadline)
+        plan = shifted.plan
+        if is_feasible(problem, plan):
+            cost = plan.objective(problem)
+            shift = margin * float(problem.qty[whole].sum())
+            bound = (
+                cost if shifted.status is SolveStatus.OPTIMAL else min(cost, max(shifted.bound + shift, solution.bound))
+            )
+            return Solution(plan, shifted.status, shifted.path, bound, shifted.candidates)
+    start = topped if np.isfinite(upper) else None
+    result = solve_milp(problem, np.arange(problem.n_nodes), deadline.remaining_ms(), settings.backend, start=start)
+    if result.plan is not None and is_feasible(problem, result.plan):
+        plan = result.plan
+        # The bound without the least stays a bound with it.
+        bound = plan.objective(problem) if result.status is SolveStatus.OPTIMAL else max(result.bound, solution.bound)
+        return Solution(plan, result.status, DecisionPath.SOLVER, bound, problem.n_nodes)
+    if start is not None:
+        return Solution(topped, SolveStatus.FEASIBLE, DecisionPath.SOLVER, solution.bound, problem.n_nodes)
+    return solution
+
+
+def _topped_up(problem: Problem, plan: Plan) -> Plan:
+    """``plan`` with each line short of its least given the units it lacks, cheapest first (a
+    node the plan does not ship from pays its shipment and a split); may still fall short."""
+    assert problem.least is not None
+    x = plan.x.copy()
+    taken = np.zeros_like(problem.avail)
+    np.add.at(taken, problem.sku_row, x)
+    capacity = problem.max_units - x.sum(axis=0)
+    limit = problem.terms.max_shipments or problem.n_nodes
+    for line in np.flatnonzero(x.sum(axis=1) < problem.least).tolist():
+        k = int(problem.sku_row[line])
+        short = int(problem.least[line] - x[line].sum())
+        while short > 0:
+            used = x.sum(axis=0) > 0
+            room = np.minimum(problem.avail[k] - taken[k], capacity)
+            room = np.where(problem.allowed[line] & (used | (used.sum() < limit)), room, 0)
+            if not room.any():
+                break
+            price = problem.unit[line] + np.where(used, 0.0, problem.fixed + problem.terms.split_penalty)
+            n = int(np.argmin(np.where(room > 0, price, np.inf)))
+            take = int(min(short, room[n]))
+            x[line, n] += take
+            taken[k, n] += take
+            capacity[n] -= take
+            short -= take
+    return Plan(x)
+
+
+def _optimize(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
     if problem.n_nodes == 0:
         empty = Plan.empty(problem)
         return Solution(empty, SolveStatus.OPTIMAL, DecisionPath.NOTHING_AVAILABLE, empty.objective(problem), 0)
@@ -243,8 +323,6 @@ def _improve(
 
 def _least_cost_single(problem: Problem, n: int, incumbent: Plan) -> Solution:
     """Pruning left one node: the best of its single-node plan and the incumbent is optimal."""
-    from dataclasses import replace
-
     only = replace(problem, allowed=problem.allowed & (np.arange(problem.n_nodes) == n)[None, :])
     plan = best_single_node_plan(only)
     if incumbent.objective(problem) < plan.objective(problem) - COST_EPSILON:

@@ -65,6 +65,38 @@ def test_the_summary_divides_by_the_same_servers_trivial_call_and_judges_targets
     assert json.loads((tmp_path / "2030-01-01.json").read_text())["service"] == service
 
 
+def _hard_row(family: str, limit_ms: int, optimal: float, gap_max: float) -> dict[str, Any]:
+    return {
+        "family": family,
+        "limit_ms": limit_ms,
+        "instances": 25,
+        "optimal_share": optimal,
+        "gap_mean": gap_max / 4,
+        "gap_max": gap_max,
+        "excess_mean": 0.0,
+        "excess_max": 0.001,
+        "latency_ms": {"p99": 2500.0},
+        "cpu_ms": {"p99": 2010.0},
+        "invalid": 0,
+    }
+
+
+def test_the_summary_shows_each_hard_order_family_at_both_limits(tmp_path: Path) -> None:
+    hard = {
+        "summary": [
+            _hard_row("twins", 2000, 0.96, 0.01),
+            _hard_row("twins", 90, 0.4, 0.05),
+            _hard_row("all", 2000, 0.9, 0.02),
+        ]
+    }
+    (tmp_path / "2030-01-01-optimizer.json").write_text(json.dumps({"hard": hard, "targets": []}))
+    assert summary.main(["--date", "2030-01-01", "--results", str(tmp_path)]) == 0
+    text = (tmp_path / "2030-01-01-summary.md").read_text()
+    assert "| twins | 2,000 | 25 | 96% | 0.250% / 1.000% | 0.000% / 0.100% | 2,500 | 2,010 | 0 |" in text
+    assert "| twins | 90 | 25 | 40% | 1.250% / 5.000% |" in text
+    assert "| all | 2,000 | 25 | 90% |" in text
+
+
 def _window(minute: int, rss: float, threads: int = 30, errors: int = 0) -> Window:
     return Window(minute, 100.0, errors, 1.0, 5.0, rss, threads, 4)
 

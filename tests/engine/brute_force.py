@@ -28,7 +28,15 @@ def compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
         yield tuple(counts)
 
 
-def optimal_cost(order: Order, snapshot: NetworkSnapshot, availability: Availability, directives: Directives) -> float:
+def optimal_cost(
+    order: Order,
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    directives: Directives,
+    least: Sequence[int] | None = None,
+) -> float:
+    """The least cost of any feasible allocation (inf: none); ``least`` gives each line the units it
+    must keep (a re-plan's holds)."""
     terms = resolve_terms(order, directives, snapshot)
     node_ids = [n.id for n in snapshot.nodes]
     excluded = {i for e in directives.exclusions if not e.line_ids for i in e.node_ids}
@@ -43,6 +51,8 @@ def optimal_cost(order: Order, snapshot: NetworkSnapshot, availability: Availabi
             if counts[n] > 0
         ]
         if any((a.line_id, a.node_id) in forbidden for a in allocations):
+            continue
+        if least is not None and any(sum(counts[:-1]) < at for counts, at in zip(choice, least, strict=True)):
             continue
         if not feasible(
             order, snapshot, availability, allocations, excluded, terms.max_shipments, terms.all_or_nothing

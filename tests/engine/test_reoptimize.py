@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.availability import Availability
-from engine.decision import AllocationLine
+from engine.decision import AllocationLine, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives, Exclusion, Hold
 from engine.model import GeoPoint, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
@@ -64,6 +64,21 @@ def test_a_cheaper_joint_plan_is_offered_as_one_group() -> None:
     assert result.total_after == pytest.approx(x.cost_after + y.cost_after)
     assert result.total_after < result.total_before
     assert result.bound <= result.total_after + 1e-9
+
+
+def test_the_joint_plan_keeps_every_line_at_its_holds() -> None:
+    """Giving X's only unit to Y (its one box already at NEAR) and backordering X instead would
+    save X's shipment, but a re-plan cannot take units from a line: the joint decision knows it, so
+    its plan is one that can be applied and its bound is over such plans (not a saving refused)."""
+    pending = [
+        PendingOrder(order("X", ("A", 1)), NO_DIRECTIVES, held(("L0", "NEAR", "A", 1))),
+        PendingOrder(order("Y", ("A", 1), ("B", 1), max_shipments=1), NO_DIRECTIVES, held(("L1", "NEAR", "B", 1))),
+    ]
+    result = reoptimize(pending, SNAPSHOT, free())
+    assert result.skipped == () and result.groups == ()
+    assert result.joint_total == pytest.approx(result.total_before)
+    assert result.status is SolveStatus.OPTIMAL
+    assert result.bound == pytest.approx(result.total_before)
 
 
 def test_orders_already_on_the_best_plan_change_nothing() -> None:

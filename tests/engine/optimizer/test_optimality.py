@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.availability import Availability
 from engine.cost import plan_cost
@@ -16,6 +18,8 @@ from engine.model import GeoPoint, Node, NodeType, Order, OrderLine
 from engine.network import NetworkSnapshot
 from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.milp import solve_milp
+from engine.optimizer.plan import is_feasible
+from engine.optimizer.search import SolverSettings, optimize
 from engine.problem import build_problem
 from engine.sourcing import decide
 from engine.terms import resolve_terms
@@ -98,3 +102,23 @@ def test_all_or_nothing_ships_a_line_that_saves_nothing_alone_when_the_whole_ord
     assert [(a.line_id, a.qty) for a in decision.allocations] == [("L0", 1), ("L1", 2)] and not decision.unfilled
     assert decision.cost.total == pytest.approx(optimal_cost(whole, snapshot, availability, Directives()))
     assert decision.cost.total < 3 * 4.0, "cheaper than backordering all three units"
+
+
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tiny_cases(), st.data())
+def test_lines_kept_at_their_least_match_exhaustive_search(case: Case, data: st.DataObject) -> None:
+    """A re-plan's "no line below its holds" (Problem.least): the optimum over the plans that keep
+    every line's least, or, when none does, a plan the feasibility check refuses."""
+    terms = resolve_terms(case.order, case.directives, case.snapshot)
+    problem = build_problem(case.order, case.snapshot, case.availability, case.directives, terms)
+    least = [data.draw(st.integers(0, line.qty)) for line in case.order.lines]
+    keeping = replace(problem, least=np.array(least, dtype=np.int64))
+    solution = optimize(keeping, SolverSettings(time_limit_ms=10_000))
+    best = optimal_cost(case.order, case.snapshot, case.availability, case.directives, least)
+    if best == float("inf"):
+        assert not is_feasible(keeping, solution.plan)
+        return
+    assert is_feasible(keeping, solution.plan)
+    assert solution.status is SolveStatus.OPTIMAL
+    assert solution.plan.objective(keeping) == pytest.approx(best, abs=1e-6)
+    assert solution.bound <= best + 1e-6
