@@ -13,7 +13,7 @@ H2GEN  := build/h2gen
 # fsyncs, subprocesses), so more workers than cores still shortens it.
 TEST_WORKERS ?= 4
 
-.PHONY: install proto run test test-all tour lint bench profile soak load fuzz report-screenshot clean help
+.PHONY: install proto run test test-all tour faults-long lint bench profile soak load fuzz report-screenshot clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -62,6 +62,11 @@ test-all: install $(H2GEN)  ## everything, slow tests included
 # tour with a 2,000-order simulation (tests/integration/test_readme_tour.py).
 tour: install  ## every README command as pasted, against a server like make run's (~2 minutes)
 	$(BIN)/pytest -q -s -m slow tests/integration/test_readme_tour.py
+
+# Fault tests at their real length, marked slow: make test runs the same faults shortened (a webhook
+# receiver down for 2 s with a fast back-off instead of a minute with the shipped one).
+faults-long: install  ## the integration faults at full length: a webhook receiver down a minute, both stores (~3 minutes)
+	$(BIN)/pytest -q -m slow -n 2 tests/server/relay/test_webhooks.py
 
 lint: install  ## ruff, mypy and the engine-purity import contract
 	$(BIN)/ruff check .

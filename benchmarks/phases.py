@@ -51,7 +51,7 @@ PHASES = (
     ("engine: optimizer", "the exact decision"),
     ("engine: cost and allocations", "the decision without notes"),
     ("engine: explanations", "node notes"),
-    ("response: proto and bytes", "decision_to_proto, SerializeToString"),
+    ("response: proto and bytes", "decision_fields, SourceResponse, SerializeToString"),
 )
 WHOLE = "whole call (decode, Source, encode)"
 GLUE = "metrics, checks and glue (the rest)"
@@ -191,8 +191,8 @@ def _phase_calls(service: Any, p: Prepared, explain: bool) -> list[tuple[str, Ca
         return service.Source(request, context).SerializeToString()
 
     def response(i: int) -> Any:
-        message = p.outcomes[i].to_proto("USD", 0.0, decision_id="d")
-        return sourcing_pb2.SourceResponse(decision=message).SerializeToString()
+        fields = p.outcomes[i].proto_fields("USD", 0.0, decision_id="d")
+        return sourcing_pb2.SourceResponse(decision=fields).SerializeToString()
 
     return [
         ("loop", lambda i: None),

@@ -51,7 +51,7 @@ PHASES = (
     ("engine: explanations", ("explain.py", "node_notes")),
     ("engine: small orders (small_orders.decide_small)", ("small_orders/__init__.py", "decide_small")),
     ("engine: total (sourcing.decide_from_levels)", ("sourcing.py", "decide_from_levels")),
-    ("response build (decision_to_proto)", ("decision_proto.py", "decision_to_proto")),
+    ("response build (decision_fields)", ("decision_proto.py", "decision_fields")),
 )
 
 

@@ -51,6 +51,7 @@ from benchmarks.allocate_bench import (
 )
 from benchmarks.orders import make_orders
 from benchmarks.reporting import serving_meta, write_results
+from benchmarks.service_bench import cpu_seconds
 from benchmarks.shipped import pinned_as_shipped
 from engine.model import Order
 from server.api.proto import orders_pb2
@@ -76,6 +77,10 @@ class Run:
     lag_p99_le_s: float = 0.0
     lag_mean_s: float = 0.0
     catch_up_s: float = 0.0
+    # CPU per Allocate served during the phase: the server's processes (a relay thread included),
+    # and a relay process of its own; steadier than throughput on a shared machine.
+    server_cpu_us: float = 0.0
+    relay_cpu_us: float = 0.0
 
 
 def _free_port() -> int:
@@ -192,8 +197,12 @@ def _one_run(
             while _depth(_scrape(metrics_port)) > 0 and time.monotonic() < deadline:
                 time.sleep(0.2)
         before = _scrape(metrics_port) if relay else {}
+        relay_cpu = cpu_seconds([separate.pid]) if separate is not None else 0.0
         phase = _run_phase(store, "Allocate", server.target, args.clients, args.seconds, allocate)
         result = Run(store, mode, repeat, phase.per_second, phase.p99_ms, phase.errors, phase.errors_by_code)
+        result.server_cpu_us = phase.server_cpu_us
+        if separate is not None and phase.calls:
+            result.relay_cpu_us = round((cpu_seconds([separate.pid]) - relay_cpu) / phase.calls * 1e6, 1)
         if relay:
             ended = time.monotonic()
             after = _scrape(metrics_port)
@@ -231,9 +240,9 @@ def _markdown(runs: Sequence[Run], meta: dict[str, Any]) -> str:
         " JetStream's ack), quantiles as the upper bound of the bucket that holds them; catch-up: from the"
         " end of the phase until the outbox depth is 0.",
         "",
-        "| store | repeat | relay | Allocate/s | p99 ms | errors | events acked | lag p50 <= s | lag p99 <= s "
-        "| lag mean s | catch-up s |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| store | repeat | relay | Allocate/s | p99 ms | errors | server CPU µs/Allocate "
+        "| relay process CPU µs/Allocate | events acked | lag p50 <= s | lag p99 <= s | lag mean s | catch-up s |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in runs:
         lag = (
@@ -243,7 +252,8 @@ def _markdown(runs: Sequence[Run], meta: dict[str, Any]) -> str:
         )
         lines.append(
             f"| {r.store} | {r.repeat} | {r.relay} | {r.allocate_per_second:,.0f} | {r.p99_ms} "
-            f"| {errors_text(r.errors, r.errors_by_code)} | {lag} |"
+            f"| {errors_text(r.errors, r.errors_by_code)} | {r.server_cpu_us:,.0f} "
+            f"| {f'{r.relay_cpu_us:,.0f}' if r.relay == 'process' else ''} | {lag} |"
         )
     lines += ["", "| store | relay | Allocate/s off (mean) | on (mean) | change | target within 10% "
               "| lag p99 worst <= s | target < 0.5 s |", "|---|---|---:|---:|---:|---|---:|---|"]  # fmt: skip

@@ -187,11 +187,12 @@ def cpu_seconds(pids: Sequence[int]) -> float:
 
 
 def serve(
-    port: int, workers: int, threads: int, database: str, network: Path, extra: Sequence[str] = ()
+    port: int, workers: int, threads: int, database: str, network: Path, extra: Sequence[str] = (), canned: bool = False
 ) -> subprocess.Popen[bytes]:
+    """``oms-sourcing serve``; ``canned``: with Source answering from a cache (benchmarks/canned_source.py)."""
+    command = [sys.executable, "-m", "benchmarks.canned_source"] if canned else [str(BIN / "oms-sourcing"), "serve"]
     args = [
-        str(BIN / "oms-sourcing"),
-        "serve",
+        *command,
         "--port",
         str(port),
         "--workers",
@@ -224,13 +225,15 @@ def bench_server(
     network: Path,
     cases: Any,
     extra: Sequence[str] = (),
+    canned: bool = False,
 ) -> list[CaseResult]:
     """Start one server configuration and run ``cases(target, labels)`` against it."""
-    server = serve(port, workers, threads, database, network, extra)
+    server = serve(port, workers, threads, database, network, extra, canned)
     target = f"127.0.0.1:{port}"
     try:
         wait_serving(target, 300)
-        labels = {"store": store, "workers": workers, "threads": threads, "network": network.stem}
+        labels = {"store": f"{store}, canned Source" if canned else store, "workers": workers, "threads": threads}
+        labels["network"] = network.stem
         result: list[CaseResult] = cases(target, labels)
         return result
     finally:
@@ -293,6 +296,21 @@ def standard_cases(seconds: float, payloads: list[bytes], only: Sequence[str] = 
         for name, case_payloads in targets.items():
             if wanted(name):
                 out.append(run_case(target, name, case_payloads, seconds, **labels))
+        return out
+
+    return cases
+
+
+def canned_cases(seconds: float) -> Any:
+    """The trivial call and the target cases against a server whose Source answers from a cache,
+    each case after a warm-up pass (not counted) that fills the cache."""
+    targets = target_payloads()
+
+    def cases(target: str, labels: dict[str, Any]) -> list[CaseResult]:
+        out = [run_case(target, "Health.Check", [], seconds, **labels)]
+        for name, case_payloads in targets.items():
+            generate(target, SOURCE, case_payloads, max(2.0, seconds / 2), connections=CLIENTS, per_connection=1)
+            out.append(run_case(target, name, case_payloads, seconds, **labels))
         return out
 
     return cases
@@ -417,9 +435,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f" runs): {', '.join(STANDARD).replace('%', '%%')},"  # argparse formats help with %
         " 'Source, README Chicago order', 'Source, 1-3 lines', 'Source, 1 line', ...",
     )
+    parser.add_argument(
+        "--canned-config",
+        default="",
+        help="also run the target cases against a server whose Source answers from a cache, with this"
+        " configuration (1 worker, e.g. '1x1'; default: skipped): gRPC's own share of a Source call",
+    )
     parser.add_argument("--suffix", default="", help="added to the result files' names (e.g. '-before')")
     args = parser.parse_args(argv)
     only = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if args.canned_config and any(workers != 1 for workers, _ in _pairs(args.canned_config)):
+        parser.error("--canned-config: one worker process (the cache is patched into the serving process)")
     payloads = source_requests(seed=100, count=500)
     load_before = round(os.getloadavg()[0], 2)
     cases: list[CaseResult] = []
@@ -428,6 +454,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.port, tmp, args.configs, args.postgres_config, args.postgres,
             lambda: standard_cases(args.seconds, payloads, only),
         )  # fmt: skip
+        for workers, threads in _pairs(args.canned_config) if args.canned_config else []:
+            database = f"sqlite:///{tmp}/bench-canned.db"
+            cases += bench_server(
+                args.port, workers, threads, "sqlite", database, SAMPLE, canned_cases(args.seconds), canned=True
+            )
         if args.large_config:
             network = Path(tmp) / f"network-{LARGE_NODES}.json"
             network.write_text(json.dumps(make_network(LARGE_NODES, LARGE_SKUS, seed=42)))

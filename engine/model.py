@@ -87,10 +87,11 @@ def _check_text(v: Violations, value: str, name: str, max_length: int = limits.M
 
 
 def _check_finite(v: Violations, value: float, name: str, low: float, high: float) -> None:
+    # The words are written only for a violation: every order's numbers pass through here.
     if not math.isfinite(value):
         v.add(name, "must be a finite number")
-    else:
-        v.check(low <= value <= high, name, f"must be between {_number(low)} and {_number(high)}")
+    elif not low <= value <= high:
+        v.add(name, f"must be between {_number(low)} and {_number(high)}")
 
 
 def _number(x: float) -> str:
@@ -233,11 +234,13 @@ class OrderLine:
         v = Violations()
         _check_id(v, self.line_id, "line_id")
         _check_id(v, self.sku, "sku")
-        v.check(1 <= self.qty <= limits.MAX_QTY_PER_LINE, "qty", f"must be between 1 and {limits.MAX_QTY_PER_LINE}")
+        if not 1 <= self.qty <= limits.MAX_QTY_PER_LINE:
+            v.add("qty", f"must be between 1 and {limits.MAX_QTY_PER_LINE}")
         if self.carrier_service:
             _check_id(v, self.carrier_service, "carrier_service", required=False)
         _check_finite(v, self.unit_weight_lb, "unit_weight_lb", 0.0, limits.MAX_UNIT_WEIGHT_LB)
-        _check_attributes(v, self.attributes)
+        if self.attributes:
+            _check_attributes(v, self.attributes)
         v.raise_if_any()
 
 
@@ -268,12 +271,12 @@ class Order:
         v = Violations()
         _check_id(v, self.order_id, "order_id")
         v.check(len(self.lines) >= 1, "lines", "must have at least one line")
-        v.check(
-            len(self.lines) <= limits.MAX_LINES_PER_ORDER, "lines", f"has more than {limits.MAX_LINES_PER_ORDER} lines"
-        )
+        if len(self.lines) > limits.MAX_LINES_PER_ORDER:
+            v.add("lines", f"has more than {limits.MAX_LINES_PER_ORDER} lines")
         seen: set[str] = set()
         for i, line in enumerate(self.lines):
-            v.check(line.line_id not in seen, f"lines[{i}].line_id", f"duplicates line id {line.line_id!r}")
+            if line.line_id in seen:
+                v.add(f"lines[{i}].line_id", f"duplicates line id {line.line_id!r}")
             seen.add(line.line_id)
         v.check(
             self.max_shipments is None or 1 <= self.max_shipments <= limits.MAX_LINES_PER_ORDER * 10,
@@ -286,7 +289,8 @@ class Order:
             value = getattr(self, name)
             if value is not None:
                 _check_finite(v, value, name, 0.0, limits.MAX_MONEY)
-        _check_attributes(v, self.attributes)
+        if self.attributes:
+            _check_attributes(v, self.attributes)
         _check_id(v, self.channel, "channel", required=False)
         _check_id(v, self.service_level, "service_level", required=False)
         _check_id(v, self.pickup_node_id, "pickup_node_id", required=False)
@@ -300,11 +304,8 @@ class Order:
                         f"lines[{i}].{name}",
                         "must be empty for a PICKUP order (no carrier takes it)",
                     )
-        v.check(
-            0 <= self.priority <= limits.MAX_ORDER_PRIORITY,
-            "priority",
-            f"must be between 0 and {limits.MAX_ORDER_PRIORITY}",
-        )
+        if not 0 <= self.priority <= limits.MAX_ORDER_PRIORITY:
+            v.add("priority", f"must be between 0 and {limits.MAX_ORDER_PRIORITY}")
         v.raise_if_any()
 
     @property

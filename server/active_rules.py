@@ -82,6 +82,7 @@ class ActiveRules:
         self._rule_set: RuleSet | None = None
         self._seq = 0  # the activation served (0: none yet)
         self._checked_at = float("-inf")
+        self._caps: tuple[RuleSet | None, bool] = (None, False)  # a rule set and whether it caps daily shipments
 
     def get(self) -> RuleSet | None:
         """The rule set to decide with now (None when none was ever activated)."""
@@ -98,7 +99,10 @@ class ActiveRules:
         if rule_set is None:
             return NO_DIRECTIVES
         now = self._clock()
-        shipments_today = self._daily.counts(now) if self._daily is not None and _has_caps(rule_set) else None
+        caps = self._caps
+        if caps[0] is not rule_set:  # worked out once per rule set, not on every decision
+            caps = self._caps = (rule_set, _has_caps(rule_set))
+        shipments_today = self._daily.counts(now) if self._daily is not None and caps[1] else None
         return evaluate(rule_set, order, snapshot, now.date(), shipments_today)
 
     def return_directives_for(self, returned: Order, snapshot: NetworkSnapshot) -> Directives:

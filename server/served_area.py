@@ -18,6 +18,7 @@ refused for it later (docs/configuration.md, ``served_regions``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 Polygon = tuple[tuple[float, float], ...]  # (lon, lat) vertices; the last joins the first
@@ -94,6 +95,31 @@ def _inside(polygon: Polygon, lon: float, lat: float) -> bool:
     return inside
 
 
+Edge = tuple[float, float, float, float]  # (x0, y0, x1, y1): a side of an outline, in order
+
+
+def _bands(polygon: Polygon) -> dict[int, tuple[Edge, ...]]:
+    """The outline's sides by the whole degrees of latitude they span: a side the ray from a
+    point at latitude ``lat`` can cross lies in band ``floor(lat)``, so ``_inside_banded`` tests a
+    handful of sides instead of every one (same sides, same order, same arithmetic: same answer)."""
+    bands: dict[int, list[Edge]] = {}
+    x0, y0 = polygon[-1]
+    for x1, y1 in polygon:
+        for band in range(math.floor(min(y0, y1)), math.floor(max(y0, y1)) + 1):
+            bands.setdefault(band, []).append((x0, y0, x1, y1))
+        x0, y0 = x1, y1
+    return {band: tuple(edges) for band, edges in bands.items()}
+
+
+def _inside_banded(bands: dict[int, tuple[Edge, ...]], lon: float, lat: float) -> bool:
+    """``_inside`` over the sides of the point's band."""
+    inside = False
+    for x0, y0, x1, y1 in bands.get(math.floor(lat), ()):
+        if (y1 > lat) != (y0 > lat) and lon < x0 + (lat - y0) * (x1 - x0) / (y1 - y0):
+            inside = not inside
+    return inside
+
+
 def _bounds(polygons: tuple[Polygon, ...]) -> tuple[float, float, float, float]:
     lons = [x for polygon in polygons for x, _ in polygon]
     lats = [y for polygon in polygons for _, y in polygon]
@@ -101,13 +127,15 @@ def _bounds(polygons: tuple[Polygon, ...]) -> tuple[float, float, float, float]:
 
 
 _BOUNDS = {code: _bounds(polygons) for code, (polygons, _) in REGIONS.items()}
+# Per region: its bounding box and its outlines' sides by band (checked against ``_inside`` by
+# tests/server/test_served_area.py). A new order's point is placed on every Source call.
+_BANDED = tuple((code, _BOUNDS[code], tuple(_bands(p) for p in polygons)) for code, (polygons, _) in REGIONS.items())
 
 
 def region_of_point(lat: float, lon: float) -> str | None:
     """The region whose outline holds the point, or None."""
-    for code, (polygons, _) in REGIONS.items():
-        west, south, east, north = _BOUNDS[code]
-        if west <= lon <= east and south <= lat <= north and any(_inside(p, lon, lat) for p in polygons):
+    for code, (west, south, east, north), outlines in _BANDED:
+        if west <= lon <= east and south <= lat <= north and any(_inside_banded(b, lon, lat) for b in outlines):
             return code
     return None
 

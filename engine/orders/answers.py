@@ -8,6 +8,10 @@ decision, serialized). The gRPC layer builds the response from that, on the firs
 every replay alike; the encoding is exact (``unpack(pack(r, a))`` gives back ``r`` and ``a``), so
 equal answers serialize to equal bytes.
 
+``pack`` returns ``PackedAnswer``: equal to those bytes, and still holding the answer it
+encoded, so the call that stored them builds its response without parsing its own bytes back
+(``unpack`` hands the answer over as it is; bytes read from a store are parsed).
+
 Stored answers begin with ``MAGIC``, whose first byte (0) can begin no protobuf message: a
 response stored whole by an earlier release is told apart and replayed as it is.
 """
@@ -15,7 +19,7 @@ response stored whole by an earlier release is told apart and replayed as it is.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -40,14 +44,24 @@ class StoredAnswer:
     attachment: bytes
 
 
-def pack(record: OrderRecord, attachment: bytes = b"") -> bytes:
+class PackedAnswer(bytes):
+    """The bytes ``pack`` made, carrying the answer they encode (as ``unpack`` would give it)."""
+
+    answer: StoredAnswer
+
+
+def pack(record: OrderRecord, attachment: bytes = b"") -> PackedAnswer:
     """``record`` and ``attachment`` as the bytes a request key keeps."""
     text = json.dumps(_record_data(record), separators=(",", ":")).encode()
-    return MAGIC + len(text).to_bytes(_LENGTH_BYTES, "big") + text + attachment
+    packed = PackedAnswer(MAGIC + len(text).to_bytes(_LENGTH_BYTES, "big") + text + attachment)
+    packed.answer = StoredAnswer(replace(record, request=""), attachment)
+    return packed
 
 
 def unpack(stored: bytes) -> StoredAnswer | None:
     """The answer ``pack`` made; None for bytes it did not make (a response stored whole)."""
+    if type(stored) is PackedAnswer:  # made in this process: no need to parse
+        return stored.answer
     if not stored.startswith(MAGIC):
         return None
     start = len(MAGIC) + _LENGTH_BYTES

@@ -232,6 +232,8 @@ class PromiseCalculator:
         self._services = {s.id: _ServiceTimes(s, self._calendar(s.delivery_days, s.holidays)) for s in services}
         self._nodes = {schedule.node_id: self._node_times(schedule, by_id) for schedule in schedules}
         self._node_ids = tuple(sorted(self._nodes))
+        # A node's position in every board's lists (boards share ``_node_ids``).
+        self.board_index = {node_id: i for i, node_id in enumerate(self._node_ids)}
         self._board: ShipBoard | None = None
 
     def _calendar(self, weekdays: Iterable[int], holidays: Iterable[date]) -> BusinessDays:

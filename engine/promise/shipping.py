@@ -100,7 +100,7 @@ class ShipOptions:
         # Ship days from the calculator's board (every node's, per service, kept until the next
         # cut-off changes one): a node's options are then lookups, not calendar walks.
         self._board = calculator.board(at)
-        self._index = {node_id: i for i, node_id in enumerate(self._board.node_ids)}
+        self._index = calculator.board_index
         self._services = [
             (s.id, tables[s.id], s, self._board.ship_days[s.id]) for s in sorted(eligible, key=lambda s: s.id)
         ]

@@ -98,13 +98,26 @@ class _Small:
         pickup = terms.pickup_node_id
         static = lists.pickup_reasons if pickup is not None else lists.ship_reasons
         node_info = view.nodes
+        lines = self.order.lines
+        n_lines = len(lines)
+        sku_row = self.sku_row
+        by_line = view.by_line
+        line_ids = [line.line_id for line in lines]
+        restricted = terms.restricted
         avail: dict[int, list[int]] = {}
         elimination = []
-        for n in stocked:
+        # Candidates in one pass with the eliminations: each one's position in ``stocked``, the
+        # lines it may serve and what the directives say of it (the promise's lateness, which needs
+        # distances, is taken out after).
+        positions = []
+        allowed_cols = []
+        infos = []
+        for at, n in enumerate(stocked):
             row = [h.get(n, 0) for h in held]
             info = node_info.get(n) or view.node(n)
-            for units in info[1]:  # protections of every SKU
-                row = [u - units if u > units else 0 for u in row]
+            kept = info[1]  # units every protection of all SKUs keeps here, together
+            if kept:
+                row = [u - kept if u > kept else 0 for u in row]
             if sku_protections:
                 node_id = ids[n]
                 for protection, members in sku_protections:
@@ -121,28 +134,8 @@ class _Small:
             if not reason and protected_by and not any(row):
                 reason = PROTECTED
             elimination.append(reason)
-        self.elimination = elimination
-        self.avail_all = avail
-
-        place = _place(snapshot, self.order.ship_to.lat, self.order.ship_to.lon, stocked)
-        self.stocked_distance = stocked_distance = place.distances(stocked)
-        if terms.restricted:  # nodes the promise or rules about time rule out (engine/promise/shipping.py)
-            for at, n in enumerate(stocked):
-                if not elimination[at] and terms.late(ids[n], stocked_distance[at]):
-                    elimination[at] = LATE
-
-        lines = self.order.lines
-        n_lines = len(lines)
-        sku_row = self.sku_row
-        by_line = view.by_line
-        line_ids = [line.line_id for line in lines]
-        positions = []
-        allowed_cols = []
-        for p, reason in enumerate(elimination):
             if reason:
                 continue
-            n = stocked[p]
-            row = avail[n]
             allowed = [row[k] > 0 for k in sku_row]
             if by_line:
                 node_id = ids[n]
@@ -152,8 +145,23 @@ class _Small:
                             if line_ids[i] in rule_lines:
                                 allowed[i] = False
             if True in allowed:
-                positions.append(p)
+                positions.append(at)
                 allowed_cols.append(allowed)
+                infos.append(info)
+        self.elimination = elimination
+        self.avail_all = avail
+
+        place = _place(snapshot, self.order.ship_to.lat, self.order.ship_to.lon, stocked)
+        self.stocked_distance = stocked_distance = place.distances(stocked)
+        if restricted:  # nodes the promise or rules about time rule out (engine/promise/shipping.py)
+            for at, n in enumerate(stocked):
+                if not elimination[at] and terms.late(ids[n], stocked_distance[at]):
+                    elimination[at] = LATE
+            kept_at = [c for c, at in enumerate(positions) if not elimination[at]]
+            positions = [positions[c] for c in kept_at]
+            allowed_cols = [allowed_cols[c] for c in kept_at]
+            infos = [infos[c] for c in kept_at]
+
         self.positions = positions  # each candidate's position in ``stocked``
         self.nodes = nodes = [stocked[p] for p in positions]  # snapshot indices
         self.node_ids = [ids[n] for n in nodes]
@@ -178,8 +186,8 @@ class _Small:
             unit = [[handling[n] + w * per_lb[n] for n in nodes] for w in weight]
         if view.penalized:
             # In the general path's order: each penalty's per-shipment part, then its per-unit part.
-            for c, n in enumerate(nodes):
-                for per_shipment, per_unit, rule_lines in node_info[n][2]:
+            for c, info in enumerate(infos):
+                for per_shipment, per_unit, rule_lines in info[2]:
                     if per_shipment:
                         fixed[c] += per_shipment
                     if per_unit:

@@ -55,19 +55,21 @@ class _View:
             (False, r.line_ids, r.node_ids) for r in directives.requirements if r.line_ids
         ]
         self.penalized = bool(directives.penalties)
-        # node -> (reason by the rules, units kept of every SKU in order, penalties (per shipment,
-        # per unit, lines), unused)
-        self.nodes: dict[int, tuple[int, tuple[int, ...], tuple[tuple[float, float, frozenset[str]], ...], None]] = {}
+        # node -> (reason by the rules, units kept of every SKU by the protections together,
+        # penalties (per shipment, per unit, lines), unused)
+        self.nodes: dict[int, tuple[int, int, tuple[tuple[float, float, frozenset[str]], ...], None]] = {}
         self.notes: dict[tuple[int, int, str | None], NodeNote] = {}
 
-    def node(self, n: int) -> tuple[int, tuple[int, ...], tuple[tuple[float, float, frozenset[str]], ...], None]:
+    def node(self, n: int) -> tuple[int, int, tuple[tuple[float, float, frozenset[str]], ...], None]:
         node_id = self.snapshot.ids[n]
         reason = 0
         if any(node_id in members for _, members in self.excluded_by):
             reason = EXCLUDED
         elif any(node_id not in members for _, members in self.required_by):
             reason = NOT_REQUIRED
-        kept = tuple(p.units for p, members in self.all_sku if node_id in members)
+        # Units kept back one protection after another, each floored at zero: with no negative
+        # protection (decide_small hands those back) that is their sum, floored once.
+        kept = sum(p.units for p, members in self.all_sku if node_id in members)
         penalties = tuple(
             (p.per_shipment, p.per_unit, p.line_ids) for p in self.directives.penalties if node_id in p.node_ids
         )

@@ -20,8 +20,16 @@ _PATH: dict[DecisionPath, Any] = {p: sourcing_pb2.DecisionPath.Value(f"DECISION_
 _VERDICT: dict[NodeVerdict, Any] = {v: sourcing_pb2.NodeVerdict.Value(f"NODE_VERDICT_{v.value}") for v in NodeVerdict}
 
 
+_DAYS: dict[int, str] = {}  # ISO dates by day ordinal: a decision writes two per shipment, of a few days in all
+
+
 def _day(ordinal: int) -> str:
-    return date.fromordinal(ordinal).isoformat()
+    found = _DAYS.get(ordinal)
+    if found is None:
+        if len(_DAYS) >= 4096:  # a bound; dates in use are a few weeks' worth
+            _DAYS.clear()
+        found = _DAYS[ordinal] = date.fromordinal(ordinal).isoformat()
+    return found
 
 
 def _money(value: float, currency: str) -> dict[str, Any]:
@@ -66,7 +74,7 @@ NO_ACTIVE_RULE_SET = (
 )
 
 
-def decision_to_proto(
+def decision_fields(
     decision: Decision,
     *,
     decision_id: str,
@@ -74,7 +82,10 @@ def decision_to_proto(
     network_version: str,
     solve_ms: float,
     total_ms: float,
-) -> sourcing_pb2.Decision:
+) -> dict[str, Any]:
+    """A Decision message's fields as plain values: a response holding the decision is built from
+    them in one constructor call (``SourceResponse(decision=fields)``), where passing a built
+    Decision message copies it whole (5 µs for 25 explanations)."""
     explanations = []
     for note in decision.node_notes:
         explanation: dict[str, Any] = {
@@ -93,7 +104,7 @@ def decision_to_proto(
         fields["delivery_date"] = _day(cost.delivery_day)
     if not decision.rule_set_version:
         fields["warnings"] = [NO_ACTIVE_RULE_SET]
-    return sourcing_pb2.Decision(
+    return dict(
         decision_id=decision_id,
         order_id=decision.order_id,
         allocations=[

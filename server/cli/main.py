@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
@@ -199,7 +200,7 @@ def message_json(message: Any, indent: int | None, empty_lists: bool = False) ->
     if empty_lists:
         for field in message.DESCRIPTOR.fields:
             is_map = field.message_type is not None and field.message_type.GetOptions().map_entry
-            if field.label == field.LABEL_REPEATED and not is_map and field.name not in data:
+            if field.is_repeated and not is_map and field.name not in data:
                 data[field.name] = []
     return json.dumps(data, indent=indent, ensure_ascii=False)
 
@@ -212,7 +213,7 @@ def _whole_numbers_in_structs(message: Any, data: dict[str, Any]) -> None:
             data[field.name] = _whole(data[field.name])
         elif field.message_type.GetOptions().map_entry:
             continue
-        elif field.label == field.LABEL_REPEATED:
+        elif field.is_repeated:
             for item, item_data in zip(value, data[field.name], strict=True):
                 _whole_numbers_in_structs(item, item_data)
         else:
@@ -232,20 +233,43 @@ def _whole(value: Any) -> Any:
 def _print_stream(
     channel: grpc.Channel, path: str, request: Any, request_class: Any, response_class: Any, timeout: float, out: TextIO
 ) -> int:
+    """Prints the stream from a worker thread while the main thread waits for it, so that Ctrl-C
+    (KeyboardInterrupt, raised on the main thread only) lands in that wait and cancels the call,
+    never inside gRPC's own code: an exception raised there can leave the call's state half
+    changed and hang the channel's close (grpc/grpc#19973), which made Ctrl-C hang now and then."""
     stream: Callable[..., Any] = channel.unary_stream(
         path, request_serializer=request_class.SerializeToString, response_deserializer=response_class.FromString
     )
+    call = stream(request, timeout=timeout)
+    exit_code: list[int] = []
+    interrupted = threading.Event()
+    printer = threading.Thread(
+        target=lambda: exit_code.append(_print_messages(call, interrupted, out)), name="stream-printer"
+    )
+    printer.daemon = True
+    printer.start()
     try:
-        for message in stream(request, timeout=timeout):
+        while printer.is_alive():
+            printer.join(0.2)
+    except KeyboardInterrupt:  # Ctrl-C: the normal way to end a stream
+        interrupted.set()
+        call.cancel()
+        printer.join(5)
+        return 0
+    return exit_code[0] if exit_code else 1
+
+
+def _print_messages(call: Any, interrupted: threading.Event, out: TextIO) -> int:
+    try:
+        for message in call:
             print(message_json(message, indent=None), file=out)
             out.flush()
     except grpc.RpcError as error:
-        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:  # the caller's --timeout: a normal end
+        # The caller's --timeout, or our own cancel on Ctrl-C: a normal end.
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED or interrupted.is_set():
             return 0
         print_rpc_error(error, sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 0
     return 0
 
 

@@ -38,6 +38,7 @@ def cmd_relay(args: argparse.Namespace, out: TextIO) -> int:
             prefix=config.relay_prefix,
             batch=args.batch,
             lease_seconds=args.lease_seconds,
+            position_seconds=args.position_seconds,
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None
@@ -95,6 +96,13 @@ def add_relay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         type=float,
         default=10.0,
         help="lease time: another relay takes over this long after this one stops renewing (default 10)",
+    )
+    relay.add_argument(
+        "--position-seconds",
+        type=float,
+        default=0.5,
+        help="store the acknowledged position at most this often while events flow (default 0.5; a relay"
+        " killed in between publishes that much again, deduplicated by JetStream)",
     )
     relay.add_argument(
         "--metrics-port", type=int, default=0, help="serve Prometheus /metrics on this port (default 0: none)"

@@ -8,15 +8,21 @@ One loop, run by ``oms-sourcing relay`` or in a thread of ``serve`` (``relay_nat
 3. Publish a window of them, at most one per order, all at once, and wait for the broker's
    acknowledgements; each message's ``Nats-Msg-Id`` is its event id.
 4. Store the position of the last event of the acknowledged prefix (renewing the lease, and only
-   while holding it). A failure anywhere (broker down, a slow ack) retries from the stored
-   position after a back-off that doubles up to ``backoff_max_seconds``.
+   while holding it): at most every ``position_seconds`` while events keep coming, at once when
+   caught up, before a back-off and on the way out. A failure anywhere (broker down, a slow ack)
+   retries from the acknowledged position after a back-off that doubles up to
+   ``backoff_max_seconds``.
+5. Unless the read was a full batch, wait ``poll_seconds`` before the next: a round's cost (a
+   read, a publish round trip, on PostgreSQL a numbering write) is then paid for many events at
+   peak.
 
 Why this delivers every committed event once: the outbox row commits with the change, so nothing
 uncommitted is ever read and nothing committed is skipped (the position is a commit-ordered
-cursor). A crash between the broker's ack and the stored position republishes at most one window
-with the same message ids, which JetStream's duplicate window (``duplicate_window_seconds``)
-drops. Per-order order: an order's next event is sent only after its previous one was
-acknowledged, and a failed event is retried before anything after it in the same order.
+cursor). A crash between the broker's ack and the stored position republishes what was
+acknowledged since the last store (at most ``position_seconds`` of events) with the same message
+ids, which JetStream's duplicate window (``duplicate_window_seconds``) drops. Per-order order: an
+order's next event is sent only after its previous one was acknowledged, and a failed event is
+retried before anything after it in the same order.
 """
 
 from __future__ import annotations
@@ -61,7 +67,16 @@ class RelaySettings:
     prefix: str = ""
     batch: int = 512  # events read per round; a window holds at most this many
     lease_seconds: float = 10.0  # renewed every third of it; another relay takes over after it
-    poll_seconds: float = 0.02  # idle wait between reads when nothing is new
+    # The wait before the next read when the last one was not a full batch (nothing new, or a
+    # part of one): at Allocate's peak a round then carries ~50 ms of events, not the two or
+    # three that committed while the last round's acks were awaited. Each round costs a read, a
+    # publish round trip and, on PostgreSQL, a numbering write, on the cores Allocate runs on
+    # (docs/integrations.md).
+    poll_seconds: float = 0.05
+    # The acknowledged position is stored at most this often while events keep coming (and at once
+    # when the relay is caught up, backs off or stops): each store is a durable write. A relay
+    # killed in between publishes up to this much again, with the same message ids (deduplicated).
+    position_seconds: float = 0.5
     ack_timeout_seconds: float = 5.0
     backoff_min_seconds: float = 0.1
     backoff_max_seconds: float = 5.0
@@ -76,6 +91,8 @@ class RelaySettings:
             raise ValueError("relay batch must be 1-10000")
         if not 1.0 <= self.lease_seconds <= 3600:
             raise ValueError("relay lease must be 1-3600 seconds")
+        if self.position_seconds < 0:
+            raise ValueError("relay position interval must not be negative")
 
 
 def _now_ms() -> int:
@@ -109,7 +126,11 @@ class Relay:
         self._nc: NatsClient | None = None
         self._js: JetStreamContext | None = None
         self._ttl_ms = int(settings.lease_seconds * 1000)
-        self._renewed_ms = 0
+        # Storing the position renews the lease: never less often than a renewal is due.
+        self._position_ms = min(settings.position_seconds * 1000, self._ttl_ms / 3)
+        self._renewed_ms = 0  # when the position (and the lease) was last stored
+        self._acked = 0  # the position of the last event JetStream acknowledged
+        self._stored = 0  # the position last stored
         self._backoff = settings.backoff_min_seconds
         self._depth_read_ms = 0
         self.leading = False
@@ -132,6 +153,7 @@ class Relay:
                     continue
                 self._set_leading(True)
                 self._renewed_ms = self._clock_ms()
+                self._acked = self._stored = position
                 try:
                     await self._lead(position, stop)
                 except _LeaseLost:
@@ -142,6 +164,11 @@ class Relay:
                     await self._sleep(stop, self._next_backoff())
         finally:
             if self.leading:
+                try:
+                    if self._acked > self._stored:  # what was acknowledged since the last store
+                        self._advance(self._acked)
+                except Exception as error:  # lost the lease meanwhile, or the database is down
+                    _log.warning("relay could not store its last position", extra={"error": repr(error)})
                 try:
                     self._store.release_relay_lease(RELAY_NAME, self.holder)
                 except Exception as error:
@@ -164,22 +191,30 @@ class Relay:
                 _log.warning("relay cannot read the outbox", extra={"error": str(error)})
                 await self._wait_renewing(stop, position, self._next_backoff())
                 continue
-            if not events:
-                self._renew_if_due(position)
+            if not events:  # caught up: store what is acknowledged, renew the lease when due
+                if position > self._stored:
+                    self._advance(position)
+                else:
+                    self._renew_if_due(position)
                 await self._sleep(stop, self._settings.poll_seconds)
                 continue
             window = publish_window(events, self._settings.batch)
             acked = await self._publish(window)
             if acked:
-                position = window[acked - 1].seq
-                self._advance(position)
+                position = self._acked = window[acked - 1].seq
             if acked < len(window):
                 if self._metrics is not None:
                     self._metrics.retries.inc()
+                if position > self._stored:
+                    self._advance(position)
                 self._js = None  # look the stream up again before the retry (a broker restarted empty)
                 await self._wait_renewing(stop, position, self._next_backoff())
-            else:
-                self._backoff = self._settings.backoff_min_seconds
+                continue
+            self._backoff = self._settings.backoff_min_seconds
+            if self._clock_ms() - self._renewed_ms >= self._position_ms:
+                self._advance(position)
+            if len(events) < self._settings.batch:  # more will have committed by the next read
+                await self._sleep(stop, self._settings.poll_seconds)
 
     def _messages(self, event: OutboxEvent) -> list[Outgoing]:
         """An event's message, then the fulfillment instructions it carries (a release, a cancel...)."""
@@ -219,8 +254,7 @@ class Relay:
             failed_at = len(window)
         except Exception as error:  # the connection is closed or its buffer full: what was sent still counts
             _log.warning("relay could not send", extra={"error": repr(error)})
-        timeout = self._settings.ack_timeout_seconds
-        results = await asyncio.gather(*(asyncio.wait_for(f, timeout) for f in futures), return_exceptions=True)
+        results = await _acks(futures, self._settings.ack_timeout_seconds)
         for index, result in zip(owners, results, strict=True):
             if isinstance(result, BaseException) and index < failed_at:
                 _log.warning(
@@ -251,6 +285,7 @@ class Relay:
         if not self._store.advance_relay(RELAY_NAME, self.holder, position, self._clock_ms(), self._ttl_ms):
             raise _LeaseLost()
         self._renewed_ms = self._clock_ms()
+        self._stored = max(self._stored, position)
 
     def _renew_if_due(self, position: int) -> None:
         if self._clock_ms() - self._renewed_ms >= self._ttl_ms / 3:
@@ -369,6 +404,25 @@ class Relay:
             if left <= 0:
                 return
             await asyncio.sleep(min(left, 0.05))
+
+
+async def _acks(futures: list[asyncio.Future[Any]], timeout: float) -> list[Any]:
+    """Each future's result or exception, in order, waiting at most ``timeout`` for them all: one
+    wait for the window (a ``wait_for`` each made a task and a timer per message, a quarter of the
+    relay's CPU). One still pending then is cancelled and counts as timed out."""
+    if not futures:
+        return []
+    _, pending = await asyncio.wait(futures, timeout=timeout)
+    results: list[Any] = []
+    for future in futures:
+        if future in pending:
+            future.cancel()
+            results.append(TimeoutError(f"no acknowledgement within {timeout:g} s"))
+        elif future.cancelled():
+            results.append(asyncio.CancelledError())
+        else:
+            results.append(future.exception() or future.result())
+    return results
 
 
 def run_relay(relay: Relay, stop: threading.Event) -> None:

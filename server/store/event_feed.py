@@ -7,7 +7,12 @@ written AFTER commit by ``sequence_events``: it numbers every committed, unnumbe
 order, continuing from the largest number given so far, under a lock that serializes numbering
 (PostgreSQL: a transaction-level advisory lock; SQLite: its single write lock). An event commits
 before it can be numbered, and numbers only grow, so a reader of ``seq > cursor`` never misses
-one. On SQLite ids are already in commit order; numbering keeps one code path for both.
+one.
+
+SQLite commits its one writer at a time, in insert order, so there an event's own transaction
+numbers it (a trigger, migration 017) and ``sequence_events`` finds nothing to do: a reader (the
+relay, WatchEvents, a webhook dispatcher) then needs no write transaction of its own, which would
+queue behind the order writers for the file's write lock.
 """
 
 from __future__ import annotations
@@ -42,7 +47,8 @@ class EventFeedMixin(ABC):
     def _ts_out(self, value: Any) -> datetime | None: ...
 
     def sequence_events(self) -> int:
-        """Number committed events that have no cursor yet; how many were numbered."""
+        """Number committed events that have no cursor yet; how many were numbered (on SQLite
+        none: its events are numbered by their own transactions)."""
         pending = self._read(lambda tx: tx.execute("SELECT id FROM events WHERE seq IS NULL LIMIT 1"))
         if not pending:  # the common case while following: no write transaction at all
             return 0

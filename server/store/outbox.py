@@ -1,8 +1,9 @@
 """The transactional outbox's store side: what a relay reads and the position and lease it keeps.
 
 The outbox is the ``events`` table itself: every order change appends its event in the change's
-own transaction, so an event exists exactly when its change committed. The feed's sequencer
-(``server/store/event_feed.py``) numbers committed events in commit order (``events.seq``); a
+own transaction, so an event exists exactly when its change committed. Events are numbered in
+commit order (``events.seq``: by their own transaction on SQLite, by the feed's sequencer after
+commit on PostgreSQL; ``server/store/event_feed.py``); a
 relay publishes them in that order and stores, in ``outbox_relay``, the seq of the last one the
 broker acknowledged. Restarted, it resumes after that position: an event published but not yet
 recorded is published again with the same message id, which the broker's duplicate window drops.

@@ -26,6 +26,7 @@ from tests.integration.helpers import REPO, ServerProcess, count, free_port, nod
 
 SAMPLE = REPO / "data" / "sample-network.json"
 MINIMAL = REPO / "tests" / "data" / "network" / "minimal.json"
+WATCH_COMMAND = [sys.executable, "-m", "server.cli.main", "call", "WatchEvents", "--json", "{}", "--timeout", "3600"]
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +129,36 @@ def test_call_streams_watch_events_one_json_line_each(served: ServerProcess) -> 
     payload = events[-1]["event"]["payload"]
     assert payload["hold_ms"] == 900000 and '"hold_ms": 900000,' in watched.stdout
     assert [line[-1] for line in payload["allocations"]] == [1] and list(payload) == sorted(payload)
+
+
+def test_ctrl_c_ends_a_stream_cleanly_many_times_over(tmp_path: Path) -> None:
+    """Ctrl-C is how a person ends `call WatchEvents`: exit 0 at once, nothing on stderr. Sent at
+    different moments of the stream, since an interrupt landing inside gRPC's own code could hang
+    the client (grpc/grpc#19973); the client waits for it on its main thread instead."""
+    served = ServerProcess(["--port", "0", "--metrics-port", "0", "--database", f"sqlite:///{tmp_path / 'c.db'}"])
+    run_cli("load-network", str(MINIMAL), "--target", served.target)
+    line = '{"line_id": "1", "sku": "HOM-00001", "qty": 1}'
+    order = f'{{"order_id": "C-1", "ship_to": {{"lat": 40, "lon": -90}}, "lines": [{line}]}}'
+    allocated = run_cli(
+        "call", "Allocate", "--json", f'{{"request_key": "c1", "order": {order}}}', "--target", served.target
+    )
+    assert allocated.returncode == 0, allocated.stderr
+    for attempt in range(6):
+        watching = subprocess.Popen(
+            [*WATCH_COMMAND, "--target", served.target],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert watching.stdout is not None
+        first = watching.stdout.readline()  # the stream is open and printing
+        assert first.startswith("{"), first
+        time.sleep(0.05 * attempt)
+        watching.send_signal(signal.SIGINT)
+        _, err = watching.communicate(timeout=30)
+        assert (watching.returncode, err) == (0, ""), (attempt, watching.returncode, err)
+    assert served.stop() == 0, served.logs
 
 
 def test_load_network_refuses_bad_promise_data_whole(served: ServerProcess, tmp_path: Path) -> None:

@@ -65,3 +65,24 @@ def test_the_setting_names_regions_or_any() -> None:
     for bad in ("", "US", "US-CONTIGUOUS,ANY", "EU"):
         with pytest.raises(ValueError, match="region codes"):
             ServedArea.parse(bad)
+
+
+def test_the_banded_point_test_answers_as_the_plain_one() -> None:
+    """region_of_point tests only the sides in the point's band of latitude: the same answer as
+    testing every side, at random points and on every vertex's latitude (the bands' edges)."""
+    import random
+
+    from server.served_area import REGIONS, _bands, _inside, _inside_banded
+
+    rng = random.Random(20)
+    for polygons, _ in REGIONS.values():
+        for polygon in polygons:
+            bands = _bands(polygon)
+            lats = [y for _, y in polygon] + [float(round(y)) for _, y in polygon]
+            lons = [x for x, _ in polygon]
+            west, east = min(lons) - 1.0, max(lons) + 1.0
+            south, north = min(lats) - 1.0, max(lats) + 1.0
+            points = [(rng.uniform(west, east), rng.uniform(south, north)) for _ in range(20_000)]
+            points += [(rng.uniform(west, east), lat) for lat in lats for _ in range(20)]
+            points += [(x, y) for x, y in polygon]
+            assert all(_inside_banded(bands, x, y) == _inside(polygon, x, y) for x, y in points)

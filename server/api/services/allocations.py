@@ -8,7 +8,8 @@ the one loop over lost races (ReservationConflict: another call took the stock, 
 order, between the decision and the write), and ``sub_order``, the one conversion of an order's
 stored request into the units still to source. The store keeps the answer (the order after the
 write, and the decision attached as bytes); ``allocate_response`` builds the gRPC response from
-it, on the first call and on every replay alike.
+it, on the first call (from the answer and decision still in memory, parsing nothing back) and on
+every replay alike.
 """
 
 from __future__ import annotations
@@ -90,12 +91,19 @@ def order_response(stored: bytes) -> orders_pb2.OrderResponse:
     return orders_pb2.OrderResponse(order=order_view(answer.record))
 
 
-def allocate_response(stored: bytes) -> orders_pb2.AllocateResponse:
-    """The AllocateResponse of an answer the store kept: the order, and the decision attached."""
+def allocate_response(
+    stored: bytes, attached: tuple[bytes, sourcing_pb2.Decision] | None = None
+) -> orders_pb2.AllocateResponse:
+    """The AllocateResponse of an answer the store kept: the order, and the decision attached.
+    ``attached``: the decision's bytes and message as the caller made them; when the answer
+    attaches those very bytes (this call stored it), the message is used rather than parsed back."""
     answer = answers.unpack(stored)
     if answer is None:  # stored whole by an earlier release
         return orders_pb2.AllocateResponse.FromString(stored)
-    decision = sourcing_pb2.Decision.FromString(answer.attachment)
+    if attached is not None and answer.attachment is attached[0]:
+        decision = attached[1]
+    else:
+        decision = sourcing_pb2.Decision.FromString(answer.attachment)
     return orders_pb2.AllocateResponse(order=order_view(answer.record), decision=decision)
 
 
@@ -160,8 +168,9 @@ class Allocator:
         time_limit_ms: Callable[[], int],
         started: float,
         first: tuple[Outcome, datetime] | None = None,
-    ) -> bytes:
-        """Decide ``order`` and store it with its reservations; the stored answer. ``first``: a
+    ) -> orders_pb2.AllocateResponse:
+        """Decide ``order`` and store it with its reservations; the response (this call's, or the
+        first call's for a replay). ``first``: a
         decision made already (AllocateBatch's joint one) for the first attempt; a lost race then
         decides alone, as Allocate does, up to MAX_ATTEMPTS times."""
         # A joint batch decision knows no promise: an order carrying one (or rules about time) is decided alone.
@@ -169,7 +178,7 @@ class Allocator:
             [first] if first is not None and not self._deps.decider.dated(order) else []
         )
 
-        def attempt() -> bytes:
+        def attempt() -> tuple[bytes, tuple[bytes, sourcing_pb2.Decision]]:
             if tried:
                 outcome, now = tried.pop()
             else:
@@ -191,9 +200,11 @@ class Allocator:
                 priority=order.priority,
             )
             allocations = () if holds else outcome.decision.allocations
-            return self._store.allocate_order(key, new, allocations, now, decision_bytes(decision))
+            attached = decision_bytes(decision)
+            return self._store.allocate_order(key, new, allocations, now, attached), (attached, decision)
 
-        return with_retries(order.order_id, attempt, MAX_ATTEMPTS + len(tried))
+        stored, attached = with_retries(order.order_id, attempt, MAX_ATTEMPTS + len(tried))
+        return allocate_response(stored, attached)
 
     def existing_order(
         self,

@@ -95,7 +95,7 @@ class BatchAllocation:
         for item, outcome in zip(pending, outcomes, strict=True):
             try:
                 # A lost race makes its joint plan stale: it is then decided again alone, as Allocate does.
-                stored = self._allocator.new_order(
+                allocated = self._allocator.new_order(
                     item.key,
                     item.order,
                     json_format.MessageToJson(item.request.order, indent=None, sort_keys=True),
@@ -104,7 +104,7 @@ class BatchAllocation:
                     started,
                     first=(outcome, now),
                 )
-                results[item.index].response.CopyFrom(allocate_response(stored))
+                results[item.index].response.CopyFrom(allocated)
                 add_translations(results[item.index].response.decision.translated_lines, item.translations)
             except DeadlineExceeded:
                 raise  # the call is past its deadline: no later order may be written either

@@ -150,7 +150,7 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
         order = self._decider.order_from_proto(request.order, new=True, translations=translations)
         hold_ms = request.hold_ms or DEFAULT_HOLD_MS
         request_json = json_format.MessageToJson(request.order, indent=None, sort_keys=True)
-        stored = self._allocator.new_order(
+        response = self._allocator.new_order(
             key,
             order,
             request_json,
@@ -158,7 +158,6 @@ class OrderService(BatchAllocation, PendingReoptimization, orders_pb2_grpc.Order
             lambda: solver_time_limit_ms(request.solver_time_limit_ms, self._deps.config.solver_time_limit_ms, context),
             started,
         )
-        response = allocate_response(stored)
         add_translations(response.decision.translated_lines, translations)
         return response
 

@@ -40,11 +40,8 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
         c = convert.Collector()
         c.check(request.HasField("order"), "order", "is required")
         why_not = convert.ids_from_proto(c, "why_not_node_ids", request.why_not_node_ids, MAX_WHY_NOT, "node ids")
-        c.check(
-            0 <= request.solver_time_limit_ms <= MAX_SOLVER_TIME_LIMIT_MS,
-            "solver_time_limit_ms",
-            f"must be between 0 and {MAX_SOLVER_TIME_LIMIT_MS}",
-        )
+        if not 0 <= request.solver_time_limit_ms <= MAX_SOLVER_TIME_LIMIT_MS:  # words only when wrong
+            c.add("solver_time_limit_ms", f"must be between 0 and {MAX_SOLVER_TIME_LIMIT_MS}")
         c.check(
             not (request.skip_explanations and why_not),
             "why_not_node_ids",
@@ -57,9 +54,9 @@ class SourcingService(sourcing_pb2_grpc.SourcingServiceServicer):  # type: ignor
         outcome = self._decider.decide(
             order, time_limit_ms=limit, why_not=why_not, explain=not request.skip_explanations
         )
-        message = outcome.to_proto(self._currency, started)
-        add_translations(message.translated_lines, translations)
-        return sourcing_pb2.SourceResponse(decision=message)
+        response = sourcing_pb2.SourceResponse(decision=outcome.proto_fields(self._currency, started))
+        add_translations(response.decision.translated_lines, translations)
+        return response
 
     def Promise(
         self, request: sourcing_pb2.PromiseRequest, context: grpc.ServicerContext

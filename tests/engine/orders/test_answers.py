@@ -32,7 +32,7 @@ RECORD = OrderRecord(
 
 
 def test_an_answer_comes_back_exactly_without_the_request_text() -> None:
-    stored = answers.pack(RECORD, b"\x0a\x03abc")
+    stored = bytes(answers.pack(RECORD, b"\x0a\x03abc"))  # as a store reads it back: parsed
     back = answers.unpack(stored)
     assert back is not None
     assert back.record == replace(RECORD, request="")
@@ -49,3 +49,10 @@ def test_times_in_another_zone_stay_the_same_instant() -> None:
 def test_a_response_stored_whole_is_not_an_answer() -> None:
     assert answers.unpack(b"\x0a\x05order") is None
     assert answers.unpack(b"") is None
+
+
+def test_the_packed_bytes_carry_what_parsing_them_would_give() -> None:
+    packed = answers.pack(RECORD, b"\x0a\x03abc")
+    assert answers.unpack(packed) is packed.answer  # the call that packed them parses nothing
+    parsed = answers.unpack(bytes(packed))
+    assert parsed == packed.answer and bytes(answers.pack(parsed.record, parsed.attachment)) == packed

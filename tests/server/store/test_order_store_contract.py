@@ -216,7 +216,7 @@ def test_the_event_feed_numbers_events_in_order(adapter: Adapter) -> None:
     adapter.stock("A", "DC1", 5)
     _allocate(adapter, "O-1", 1)
     _allocate(adapter, "O-2", 1)
-    assert adapter.store.sequence_events() >= 2  # the SQL stores' stock load wrote a NETWORK_CHANGED too
+    adapter.store.sequence_events()  # what committed unnumbered (none on SQLite: numbered at commit)
     feed = [e for e in adapter.store.events_after(0, 10) if e.order_id]
     assert [(e.order_id, e.type) for e in feed] == [("O-1", "ALLOCATED"), ("O-2", "ALLOCATED")]
     assert [e for e in adapter.store.events_after(feed[0].seq, 10) if e.order_id] == feed[1:]

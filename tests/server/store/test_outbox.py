@@ -5,7 +5,9 @@ never moving back). No broker here: tests/server/relay/ runs the relay against N
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import cast
+from unittest.mock import patch
 
 import pytest
 
@@ -15,6 +17,8 @@ from engine.errors import InvalidInputError
 from engine.model import Item
 from server.store.base import Store
 from server.store.catalog import CatalogStoreMixin
+from server.store.migrate import load_migrations
+from server.store.sqlite import SqliteStore
 from tests.server.relay.helpers import committed_events, new_order, note, outbox
 
 TTL = 10_000
@@ -27,9 +31,8 @@ def test_events_come_in_seq_order_with_each_orders_own_sequence(store: Store) ->
     note(store, "O-2", 1)
     note(store, "O-1", 2)
     box = outbox(store)
-    assert box.outbox_after(0, 100) == []  # committed but not numbered yet: the relay numbers them first
-    assert box.outbox_depth(0) == 5
-    box.sequence_events()
+    assert box.outbox_depth(0) == 5  # numbered by their transactions (SQLite) or not yet (PostgreSQL)
+    box.sequence_events()  # PostgreSQL: the relay numbers what committed first
     events = box.outbox_after(0, 100)
     assert [(e.order_id, e.order_seq, e.type) for e in events] == [
         ("O-1", 1, "ALLOCATED"),
@@ -42,6 +45,42 @@ def test_events_come_in_seq_order_with_each_orders_own_sequence(store: Store) ->
     assert [e.id for e in events] == [event_id for event_id, _ in committed_events(store)]
     assert [e.seq for e in box.outbox_after(3, 1)] == [4]
     assert box.outbox_depth(3) == 2
+
+
+def test_sqlite_numbers_each_event_in_its_own_transaction_in_commit_order(store: Store, tmp_path: Path) -> None:
+    """SQLite's single writer commits in insert order, so an event's transaction numbers it
+    (migration 017): readers need no numbering write, and events written before the migration
+    are numbered by it in id order."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL commits concurrent transactions out of insert order: numbered after commit")
+    new_order(store, "O-1")
+    note(store, "O-1", 1)
+    with pytest.raises(RuntimeError):
+        note(store, "O-1", 2, fail=True)  # rolled back, with its number
+    note(store, "O-1", 3)
+    box = outbox(store)
+    assert [(e.seq, e.type, json.loads(e.payload).get("n")) for e in box.outbox_after(0, 100)] == [
+        (1, "ALLOCATED", None),
+        (2, "NOTED", 1),
+        (3, "NOTED", 3),
+    ]
+    assert box.sequence_events() == 0
+
+    older = [m for m in load_migrations("sqlite") if m.version < 17]
+    with patch("server.store.common.load_migrations", return_value=older):
+        legacy = SqliteStore(tmp_path / "legacy.db")
+        assert legacy.migrate() == 16
+    new_order(legacy, "O-1")
+    note(legacy, "O-1", 1)
+    assert outbox(legacy).sequence_events() == 2  # numbered after commit, as before
+    note(legacy, "O-1", 2)
+    note(legacy, "O-1", 3)
+    assert legacy.migrate() == 17  # numbers the two left unnumbered, after the others
+    note(legacy, "O-1", 4)
+    feed = outbox(legacy).outbox_after(0, 100)
+    assert [(e.seq, e.order_seq) for e in feed] == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
+    assert outbox(legacy).sequence_events() == 0
+    legacy.close()
 
 
 def test_a_change_that_rolls_back_leaves_no_event(store: Store) -> None:
