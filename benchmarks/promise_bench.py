@@ -15,7 +15,11 @@ On the sample network (58 nodes, carrier services GROUND, TWO_DAY and NEXT_DAY; 
   (``PromiseCalculator.deliveries`` from the board of the current cut-off window);
 - ``cart``: the same with its distances;
 - ``cart, board rebuilt``: the same with the board rebuilt first (the first cart after a cut-off);
-- ``cart, no board``: the same calling ``promise`` for each node and service.
+- ``cart, no board``: the same calling ``promise`` for each node and service;
+- ``cart options``: checkout's whole answer for the cart (``engine.promise.checkout.cart_options``:
+  dates, plan and prices per carrier service, over the sample's stock);
+- ``cart options, time rules``: the same under planner rules about time (three stores closed
+  for the week, the DCs' GROUND cut-off at 12:00 all week), read as a decision reads them.
 
 Timed in CPU time of this process (``time.process_time``), rounds interleaved, medians; with
 ``--callgrind`` also in instructions (valgrind's callgrind, n and 2n operations in separate
@@ -52,8 +56,12 @@ import numpy as np
 import zipcodes
 
 from benchmarks.networks.sample_network import make_network
+from engine.directives import Closure, CutoffChange, Directives
 from engine.geo import haversine_miles
 from engine.promise.calculator import NOT_OFFERED, PromiseCalculator, ShipBoard, epoch_seconds
+from engine.promise.checkout import CartLine, PromiseNetwork, Stock, cart_options
+from engine.promise.model import ShipTo as Destination
+from engine.promise.time_rules import TimeRules, time_rules
 from server.network_file import NetworkFile, parse_network, read_network_file
 from server.served_area import region_of_state
 
@@ -81,6 +89,10 @@ class Setup:
     carts: list[tuple[list[int], ShipTo]]  # candidate node indices, ship-to
     cart_miles: list[list[float]]  # each cart's distances to every node
     singles: list[tuple[str, str, int, float, str]]  # node, service, instant, miles, region
+    checkout: PromiseNetwork
+    stock: Stock
+    cart_lines: list[list[CartLine]]  # each cart's lines (one unit of each SKU)
+    rules: TimeRules
 
 
 def ship_tos(count: int, rng: random.Random) -> list[ShipTo]:
@@ -125,7 +137,32 @@ def setup(places: list[ShipTo], seed: int = 11) -> Setup:
         miles = float(haversine_miles(place.lat, place.lon, lats[i : i + 1], lons[i : i + 1])[0])
         singles.append((node_id, service_id, start + rng.randrange(14 * 86_400), miles, place.region))
     cart_miles = [haversine_miles(to.lat, to.lon, lats, lons).tolist() for _, to in carts]
-    return Setup(network, calc, lats, lons, holders, carts, cart_miles, singles)
+    checkout = PromiseNetwork(network.nodes, network.node_schedules, network.carrier_services_in_force)
+    stock: dict[str, dict[int, int]] = {}
+    for row in network.inventory:
+        if row.quantity > 0:
+            stock.setdefault(row.sku, {})[checkout.index[row.node_id]] = row.quantity
+    items = {item.sku: item for item in network.items}
+    rng = random.Random(seed)
+    cart_lines = [
+        [CartLine(f"L{k}", sku, 1, items[sku].unit_weight_lb, items[sku]) for k, sku in enumerate(rng.sample(skus, 3))]
+        for _ in carts
+    ]
+    return Setup(
+        network, calc, lats, lons, holders, carts, cart_miles, singles, checkout, stock, cart_lines, peak(network)
+    )
+
+
+def peak(network: NetworkFile) -> TimeRules:
+    """Rules about time of a peak week: three stores closed, the DCs' GROUND cut-off at 12:00."""
+    week = (NOW.date().toordinal() - 1, NOW.date().toordinal() + 6)
+    stores = frozenset(n.id for n in network.nodes if n.type.value == "STORE")
+    dcs = frozenset(n.id for n in network.nodes if n.type.value == "DC")
+    closed = Closure("remodel", frozenset(sorted(stores)[:3]), *week, "remodel")
+    cutoff = CutoffChange("peak", dcs, *week, 12 * 60, frozenset({"GROUND"}))
+    found = time_rules(Directives(closures=(closed,), cutoff_changes=(cutoff,)))
+    assert found is not None
+    return found
 
 
 def earliest_deliveries(
@@ -208,6 +245,17 @@ def workloads(s: Setup) -> dict[str, Callable[[int], None]]:
             nodes, to = s.carts[k % len(s.carts)]
             earliest_without_board(calc, board, s, nodes, to, now + k % 60)
 
+    def options(rules: TimeRules | None) -> Callable[[int], None]:
+        def run(n: int) -> None:
+            for k in range(n):
+                to = s.carts[k % len(s.carts)][1]
+                lines = s.cart_lines[k % len(s.carts)]
+                cart_options(
+                    s.checkout, lines, s.stock, to.lat, to.lon, Destination(region=to.region), now + k % 60, rules
+                )
+
+        return run
+
     return {
         "promise": promise,
         "ship": ship,
@@ -217,6 +265,8 @@ def workloads(s: Setup) -> dict[str, Callable[[int], None]]:
         "cart": cart,
         "cart, board rebuilt": cart_board_rebuilt,
         "cart, no board": cart_no_board,
+        "cart options": options(None),
+        "cart options, time rules": options(s.rules),
     }
 
 
@@ -229,6 +279,8 @@ OPS = {
     "cart": 2_000,
     "cart, board rebuilt": 300,
     "cart, no board": 300,
+    "cart options": 2_000,
+    "cart options, time rules": 2_000,
 }
 
 
@@ -243,6 +295,8 @@ CALLGRIND_OPS = {
     "cart": 1_000,
     "cart, board rebuilt": 200,
     "cart, no board": 200,
+    "cart options": 1_000,
+    "cart options, time rules": 1_000,
 }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -226,6 +226,9 @@ class OrderLine:
     unit_weight_lb: float
     hazmat: bool = False
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # The line's own promise (docs/promise.md, "A promise per line"); empty: the order's.
+    carrier_service: str = ""
+    promised_date: date | None = None
 
     def __post_init__(self) -> None:
         v = Violations()
@@ -233,6 +236,8 @@ class OrderLine:
         _check_id(v, self.sku, "sku")
         if not 1 <= self.qty <= limits.MAX_QTY_PER_LINE:
             v.add("qty", f"must be between 1 and {limits.MAX_QTY_PER_LINE}")
+        if self.carrier_service:
+            _check_id(v, self.carrier_service, "carrier_service", required=False)
         _check_finite(v, self.unit_weight_lb, "unit_weight_lb", 0.0, limits.MAX_UNIT_WEIGHT_LB)
         if self.attributes:
             _check_attributes(v, self.attributes)
@@ -293,6 +298,12 @@ class Order:
         if self.delivery_method is DeliveryMethod.PICKUP:
             for name in ("carrier_service", "promised_date"):
                 v.check(not getattr(self, name), name, "must be empty for a PICKUP order (no carrier takes it)")
+                for i, line in enumerate(self.lines):
+                    v.check(
+                        not getattr(line, name),
+                        f"lines[{i}].{name}",
+                        "must be empty for a PICKUP order (no carrier takes it)",
+                    )
         if not 0 <= self.priority <= limits.MAX_ORDER_PRIORITY:
             v.add("priority", f"must be between 0 and {limits.MAX_ORDER_PRIORITY}")
         v.raise_if_any()
@@ -303,5 +314,27 @@ class Order:
 
     @property
     def promised(self) -> bool:
-        """The order names a carrier service or a delivery date: its decision keeps the promise."""
-        return bool(self.carrier_service) or self.promised_date is not None
+        """The order (or a line) names a carrier service or a delivery date: its decision keeps the promise."""
+        return (
+            bool(self.carrier_service)
+            or self.promised_date is not None
+            or any(line.carrier_service or line.promised_date is not None for line in self.lines)
+        )
+
+    @property
+    def earliest_promised_date(self) -> date | None:
+        """The earliest date the order or a line is promised by; None when none is."""
+        days = [d for d in (self.promised_date, *(line.promised_date for line in self.lines)) if d is not None]
+        return min(days) if days else None
+
+    def without_dates(self) -> Order:
+        """The order with no promised date (its own and its lines'): lateness accepted."""
+        lines = tuple(replace(line, promised_date=None) if line.promised_date else line for line in self.lines)
+        return replace(self, promised_date=None, lines=lines)
+
+    def line_promises(self) -> tuple[tuple[str, date | None], ...]:
+        """Each line's (carrier service, promised date): its own, else the order's."""
+        return tuple(
+            (line.carrier_service or self.carrier_service, line.promised_date or self.promised_date)
+            for line in self.lines
+        )

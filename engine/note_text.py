@@ -82,6 +82,8 @@ def no_capacity_cause() -> Cause:
 
 
 def excluded_cause(rule_id: str, reason: str, *, for_line: bool = False) -> Cause:
+    if not rule_id:  # no rule's: a line's own promise the node cannot keep (engine/promise/per_line.py)
+        return late_words_cause(reason)
     what = "excluded for this line" if for_line else "excluded"
     return _is(f"{what} by rule {rule_id}" + (f" ({reason})" if reason else ""))
 

@@ -14,6 +14,11 @@ there, because every other order keeps its holds. A group is offered only when i
 total cost, and only when none of its orders loses units on any line nor, under FEWEST_SHIPMENTS,
 gains a shipment. The joint decision already keeps every line at its holds (engine/batch.py gives
 each order's problem its ``least``); the check stays, for an order no plan lets keep them.
+
+Promises are kept: given the instant (``at``), an order carrying a promise (or that rules about time
+fire on) may not move units to a node that would deliver after its promise, or that the rules rule
+out (engine/promise/shipping.py): in the joint model those nodes are excluded for it, except the
+nodes it already holds at (keeping its own holds never makes it later than it is).
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from engine.availability import Availability
 from engine.batch import BatchOrder, decide_batch
 from engine.cost import plan_cost
 from engine.decision import AllocationLine, SolveStatus
-from engine.directives import Directives
+from engine.directives import Directives, Exclusion
 from engine.errors import InvalidInputError
+from engine.geo import haversine_miles
 from engine.model import ObjectiveMode, Order
 from engine.network import UNLIMITED, NetworkSnapshot
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.search import COST_EPSILON, SolverSettings
+from engine.promise.per_line import held_lines, keep_line_promises
 from engine.sourcing import DEFAULT_SETTINGS
 from engine.terms import resolve_terms
 
@@ -51,6 +58,7 @@ class PendingOrder:
     order: Order
     directives: Directives
     held: tuple[AllocationLine, ...]
+    region: str = ""  # the ship-to's (US-AK...), for carriers zoning Alaska and Hawaii apart
 
 
 class SkipReason(StrEnum):
@@ -113,10 +121,12 @@ def reoptimize(
     snapshot: NetworkSnapshot,
     free: Availability,
     settings: SolverSettings = DEFAULT_SETTINGS,
+    at: int | None = None,
 ) -> Reoptimization:
     """Decide ``pending`` jointly over ``free`` (stock nobody holds) plus their own holds; ``free``
     covers every SKU of theirs. Orders are taken oldest first (as given) within each priority.
-    ``settings.time_limit_ms`` bounds the whole re-plan, reading and comparing the orders included."""
+    ``settings.time_limit_ms`` bounds the whole re-plan, reading and comparing the orders included.
+    ``at``: the instant (epoch seconds) promises are judged at; None re-plans by cost alone."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
     skipped: list[Skip] = []
     planned: list[PendingOrder] = []
@@ -132,7 +142,7 @@ def reoptimize(
     # Costing every order's holds and choosing the groups comes after the joint decision.
     reserve = int(len(planned) * COMPARE_MS_PER_ORDER)
     batch = decide_batch(
-        [BatchOrder(p.order, p.directives) for p in planned],
+        [BatchOrder(p.order, _keeping_promise(p, snapshot, pool, at)) for p in planned],
         snapshot,
         pool,
         replace(settings, time_limit_ms=max(1, deadline.remaining_ms() - reserve)),
@@ -219,6 +229,44 @@ def _unplannable(item: PendingOrder, snapshot: NetworkSnapshot) -> Skip | None:
     except InvalidInputError as error:
         return Skip(order_id, SkipReason.INVALID, str(error))
     return None
+
+
+def _keeping_promise(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availability, at: int | None) -> Directives:
+    """``item``'s directives, plus an exclusion of the nodes holding its SKUs that would break its
+    promise (or that rules about time rule out) and that it does not already hold at; lines
+    promised differently, each line left out where its own promise would break, except where it
+    already holds."""
+    if at is None:
+        return item.directives
+    terms = resolve_terms(item.order, item.directives, snapshot, at=at, region=item.region)
+    if not terms.restricted:
+        return item.directives
+    directives = item.directives
+    if terms.ship_options is not None and terms.ship_options.per_line:  # lines promised differently
+        held_lines_at = held_lines(item.order, snapshot.ids, pool.skus, pool.units)
+        ruled = keep_line_promises(item.order, snapshot, terms.ship_options, directives, held_lines_at)
+        # A line keeps the node it holds at, as an order does (never later than it is).
+        holding = {(a.line_id, a.node_id) for a in item.held}
+        added = [
+            e
+            for e in ruled.exclusions[len(directives.exclusions) :]
+            if not any((line_id, node_id) in holding for line_id in e.line_ids for node_id in e.node_ids)
+        ]
+        directives = replace(directives, exclusions=(*directives.exclusions, *added))
+    rows = [k for k, sku in enumerate(pool.skus) if sku in {line.sku for line in item.order.lines}]
+    stocked = np.flatnonzero((pool.units[rows] > 0).any(axis=0)) if rows else np.zeros(0, dtype=np.int64)
+    held = {a.node_id for a in item.held}
+    ship_to = item.order.ship_to
+    miles = haversine_miles(ship_to.lat, ship_to.lon, snapshot.lat[stocked], snapshot.lon[stocked])
+    late = frozenset(
+        snapshot.ids[n]
+        for n, d in zip(stocked.tolist(), miles.tolist(), strict=True)
+        if snapshot.ids[n] not in held and terms.late(snapshot.ids[n], d)
+    )
+    if not late:
+        return directives
+    keep = Exclusion("PROMISE", late, reason="would break the order's promise")
+    return replace(directives, exclusions=(*directives.exclusions, keep))
 
 
 def _with_holds(free: Availability, planned: Sequence[PendingOrder], snapshot: NetworkSnapshot) -> Availability:

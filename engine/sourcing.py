@@ -21,6 +21,7 @@ from engine.optimizer.milp import solve_milp
 from engine.optimizer.plan import Plan
 from engine.optimizer.search import SolverSettings, optimize
 from engine.problem import Problem, build_problem
+from engine.promise.per_line import held_lines, held_lines_from_levels, keep_line_promises
 from engine.small_orders import decide_small
 from engine.terms import resolve_terms
 
@@ -57,6 +58,9 @@ def decide(
     except InvalidInputError as error:
         # Its fields are the order's (service_level, pickup_node_id): named as the caller sent them.
         raise error.prefixed("order") from None
+    if terms.ship_options is not None and terms.ship_options.per_line:
+        held = held_lines(order, snapshot.ids, availability.skus, availability.units)
+        directives = keep_line_promises(order, snapshot, terms.ship_options, directives, held)
     problem = build_problem(order, snapshot, availability, directives, terms)
     solution = optimize(problem, settings, deadline)
     return assemble_decision(
@@ -100,7 +104,11 @@ def decide_from_levels(
             terms = resolve_terms(order, directives, snapshot, at, region, arrive_by)
         except InvalidInputError as error:
             raise error.prefixed("order") from None
-        small = decide_small(order, snapshot, levels, directives, terms, explain=explain)
+        ruled = directives
+        if terms.ship_options is not None and terms.ship_options.per_line:
+            held = held_lines_from_levels(order, levels)
+            ruled = keep_line_promises(order, snapshot, terms.ship_options, directives, held)
+        small = decide_small(order, snapshot, levels, ruled, terms, explain=explain)
         if small is not None:
             return small
     availability = Availability.from_levels(snapshot, skus, levels)

@@ -89,26 +89,40 @@ def resolve_terms(
         if pickup not in snapshot.index:
             raise InvalidInputError(FieldViolation("pickup_node_id", f"unknown node {pickup!r}"))
         limits.append(1)
-    if order.carrier_service and order.carrier_service not in snapshot.carrier_services:
+    named = [("carrier_service", order.carrier_service)]
+    named += [(f"lines[{i}].carrier_service", line.carrier_service) for i, line in enumerate(order.lines)]
+    unknown = [(field, service) for field, service in named if service and service not in snapshot.carrier_services]
+    if unknown:
         known = ", ".join(sorted(snapshot.carrier_services))
         raise InvalidInputError(
-            FieldViolation(
-                "carrier_service", f"names unknown carrier service {order.carrier_service[:40]!r}; known: {known}"
-            )
+            [FieldViolation(field, f"names unknown carrier service {s[:40]!r}; known: {known}") for field, s in unknown]
         )
     options = None
     if at is not None and pickup is None:
+        # One promise for every line: the order's (or the lines' own, all alike); else per line.
+        own = any(line.carrier_service or line.promised_date is not None for line in order.lines)
+        promises = set(order.line_promises()) if own else {(order.carrier_service, order.promised_date)}
+        carrier_service, promised = next(iter(promises)) if len(promises) == 1 else (order.carrier_service, None)
+        per_line = (
+            [
+                (line.line_id, service, _earliest(day.toordinal() if day else None, arrive_by))
+                for line, (service, day) in zip(order.lines, order.line_promises(), strict=True)
+            ]
+            if len(promises) > 1
+            else []
+        )
         options = ship_options(
             snapshot,
             at=at,
             region=region,
             weight_lb=sum(line.unit_weight_lb * line.qty for line in order.lines),
             service_level=order.service_level,
-            carrier_service=order.carrier_service,
-            promised_day=_earliest(order.promised_date.toordinal() if order.promised_date else None, arrive_by),
+            carrier_service="" if per_line else carrier_service,
+            promised_day=None if per_line else _earliest(promised.toordinal() if promised else None, arrive_by),
             deadline_is_promise=arrive_by is None,
             late_penalty_per_day=directives.late_penalty_per_day,
             rules=time_rules(directives),
+            line_promises=per_line,
         )
     return Terms(
         split_penalty=_first(order.split_penalty, directives.split_penalty, DEFAULT_SPLIT_PENALTY),

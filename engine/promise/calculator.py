@@ -120,15 +120,23 @@ class _Departures:
         self._widen(at)
         return self.leave(at)
 
-    def leave_with_cutoff(self, at: int, cutoff: int) -> int:
-        """The ship day of an order in at ``at`` when the cut-off of ``at``'s own local day is
-        ``cutoff`` (a peak-day rule's): only that day's cut-off decides the release day (an order
-        missing it is released on the next working day, before that day's cut-off)."""
+    def leave_with_cutoff(self, at: int, cutoff: int) -> tuple[int, int]:
+        """(ship day, order-by instant) of an order in at ``at`` when the cut-off of ``at``'s own
+        local day is ``cutoff`` (a peak-day rule's): only that day's cut-off decides the release day
+        (an order missing it is released on the next working day, before that day's cut-off). The
+        order-by is that cut-off when the order makes it, else the next release day's own."""
         clock, work = self._clock, self._work
         day = clock.day_of(at)
-        instant = max(clock.start_of(day), min(clock.at(day, cutoff), clock.start_of(day + 1)))
-        release = day if work.is_business(day) and at < instant else work.nth_from(day + 1)
-        return self._ships.nth_from(work.nth_from(release, self._processing))
+        instant = self.cutoff_instant(day, cutoff)
+        if work.is_business(day) and at < instant:
+            return self._ships.nth_from(work.nth_from(day, self._processing)), instant
+        release = work.nth_from(day + 1)
+        return self._ships.nth_from(work.nth_from(release, self._processing)), self.leave(clock.start_of(release))[1]
+
+    def cutoff_instant(self, day: int, cutoff: int) -> int:
+        """The instant of ``cutoff`` (minutes after midnight) on the local ``day``, kept within the day."""
+        clock = self._clock
+        return max(clock.start_of(day), min(clock.at(day, cutoff), clock.start_of(day + 1)))
 
     def _widen(self, at: int) -> None:
         clock, work = self._clock, self._work
@@ -137,7 +145,7 @@ class _Departures:
         lo, hi = span_around(day, first if cutoffs else None, end - first)
         while True:
             releases = [r for r in range(lo, hi) if work.is_business(r)]
-            instants = [max(clock.start_of(r), min(clock.at(r, self._cutoff), clock.start_of(r + 1))) for r in releases]
+            instants = [self.cutoff_instant(r, self._cutoff) for r in releases]
             leaving = [self._ships.nth_from(work.nth_from(r, self._processing)) for r in releases]
             i = bisect.bisect_right(instants, at)
             # Enough when the span holds the order's release day and a later one leaving later, so
@@ -277,11 +285,17 @@ class PromiseCalculator:
         """The node-local date (ordinal) of the instant ``at``."""
         return self._node(node_id).clock.day_of(at)
 
-    def ship_with_cutoff(self, node_id: str, service_id: str, at: int, cutoff: int) -> int | None:
-        """The ship day of an order in at ``at`` when the node's cut-off for the service on
-        ``at``'s local day is ``cutoff`` minutes after midnight; None when it does not ship by it."""
+    def ship_with_cutoff(self, node_id: str, service_id: str, at: int, cutoff: int) -> tuple[int, int] | None:
+        """(ship day, order-by instant) of an order in at ``at`` when the node's cut-off for the
+        service on ``at``'s local day is ``cutoff`` minutes after midnight; None when it does not
+        ship by it."""
         departures = self._node(node_id).departures.get(service_id)
         return None if departures is None else departures.leave_with_cutoff(at, cutoff)
+
+    def cutoff_instant(self, node_id: str, day: int, cutoff: int) -> int:
+        """The instant of ``cutoff`` (minutes after midnight) on the node's local ``day``."""
+        clock = self._node(node_id).clock
+        return max(clock.start_of(day), min(clock.at(day, cutoff), clock.start_of(day + 1)))
 
     def transit_days(self, service_id: str, zone: int) -> int:
         return self._service(service_id).transit[zone]

@@ -7,8 +7,11 @@
 
 Both read a ``PromiseNetwork`` built once per network snapshot (the calculator, node coordinates
 and costs as plain lists) and the stock the store reports as available (on hand less live
-holds and protections). They reserve nothing and apply no planner rules: an estimate of what
-``Source`` would find, fast enough to ask on every page view. Inputs are a handful of lines and
+holds and protections). They reserve nothing; of the planner's rules they read those about time
+(``TimeRules``: required services, transit maxima, closures, peak cut-offs) exactly as a decision
+does (``engine.promise.time_rules``), so a closed node or a peak cut-off changes the dates shown
+as it changes the decision. An estimate of what ``Source`` would find, fast enough to ask on
+every page view. Inputs are a handful of lines and
 a few dozen candidate nodes, so everything is plain Python: no numpy (docs/promise.md, "Speed").
 
 The rules, in ``cart_options``, for each carrier service:
@@ -37,6 +40,7 @@ from engine.network import NetworkSnapshot
 from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
 from engine.promise.model import CarrierService, NodeSchedule, ShipTo
 from engine.promise.pricing import carrier_charge
+from engine.promise.time_rules import TimeRules, ruled_order_by, ruled_ship_day
 
 _EARTH_RADIUS_MILES = 3958.8  # engine.geo's, so zones match the cost model's
 
@@ -180,9 +184,10 @@ def cart_options(
     lon: float,
     ship_to: ShipTo,
     at: int,
+    rules: TimeRules | None = None,
 ) -> list[DeliveryOption]:
     """Per carrier service in force (by id), its delivery option for ``lines`` (module docstring).
-    A service no candidate node offers has no option."""
+    A service no candidate node offers (or the rules about time leave none) has no option."""
     calc = network.calculator
     board = calc.board(at)
     ships = network.ships
@@ -196,10 +201,13 @@ def cart_options(
     options: list[DeliveryOption] = []
     for sid, service in network.services.items():
         days = calc.deliveries(board, sid, holding, miles, ship_to.region)
+        ship_days = board.ship_days[sid]
+        if rules is not None:
+            days, ship_days = _by_rules(network, rules, service, holding, days, ship_days, miles, ship_to.region, at)
         arrive = {i: d for i, d in zip(holding, days, strict=True) if d != NOT_OFFERED}
         if not arrive:
             continue
-        option = _cart_option(network, service, lines, stock, arrive, miles, ship_to, board.ship_days[sid], at, full)
+        option = _cart_option(network, service, lines, stock, arrive, miles, ship_to, ship_days, at, full, rules)
         options.append(option)
     return options
 
@@ -215,6 +223,7 @@ def _cart_option(
     ship_days: Sequence[int],
     at: int,
     full: set[int],
+    rules: TimeRules | None,
 ) -> DeliveryOption:
     short: list[tuple[str, int]] = []
     need: dict[int, int] = {}  # line position -> units to plan
@@ -282,9 +291,8 @@ def _cart_option(
         cost, charge = _shipment_cost(network, service, i, lines, plan[i], miles, ship_to)
         carried = tuple((lines[k].line_id, q) for k, q in sorted(plan[i].items()))
         shipments.append(PlannedShipment(network.node_ids[i], carried, ship_days[i], arrive[i], cost, charge))
-    order_by = min(
-        (network.calculator.ship(s.node_id, service.id, at) or (0, at))[1] for s in shipments
-    ) if shipments else at  # fmt: skip
+    calc = network.calculator
+    order_by = min((ruled_order_by(rules, calc, s.node_id, service.id, at) for s in shipments), default=at)
     return DeliveryOption(
         carrier_service=service.id,
         carrier=service.carrier,
@@ -297,6 +305,38 @@ def _cart_option(
         shipments=tuple(shipments),
         short=tuple(short),
     )
+
+
+def _by_rules(
+    network: PromiseNetwork,
+    rules: TimeRules,
+    service: CarrierService,
+    holding: Sequence[int],
+    days: Sequence[int],
+    ship_days: Sequence[int],
+    miles: Mapping[int, float],
+    region: str,
+    at: int,
+) -> tuple[list[int], list[int]]:
+    """``days`` (delivery per holding node) and ``ship_days`` (per node) under the rules about time:
+    NOT_OFFERED where they rule the node's option out, later where a peak cut-off moves its ship day."""
+    calc = network.calculator
+    ruled_ships = list(ship_days)
+    # Without a service or transit rule, only the nodes closures or cut-off changes name can change.
+    every = rules.constraining
+    touched, node_ids = rules.touched, network.node_ids
+    out: list[int] = []
+    for i, day in zip(holding, days, strict=True):
+        if day != NOT_OFFERED and (every or node_ids[i] in touched):
+            zone = service.zone_of(miles[i], region)
+            ship_day, why = ruled_ship_day(rules, calc, node_ids[i], service.id, at, ship_days[i], zone)
+            if why is not None:
+                day = NOT_OFFERED
+            elif ship_day != ship_days[i]:
+                ruled_ships[i] = ship_day
+                day = calc.delivery_day(service.id, ship_day, zone)
+        out.append(day)
+    return out, ruled_ships
 
 
 def _shipment_cost(
@@ -333,10 +373,11 @@ def product_dates(
     lon: float,
     ship_to: ShipTo,
     at: int,
+    rules: TimeRules | None = None,
 ) -> list[ProductDate]:
     """Per SKU (in the order given), the earliest delivery of one unit over every service and every
     node holding it; the service and node that bring it then (ties: the service first by id, then
-    the node first by id)."""
+    the node first by id). ``rules``: about time, as ``cart_options`` reads them."""
     calc = network.calculator
     board = calc.board(at)
     ships = network.ships
@@ -344,8 +385,11 @@ def product_dates(
     miles = network.miles(lat, lon, holding)
     # Each holding node's earliest (day, service) over every service, once for all the SKUs.
     first: dict[int, tuple[int, str]] = {}
-    for sid in network.services:
-        for i, day in zip(holding, calc.deliveries(board, sid, holding, miles, ship_to.region), strict=True):
+    for sid, service in network.services.items():
+        days = calc.deliveries(board, sid, holding, miles, ship_to.region)
+        if rules is not None:
+            days = _by_rules(network, rules, service, holding, days, board.ship_days[sid], miles, ship_to.region, at)[0]
+        for i, day in zip(holding, days, strict=True):
             if day != NOT_OFFERED and (i not in first or (day, sid) < first[i]):
                 first[i] = (day, sid)
     out: list[ProductDate] = []
@@ -359,6 +403,7 @@ def product_dates(
             out.append(ProductDate(sku, 0, "", "", at))
             continue
         day, sid, i = best
-        shipped = calc.ship(network.node_ids[i], sid, at)
-        out.append(ProductDate(sku, day, sid, network.node_ids[i], shipped[1] if shipped else at))
+        out.append(
+            ProductDate(sku, day, sid, network.node_ids[i], ruled_order_by(rules, calc, network.node_ids[i], sid, at))
+        )
     return out

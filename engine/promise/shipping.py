@@ -20,22 +20,16 @@ could have gone cheaper by the other service (docs/promise.md, "Sourcing by prom
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 
+from engine.directives import Exclusion
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
 from engine.promise.checkout import promise_network
 from engine.promise.model import CarrierService
-from engine.promise.time_rules import TimeRules, closure_words
+from engine.promise.time_rules import TimeRules, day_words, ruled_ship_day
 from engine.rates import RateTable
-
-
-def day_words(day: int) -> str:
-    """'Wed 9 Dec' for a day ordinal."""
-    d = date.fromordinal(day)
-    return f"{d:%a} {d.day} {d:%b}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +41,7 @@ class ShipOption:
     ship_day: int
     delivery_day: int
     late_cost: float = 0.0  # days after the promised date x the rules' penalty per day late
+    carries: frozenset[int] | None = None  # per-line promises: the line positions it keeps; None: all
 
 
 class ShipOptions:
@@ -72,8 +67,15 @@ class ShipOptions:
         deadline_is_promise: bool = True,
         late_penalty_per_day: float | None = None,
         rules: TimeRules | None = None,
+        line_promises: Sequence[tuple[str, str, int | None]] = (),
     ) -> None:
         self.at = at
+        # Lines promised differently (docs/promise.md, "A promise per line"): per line position,
+        # (line id, carrier service or "", day it must arrive by or None). Empty: the order's
+        # carrier_service and promised_day hold for every line.
+        self.line_promises = tuple(line_promises)
+        self.per_line = bool(line_promises)
+        self.held: Mapping[str, Sequence[int]] = {}  # per node, the line positions it holds (per-line only)
         self.rules = rules
         # A rule allowing lateness: a late option costs this per day late instead of being ruled
         # out. Only against the order's own date, never a trial date of the earliest-delivery objective.
@@ -84,12 +86,12 @@ class ShipOptions:
         self.carrier_service = carrier_service
         self.promised_day = promised_day
         constraining = rules is not None and rules.constraining
-        self.constrained = bool(carrier_service) or promised_day is not None or constraining
+        self.constrained = bool(carrier_service) or promised_day is not None or constraining or self.per_line
         # Nodes may be ruled out (and explained) by the promise or by rules about time.
         self.restricted = self.constrained or (rules is not None and bool(rules.closures))
         if carrier_service:
             eligible = [services[carrier_service]]
-        elif promised_day is not None or constraining:
+        elif promised_day is not None or constraining or self.per_line:
             eligible = list(services.values())
         else:
             level = service_level.upper() or "STANDARD"
@@ -105,69 +107,113 @@ class ShipOptions:
         self._chosen: dict[str, ShipOption | None] = {}
         self._earliest: dict[str, int | None] = {}
         self._ruled_out: dict[str, str] = {}  # words for a node the rules about time left no option
+        self._deliveries: dict[str, list[tuple[str, int]]] = {}  # per-line: each option's (service, day)
+
+    def hold(self, held: Mapping[str, Sequence[int]]) -> None:
+        """Per-line promises: the line positions each node holds stock for (before any ``option``):
+        a node's service is chosen for the lines it could ship."""
+        self.held = held
 
     def option(self, node_id: str, distance_miles: float) -> ShipOption | None:
         """The option a shipment from ``node_id`` takes; None when the node cannot keep the promise
         (or, unconstrained, ships with no service of the order's level)."""
         if node_id in self._chosen:
             return self._chosen[node_id]
-        best: tuple[float, int, str] | None = None
-        found: ShipOption | None = None
         earliest: int | None = None
         i = self._index[node_id]
         rules = self.rules
         ruled: list[tuple[int, str]] = []  # (precedence, words): why the rules left an option out
+        offered: list[tuple[str, RateTable, int, int, float]] = []  # service, rates, ship, delivery, price
         for service_id, table, service, ship_days in self._services:
             ship_day = ship_days[i]
             if ship_day == NOT_OFFERED:
                 continue
             zone = service.zone_of(distance_miles, self.region)
             if rules is not None:
-                ship_day, why = self._by_rules(rules, node_id, service_id, ship_day, zone)
+                ship_day, why = ruled_ship_day(rules, self._calculator, node_id, service_id, self.at, ship_day, zone)
                 if why:
                     ruled.append(why)
                     continue
             delivery = self._calculator.delivery_day(service_id, ship_day, zone)
             earliest = delivery if earliest is None else min(earliest, delivery)
-            late_cost = 0.0
-            if self.promised_day is not None and delivery > self.promised_day:
-                if self.late_penalty is None:
-                    continue
-                late_cost = self.late_penalty * (delivery - self.promised_day)
+            price = 0.0
             if self.constrained:
                 z = bisect.bisect_left(table.zone_limits_miles, distance_miles)
-                key = (table.base[z] + table.per_lb[z] * self.weight_lb + late_cost, delivery, service_id)
-            else:  # the cost is the level's; only the dates are chosen
-                key = (0.0, delivery, service_id)
-            if best is None or key < best:
-                best = key
-                found = ShipOption(service_id, table, ship_day, delivery, late_cost)
+                price = table.base[z] + table.per_lb[z] * self.weight_lb
+            offered.append((service_id, table, ship_day, delivery, price))
+        found = self._per_line(node_id, offered) if self.per_line else self._by_order(offered)
         self._chosen[node_id] = found
         self._earliest[node_id] = earliest
         if found is None and earliest is None and rules is not None:
             self._ruled_out[node_id] = self._rule_words(rules, ruled)
         return found
 
-    def _by_rules(
-        self, rules: TimeRules, node_id: str, service_id: str, ship_day: int, zone: int
-    ) -> tuple[int, tuple[int, str] | None]:
-        """The option's ship day under the rules (a peak cut-off may move it), or why they rule it out."""
-        if rules.services is not None and service_id not in rules.services:
-            return ship_day, (2, "")
-        if rules.max_transit_days is not None:
-            transit = self._calculator.transit_days(service_id, zone)
-            if transit > rules.max_transit_days:
-                return ship_day, (1, f"needs {transit} transit days by {service_id}")
-        if rules.cutoffs and rules.changes_cutoffs_of(node_id):
-            day = self._calculator.local_day(node_id, self.at)
-            cutoff = rules.cutoff(node_id, service_id, day)
-            if cutoff is not None:
-                ship_day = self._calculator.ship_with_cutoff(node_id, service_id, self.at, cutoff) or ship_day
-        closure = rules.closed(node_id, ship_day)
-        if closure is not None:
-            last = day_words(closure.last_day)
-            return ship_day, (0, closure_words(closure, day_words(closure.first_day), last))
-        return ship_day, None
+    def _by_order(self, offered: list[tuple[str, RateTable, int, int, float]]) -> ShipOption | None:
+        """The cheapest option keeping the order's promise (earlier delivery, then id, on ties);
+        unconstrained, the earliest (the cost is the level's: only the dates are chosen)."""
+        best: tuple[float, int, str] | None = None
+        found: ShipOption | None = None
+        for service_id, table, ship_day, delivery, price in offered:
+            late_cost = 0.0
+            if self.promised_day is not None and delivery > self.promised_day:
+                if self.late_penalty is None:
+                    continue
+                late_cost = self.late_penalty * (delivery - self.promised_day)
+            key = (price + late_cost, delivery, service_id)
+            if best is None or key < best:
+                best = key
+                found = ShipOption(service_id, table, ship_day, delivery, late_cost)
+        return found
+
+    def _per_line(self, node_id: str, offered: list[tuple[str, RateTable, int, int, float]]) -> ShipOption | None:
+        """Lines promised differently: the option keeping the promises of the most lines the node
+        holds, then the cheapest (earlier delivery, then id); the lines it does not keep are not
+        sourced from the node (``why_line``). A late option counts a line when a rule allows
+        lateness, at the penalty of its latest line."""
+        self._deliveries[node_id] = [(service_id, delivery) for service_id, _, _, delivery, _ in offered]
+        lines = self.held.get(node_id, range(len(self.line_promises)))
+        best: tuple[int, float, int, str] | None = None
+        found: ShipOption | None = None
+        for service_id, table, ship_day, delivery, price in offered:
+            carried: list[int] = []
+            late_days = 0
+            for k in lines:
+                _, named, day = self.line_promises[k]
+                if named and named != service_id:
+                    continue
+                if day is not None and delivery > day:
+                    if self.late_penalty is None:
+                        continue
+                    late_days = max(late_days, delivery - day)
+                carried.append(k)
+            if not carried:
+                continue
+            late_cost = self.late_penalty * late_days if self.late_penalty is not None else 0.0
+            key = (-len(carried), price + late_cost, delivery, service_id)
+            if best is None or key < best:
+                best = key
+                found = ShipOption(service_id, table, ship_day, delivery, late_cost, frozenset(carried))
+        return found
+
+    def why_line(self, node_id: str, distance_miles: float, k: int) -> str:
+        """Why line position ``k`` is not sourced from ``node_id`` (per-line promises), after the node
+        id: 'would deliver Thu 3 Dec, after line L1's promised Wed 2 Dec'."""
+        chosen = self.option(node_id, distance_miles)
+        line_id, named, day = self.line_promises[k]
+        arrivals = [d for sid, d in self._deliveries.get(node_id, ()) if not named or sid == named]
+        if not arrivals:
+            if named:
+                return f"does not ship line {line_id} by {named}"
+            return self.why_late(node_id, distance_miles)
+        if day is not None and min(arrivals) > day:
+            promised = (
+                f"line {line_id}'s promised {day_words(day)}"
+                if self.deadline_is_promise
+                else f"{day_words(day)} (the order's earliest, line {line_id})"
+            )
+            return f"would deliver {day_words(min(arrivals))}, after {promised}"
+        by = chosen.carrier_service if chosen is not None else "another service"
+        return f"ships its other lines by {by}, which does not keep line {line_id}'s promise"
 
     def _rule_words(self, rules: TimeRules, ruled: list[tuple[int, str]]) -> str:
         """Why no option of a node is left, the closure first, then transit, then the services."""
@@ -197,6 +243,10 @@ class ShipOptions:
         earliest = self._earliest.get(node_id)
         if earliest is None and self._ruled_out.get(node_id):
             return self._ruled_out[node_id]
+        if self.per_line and earliest is not None:  # its most pressing line's words
+            lines = self.held.get(node_id, range(len(self.line_promises)))
+            first = min(lines, key=lambda k: (self.line_promises[k][2] is None, self.line_promises[k][2] or 0, k))
+            return self.why_line(node_id, distance_miles, first)
         if earliest is None:
             if self.carrier_service:
                 return f"does not ship by {self.carrier_service}"
@@ -233,6 +283,7 @@ def ship_options(
     deadline_is_promise: bool = True,
     late_penalty_per_day: float | None = None,
     rules: TimeRules | None = None,
+    line_promises: Sequence[tuple[str, str, int | None]] = (),
 ) -> ShipOptions:
     """``ShipOptions`` over the snapshot's calendars and carrier services (built once per snapshot)."""
     network = promise_network(snapshot)
@@ -250,4 +301,22 @@ def ship_options(
         deadline_is_promise=deadline_is_promise,
         late_penalty_per_day=late_penalty_per_day,
         rules=rules,
+        line_promises=line_promises,
     )
+
+
+def line_exclusions(options: ShipOptions, distances: Mapping[str, float]) -> tuple[Exclusion, ...]:
+    """Per-line promises: for each node holding stock (``options.held``, at ``distances``), the
+    lines its option does not keep, each left out there with why (an exclusion of no rule)."""
+    out: list[Exclusion] = []
+    for node_id, lines in options.held.items():
+        distance = distances[node_id]
+        option = options.option(node_id, distance)
+        if option is None or option.carries is None:
+            continue  # late for every line: the node is left out whole (``late``)
+        for k in lines:
+            if k not in option.carries:
+                line_id = options.line_promises[k][0]
+                words = options.why_line(node_id, distance, k)
+                out.append(Exclusion("", frozenset({node_id}), frozenset({line_id}), words))
+    return tuple(out)

@@ -7,14 +7,25 @@
 - ``cutoff``: on node-local release days in a range, a node's cut-off for a service is another
   time (peak days); the highest-priority rule's change wins.
 
-They take effect with the decision's instant, as promises do (engine/promise/shipping.py).
+They take effect with the decision's instant, as promises do (engine/promise/shipping.py), and
+checkout's options read them the same way (engine/promise/checkout.py): ``ruled_ship_day`` and
+``ruled_order_by`` are the one computation both use.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from datetime import date
 
 from engine.directives import Closure, CutoffChange, Directives
+from engine.promise.calculator import PromiseCalculator
+
+
+def day_words(day: int) -> str:
+    """'Wed 9 Dec' for a day ordinal."""
+    d = date.fromordinal(day)
+    return f"{d:%a} {d.day} {d:%b}"
 
 
 def _rules(ids: list[str]) -> str:
@@ -30,6 +41,8 @@ class TimeRules:
     transit_by: str
     closures: dict[str, tuple[Closure, ...]]  # by node id
     cutoffs: tuple[CutoffChange, ...]  # highest priority first
+    cutoff_nodes: frozenset[str]  # the nodes some cut-off change names
+    touched: frozenset[str]  # the nodes closures or cut-off changes name: the others' options stand
 
     @property
     def constraining(self) -> bool:
@@ -54,7 +67,7 @@ class TimeRules:
         return None
 
     def changes_cutoffs_of(self, node_id: str) -> bool:
-        return any(node_id in change.node_ids for change in self.cutoffs)
+        return node_id in self.cutoff_nodes
 
 
 def time_rules(directives: Directives) -> TimeRules | None:
@@ -78,6 +91,7 @@ def time_rules(directives: Directives) -> TimeRules | None:
     for closure in directives.closures:
         for node_id in closure.node_ids:
             closures.setdefault(node_id, []).append(closure)
+    cutoff_nodes = frozenset(node_id for change in directives.cutoff_changes for node_id in change.node_ids)
     return TimeRules(
         services,
         _rules(services_by) if services_by else "",
@@ -85,6 +99,8 @@ def time_rules(directives: Directives) -> TimeRules | None:
         _rules(transit_by) if transit_by else "",
         {node_id: tuple(found) for node_id, found in closures.items()},
         directives.cutoff_changes,
+        cutoff_nodes,
+        cutoff_nodes | frozenset(closures),
     )
 
 
@@ -93,3 +109,57 @@ def closure_words(closure: Closure, day_words: str, last_words: str) -> str:
     span = day_words if closure.first_day == closure.last_day else f"{day_words}-{last_words}"
     why = f"{closure.reason}; " if closure.reason else ""
     return f"is closed {span} ({why}rule {closure.rule_id})"
+
+
+def ruled_ship_day(
+    rules: TimeRules, calculator: PromiseCalculator, node_id: str, service_id: str, at: int, ship_day: int, zone: int
+) -> tuple[int, tuple[int, str] | None]:
+    """The ship day of an option (node, service, ``zone`` of its chart) for an order in at ``at``
+    under the rules, given its ``ship_day`` by the schedule (a peak cut-off may move it), or why
+    the rules rule it out: (precedence, words), the closure (0) before transit (1) before the
+    services (2), as explanations name them."""
+    if rules.services is not None and service_id not in rules.services:
+        return ship_day, (2, "")
+    if rules.max_transit_days is not None:
+        transit = calculator.transit_days(service_id, zone)
+        if transit > rules.max_transit_days:
+            return ship_day, (1, f"needs {transit} transit days by {service_id}")
+    if rules.cutoffs and rules.changes_cutoffs_of(node_id):
+        cutoff = rules.cutoff(node_id, service_id, calculator.local_day(node_id, at))
+        if cutoff is not None:
+            shipped = calculator.ship_with_cutoff(node_id, service_id, at, cutoff)
+            ship_day = shipped[0] if shipped is not None else ship_day
+    closure = rules.closed(node_id, ship_day)
+    if closure is not None:
+        return ship_day, (0, _closed_words(closure))
+    return ship_day, None
+
+
+@functools.lru_cache(maxsize=256)
+def _closed_words(closure: Closure) -> str:
+    """A closure's words, once per closure (checkout asks for every node it rules out)."""
+    return closure_words(closure, day_words(closure.first_day), day_words(closure.last_day))
+
+
+def ruled_order_by(
+    rules: TimeRules | None, calculator: PromiseCalculator, node_id: str, service_id: str, at: int
+) -> int:
+    """Until when (exclusive) an order still ships as one in at ``at`` by the node and service (the
+    schedule's order-by, docs/promise.md), under peak cut-offs: the rule's cut-off of the order's
+    own day when it makes it; and a release day with a rule's cut-off ends it no later than that."""
+    shipped = calculator.ship(node_id, service_id, at)
+    if shipped is None:
+        return at
+    order_by = shipped[1]
+    if rules is None or not rules.cutoffs or not rules.changes_cutoffs_of(node_id):
+        return order_by
+    cutoff = rules.cutoff(node_id, service_id, calculator.local_day(node_id, at))
+    if cutoff is not None:
+        ruled = calculator.ship_with_cutoff(node_id, service_id, at, cutoff)
+        return ruled[1] if ruled is not None else order_by
+    # The order-by is the cut-off of a later release day; a rule's earlier cut-off that day ends it sooner.
+    day = calculator.local_day(node_id, order_by)
+    cutoff = rules.cutoff(node_id, service_id, day)
+    if cutoff is not None:
+        order_by = max(at + 1, min(order_by, calculator.cutoff_instant(node_id, day, cutoff)))
+    return order_by

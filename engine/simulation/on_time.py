@@ -7,7 +7,10 @@
   whose shipments are dated (with a promise or not);
 - **late orders by cause**: each promised order not on time, by the first cause that applies:
   held for review, not decided, units backordered (no node held them in time), delivered after
-  the date (a rule allowed lateness at a penalty).
+  the date (a rule allowed lateness at a penalty);
+- **on-time ship** (the live report, from the shipments ConfirmShipment recorded): of the confirmed
+  shipments from a node the decision dated, those that left (the node's local date) on or before
+  their planned ship date; and of the orders with such shipments, those whose every one did.
 """
 
 from __future__ import annotations
@@ -33,6 +36,18 @@ class OnTime:
     promised_days: float  # mean, over promised orders; 0 without any
     dated_orders: int
     delivery_days: float  # mean, over dated orders; 0 without any
+    confirmed_shipments: int = 0  # confirmed shipments with a planned ship date
+    shipped_on_time: int = 0  # of those, left on or before it
+    shipped_orders: int = 0  # orders with such shipments
+    shipped_on_time_orders: int = 0  # of those, every one left on time
+
+    @property
+    def on_time_ship_rate(self) -> float:
+        return self.shipped_on_time / self.confirmed_shipments if self.confirmed_shipments else 0.0
+
+    @property
+    def on_time_ship_order_rate(self) -> float:
+        return self.shipped_on_time_orders / self.shipped_orders if self.shipped_orders else 0.0
 
     @property
     def on_time_rate(self) -> float:
@@ -47,6 +62,12 @@ class OnTime:
             "dated_orders": self.dated_orders,
             "delivery_days": round(self.delivery_days, 6),
             "late_by_cause": dict(self.late_by_cause),
+            "confirmed_shipments": self.confirmed_shipments,
+            "shipped_on_time": self.shipped_on_time,
+            "on_time_ship_rate": round(self.on_time_ship_rate, 6),
+            "shipped_orders": self.shipped_orders,
+            "shipped_on_time_orders": self.shipped_on_time_orders,
+            "on_time_ship_order_rate": round(self.on_time_ship_order_rate, 6),
         }
 
 
@@ -67,6 +88,7 @@ def on_time(outcomes: Sequence[Outcome]) -> OnTime:
     promised = [o for o in outcomes if o.promised_day]
     causes = Counter(_cause(o) for o in promised)
     dated = [o for o in outcomes if o.status is OutcomeStatus.DECIDED and o.delivery_day]
+    shipped = [o for o in outcomes if o.shipped]
     return OnTime(
         promised_orders=len(promised),
         on_time_orders=causes[None],
@@ -74,6 +96,10 @@ def on_time(outcomes: Sequence[Outcome]) -> OnTime:
         promised_days=_mean([o.promised_day - o.created_at.date().toordinal() for o in promised]),
         dated_orders=len(dated),
         delivery_days=_mean([o.delivery_day - o.created_at.date().toordinal() for o in dated]),
+        confirmed_shipments=sum(len(o.shipped) for o in shipped),
+        shipped_on_time=sum(left <= planned for o in shipped for planned, left in o.shipped),
+        shipped_orders=len(shipped),
+        shipped_on_time_orders=sum(all(left <= planned for planned, left in o.shipped) for o in shipped),
     )
 
 

@@ -83,6 +83,9 @@ class Outcome:
     # delivery (its latest shipment's, by the node calendars at created_at). engine/simulation/on_time.py.
     promised_day: int = 0
     delivery_day: int = 0
+    # Confirmed shipments against their plan (the live report): (planned ship day, the node-local
+    # day it left), day ordinals, one per confirmed shipment from a node the decision dated.
+    shipped: tuple[tuple[int, int], ...] = ()
 
     @property
     def cost(self) -> float:
@@ -188,7 +191,7 @@ def _one(
         order.ship_to.lon,
         order.units,
         OutcomeStatus.FAILED,
-        promised_day=order.promised_date.toordinal() if order.promised_date is not None else 0,
+        promised_day=promised.toordinal() if (promised := order.earliest_promised_date) is not None else 0,
     )
     try:
         directives = directives_for(order, snapshot, entry.created_at, day.by_id)

@@ -29,7 +29,7 @@ from engine.promise.calculator import epoch_seconds
 from engine.reoptimize import PendingOrder, Reoptimization, reoptimize
 from engine.sourcing import decide_from_levels
 from server.api import convert
-from server.api.convert.order_promise import past_promise_problem
+from server.api.convert.order_promise import past_promise_problems
 from server.api.decision_proto import decision_fields
 from server.api.item_cache import ItemCache
 from server.api.network_cache import NetworkCache
@@ -136,10 +136,10 @@ class Decider:
             raise InvalidInputError([*violations, *(v for v in error.violations if v.field not in said)]) from None
         if violations:
             raise InvalidInputError(violations)
-        if new and order.promised_date is not None:  # a stored order is decided again whatever its date
-            problem = past_promise_problem(order, self._clock())
-            if problem is not None:
-                raise InvalidInputError(FieldViolation(f"{path}.promised_date", problem))
+        if new and order.promised:  # a stored order is decided again whatever its date
+            problems = past_promise_problems(order, self._clock())
+            if problems:
+                raise InvalidInputError([FieldViolation(f"{path}.{field}", why) for field, why in problems])
         if new and self._pilot_scoped:
             # A valid order outside the pilot is refused whole (FAILED_PRECONDITION): the caller
             # sends it to the system that still decides it.
@@ -239,6 +239,10 @@ class Decider:
             directives = self.directives_for(order, snapshot)
             if exclusions:
                 directives = replace(directives, exclusions=(*directives.exclusions, *exclusions))
-            items.append(PendingOrder(order, directives, held))
-        result = reoptimize(items, snapshot, free, SolverSettings(time_limit_ms=time_limit_ms))
+            dated = order.promised or about_time(directives)  # carrier zones for Alaska and Hawaii
+            region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if dated else ""
+            items.append(PendingOrder(order, directives, held, region))
+        # Promises are judged at the server's instant: the re-plan moves no unit to a node that would break one.
+        instant = epoch_seconds(now if now is not None else self._clock())
+        result = reoptimize(items, snapshot, free, SolverSettings(time_limit_ms=time_limit_ms), at=instant)
         return result, snapshot.version

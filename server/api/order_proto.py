@@ -56,13 +56,22 @@ def order_view(record: OrderRecord) -> orders_pb2.OrderView:
     )
     if record.released_at is not None:
         view.released_at.CopyFrom(timestamp_to_proto(record.released_at))
+    line_promises: dict[str, tuple[str, str]] = {}
     if "carrierService" in record.request or "promisedDate" in record.request:  # most orders carry none
         accepted = json.loads(record.request)
         view.carrier_service = accepted.get("carrierService", "")
         view.promised_date = accepted.get("promisedDate", "")
+        line_promises = {
+            line.get("lineId", ""): (line.get("carrierService", ""), line.get("promisedDate", ""))
+            for line in accepted.get("lines", ())
+            if "carrierService" in line or "promisedDate" in line
+        }
     held = record.state is OrderState.HELD  # its units await review, not stock
     for line in record.lines:
+        line_service, line_date = line_promises.get(line.line_id, ("", ""))
         view.lines.add(
+            carrier_service=line_service,
+            promised_date=line_date,
             line_id=line.line_id,
             sku=line.sku,
             qty=line.qty,

@@ -9,6 +9,8 @@ simulator's own code. Per order:
   store's catalogue, exactly as Allocate read them;
 - allocations, rule-set version, fired rules, holds, the objective: the stored decision summary
   (``orders.decision``; orders stored before fired rules and holds were kept count none);
+- on-time ship: each shipment ConfirmShipment recorded (when it left, as the node's local date)
+  against the ship date the stored decision planned for its node;
 - shipments and their money: recomputed from the stored allocation with ``engine.cost.plan_cost``
   over the network (the store's nodes now, or ``--network FILE``) under the order's own terms,
   the cost model the optimizer used. A node cost changed since the decision is costed at today's
@@ -37,6 +39,9 @@ from engine.directives import NO_DIRECTIVES
 from engine.errors import SourcingError
 from engine.model import Item, Order
 from engine.network import NetworkSnapshot
+from engine.promise.calculator import epoch_seconds
+from engine.promise.checkout import promise_network
+from engine.promise.model import carrier_services_in_force
 from engine.rates import rate_tables_in_force
 from engine.simulation.compare import divergences, legacy_outcomes
 from engine.simulation.gate import Threshold, check, parse_threshold
@@ -121,7 +126,7 @@ def _decided(
         order.units,
         OutcomeStatus.FAILED,
         fired_rules=fired,
-        promised_day=order.promised_date.toordinal() if order.promised_date is not None else 0,
+        promised_day=promised.toordinal() if (promised := order.earliest_promised_date) is not None else 0,
     )
     if not summary:
         return dataclasses.replace(base, detail="no decision stored")
@@ -156,6 +161,21 @@ def _decided(
         backordered=cost.backordered_units,
         objective=int(summary.get("total_micros", 0)) / 1_000_000,
         delivery_day=_day(summary.get("delivery_date")),
+        shipped=_shipped(record, summary, snapshot),
+    )
+
+
+def _shipped(
+    record: AllocatedOrder, summary: Mapping[str, Any], snapshot: NetworkSnapshot
+) -> tuple[tuple[int, int], ...]:
+    """(planned ship day, node-local day it left) per confirmed shipment from a node the stored
+    decision dated (orders stored before ship dates were kept have none)."""
+    planned = {str(node_id): _day(day) for node_id, day in summary.get("ship_dates", ())}
+    calculator = promise_network(snapshot).calculator if record.shipped else None
+    return tuple(
+        (planned[node_id], calculator.local_day(node_id, epoch_seconds(left)))
+        for node_id, left in record.shipped
+        if calculator is not None and planned.get(node_id) and node_id in snapshot.index
     )
 
 
@@ -283,11 +303,17 @@ def cmd_report(args: argparse.Namespace, out: TextIO, now: Callable[[], datetime
             catalogue = {**network.catalogue, **catalogue}
             where = args.network
         else:
-            tables = rate_tables_in_force(store.rate_tables())
+            stored_tables = store.rate_tables()
             snapshot = NetworkSnapshot(
-                tuple(store.all_nodes()), rate_tables=tables, currency=config.currency, version="store"
+                tuple(store.all_nodes()),
+                rate_tables=rate_tables_in_force(stored_tables),
+                currency=config.currency,
+                version="store",
+                # The nodes' calendars: a shipment's local ship date is in its node's time zone.
+                node_schedules=tuple(store.node_schedules()),
+                carrier_services=carrier_services_in_force(store.carrier_services(), stored_tables),
             )
-            where = "the store's nodes and rate tables"
+            where = "the store's nodes, rate tables and calendars"
     finally:
         store.close()
     outcomes, history = live_side(records, snapshot, catalogue, config.currency)

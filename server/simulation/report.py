@@ -96,19 +96,22 @@ def render_report(result: SimulationResult) -> str:
 def _promise_section(sides: list[SideResult]) -> str:
     """On-time KPIs (engine/simulation/on_time.py): a table per side and the on-time chart."""
     kpis = [(s.name, on_time(s.outcomes)) for s in sides]
-    if not any(k.dated_orders or k.promised_orders for _, k in kpis):
+    if not any(k.dated_orders or k.promised_orders or k.confirmed_shipments for _, k in kpis):
         return ""
     rows = "".join(
         f"<tr><td>{escape(name)}</td><td>{k.promised_orders:,}</td><td>{k.on_time_rate:.1%}</td>"
         f"<td>{k.promised_days:.2f}</td><td>{k.delivery_days:.2f}</td>"
         + "".join(f"<td>{k.late_by_cause[c]:,}</td>" for c in LATE_CAUSES)
-        + "</tr>"
+        + f"<td>{k.confirmed_shipments:,}</td><td>{k.on_time_ship_rate:.1%}</td>"
+        + f"<td>{k.on_time_ship_order_rate:.1%}</td></tr>"
         for name, k in kpis
     )
     head = "".join(f"<th>late: {escape(c)}</th>" for c in LATE_CAUSES)
     table = (
         "<table><tr><th>side</th><th>orders with a promised date</th><th>on time</th><th>promised days (mean)</th>"
-        f"<th>days to estimated delivery (mean, dated orders)</th>{head}</tr>{rows}</table>"
+        f"<th>days to estimated delivery (mean, dated orders)</th>{head}"
+        "<th>shipments confirmed (dated)</th><th>shipped on time (by the planned ship date)</th>"
+        f"<th>orders shipped on time</th></tr>{rows}</table>"
     )
     parts = ["<h2>Delivery promise</h2>", "<div class='grid'>", _card(table)]
     if any(k.promised_orders for _, k in kpis):

@@ -23,9 +23,11 @@ _ALLOCATED = (
     "SELECT order_id, created_at, request, rule_set_version, decision, state FROM orders "
     "WHERE created_at >= ? AND created_at < ? ORDER BY created_at, order_id"
 )
+# When each confirmed shipment left: as ConfirmShipment gave it, else when it was recorded.
 _CONFIRMED = (
-    "SELECT s.order_id, COUNT(*) FROM shipments s JOIN orders o ON o.order_id = s.order_id "
-    "WHERE o.created_at >= ? AND o.created_at < ? GROUP BY s.order_id"
+    "SELECT s.order_id, s.node_id, COALESCE(s.shipped_at, s.created_at) FROM shipments s "
+    "JOIN orders o ON o.order_id = s.order_id WHERE o.created_at >= ? AND o.created_at < ? "
+    "ORDER BY s.order_id, s.created_at, s.shipment_id"
 )
 
 
@@ -38,6 +40,7 @@ class AllocatedOrder:
     decision: str  # the stored decision summary, JSON ('' when none was stored)
     state: str
     confirmed_shipments: int  # ConfirmShipment calls recorded for it so far
+    shipped: tuple[tuple[str, datetime], ...] = ()  # each of them: (node id, when it left)
 
 
 class DecisionHistoryStoreMixin(ABC):
@@ -58,14 +61,18 @@ class DecisionHistoryStoreMixin(ABC):
             return tx.execute(_ALLOCATED, window), tx.execute(_CONFIRMED, window)
 
         found, confirmed = self._read(work)
-        shipped = {str(order_id): int(n) for order_id, n in confirmed}
+        shipped: dict[str, list[tuple[str, datetime]]] = {}
+        for order_id, node_id, shipped_at in confirmed:
+            left = self._ts_out(shipped_at)
+            assert left is not None
+            shipped.setdefault(str(order_id), []).append((str(node_id), left))
         out = []
         for order_id, created_at, request, version, decision, state in found:
             at = self._ts_out(created_at)
             assert at is not None
+            its = tuple(shipped.get(str(order_id), ()))
             found_order = AllocatedOrder(
-                str(order_id), at, str(request), str(version or ""), str(decision or ""), str(state),
-                shipped.get(str(order_id), 0),
-            )  # fmt: skip
+                str(order_id), at, str(request), str(version or ""), str(decision or ""), str(state), len(its), its
+            )
             out.append(found_order)
         return out

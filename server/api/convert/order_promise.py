@@ -1,5 +1,6 @@
-"""An order's delivery promise on the wire (``Order.carrier_service``, ``Order.promised_date``):
-docs/promise.md, "Sourcing by promise". Kept apart from the line conversion on purpose."""
+"""An order's delivery promise on the wire (``Order.carrier_service``, ``Order.promised_date``, and
+a line's own, ``OrderLine.carrier_service`` and ``.promised_date``): docs/promise.md, "Sourcing by
+promise". Kept apart from the line conversion on purpose."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from server.api.proto import common_pb2
 EARLIEST_OFFSET = timedelta(hours=12)
 
 
-def order_promise_from_proto(c: Collector, path: str, msg: common_pb2.Order) -> tuple[str, date | None]:
-    """(carrier service id, promised date) as the order sends them; bad forms added to ``c``.
+def promise_from_proto(
+    c: Collector, path: str, msg: common_pb2.Order | common_pb2.OrderLine
+) -> tuple[str, date | None]:
+    """(carrier service id, promised date) as the order or line sends them; bad forms added to ``c``.
     Whether the service exists is the decision's check (it knows the services in force)."""
     carrier_service = msg.carrier_service.strip().upper()
     if carrier_service:  # an empty optional id is fine
@@ -30,11 +33,14 @@ def order_promise_from_proto(c: Collector, path: str, msg: common_pb2.Order) -> 
     return carrier_service, promised
 
 
-def past_promise_problem(order: Order, now: datetime) -> str | None:
-    """Why a new order's promised date cannot be kept by anyone (None when it is not past)."""
-    if order.promised_date is None:
-        return None
+def past_promise_problems(order: Order, now: datetime) -> list[tuple[str, str]]:
+    """(field under the order, why) for each promised date of a new order (its own, its lines')
+    no one can keep any more; empty when none is past."""
     today = (now - EARLIEST_OFFSET).date()
-    if order.promised_date < today:
-        return f"is in the past ({order.promised_date.isoformat()}; today is {today.isoformat()} or later everywhere)"
-    return None
+    dated = [("promised_date", order.promised_date)]
+    dated += [(f"lines[{i}].promised_date", line.promised_date) for i, line in enumerate(order.lines)]
+    return [
+        (field, f"is in the past ({day.isoformat()}; today is {today.isoformat()} or later everywhere)")
+        for field, day in dated
+        if day is not None and day < today
+    ]

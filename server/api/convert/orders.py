@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 
 from engine import limits
 from engine.errors import InvalidInputError
@@ -27,7 +28,7 @@ from server.api.convert.fields import (
     join,
     money_from_proto,
 )
-from server.api.convert.order_promise import order_promise_from_proto
+from server.api.convert.order_promise import promise_from_proto
 from server.api.proto import common_pb2
 from server.served_area import ServedArea
 
@@ -79,9 +80,19 @@ def order_line_from_proto(
             attributes["unit_price"] = repr(price)  # what value rules read (engine/rules/facts.py)
     if sent:  # an empty map has nothing to say
         check_attributes(c, join(path, "attributes"), sent)
+    promised: tuple[str, date | None] = ("", None)
+    if msg.carrier_service or msg.promised_date:  # the line's own promise; most lines have none
+        promised = promise_from_proto(c, path, msg)
     try:
         line = OrderLine(
-            line_id=msg.line_id, sku=sku, qty=msg.qty, unit_weight_lb=weight, hazmat=hazmat, attributes=attributes
+            line_id=msg.line_id,
+            sku=sku,
+            qty=msg.qty,
+            unit_weight_lb=weight,
+            hazmat=hazmat,
+            attributes=attributes,
+            carrier_service=promised[0],
+            promised_date=promised[1],
         )
     except InvalidInputError as error:
         violations.extend(error.prefixed(path).violations if path else error.violations)
@@ -180,7 +191,7 @@ def order_into(
         check_attributes(c, join(path, "attributes"), msg.attributes)
     if msg.customer_id:  # an empty optional id is fine
         check_id(c, join(path, "customer_id"), msg.customer_id, required=False)
-    carrier_service, promised_date = order_promise_from_proto(c, path, msg)
+    carrier_service, promised_date = promise_from_proto(c, path, msg)
     try:
         order = Order(
             order_id=msg.order_id,

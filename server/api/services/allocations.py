@@ -75,6 +75,9 @@ def decision_summary(decision: sourcing_pb2.Decision) -> str:
             "holds": [[h.rule_id, h.reason] for h in decision.holds],
             # The promise kept or not (simulation and live report KPIs): YYYY-MM-DD, "" when none.
             "delivery_date": decision.delivery_date,
+            # Each dated shipment's planned ship date (the node's local date): on-time ship against
+            # the shipments ConfirmShipment records.
+            "ship_dates": [[s.node_id, s.ship_date] for s in decision.cost.shipments if s.ship_date],
         },
         sort_keys=True,
     )

@@ -18,8 +18,8 @@ from engine.directives import Hold
 from engine.model import Order
 from engine.orders.lifecycle import Action
 from engine.orders.records import OrderRecord
-from engine.promise.shipping import day_words
-from server.api.convert.order_promise import past_promise_problem
+from engine.promise.time_rules import day_words
+from server.api.convert.order_promise import past_promise_problems
 from server.api.decider import Decider, Outcome
 
 LATE_HOLD = "LATE"  # the rule id of the hold a late order waits under (ListExceptions rule_id=LATE)
@@ -32,10 +32,10 @@ def _filled(outcome: Outcome) -> int:
 def keep_or_hold_late(decider: Decider, order: Order, outcome: Outcome, now: datetime, time_limit_ms: int) -> Outcome:
     """``outcome`` as decided, or, when the promised date is what leaves units unfilled, the same
     decision with a LATE hold (the order is then stored HELD, nothing reserved)."""
-    promised = order.promised_date
+    promised = order.earliest_promised_date
     if promised is None or not outcome.decision.unfilled or outcome.decision.holds:
         return outcome
-    later = decider.decide(replace(order, promised_date=None), time_limit_ms=time_limit_ms, now=now, explain=False)
+    later = decider.decide(order.without_dates(), time_limit_ms=time_limit_ms, now=now, explain=False)
     if _filled(later) <= _filled(outcome):
         return outcome  # a shortage, not a late promise
     when = later.decision.cost.delivery_day
@@ -47,9 +47,9 @@ def keep_or_hold_late(decider: Decider, order: Order, outcome: Outcome, now: dat
 def order_to_resource(original: Order, record: OrderRecord, action: Action, now: datetime) -> Order:
     """The stored order as re-sourcing decides it: without its date once a person released it
     from a LATE hold (late accepted), or once the date is past (late whatever happens)."""
-    if original.promised_date is None:
+    if original.earliest_promised_date is None:
         return original
     released_late = action is Action.RELEASE_HOLD and any(rule_id == LATE_HOLD for rule_id, _ in record.holds)
-    if released_late or past_promise_problem(original, now) is not None:
-        return replace(original, promised_date=None)
+    if released_late or past_promise_problems(original, now):
+        return original.without_dates()
     return original

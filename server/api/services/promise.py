@@ -1,6 +1,7 @@
 """Promise and PromiseProducts (SourcingService): checkout's delivery options and product pages'
 "get it by" dates. A thin shell over engine.promise.checkout: check the request, read the
-available stock of the SKUs asked about (one query), ask the engine, convert back.
+available stock of the SKUs asked about (one query), the planner's rules about time for the cart
+as an order (as a decision reads them), ask the engine, convert back.
 
 Kept lean for checkout's rate: the network's calculator, calendars and node coordinates are
 built once per network version (engine.promise.checkout.promise_network), a ZIP code's place is
@@ -17,7 +18,8 @@ from google.protobuf import timestamp_pb2
 
 from engine import limits
 from engine.availability import StockLevels
-from engine.model import GeoPoint, Item
+from engine.model import GeoPoint, Item, Order, OrderLine
+from engine.network import NetworkSnapshot
 from engine.promise.calculator import epoch_seconds
 from engine.promise.checkout import (
     CartLine,
@@ -29,6 +31,7 @@ from engine.promise.checkout import (
     promise_network,
 )
 from engine.promise.model import ShipTo
+from engine.promise.time_rules import TimeRules, time_rules
 from server.api import convert
 from server.api.convert.addresses import check_postal_address, country_of, place_address
 from server.api.proto import common_pb2, sourcing_pb2
@@ -122,6 +125,24 @@ class Promiser:
                 stock.setdefault(sku, {})[i] = int(units)
         return stock
 
+    def _time_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, lines: Sequence[CartLine]) -> TimeRules | None:
+        """The active rules about time for an order of ``lines`` to ``point`` (no channel, no
+        customer: what checkout knows), evaluated as a decision evaluates them, so a closed node or
+        a peak cut-off moves checkout's dates as it moves the decision's."""
+        if self._deps.rules.get() is None:
+            return None
+        order = Order(
+            "checkout",
+            point,
+            tuple(
+                OrderLine(
+                    line.line_id, line.sku, line.qty, line.unit_weight_lb, line.item.hazmat if line.item else False
+                )
+                for line in lines
+            ),
+        )
+        return time_rules(self._deps.rules.directives_for(order, snapshot))
+
     # --- Promise ------------------------------------------------------------------------------------
 
     def promise(self, request: sourcing_pb2.PromiseRequest) -> sourcing_pb2.PromiseResponse:
@@ -167,7 +188,8 @@ class Promiser:
         wanted = [sku for _, sku, _ in lines]
         items = self._deps.items.get_items(wanted)
         cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in lines]
-        options = cart_options(network, cart, self._stock(network, wanted), point.lat, point.lon, ship_to, at)
+        rules = self._time_rules(snapshot, point, cart)
+        options = cart_options(network, cart, self._stock(network, wanted), point.lat, point.lon, ship_to, at, rules)
         options.sort(key=lambda o: (o.delivery_day == 0, o.delivery_day, o.cost, o.carrier_service))
         response = sourcing_pb2.PromiseResponse(
             options=[self._option(o) for o in options], network_version=snapshot.version
@@ -240,7 +262,10 @@ class Promiser:
         wanted = list(dict.fromkeys(catalogue.values()))  # two aliases of one SKU: decided once
         stocked = self._deps.store.stocked_nodes(wanted, now=self._deps.clock())
         stock = {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
-        dates = {p.sku: p for p in product_dates(network, wanted, stock, point.lat, point.lon, ship_to, at)}
+        # The rules about time as for one order of a unit of each product.
+        items = self._deps.items.get_items(wanted) if self._deps.rules.get() is not None else {}
+        rules = self._time_rules(snapshot, point, [_cart_line(sku, sku, 1, items.get(sku)) for sku in wanted])
+        dates = {p.sku: p for p in product_dates(network, wanted, stock, point.lat, point.lon, ship_to, at, rules)}
         response = sourcing_pb2.PromiseProductsResponse(network_version=snapshot.version)
         for sku in skus:
             product = dates[catalogue[sku]]

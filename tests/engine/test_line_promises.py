@@ -1,0 +1,203 @@
+"""A promise per line (engine/promise/per_line.py, docs/promise.md "A promise per line").
+
+- Exhaustive search on tiny instances whose lines carry their own promised dates and carrier
+  services (the order's the default): every allocation, each shipment from a node by the option
+  that node takes for the lines it holds (computed here with the day-by-day reference dates), a
+  shipment carrying a line its option does not keep being no plan. Both search paths must find
+  its least cost, and every shipment must keep the promise of every line it carries.
+- The small-order path against the general one on such orders.
+- The words a line gets at a node that cannot keep its promise.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.availability import Availability, StockLevels
+from engine.cost import plan_cost
+from engine.decision import AllocationLine, SolveStatus
+from engine.directives import Directives
+from engine.model import GeoPoint, Order, OrderLine
+from engine.promise.calculator import epoch_seconds
+from engine.sourcing import decide, decide_from_levels
+from engine.terms import resolve_terms
+from tests.engine.brute_force import compositions, feasible
+from tests.engine.promise.reference import reference_delivery, reference_ship
+from tests.engine.test_promise_sourcing import _availability, _two_stores, promise_cases
+from tests.engine.test_small_orders import GENEROUS, Case
+from tests.fuzz import examples
+
+
+@st.composite
+def line_promise_cases(draw: st.DrawFn) -> tuple[Case, int]:
+    """promise_cases' orders, each line given its own date and/or service some of the time."""
+    case, at = draw(promise_cases(max_nodes=3, max_lines=3, max_qty=2))
+    today = datetime.fromtimestamp(at, UTC).date()
+    services = sorted(case.snapshot.carrier_services)
+    lines = []
+    for line in case.order.lines:
+        promised = draw(st.one_of(st.none(), st.integers(0, 7).map(lambda k: today + timedelta(days=k))))
+        named = draw(st.sampled_from(["", "", "", *services]))
+        lines.append(replace(line, promised_date=promised, carrier_service=named))
+    return replace(case, order=replace(case.order, lines=tuple(lines))), at
+
+
+def _held(case: Case) -> dict[str, list[int]]:
+    at: dict[str, set[str]] = {}
+    for sku, node_id, units in zip(case.levels.skus, case.levels.node_ids, case.levels.units, strict=True):
+        if units > 0:
+            at.setdefault(node_id, set()).add(sku)
+    return {node_id: [k for k, line in enumerate(case.order.lines) if line.sku in skus] for node_id, skus in at.items()}
+
+
+def reference_option(
+    case: Case, at: int, node_id: str, distance: float, held: list[int]
+) -> tuple[str, date, float, frozenset[int]] | None:
+    """The option ``node_id`` ships by, by the reference dates: the one keeping the promises of the
+    most lines it holds, then the cheapest for the order's weight (a late line at the rules'
+    penalty, the latest line's), then the earlier delivery, then the id: (service, delivery, late
+    cost, lines kept)."""
+    order, snapshot = case.order, case.snapshot
+    promises = order.line_promises()
+    penalty = case.directives.late_penalty_per_day
+    schedule = next(s for s in snapshot.node_schedules if s.node_id == node_id)
+    weight = sum(line.unit_weight_lb * line.qty for line in order.lines)
+    instant = datetime.fromtimestamp(at, UTC)
+    best: tuple[int, float, date, str] | None = None
+    found = None
+    for service in sorted(snapshot.carrier_services.values(), key=lambda s: s.id):
+        if not schedule.offers(service.id) or not service.pickup_days & schedule.working_days:
+            continue
+        ship, _ = reference_ship(schedule, service, instant)
+        delivery = reference_delivery(service, ship, service.zone(service.zone_of(distance)).transit_days)
+        kept, late = [], 0
+        for k in held:
+            named, day = promises[k]
+            if named and named != service.id:
+                continue
+            if day is not None and delivery > day:
+                if penalty is None:
+                    continue
+                late = max(late, (delivery - day).days)
+            kept.append(k)
+        if not kept:
+            continue
+        table = service.rate_table
+        z = int(table.zones(np.array([distance]))[0])
+        late_cost = penalty * late if penalty is not None else 0.0
+        key = (-len(kept), table.base[z - 1] + table.per_lb[z - 1] * weight + late_cost, delivery, service.id)
+        if best is None or key < best:
+            best, found = key, (service.id, delivery, late_cost, frozenset(kept))
+    return found
+
+
+def exhaustive_cost(case: Case, at: int) -> float:
+    order, snapshot = case.order, case.snapshot
+    availability = _availability(case)
+    base_terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
+    node_ids = [n.id for n in snapshot.nodes]
+    held = _held(case)
+    position = {line.line_id: k for k, line in enumerate(order.lines)}
+    best = float("inf")
+    per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
+    for choice in itertools.product(*per_line):
+        allocations = [
+            AllocationLine(line.line_id, node_ids[n], line.sku, counts[n])
+            for line, counts in zip(order.lines, choice, strict=True)
+            for n in range(len(node_ids))
+            if counts[n] > 0
+        ]
+        if not feasible(
+            order, snapshot, availability, allocations, set(), base_terms.max_shipments, base_terms.all_or_nothing
+        ):
+            continue
+        plain = plan_cost(order, allocations, snapshot, base_terms)
+        total = plain.split_penalty + plain.backorder_penalty
+        for shipment in plain.shipments:
+            option = reference_option(case, at, shipment.node_id, shipment.distance_miles, held[shipment.node_id])
+            carried = {position[a.line_id] for a in allocations if a.node_id == shipment.node_id}
+            if option is None or not carried <= option[3]:
+                total = float("inf")
+                break
+            table = snapshot.carrier_services[option[0]].rate_table
+            z = int(table.zones(np.array([shipment.distance_miles]))[0])
+            carrier = table.base[z - 1] + table.per_lb[z - 1] * shipment.weight_lb + option[2]
+            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + carrier
+        best = min(best, total)
+    return best
+
+
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(line_promise_cases())
+def test_line_promises_match_exhaustive_search_and_every_shipment_keeps_its_lines_promises(
+    drawn: tuple[Case, int],
+) -> None:
+    case, at = drawn
+    decision = decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
+    assert decision.status is SolveStatus.OPTIMAL
+    assert decision.cost.total == pytest.approx(exhaustive_cost(case, at), abs=1e-6)
+    promises = dict(zip((line.line_id for line in case.order.lines), case.order.line_promises(), strict=True))
+    for shipment in decision.cost.shipments:
+        for a in decision.allocations:
+            if a.node_id != shipment.node_id or not a.qty:
+                continue
+            named, day = promises[a.line_id]
+            assert not named or shipment.carrier_service == named
+            if day is not None and case.directives.late_penalty_per_day is None:
+                assert shipment.delivery_day <= day.toordinal()
+    skus = sorted({line.sku for line in case.order.lines})
+    small = decide_from_levels(case.order, case.snapshot, skus, case.levels, case.directives, GENEROUS, at=at)
+    assert small.cost.total == pytest.approx(decision.cost.total, abs=1e-9)
+
+
+FRIDAY_1430_CHICAGO = epoch_seconds(datetime(2026, 12, 4, 20, 30, tzinfo=UTC))
+
+
+def _lines(a_by: date, b_by: date | None = None) -> Order:
+    lines = (
+        OrderLine("L0", "A", 1, 1.0, promised_date=a_by),
+        OrderLine("L1", "B", 1, 1.0, promised_date=b_by),
+    )
+    return Order("O", GeoPoint(41.88, -87.63), lines)
+
+
+def test_a_line_a_node_cannot_bring_in_time_comes_from_another_and_the_reason_names_it() -> None:
+    """_two_stores: ordered Friday 14:30 in Chicago, the store would deliver Wed 9 Dec (two days of
+    packing), the Cincinnati DC Tue 8 Dec. L0 must arrive by Tue 8 Dec, L1 by Fri 11 Dec."""
+    snapshot = _two_stores()
+    order = _lines(date(2026, 12, 8), date(2026, 12, 11))
+    levels = StockLevels(["A", "B", "A"], ["ST-003", "ST-003", "DC-001"], [1, 1, 1])
+    decision = decide_from_levels(order, snapshot, ["A", "B"], levels, Directives(), GENEROUS, at=FRIDAY_1430_CHICAGO)
+    assert sorted((a.line_id, a.node_id) for a in decision.allocations) == [("L0", "DC-001"), ("L1", "ST-003")]
+    days = {s.node_id: date.fromordinal(s.delivery_day) for s in decision.cost.shipments}
+    assert days == {"DC-001": date(2026, 12, 8), "ST-003": date(2026, 12, 9)}
+    assert not decision.unfilled
+    # Without the DC's unit, L0 waits, and the reason names the line and both dates.
+    levels = StockLevels(["A", "B"], ["ST-003", "ST-003"], [1, 1])
+    for decided in (
+        decide_from_levels(order, snapshot, ["A", "B"], levels, Directives(), GENEROUS, at=FRIDAY_1430_CHICAGO),
+        decide(order, snapshot, Availability.from_levels(snapshot, ["A", "B"], levels), at=FRIDAY_1430_CHICAGO),
+    ):
+        assert [(a.line_id, a.node_id) for a in decided.allocations] == [("L1", "ST-003")]
+        (unfilled,) = decided.unfilled
+        assert unfilled.line_id == "L0"
+        assert unfilled.reason == "ST-003 would deliver Wed 9 Dec, after line L0's promised Tue 8 Dec"
+
+
+def test_lines_carrying_one_promise_decide_as_the_order_carrying_it() -> None:
+    snapshot = _two_stores()
+    levels = StockLevels(["A", "B", "A", "B"], ["ST-003", "ST-003", "DC-001", "DC-001"], [1, 1, 1, 1])
+    lined = _lines(date(2026, 12, 8), date(2026, 12, 8))
+    ordered = replace(
+        lined, lines=tuple(replace(x, promised_date=None) for x in lined.lines), promised_date=date(2026, 12, 8)
+    )
+    one = decide_from_levels(lined, snapshot, ["A", "B"], levels, at=FRIDAY_1430_CHICAGO)
+    other = decide_from_levels(ordered, snapshot, ["A", "B"], levels, at=FRIDAY_1430_CHICAGO)
+    assert one == other and [a.node_id for a in one.allocations] == ["DC-001", "DC-001"]
