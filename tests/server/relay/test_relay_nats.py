@@ -95,11 +95,13 @@ def test_every_committed_event_is_published_once_in_order_and_nothing_else(
 def test_kill_9_mid_stream_repeatedly_loses_nothing_and_duplicates_nothing(
     store: Store, store_url: str, nats_url: str, prefix: str, tmp_path: Path
 ) -> None:
+    # Backlogs long enough that a kill lands mid-stream even on a quiet machine, where the relay
+    # publishes a few hundred events between two looks at its stored position.
     order_ids = [f"O-{i}" for i in range(40)]
-    write_round_robin(store, order_ids, 4)
+    rounds, rounds_per_attempt = 12, 6
+    write_round_robin(store, order_ids, rounds)
     log = tmp_path / "relay.log"
     killed_at: list[tuple[int, int]] = []
-    rounds = 4
     for attempt in range(3):
         before = _position(store)
         # Small windows and frequent stores: killed mid-stream, between stores (what it acknowledged
@@ -112,7 +114,8 @@ def test_kill_9_mid_stream_repeatedly_loses_nothing_and_duplicates_nothing(
         finally:
             kill_9(relay)
         killed_at.append((_position(store), len(committed_events(store))))
-        write_round_robin(store, order_ids, 1, first_round=rounds + attempt)  # more while none runs
+        more = rounds + attempt * rounds_per_attempt
+        write_round_robin(store, order_ids, rounds_per_attempt, first_round=more)  # more while none runs
     relay = start_relay(store_url, nats_url, prefix, log=log)
     try:
         wait_for(lambda: _all_published(store), "everything published after the kills")
