@@ -28,6 +28,22 @@ def compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
         yield tuple(counts)
 
 
+def every_allocation(
+    order: Order, node_ids: Sequence[str]
+) -> Iterator[tuple[tuple[tuple[int, ...], ...], list[AllocationLine]]]:
+    """Every way to split each line's units over the nodes, the last part left unfilled: the
+    counts per line, and the allocation lines they make."""
+    per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
+    for choice in itertools.product(*per_line):
+        allocations = [
+            AllocationLine(line.line_id, node_ids[n], line.sku, counts[n])
+            for line, counts in zip(order.lines, choice, strict=True)
+            for n in range(len(node_ids))
+            if counts[n] > 0
+        ]
+        yield choice, allocations
+
+
 def optimal_cost(
     order: Order,
     snapshot: NetworkSnapshot,
@@ -42,14 +58,7 @@ def optimal_cost(
     excluded = {i for e in directives.exclusions if not e.line_ids for i in e.node_ids}
     forbidden = _forbidden_pairs(order, node_ids, directives)
     best = float("inf")
-    per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
-    for choice in itertools.product(*per_line):
-        allocations = [
-            AllocationLine(line.line_id, node_ids[n], line.sku, counts[n])
-            for line, counts in zip(order.lines, choice, strict=True)
-            for n in range(len(node_ids))
-            if counts[n] > 0
-        ]
+    for choice, allocations in every_allocation(order, node_ids):
         if any((a.line_id, a.node_id) in forbidden for a in allocations):
             continue
         if least is not None and any(sum(counts[:-1]) < at for counts, at in zip(choice, least, strict=True)):

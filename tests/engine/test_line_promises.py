@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -22,13 +21,13 @@ from hypothesis import strategies as st
 
 from engine.availability import Availability, StockLevels
 from engine.cost import plan_cost
-from engine.decision import AllocationLine, SolveStatus
+from engine.decision import SolveStatus
 from engine.directives import Directives
 from engine.model import GeoPoint, Order, OrderLine
 from engine.promise.calculator import epoch_seconds
 from engine.sourcing import decide, decide_from_levels
 from engine.terms import resolve_terms
-from tests.engine.brute_force import compositions, feasible
+from tests.engine.brute_force import every_allocation, feasible
 from tests.engine.promise.reference import reference_delivery, reference_ship
 from tests.engine.test_promise_sourcing import _availability, _two_stores, promise_cases
 from tests.engine.test_small_orders import GENEROUS, Case
@@ -106,14 +105,7 @@ def exhaustive_cost(case: Case, at: int) -> float:
     held = _held(case)
     position = {line.line_id: k for k, line in enumerate(order.lines)}
     best = float("inf")
-    per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
-    for choice in itertools.product(*per_line):
-        allocations = [
-            AllocationLine(line.line_id, node_ids[n], line.sku, counts[n])
-            for line, counts in zip(order.lines, choice, strict=True)
-            for n in range(len(node_ids))
-            if counts[n] > 0
-        ]
+    for _, allocations in every_allocation(order, node_ids):
         if not feasible(
             order, snapshot, availability, allocations, set(), base_terms.max_shipments, base_terms.all_or_nothing
         ):

@@ -10,7 +10,6 @@ cheapest that delivers by the promised date.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,7 +20,7 @@ from hypothesis import strategies as st
 
 from engine.availability import Availability, StockLevels
 from engine.cost import plan_cost
-from engine.decision import AllocationLine, NodeVerdict, SolveStatus
+from engine.decision import NodeVerdict, SolveStatus
 from engine.directives import Directives
 from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
@@ -31,7 +30,7 @@ from engine.rates import STANDARD_RATES
 from engine.small_orders import decide_small
 from engine.sourcing import decide, decide_from_levels
 from engine.terms import resolve_terms
-from tests.engine.brute_force import compositions, feasible
+from tests.engine.brute_force import every_allocation, feasible
 from tests.engine.promise.reference import reference_delivery, reference_ship
 from tests.engine.test_small_orders import GENEROUS, Case
 from tests.fuzz import examples
@@ -187,14 +186,7 @@ def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
     node_ids = [n.id for n in snapshot.nodes]
     best = float("inf")
     fills: set[int] = set()
-    per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
-    for choice in itertools.product(*per_line):
-        allocations = [
-            AllocationLine(line.line_id, node_ids[n], line.sku, counts[n])
-            for line, counts in zip(order.lines, choice, strict=True)
-            for n in range(len(node_ids))
-            if counts[n] > 0
-        ]
+    for _, allocations in every_allocation(order, node_ids):
         if not feasible(
             order, snapshot, availability, allocations, set(), base_terms.max_shipments, base_terms.all_or_nothing
         ):

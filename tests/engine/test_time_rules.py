@@ -9,7 +9,6 @@ the words a node ruled out gets.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -20,14 +19,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.cost import plan_cost
-from engine.decision import AllocationLine, NodeVerdict, SolveStatus
+from engine.decision import NodeVerdict, SolveStatus
 from engine.directives import Closure, CutoffChange, Directives, ShippingRule
 from engine.model import Order, OrderLine
 from engine.promise.model import CarrierService, NodeSchedule
 from engine.small_orders import decide_small
 from engine.sourcing import decide, decide_from_levels
 from engine.terms import resolve_terms
-from tests.engine.brute_force import compositions, feasible
+from tests.engine.brute_force import every_allocation, feasible
 from tests.engine.promise.reference import _leaves, _wall, _works, reference_delivery
 from tests.engine.test_promise_sourcing import (
     CHICAGO_AT_1430,
@@ -162,14 +161,7 @@ def exhaustive_cost(case: Case, at: int) -> float:
     )
     node_ids = [n.id for n in snapshot.nodes]
     best = float("inf")
-    per_line = [list(compositions(line.qty, len(node_ids) + 1)) for line in order.lines]
-    for choice in itertools.product(*per_line):
-        allocations = [
-            AllocationLine(line.line_id, node_ids[n], line.sku, counts[n])
-            for line, counts in zip(order.lines, choice, strict=True)
-            for n in range(len(node_ids))
-            if counts[n] > 0
-        ]
+    for _, allocations in every_allocation(order, node_ids):
         if not feasible(
             order, snapshot, availability, allocations, set(), base_terms.max_shipments, base_terms.all_or_nothing
         ):
