@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -36,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.allocate_bench import DEFAULT_POSTGRES, SAMPLE, _drop, _order_proto, _postgres_database
+from benchmarks.callgrind import child_instructions
 from benchmarks.orders import make_orders
 from server.api.app import prepare_store
 from server.api.proto import orders_pb2, sourcing_pb2
@@ -145,15 +143,7 @@ def child(database_url: str, method: str, calls: int, lines: int) -> int:
 
 
 def _ir(database_url: str, method: str, calls: int, lines: int) -> int:
-    command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, "-m",
-        "benchmarks.allocate_cpu", "--child", database_url, method, str(calls), "--lines", str(lines),
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return child_instructions("benchmarks.allocate_cpu", database_url, method, str(calls), "--lines", str(lines))
 
 
 def instructions(database_url: str, calls: int, lines: int) -> dict[str, Any]:

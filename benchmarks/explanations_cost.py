@@ -17,15 +17,13 @@ Needs valgrind (Debian: apt-get install valgrind); about 10 minutes on two cores
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.callgrind import child_instructions
 from benchmarks.service_bench import readme_order
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,15 +57,7 @@ def child(db_dir: str, skip: bool, calls: int) -> int:
 
 def instructions(db_dir: str, skip: bool, calls: int) -> int:
     """Instructions (callgrind's Ir) of a whole child process."""
-    command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, "-m", "benchmarks.explanations_cost", "--child", db_dir, str(int(skip)), str(calls),
-    ]  # fmt: skip
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return child_instructions("benchmarks.explanations_cost", db_dir, str(int(skip)), str(calls))
 
 
 def main(argv: list[str] | None = None) -> int:

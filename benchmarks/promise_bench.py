@@ -37,13 +37,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
 import platform
 import random
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,6 +51,7 @@ from typing import Any
 import numpy as np
 import zipcodes
 
+from benchmarks.callgrind import child_instructions
 from benchmarks.networks.sample_network import make_network
 from engine.directives import Closure, CutoffChange, Directives
 from engine.geo import haversine_miles
@@ -322,16 +319,7 @@ def cpu_times(s: Setup, rounds: int) -> dict[str, float]:
 
 
 def instructions(name: str, n: int, places_file: Path) -> int:
-    command = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, "-m", "benchmarks.promise_bench", "--child", name, str(n), str(places_file),
-    ]  # fmt: skip
-    env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same string hashes in every child
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True, env=env)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if found is None:
-        raise RuntimeError(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return child_instructions("benchmarks.promise_bench", name, str(n), str(places_file))
 
 
 def child(name: str, n: int, places_file: Path) -> int:
