@@ -112,14 +112,18 @@ def test_call_usage_errors(served: ServerProcess) -> None:
     assert "NetworkService.UpdateInventory" in listing.stdout
 
 
-def test_call_streams_watch_events_one_json_line_each(served: ServerProcess) -> None:
+def _load_and_allocate_one(served: ServerProcess, order_id: str) -> None:
+    """The minimal network, and one order of one unit allocated through `call Allocate`."""
     run_cli("load-network", str(MINIMAL), "--target", served.target)
     line = '{"line_id": "1", "sku": "HOM-00001", "qty": 1}'
-    order = f'{{"order_id": "W-1", "ship_to": {{"lat": 40, "lon": -90}}, "lines": [{line}]}}'
-    allocated = run_cli(
-        "call", "Allocate", "--json", f'{{"request_key": "w1", "order": {order}}}', "--target", served.target
-    )
+    order = f'{{"order_id": "{order_id}", "ship_to": {{"lat": 40, "lon": -90}}, "lines": [{line}]}}'
+    request = f'{{"request_key": "{order_id}", "order": {order}}}'
+    allocated = run_cli("call", "Allocate", "--json", request, "--target", served.target)
     assert allocated.returncode == 0, allocated.stderr
+
+
+def test_call_streams_watch_events_one_json_line_each(served: ServerProcess) -> None:
+    _load_and_allocate_one(served, "W-1")
     # The stream follows until --timeout, which ends it normally.
     watched = run_cli("call", "WatchEvents", "--json", "{}", "--timeout", "1", "--target", served.target)
     assert watched.returncode == 0, watched.stderr
@@ -136,13 +140,7 @@ def test_ctrl_c_ends_a_stream_cleanly_many_times_over(tmp_path: Path) -> None:
     different moments of the stream, since an interrupt landing inside gRPC's own code could hang
     the client (grpc/grpc#19973); the client waits for it on its main thread instead."""
     served = ServerProcess(["--port", "0", "--metrics-port", "0", "--database", f"sqlite:///{tmp_path / 'c.db'}"])
-    run_cli("load-network", str(MINIMAL), "--target", served.target)
-    line = '{"line_id": "1", "sku": "HOM-00001", "qty": 1}'
-    order = f'{{"order_id": "C-1", "ship_to": {{"lat": 40, "lon": -90}}, "lines": [{line}]}}'
-    allocated = run_cli(
-        "call", "Allocate", "--json", f'{{"request_key": "c1", "order": {order}}}', "--target", served.target
-    )
-    assert allocated.returncode == 0, allocated.stderr
+    _load_and_allocate_one(served, "C-1")
     for attempt in range(6):
         watching = subprocess.Popen(
             [*WATCH_COMMAND, "--target", served.target],
