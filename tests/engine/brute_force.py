@@ -9,12 +9,12 @@ import itertools
 from collections.abc import Iterator, Sequence
 
 from engine.availability import Availability
-from engine.cost import plan_cost
+from engine.cost import CostBreakdown, plan_cost
 from engine.decision import AllocationLine
 from engine.directives import Directives
 from engine.model import Order
 from engine.network import NetworkSnapshot
-from engine.terms import resolve_terms
+from engine.terms import Terms, resolve_terms
 
 
 def compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
@@ -42,6 +42,16 @@ def every_allocation(
             if counts[n] > 0
         ]
         yield choice, allocations
+
+
+def feasible_plans(
+    order: Order, snapshot: NetworkSnapshot, availability: Availability, terms: Terms
+) -> Iterator[tuple[list[AllocationLine], CostBreakdown]]:
+    """Every feasible allocation under ``terms``' limits (no rule exclusions), priced at ``terms``."""
+    node_ids = [n.id for n in snapshot.nodes]
+    for _, allocations in every_allocation(order, node_ids):
+        if feasible(order, snapshot, availability, allocations, set(), terms.max_shipments, terms.all_or_nothing):
+            yield allocations, plan_cost(order, allocations, snapshot, terms)
 
 
 def optimal_cost(

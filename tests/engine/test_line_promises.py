@@ -20,14 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.availability import Availability, StockLevels
-from engine.cost import plan_cost
 from engine.decision import SolveStatus
 from engine.directives import Directives
 from engine.model import GeoPoint, Order, OrderLine
 from engine.promise.calculator import epoch_seconds
 from engine.sourcing import decide, decide_from_levels
 from engine.terms import resolve_terms
-from tests.engine.brute_force import every_allocation, feasible
+from tests.engine.brute_force import feasible_plans
 from tests.engine.promise.reference import reference_delivery, reference_ship
 from tests.engine.test_promise_sourcing import _availability, _two_stores, promise_cases
 from tests.engine.test_small_orders import GENEROUS, Case
@@ -101,16 +100,10 @@ def exhaustive_cost(case: Case, at: int) -> float:
     order, snapshot = case.order, case.snapshot
     availability = _availability(case)
     base_terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
-    node_ids = [n.id for n in snapshot.nodes]
     held = _held(case)
     position = {line.line_id: k for k, line in enumerate(order.lines)}
     best = float("inf")
-    for _, allocations in every_allocation(order, node_ids):
-        if not feasible(
-            order, snapshot, availability, allocations, set(), base_terms.max_shipments, base_terms.all_or_nothing
-        ):
-            continue
-        plain = plan_cost(order, allocations, snapshot, base_terms)
+    for allocations, plain in feasible_plans(order, snapshot, availability, base_terms):
         total = plain.split_penalty + plain.backorder_penalty
         for shipment in plain.shipments:
             option = reference_option(case, at, shipment.node_id, shipment.distance_miles, held[shipment.node_id])

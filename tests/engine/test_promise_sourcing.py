@@ -30,7 +30,7 @@ from engine.rates import STANDARD_RATES
 from engine.small_orders import decide_small
 from engine.sourcing import decide, decide_from_levels
 from engine.terms import resolve_terms
-from tests.engine.brute_force import every_allocation, feasible
+from tests.engine.brute_force import feasible_plans
 from tests.engine.promise.reference import reference_delivery, reference_ship
 from tests.engine.test_small_orders import GENEROUS, Case
 from tests.fuzz import examples
@@ -183,15 +183,11 @@ def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
     order, snapshot = case.order, case.snapshot
     availability = _availability(case)
     base_terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
-    node_ids = [n.id for n in snapshot.nodes]
     best = float("inf")
     fills: set[int] = set()
-    for _, allocations in every_allocation(order, node_ids):
-        if not feasible(
-            order, snapshot, availability, allocations, set(), base_terms.max_shipments, base_terms.all_or_nothing
-        ):
-            continue
-        plain = plan_cost(order, allocations, snapshot, base_terms)  # level rates: replaced per shipment below
+    for allocations, plain in feasible_plans(
+        order, snapshot, availability, base_terms
+    ):  # level rates: replaced per shipment below
         total = plain.split_penalty + plain.backorder_penalty
         for shipment in plain.shipments:
             options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles)

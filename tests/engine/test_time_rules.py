@@ -18,7 +18,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cost import plan_cost
 from engine.decision import NodeVerdict, SolveStatus
 from engine.directives import Closure, CutoffChange, Directives, ShippingRule
 from engine.model import Order, OrderLine
@@ -26,7 +25,7 @@ from engine.promise.model import CarrierService, NodeSchedule
 from engine.small_orders import decide_small
 from engine.sourcing import decide, decide_from_levels
 from engine.terms import resolve_terms
-from tests.engine.brute_force import every_allocation, feasible
+from tests.engine.brute_force import feasible_plans
 from tests.engine.promise.reference import _leaves, _wall, _works, reference_delivery
 from tests.engine.test_promise_sourcing import (
     CHICAGO_AT_1430,
@@ -159,14 +158,8 @@ def exhaustive_cost(case: Case, at: int) -> float:
     base_terms = resolve_terms(
         order, replace(case.directives, shipping_rules=(), closures=(), cutoff_changes=()), snapshot
     )
-    node_ids = [n.id for n in snapshot.nodes]
     best = float("inf")
-    for _, allocations in every_allocation(order, node_ids):
-        if not feasible(
-            order, snapshot, availability, allocations, set(), base_terms.max_shipments, base_terms.all_or_nothing
-        ):
-            continue
-        plain = plan_cost(order, allocations, snapshot, base_terms)
+    for _, plain in feasible_plans(order, snapshot, availability, base_terms):
         total = plain.split_penalty + plain.backorder_penalty
         for shipment in plain.shipments:
             options = _options(case, at, shipment.node_id, shipment.distance_miles)
