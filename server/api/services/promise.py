@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from google.protobuf import timestamp_pb2
@@ -24,6 +25,7 @@ from engine.promise.calculator import epoch_seconds
 from engine.promise.checkout import (
     CartLine,
     DeliveryOption,
+    ProductDate,
     PromiseNetwork,
     Stock,
     cart_options,
@@ -114,7 +116,7 @@ class Promiser:
         c.check(now - reach <= at <= now + reach, "at", f"must be within {limits.MAX_PROMISE_AHEAD_DAYS} days of now")
         return epoch_seconds(at)
 
-    def _stock(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
+    def stock(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
         """Available units per SKU and node index (on hand less live holds and protections)."""
         levels: StockLevels = self._deps.store.stock_levels(skus, now=self._deps.clock())
         index = network.index
@@ -146,6 +148,17 @@ class Promiser:
     # --- Promise ------------------------------------------------------------------------------------
 
     def promise(self, request: sourcing_pb2.PromiseRequest) -> sourcing_pb2.PromiseResponse:
+        asked = self.checked_cart(request)
+        snapshot = self._deps.network.get()
+        network = promise_network(snapshot)
+        cart, rules = self.cart_and_rules(snapshot, asked)
+        options = self.options(network, cart, self.stock(network, [line.sku for line in cart]), asked, rules)
+        return self.promise_response(options, asked.translations, snapshot.version)
+
+    # The phases of ``promise``, each public so benchmarks.promise_phases counts them one by one.
+
+    def checked_cart(self, request: sourcing_pb2.PromiseRequest) -> CartRequest:
+        """The request checked (INVALID_ARGUMENT naming the field) and converted."""
         c = convert.Collector()
         lines: list[tuple[str, str, int]] = []
         translations: list[Translation] = []
@@ -183,17 +196,27 @@ class Promiser:
         c.raise_if_any()
         assert point is not None  # a ship-to without a point was a violation above
         self._pilot.check(None, [(f"lines[{i}].sku", sku) for i, (_, sku, _) in enumerate(lines)], "")
-        snapshot = self._deps.network.get()
-        network = promise_network(snapshot)
-        wanted = [sku for _, sku, _ in lines]
-        items = self._deps.items.get_items(wanted)
-        cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in lines]
-        rules = self._time_rules(snapshot, point, cart)
-        options = cart_options(network, cart, self._stock(network, wanted), point.lat, point.lon, ship_to, at, rules)
+        return CartRequest(lines, translations, point, ship_to, at)
+
+    def cart_and_rules(self, snapshot: NetworkSnapshot, asked: CartRequest) -> tuple[list[CartLine], TimeRules | None]:
+        """The cart's lines with their items, and the rules about time for it."""
+        items = self._deps.items.get_items([sku for _, sku, _ in asked.lines])
+        cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in asked.lines]
+        return cart, self._time_rules(snapshot, asked.point, cart)
+
+    def options(
+        self, network: PromiseNetwork, cart: list[CartLine], stock: Stock, asked: CartRequest, rules: TimeRules | None
+    ) -> list[DeliveryOption]:
+        """The engine's options, earliest first."""
+        point = asked.point
+        options = cart_options(network, cart, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
         options.sort(key=lambda o: (o.delivery_day == 0, o.delivery_day, o.cost, o.carrier_service))
-        response = sourcing_pb2.PromiseResponse(
-            options=[self._option(o) for o in options], network_version=snapshot.version
-        )
+        return options
+
+    def promise_response(
+        self, options: Sequence[DeliveryOption], translations: Sequence[Translation], version: str
+    ) -> sourcing_pb2.PromiseResponse:
+        response = sourcing_pb2.PromiseResponse(options=[self._option(o) for o in options], network_version=version)
         add_translations(response.translated_lines, translations)
         return response
 
@@ -226,6 +249,19 @@ class Promiser:
     # --- PromiseProducts ----------------------------------------------------------------------------
 
     def promise_products(self, request: sourcing_pb2.PromiseProductsRequest) -> sourcing_pb2.PromiseProductsResponse:
+        asked = self.checked_products(request)
+        snapshot = self._deps.network.get()
+        network = promise_network(snapshot)
+        wanted = list(dict.fromkeys(asked.catalogue.values()))  # two aliases of one SKU: decided once
+        stock = self.stocked(network, wanted)
+        rules = self.product_rules(snapshot, asked.point, wanted)
+        point = asked.point
+        products = product_dates(network, wanted, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
+        return self.products_response(asked, products, snapshot.version)
+
+    # The phases of ``promise_products``, each public so benchmarks.promise_phases counts them.
+
+    def checked_products(self, request: sourcing_pb2.PromiseProductsRequest) -> ProductsRequest:
         c = convert.Collector()
         skus: list[str] = []
         if convert.check_count(c, "skus", len(request.skus), 1, limits.MAX_PRODUCT_SKUS, "SKUs"):
@@ -255,20 +291,27 @@ class Promiser:
         c.raise_if_any()
         assert point is not None
         self._pilot.check(None, [(f"skus[{i}]", catalogue[sku]) for i, sku in enumerate(skus)], "")
-        snapshot = self._deps.network.get()
-        network = promise_network(snapshot)
-        # Whether a node has a unit is all one unit's date needs: one row per SKU, not per position.
+        return ProductsRequest(skus, catalogue, point, ship_to, at)
+
+    def stocked(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
+        """Per SKU, the node indexes holding a unit: whether a node has one is all one unit's
+        date needs (one row per SKU, not per position)."""
         index = network.index
-        wanted = list(dict.fromkeys(catalogue.values()))  # two aliases of one SKU: decided once
-        stocked = self._deps.store.stocked_nodes(wanted, now=self._deps.clock())
-        stock = {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
-        # The rules about time as for one order of a unit of each product.
-        items = self._deps.items.get_items(wanted) if self._deps.rules.get() is not None else {}
-        rules = self._time_rules(snapshot, point, [_cart_line(sku, sku, 1, items.get(sku)) for sku in wanted])
-        dates = {p.sku: p for p in product_dates(network, wanted, stock, point.lat, point.lon, ship_to, at, rules)}
-        response = sourcing_pb2.PromiseProductsResponse(network_version=snapshot.version)
-        for sku in skus:
-            product = dates[catalogue[sku]]
+        stocked = self._deps.store.stocked_nodes(skus, now=self._deps.clock())
+        return {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
+
+    def product_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, skus: Sequence[str]) -> TimeRules | None:
+        """The rules about time as for one order of a unit of each product."""
+        items = self._deps.items.get_items(skus) if self._deps.rules.get() is not None else {}
+        return self._time_rules(snapshot, point, [_cart_line(sku, sku, 1, items.get(sku)) for sku in skus])
+
+    def products_response(
+        self, asked: ProductsRequest, products: Sequence[ProductDate], version: str
+    ) -> sourcing_pb2.PromiseProductsResponse:
+        dates = {p.sku: p for p in products}
+        response = sourcing_pb2.PromiseProductsResponse(network_version=version)
+        for sku in asked.skus:
+            product = dates[asked.catalogue[sku]]
             msg = response.products.add(sku=sku, catalogue_sku=product.sku, available=product.delivery_day != 0)
             if product.delivery_day:
                 msg.delivery_date = _day(product.delivery_day)
@@ -276,6 +319,30 @@ class Promiser:
                 msg.node_id = product.node_id
                 msg.order_by.FromSeconds(product.order_by)
         return response
+
+
+@dataclass(frozen=True, slots=True)
+class ProductsRequest:
+    """A checked PromiseProducts request: the SKUs as asked, each one's catalogue SKU, the
+    ship-to's point and what carriers price by, and the instant asked about."""
+
+    skus: list[str]
+    catalogue: dict[str, str]
+    point: GeoPoint
+    ship_to: ShipTo
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CartRequest:
+    """A checked Promise request: its lines (line id, SKU, base units), the SKU translations to
+    report, the ship-to's point and what carriers price by, and the instant asked about."""
+
+    lines: list[tuple[str, str, int]]
+    translations: list[Translation]
+    point: GeoPoint
+    ship_to: ShipTo
+    at: int
 
 
 def _cart_line(line_id: str, sku: str, qty: int, item: Item | None) -> CartLine:
