@@ -43,7 +43,7 @@ PROMISE_PHASES = (
 PRODUCTS_PHASES = (
     ("request decode", "PromiseProductsRequest bytes to message"),
     ("checks and conversion", "Promiser.checked_products: SKUs, aliases, ship-to (ZIP), instant"),
-    ("stock read", "Promiser.stocked: the nodes holding a unit, per SKU"),
+    ("stock read", "Promiser.stock: the nodes holding a unit, per SKU"),
     ("rules about time", "Promiser.product_rules"),
     ("engine: dates", "product_dates"),
     ("response: message", "Promiser.products_response"),
@@ -98,7 +98,7 @@ def _phase_calls(service: Any, kind: str, payloads: list[bytes]) -> list[tuple[s
     page_requests = [sourcing_pb2.PromiseProductsRequest.FromString(p) for p in payloads]
     pages = [promiser.checked_products(r) for r in page_requests]
     wanted = [list(dict.fromkeys(a.catalogue.values())) for a in pages]
-    stocked = [promiser.stocked(network, w) for w in wanted]
+    stocked = [promiser.stock(network, w) for w in wanted]
     rules = [promiser.product_rules(snapshot, a.point, w) for a, w in zip(pages, wanted, strict=True)]
 
     def dates(i: int) -> Any:
@@ -111,7 +111,7 @@ def _phase_calls(service: Any, kind: str, payloads: list[bytes]) -> list[tuple[s
         ("loop", lambda i: None),
         ("request decode", lambda i: sourcing_pb2.PromiseProductsRequest.FromString(payloads[i])),
         ("checks and conversion", lambda i: promiser.checked_products(page_requests[i])),
-        ("stock read", lambda i: promiser.stocked(network, wanted[i])),
+        ("stock read", lambda i: promiser.stock(network, wanted[i])),
         ("rules about time", lambda i: promiser.product_rules(snapshot, pages[i].point, wanted[i])),
         ("engine: dates", dates),
         ("response: message", lambda i: promiser.products_response(pages[i], products[i], snapshot.version)),

@@ -18,7 +18,6 @@ from datetime import date, timedelta
 from google.protobuf import timestamp_pb2
 
 from engine import limits
-from engine.availability import StockLevels
 from engine.model import GeoPoint, Item, Order, OrderLine
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import epoch_seconds
@@ -45,6 +44,7 @@ from server.api.sku_resolution import (
     resolve_cart_lines,
     resolve_values,
 )
+from server.api.stock_view import StockView
 from server.geocode import PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
 
@@ -66,6 +66,7 @@ class Promiser:
         self._currency = deps.config.currency
         self._served = ServedArea.parse(deps.config.served_regions)
         self._pilot = pilot_scope(deps.config)
+        self._stock = StockView(deps.store)
 
     # --- the request --------------------------------------------------------------------------------
 
@@ -117,15 +118,9 @@ class Promiser:
         return epoch_seconds(at)
 
     def stock(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
-        """Available units per SKU and node index (on hand less live holds and protections)."""
-        levels: StockLevels = self._deps.store.stock_levels(skus, now=self._deps.clock())
-        index = network.index
-        stock: dict[str, dict[int, int]] = {}
-        for sku, node_id, units in zip(levels.skus, levels.node_ids, levels.units, strict=True):
-            i = index.get(node_id)
-            if i is not None and units > 0:
-                stock.setdefault(sku, {})[i] = int(units)
-        return stock
+        """Available units per SKU and node index (on hand less live holds and protections), from
+        the in-process view kept current by the store's stock generation (server/api/stock_view.py)."""
+        return self._stock.available(network.index, skus, self._deps.clock())
 
     def _time_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, lines: Sequence[CartLine]) -> TimeRules | None:
         """The active rules about time for an order of ``lines`` to ``point`` (no channel, no
@@ -253,7 +248,7 @@ class Promiser:
         snapshot = self._deps.network.get()
         network = promise_network(snapshot)
         wanted = list(dict.fromkeys(asked.catalogue.values()))  # two aliases of one SKU: decided once
-        stock = self.stocked(network, wanted)
+        stock = self.stock(network, wanted)  # a node holding a unit is all one unit's date needs
         rules = self.product_rules(snapshot, asked.point, wanted)
         point = asked.point
         products = product_dates(network, wanted, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
@@ -292,13 +287,6 @@ class Promiser:
         assert point is not None
         self._pilot.check(None, [(f"skus[{i}]", catalogue[sku]) for i, sku in enumerate(skus)], "")
         return ProductsRequest(skus, catalogue, point, ship_to, at)
-
-    def stocked(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
-        """Per SKU, the node indexes holding a unit: whether a node has one is all one unit's
-        date needs (one row per SKU, not per position)."""
-        index = network.index
-        stocked = self._deps.store.stocked_nodes(skus, now=self._deps.clock())
-        return {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
 
     def product_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, skus: Sequence[str]) -> TimeRules | None:
         """The rules about time as for one order of a unit of each product."""

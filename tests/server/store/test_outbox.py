@@ -75,7 +75,7 @@ def test_sqlite_numbers_each_event_in_its_own_transaction_in_commit_order(store:
     assert outbox(legacy).sequence_events() == 2  # numbered after commit, as before
     note(legacy, "O-1", 2)
     note(legacy, "O-1", 3)
-    assert legacy.migrate() == 17  # numbers the two left unnumbered, after the others
+    assert legacy.migrate() == load_migrations("sqlite")[-1].version  # numbers the two left unnumbered
     note(legacy, "O-1", 4)
     feed = outbox(legacy).outbox_after(0, 100)
     assert [(e.seq, e.order_seq) for e in feed] == [(1, 1), (2, 2), (3, 3), (4, 4), (5, 5)]
