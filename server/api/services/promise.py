@@ -33,6 +33,7 @@ from engine.promise.checkout import (
 )
 from engine.promise.model import ShipTo
 from engine.promise.time_rules import TimeRules, time_rules
+from engine.rules.model import RuleSet
 from server.api import convert
 from server.api.convert.addresses import check_postal_address, country_of, place_address
 from server.api.proto import common_pb2, sourcing_pb2
@@ -76,6 +77,7 @@ class Promiser:
         self._served = ServedArea.parse(deps.config.served_regions)
         self._pilot = pilot_scope(deps.config)
         self._stock = StockView(deps.store)
+        self._about_time: tuple[RuleSet | None, bool] = (None, False)
 
     # --- the request --------------------------------------------------------------------------------
 
@@ -131,11 +133,21 @@ class Promiser:
         the in-process view kept current by the store's stock generation (server/api/stock_view.py)."""
         return self._stock.available(network.index, skus, self._deps.clock())
 
+    def _rules_about_time(self) -> bool:
+        """Some rule in force can make a rule about time; without one there is nothing to evaluate."""
+        rule_set = self._deps.rules.get()
+        if rule_set is None:
+            return False
+        about_time = self._about_time
+        if about_time[0] is not rule_set:  # worked out once per rule set, not on every call
+            about_time = self._about_time = (rule_set, any(r.then.about_time for r in rule_set.rules))
+        return about_time[1]
+
     def _time_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, lines: Sequence[CartLine]) -> TimeRules | None:
         """The active rules about time for an order of ``lines`` to ``point`` (no channel, no
         customer: what checkout knows), evaluated as a decision evaluates them, so a closed node or
         a peak cut-off moves checkout's dates as it moves the decision's."""
-        if self._deps.rules.get() is None:
+        if not self._rules_about_time():
             return None
         order = Order(
             "checkout",
@@ -305,7 +317,9 @@ class Promiser:
 
     def product_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, skus: Sequence[str]) -> TimeRules | None:
         """The rules about time as for one order of a unit of each product."""
-        items = self._deps.items.get_items(skus) if self._deps.rules.get() is not None else {}
+        if not self._rules_about_time():
+            return None
+        items = self._deps.items.get_items(skus)
         return self._time_rules(snapshot, point, [_cart_line(sku, sku, 1, items.get(sku)) for sku in skus])
 
     def products_response(
