@@ -1,11 +1,14 @@
 """Promise and PromiseProducts (SourcingService): checkout's delivery options and product pages'
 "get it by" dates. A thin shell over engine.promise.checkout: check the request, read the
-available stock of the SKUs asked about (one query), the planner's rules about time for the cart
-as an order (as a decision reads them), ask the engine, convert back.
+available stock of the SKUs asked about, the planner's rules about time for the cart as an order
+(as a decision reads them), ask the engine, convert back.
 
-Kept lean for checkout's rate: the network's calculator, calendars and node coordinates are
-built once per network version (engine.promise.checkout.promise_network), a ZIP code's place is
-looked up once per process, and nothing here touches numpy.
+Kept lean for checkout's rate (docs/promise.md, "Speed"): the network's calculator, calendars and
+node coordinates are built once per network version (engine.promise.checkout.promise_network);
+available stock comes from an in-process view the store's stock generation keeps current
+(server/api/stock_view.py); the rules are evaluated only when a rule in force is about time; a
+ZIP code's place is looked up once per process; the response is one constructor call; nothing
+here touches numpy.
 """
 
 from __future__ import annotations
