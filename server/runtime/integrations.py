@@ -4,10 +4,10 @@
 starts it as a child process next to its handler processes (``server.runtime.workers``).
 
 Why a process and not a thread in each server process: a thread shares the handlers' GIL, and
-its many small waits (a database read, a broker ack) each hand the GIL back and forth with the
-handler threads. At Allocate's peak on PostgreSQL that made the handlers' own CPU per Allocate
-16% higher (the relay's own work is about 5%); beside them, in a process of its own, the
-machine's CPU per Allocate rose 3% (docs/integrations.md, "What it costs").
+every small wait of its own (a database read, a broker ack) hands the GIL back and forth with the
+handler threads, at the cost docs/decisions.md measured for GIL hand-offs; one process per server
+group also means one relay polling the lease, not one per handler process, and a relay that
+fails takes no handler with it (docs/integrations.md, "Speed").
 """
 
 from __future__ import annotations
