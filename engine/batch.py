@@ -37,6 +37,7 @@ from engine.explain import MAX_NODE_NOTES
 from engine.model import ObjectiveMode, Order
 from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.bounds import node_bounds, unit_floor
+from engine.optimizer.columns import generate
 from engine.optimizer.components import merge, over_asked
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.joint_milp import solve_joint
@@ -219,10 +220,11 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
     index = {o: i for i, o in enumerate(members)}
     order_of_repair = [index[o] for o in work.priority if o in index]
     candidates = 0
-    if not deadline.passed():
-        joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
+    joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
+    if not deadline.passed() and joint_follows:
         # Prices first (engine/optimizer/prices.py): no model to build, each order decided by the
-        # single-order optimizer, and a bound that the sum of the alone bounds is not.
+        # single-order optimizer, and a bound that the sum of the alone bounds is not. They stop near
+        # their bound: the MIP over the columns they leave proves the rest in ms.
         priced = coordinate(
             problems,
             work.snapshot,
@@ -232,15 +234,19 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
             work.settings,
             Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
             order_of_repair,
-            # With the MIP to follow, prices stop near their bound; alone, they use their time.
-            lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total * joint_follows),
-            # Thousands of orders get few rounds in their time: prices start at the regrets there. A
-            # batch the joint model settles does without (its rounds are cheap, the regrets not).
-            from_regrets=not joint_follows,
-        )  # fmt: skip
+            lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total),
+        )
         lower = max(lower, min(priced.bound, upper))
         if priced.total < upper - _tolerance(upper):
             plans, upper = list(priced.plans), priced.total
+    elif not deadline.passed():
+        # Too many orders for the joint model (a re-plan's large group): column generation
+        # (engine/optimizer/columns.py) gives the bound subgradient prices do not reach over
+        # thousands of orders, and its master with whole columns the plan.
+        generated = generate(problems, work.snapshot, plans, alone, movable, work.settings, deadline)
+        lower = max(lower, min(generated.bound, upper))
+        if generated.total < upper - _tolerance(upper):
+            plans, upper = list(generated.plans), generated.total
     if upper > lower + _tolerance(upper) and not deadline.passed() and len(problems) <= JOINT_MODEL_MAX_ORDERS:
         # Pruned against the alone bounds' sum, never against ``lower`` once prices raised it: a
         # Lagrangian bound does not split by order, so lower - bounds[o] can exceed what the
