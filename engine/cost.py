@@ -48,8 +48,12 @@ def plan_cost(
         if pickup:
             zone, base, carrier_weight, rule_penalty, option = 0, 0.0, 0.0, 0.0, None
         else:
-            volume = sum(lines[line_id].unit_volume_in3 * q for line_id, q in per_line.items()) if terms.promised else 0.0
-            zone, base, carrier_weight, rule_penalty, option = terms.shipment(node.id, float(distances[k]), weight, volume)
+            volume = (
+                sum(lines[line_id].unit_volume_in3 * q for line_id, q in per_line.items()) if terms.promised else 0.0
+            )
+            zone, base, carrier_weight, rule_penalty, option = terms.shipment(
+                node.id, float(distances[k]), weight, volume
+            )
         for p in terms.penalties:
             if node.id in p.node_ids:
                 selected = sum(q for line_id, q in per_line.items() if not p.line_ids or line_id in p.line_ids)

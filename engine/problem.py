@@ -315,7 +315,12 @@ def _eliminate_late(
 
 
 def _promised_rates(
-    snapshot: NetworkSnapshot, terms: Terms, nodes: IntArray, distance: FloatArray, weight: FloatArray, volume: FloatArray
+    snapshot: NetworkSnapshot,
+    terms: Terms,
+    nodes: IntArray,
+    distance: FloatArray,
+    weight: FloatArray,
+    volume: FloatArray,
 ) -> tuple[IntArray, FloatArray, FloatArray, tuple[tuple[OptionRate, ...], ...] | None]:
     """Zone, per-shipment and per-unit cost of each candidate by its own carrier services
     (engine.promise.shipping.linear_rate), and None; or, when some candidate's price is not linear

@@ -25,9 +25,7 @@ from engine.problem import Problem
 _Terms = list[tuple[pywraplp.Variable, float]]
 
 
-def solve_priced_milp(
-    problem: Problem, time_limit_ms: int, backend: str, force: int | None = None
-) -> MilpResult:
+def solve_priced_milp(problem: Problem, time_limit_ms: int, backend: str, force: int | None = None) -> MilpResult:
     """The cheapest plan over every candidate under ``problem.pricing``; ``force`` (a column) must ship."""
     assert problem.pricing is not None and problem.volume is not None
     deadline = Deadline.after_ms(time_limit_ms)

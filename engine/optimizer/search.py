@@ -167,7 +167,9 @@ def _priced(problem: Problem, settings: SolverSettings, deadline: Deadline) -> S
     result = solve_priced_milp(problem, deadline.remaining_ms(), settings.backend)
     if result.plan is None:
         empty = Plan.empty(problem)
-        return Solution(empty, SolveStatus.FEASIBLE, DecisionPath.SOLVER, min(result.bound, empty.objective(problem)), n)
+        return Solution(
+            empty, SolveStatus.FEASIBLE, DecisionPath.SOLVER, min(result.bound, empty.objective(problem)), n
+        )
     bound = result.plan.objective(problem) if result.status is SolveStatus.OPTIMAL else result.bound
     return Solution(result.plan, result.status, DecisionPath.SOLVER, bound, n)
 

@@ -219,12 +219,16 @@ class ShipOptions:
             assert option.service is not None
             charge = carrier_charge(option.service, distance_miles, self.ship_to, 0.0, 0.0)
             per_lb = option.service.zone(charge.zone).per_lb
-            priced.append(OptionRate(option, charge.zone, charge.total + option.late_cost, per_lb, option.service.dim_divisor))
+            priced.append(
+                OptionRate(option, charge.zone, charge.total + option.late_cost, per_lb, option.service.dim_divisor)
+            )
         kept = tuple(r for r in priced if not any(o is not r and o.dominates(r) for o in priced))
         self._rates[node_id] = kept
         return kept
 
-    def _per_line(self, node_id: str, offered: list[tuple[str, RateTable, int, int, float]]) -> ShipOption | None:
+    def _per_line(
+        self, node_id: str, offered: list[tuple[CarrierService, RateTable, int, int, float]]
+    ) -> ShipOption | None:
         """Lines promised differently: the option keeping the promises of the most lines the node
         holds, then the cheapest (earlier delivery, then id); the lines it does not keep are not
         sourced from the node (``why_line``). A late option counts a line when a rule allows

@@ -4,7 +4,6 @@ their availability, terms and eliminations."""
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Sequence
 
 from engine.availability import StockLevels

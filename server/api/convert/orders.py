@@ -93,6 +93,8 @@ def order_line_from_proto(
             attributes=attributes,
             carrier_service=promised[0],
             promised_date=promised[1],
+            # The catalogue's dimensions: what dimensional weight bills (docs/promise.md, "Price").
+            unit_volume_in3=item.length_in * item.width_in * item.height_in if item is not None else 0.0,
         )
     except InvalidInputError as error:
         violations.extend(error.prefixed(path).violations if path else error.violations)
@@ -210,6 +212,8 @@ def order_into(
             priority=msg.priority,
             carrier_service=carrier_service,
             promised_date=promised_date,
+            postal_code=msg.ship_to_address.postal_code.strip(),
+            residential=msg.residential,
         )
     except InvalidInputError as error:
         violations.extend(error.prefixed(path).violations if path else error.violations)
