@@ -1,20 +1,20 @@
 """Promise-aware sourcing: by which carrier service a shipment from a node goes, and when it arrives.
 
 An order may name a carrier service (``Order.carrier_service``) and a promised delivery date
-(``Order.promised_date``). For each node holding stock, ``ShipOptions`` picks the carrier service
-a shipment from it goes by: among the services the node ships with (only the named one when the
-order names one), those delivering by the promised date, the cheapest by the service's rates for
-the order's weight (earlier delivery, then id, breaking ties). A node with none is *late*: the
-decision leaves it out and says why, with dates ("would deliver Wed 9 Dec, after the promised
-Tue 8 Dec"). The decision's instant comes from the caller (the server's clock), never from here.
+(``Order.promised_date``). For each node holding stock, ``ShipOptions`` finds the options a shipment
+from it may take: among the services the node ships with (only the named one when the order names
+one), those delivering by the promised date (or, where a rule allows lateness, at its penalty). A
+node with none is *late*: the decision leaves it out and says why, with dates ("would deliver Wed 9
+Dec, after the promised Tue 8 Dec"). The decision's instant comes from the caller (the server's
+clock), never from here.
+
+Each shipment goes by the option cheapest for what it holds (``rates``, ``cheapest_option``):
+checkout's price for the box (engine.promise.pricing.carrier_charge: surcharges, dimensional
+weight) plus any lateness penalty; the search sees each node's options (docs/promise.md,
+"Sourcing by promise"). Lines promised differently still get one option per node (``_per_line``).
 
 An order with neither field is decided as before (its level's rate table, every shipping node);
 its shipments are still dated, by the fastest service of its level the node ships with.
-
-One service per node is chosen before the search, by the order's whole weight: exact whenever
-a service cheaper per shipment in a zone is not dearer per pound there (faster services cost
-more on both counts on every rate card we know); otherwise a shipment lighter than the order
-could have gone cheaper by the other service (docs/promise.md, "Sourcing by promise").
 """
 
 from __future__ import annotations
