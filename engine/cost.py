@@ -38,19 +38,18 @@ def plan_cost(
         np.array([n.location.lon for n in nodes], dtype=np.float64),
     )
     shipments = []
+    pickup = terms.pickup_node_id is not None
+    promised = terms.promised
     for k, node in enumerate(nodes):
         per_line = units_by_node[node.id]
         units = sum(per_line.values())
         weight = sum(lines[line_id].unit_weight_lb * q for line_id, q in per_line.items())
-        pickup = terms.pickup_node_id is not None
         # Each shipment by the cheapest eligible carrier service for its contents when the order
         # carries a promise, else by the rate table of the order's service level (terms.shipment).
         if pickup:
             zone, base, carrier_weight, rule_penalty, option = 0, 0.0, 0.0, 0.0, None
         else:
-            volume = (
-                sum(lines[line_id].unit_volume_in3 * q for line_id, q in per_line.items()) if terms.promised else 0.0
-            )
+            volume = sum(lines[line_id].unit_volume_in3 * q for line_id, q in per_line.items()) if promised else 0.0
             zone, base, carrier_weight, rule_penalty, option = terms.shipment(
                 node.id, float(distances[k]), weight, volume
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from engine.directives import Directives, Penalty
 from engine.errors import FieldViolation, InvalidInputError
@@ -20,15 +19,10 @@ from engine.promise.shipping import OptionRate, ShipOption, ShipOptions, cheapes
 from engine.promise.time_rules import time_rules
 from engine.rates import DEFAULT_BACKORDER_PENALTY, DEFAULT_SPLIT_PENALTY, RateTable
 
-
-class ShipmentPrice(NamedTuple):
-    """A shipment's carrier charge by part and its option (service and dates; None: undated)."""
-
-    zone: int
-    base: float  # per shipment, surcharges included
-    weight: float  # per pound x billed weight
-    late_cost: float  # days late x a rule's penalty per day (reported as a rule penalty)
-    option: ShipOption | None
+# A shipment's carrier charge by part and its option (service and dates; None: undated): zone, base
+# (per shipment, surcharges included), per pound x billed weight, lateness (days late x a rule's
+# penalty per day, reported as a rule penalty), option. A plain tuple: every decision's cost builds one.
+ShipmentPrice = tuple[int, float, float, float, ShipOption | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +68,11 @@ class Terms:
             rate = cheapest_option(options.rates(node_id, distance_miles), pounds, volume_in3)
             charge = shipment_charge(rate, distance_miles, options.ship_to, pounds, volume_in3)
             base = charge.base + charge.residential + charge.non_contiguous + charge.remote_area
-            return ShipmentPrice(charge.zone, base, charge.weight, rate.option.late_cost, rate.option)
+            return charge.zone, base, charge.weight, rate.option.late_cost, rate.option
         table = self.rate_table
         zone = bisect_left(table.zone_limits_miles, distance_miles) + 1
         option = options.option(node_id, distance_miles) if options is not None else None
-        return ShipmentPrice(zone, table.base[zone - 1], table.per_lb[zone - 1] * pounds, 0.0, option)
+        return zone, table.base[zone - 1], table.per_lb[zone - 1] * pounds, 0.0, option
 
 
 def resolve_terms(

@@ -104,6 +104,7 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
     """engine.cost.plan_cost (shipments in node id order, which is column order)."""
     terms = p.terms
     pickup = terms.pickup_node_id is not None
+    promised = terms.promised
     lines = p.order.lines
     shipments = []
     allocated = 0
@@ -115,7 +116,7 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
         if pickup:
             zone, base, carrier_weight, rule_penalty, option = 0, 0.0, 0.0, 0.0, None
         else:
-            volume = sum(lines[i].unit_volume_in3 * q for i, q in enumerate(take) if q > 0) if terms.promised else 0.0
+            volume = sum(lines[i].unit_volume_in3 * q for i, q in enumerate(take) if q > 0) if promised else 0.0
             zone, base, carrier_weight, rule_penalty, option = terms.shipment(node.id, p.distance[c], weight, volume)
         for penalty in terms.penalties:
             if node.id in penalty.node_ids:
