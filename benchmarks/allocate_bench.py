@@ -77,6 +77,9 @@ class Phase:
     errors_by_code: dict[str, int]
     server_cpu_us: float
     generator_cpu_us: float  # h2gen's CPU per call sent
+    # CPU per call of the processes ``_run_phase``'s ``others`` named (a database's backends, a
+    # broker): what the calls cost the machine beyond the server's own processes.
+    others_cpu_us: float = 0.0
 
 
 class Server:
@@ -122,10 +125,17 @@ def _top_up(target: str) -> None:
 
 
 def _run_phase(
-    store: str, method: str, target: str, clients: int, seconds: float, requests: Callable[[str, int], bytes]
+    store: str,
+    method: str,
+    target: str,
+    clients: int,
+    seconds: float,
+    requests: Callable[[str, int], bytes],
+    others: Callable[[], Sequence[int]] = list,
 ) -> Phase:
     """``clients`` callers back to back, each on a connection of its own; ``requests(run, seq)`` is
-    the ``seq``-th request, each one new (Allocate's carry their own order id and request key)."""
+    the ``seq``-th request, each one new (Allocate's carry their own order id and request key);
+    ``others()``: further processes whose CPU during the measured phase is reported per call."""
     path = f"/{METHODS[method]}/{method}"
     # Unique requests, more than the fastest phase could send: a repeated Allocate would be an
     # idempotent replay (a stored response), not an allocation.
@@ -134,9 +144,11 @@ def _run_phase(
     generate(target, path, warm, warm_up, connections=clients, per_connection=1, each_once=True)
     measured = [requests("run", seq) for seq in range(round(seconds * MAX_CALLS_PER_SECOND))]
     servers = listening_processes(int(target.rsplit(":", 1)[1]))
-    cpu_before = cpu_seconds(servers)
+    other_pids = list(others())
+    cpu_before, others_before = cpu_seconds(servers), cpu_seconds(other_pids)
     load = generate(target, path, measured, seconds, connections=clients, per_connection=1, each_once=True)
     server_cpu = cpu_seconds(servers) - cpu_before
+    others_cpu = cpu_seconds(other_pids) - others_before
     if load.exhausted:
         raise RuntimeError(
             f"{method}: all {len(measured)} requests went out in {seconds} s; raise MAX_CALLS_PER_SECOND"
@@ -156,6 +168,7 @@ def _run_phase(
         errors_by_code=dict(load.errors),
         server_cpu_us=round(server_cpu / len(load.latencies_us) * 1e6, 1) if load.latencies_us else 0.0,
         generator_cpu_us=round(load.client_cpu_s / max(1, load.sent) * 1e6, 1),
+        others_cpu_us=round(others_cpu / len(load.latencies_us) * 1e6, 1) if load.latencies_us else 0.0,
     )
 
 

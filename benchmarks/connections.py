@@ -151,3 +151,32 @@ def _accepted_by(port: int, client_port: int, workers: list[int]) -> int | None:
     """The worker holding the server end of the connection from ``client_port``."""
     ends = {inode for local, remote, _, inode in _tcp() if local == port and remote == client_port}
     return next((pid for pid in workers if _socket_inodes(pid) & ends), None)
+
+
+def processes_named(name: str) -> list[int]:
+    """The processes whose command name is ``name`` (``nats-server``)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() == name:
+                    out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def postgres_backends(database: str) -> list[int]:
+    """PostgreSQL's backend processes serving connections to ``database`` (their title is
+    ``postgres: <user> <database> <client> <state>``)."""
+    marker = f" {database} ".encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                title = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if title.startswith(b"postgres: ") and marker in title:
+                out.append(int(entry))
+    return out

@@ -32,7 +32,7 @@ import psycopg
 from prometheus_client import CollectorRegistry
 
 from benchmarks.reporting import DEFAULT_OUT_DIR, machine_info
-from server.metrics import RelayMetrics
+from server.metrics import LAG_BUCKETS_SECONDS, RelayMetrics
 from server.relay.messages import Destination
 from server.relay.relay import Relay, RelaySettings, start_relay_thread
 from server.store import open_store
@@ -137,13 +137,12 @@ def run_case(url: str, nats_url: str, events: int, per_order: int, trickle_rate:
         asyncio.run(_delete_stream(nats_url, Destination(prefix)))
 
 
-_LAG_BOUNDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
-
-
 def _lag_buckets(registry: CollectorRegistry) -> np.ndarray:
     """The lag histogram's cumulative bucket counts."""
     sample = registry.get_sample_value
-    return np.array([sample("oms_sourcing_relay_lag_seconds_bucket", {"le": str(b)}) or 0.0 for b in _LAG_BOUNDS])
+    return np.array(
+        [sample("oms_sourcing_relay_lag_seconds_bucket", {"le": str(b)}) or 0.0 for b in LAG_BUCKETS_SECONDS]
+    )
 
 
 def _lag_quantiles(before: np.ndarray, after: np.ndarray, total: float) -> tuple[float, float]:
@@ -151,7 +150,7 @@ def _lag_quantiles(before: np.ndarray, after: np.ndarray, total: float) -> tuple
     counts = after - before
     out = []
     for q in (0.5, 0.99):
-        out.append(next((b for b, c in zip(_LAG_BOUNDS, counts, strict=True) if c >= q * total), float("inf")))
+        out.append(next((b for b, c in zip(LAG_BUCKETS_SECONDS, counts, strict=True) if c >= q * total), float("inf")))
     return out[0], out[1]
 
 

@@ -37,8 +37,9 @@ from engine.explain import MAX_NODE_NOTES
 from engine.model import ObjectiveMode, Order
 from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.bounds import node_bounds, unit_floor
+from engine.optimizer.columns import generate
 from engine.optimizer.components import merge, over_asked
-from engine.optimizer.deadline import Deadline
+from engine.optimizer.deadline import CpuStretch, Deadline
 from engine.optimizer.joint_milp import solve_joint
 from engine.optimizer.plan import Plan, is_feasible
 from engine.optimizer.prices import coordinate
@@ -116,12 +117,15 @@ def decide_batch(
     explain: bool = True,
     max_orders: int = limits.MAX_ORDERS_PER_BATCH,
     held: Sequence[tuple[AllocationLine, ...]] | None = None,
+    after_ms_per_order: float = 0.0,
 ) -> BatchDecision:
     """Decide ``orders`` jointly; ``settings.time_limit_ms`` bounds the whole batch. Over
     JOINT_MODEL_MAX_ORDERS orders (a re-plan may pass up to ``max_orders``), prices alone coordinate
     them: a model of them all would not be built in time. ``held`` (a re-plan's current holds, one
-    per order) is the incumbent in place of one by one when it fits ``availability`` together."""
+    per order) is the incumbent in place of one by one when it fits ``availability`` together.
+    ``after_ms_per_order``: CPU the caller needs per order once this returns, within the same limit."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
+    stretch = CpuStretch.start()
     problems = _problems(orders, snapshot, availability, max_orders)
     priority = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
     sequence = list(priority)
@@ -156,8 +160,11 @@ def decide_batch(
     if upper > lower + _tolerance(upper):
         status = SolveStatus.FEASIBLE
         work = _Work(problems, snapshot, alone, bounds, movable, priority, settings)
-        # What is left once every order's decision is written out is not the search's to spend.
-        search = Deadline(deadline.at - len(problems) * DECISION_MS_PER_ORDER / 1000.0)
+        # What is left once every order's decision is written out (and the caller's work after) is
+        # not the search's to spend; that work is measured in CPU, so stretched as the decisions so
+        # far were on a busy machine (10,000 orders at 4.5x: 60 s limit overrun by 9 s without it).
+        reserve_ms = len(problems) * (DECISION_MS_PER_ORDER + after_ms_per_order) * stretch.factor()
+        search = Deadline(deadline.at - reserve_ms / 1000.0)
         if len(problems) >= DECOMPOSE_MIN_ORDERS:
             better = _by_groups(work, plans, upper, lower, search)
         else:
@@ -219,10 +226,11 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
     index = {o: i for i, o in enumerate(members)}
     order_of_repair = [index[o] for o in work.priority if o in index]
     candidates = 0
-    if not deadline.passed():
-        joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
+    joint_follows = len(problems) <= JOINT_MODEL_MAX_ORDERS
+    if not deadline.passed() and joint_follows:
         # Prices first (engine/optimizer/prices.py): no model to build, each order decided by the
-        # single-order optimizer, and a bound that the sum of the alone bounds is not.
+        # single-order optimizer, and a bound that the sum of the alone bounds is not. They stop near
+        # their bound: the MIP over the columns they leave proves the rest in ms.
         priced = coordinate(
             problems,
             work.snapshot,
@@ -232,15 +240,19 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
             work.settings,
             Deadline(min(deadline.at, Deadline.after_ms(int(deadline.remaining_ms() * PRICING_SHARE)).at)),
             order_of_repair,
-            # With the MIP to follow, prices stop near their bound; alone, they use their time.
-            lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total * joint_follows),
-            # Thousands of orders get few rounds in their time: prices start at the regrets there. A
-            # batch the joint model settles does without (its rounds are cheap, the regrets not).
-            from_regrets=not joint_follows,
-        )  # fmt: skip
+            lambda total, bound: total <= bound + max(_tolerance(total), PRICING_GAP * total),
+        )
         lower = max(lower, min(priced.bound, upper))
         if priced.total < upper - _tolerance(upper):
             plans, upper = list(priced.plans), priced.total
+    elif not deadline.passed():
+        # Too many orders for the joint model (a re-plan's large group): column generation
+        # (engine/optimizer/columns.py) gives the bound subgradient prices do not reach over
+        # thousands of orders, and its master with whole columns the plan.
+        generated = generate(problems, work.snapshot, plans, alone, movable, work.settings, deadline)
+        lower = max(lower, min(generated.bound, upper))
+        if generated.total < upper - _tolerance(upper):
+            plans, upper = list(generated.plans), generated.total
     if upper > lower + _tolerance(upper) and not deadline.passed() and len(problems) <= JOINT_MODEL_MAX_ORDERS:
         # Pruned against the alone bounds' sum, never against ``lower`` once prices raised it: a
         # Lagrangian bound does not split by order, so lower - bounds[o] can exceed what the

@@ -139,16 +139,17 @@ def reoptimize(
     if not planned:
         return Reoptimization((), tuple(skipped), 0.0, 0.0, 0.0, SolveStatus.OPTIMAL, 0.0)
     pool = _with_holds(free, planned, snapshot)
-    # Costing every order's holds and choosing the groups comes after the joint decision.
-    reserve = int(len(planned) * COMPARE_MS_PER_ORDER)
+    # Costing every order's holds and choosing the groups comes after the joint decision: the batch
+    # keeps time for it (stretched as its own work is on a busy machine).
     batch = decide_batch(
         [BatchOrder(p.order, _keeping_promise(p, snapshot, pool, at)) for p in planned],
         snapshot,
         pool,
-        replace(settings, time_limit_ms=max(1, deadline.remaining_ms() - reserve)),
+        replace(settings, time_limit_ms=max(1, deadline.remaining_ms())),
         explain=False,
         max_orders=limits.MAX_ORDERS_PER_REOPTIMIZE,
         held=[p.held for p in planned],
+        after_ms_per_order=COMPARE_MS_PER_ORDER,
     )
     candidates = []
     for item, decision in zip(planned, batch.decisions, strict=True):

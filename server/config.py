@@ -123,8 +123,9 @@ class Config:
     )
     relay_nats_url: str = _setting(
         "",
-        "NATS server (nats://host:4222) to run the outbox relay against inside serve: committed order events"
-        " to JetStream, one relay leading across servers (docs/integrations.md); empty: no relay",
+        "NATS server (nats://host:4222) to run the outbox relay against, in a process serve starts beside its"
+        " handlers: committed order events to JetStream, one relay leading across servers (docs/integrations.md);"
+        " empty: no relay",
         flag="--relay-nats",
     )
     relay_prefix: str = _setting(

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from time import process_time  # this process's CPU, whatever clock the deadlines read
+
+# The most a reserve is stretched by a busy machine (CpuStretch.factor).
+MAX_STRETCH = 20.0
 
 
 @dataclass(frozen=True)
@@ -24,3 +28,23 @@ class Deadline:
 
     def passed(self) -> bool:
         return time.perf_counter() >= self.at
+
+
+@dataclass(frozen=True)
+class CpuStretch:
+    """How much of the deadlines' clock one second of this process's CPU has taken since ``start``:
+    work whose cost is known in CPU time (writing 10,000 decisions out) needs that many times
+    longer on a machine shared with other work. 1 when the deadlines read CPU time."""
+
+    clock: float
+    cpu: float
+
+    @classmethod
+    def start(cls) -> CpuStretch:
+        return cls(time.perf_counter(), process_time())
+
+    def factor(self) -> float:
+        cpu = process_time() - self.cpu
+        if cpu <= 0.05:  # too little to measure
+            return 1.0
+        return min(MAX_STRETCH, max(1.0, (time.perf_counter() - self.clock) / cpu))

@@ -35,7 +35,6 @@ from engine.optimizer.shared import Ledger, per_sku, shares_fit, widen
 from engine.problem import Problem
 
 MAX_ROUNDS = 60
-_AVOID = 1e7  # a price no plan pays when it has any other way (a backorder costs less)
 _STALL_ROUNDS = 4  # rounds without a better bound before the step halves
 
 
@@ -47,7 +46,7 @@ class Priced:
     rounds: int
 
 
-class _Positions:
+class Positions:
     """Global ids of the (SKU, snapshot node) positions the orders may take from, and their supply."""
 
     def __init__(self, problems: Sequence[Problem], movable: Sequence[bool], fixed_plans: Sequence[Plan]) -> None:
@@ -113,14 +112,12 @@ def coordinate(
     deadline: Deadline,
     order_of_repair: Sequence[int],
     good_enough: Callable[[float, float], bool],
-    from_regrets: bool = False,
 ) -> Priced:
     """The best batch plan found and the best bound, from ``start`` (a batch plan that fits) and
     each movable order's decision alone on all the stock (``alone``: the priced problem at price 0).
     Orders not ``movable`` keep their ``start`` plan. Stops when ``good_enough(total, bound)``,
-    after MAX_ROUNDS, or at ``deadline``. ``from_regrets``: prices start at each over-asked position's
-    regret (_regret_start), not at zero."""
-    positions = _Positions(problems, movable, start)
+    after MAX_ROUNDS, or at ``deadline``."""
+    positions = Positions(problems, movable, start)
     n_positions = positions.supply.shape[0]
     prices = np.zeros(n_positions)
     fixed_cost = sum(p.objective(problem) for p, problem, m in zip(start, problems, movable, strict=True) if not m)
@@ -142,12 +139,6 @@ def coordinate(
         if movable[o] and solution is not None:
             record(o, solution)
     candidate_ids = {o: positions.at[o][positions.at[o] >= 0] for o in state}
-    if from_regrets:
-        started = _regret_start(problems, positions, state, takes, settings, deadline, candidate_ids)
-        if started is not None:
-            prices = started[0]
-            for o, solution in started[1].items():
-                record(o, solution)
     step_scale, stall, rounds = 1.0, 0, 0
     while rounds < MAX_ROUNDS:
         rounds += 1
@@ -187,61 +178,12 @@ def coordinate(
     return Priced(tuple(best_plans), best_total, best_bound, rounds)
 
 
-def _regret_start(
-    problems: Sequence[Problem],
-    positions: _Positions,
-    state: dict[int, _Order],
-    takes: IntArray,
-    settings: SolverSettings,
-    deadline: Deadline,
-    candidate_ids: dict[int, IntArray],
-) -> tuple[np.ndarray, dict[int, Solution]] | None:
-    """Starting prices and each affected order's priced decision at them; None when time runs out.
-
-    At a position the orders' plans alone over-ask, each taker's regret per unit is what its best
-    plan without the position costs more, per unit it took there. Served by regret, highest first,
-    the supply runs out at a marginal order; its regret per unit is the position's price (for
-    single-unit takes over one position, the dual price of the transportation problem). Any prices
-    give a true bound; these only start the steps nearer the best ones."""
-    over = takes - positions.supply
-    takers: dict[int, list[tuple[int, int]]] = {}
-    for o, x in state.items():
-        for pid, units in zip(x.ids.tolist(), x.units.tolist(), strict=True):
-            if over[pid] > 0:
-                takers.setdefault(pid, []).append((o, units))
-    prices = np.zeros(positions.supply.shape[0])
-    for pid, at in takers.items():
-        avoid = np.zeros_like(prices)
-        avoid[pid] = _AVOID
-        regrets = []
-        for o, units in at:
-            if deadline.passed():
-                return None
-            without = optimize(priced_problem(problems[o], positions.at[o], avoid), settings, deadline).plan
-            regret = without.objective(problems[o]) - state[o].solution.plan.objective(problems[o])
-            regrets.append((max(0.0, regret) / units, units))
-        left = int(positions.supply[pid])
-        for per_unit, units in sorted(regrets, reverse=True):
-            left -= units
-            if left < 0:
-                prices[pid] = per_unit
-                break
-    priced = np.flatnonzero(prices > 0)
-    solutions = {}
-    for o in state:
-        if np.isin(candidate_ids[o], priced).any():
-            if deadline.passed():
-                return None
-            solutions[o] = optimize(priced_problem(problems[o], positions.at[o], prices), settings, deadline)
-    return prices, solutions
-
-
 def _repair(
     problems: Sequence[Problem],
     snapshot: NetworkSnapshot,
     state: dict[int, _Order],
     start: Sequence[Plan],
-    positions: _Positions,
+    positions: Positions,
     over: np.ndarray,
     order_of_repair: Sequence[int],
     settings: SolverSettings,

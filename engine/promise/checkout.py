@@ -43,6 +43,7 @@ from engine.promise.pricing import carrier_charge
 from engine.promise.time_rules import TimeRules, ruled_order_by, ruled_ship_day
 
 _EARTH_RADIUS_MILES = 3958.8  # engine.geo's, so zones match the cost model's
+_DIAMETER_MILES = 2.0 * _EARTH_RADIUS_MILES
 
 
 def usable_schedule(schedule: NodeSchedule, services: Mapping[str, CarrierService]) -> NodeSchedule:
@@ -100,13 +101,11 @@ class PromiseNetwork:
         """Great-circle miles from (lat, lon) in degrees to each of ``nodes`` (engine.geo's formula)."""
         phi, lmb = math.radians(lat), math.radians(lon)
         cos_phi = math.cos(phi)
+        lats, lons, cos_lats, sin, asin, sqrt = self.lat, self.lon, self.cos_lat, math.sin, math.asin, math.sqrt
         out: dict[int, float] = {}
-        for i in nodes:
-            h = (
-                math.sin((self.lat[i] - phi) / 2.0) ** 2
-                + cos_phi * self.cos_lat[i] * math.sin((self.lon[i] - lmb) / 2.0) ** 2
-            )
-            out[i] = 2.0 * _EARTH_RADIUS_MILES * math.asin(math.sqrt(min(h, 1.0)))
+        for i in nodes:  # names bound locally: this loop runs over every candidate of every call
+            h = sin((lats[i] - phi) * 0.5) ** 2 + cos_phi * cos_lats[i] * sin((lons[i] - lmb) * 0.5) ** 2
+            out[i] = _DIAMETER_MILES * asin(sqrt(h if h < 1.0 else 1.0))
         return out
 
 
@@ -243,6 +242,7 @@ def _cart_option(
         date = max(date, day)
     in_time = [i for i, d in arrive.items() if d <= date]
     plan: dict[int, dict[int, int]] = {}  # node -> line position -> units
+    priced: dict[int, tuple[float, float]] = {}  # node -> (cost, carrier charge), when known already
     if short:  # the lines' units in reach, not their quantities, must come whole
         whole = [i for i in in_time if all(stock[lines[k].sku].get(i, 0) >= q for k, q in need.items())]
     else:
@@ -261,6 +261,7 @@ def _cart_option(
             costs[i] = network.pick_pack[i] + network.handling[i] * count + charge
         best = min(whole, key=lambda i: (costs[i], network.node_ids[i]))
         plan[best] = dict(need)
+        priced = {best: (costs[best], charges[service.zone_of(miles[best], ship_to.region)])}
     elif need:
         left = dict(need)
         while left:
@@ -288,7 +289,7 @@ def _cart_option(
                 break
     shipments = []
     for i in sorted(plan, key=lambda i: network.node_ids[i]):
-        cost, charge = _shipment_cost(network, service, i, lines, plan[i], miles, ship_to)
+        cost, charge = priced.get(i) or _shipment_cost(network, service, i, lines, plan[i], miles, ship_to)
         carried = tuple((lines[k].line_id, q) for k, q in sorted(plan[i].items()))
         shipments.append(PlannedShipment(network.node_ids[i], carried, ship_days[i], arrive[i], cost, charge))
     calc = network.calculator

@@ -200,6 +200,11 @@ class Then:
     closes: tuple[CloseSpec, ...] = ()
     cutoffs: tuple[CutoffSpec, ...] = ()
 
+    @property
+    def about_time(self) -> bool:
+        """It can make rules about time (engine.promise.time_rules): ship_by, close or cutoff."""
+        return self.ship_by is not None or bool(self.closes) or bool(self.cutoffs)
+
     def verbs(self) -> list[str]:
         out = []
         for name, present in (

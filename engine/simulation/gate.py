@@ -6,6 +6,9 @@
 - ``fill_rate<0``: a signed value without ``%`` compares the change (candidate − baseline),
   so this fails when the fill rate went down at all;
 - ``decisions_changed>100`` / ``divergences>0``: counts, compared as they are;
+- the promise KPIs (``on_time_rate<0.95``, ``late_orders>0``, ``on_time_ship_rate<0.98``...;
+  ``engine/simulation/on_time.GATED``) like the others; a side with nothing to measure them over
+  (no promised order, no confirmed shipment) skips them;
 - with a single side (no ``--compare`` and no ``--legacy``), the KPI's own value is compared.
 
 The candidate is the ``--compare`` side, else the legacy side.
@@ -19,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from engine.simulation.kpis import KPI_NAMES, Kpis
+from engine.simulation.on_time import GATED
 
 COUNTS = ("decisions_changed", "divergences")
 _OPS: Mapping[str, Callable[[float, float], bool]] = {
@@ -48,8 +52,8 @@ def parse_threshold(text: str) -> Threshold:
     if match is None:
         raise ValueError(f"{text!r}: expected METRIC OP VALUE[%], e.g. 'cost_per_order>+1%' or 'fill_rate<0'")
     metric, op, value, percent = match.groups()
-    if metric not in KPI_NAMES and metric not in COUNTS:
-        known = ", ".join((*KPI_NAMES, *COUNTS))
+    if metric not in KPI_NAMES and metric not in COUNTS and metric not in GATED:
+        known = ", ".join((*KPI_NAMES, *GATED, *COUNTS))
         raise ValueError(f"{text!r}: unknown metric {metric!r}; known: {known}")
     if metric in COUNTS and percent:
         raise ValueError(f"{text!r}: {metric} is a count; compare it without %")
@@ -76,6 +80,9 @@ def check(threshold: Threshold, base: Kpis, candidate: Kpis | None, counts: Mapp
     if t.metric not in COUNTS and (base.orders == 0 or (candidate is not None and candidate.orders == 0)):
         # A quiet window (a live report overnight) has nothing to gate: not a failure to alert on.
         return Verdict(t, None, False, f"skipped: {t.metric} not measured, no orders ({source})")
+    if t.metric in GATED and any(k.promise.measured_over(t.metric) == 0 for k in (base, candidate) if k is not None):
+        what = GATED[t.metric].replace("_", " ")
+        return Verdict(t, None, False, f"skipped: {t.metric} not measured, no {what} ({source})")
     compare = _OPS[t.op]
     change = t.metric not in COUNTS and candidate is not None  # a change (signed), or a value of its own
     measured: float | None

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from engine.network import UNLIMITED, NetworkSnapshot
+from engine.simulation.on_time import OnTime, on_time
 from engine.simulation.replay import Outcome, OutcomeStatus
 
 # KPI name -> True when higher is better (for colouring deltas); the order is the report's.
@@ -61,6 +62,7 @@ class Kpis:
     nodes: tuple[NodeUse, ...]  # every node that shipped, busiest first
     rules_fired: dict[str, int]  # rule id -> orders it fired on
     capacity_breaches: int = field(default=0)
+    promise: OnTime = field(default_factory=lambda: on_time(()))  # engine/simulation/on_time.py
 
     @property
     def cost_per_order(self) -> float:
@@ -91,10 +93,10 @@ class Kpis:
         return _ratio(self.total_miles, self.shipments)
 
     def value(self, name: str) -> float:
-        """A KPI by name (headline properties and counters alike); KeyError when unknown."""
+        """A KPI by name (headline properties, counters and the promise KPIs alike); KeyError when unknown."""
         if name in HEADLINE or name in _COUNTERS:
             return float(getattr(self, name))
-        raise KeyError(name)
+        return self.promise.value(name)
 
     def headline(self) -> dict[str, float]:
         return {name: self.value(name) for name in HEADLINE}
@@ -167,6 +169,7 @@ def compute_kpis(outcomes: Sequence[Outcome], snapshot: NetworkSnapshot) -> Kpis
         nodes=nodes,
         rules_fired=dict(sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))),
         capacity_breaches=sum(breaches.values()),
+        promise=on_time(outcomes),
     )
 
 

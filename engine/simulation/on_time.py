@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from engine.simulation.replay import Outcome, OutcomeStatus
@@ -26,6 +26,17 @@ FAILED = "not decided"
 BACKORDERED = "units backordered"
 AFTER_DATE = "delivered after the date"
 LATE_CAUSES = (HELD, FAILED, BACKORDERED, AFTER_DATE)
+
+# The promise KPIs a ``--fail-if`` can gate on, each with the count it is measured over: a window
+# without one (no promised order, no confirmed shipment) has nothing to gate.
+GATED: Mapping[str, str] = {
+    "on_time_rate": "promised_orders",
+    "late_orders": "promised_orders",
+    "promised_days": "promised_orders",
+    "delivery_days": "dated_orders",
+    "on_time_ship_rate": "confirmed_shipments",
+    "on_time_ship_order_rate": "shipped_orders",
+}
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,20 @@ class OnTime:
     @property
     def on_time_rate(self) -> float:
         return self.on_time_orders / self.promised_orders if self.promised_orders else 0.0
+
+    @property
+    def late_orders(self) -> int:
+        return self.promised_orders - self.on_time_orders
+
+    def value(self, name: str) -> float:
+        """A KPI of ``GATED`` by name; KeyError when unknown."""
+        if name not in GATED:
+            raise KeyError(name)
+        return float(getattr(self, name))
+
+    def measured_over(self, name: str) -> int:
+        """How many orders or shipments KPI ``name`` is measured over (0: not measured)."""
+        return int(getattr(self, GATED[name]))
 
     def as_dict(self) -> dict[str, object]:
         return {

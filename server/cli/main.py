@@ -49,7 +49,9 @@ def _env() -> dict[str, str]:
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     config = config_from_args(args, _env())
     configure_logging(config.log_format, config.log_level)
-    if config.workers > 1:
+    from server.runtime.integrations import integrations_wanted
+
+    if config.workers > 1 or integrations_wanted(config):  # a relay or webhooks: a process beside the handlers
         from server.runtime.workers import run_workers
 
         return run_workers(config, out)

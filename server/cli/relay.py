@@ -8,22 +8,19 @@ one leads, the others wait for its lease to expire.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from dataclasses import replace
-from typing import TextIO, cast
+from typing import TextIO
+
+from prometheus_client import CollectorRegistry
 
 from server.config import ConfigError, load_config
 from server.logging import configure_logging
-from server.metrics import RelayMetrics, WebhookMetrics
 from server.metrics_http import serve_metrics
-from server.relay.relay import Relay, RelaySettings, run_relay
-from server.relay.webhooks import start_webhook_threads
+from server.relay.relay import RelaySettings
+from server.runtime.integrations import run_integrations
 from server.runtime.serve import stop_on_signals
-from server.store.outbox import OutboxStoreMixin
-
-_log = logging.getLogger(__name__)
 
 
 def cmd_relay(args: argparse.Namespace, out: TextIO) -> int:
@@ -42,8 +39,6 @@ def cmd_relay(args: argparse.Namespace, out: TextIO) -> int:
         )
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    from prometheus_client import CollectorRegistry
-
     from server.store import open_store
 
     stop = stop_on_signals()
@@ -55,18 +50,12 @@ def cmd_relay(args: argparse.Namespace, out: TextIO) -> int:
         return 1
     registry = CollectorRegistry()
     endpoint = serve_metrics(replace(config, metrics_port=args.metrics_port), registry, None)
-    relay = Relay(cast(OutboxStoreMixin, store), settings, RelayMetrics(registry))
     suffix = f"; metrics on {config.metrics_host}:{endpoint.port}" if endpoint else ""
-    print(f"relay {relay.holder} to {settings.nats_url}{suffix}", file=out, flush=True)
-    webhooks = start_webhook_threads(
-        cast(OutboxStoreMixin, store), config.webhooks, stop, WebhookMetrics(registry), config.relay_prefix
-    )
     try:
-        run_relay(relay, stop)
+        run_integrations(
+            store, config, stop, registry, settings, lambda line: print(line + suffix, file=out, flush=True)
+        )
     finally:
-        stop.set()
-        for thread in webhooks:
-            thread.join(timeout=10)
         if endpoint is not None:
             endpoint.close()
         store.close()

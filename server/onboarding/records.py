@@ -18,7 +18,6 @@ from server.store.base import InventoryUpdate, UpdateKind
 Problem = tuple[str, str]  # (field, what is wrong with it)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Kind:
     """One kind of import: its fields (name -> type), how a mapped row is built and checked, the

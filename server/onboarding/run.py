@@ -205,7 +205,6 @@ class _Attempt(RowSource):
             built = kept
         return built
 
-
     def _in_catalogue(self, built: list[tuple[SourceRow, CountRow]]) -> list[tuple[SourceRow, Any]]:
         """Counts with catalogue SKUs (aliases resolved) in base units (units converted)."""
         skus = self.catalogue.skus(c.update.sku for _, c in built)

@@ -4,7 +4,8 @@ One loop, run by ``oms-sourcing relay`` or in a thread of ``serve`` (``relay_nat
 
 1. Take the lease (``outbox_relay`` row) or wait: with several servers, one relay publishes and
    the others poll until its lease expires (it stopped renewing: killed, hung, cut off).
-2. Number committed events (the feed's sequencer), read the next ones after the stored position.
+2. Number committed events (the feed's sequencer) and read the next ones after the stored
+   position, in one transaction (a read on SQLite, whose events are numbered at commit).
 3. Publish a window of them, at most one per order, all at once, and wait for the broker's
    acknowledgements; each message's ``Nats-Msg-Id`` is its event id.
 4. Store the position of the last event of the acknowledged prefix (renewing the lease, and only
@@ -184,8 +185,7 @@ class Relay:
                 await self._wait_renewing(stop, position, self._next_backoff())
                 continue
             try:
-                self._store.sequence_events()
-                events = self._store.outbox_after(position, self._settings.batch)
+                events = self._store.next_outbox_events(position, self._settings.batch)
                 self._observe_depth(position)
             except Exception as error:
                 _log.warning("relay cannot read the outbox", extra={"error": str(error)})

@@ -198,8 +198,7 @@ class WebhookDispatcher:
     def _lead(self, position: int, stop: threading.Event) -> None:
         depth_read_ms = 0
         while not stop.is_set():
-            self._store.sequence_events()
-            events = self._store.outbox_after(position, 200)
+            events = self._store.next_outbox_events(position, 200)
             if self._metrics is not None and self._clock_ms() - depth_read_ms >= 1000:
                 depth_read_ms = self._clock_ms()
                 self._metrics.backlog.labels(self._label()).set(self._store.outbox_depth(position))

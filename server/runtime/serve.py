@@ -7,18 +7,14 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import cast
 
 from server.active_rules import reload_from_files
 from server.api.app import RunningServer, StartupError, create_server
 from server.api.proto import orders_pb2
 from server.config import Config
-from server.metrics import IntakeMetrics, RelayMetrics, WebhookMetrics
-from server.relay.relay import Relay, RelaySettings, start_relay_thread
+from server.metrics import IntakeMetrics
 from server.relay.shipments_intake import IntakeSettings, ShipmentsIntake, start_intake_thread
-from server.relay.webhooks import start_webhook_threads
 from server.store import open_store
-from server.store.outbox import OutboxStoreMixin
 
 _log = logging.getLogger(__name__)
 
@@ -75,20 +71,8 @@ def run_server(
         except Exception:
             _log.exception("server did not start")
             return 1
-        relay_stop = threading.Event()
-        relay_thread = None
-        if config.relay_nats_url:  # every process may run one: the lease lets one publish
-            settings = RelaySettings(config.relay_nats_url, prefix=config.relay_prefix)
-            relay = Relay(cast(OutboxStoreMixin, store), settings, RelayMetrics(running.metrics_registry))
-            relay_thread = start_relay_thread(relay, relay_stop)
-        # One dispatcher per webhook subscriber in every process: each subscriber's lease lets one deliver.
-        webhook_threads = start_webhook_threads(
-            cast(OutboxStoreMixin, store),
-            config.webhooks,
-            relay_stop,
-            WebhookMetrics(running.metrics_registry) if config.webhooks else None,
-            config.relay_prefix,
-        )
+        # The relay and the webhook dispatchers run in a process of their own (server.runtime.integrations).
+        intake_stop = threading.Event()
         intake_thread = None
         if config.shipments_intake:  # every process may pull: one durable consumer hands each message to one
             orders = running.servicers[ORDER_SERVICE]
@@ -97,7 +81,7 @@ def run_server(
                 IntakeSettings(config.relay_nats_url, config.relay_prefix),
                 IntakeMetrics(running.metrics_registry),
             )
-            intake_thread = start_intake_thread(intake, relay_stop)
+            intake_thread = start_intake_thread(intake, intake_stop)
         on_ready(running)
         reload = _reload_on_sighup(config) if threading.current_thread() is threading.main_thread() else None
         # A timed wait keeps the main thread responsive to signals on every platform.
@@ -107,11 +91,7 @@ def run_server(
                 deps = running.deps
                 ok, message = reload_from_files(deps.rules, config.rules_path, deps.network.get(), "signal:SIGHUP")
                 _log.log(logging.INFO if ok else logging.ERROR, message, extra={"rules_path": config.rules_path})
-        relay_stop.set()
-        if relay_thread is not None:
-            relay_thread.join(timeout=10)  # it gives its lease up, so another server's relay takes over at once
-        for thread in webhook_threads:
-            thread.join(timeout=10)  # gives its lease up (a delivery under way finishes or times out first)
+        intake_stop.set()
         if intake_thread is not None:
             intake_thread.join(timeout=10)  # a confirmation being applied finishes before the server stops
         running.stop(config.grace_seconds)

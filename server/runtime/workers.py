@@ -28,12 +28,16 @@ from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TextIO
 
+from prometheus_client import CollectorRegistry
+
 from server.api.app import RunningServer, load_metrics_tls, load_security, prepare_store
 from server.config import Config
 from server.logging import configure_logging
 from server.metrics import MULTIPROC_ENV, aggregating_registry, mark_worker_dead
 from server.metrics_http import serve_metrics
+from server.relay.relay import RelaySettings
 from server.runtime.affinity import pin_process
+from server.runtime.integrations import integrations_wanted, run_integrations
 from server.runtime.serve import run_server, stop_on_signals
 from server.store import open_store
 
@@ -77,6 +81,30 @@ def worker_main(config: Config, ready: Any, slot: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def integrations_main(config: Config, ready: Any) -> None:
+    """Entry point of the integrations process: the relay and the webhook dispatchers."""
+    configure_logging(config.log_format, config.log_level)
+    stop = stop_on_signals()
+    _stop_when_orphaned(stop)
+    code = 1
+    try:
+        store = open_store(config.database_url)
+    except Exception as error:  # the parent opened it a moment ago: said in one line, the group stops
+        _log.error("cannot open the store", extra={"error": str(error)})
+    else:
+        try:
+            settings = (
+                RelaySettings(config.relay_nats_url, prefix=config.relay_prefix) if config.relay_nats_url else None
+            )
+            ready.put(os.getpid())
+            run_integrations(store, config, stop, CollectorRegistry(), settings, lambda line: _log.info(line))
+            code = 0
+        finally:
+            store.close()
+    logging.shutdown()
+    os._exit(code)  # as a worker does: no slow interpreter teardown
 
 
 def _stop_when_orphaned(stop: threading.Event) -> None:
@@ -138,20 +166,32 @@ def run_workers(config: Config, out: TextIO) -> int:
         context.Process(target=worker_main, args=(worker_config, ready, i), name=f"oms-sourcing-worker-{i}")
         for i in range(config.workers)
     ]
+    if integrations_wanted(config):  # supervised like a worker: started, watched and stopped with them
+        workers.append(
+            context.Process(target=integrations_main, args=(worker_config, ready), name="oms-sourcing-integrations")
+        )
     for worker in workers:
         worker.start()
     clean = False
     try:
         if _wait_ready(workers, ready, stop):
             reserved.close()
-            pids = ",".join(str(w.pid) for w in workers)
+            pids = ",".join(str(w.pid) for w in workers[: config.workers])
+            more = "".join(f"; integrations pid {w.pid}" for w in workers[config.workers :])
             _log.info("workers serving", extra={"address": worker_config.address, "pids": pids})
-            print(f"serving on {worker_config.address} (workers {config.workers}: pids {pids})", file=out, flush=True)
+            print(
+                f"serving on {worker_config.address} (workers {config.workers}: pids {pids}{more})",
+                file=out,
+                flush=True,
+            )
             if config.rules_path and hasattr(signal, "SIGHUP"):  # one worker reloads; the rest follow the store
                 signal.signal(signal.SIGHUP, lambda signum, frame: os.kill(workers[0].pid or 0, signal.SIGHUP))
             while not stop.wait(0.5):
-                if any(not w.is_alive() for w in workers):
+                if any(not w.is_alive() for w in workers[: config.workers]):
                     _log.error("a worker exited unexpectedly; stopping the others")
+                    break
+                if any(not w.is_alive() for w in workers[config.workers :]):
+                    _log.error("the integrations process exited unexpectedly; stopping the workers")
                     break
             clean = stop.is_set()
     finally:

@@ -18,11 +18,9 @@ from engine.simulation.policy import Policy, parse_policy
 from server.errors import UsageError
 from server.network_file import NetworkFileError
 from server.simulation.files import load_network, read_history, read_legacy
-from server.simulation.outputs import SideResult, SimulationResult, write_kpis, write_orders_csv
+from server.simulation.outputs import EXIT_GATE_FAILED, SideResult, SimulationResult, write_kpis, write_orders_csv
 from server.simulation.report import render_report
 from server.simulation.runner import Job, SideFailedError, SideSpec, run_sides
-
-EXIT_GATE_FAILED = 3
 
 
 def add_simulate_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -54,11 +54,10 @@ from server.api.proto import common_pb2
 from server.config import load_config
 from server.errors import UsageError
 from server.simulation.files import read_legacy
-from server.simulation.outputs import SideResult, SimulationResult, write_kpis, write_orders_csv
+from server.simulation.outputs import EXIT_GATE_FAILED, SideResult, SimulationResult, write_kpis, write_orders_csv
 from server.simulation.report import render_report
 from server.store.decision_history import AllocatedOrder, DecisionHistoryStoreMixin
 
-EXIT_GATE_FAILED = 3
 SIDE = "live"
 BASELINE = "earlier"  # the --baseline-since window's side
 _ITEM_CHUNK = 500

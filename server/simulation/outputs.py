@@ -13,8 +13,10 @@ from engine.network import NetworkSnapshot
 from engine.simulation.compare import Change, Divergence, describe_plan
 from engine.simulation.gate import Verdict
 from engine.simulation.kpis import Kpis, deltas
-from engine.simulation.on_time import on_time
 from engine.simulation.replay import Outcome
+
+# `simulate run` and `report` exit with it when a --fail-if threshold fails.
+EXIT_GATE_FAILED = 3
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def kpis_document(result: SimulationResult) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "run": result.run,
         "sides": {
-            s.name: {"description": s.description, **kpi_record(s.kpis), "promise": on_time(s.outcomes).as_dict()}
+            s.name: {"description": s.description, **kpi_record(s.kpis), "promise": s.kpis.promise.as_dict()}
             for s in result.sides
         },
         "baseline": result.base.name,

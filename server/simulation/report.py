@@ -8,7 +8,7 @@ from html import escape
 
 from engine.simulation.compare import describe_plan, rules_behind
 from engine.simulation.kpis import HEADLINE, deltas
-from engine.simulation.on_time import LATE_CAUSES, on_time
+from engine.simulation.on_time import LATE_CAUSES
 from engine.simulation.replay import OutcomeStatus
 from server.simulation import charts
 from server.simulation.outputs import SideResult, SimulationResult
@@ -95,7 +95,7 @@ def render_report(result: SimulationResult) -> str:
 
 def _promise_section(sides: list[SideResult]) -> str:
     """On-time KPIs (engine/simulation/on_time.py): a table per side and the on-time chart."""
-    kpis = [(s.name, on_time(s.outcomes)) for s in sides]
+    kpis = [(s.name, s.kpis.promise) for s in sides]
     if not any(k.dated_orders or k.promised_orders or k.confirmed_shipments for _, k in kpis):
         return ""
     rows = "".join(

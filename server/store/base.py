@@ -221,9 +221,16 @@ class Store(Protocol):
         """
         ...
 
-    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
-        """Per SKU, the nodes where ``stock_levels`` finds any unit available (a SKU with none is
-        left out): what a product page's "get it by" needs, in one row per SKU."""
+    def stock_generation(self) -> int | None:
+        """A number that differs from any earlier answer once a write to stock or holds has
+        committed since (from any connection or process); equal answers mean none did. None: the
+        store keeps none (the in-process store), so a reader must read the stock every time.
+        Holds passing their expiry change availability with no write: see ``next_hold_expiry``."""
+        ...
+
+    def next_hold_expiry(self, skus: Sequence[str], now: datetime) -> datetime | None:
+        """The earliest expiry after ``now`` of a live hold on any of ``skus`` (None: none): until
+        then, with no write, ``stock_levels`` of these SKUs stays what it is at ``now``."""
         ...
 
     def shipments_since(self, since: datetime) -> dict[str, int]:

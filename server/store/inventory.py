@@ -41,7 +41,6 @@ from server.store.stock_batches import (
 from server.store.system_events import STOCK_SHORTFALL, append_system_event
 
 T = TypeVar("T")
-_UNIT_SEPARATOR = "\x1f"  # what the dialects' _joined puts between node ids (chr(31))
 _NO_LEVELS = StockLevels((), (), ())
 _INSERT_EMPTY_POSITION = (
     "INSERT INTO inventory (sku, node_id, on_hand, reserved, protected, version, as_of, updated_at) "
@@ -100,25 +99,13 @@ class InventoryStoreMixin(HoldsMixin, RequestKeysMixin, ABC):
         """The current instant as ``_ts_in`` gives it to the database."""
         return self._ts_in(rows.utc_now())
 
-    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
+    def next_hold_expiry(self, skus: Sequence[str], now: datetime) -> datetime | None:
         if not skus:
-            return {}
-        wanted = sorted(set(skus))
-        expired, params = self._expired_holds(wanted, now)
-        stock_in, stock_params = self._in_list("i.sku", wanted)
-        available = "i.on_hand - i.reserved - i.protected + COALESCE(e.qty, 0)"
-        # One row per SKU, its node ids joined by the unit separator (ids hold no control
-        # characters): a product page's 20 SKUs cross into Python as 20 strings, not ~400 rows.
-        sql = (
-            f"SELECT i.sku, {self._joined('i.node_id')} FROM inventory i {expired}"
-            f" WHERE {stock_in} AND {available} > 0 GROUP BY i.sku"
-        )
-        found = self._read_stock(lambda tx: tx.execute(sql, [*params, *stock_params]))
-        return {sku: joined.split(_UNIT_SEPARATOR) for sku, joined in found}
-
-    @abstractmethod
-    def _joined(self, column: str) -> str:
-        """An aggregate joining ``column``'s values of a group with the unit separator (U+001F)."""
+            return None
+        stock_in, params = self._in_list("sku", sorted(set(skus)))
+        sql = f"SELECT MIN(expires_at) FROM reservations WHERE state = ? AND expires_at > ? AND {stock_in}"
+        found = self._read_stock(lambda tx: tx.execute(sql, [HELD, self._ts_in(now), *params]))
+        return self._ts_out(found[0][0]) if found and found[0][0] is not None else None
 
     def _positions(self, skus: Sequence[str], node_ids: Sequence[str], now: datetime | None) -> list[Any]:
         if not skus:

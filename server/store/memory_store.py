@@ -216,12 +216,21 @@ class MemoryStore(MemoryCatalogMixin, MemoryOrderStore):
         sku_column, node_column, units_column = zip(*found, strict=True)
         return StockLevels(sku_column, node_column, units_column)
 
-    def stocked_nodes(self, skus: Sequence[str], now: datetime | None = None) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = defaultdict(list)
-        for p in self.get_availability(skus, (), now):
-            if p.available > 0:
-                out[p.sku].append(p.node_id)
-        return dict(out)
+    def stock_generation(self) -> int | None:
+        return None  # in process: reading the stock is as cheap as checking a generation would be
+
+    def next_hold_expiry(self, skus: Sequence[str], now: datetime) -> datetime | None:
+        wanted = set(skus)
+        with self._lock:
+            return min(
+                (
+                    h.expires_at
+                    for record in self._s.orders.values()
+                    for h in record.reservations
+                    if h.state == HELD and h.expires_at > now and h.sku in wanted
+                ),
+                default=None,
+            )
 
     def _expired_units(self, now: datetime) -> defaultdict[Key, int]:
         """Units of holds past their expiry per position: available from that instant, swept or not."""

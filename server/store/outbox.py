@@ -51,21 +51,43 @@ class OutboxStoreMixin(ABC):
     @abstractmethod
     def _ts_out(self, value: Any) -> datetime | None: ...
 
+    FEED_LOCK: str
+
     @abstractmethod
     def sequence_events(self) -> int: ...
+
+    @abstractmethod
+    def _number_committed(self, tx: Tx) -> int: ...
 
     def outbox_after(self, position: int, limit: int) -> list[OutboxEvent]:
         """Numbered events after ``position`` in seq order, at most ``limit``, each with its
         per-order sequence (its rank among its order's events by id: an order's changes lock its
         row, so its events' ids follow their commit order)."""
-        rows = self._read(
-            lambda tx: tx.execute(
-                "SELECT e.seq, e.id, e.order_id, e.type, e.payload, e.created_at,"
-                " (SELECT COUNT(*) FROM events p WHERE p.order_id = e.order_id AND p.id <= e.id)"
-                " FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
-                (position, limit),
-            )
+        return self._outbox_events(self._read(lambda tx: self._outbox_rows(tx, position, limit)))
+
+    def next_outbox_events(self, position: int, limit: int) -> list[OutboxEvent]:
+        """A follower's round (the relay's, a webhook dispatcher's): what committed since its last
+        round numbered, then ``outbox_after(position, limit)``, in one transaction. On SQLite
+        events are numbered by their own transactions, so this is a read."""
+        if not self.FEED_LOCK:
+            return self.outbox_after(position, limit)
+
+        def work(tx: Tx) -> list[Any]:
+            self._number_committed(tx)
+            return self._outbox_rows(tx, position, limit)
+
+        return self._outbox_events(self._write(work))
+
+    @staticmethod
+    def _outbox_rows(tx: Tx, position: int, limit: int) -> list[Any]:
+        return tx.execute(
+            "SELECT e.seq, e.id, e.order_id, e.type, e.payload, e.created_at,"
+            " (SELECT COUNT(*) FROM events p WHERE p.order_id = e.order_id AND p.id <= e.id)"
+            " FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?",
+            (position, limit),
         )
+
+    def _outbox_events(self, rows: list[Any]) -> list[OutboxEvent]:
         out = []
         for seq, id_, order_id, type_, payload, created_at, order_seq in rows:
             stamp = self._ts_out(created_at)

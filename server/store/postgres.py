@@ -166,6 +166,12 @@ class PostgresStore(SqlStore):
         with self._stock_pool.connection() as connection, connection.cursor(binary=True) as cursor:
             return work(_PostgresTx(cursor))
 
+    def stock_generation(self) -> int | None:
+        # Bumped at commit by every transaction writing inventory or reservations (migration 018).
+        with self._stock_pool.connection() as connection:
+            found = connection.execute("SELECT n FROM stock_generation WHERE id = 1").fetchone()
+        return int(found[0]) if found is not None else 0
+
     def _write(self, work: Callable[[_PostgresTx], T]) -> T:
         return self._retrying(work, self._transaction)
 
@@ -265,9 +271,6 @@ class PostgresStore(SqlStore):
             "(sku, node_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))",
             [[k[0] for k in keys], [k[1] for k in keys]],
         )
-
-    def _joined(self, column: str) -> str:
-        return f"string_agg({column}, chr(31))"
 
     def _has_tag(self) -> str:
         return "tags::jsonb @> jsonb_build_array(?::text)"

@@ -80,6 +80,10 @@ class SqliteStore(SqlStore):
         self._group = GroupCommitter(self._write_lock)
         self._closed = False
         self._release(self._connect())  # fail now, not on the first request, if the file is unusable
+        # Never writes: its data_version then changes at every commit by any other connection, this
+        # process's own writers included (a connection does not see its own commits there).
+        self._watcher = self._connect()
+        self._watcher_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -142,6 +146,11 @@ class SqliteStore(SqlStore):
         finally:
             self._release(connection)
 
+    def stock_generation(self) -> int | None:
+        # Every commit to the file counts (orders and events too): coarser than stock alone, and free.
+        with self._watcher_lock:
+            return int(self._watcher.execute("PRAGMA data_version").fetchone()[0])
+
     def _write(self, work: Callable[[_SqliteTx], T]) -> T:
         with self._write_lock, self._connection() as connection:
             return _in_immediate_transaction(connection, work)
@@ -160,6 +169,8 @@ class SqliteStore(SqlStore):
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
+        with self._watcher_lock:
+            self._watcher.close()
 
     # --- dialect fragments -------------------------------------------------------------
 
@@ -173,9 +184,6 @@ class SqliteStore(SqlStore):
     def _in_keys(self, keys: Sequence[Key]) -> tuple[str, list[Any]]:
         pairs = "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?)"
         return f"(sku, node_id) IN ({pairs})", [json.dumps([list(k) for k in keys])]
-
-    def _joined(self, column: str) -> str:
-        return f"group_concat({column}, char(31))"
 
     def _has_tag(self) -> str:
         return "EXISTS (SELECT 1 FROM json_each(nodes.tags) AS t WHERE t.value = ?)"

@@ -1,4 +1,5 @@
-"""The relay-at-peak benchmark's arithmetic: lag quantiles from histogram deltas, the report."""
+"""The relay-at-peak benchmark's arithmetic: lag quantiles from histogram deltas, the report (the
+throughput the machine's CPU per Allocate allows: 4,000 µs off, 4,300 on is 4000/4300 - 1 = -7.0%)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ def test_a_quantile_is_the_upper_bound_of_the_bucket_holding_it_between_two_scra
 
 def test_the_report_compares_throughput_and_lag_against_the_targets() -> None:
     runs = [
-        Run("sqlite", "off", 1, 500.0, 40.0, 0, {}),
-        Run("sqlite", "thread", 1, 470.0, 45.0, 0, {}, 5000, 0.025, 0.1, 0.02, 0.3),
+        Run("sqlite", "off", 1, 500.0, 40.0, 0, {}, server_cpu_us=3000, backends_cpu_us=1000),
+        Run("sqlite", "serve", 1, 470.0, 45.0, 0, {}, 5000, 0.025, 0.1, 0.02, 0.3, 3000, 200, 1100),
     ]
     meta = {
         "date": "2026-12-07",
@@ -37,4 +38,4 @@ def test_the_report_compares_throughput_and_lag_against_the_targets() -> None:
         "load_after": 1,
     }
     report = _markdown(runs, meta)
-    assert "| sqlite | thread | 500 | 470 | -6.0% | met | 0.1 | met |" in report
+    assert "| sqlite | serve | 500 | 470 | -6.0% | met | 4,000 | 4,300 | -7.0% | 0.1 | met |" in report

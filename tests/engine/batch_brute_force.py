@@ -30,9 +30,10 @@ def protected(directives: Directives, sku: str, node_id: str) -> int:
 
 
 def order_plans(
-    item: BatchOrder, snapshot: NetworkSnapshot, availability: Availability
+    item: BatchOrder, snapshot: NetworkSnapshot, availability: Availability, held: Allocations = ()
 ) -> list[tuple[float, Allocations]]:
-    """Every plan the order could have alone (its own protections applied), with its cost."""
+    """Every plan the order could have alone (its own protections applied), with its cost; with
+    ``held`` (a re-plan's holds), only the plans giving no line fewer units than it holds."""
     order, directives = item.order, item.directives
     terms = resolve_terms(order, directives, snapshot)
     node_ids = [n.id for n in snapshot.nodes]
@@ -59,8 +60,14 @@ def order_plans(
             continue
         if not feasible(order, snapshot, own, allocations, excluded, terms.max_shipments, terms.all_or_nothing):
             continue
+        if any(_units(allocations, line_id) < _units(held, line_id) for line_id in {a.line_id for a in held}):
+            continue
         plans.append((plan_cost(order, allocations, snapshot, terms).total, allocations))
     return sorted(plans, key=lambda plan: plan[0])
+
+
+def _units(allocations: Allocations, line_id: str) -> int:
+    return sum(a.qty for a in allocations if a.line_id == line_id)
 
 
 def fits_together(
@@ -104,9 +111,15 @@ def _takes_in_turn(
     return True
 
 
-def optimal_total(items: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability) -> float:
-    """Depth first over the orders' plans (cheapest first), pruned by each order's cheapest plan."""
-    options = [order_plans(item, snapshot, availability) for item in items]
+def optimal_total(
+    items: Sequence[BatchOrder],
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    held: Sequence[Allocations] | None = None,
+) -> float:
+    """Depth first over the orders' plans (cheapest first), pruned by each order's cheapest plan;
+    with ``held`` (one per order), over the plans that keep every line at its holds."""
+    options = [order_plans(item, snapshot, availability, held[o] if held else ()) for o, item in enumerate(items)]
     cheapest = [plans[0][0] for plans in options]
     best = float("inf")
 

@@ -97,3 +97,22 @@ def test_a_transit_maximum_leaves_out_the_services_it_rules_out(
     # 7 x A by ground needed FAR's units too (Mon 7 Dec); FAR is ruled out: NEAR's 5, 2 short.
     assert (big.delivery_date, list(big.node_ids)) == ("2026-12-03", ["NEAR"])
     assert [(s.line_id, s.qty) for s in big.short_lines] == [("L0", 2)]
+
+
+NOT_ABOUT_TIME = """rules:
+  - id: no-far
+    then: {exclude: {node: {id: FAR}}}
+"""
+
+
+def test_a_rule_set_with_no_rule_about_time_leaves_checkout_alone_and_the_next_one_is_read(
+    api: Api,  # noqa: F811
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    """Checkout skips evaluating a rule set none of whose rules is about time (an exclusion is the
+    decision's business, not the dates'); activating one that has some is read at once."""
+    before = options(checkout)
+    activate(api, NOT_ABOUT_TIME)
+    assert options(checkout) == before
+    activate(api, CLOSED)
+    assert options(checkout)["GROUND"][:2] == ("2026-12-07", ["FAR"])

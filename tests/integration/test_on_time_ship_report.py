@@ -15,6 +15,7 @@ from pathlib import Path
 
 from server.api.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2_grpc
 from server.cli.main import main
+from server.simulation.outputs import EXIT_GATE_FAILED
 from tests.integration.conftest import Api
 from tests.integration.orders_helpers import FakeClock
 from tests.integration.test_promise_api import HOME, checkout, cutoffs  # noqa: F401 (the network fixture)
@@ -70,3 +71,9 @@ def test_the_report_counts_shipments_that_left_by_their_planned_ship_date(
     assert (promise["shipped_orders"], promise["shipped_on_time_orders"]) == (2, 1)
     html = (out / "report.html").read_text()
     assert "shipped on time (by the planned ship date)" in html and "<td>50.0%</td>" in html
+
+    # The same KPIs gate a CI run (--fail-if): one shipment of two left late, O-2 arrives as promised.
+    gated = [*args, "--out", str(tmp_path / "gated")]
+    assert main([*gated, "--fail-if", "on_time_ship_rate<0.5", "--fail-if", "on_time_rate<1"]) == 0
+    assert main([*gated, "--fail-if", "on_time_ship_rate<0.9"]) == EXIT_GATE_FAILED
+    assert main([*gated, "--fail-if", "late_orders>0"]) == 0

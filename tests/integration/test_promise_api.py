@@ -10,6 +10,8 @@ every day in UTC; the carrier picks up and delivers Monday to Friday. Orders com
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import grpc
@@ -191,6 +193,40 @@ def test_product_pages_get_the_earliest_date_per_sku(checkout: sourcing_pb2_grpc
     request.at.FromDatetime(datetime(2026, 12, 1, 13, 0, tzinfo=UTC))  # past FAR's next-day cut-off
     a = checkout.PromiseProducts(request).products[1]
     assert (a.delivery_date, a.carrier_service, a.node_id) == ("2026-12-03", "GROUND", "NEAR")
+
+
+_WRITER = """
+import sys
+from datetime import UTC, datetime
+from server.store import open_store
+from server.store.base import InventoryUpdate, UpdateKind
+
+store = open_store(sys.argv[1])
+node_id, sku, units = sys.argv[2], sys.argv[3], int(sys.argv[4])
+store.update_inventory([InventoryUpdate(node_id, sku, UpdateKind.ABSOLUTE, units, datetime.now(UTC))])
+store.close()
+"""
+
+
+def test_stock_written_by_another_process_is_promised_at_once(
+    store_url: str, checkout: sourcing_pb2_grpc.SourcingServiceStub
+) -> None:
+    """The server keeps a view of available stock between calls (server/api/stock_view.py): a
+    count another process commits must move the very next answer, on both stores."""
+
+    def write(node_id: str, sku: str, units: int) -> None:
+        subprocess.run([sys.executable, "-c", _WRITER, store_url, node_id, sku, str(units)], check=True, timeout=120)
+
+    page = sourcing_pb2.PromiseProductsRequest(skus=["B"], ship_to=HOME)
+    page.at.FromDatetime(TUESDAY_10)
+    assert by_service(checkout.Promise(cart(("A", 2))))["GROUND"].node_ids == ["NEAR"]
+    assert checkout.PromiseProducts(page).products[0].node_id == "FAR"
+    write("NEAR", "A", 0)
+    write("FAR", "B", 0)
+    assert by_service(checkout.Promise(cart(("A", 2))))["GROUND"].node_ids == ["FAR"]
+    assert not checkout.PromiseProducts(page).products[0].available
+    write("NEAR", "B", 1)
+    assert checkout.PromiseProducts(page).products[0].node_id == "NEAR"
 
 
 def test_bad_requests_name_each_field_and_change_nothing(checkout: sourcing_pb2_grpc.SourcingServiceStub) -> None:

@@ -3,6 +3,10 @@ message naming the credential that caused it (``by``), on both stores."""
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,3 +136,56 @@ def test_network_changes_and_stock_shortfalls_go_out_on_the_operations_stream(
     assert shortfall["holds"] == [["O-1", "L0", 2]]
     orders_side = read_stream(nats_url, Destination(prefix))
     assert [r.body["type"] for r in orders_side] == ["ALLOCATED", "SHORTED"]
+
+
+def _pids(server: ServerProcess) -> tuple[int, int]:
+    """(the handler process, the integrations process) from serve's first line."""
+    line = "".join(server.stdout)
+    worker = re.search(r"pids (\d+)", line)
+    integrations = re.search(r"integrations pid (\d+)", line)
+    assert worker and integrations, line
+    return int(worker.group(1)), int(integrations.group(1))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_serve_runs_its_relay_in_a_process_beside_the_handlers_and_stops_it_with_them(
+    store: Store, store_url: str, nats_url: str, prefix: str
+) -> None:
+    """Not a thread of the handler process: it would share their GIL (docs/integrations.md)."""
+    server = ServerProcess(["--database", store_url, "--port", "0", "--relay-nats", nats_url, "--relay-prefix", prefix])
+    try:
+        worker, integrations = _pids(server)
+        wait_for(lambda: (outbox(store).relay_state("nats") or (0, "", 0))[2] > 0, "the relay leads")
+        state = outbox(store).relay_state("nats")
+        assert state is not None
+        holder_pid = int(state[1].split(":")[1])  # the holder is host:pid:nonce
+        assert holder_pid == integrations != worker
+    finally:
+        assert server.stop() == 0, server.logs
+    assert not _alive(integrations) and not _alive(worker)
+    state = outbox(store).relay_state("nats")
+    assert state is not None and state[2] == 0  # given up on the way out
+
+
+def test_an_integrations_process_killed_stops_the_group_with_exit_1(store_url: str, nats_url: str, prefix: str) -> None:
+    """Supervised like a handler process: the group stops, for the service manager to restart it."""
+    server = ServerProcess(["--database", store_url, "--port", "0", "--relay-nats", nats_url, "--relay-prefix", prefix])
+    worker, integrations = _pids(server)
+    try:
+        os.kill(integrations, signal.SIGKILL)
+        code = server.wait(timeout=30)
+    finally:
+        server.kill()
+    assert code == 1
+    assert "the integrations process exited unexpectedly; stopping the workers" in server.logs
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(worker)

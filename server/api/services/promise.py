@@ -1,29 +1,33 @@
 """Promise and PromiseProducts (SourcingService): checkout's delivery options and product pages'
 "get it by" dates. A thin shell over engine.promise.checkout: check the request, read the
-available stock of the SKUs asked about (one query), the planner's rules about time for the cart
-as an order (as a decision reads them), ask the engine, convert back.
+available stock of the SKUs asked about, the planner's rules about time for the cart as an order
+(as a decision reads them), ask the engine, convert back.
 
-Kept lean for checkout's rate: the network's calculator, calendars and node coordinates are
-built once per network version (engine.promise.checkout.promise_network), a ZIP code's place is
-looked up once per process, and nothing here touches numpy.
+Kept lean for checkout's rate (docs/promise.md, "Speed"): the network's calculator, calendars and
+node coordinates are built once per network version (engine.promise.checkout.promise_network);
+available stock comes from an in-process view the store's stock generation keeps current
+(server/api/stock_view.py); the rules are evaluated only when a rule in force is about time; a
+ZIP code's place is looked up once per process; the response is one constructor call; nothing
+here touches numpy.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from google.protobuf import timestamp_pb2
 
 from engine import limits
-from engine.availability import StockLevels
 from engine.model import GeoPoint, Item, Order, OrderLine
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import epoch_seconds
 from engine.promise.checkout import (
     CartLine,
     DeliveryOption,
+    ProductDate,
     PromiseNetwork,
     Stock,
     cart_options,
@@ -32,6 +36,7 @@ from engine.promise.checkout import (
 )
 from engine.promise.model import ShipTo
 from engine.promise.time_rules import TimeRules, time_rules
+from engine.rules.model import RuleSet
 from server.api import convert
 from server.api.convert.addresses import check_postal_address, country_of, place_address
 from server.api.proto import common_pb2, sourcing_pb2
@@ -43,6 +48,7 @@ from server.api.sku_resolution import (
     resolve_cart_lines,
     resolve_values,
 )
+from server.api.stock_view import StockView
 from server.geocode import PostalPlace, postal_code_place
 from server.served_area import ServedArea, region_of_point, region_of_state
 
@@ -54,8 +60,17 @@ def _place(country_code: str, postal_code: str) -> PostalPlace | None:
     return postal_code_place(country_code, postal_code)
 
 
+_DAYS: dict[int, str] = {}  # date ordinal -> YYYY-MM-DD: checkout shows the same few weeks all day
+_DAYS_KEPT = 4_096
+
+
 def _day(ordinal: int) -> str:
-    return date.fromordinal(ordinal).isoformat() if ordinal else ""
+    text = _DAYS.get(ordinal)
+    if text is None:
+        if len(_DAYS) >= _DAYS_KEPT:
+            _DAYS.clear()
+        text = _DAYS[ordinal] = date.fromordinal(ordinal).isoformat() if ordinal else ""
+    return text
 
 
 class Promiser:
@@ -64,6 +79,8 @@ class Promiser:
         self._currency = deps.config.currency
         self._served = ServedArea.parse(deps.config.served_regions)
         self._pilot = pilot_scope(deps.config)
+        self._stock = StockView(deps.store)
+        self._about_time: tuple[RuleSet | None, bool] = (None, False)
 
     # --- the request --------------------------------------------------------------------------------
 
@@ -114,22 +131,26 @@ class Promiser:
         c.check(now - reach <= at <= now + reach, "at", f"must be within {limits.MAX_PROMISE_AHEAD_DAYS} days of now")
         return epoch_seconds(at)
 
-    def _stock(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
-        """Available units per SKU and node index (on hand less live holds and protections)."""
-        levels: StockLevels = self._deps.store.stock_levels(skus, now=self._deps.clock())
-        index = network.index
-        stock: dict[str, dict[int, int]] = {}
-        for sku, node_id, units in zip(levels.skus, levels.node_ids, levels.units, strict=True):
-            i = index.get(node_id)
-            if i is not None and units > 0:
-                stock.setdefault(sku, {})[i] = int(units)
-        return stock
+    def stock(self, network: PromiseNetwork, skus: Sequence[str]) -> Stock:
+        """Available units per SKU and node index (on hand less live holds and protections), from
+        the in-process view kept current by the store's stock generation (server/api/stock_view.py)."""
+        return self._stock.available(network.index, skus, self._deps.clock())
+
+    def _rules_about_time(self) -> bool:
+        """Some rule in force can make a rule about time; without one there is nothing to evaluate."""
+        rule_set = self._deps.rules.get()
+        if rule_set is None:
+            return False
+        about_time = self._about_time
+        if about_time[0] is not rule_set:  # worked out once per rule set, not on every call
+            about_time = self._about_time = (rule_set, any(r.then.about_time for r in rule_set.rules))
+        return about_time[1]
 
     def _time_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, lines: Sequence[CartLine]) -> TimeRules | None:
         """The active rules about time for an order of ``lines`` to ``point`` (no channel, no
         customer: what checkout knows), evaluated as a decision evaluates them, so a closed node or
         a peak cut-off moves checkout's dates as it moves the decision's."""
-        if self._deps.rules.get() is None:
+        if not self._rules_about_time():
             return None
         order = Order(
             "checkout",
@@ -146,6 +167,17 @@ class Promiser:
     # --- Promise ------------------------------------------------------------------------------------
 
     def promise(self, request: sourcing_pb2.PromiseRequest) -> sourcing_pb2.PromiseResponse:
+        asked = self.checked_cart(request)
+        snapshot = self._deps.network.get()
+        network = promise_network(snapshot)
+        cart, rules = self.cart_and_rules(snapshot, asked)
+        options = self.options(network, cart, self.stock(network, [line.sku for line in cart]), asked, rules)
+        return self.promise_response(options, asked.translations, snapshot.version)
+
+    # The phases of ``promise``, each public so benchmarks.promise_phases counts them one by one.
+
+    def checked_cart(self, request: sourcing_pb2.PromiseRequest) -> CartRequest:
+        """The request checked (INVALID_ARGUMENT naming the field) and converted."""
         c = convert.Collector()
         lines: list[tuple[str, str, int]] = []
         translations: list[Translation] = []
@@ -183,49 +215,78 @@ class Promiser:
         c.raise_if_any()
         assert point is not None  # a ship-to without a point was a violation above
         self._pilot.check(None, [(f"lines[{i}].sku", sku) for i, (_, sku, _) in enumerate(lines)], "")
-        snapshot = self._deps.network.get()
-        network = promise_network(snapshot)
-        wanted = [sku for _, sku, _ in lines]
-        items = self._deps.items.get_items(wanted)
-        cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in lines]
-        rules = self._time_rules(snapshot, point, cart)
-        options = cart_options(network, cart, self._stock(network, wanted), point.lat, point.lon, ship_to, at, rules)
+        return CartRequest(lines, translations, point, ship_to, at)
+
+    def cart_and_rules(self, snapshot: NetworkSnapshot, asked: CartRequest) -> tuple[list[CartLine], TimeRules | None]:
+        """The cart's lines with their items, and the rules about time for it."""
+        items = self._deps.items.get_items([sku for _, sku, _ in asked.lines])
+        cart = [_cart_line(line_id, sku, qty, items.get(sku)) for line_id, sku, qty in asked.lines]
+        return cart, self._time_rules(snapshot, asked.point, cart)
+
+    def options(
+        self, network: PromiseNetwork, cart: list[CartLine], stock: Stock, asked: CartRequest, rules: TimeRules | None
+    ) -> list[DeliveryOption]:
+        """The engine's options, earliest first."""
+        point = asked.point
+        options = cart_options(network, cart, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
         options.sort(key=lambda o: (o.delivery_day == 0, o.delivery_day, o.cost, o.carrier_service))
-        response = sourcing_pb2.PromiseResponse(
-            options=[self._option(o) for o in options], network_version=snapshot.version
-        )
+        return options
+
+    def promise_response(
+        self, options: Sequence[DeliveryOption], translations: Sequence[Translation], version: str
+    ) -> sourcing_pb2.PromiseResponse:
+        # One constructor call with the nested fields as dicts: a message call per field and per
+        # nested message cost more than the options' own dates and costs (docs/promise.md, "Speed").
+        response = sourcing_pb2.PromiseResponse(options=[self._option(o) for o in options], network_version=version)
         add_translations(response.translated_lines, translations)
         return response
 
-    def _option(self, option: DeliveryOption) -> sourcing_pb2.DeliveryOption:
+    def _option(self, option: DeliveryOption) -> dict[str, object]:
         currency = self._currency
-        msg = sourcing_pb2.DeliveryOption(
-            carrier_service=option.carrier_service,
-            carrier=option.carrier,
-            service_level=option.service_level,
-            delivery_date=_day(option.delivery_day),
-            ships_complete=option.ships_complete,
-            node_ids=[s.node_id for s in option.shipments],
-            short_lines=[sourcing_pb2.ShortLine(line_id=line_id, qty=qty) for line_id, qty in option.short],
-        )
-        msg.order_by.FromSeconds(option.order_by)
-        convert.set_money(msg.cost, option.cost, currency)
-        convert.set_money(msg.carrier_charge, option.carrier_charge, currency)
-        for shipment in option.shipments:
-            box = msg.shipments.add(
-                node_id=shipment.node_id,
-                ship_date=_day(shipment.ship_day),
-                delivery_date=_day(shipment.delivery_day),
-            )
-            for line_id, qty in shipment.units:
-                box.allocations.add(line_id=line_id, node_id=shipment.node_id, qty=qty)
-            convert.set_money(box.cost, shipment.cost, currency)
-            convert.set_money(box.carrier_charge, shipment.carrier_charge, currency)
-        return msg
+
+        def money(units: float) -> dict[str, object]:
+            return {"currency_code": currency, "amount_micros": convert.units_to_micros(units)}
+
+        return {
+            "carrier_service": option.carrier_service,
+            "carrier": option.carrier,
+            "service_level": option.service_level,
+            "delivery_date": _day(option.delivery_day),
+            "order_by": {"seconds": option.order_by},
+            "cost": money(option.cost),
+            "carrier_charge": money(option.carrier_charge),
+            "ships_complete": option.ships_complete,
+            "node_ids": [s.node_id for s in option.shipments],
+            "shipments": [
+                {
+                    "node_id": s.node_id,
+                    "ship_date": _day(s.ship_day),
+                    "delivery_date": _day(s.delivery_day),
+                    "allocations": [{"line_id": line_id, "node_id": s.node_id, "qty": qty} for line_id, qty in s.units],
+                    "cost": money(s.cost),
+                    "carrier_charge": money(s.carrier_charge),
+                }
+                for s in option.shipments
+            ],
+            "short_lines": [{"line_id": line_id, "qty": qty} for line_id, qty in option.short],
+        }
 
     # --- PromiseProducts ----------------------------------------------------------------------------
 
     def promise_products(self, request: sourcing_pb2.PromiseProductsRequest) -> sourcing_pb2.PromiseProductsResponse:
+        asked = self.checked_products(request)
+        snapshot = self._deps.network.get()
+        network = promise_network(snapshot)
+        wanted = list(dict.fromkeys(asked.catalogue.values()))  # two aliases of one SKU: decided once
+        stock = self.stock(network, wanted)  # a node holding a unit is all one unit's date needs
+        rules = self.product_rules(snapshot, asked.point, wanted)
+        point = asked.point
+        products = product_dates(network, wanted, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
+        return self.products_response(asked, products, snapshot.version)
+
+    # The phases of ``promise_products``, each public so benchmarks.promise_phases counts them.
+
+    def checked_products(self, request: sourcing_pb2.PromiseProductsRequest) -> ProductsRequest:
         c = convert.Collector()
         skus: list[str] = []
         if convert.check_count(c, "skus", len(request.skus), 1, limits.MAX_PRODUCT_SKUS, "SKUs"):
@@ -255,27 +316,61 @@ class Promiser:
         c.raise_if_any()
         assert point is not None
         self._pilot.check(None, [(f"skus[{i}]", catalogue[sku]) for i, sku in enumerate(skus)], "")
-        snapshot = self._deps.network.get()
-        network = promise_network(snapshot)
-        # Whether a node has a unit is all one unit's date needs: one row per SKU, not per position.
-        index = network.index
-        wanted = list(dict.fromkeys(catalogue.values()))  # two aliases of one SKU: decided once
-        stocked = self._deps.store.stocked_nodes(wanted, now=self._deps.clock())
-        stock = {sku: {index[n]: 1 for n in nodes if n in index} for sku, nodes in stocked.items()}
-        # The rules about time as for one order of a unit of each product.
-        items = self._deps.items.get_items(wanted) if self._deps.rules.get() is not None else {}
-        rules = self._time_rules(snapshot, point, [_cart_line(sku, sku, 1, items.get(sku)) for sku in wanted])
-        dates = {p.sku: p for p in product_dates(network, wanted, stock, point.lat, point.lon, ship_to, at, rules)}
-        response = sourcing_pb2.PromiseProductsResponse(network_version=snapshot.version)
-        for sku in skus:
-            product = dates[catalogue[sku]]
-            msg = response.products.add(sku=sku, catalogue_sku=product.sku, available=product.delivery_day != 0)
+        return ProductsRequest(skus, catalogue, point, ship_to, at)
+
+    def product_rules(self, snapshot: NetworkSnapshot, point: GeoPoint, skus: Sequence[str]) -> TimeRules | None:
+        """The rules about time as for one order of a unit of each product."""
+        if not self._rules_about_time():
+            return None
+        items = self._deps.items.get_items(skus)
+        return self._time_rules(snapshot, point, [_cart_line(sku, sku, 1, items.get(sku)) for sku in skus])
+
+    def products_response(
+        self, asked: ProductsRequest, products: Sequence[ProductDate], version: str
+    ) -> sourcing_pb2.PromiseProductsResponse:
+        dates = {p.sku: p for p in products}
+        found = []
+        for sku in asked.skus:
+            product = dates[asked.catalogue[sku]]
             if product.delivery_day:
-                msg.delivery_date = _day(product.delivery_day)
-                msg.carrier_service = product.carrier_service
-                msg.node_id = product.node_id
-                msg.order_by.FromSeconds(product.order_by)
-        return response
+                found.append(
+                    {
+                        "sku": sku,
+                        "catalogue_sku": product.sku,
+                        "available": True,
+                        "delivery_date": _day(product.delivery_day),
+                        "carrier_service": product.carrier_service,
+                        "node_id": product.node_id,
+                        "order_by": {"seconds": product.order_by},
+                    }
+                )
+            else:
+                found.append({"sku": sku, "catalogue_sku": product.sku, "available": False})
+        return sourcing_pb2.PromiseProductsResponse(products=found, network_version=version)
+
+
+@dataclass(frozen=True, slots=True)
+class ProductsRequest:
+    """A checked PromiseProducts request: the SKUs as asked, each one's catalogue SKU, the
+    ship-to's point and what carriers price by, and the instant asked about."""
+
+    skus: list[str]
+    catalogue: dict[str, str]
+    point: GeoPoint
+    ship_to: ShipTo
+    at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CartRequest:
+    """A checked Promise request: its lines (line id, SKU, base units), the SKU translations to
+    report, the ship-to's point and what carriers price by, and the instant asked about."""
+
+    lines: list[tuple[str, str, int]]
+    translations: list[Translation]
+    point: GeoPoint
+    ship_to: ShipTo
+    at: int
 
 
 def _cart_line(line_id: str, sku: str, qty: int, item: Item | None) -> CartLine:

@@ -319,8 +319,11 @@ def test_hostile_json_lines_are_rejected_rows(store: Store, store_url: str, tmp_
     hostile = _write(
         tmp_path / "h.jsonl",
         b'{"id": "A", "lat": NaN}\n'  # 1: not JSON
-        + b'{"id": ' + b"9" * 5000 + b"}\n"  # 2: a number past what JSON decoding takes
-        + b"[" * 100_000 + b"\n"  # 3: nested past the recursion limit
+        + b'{"id": '
+        + b"9" * 5000
+        + b"}\n"  # 2: a number past what JSON decoding takes
+        + b"[" * 100_000
+        + b"\n"  # 3: nested past the recursion limit
         + b'{"id": "A", "id": "B"}\n'  # 4: a key twice
         + b'{"id": "\xff"}\n',  # 5: not UTF-8
     )

@@ -39,12 +39,6 @@ def test_stock_levels_are_the_available_units_of_get_availability(store: Store) 
     assert all(type(u) is int for u in levels.units)
     assert store.stock_levels([]) == StockLevels((), (), ())
     assert store.stock_levels(["NOPE"]) == StockLevels((), (), ())
-    # A product page's read: the same positions, one list of nodes per SKU.
-    stocked = store.stocked_nodes(["B", "A", "C"], now=now)
-    assert {sku: sorted(nodes) for sku, nodes in stocked.items()} == {
-        sku: sorted(n for s, n in expected if s == sku) for sku in {s for s, _ in expected}
-    }
-    assert store.stocked_nodes([]) == {}
 
 
 @pytest.mark.postgres
