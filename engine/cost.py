@@ -1,6 +1,6 @@
 """The cost of a plan, by part: the one formula every other module agrees with.
 
-cost = Σ_shipments (pick_pack + base[z] + per_lb[z]·W + handling·U + rule penalties)
+cost = Σ_shipments (pick_pack + carrier charge + handling·U + rule penalties)
      + split_penalty · max(0, shipments − 1) + backorder_penalty · unfilled units
 
 Anyone holding the network data can recompute a decision's cost from its
@@ -38,19 +38,21 @@ def plan_cost(
         np.array([n.location.lon for n in nodes], dtype=np.float64),
     )
     shipments = []
+    pickup = terms.pickup_node_id is not None
+    promised = terms.promised
     for k, node in enumerate(nodes):
         per_line = units_by_node[node.id]
         units = sum(per_line.values())
         weight = sum(lines[line_id].unit_weight_lb * q for line_id, q in per_line.items())
-        pickup = terms.pickup_node_id is not None
-        # Each shipment by its carrier service's rates when the order carries a promise, else by
-        # the rate table of the order's service level (engine/promise/shipping.py).
-        table, option = terms.shipping(node.id, float(distances[k]))
-        zone = 0 if pickup else int(table.zones(distances[k : k + 1])[0])
-        base = 0.0 if pickup else float(table.base[zone - 1])
-        per_lb = 0.0 if pickup else float(table.per_lb[zone - 1])
-        # A rule allowing lateness charges its penalty per day late: a rule's penalty like any.
-        rule_penalty = option.late_cost if option is not None and terms.promised and not pickup else 0.0
+        # Each shipment by the cheapest eligible carrier service for its contents when the order
+        # carries a promise, else by the rate table of the order's service level (terms.shipment).
+        if pickup:
+            zone, base, carrier_weight, rule_penalty, option = 0, 0.0, 0.0, 0.0, None
+        else:
+            volume = sum(lines[line_id].unit_volume_in3 * q for line_id, q in per_line.items()) if promised else 0.0
+            zone, base, carrier_weight, rule_penalty, option = terms.shipment(
+                node.id, float(distances[k]), weight, volume
+            )
         for p in terms.penalties:
             if node.id in p.node_ids:
                 selected = sum(q for line_id, q in per_line.items() if not p.line_ids or line_id in p.line_ids)
@@ -64,7 +66,7 @@ def plan_cost(
                 weight_lb=weight,
                 pick_pack=node.pick_pack_cost,
                 carrier_base=base,
-                carrier_weight=per_lb * weight,
+                carrier_weight=carrier_weight,
                 handling=node.unit_handling_cost * units,
                 rule_penalty=rule_penalty,
                 carrier_service=option.carrier_service if option is not None else "",

@@ -130,7 +130,7 @@ def unfilled_lines(problem: Problem, plan: Plan, snapshot: NetworkSnapshot) -> t
             reason = words.all_or_nothing_reason([lines[j].line_id for j, c in own.items() if c is not None])
         elif terms.max_shipments is not None and len(plan.used()) >= terms.max_shipments:
             reason = words.shipments_limit_reason(terms.max_shipments)
-        elif float(np.min(np.where(problem.allowed[i], problem.unit[i], np.inf))) > terms.backorder_penalty:
+        elif float(np.min(np.where(problem.allowed[i], _unit_floor(problem, i), np.inf))) > terms.backorder_penalty:
             reason = words.BACKORDER_CHEAPER
         else:
             reason = words.CAPACITY_OR_BACKORDER
@@ -240,3 +240,14 @@ def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int) -> str:
         cause = _line_cause(problem, snapshot, i, n, why, int(held[n]))
         groups.setdefault(cause, []).append(snapshot.ids[n] if pickup is None else f"pickup node {pickup}")
     return words.blocked_reason(groups)
+
+
+def _unit_floor(problem: Problem, i: int) -> FloatArray:
+    """[N] the least a unit of line ``i`` adds at each candidate: its per-unit cost, and with
+    ``pricing`` (carrier charges not linear) at least the cheapest option's rate on its pounds."""
+    unit: FloatArray = problem.unit[i]
+    if problem.pricing is None:
+        return unit
+    weight = float(problem.weight[i])
+    carrier: FloatArray = np.array([min(r.per_lb for r in rates) * weight for rates in problem.pricing])
+    return unit + carrier

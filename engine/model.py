@@ -229,6 +229,8 @@ class OrderLine:
     # The line's own promise (docs/promise.md, "A promise per line"); empty: the order's.
     carrier_service: str = ""
     promised_date: date | None = None
+    # One unit's volume (the catalogue's length x width x height; 0 unknown): dimensional weight.
+    unit_volume_in3: float = 0.0
 
     def __post_init__(self) -> None:
         v = Violations()
@@ -239,6 +241,8 @@ class OrderLine:
         if self.carrier_service:
             _check_id(v, self.carrier_service, "carrier_service", required=False)
         _check_finite(v, self.unit_weight_lb, "unit_weight_lb", 0.0, limits.MAX_UNIT_WEIGHT_LB)
+        if self.unit_volume_in3:
+            _check_finite(v, self.unit_volume_in3, "unit_volume_in3", 0.0, 10_000.0**3)
         if self.attributes:
             _check_attributes(v, self.attributes)
         v.raise_if_any()
@@ -266,6 +270,10 @@ class Order:
     # shipment must go by, and/or the date by which every shipment must arrive.
     carrier_service: str = ""
     promised_date: date | None = None
+    # What carriers surcharge by (docs/promise.md, "Price"): the ship-to address's postal code
+    # (remote-area ZIP3 lists) and whether it is residential.
+    postal_code: str = ""
+    residential: bool = False
 
     def __post_init__(self) -> None:
         v = Violations()

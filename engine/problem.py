@@ -16,6 +16,7 @@ from engine.directives import Directives, Protection
 from engine.geo import FloatArray, haversine_miles
 from engine.model import Order
 from engine.network import BoolArray, IntArray, NetworkSnapshot
+from engine.promise.shipping import OptionRate, cheapest_option, linear_rate
 
 __all__ = ["BoolArray", "Elimination", "IntArray", "Problem", "build_problem", "select_columns"]
 from engine.terms import Terms
@@ -65,6 +66,12 @@ class Problem:
     # [L] units each line must keep: a re-plan's holds (no line ends below what it holds, or the
     # re-plan could not apply the plan: engine/reoptimize.py); None for a new order.
     least: IntArray | None = None
+    volume: FloatArray | None = None  # [L] unit volume, cubic inches (promise orders)
+    # [N] each candidate's carrier options, priced (engine.promise.shipping.OptionRate), when some
+    # candidate's price is not per shipment + per unit (options cross, or dimensional weight bills
+    # some mixes only): ``fixed`` and ``unit`` then leave the carrier's charge out, and a shipment
+    # pays the cheapest option for its weight and volume (``carrier_charges``). None: linear.
+    pricing: tuple[tuple[OptionRate, ...], ...] | None = None
 
     @property
     def n_lines(self) -> int:
@@ -73,6 +80,21 @@ class Problem:
     @property
     def n_nodes(self) -> int:
         return int(self.nodes.shape[0])
+
+    def carrier_charges(self, x: IntArray) -> FloatArray:
+        """[N] with ``pricing``: what each candidate's shipment of ``x[:, n]`` units pays the carrier
+        (0 where it ships nothing)."""
+        assert self.pricing is not None and self.volume is not None
+        pounds = (self.weight @ x).tolist()
+        volume = (self.volume @ x).tolist()
+        used = (x.sum(axis=0) > 0).tolist()
+        return np.array(
+            [
+                cheapest_option(rates, w, v).price(w, v) if u else 0.0
+                for rates, w, v, u in zip(self.pricing, pounds, volume, used, strict=True)
+            ],
+            dtype=np.float64,
+        )
 
     def line_avail(self) -> IntArray:
         """[L, N] units each line could take alone (its SKU's availability where allowed)."""
@@ -168,12 +190,15 @@ def build_problem(
         nodes, allowed, avail, distance = live[keep], allowed[:, keep], avail[:, keep], distance[keep]
 
     weight = np.array([line.unit_weight_lb for line in lines], dtype=np.float64)
+    volume = None
+    pricing = None
     if terms.pickup_node_id is not None:
         zone = np.zeros(nodes.shape[0], dtype=np.int64)
         fixed = snapshot.pick_pack[nodes]  # fancy indexing copies
         unit = np.broadcast_to(snapshot.handling[nodes], (len(lines), nodes.shape[0])).copy()
     elif terms.promised:
-        zone, fixed, unit = _promised_rates(snapshot, terms, nodes, distance, weight)
+        volume = np.array([line.unit_volume_in3 for line in lines], dtype=np.float64)
+        zone, fixed, unit, pricing = _promised_rates(snapshot, terms, nodes, distance, weight, volume)
     else:
         table = terms.rate_table
         zone = table.zones(distance)
@@ -218,6 +243,8 @@ def build_problem(
         required_by=required_by,
         availability=availability,
         directives=directives,
+        volume=volume,
+        pricing=pricing,
     )
 
 
@@ -234,6 +261,7 @@ def select_columns(problem: Problem, cols: IntArray) -> Problem:
         allowed=problem.allowed[:, cols],
         avail=problem.avail[:, cols],
         max_units=problem.max_units[cols],
+        pricing=None if problem.pricing is None else tuple(problem.pricing[c] for c in cols.tolist()),
     )
 
 
@@ -287,27 +315,27 @@ def _eliminate_late(
 
 
 def _promised_rates(
-    snapshot: NetworkSnapshot, terms: Terms, nodes: IntArray, distance: FloatArray, weight: FloatArray
-) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Zone, per-shipment and per-unit cost of each candidate by its own carrier service's rates,
-    with the same arithmetic as one rate table's (so a single service gives the same numbers)."""
+    snapshot: NetworkSnapshot,
+    terms: Terms,
+    nodes: IntArray,
+    distance: FloatArray,
+    weight: FloatArray,
+    volume: FloatArray,
+) -> tuple[IntArray, FloatArray, FloatArray, tuple[tuple[OptionRate, ...], ...] | None]:
+    """Zone, per-shipment and per-unit cost of each candidate by its own carrier services
+    (engine.promise.shipping.linear_rate), and None; or, when some candidate's price is not linear
+    in what it ships, the costs without the carrier's and each candidate's option rates (``pricing``)."""
     ids = snapshot.ids
-    pairs = list(zip(nodes.tolist(), distance.tolist(), strict=True))
-    tables = [terms.shipping(ids[n], d)[0] for n, d in pairs]
-    late = np.array([terms.late_cost(ids[n], d) for n, d in pairs], dtype=np.float64)
-    zone = np.zeros(nodes.shape[0], dtype=np.int64)
-    base = np.zeros(nodes.shape[0], dtype=np.float64)
-    per_lb = np.zeros(nodes.shape[0], dtype=np.float64)
-    for table in dict.fromkeys(tables):
-        at = np.array([t is table for t in tables], dtype=np.bool_)
-        zone[at] = table.zones(distance[at])
-        base[at] = table.base_for(zone[at])
-        per_lb[at] = table.per_lb_for(zone[at])
-    fixed = snapshot.pick_pack[nodes] + base
-    if late.any():  # a rule allowing lateness: its penalty per day late, per shipment
-        fixed = fixed + late
-    unit = snapshot.handling[nodes][None, :] + weight[:, None] * per_lb[None, :]
-    return zone, fixed, unit
+    rates = [terms.option_rates(ids[n], d) for n, d in zip(nodes.tolist(), distance.tolist(), strict=True)]
+    weights, volumes = weight.tolist(), volume.tolist()
+    linear = [linear_rate(r, weights, volumes) for r in rates]
+    zone = np.array([r[0].zone for r in rates], dtype=np.int64)
+    fixed = snapshot.pick_pack[nodes].copy()
+    unit = np.broadcast_to(snapshot.handling[nodes], (len(weights), nodes.shape[0])).copy()
+    if any(one is None for one in linear):
+        return zone, fixed, unit, tuple(rates)
+    carrier = np.array(linear, dtype=np.float64).reshape(nodes.shape[0], len(weights) + 1)
+    return zone, fixed + carrier[:, 0], unit + carrier[:, 1:].T, None
 
 
 def _forbid(allowed: BoolArray, rows: IntArray, cols: BoolArray) -> None:

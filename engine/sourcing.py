@@ -19,6 +19,7 @@ from engine.network import NetworkSnapshot
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.milp import solve_milp
 from engine.optimizer.plan import Plan
+from engine.optimizer.priced_milp import solve_priced_milp
 from engine.optimizer.search import SolverSettings, optimize
 from engine.problem import Problem, build_problem
 from engine.promise.per_line import held_lines, held_lines_from_levels, keep_line_promises
@@ -211,7 +212,11 @@ def _why_not(
             extra[node_id] = 0.0
         elif node_id in column:
             cols = np.arange(problem.n_nodes)
-            forced = solve_milp(problem, cols, deadline.remaining_ms(), settings.backend, force=column[node_id])
+            forced = (
+                solve_milp(problem, cols, deadline.remaining_ms(), settings.backend, force=column[node_id])
+                if problem.pricing is None
+                else solve_priced_milp(problem, deadline.remaining_ms(), settings.backend, force=column[node_id])
+            )
             if forced.plan is not None:
                 extra[node_id] = forced.plan.objective(problem) - chosen
     return extra

@@ -7,15 +7,22 @@ override, which is the most specific statement of what this order needs.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 from engine.directives import Directives, Penalty
 from engine.errors import FieldViolation, InvalidInputError
 from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import NetworkSnapshot
-from engine.promise.shipping import ShipOption, ShipOptions, ship_options
+from engine.promise.model import ShipTo
+from engine.promise.shipping import OptionRate, ShipOption, ShipOptions, cheapest_option, ship_options, shipment_charge
 from engine.promise.time_rules import time_rules
 from engine.rates import DEFAULT_BACKORDER_PENALTY, DEFAULT_SPLIT_PENALTY, RateTable
+
+# A shipment's carrier charge by part and its option (service and dates; None: undated): zone, base
+# (per shipment, surcharges included), per pound x billed weight, lateness (days late x a rule's
+# penalty per day, reported as a rule penalty), option. A plain tuple: every decision's cost builds one.
+ShipmentPrice = tuple[int, float, float, float, ShipOption | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,20 +53,26 @@ class Terms:
         """The order's promise rules out shipping from ``node_id``."""
         return self.ship_options is not None and self.ship_options.late(node_id, distance_miles)
 
-    def late_cost(self, node_id: str, distance_miles: float) -> float:
-        """What a shipment from ``node_id`` pays for arriving after the promised date (rules allowing it)."""
-        option = self.shipping(node_id, distance_miles)[1]
-        return option.late_cost if option is not None and self.promised else 0.0
+    def option_rates(self, node_id: str, distance_miles: float) -> tuple[OptionRate, ...]:
+        """With a promise (``promised``): the options a shipment from ``node_id`` may take, priced."""
+        assert self.ship_options is not None
+        return self.ship_options.rates(node_id, distance_miles)
 
-    def shipping(self, node_id: str, distance_miles: float) -> tuple[RateTable, ShipOption | None]:
-        """The rates a shipment from ``node_id`` pays and its option (service and dates), if any."""
+    def shipment(self, node_id: str, distance_miles: float, pounds: float, volume_in3: float) -> ShipmentPrice:
+        """What a shipment of ``pounds`` and ``volume_in3`` from ``node_id`` pays the carrier and
+        by which option it goes: with a promise, the cheapest of its node's eligible options for
+        these contents (carrier_charge: dimensional weight and surcharges, plus the lateness
+        penalty); otherwise the order's level's rate table, dated by the node's option, if any."""
         options = self.ship_options
-        if options is None:
-            return self.rate_table, None
-        option = options.option(node_id, distance_miles)
-        if option is not None and options.constrained:
-            return option.table, option
-        return self.rate_table, option
+        if options is not None and options.constrained:
+            rate = cheapest_option(options.rates(node_id, distance_miles), pounds, volume_in3)
+            charge = shipment_charge(rate, distance_miles, options.ship_to, pounds, volume_in3)
+            base = charge.base + charge.residential + charge.non_contiguous + charge.remote_area
+            return charge.zone, base, charge.weight, rate.option.late_cost, rate.option
+        table = self.rate_table
+        zone = bisect_left(table.zone_limits_miles, distance_miles) + 1
+        option = options.option(node_id, distance_miles) if options is not None else None
+        return zone, table.base[zone - 1], table.per_lb[zone - 1] * pounds, 0.0, option
 
 
 def resolve_terms(
@@ -114,8 +127,9 @@ def resolve_terms(
         options = ship_options(
             snapshot,
             at=at,
-            region=region,
+            ship_to=ShipTo(region=region, postal_code=order.postal_code, residential=order.residential),
             weight_lb=sum(line.unit_weight_lb * line.qty for line in order.lines),
+            volume_in3=sum(line.unit_volume_in3 * line.qty for line in order.lines),
             service_level=order.service_level,
             carrier_service="" if per_line else carrier_service,
             promised_day=None if per_line else _earliest(promised.toordinal() if promised else None, arrive_by),

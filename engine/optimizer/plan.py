@@ -35,9 +35,11 @@ class Plan:
         used = self.used()
         terms = problem.terms
         unfilled = int(problem.qty.sum() - self.x.sum())
+        carrier = 0.0 if problem.pricing is None else float(problem.carrier_charges(self.x).sum())
         return float(
             problem.fixed[used].sum()
             + (problem.unit * self.x).sum()
+            + carrier
             + terms.split_penalty * max(0, len(used) - 1)
             + terms.backorder_penalty * unfilled
         )

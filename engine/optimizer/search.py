@@ -31,6 +31,7 @@ from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import DEFAULT_BACKEND, LpResult, solve_lp, solve_milp
 from engine.optimizer.plan import Plan, is_feasible, keeps_least
+from engine.optimizer.priced_milp import solve_priced_milp
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
 from engine.optimizer.subset_search import LpView, best_by_search, local_search, searchable
 from engine.problem import Problem, select_columns
@@ -152,9 +153,25 @@ def _optimize(problem: Problem, settings: SolverSettings, deadline: Deadline) ->
     if problem.n_nodes == 0:
         empty = Plan.empty(problem)
         return Solution(empty, SolveStatus.OPTIMAL, DecisionPath.NOTHING_AVAILABLE, empty.objective(problem), 0)
+    if problem.pricing is not None:
+        return _priced(problem, settings, deadline)
     if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
         return _fewest_shipments(problem, settings, deadline)
     return _least_cost(problem, settings, deadline)
+
+
+def _priced(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
+    """Carrier charges not linear in what a node ships (``Problem.pricing``): the fast paths and
+    searches below assume they are, so the disaggregated model decides (engine/optimizer/priced_milp.py)."""
+    n = problem.n_nodes
+    result = solve_priced_milp(problem, deadline.remaining_ms(), settings.backend)
+    if result.plan is None:
+        empty = Plan.empty(problem)
+        return Solution(
+            empty, SolveStatus.FEASIBLE, DecisionPath.SOLVER, min(result.bound, empty.objective(problem)), n
+        )
+    bound = result.plan.objective(problem) if result.status is SolveStatus.OPTIMAL else result.bound
+    return Solution(result.plan, result.status, DecisionPath.SOLVER, bound, n)
 
 
 def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:

@@ -24,6 +24,8 @@ def full_fill_nodes(problem: Problem) -> BoolArray:
 def full_fill_costs(problem: Problem) -> FloatArray:
     """[N] cost of shipping everything from each node alone (meaningful where full_fill_nodes)."""
     result: FloatArray = problem.fixed + problem.qty @ problem.unit
+    if problem.pricing is not None:  # each node's carrier charge for the whole order
+        result = result + problem.carrier_charges(np.broadcast_to(problem.qty[:, None], problem.unit.shape))
     return result
 
 

@@ -2,8 +2,8 @@
 
 The zone rate is the service's ``base + per_lb x billed weight`` for the zone (``CarrierService.zone_of``);
 billed weight is the larger of the actual weight and the dimensional weight (volume / divisor)
-when the service has a divisor. Surcharges are per shipment. Not yet part of a decision's cost
-(docs/promise.md, "Price").
+when the service has a divisor. Surcharges are per shipment. Checkout's quotes and the cost of a
+promise order's shipments both come from here (docs/promise.md, "Price").
 """
 
 from __future__ import annotations

@@ -1,25 +1,24 @@
 """Promise-aware sourcing: by which carrier service a shipment from a node goes, and when it arrives.
 
 An order may name a carrier service (``Order.carrier_service``) and a promised delivery date
-(``Order.promised_date``). For each node holding stock, ``ShipOptions`` picks the carrier service
-a shipment from it goes by: among the services the node ships with (only the named one when the
-order names one), those delivering by the promised date, the cheapest by the service's rates for
-the order's weight (earlier delivery, then id, breaking ties). A node with none is *late*: the
-decision leaves it out and says why, with dates ("would deliver Wed 9 Dec, after the promised
-Tue 8 Dec"). The decision's instant comes from the caller (the server's clock), never from here.
+(``Order.promised_date``). For each node holding stock, ``ShipOptions`` finds the options a shipment
+from it may take: among the services the node ships with (only the named one when the order names
+one), those delivering by the promised date (or, where a rule allows lateness, at its penalty). A
+node with none is *late*: the decision leaves it out and says why, with dates ("would deliver Wed 9
+Dec, after the promised Tue 8 Dec"). The decision's instant comes from the caller (the server's
+clock), never from here.
+
+Each shipment goes by the option cheapest for what it holds (``rates``, ``cheapest_option``):
+checkout's price for the box (engine.promise.pricing.carrier_charge: surcharges, dimensional
+weight) plus any lateness penalty; the search sees each node's options (docs/promise.md,
+"Sourcing by promise"). Lines promised differently still get one option per node (``_per_line``).
 
 An order with neither field is decided as before (its level's rate table, every shipping node);
 its shipments are still dated, by the fastest service of its level the node ships with.
-
-One service per node is chosen before the search, by the order's whole weight: exact whenever
-a service cheaper per shipment in a zone is not dearer per pound there (faster services cost
-more on both counts on every rate card we know); otherwise a shipment lighter than the order
-could have gone cheaper by the other service (docs/promise.md, "Sourcing by promise").
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +26,8 @@ from engine.directives import Exclusion
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
 from engine.promise.checkout import promise_network
-from engine.promise.model import CarrierService
+from engine.promise.model import CarrierService, ShipTo
+from engine.promise.pricing import CarrierCharge, carrier_charge
 from engine.promise.time_rules import TimeRules, day_words, ruled_ship_day
 from engine.rates import RateTable
 
@@ -42,6 +42,35 @@ class ShipOption:
     delivery_day: int
     late_cost: float = 0.0  # days after the promised date x the rules' penalty per day late
     carries: frozenset[int] | None = None  # per-line promises: the line positions it keeps; None: all
+    service: CarrierService | None = None  # what prices its shipments (engine.promise.pricing.carrier_charge)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionRate:
+    """An eligible option's price for any shipment from its node, as carrier_charge computes it:
+    ``fixed`` (base, surcharges and the lateness penalty, per shipment) + ``per_lb`` x billed
+    weight, billed = max(pounds, cubic inches / ``dim_divisor``) (pounds alone when None)."""
+
+    option: ShipOption
+    zone: int
+    fixed: float
+    per_lb: float
+    dim_divisor: float | None
+
+    def price(self, pounds: float, volume_in3: float) -> float:
+        billed = pounds if self.dim_divisor is None else max(pounds, volume_in3 / self.dim_divisor)
+        return self.fixed + self.per_lb * billed
+
+    def dominates(self, other: OptionRate) -> bool:
+        """Never dearer for any shipment, and chosen over ``other`` on every tie (cheapest_option's order)."""
+        if self.per_lb > other.per_lb or self.fixed > other.fixed:
+            return False
+        if self.dim_divisor is not None and (other.dim_divisor is None or self.dim_divisor < other.dim_divisor):
+            return False
+        if self.fixed < other.fixed:
+            return True  # strictly cheaper for every shipment
+        mine, theirs = self.option, other.option
+        return (mine.delivery_day, mine.carrier_service) < (theirs.delivery_day, theirs.carrier_service)
 
 
 class ShipOptions:
@@ -59,8 +88,9 @@ class ShipOptions:
         tables: Mapping[str, RateTable],
         *,
         at: int,
-        region: str,
+        ship_to: ShipTo,
         weight_lb: float,
+        volume_in3: float,
         service_level: str,
         carrier_service: str = "",
         promised_day: int | None = None,
@@ -81,8 +111,10 @@ class ShipOptions:
         # out. Only against the order's own date, never a trial date of the earliest-delivery objective.
         self.late_penalty = late_penalty_per_day if deadline_is_promise else None
         self.deadline_is_promise = deadline_is_promise
-        self.region = region
+        self.ship_to = ship_to
+        self.region = ship_to.region
         self.weight_lb = weight_lb
+        self.volume_in3 = volume_in3
         self.carrier_service = carrier_service
         self.promised_day = promised_day
         constraining = rules is not None and rules.constraining
@@ -105,6 +137,8 @@ class ShipOptions:
             (s.id, tables[s.id], s, self._board.ship_days[s.id]) for s in sorted(eligible, key=lambda s: s.id)
         ]
         self._chosen: dict[str, ShipOption | None] = {}
+        self._eligible: dict[str, list[ShipOption]] = {}  # constrained: every option a shipment may take
+        self._rates: dict[str, tuple[OptionRate, ...]] = {}
         self._earliest: dict[str, int | None] = {}
         self._ruled_out: dict[str, str] = {}  # words for a node the rules about time left no option
         self._deliveries: dict[str, list[tuple[str, int]]] = {}  # per-line: each option's (service, day)
@@ -123,7 +157,7 @@ class ShipOptions:
         i = self._index[node_id]
         rules = self.rules
         ruled: list[tuple[int, str]] = []  # (precedence, words): why the rules left an option out
-        offered: list[tuple[str, RateTable, int, int, float]] = []  # service, rates, ship, delivery, price
+        offered: list[tuple[CarrierService, RateTable, int, int, float]] = []  # service, rates, ship, delivery, price
         for service_id, table, service, ship_days in self._services:
             ship_day = ship_days[i]
             if ship_day == NOT_OFFERED:
@@ -137,44 +171,74 @@ class ShipOptions:
             delivery = self._calculator.delivery_day(service_id, ship_day, zone)
             earliest = delivery if earliest is None else min(earliest, delivery)
             price = 0.0
-            if self.constrained:
-                z = bisect.bisect_left(table.zone_limits_miles, distance_miles)
-                price = table.base[z] + table.per_lb[z] * self.weight_lb
-            offered.append((service_id, table, ship_day, delivery, price))
-        found = self._per_line(node_id, offered) if self.per_line else self._by_order(offered)
+            if self.constrained:  # the whole order in one box: what ranks a node's options
+                price = carrier_charge(service, distance_miles, self.ship_to, self.weight_lb, self.volume_in3).total
+            offered.append((service, table, ship_day, delivery, price))
+        found = self._per_line(node_id, offered) if self.per_line else self._by_order(node_id, offered)
         self._chosen[node_id] = found
         self._earliest[node_id] = earliest
         if found is None and earliest is None and rules is not None:
             self._ruled_out[node_id] = self._rule_words(rules, ruled)
         return found
 
-    def _by_order(self, offered: list[tuple[str, RateTable, int, int, float]]) -> ShipOption | None:
-        """The cheapest option keeping the order's promise (earlier delivery, then id, on ties);
-        unconstrained, the earliest (the cost is the level's: only the dates are chosen)."""
+    def _by_order(
+        self, node_id: str, offered: list[tuple[CarrierService, RateTable, int, int, float]]
+    ) -> ShipOption | None:
+        """Every option keeping the order's promise is eligible (``rates``: a shipment takes the
+        cheapest for its own contents); returned, the cheapest for the whole order (earlier delivery,
+        then id, on ties). Unconstrained, the earliest (the cost is the level's: only the dates are chosen)."""
         best: tuple[float, int, str] | None = None
         found: ShipOption | None = None
-        for service_id, table, ship_day, delivery, price in offered:
+        eligible: list[ShipOption] = []
+        for service, table, ship_day, delivery, price in offered:
             late_cost = 0.0
             if self.promised_day is not None and delivery > self.promised_day:
                 if self.late_penalty is None:
                     continue
                 late_cost = self.late_penalty * (delivery - self.promised_day)
-            key = (price + late_cost, delivery, service_id)
+            option = ShipOption(service.id, table, ship_day, delivery, late_cost, service=service)
+            eligible.append(option)
+            key = (price + late_cost, delivery, service.id)
             if best is None or key < best:
                 best = key
-                found = ShipOption(service_id, table, ship_day, delivery, late_cost)
+                found = option
+        self._eligible[node_id] = eligible
         return found
 
-    def _per_line(self, node_id: str, offered: list[tuple[str, RateTable, int, int, float]]) -> ShipOption | None:
+    def rates(self, node_id: str, distance_miles: float) -> tuple[OptionRate, ...]:
+        """Constrained: the options a shipment from ``node_id`` may take, each priced for any
+        contents by carrier_charge, without those another is never dearer than (``dominates``);
+        empty when the node is late. Per-line promises: the node's one option."""
+        known = self._rates.get(node_id)
+        if known is not None:
+            return known
+        chosen = self.option(node_id, distance_miles)
+        options = self._eligible.get(node_id, []) if not self.per_line else [chosen] if chosen is not None else []
+        priced = []
+        for option in options:
+            assert option.service is not None
+            charge = carrier_charge(option.service, distance_miles, self.ship_to, 0.0, 0.0)
+            per_lb = option.service.zone(charge.zone).per_lb
+            priced.append(
+                OptionRate(option, charge.zone, charge.total + option.late_cost, per_lb, option.service.dim_divisor)
+            )
+        kept = tuple(r for r in priced if not any(o is not r and o.dominates(r) for o in priced))
+        self._rates[node_id] = kept
+        return kept
+
+    def _per_line(
+        self, node_id: str, offered: list[tuple[CarrierService, RateTable, int, int, float]]
+    ) -> ShipOption | None:
         """Lines promised differently: the option keeping the promises of the most lines the node
         holds, then the cheapest (earlier delivery, then id); the lines it does not keep are not
         sourced from the node (``why_line``). A late option counts a line when a rule allows
         lateness, at the penalty of its latest line."""
-        self._deliveries[node_id] = [(service_id, delivery) for service_id, _, _, delivery, _ in offered]
+        self._deliveries[node_id] = [(service.id, delivery) for service, _, _, delivery, _ in offered]
         lines = self.held.get(node_id, range(len(self.line_promises)))
         best: tuple[int, float, int, str] | None = None
         found: ShipOption | None = None
-        for service_id, table, ship_day, delivery, price in offered:
+        for service, table, ship_day, delivery, price in offered:
+            service_id = service.id
             carried: list[int] = []
             late_days = 0
             for k in lines:
@@ -192,7 +256,7 @@ class ShipOptions:
             key = (-len(carried), price + late_cost, delivery, service_id)
             if best is None or key < best:
                 best = key
-                found = ShipOption(service_id, table, ship_day, delivery, late_cost, frozenset(carried))
+                found = ShipOption(service_id, table, ship_day, delivery, late_cost, frozenset(carried), service)
         return found
 
     def why_line(self, node_id: str, distance_miles: float, k: int) -> str:
@@ -275,8 +339,9 @@ def ship_options(
     snapshot: NetworkSnapshot,
     *,
     at: int,
-    region: str,
+    ship_to: ShipTo,
     weight_lb: float,
+    volume_in3: float,
     service_level: str,
     carrier_service: str = "",
     promised_day: int | None = None,
@@ -293,8 +358,9 @@ def ship_options(
         network.services,
         tables,
         at=at,
-        region=region,
+        ship_to=ship_to,
         weight_lb=weight_lb,
+        volume_in3=volume_in3,
         service_level=service_level,
         carrier_service=carrier_service,
         promised_day=promised_day,
@@ -320,3 +386,34 @@ def line_exclusions(options: ShipOptions, distances: Mapping[str, float]) -> tup
                 words = options.why_line(node_id, distance, k)
                 out.append(Exclusion("", frozenset({node_id}), frozenset({line_id}), words))
     return tuple(out)
+
+
+def cheapest_option(rates: Sequence[OptionRate], pounds: float, volume_in3: float) -> OptionRate:
+    """The option a shipment of ``pounds`` and ``volume_in3`` takes: the cheapest with its
+    lateness penalty, then the earlier delivery, then the id."""
+    return min(rates, key=lambda r: (r.price(pounds, volume_in3), r.option.delivery_day, r.option.carrier_service))
+
+
+def shipment_charge(
+    rate: OptionRate, distance_miles: float, ship_to: ShipTo, pounds: float, volume_in3: float
+) -> CarrierCharge:
+    """The carrier's charge for the shipment by ``rate``'s service (carrier_charge: the parts a
+    decision reports, as checkout quotes them)."""
+    assert rate.option.service is not None
+    return carrier_charge(rate.option.service, distance_miles, ship_to, pounds, volume_in3)
+
+
+def linear_rate(rates: Sequence[OptionRate], weights: Sequence[float], volumes: Sequence[float]) -> list[float] | None:
+    """A node's price as per shipment + per unit of each line, [fixed, per unit of line 0, ...],
+    when it is one: a single option whose billed weight is the actual weight for every mix of the
+    lines (or the dimensional weight for every mix). None: the price of a shipment depends on its
+    mix (options cross, or dimensional weight bills some lines and not others)."""
+    if len(rates) != 1:
+        return None
+    (rate,) = rates
+    divisor = rate.dim_divisor
+    if divisor is None or all(v / divisor <= w for w, v in zip(weights, volumes, strict=True)):
+        return [rate.fixed, *(rate.per_lb * w for w in weights)]
+    if all(v / divisor >= w for w, v in zip(weights, volumes, strict=True)):
+        return [rate.fixed, *(rate.per_lb * (v / divisor) for v in volumes)]
+    return None

@@ -65,6 +65,8 @@ def decide_small(
     if small.too_large():
         return None
     small.build()
+    if not small.linear:
+        return None
     solved = _solve(small)
     if solved is None:
         return None
@@ -102,6 +104,7 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
     """engine.cost.plan_cost (shipments in node id order, which is column order)."""
     terms = p.terms
     pickup = terms.pickup_node_id is not None
+    promised = terms.promised
     lines = p.order.lines
     shipments = []
     allocated = 0
@@ -110,14 +113,11 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
         units = sum(take)
         allocated += units
         weight = sum(lines[i].unit_weight_lb * q for i, q in enumerate(take) if q > 0)
-        table, option = terms.shipping(node.id, p.distance[c])
         if pickup:
-            zone = 0
-            base = per_lb = 0.0
+            zone, base, carrier_weight, rule_penalty, option = 0, 0.0, 0.0, 0.0, None
         else:
-            zone = p.zone[c]
-            base, per_lb = table.base[zone - 1], table.per_lb[zone - 1]
-        rule_penalty = option.late_cost if option is not None and terms.promised and not pickup else 0.0
+            volume = sum(lines[i].unit_volume_in3 * q for i, q in enumerate(take) if q > 0) if promised else 0.0
+            zone, base, carrier_weight, rule_penalty, option = terms.shipment(node.id, p.distance[c], weight, volume)
         for penalty in terms.penalties:
             if node.id in penalty.node_ids:
                 selected = sum(
@@ -135,7 +135,7 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
                 weight_lb=weight,
                 pick_pack=node.pick_pack_cost,
                 carrier_base=base,
-                carrier_weight=per_lb * weight,
+                carrier_weight=carrier_weight,
                 handling=node.unit_handling_cost * units,
                 rule_penalty=rule_penalty,
                 carrier_service=option.carrier_service if option is not None else "",

@@ -4,13 +4,13 @@ their availability, terms and eliminations."""
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
 from collections.abc import Sequence
 
 from engine.availability import StockLevels
 from engine.directives import Directives
 from engine.model import Order
 from engine.network import NetworkSnapshot
+from engine.promise.shipping import linear_rate
 from engine.small_orders.views import LATE, NOT_PICKUP_NODE, PROTECTED, _lists, _place, _view
 from engine.terms import Terms
 
@@ -24,19 +24,29 @@ SMALL_MAX_SUBSETS = 200  # node subsets left to price exactly after pruning; bey
 
 
 def _promised_rates(
-    terms: Terms, pick_pack: list[float], nodes: list[int], node_ids: list[str], distances: list[float]
-) -> tuple[list[int], list[float], list[float]]:
-    """Zone, per-shipment cost and per-pound rate of each candidate by its own carrier service's
-    rates (engine.problem._promised_rates over lists)."""
-    zone, fixed, per_lb = [], [], []
+    terms: Terms,
+    pick_pack: list[float],
+    nodes: list[int],
+    node_ids: list[str],
+    distances: list[float],
+    weights: list[float],
+    volumes: list[float],
+) -> tuple[list[int], list[float], list[list[float]]] | None:
+    """Zone, per-shipment cost and carrier cost per unit of each line ([L][N]) of each candidate
+    by its own carrier services (engine.problem._promised_rates over lists); None when a
+    candidate's price is not linear in what it ships (engine.promise.shipping.linear_rate)."""
+    zone, fixed = [], []
+    per_unit: list[list[float]] = [[] for _ in weights]
     for n, node_id, d in zip(nodes, node_ids, distances, strict=True):
-        table = terms.shipping(node_id, d)[0]
-        z = bisect_left(table.zone_limits_miles, d) + 1
-        zone.append(z)
-        late = terms.late_cost(node_id, d)
-        fixed.append(pick_pack[n] + table.base[z - 1] + late if late else pick_pack[n] + table.base[z - 1])
-        per_lb.append(table.per_lb[z - 1])
-    return zone, fixed, per_lb
+        rates = terms.option_rates(node_id, d)
+        linear = linear_rate(rates, weights, volumes)
+        if linear is None:
+            return None
+        zone.append(rates[0].zone)
+        fixed.append(pick_pack[n] + linear[0])
+        for i, row in enumerate(per_unit):
+            row.append(linear[i + 1])
+    return zone, fixed, per_unit
 
 
 class _Small:
@@ -73,6 +83,7 @@ class _Small:
         self.held = held
         self.stocked = sorted({n for row in held for n, units in row.items() if units > 0})
         self._full: list[bool] | None = None
+        self.linear = True  # each candidate's price is per shipment + per unit (build)
 
     def too_large(self) -> bool:
         return len(self.stocked) > SMALL_MAX_NODES
@@ -177,8 +188,13 @@ class _Small:
             fixed = [pick_pack[n] for n in nodes]
             unit = [[handling[n] for n in nodes] for _ in range(n_lines)]
         elif terms.promised:
-            self.zone, fixed, per_lb_of = _promised_rates(terms, lists.pick_pack, nodes, self.node_ids, self.distance)
-            unit = [[handling[n] + w * rate for n, rate in zip(nodes, per_lb_of, strict=True)] for w in weight]
+            volumes = [line.unit_volume_in3 for line in lines]
+            rated = _promised_rates(terms, lists.pick_pack, nodes, self.node_ids, self.distance, weight, volumes)
+            if rated is None:  # a shipment's price depends on its mix: the general path's model
+                self.linear = False
+                return
+            self.zone, fixed, carrier = rated
+            unit = [[handling[n] + rate for n, rate in zip(nodes, row, strict=True)] for row in carrier]
         else:
             zone, fixed_of, per_lb = place.rates(terms.rate_table, nodes, self.distance)
             self.zone = [zone[n] for n in nodes]

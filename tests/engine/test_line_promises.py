@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,7 +27,7 @@ from engine.sourcing import decide, decide_from_levels
 from engine.terms import resolve_terms
 from tests.engine.brute_force import feasible_plans
 from tests.engine.promise.reference import reference_delivery, reference_ship
-from tests.engine.test_promise_sourcing import _availability, _two_stores, promise_cases
+from tests.engine.test_promise_sourcing import _availability, _price, _two_stores, promise_cases
 from tests.engine.test_small_orders import GENEROUS, Case
 from tests.fuzz import examples
 
@@ -59,14 +58,15 @@ def reference_option(
     case: Case, at: int, node_id: str, distance: float, held: list[int]
 ) -> tuple[str, date, float, frozenset[int]] | None:
     """The option ``node_id`` ships by, by the reference dates: the one keeping the promises of the
-    most lines it holds, then the cheapest for the order's weight (a late line at the rules'
-    penalty, the latest line's), then the earlier delivery, then the id: (service, delivery, late
-    cost, lines kept)."""
+    most lines it holds, then the cheapest for the whole order in one box (checkout's price, a late
+    line at the rules' penalty, the latest line's), then the earlier delivery, then the id:
+    (service, delivery, late cost, lines kept)."""
     order, snapshot = case.order, case.snapshot
     promises = order.line_promises()
     penalty = case.directives.late_penalty_per_day
     schedule = next(s for s in snapshot.node_schedules if s.node_id == node_id)
     weight = sum(line.unit_weight_lb * line.qty for line in order.lines)
+    volume = sum(line.unit_volume_in3 * line.qty for line in order.lines)
     instant = datetime.fromtimestamp(at, UTC)
     best: tuple[int, float, date, str] | None = None
     found = None
@@ -87,10 +87,8 @@ def reference_option(
             kept.append(k)
         if not kept:
             continue
-        table = service.rate_table
-        z = int(table.zones(np.array([distance]))[0])
         late_cost = penalty * late if penalty is not None else 0.0
-        key = (-len(kept), table.base[z - 1] + table.per_lb[z - 1] * weight + late_cost, delivery, service.id)
+        key = (-len(kept), _price(case, service.id, distance, weight, volume, late_cost), delivery, service.id)
         if best is None or key < best:
             best, found = key, (service.id, delivery, late_cost, frozenset(kept))
     return found
@@ -111,9 +109,12 @@ def exhaustive_cost(case: Case, at: int) -> float:
             if option is None or not carried <= option[3]:
                 total = float("inf")
                 break
-            table = snapshot.carrier_services[option[0]].rate_table
-            z = int(table.zones(np.array([shipment.distance_miles]))[0])
-            carrier = table.base[z - 1] + table.per_lb[z - 1] * shipment.weight_lb + option[2]
+            volume = sum(
+                order.lines[position[a.line_id]].unit_volume_in3 * a.qty
+                for a in allocations
+                if a.node_id == shipment.node_id
+            )
+            carrier = _price(case, option[0], shipment.distance_miles, shipment.weight_lb, volume, option[2])
             total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + carrier
         best = min(best, total)
     return best

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -25,7 +24,8 @@ from engine.directives import Directives
 from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import epoch_seconds
-from engine.promise.model import CarrierService, Cutoff, NodeSchedule, Weekday, ZoneRate
+from engine.promise.model import CarrierService, Cutoff, NodeSchedule, ShipTo, Weekday, ZoneRate
+from engine.promise.pricing import carrier_charge
 from engine.rates import STANDARD_RATES
 from engine.small_orders import decide_small
 from engine.sourcing import decide, decide_from_levels
@@ -54,20 +54,37 @@ def _chart(transit: tuple[int, ...], base_extra: float, per_lb_scale: float) -> 
     )
 
 
+REMOTE_ZIP3 = frozenset({"606"})  # the generated ship-to's ZIP 60614 is remote for services listing it
+
+
+def _charges(draw: st.DrawFn) -> dict[str, object]:
+    """A service's dimensional divisor and surcharges, drawn (none of them, often)."""
+    return {
+        "dim_divisor": draw(st.sampled_from([None, 139.0, 250.0])),
+        "residential_surcharge": draw(st.sampled_from([0.0, 0.0, 2.5])),
+        "non_contiguous_surcharge": draw(st.sampled_from([0.0, 9.0])),
+        "remote_area_surcharge": draw(st.sampled_from([0.0, 3.75])),
+        "remote_area_zip3": draw(st.sampled_from([frozenset(), REMOTE_ZIP3])),
+    }
+
+
 @st.composite
 def services(draw: st.DrawFn) -> dict[str, CarrierService]:
-    """GROUND, TWO_DAY and NEXT_DAY: random transit, faster dearer on both counts (as rate cards go)."""
+    """GROUND, TWO_DAY and NEXT_DAY: random transit; faster usually dearer on both counts (as rate
+    cards go), sometimes cheaper per pound (services cross), with dimensional weight and surcharges."""
     ground = tuple(sorted(draw(st.lists(st.integers(1, 5), min_size=8, max_size=8))))
     two = tuple(min(t, draw(st.integers(1, 3))) for t in ground)
+    two_scale = draw(st.sampled_from([1.5, 0.6]))
     return {
-        "GROUND": CarrierService("GROUND", "C", "STANDARD", _chart(ground, 0.0, 1.0)),
-        "TWO_DAY": CarrierService("TWO_DAY", "C", "EXPRESS", _chart(two, 4.0, 1.5)),
+        "GROUND": CarrierService("GROUND", "C", "STANDARD", _chart(ground, 0.0, 1.0), **_charges(draw)),  # type: ignore[arg-type]
+        "TWO_DAY": CarrierService("TWO_DAY", "C", "EXPRESS", _chart(two, 4.0, two_scale), **_charges(draw)),  # type: ignore[arg-type]
         "NEXT_DAY": CarrierService(
             "NEXT_DAY",
             "C",
             "NEXT_DAY",
             _chart((1,) * 8, 12.0, 3.0),
             pickup_days=draw(st.sampled_from([WEEKDAYS, frozenset(Weekday)])),
+            **_charges(draw),  # type: ignore[arg-type]
         ),
     }
 
@@ -102,7 +119,11 @@ def promise_cases(draw: st.DrawFn, max_nodes: int = 3, max_lines: int = 3, max_q
     skus = [f"S{k}" for k in range(draw(st.integers(1, 2)))]
     lines = tuple(
         OrderLine(
-            f"L{i}", draw(st.sampled_from(skus)), draw(st.integers(1, max_qty)), draw(st.sampled_from([0.2, 1.5, 12.0]))
+            f"L{i}",
+            draw(st.sampled_from(skus)),
+            draw(st.integers(1, max_qty)),
+            draw(st.sampled_from([0.2, 1.5, 12.0])),
+            unit_volume_in3=draw(st.sampled_from([0.0, 100.0, 2_000.0])),
         )
         for i in range(draw(st.integers(1, max_lines)))
     )
@@ -123,6 +144,8 @@ def promise_cases(draw: st.DrawFn, max_nodes: int = 3, max_lines: int = 3, max_q
         backorder_penalty=draw(st.sampled_from([4.0, 25.0, 100.0])),
         carrier_service=named,
         promised_date=promised,
+        postal_code=draw(st.sampled_from(["", "60614"])),
+        residential=draw(st.booleans()),
     )
     snapshot = NetworkSnapshot(tuple(nodes), node_schedules=tuple(schedules), carrier_services=carrier)
     rows = [(sku, n.id, draw(st.integers(0, 3))) for n in nodes for sku in skus]
@@ -166,21 +189,23 @@ def _reference_priced(case: Case, at: int, node_id: str, distance: float) -> lis
     return found
 
 
-def _price(snapshot: NetworkSnapshot, service_id: str, distance: float, weight_lb: float, late_cost: float) -> float:
-    table = snapshot.carrier_services[service_id].rate_table
-    z = int(table.zones(np.array([distance]))[0])
-    return table.base[z - 1] + table.per_lb[z - 1] * weight_lb + late_cost
+def _price(case: Case, service_id: str, distance: float, pounds: float, volume: float, late_cost: float) -> float:
+    """What checkout's Promise charges for the box (engine.promise.pricing.carrier_charge), plus lateness."""
+    service = case.snapshot.carrier_services[service_id]
+    ship_to = ShipTo(postal_code=case.order.postal_code, residential=case.order.residential)
+    return carrier_charge(service, distance, ship_to, pounds, volume).total + late_cost
 
 
 def exhaustive_cost(case: Case, at: int) -> float:
-    """Every allocation, with each node's eligible carrier service chosen as the cost model does,
-    costed by the cost model's formula with that service's rates."""
+    """Every allocation, each shipment by its own cheapest eligible carrier service (checkout's
+    price for the box: dimensional weight and surcharges, plus any lateness penalty)."""
     return exhaustive(case, at)[0]
 
 
 def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
     """The least cost, and the units shipped by each plan of that cost."""
     order, snapshot = case.order, case.snapshot
+    lines = {line.line_id: line for line in order.lines}
     availability = _availability(case)
     base_terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
     best = float("inf")
@@ -194,14 +219,11 @@ def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
             if not options:
                 total = float("inf")
                 break
-            # The cost model's choice (docs/promise.md): a node's service is the cheapest for the
-            # order's whole weight (then the earliest, then by id), and the shipment pays its rates.
-            order_weight = sum(line.unit_weight_lb * line.qty for line in order.lines)
-            chosen = min(
-                options,
-                key=lambda o: (_price(snapshot, o[0], shipment.distance_miles, order_weight, o[2]), o[1], o[0]),
+            # Per shipment (docs/promise.md): the cheapest eligible service for what this box holds.
+            volume = sum(lines[a.line_id].unit_volume_in3 * a.qty for a in allocations if a.node_id == shipment.node_id)
+            price = min(
+                _price(case, s, shipment.distance_miles, shipment.weight_lb, volume, late) for s, _, late in options
             )
-            price = _price(snapshot, chosen[0], shipment.distance_miles, shipment.weight_lb, chosen[2])
             total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + price
         shipped = sum(a.qty for a in allocations)
         if total < best - 1e-9:
@@ -218,10 +240,21 @@ def test_promise_orders_match_exhaustive_search_over_nodes_and_services(drawn: t
     decision = decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
     assert decision.status is SolveStatus.OPTIMAL
     assert decision.cost.total == pytest.approx(exhaustive_cost(case, at), abs=1e-6)
+    lines = {line.line_id: line for line in case.order.lines}
     for shipment in decision.cost.shipments:  # every shipment dated, by a service keeping the promise
         assert shipment.carrier_service and shipment.ship_day <= shipment.delivery_day
         allowed = dict(_reference_options(case, at, shipment.node_id, shipment.distance_miles))
         assert date.fromordinal(shipment.delivery_day) == allowed[shipment.carrier_service]
+        # ... and the cheapest for what it carries: its carrier charge and lateness are the least.
+        volume = sum(
+            lines[a.line_id].unit_volume_in3 * a.qty for a in decision.allocations if a.node_id == shipment.node_id
+        )
+        options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles)
+        least = min(
+            _price(case, s, shipment.distance_miles, shipment.weight_lb, volume, late) for s, _, late in options
+        )
+        late = next(late for s, _, late in options if s == shipment.carrier_service)
+        assert shipment.carrier_base + shipment.carrier_weight + late == pytest.approx(least, abs=1e-9)
     assert decision.cost.delivery_day == max((s.delivery_day for s in decision.cost.shipments), default=0)
 
 
@@ -382,3 +415,61 @@ def test_a_rule_allowing_lateness_prices_the_late_node_per_day_late() -> None:
     dear = Directives(late_penalty_per_day=5.0)
     decision = decide_from_levels(order, snapshot, ["SKU"], levels, dear, at=CHICAGO_AT_1430)
     assert [s.node_id for s in decision.cost.shipments] == ["DC-001"]
+
+
+# --- regression: carrier services that cross, chosen per shipment -------------------------------------------------
+
+MONDAY_1000_UTC = epoch_seconds(datetime(2026, 11, 30, 10, 0, tzinfo=UTC))
+
+
+def _crossing_network() -> NetworkSnapshot:
+    """DEN (Denver, ~920 miles: zone 5) ships GROUND (4 days) and TWO_DAY; MKE (Milwaukee, ~80 miles:
+    zone 2, GROUND 1 day) holds only the heavy SKU. Nodes on UTC, open every weekday until 23:59."""
+    ground = CarrierService("GROUND", "C", "STANDARD", _chart((1, 1, 2, 2, 4, 4, 5, 5), 0.0, 1.0))
+    two_day = CarrierService("TWO_DAY", "C", "EXPRESS", _chart((2,) * 8, 4.0, 1.5))
+    den = Node("DEN", NodeType.DC, GeoPoint(39.74, -104.99), 0.0, 0.0)
+    mke = Node("MKE", NodeType.DC, GeoPoint(43.04, -87.91), 0.0, 0.0)
+    both = (Cutoff("GROUND", 1439), Cutoff("TWO_DAY", 1439))
+    return NetworkSnapshot(
+        (den, mke),
+        node_schedules=(
+            NodeSchedule("DEN", "UTC", WEEKDAYS, cutoffs=both),
+            NodeSchedule("MKE", "UTC", WEEKDAYS, cutoffs=both),
+        ),
+        carrier_services={"GROUND": ground, "TWO_DAY": two_day},
+    )
+
+
+def test_each_shipment_takes_the_service_cheapest_for_what_it_carries() -> None:
+    """The crossing the lateness penalty makes (docs/promise.md): promised Wed 2 Dec, DEN's GROUND
+    arrives Fri 4 Dec, 2 days late at 4.00 a day: 7.80 + 8.00 + 0.80/lb against TWO_DAY's on-time
+    11.80 + 1.20/lb; GROUND is cheaper above 10 lb. For the whole 12.2 lb order DEN would ship by
+    GROUND (25.56 alone). Per shipment, the 12 lb line goes from MKE by GROUND (5.50 + 0.35 x 12 =
+    9.70) and the 0.2 lb line from DEN by TWO_DAY (11.80 + 0.24 = 12.04): 24.74 with the 3.00 split.
+    Choosing DEN's service for the order's whole weight, that split costs 9.70 + 15.96 + 3.00 =
+    28.66, so a decision choosing per node took 25.56."""
+    snapshot = _crossing_network()
+    order = Order(
+        "O",
+        SHIP_TO,
+        (OrderLine("HEAVY", "H", 1, 12.0), OrderLine("LIGHT", "L", 1, 0.2)),
+        promised_date=date(2026, 12, 2),
+    )
+    levels = StockLevels(["H", "L", "H"], ["DEN", "DEN", "MKE"], [1, 1, 1])
+    directives = Directives(late_penalty_per_day=4.0)
+    case = Case(order, snapshot, levels, directives)
+    for decision in (
+        decide_from_levels(order, snapshot, ["H", "L"], levels, directives, at=MONDAY_1000_UTC),  # small path
+        decide(order, snapshot, _availability(case), directives, GENEROUS, at=MONDAY_1000_UTC),  # general path
+    ):
+        assert decision.cost.total == pytest.approx(24.74, abs=1e-9)
+        shipped = {(s.node_id, s.carrier_service, s.rule_penalty) for s in decision.cost.shipments}
+        assert shipped == {("MKE", "GROUND", 0.0), ("DEN", "TWO_DAY", 0.0)}
+        assert date.fromordinal(decision.cost.delivery_day) == date(2026, 12, 2)
+    assert exhaustive_cost(case, MONDAY_1000_UTC) == pytest.approx(24.74, abs=1e-9)
+    # Alone, DEN ships both lines by the late GROUND, as the whole order's weight makes it cheapest.
+    alone = replace(order, max_shipments=1)
+    decision = decide_from_levels(alone, snapshot, ["H", "L"], levels, directives, at=MONDAY_1000_UTC)
+    ((shipment),) = decision.cost.shipments
+    assert (shipment.node_id, shipment.carrier_service, decision.cost.total) == ("DEN", "GROUND", pytest.approx(25.56))
+    assert shipment.rule_penalty == pytest.approx(8.0)

@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -31,6 +30,7 @@ from tests.engine.test_promise_sourcing import (
     CHICAGO_AT_1430,
     SHIP_TO,
     _availability,
+    _price,
     _two_stores,
     promise_cases,
 )
@@ -151,7 +151,7 @@ def _constrained(case: Case) -> bool:
 
 
 def exhaustive_cost(case: Case, at: int) -> float:
-    """Every allocation; each shipment by its cheapest option left (priced by that service's rates),
+    """Every allocation; each shipment by its cheapest option left (priced as checkout quotes the box),
     or, for an order the rules do not constrain, at its level's rates when any option is left."""
     order, snapshot = case.order, case.snapshot
     availability = _availability(case)
@@ -159,7 +159,8 @@ def exhaustive_cost(case: Case, at: int) -> float:
         order, replace(case.directives, shipping_rules=(), closures=(), cutoff_changes=()), snapshot
     )
     best = float("inf")
-    for _, plain in feasible_plans(order, snapshot, availability, base_terms):
+    lines = {line.line_id: line for line in order.lines}
+    for allocations, plain in feasible_plans(order, snapshot, availability, base_terms):
         total = plain.split_penalty + plain.backorder_penalty
         for shipment in plain.shipments:
             options = _options(case, at, shipment.node_id, shipment.distance_miles)
@@ -172,12 +173,12 @@ def exhaustive_cost(case: Case, at: int) -> float:
             if not options:
                 total = float("inf")
                 break
-            prices = []
-            for service_id, _, late_cost in options:
-                table = snapshot.carrier_services[service_id].rate_table
-                z = int(table.zones(np.array([shipment.distance_miles]))[0])
-                prices.append(table.base[z - 1] + table.per_lb[z - 1] * shipment.weight_lb + late_cost)
-            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + min(prices)
+            volume = sum(lines[a.line_id].unit_volume_in3 * a.qty for a in allocations if a.node_id == shipment.node_id)
+            price = min(
+                _price(case, service_id, shipment.distance_miles, shipment.weight_lb, volume, late_cost)
+                for service_id, _, late_cost in options
+            )
+            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + price
         best = min(best, total)
     return best
 

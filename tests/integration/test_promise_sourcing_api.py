@@ -29,9 +29,17 @@ from server.api.proto import (
 from server.api.services import ServiceDeps
 from server.store.base import Store
 from tests.integration.conftest import Api, ServerFactory, make_config
-from tests.integration.helpers import count, usd, violations
+from tests.integration.helpers import count, item, usd, violations
 from tests.integration.orders_helpers import FakeClock
-from tests.integration.test_promise_api import HOME, TUESDAY_10, checkout  # noqa: F401 (the network fixture)
+from tests.integration.test_promise_api import (  # noqa: F401 (checkout: the network fixture)
+    GROUND,
+    HOME,
+    NEXT_DAY,
+    TUESDAY_10,
+    cart,
+    checkout,
+    cutoffs,
+)
 
 
 @pytest.fixture
@@ -48,11 +56,13 @@ def api(start_server: ServerFactory, store: Store, clock: FakeClock) -> Iterator
     client.channel.close()
 
 
-def source(stub: sourcing_pb2_grpc.SourcingServiceStub, qty: int = 2, **fields: object) -> sourcing_pb2.Decision:
+def source(
+    stub: sourcing_pb2_grpc.SourcingServiceStub, qty: int = 2, sku: str = "A", **fields: object
+) -> sourcing_pb2.Decision:
     order = common_pb2.Order(
         order_id="O-1",
         ship_to=HOME,
-        lines=[common_pb2.OrderLine(line_id="L0", sku="A", qty=qty)],
+        lines=[common_pb2.OrderLine(line_id="L0", sku=sku, qty=qty)],
         **fields,  # type: ignore[arg-type]
     )
     return stub.Source(sourcing_pb2.SourceRequest(order=order)).decision
@@ -263,3 +273,58 @@ def test_a_rule_allowing_lateness_prices_a_late_node_per_day_late(
     assert shipments(decision) == [("NEAR", "GROUND", "2026-12-01", "2026-12-03")]
     assert decision.cost.shipments[0].rule_penalty == usd(1.5)
     assert list(decision.fired_rules) == ["late-ok"]
+
+
+# Dimensional weight and surcharges: a 12 x 12 x 12 in box of 1 lb bills 1,728 / 139 = 12.4 lb by PARCEL;
+# the ship-to's ZIP 68508 (Lincoln, NE) is in PARCEL's remote-area list, and the address is residential.
+PARCEL = network_pb2.CarrierService(
+    id="PARCEL",
+    carrier="Boxline",
+    service_level="PARCEL",
+    zones=[network_pb2.ZoneRate(zone="1", transit_days=3, base=usd(6.0), per_lb=usd(0.4))],
+    dim_divisor=139.0,
+    residential_surcharge=usd(2.5),
+    remote_area_surcharge=usd(4.0),
+    remote_area_zip3=["685"],
+)
+
+
+@pytest.mark.parametrize("residential", [True, False])
+def test_sources_cost_for_a_shipment_is_what_checkout_quoted_for_the_same_box(
+    api: Api,
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+    residential: bool,
+) -> None:
+    """Every option Promise quotes for a single-node cart, ordered as chosen (its service and date):
+    Source's shipment costs what the option said, carrier charge and all (docs/promise.md, "Price")."""
+    services = network_pb2.UpsertCarrierServicesRequest(carrier_services=[GROUND, NEXT_DAY, PARCEL])
+    api.network.UpsertCarrierServices(services)
+    near = network_pb2.NodeSchedule(node_id="NEAR", cutoffs=cutoffs(("GROUND", "15:00"), ("PARCEL", "15:00")))
+    far = network_pb2.NodeSchedule(node_id="FAR", cutoffs=cutoffs(("GROUND", "15:00"), ("NEXT_DAY", "12:00")))
+    api.network.UpsertNodeSchedules(network_pb2.UpsertNodeSchedulesRequest(schedules=[near, far]))
+    box = item("BOX", unit_weight_lb=1.0, length_in=12.0, width_in=12.0, height_in=12.0)
+    api.network.UpsertItems(network_pb2.UpsertItemsRequest(items=[box]))
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "BOX", 4)]))
+    address = common_pb2.PostalAddress(country_code="US", postal_code="68508")
+    quoted = checkout.Promise(cart(("BOX", 2), ship_to_address=address, residential=residential)).options
+    assert {o.carrier_service for o in quoted} == {"GROUND", "PARCEL"}
+    for option in quoted:
+        assert list(option.node_ids) == ["NEAR"]
+        decision = source(
+            checkout,
+            sku="BOX",
+            ship_to_address=address,
+            residential=residential,
+            carrier_service=option.carrier_service,
+            promised_date=option.delivery_date,
+        )
+        (shipment,) = decision.cost.shipments
+        assert (shipment.node_id, shipment.carrier_service, shipment.delivery_date) == (
+            "NEAR", option.carrier_service, option.delivery_date,
+        )  # fmt: skip
+        charge = shipment.carrier_base.amount_micros + shipment.carrier_weight.amount_micros
+        assert abs(charge - option.carrier_charge.amount_micros) <= 1
+        assert abs(shipment.total.amount_micros - option.cost.amount_micros) <= 1
+    parcel = next(o for o in quoted if o.carrier_service == "PARCEL")
+    surcharges = 2.5 + 4.0 if residential else 4.0
+    assert parcel.carrier_charge == usd(6.0 + 0.4 * (2 * 1728 / 139) + surcharges)

@@ -93,6 +93,8 @@ def order_line_from_proto(
             attributes=attributes,
             carrier_service=promised[0],
             promised_date=promised[1],
+            # The catalogue's dimensions: what dimensional weight bills (docs/promise.md, "Price").
+            unit_volume_in3=item.length_in * item.width_in * item.height_in if item is not None else 0.0,
         )
     except InvalidInputError as error:
         violations.extend(error.prefixed(path).violations if path else error.violations)
@@ -165,7 +167,8 @@ def order_into(
         node = _pickup_node(c, join(path, "pickup_node_id"), msg.pickup_node_id, network, served)
         if ship_to is None and node is not None:
             ship_to = node.location  # collected there: no ship-to needed
-    if msg.HasField("ship_to_address"):
+    has_address = msg.HasField("ship_to_address")
+    if has_address:
         _check_address(c, join(path, "ship_to_address"), msg.ship_to_address)
     lines: list[OrderLine] = []
     line_msgs = msg.lines
@@ -210,6 +213,8 @@ def order_into(
             priority=msg.priority,
             carrier_service=carrier_service,
             promised_date=promised_date,
+            postal_code=msg.ship_to_address.postal_code.strip() if has_address else "",
+            residential=msg.residential,
         )
     except InvalidInputError as error:
         violations.extend(error.prefixed(path).violations if path else error.violations)
