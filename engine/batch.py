@@ -47,6 +47,7 @@ from engine.optimizer.search import COST_EPSILON, Solution, SolverSettings, opti
 from engine.optimizer.shared import Ledger, shares_fit, widen
 from engine.optimizer.single_node import full_fill_nodes
 from engine.problem import Elimination, Problem, build_problem
+from engine.promise.per_line import held_lines, keep_line_promises
 from engine.sourcing import DEFAULT_SETTINGS, assemble_decision
 from engine.terms import resolve_terms
 
@@ -80,6 +81,10 @@ class BatchOrder:
 
     order: Order
     directives: Directives = NO_DIRECTIVES
+    # The instant (epoch seconds) the order's promise is judged and priced at, and the ship-to's
+    # region (engine.terms.resolve_terms): as a single decision at that instant would. None: by cost.
+    at: int | None = None
+    region: str = ""
 
 
 class BatchPath(StrEnum):
@@ -258,6 +263,12 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
         # Lagrangian bound does not split by order, so lower - bounds[o] can exceed what the
         # other orders can cost, and pruning with it cut the optimum's columns.
         alone_total = sum(bounds)
+        # An order whose carrier charge is not linear in what a node ships (``Problem.pricing``:
+        # options that cross, dimensional weight on some mixes) has no place in the linear joint
+        # model: it is held at its plan there, as a single decision's fast paths hand it on, and
+        # the model's bound is then over the plans keeping it, no bound on the batch.
+        nonlinear = [m and p.pricing is not None for p, m in zip(problems, movable, strict=True)]
+        proves = not any(nonlinear)
         columns = [_joint_columns(p, plans[o], bounds[o], alone_total, upper) for o, p in enumerate(problems)]
         candidates = sum(len(c) for c in columns)
         result = solve_joint(
@@ -267,16 +278,17 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
             work.snapshot.max_shipments,
             int(deadline.remaining_ms() * JOINT_SOLVER_SHARE),
             start=plans,
-            fixed=[not m for m in movable],
+            fixed=[not m or q for m, q in zip(movable, nonlinear, strict=True)],
             backend=work.settings.backend,
         )
-        lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
+        if proves:
+            lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
         found = result.plans
         if found is not None and shares_fit(work.snapshot, problems, found):
             total = sum(plan.objective(problem) for problem, plan in zip(problems, found, strict=True))
             if total < upper - _tolerance(upper):
                 plans, upper = list(found), total
-            if result.status is SolveStatus.OPTIMAL:
+            if result.status is SolveStatus.OPTIMAL and proves:
                 lower = max(lower, upper)
     return _Better(tuple(plans), upper, min(lower, upper), candidates)
 
@@ -371,11 +383,15 @@ def _problems(
         v.check(order_id not in seen, f"orders[{i}].order_id", f"duplicates order id {order_id!r}")
         seen.add(order_id)
         try:
-            terms = resolve_terms(item.order, item.directives, snapshot)
+            terms = resolve_terms(item.order, item.directives, snapshot, at=item.at, region=item.region)
         except InvalidInputError as error:
             v.extend(error, f"orders[{i}]")
             continue
-        problems.append(build_problem(item.order, snapshot, availability, item.directives, terms))
+        directives = item.directives
+        if terms.ship_options is not None and terms.ship_options.per_line:  # lines promised differently
+            held = held_lines(item.order, snapshot.ids, availability.skus, availability.units)
+            directives = keep_line_promises(item.order, snapshot, terms.ship_options, directives, held)
+        problems.append(build_problem(item.order, snapshot, availability, directives, terms))
     v.raise_if_any()
     return problems
 
@@ -459,7 +475,7 @@ def _decision(
         residual,
         narrowed,
         snapshot,
-        item.directives,
+        problem.directives,  # with the exclusions keeping lines' own promises
         status=status,
         path=path,
         bound=cost if status is SolveStatus.OPTIMAL else bound,

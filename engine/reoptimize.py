@@ -17,8 +17,12 @@ each order's problem its ``least``); the check stays, for an order no plan lets 
 
 Promises are kept: given the instant (``at``), an order carrying a promise (or that rules about time
 fire on) may not move units to a node that would deliver after its promise, or that the rules rule
-out (engine/promise/shipping.py): in the joint model those nodes are excluded for it, except the
-nodes it already holds at (keeping its own holds never makes it later than it is).
+out (engine/promise/shipping.py). When none of the nodes it holds at would now break its promise
+(and its lines share one), the joint model decides it as a single decision at ``at`` would: late
+nodes out, each shipment priced by the cheapest eligible carrier service for what it carries, and
+its holds costed the same way. Otherwise those nodes are excluded for it, except the nodes it
+already holds at (keeping its own holds never makes it later than it is), and it is priced by its
+level's rate table.
 """
 
 from __future__ import annotations
@@ -141,8 +145,15 @@ def reoptimize(
     pool = _with_holds(free, planned, snapshot)
     # Costing every order's holds and choosing the groups comes after the joint decision: the batch
     # keeps time for it (stretched as its own work is on a busy machine).
+    judged = [_judged_at(p, snapshot, at) for p in planned]
+    items = [
+        BatchOrder(p.order, p.directives, at=when, region=p.region)
+        if when is not None
+        else BatchOrder(p.order, _keeping_promise(p, snapshot, pool, at))
+        for p, when in zip(planned, judged, strict=True)
+    ]
     batch = decide_batch(
-        [BatchOrder(p.order, _keeping_promise(p, snapshot, pool, at)) for p in planned],
+        items,
         snapshot,
         pool,
         replace(settings, time_limit_ms=max(1, deadline.remaining_ms())),
@@ -152,8 +163,9 @@ def reoptimize(
         after_ms_per_order=COMPARE_MS_PER_ORDER,
     )
     candidates = []
-    for item, decision in zip(planned, batch.decisions, strict=True):
-        terms = resolve_terms(item.order, item.directives, snapshot)
+    for item, when, decision in zip(planned, judged, batch.decisions, strict=True):
+        # Its holds costed as its new plan is: by its promise's carrier services when judged at ``at``.
+        terms = resolve_terms(item.order, item.directives, snapshot, at=when, region=item.region)
         candidates.append(
             Candidate(
                 order=item.order,
@@ -230,6 +242,27 @@ def _unplannable(item: PendingOrder, snapshot: NetworkSnapshot) -> Skip | None:
     except InvalidInputError as error:
         return Skip(order_id, SkipReason.INVALID, str(error))
     return None
+
+
+def _judged_at(item: PendingOrder, snapshot: NetworkSnapshot, at: int | None) -> int | None:
+    """``at`` when the joint model can decide ``item`` as a single decision at ``at`` would (its
+    promise kept, each shipment by the cheapest eligible carrier service for what it carries): its
+    promise or rules about time restrict it, one promise for all its lines, and none of the nodes it
+    holds at would break it now. None otherwise: re-planned by its level's rates, late nodes other
+    than its own excluded (``_keeping_promise``), since a held node now late is no candidate of a
+    decision at ``at`` and the re-plan must not take its holds away."""
+    if at is None:
+        return None
+    terms = resolve_terms(item.order, item.directives, snapshot, at=at, region=item.region)
+    if not terms.restricted or terms.ship_options is None or terms.ship_options.per_line:
+        return None
+    held = sorted({a.node_id for a in item.held})
+    rows = np.array([snapshot.index[node_id] for node_id in held], dtype=np.int64)
+    ship_to = item.order.ship_to
+    miles = haversine_miles(ship_to.lat, ship_to.lon, snapshot.lat[rows], snapshot.lon[rows])
+    if any(terms.late(node_id, d) for node_id, d in zip(held, miles.tolist(), strict=True)):
+        return None
+    return at
 
 
 def _keeping_promise(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availability, at: int | None) -> Directives:

@@ -22,7 +22,7 @@ from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.decision import AllocationLine, Decision
 from engine.directives import NO_DIRECTIVES, Directives, Exclusion, about_time
 from engine.errors import FieldViolation, InvalidInputError
-from engine.model import Order, id_problem
+from engine.model import ObjectiveMode, Order, id_problem
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
 from engine.promise.calculator import epoch_seconds
@@ -154,10 +154,16 @@ class Decider:
             json_format.Parse(request_json, common_pb2.Order(), ignore_unknown_fields=True), new=False
         )
 
-    def dated(self, order: Order) -> bool:
-        """The order's decision depends on its instant: it carries a promise or rules about time
-        fire on it (a joint batch decision, which has no instant, cannot decide it)."""
-        return order.promised or about_time(self.directives_for(order, self._network.get()))
+    def joint(self, order: Order) -> bool:
+        """AllocateBatch's joint decision is the order's own (``decide_batch``): every order but one
+        whose objective is the earliest delivery of a promise, whose trial dates (one decision each,
+        engine.sourcing) a joint model does not make; that one is decided alone."""
+        return order.objective is not ObjectiveMode.EARLIEST_DELIVERY or not self._dated(order, self._network.get())
+
+    def _dated(self, order: Order, snapshot: NetworkSnapshot, directives: Directives | None = None) -> bool:
+        """The order's decision depends on its instant: it carries a promise or rules about time fire on it."""
+        ruled = directives if directives is not None else self.directives_for(order, snapshot)
+        return order.promised or about_time(ruled)
 
     def decide(
         self,
@@ -208,7 +214,15 @@ class Decider:
         skus = sorted({line.sku for order in orders for line in order.lines})
         availability = Availability.from_levels(snapshot, skus, self._store.stock_levels(skus, now=now))
         rules_started = time.perf_counter()
-        items = [BatchOrder(order, self.directives_for(order, snapshot)) for order in orders]
+        # Each order decided as Allocate would at this instant: its promise kept, each shipment of
+        # an order carrying one priced by the cheapest carrier service keeping it (engine/batch.py).
+        instant = epoch_seconds(now if now is not None else self._clock())
+        items = []
+        for order in orders:
+            directives = self.directives_for(order, snapshot)
+            dated = self._dated(order, snapshot, directives)
+            region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if dated else ""
+            items.append(BatchOrder(order, directives, at=instant if dated else None, region=region))
         rules_seconds = time.perf_counter() - rules_started
         started = time.perf_counter()
         batch = decide_batch(items, snapshot, availability, SolverSettings(time_limit_ms=time_limit_ms))

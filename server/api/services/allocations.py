@@ -173,10 +173,8 @@ class Allocator:
         first call's for a replay). ``first``: a
         decision made already (AllocateBatch's joint one) for the first attempt; a lost race then
         decides alone, as Allocate does, up to MAX_ATTEMPTS times."""
-        # A joint batch decision knows no promise: an order carrying one (or rules about time) is decided alone.
-        tried: list[tuple[Outcome, datetime]] = (
-            [first] if first is not None and not self._deps.decider.dated(order) else []
-        )
+        # The joint decision keeps the order's promise as Allocate does (earliest delivery aside: Decider.joint).
+        tried: list[tuple[Outcome, datetime]] = [first] if first is not None and self._deps.decider.joint(order) else []
 
         def attempt() -> tuple[bytes, tuple[bytes, sourcing_pb2.Decision]]:
             if tried:
@@ -184,7 +182,7 @@ class Allocator:
             else:
                 now = self._deps.clock()
                 outcome = self._deps.decider.decide(order, time_limit_ms=time_limit_ms(), now=now)
-                outcome = keep_or_hold_late(self._deps.decider, order, outcome, now, time_limit_ms())
+            outcome = keep_or_hold_late(self._deps.decider, order, outcome, now, time_limit_ms())
             decision = outcome.to_proto(self._deps.config.currency, started)
             # A rule hold stops automatic allocation: the order waits, HELD, for a person.
             holds = tuple((h.rule_id, h.reason) for h in outcome.decision.holds)
