@@ -263,12 +263,6 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
         # Lagrangian bound does not split by order, so lower - bounds[o] can exceed what the
         # other orders can cost, and pruning with it cut the optimum's columns.
         alone_total = sum(bounds)
-        # An order whose carrier charge is not linear in what a node ships (``Problem.pricing``:
-        # options that cross, dimensional weight on some mixes) has no place in the linear joint
-        # model: it is held at its plan there, as a single decision's fast paths hand it on, and
-        # the model's bound is then over the plans keeping it, no bound on the batch.
-        nonlinear = [m and p.pricing is not None for p, m in zip(problems, movable, strict=True)]
-        proves = not any(nonlinear)
         columns = [_joint_columns(p, plans[o], bounds[o], alone_total, upper) for o, p in enumerate(problems)]
         candidates = sum(len(c) for c in columns)
         result = solve_joint(
@@ -278,17 +272,16 @@ def _improve(work: _Work, members: Sequence[int], start: Sequence[Plan], upper: 
             work.snapshot.max_shipments,
             int(deadline.remaining_ms() * JOINT_SOLVER_SHARE),
             start=plans,
-            fixed=[not m or q for m, q in zip(movable, nonlinear, strict=True)],
+            fixed=[not m for m in movable],
             backend=work.settings.backend,
         )
-        if proves:
-            lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
+        lower = max(lower, min(result.bound, upper))  # a pruned column is in no plan below upper
         found = result.plans
         if found is not None and shares_fit(work.snapshot, problems, found):
             total = sum(plan.objective(problem) for problem, plan in zip(problems, found, strict=True))
             if total < upper - _tolerance(upper):
                 plans, upper = list(found), total
-            if result.status is SolveStatus.OPTIMAL and proves:
+            if result.status is SolveStatus.OPTIMAL:
                 lower = max(lower, upper)
     return _Better(tuple(plans), upper, min(lower, upper), candidates)
 

@@ -10,6 +10,7 @@ reference instances (docs/decisions.md); SCIP is selectable.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -135,6 +136,49 @@ class OrderModel:
         self.cost += [(v, float(problem.unit[line, cols[j]]) - bo) for (line, j), v in self.x.items()]
         self.cost.append((s, terms.split_penalty))
         self.cost_offset = bo * units_total
+        if problem.pricing is not None:
+            self._add_carrier_options(solver, name)
+
+    def _add_carrier_options(self, solver: pywraplp.Solver, name: str) -> None:
+        """The carrier's charge when it is not linear in what a column ships (``Problem.pricing``;
+        ``fixed`` and ``unit`` leave it out): as engine/optimizer/priced_milp.py, disaggregated by
+        option. Per column, one option per shipment (Σ_r z[r] = y), its units u[l,r] summing to x[l],
+        u <= x's bound x z[r], and billed pounds b[r] >= Σ w u, >= Σ (v / divisor) u: minimising picks
+        the cheapest option for exactly what the column ships. The joint model (a single order's
+        goes to priced_milp) then prices such an order exactly."""
+        problem = self.problem
+        assert problem.pricing is not None and problem.volume is not None and self.twins is None
+        inf = solver.infinity()
+        weight, volume = problem.weight.tolist(), problem.volume.tolist()
+        by_column: dict[int, list[tuple[int, pywraplp.Variable]]] = defaultdict(list)
+        for (line, j), var in self.x.items():
+            by_column[j].append((line, var))
+        for j, column in enumerate(self.cols.tolist()):
+            zs: Terms = []
+            units: dict[int, Terms] = defaultdict(list)
+            for r, rate in enumerate(problem.pricing[column]):
+                z = solver.BoolVar(f"{name}z{j}_{r}")
+                zs.append((z, 1.0))
+                self.cost.append((z, rate.fixed))
+                pounds: Terms = []
+                cubic: Terms = []
+                for line, x in by_column.get(j, []):
+                    u = solver.IntVar(0, x.ub(), "")
+                    units[line].append((u, 1.0))
+                    self._add([(u, 1.0), (z, -x.ub())], -inf, 0.0)
+                    pounds.append((u, weight[line]))
+                    if rate.dim_divisor is not None:
+                        cubic.append((u, volume[line] / rate.dim_divisor))
+                if rate.dim_divisor is None:
+                    self.cost += [(u, rate.per_lb * w) for u, w in pounds]
+                    continue
+                billed = solver.NumVar(0.0, inf, "")
+                self.cost.append((billed, rate.per_lb))
+                self._add([(billed, 1.0), *((u, -c) for u, c in pounds)], 0.0, inf)
+                self._add([(billed, 1.0), *((u, -c) for u, c in cubic)], 0.0, inf)
+            self._add([*zs, (self.y[j], -1.0)], 0.0, 0.0)  # one box, one service
+            for line, x in by_column.get(j, []):
+                self._add([*units[line], (x, -1.0)], 0.0, 0.0)
 
     def _add_rounding_cuts(
         self, qty: int, xs: list[pywraplp.Variable], ys: list[pywraplp.Variable], per: list[int]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from engine.availability import Availability
 from engine.batch import BatchOrder
@@ -22,6 +22,8 @@ from engine.terms import resolve_terms
 from tests.engine.brute_force import _forbidden_pairs, compositions, feasible
 
 Allocations = tuple[AllocationLine, ...]
+# An order's own pricing of a plan (a promise order's: tests/engine/test_promise_sourcing.py); inf: not a plan.
+Price = Callable[[Allocations], float]
 
 
 def protected(directives: Directives, sku: str, node_id: str) -> int:
@@ -30,10 +32,15 @@ def protected(directives: Directives, sku: str, node_id: str) -> int:
 
 
 def order_plans(
-    item: BatchOrder, snapshot: NetworkSnapshot, availability: Availability, held: Allocations = ()
+    item: BatchOrder,
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    held: Allocations = (),
+    price: Price | None = None,
 ) -> list[tuple[float, Allocations]]:
     """Every plan the order could have alone (its own protections applied), with its cost; with
-    ``held`` (a re-plan's holds), only the plans giving no line fewer units than it holds."""
+    ``held`` (a re-plan's holds), only the plans giving no line fewer units than it holds; with
+    ``price``, costed by it (plans it prices at inf left out), else by its level's rates."""
     order, directives = item.order, item.directives
     terms = resolve_terms(order, directives, snapshot)
     node_ids = [n.id for n in snapshot.nodes]
@@ -62,7 +69,9 @@ def order_plans(
             continue
         if any(_units(allocations, line_id) < _units(held, line_id) for line_id in {a.line_id for a in held}):
             continue
-        plans.append((plan_cost(order, allocations, snapshot, terms).total, allocations))
+        cost = plan_cost(order, allocations, snapshot, terms).total if price is None else price(allocations)
+        if cost < float("inf"):
+            plans.append((cost, allocations))
     return sorted(plans, key=lambda plan: plan[0])
 
 
@@ -116,10 +125,15 @@ def optimal_total(
     snapshot: NetworkSnapshot,
     availability: Availability,
     held: Sequence[Allocations] | None = None,
+    prices: Sequence[Price | None] | None = None,
 ) -> float:
     """Depth first over the orders' plans (cheapest first), pruned by each order's cheapest plan;
-    with ``held`` (one per order), over the plans that keep every line at its holds."""
-    options = [order_plans(item, snapshot, availability, held[o] if held else ()) for o, item in enumerate(items)]
+    with ``held`` (one per order), over the plans that keep every line at its holds; ``prices``:
+    each order's own pricing (``order_plans``)."""
+    options = [
+        order_plans(item, snapshot, availability, held[o] if held else (), prices[o] if prices else None)
+        for o, item in enumerate(items)
+    ]
     cheapest = [plans[0][0] for plans in options]
     best = float("inf")
 

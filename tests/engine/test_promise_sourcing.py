@@ -10,6 +10,7 @@ cheapest that delivers by the promised date.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 
 from engine.availability import Availability, StockLevels
 from engine.cost import plan_cost
-from engine.decision import NodeVerdict, SolveStatus
+from engine.decision import AllocationLine, CostBreakdown, NodeVerdict, SolveStatus
 from engine.directives import Directives
 from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
@@ -196,6 +197,25 @@ def _price(case: Case, service_id: str, distance: float, pounds: float, volume: 
     return carrier_charge(service, distance, ship_to, pounds, volume).total + late_cost
 
 
+def promised_cost(case: Case, at: int, allocations: Sequence[AllocationLine], plain: CostBreakdown) -> float:
+    """``allocations`` (costed ``plain`` at the level's rates) with each shipment by its own cheapest
+    eligible carrier service (checkout's price for the box, plus any lateness); inf when a shipment
+    has none."""
+    lines = {line.line_id: line for line in case.order.lines}
+    total = plain.split_penalty + plain.backorder_penalty
+    for shipment in plain.shipments:
+        options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles)
+        if not options:
+            return float("inf")
+        # Per shipment (docs/promise.md): the cheapest eligible service for what this box holds.
+        volume = sum(lines[a.line_id].unit_volume_in3 * a.qty for a in allocations if a.node_id == shipment.node_id)
+        price = min(
+            _price(case, s, shipment.distance_miles, shipment.weight_lb, volume, late) for s, _, late in options
+        )
+        total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + price
+    return total
+
+
 def exhaustive_cost(case: Case, at: int) -> float:
     """Every allocation, each shipment by its own cheapest eligible carrier service (checkout's
     price for the box: dimensional weight and surcharges, plus any lateness penalty)."""
@@ -205,7 +225,6 @@ def exhaustive_cost(case: Case, at: int) -> float:
 def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
     """The least cost, and the units shipped by each plan of that cost."""
     order, snapshot = case.order, case.snapshot
-    lines = {line.line_id: line for line in order.lines}
     availability = _availability(case)
     base_terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
     best = float("inf")
@@ -213,18 +232,7 @@ def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
     for allocations, plain in feasible_plans(
         order, snapshot, availability, base_terms
     ):  # level rates: replaced per shipment below
-        total = plain.split_penalty + plain.backorder_penalty
-        for shipment in plain.shipments:
-            options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles)
-            if not options:
-                total = float("inf")
-                break
-            # Per shipment (docs/promise.md): the cheapest eligible service for what this box holds.
-            volume = sum(lines[a.line_id].unit_volume_in3 * a.qty for a in allocations if a.node_id == shipment.node_id)
-            price = min(
-                _price(case, s, shipment.distance_miles, shipment.weight_lb, volume, late) for s, _, late in options
-            )
-            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + price
+        total = promised_cost(case, at, allocations, plain)
         shipped = sum(a.qty for a in allocations)
         if total < best - 1e-9:
             best, fills = total, {shipped}

@@ -1,0 +1,117 @@
+"""Joint decisions of orders carrying promises (engine/batch.py, docs/promise.md "Sourcing by
+promise"): each order's promise kept and each of its shipments priced by the cheapest eligible
+carrier service for what it carries, exactly as a single decision at the same instant, checked
+against exhaustive search over every combination of every order's plans."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine.availability import StockLevels
+from engine.batch import BatchOrder, decide_batch
+from engine.cost import plan_cost
+from engine.decision import SolveStatus
+from engine.optimizer.joint_milp import solve_joint
+from engine.optimizer.shared import shares_fit
+from engine.problem import build_problem
+from engine.terms import resolve_terms
+from tests.engine.batch_brute_force import Allocations, Price, optimal_total
+from tests.engine.test_promise_sourcing import _availability, promise_cases, promised_cost
+from tests.engine.test_small_orders import GENEROUS, Case
+from tests.fuzz import examples
+
+
+def _reference(case: Case, at: int) -> Price:
+    """The order's cost for a plan as exhaustive search prices it: by its level's rates without a
+    promise, else each shipment by its own cheapest eligible service (dates by the day-by-day reference)."""
+    order, snapshot = case.order, case.snapshot
+    terms = resolve_terms(order, case.directives, snapshot)
+
+    def price(allocations: Allocations) -> float:
+        plain = plan_cost(order, allocations, snapshot, terms)
+        return promised_cost(case, at, allocations, plain) if order.promised else plain.total
+
+    return price
+
+
+@st.composite
+def promise_batches(draw: st.DrawFn) -> tuple[list[Case], int]:
+    """Two orders over one network and its stock: the drawn promise order, and a second with its
+    own promise (a date, a service, both) or none, sometimes asking for fewer units."""
+    case, at = draw(promise_cases(max_nodes=3, max_lines=2, max_qty=2))
+    first = case.order
+    day = datetime.fromtimestamp(at, UTC).date()
+    promised = draw(st.one_of(st.none(), st.integers(0, 7).map(lambda k: day + timedelta(days=k))))
+    services = sorted(case.snapshot.carrier_services)
+    named = draw(st.sampled_from(["", "", *services]))
+    lines = tuple(replace(line, qty=draw(st.integers(1, line.qty))) for line in first.lines)
+    second = replace(first, order_id="P", lines=lines, promised_date=promised, carrier_service=named)
+    # Scarce stock, so the orders compete for the nodes keeping their promises cheaply.
+    levels = case.levels
+    scarce = StockLevels(levels.skus, levels.node_ids, [draw(st.integers(0, 2)) for _ in levels.units])
+    case = replace(case, levels=scarce)
+    return [case, replace(case, order=second)], at
+
+
+def _items(cases: list[Case], at: int) -> list[BatchOrder]:
+    return [BatchOrder(c.order, c.directives, at=at) for c in cases]
+
+
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_batches())
+def test_joint_promise_orders_match_exhaustive_search(drawn: tuple[list[Case], int]) -> None:
+    cases, at = drawn
+    snapshot, availability = cases[0].snapshot, _availability(cases[0])
+    items = _items(cases, at)
+    batch = decide_batch(items, snapshot, availability, GENEROUS)
+    best = optimal_total(items, snapshot, availability, prices=[_reference(c, at) for c in cases])
+    assert batch.status is SolveStatus.OPTIMAL
+    assert batch.total == pytest.approx(best, abs=1e-6)
+    assert batch.bound <= best + 1e-6
+    for case, decision in zip(cases, batch.decisions, strict=True):
+        # Each order's cost is what its own pricing says of its plan: no box at a rate it would not pay.
+        assert decision.cost.total == pytest.approx(_reference(case, at)(decision.allocations), abs=1e-6)
+        if case.order.promised_date is not None and case.directives.late_penalty_per_day is None:
+            assert all(s.delivery_day <= case.order.promised_date.toordinal() for s in decision.cost.shipments)
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_batches())
+def test_joint_promise_bound_is_true_when_time_runs_short(drawn: tuple[list[Case], int]) -> None:
+    """However little time the batch has, what it reports as a bound is one, and its plan is priced truly."""
+    cases, at = drawn
+    snapshot, availability = cases[0].snapshot, _availability(cases[0])
+    items = _items(cases, at)
+    batch = decide_batch(items, snapshot, availability, replace(GENEROUS, time_limit_ms=5))
+    best = optimal_total(items, snapshot, availability, prices=[_reference(c, at) for c in cases])
+    assert batch.bound <= best + 1e-6 <= batch.total + 2e-6
+    for case, decision in zip(cases, batch.decisions, strict=True):
+        assert decision.cost.total == pytest.approx(_reference(case, at)(decision.allocations), abs=1e-6)
+
+
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_batches())
+def test_the_joint_model_prices_promise_orders_exactly(drawn: tuple[list[Case], int]) -> None:
+    """The joint MILP alone (prices and one by one usually settle these small batches before it
+    runs), over every column: carrier options that cross and dimensional weight
+    (``Problem.pricing``) disaggregated by option, so its optimum and bound are the true ones."""
+    cases, at = drawn
+    snapshot, availability = cases[0].snapshot, _availability(cases[0])
+    problems = []
+    for case in cases:
+        terms = resolve_terms(case.order, case.directives, snapshot, at=at)
+        problems.append(build_problem(case.order, snapshot, availability, case.directives, terms))
+    columns = [np.arange(p.n_nodes) for p in problems]
+    result = solve_joint(problems, columns, snapshot.max_units, snapshot.max_shipments, GENEROUS.time_limit_ms)
+    best = optimal_total(_items(cases, at), snapshot, availability, prices=[_reference(c, at) for c in cases])
+    assert result.status is SolveStatus.OPTIMAL and result.plans is not None
+    assert shares_fit(snapshot, problems, result.plans)
+    total = sum(plan.objective(problem) for problem, plan in zip(problems, result.plans, strict=True))
+    assert total == pytest.approx(best, abs=1e-6)
+    assert result.bound == pytest.approx(best, abs=1e-6)
