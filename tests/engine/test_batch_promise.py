@@ -13,13 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.availability import StockLevels
+from engine.availability import Availability, StockLevels
 from engine.batch import BatchOrder, decide_batch
 from engine.cost import plan_cost
 from engine.decision import SolveStatus
 from engine.optimizer.joint_milp import solve_joint
 from engine.optimizer.shared import shares_fit
 from engine.problem import build_problem
+from engine.reoptimize import PendingOrder, reoptimize
+from engine.sourcing import decide
 from engine.terms import resolve_terms
 from tests.engine.batch_brute_force import Allocations, Price, optimal_total
 from tests.engine.test_promise_sourcing import _availability, promise_cases, promised_cost
@@ -115,3 +117,42 @@ def test_the_joint_model_prices_promise_orders_exactly(drawn: tuple[list[Case], 
     total = sum(plan.objective(problem) for problem, plan in zip(problems, result.plans, strict=True))
     assert total == pytest.approx(best, abs=1e-6)
     assert result.bound == pytest.approx(best, abs=1e-6)
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_batches(), st.lists(st.integers(0, 2), min_size=6, max_size=6))
+def test_a_replan_prices_promise_orders_as_a_decision_at_its_instant(
+    drawn: tuple[list[Case], int], restock: list[int]
+) -> None:
+    """Both orders allocated one by one at the instant, then stock arrives and they are re-planned at
+    the same instant: their holds and their new plans are priced by the promise's carrier services,
+    so the joint total is the optimum over the plans keeping every line at its holds, and a change
+    is offered only when it saves money at the prices the boxes would really pay."""
+    cases, at = drawn
+    snapshot = cases[0].snapshot
+    stock = _availability(cases[0])
+    units = stock.units.copy()  # what nobody holds
+    pending = []
+    for case in cases:
+        decision = decide(
+            case.order, snapshot, Availability(stock.skus, units.copy()), case.directives, GENEROUS, at=at
+        )
+        for a in decision.allocations:
+            units[stock.row[a.sku], snapshot.index[a.node_id]] -= a.qty
+        pending.append(PendingOrder(case.order, case.directives, decision.allocations))
+    units += np.resize(np.array(restock, dtype=np.int64), units.shape)
+    result = reoptimize(pending, snapshot, Availability(stock.skus, units.copy()), GENEROUS, at=at)
+    for p in pending:
+        for a in p.held:
+            units[stock.row[a.sku], snapshot.index[a.node_id]] += a.qty
+    pool = Availability(stock.skus, units)
+    prices = [_reference(c, at) for c in cases]
+    best = optimal_total(_items(cases, at), snapshot, pool, held=[p.held for p in pending], prices=prices)
+    assert result.joint_total == pytest.approx(best, abs=1e-6)
+    assert result.bound <= best + 1e-6
+    assert result.total_before == pytest.approx(sum(price(p.held) for price, p in zip(prices, pending, strict=True)))
+    for group in result.groups:
+        for change in group:
+            price = prices[[c.order.order_id for c in cases].index(change.order_id)]
+            assert change.cost_before == pytest.approx(price(change.before), abs=1e-6)
+            assert change.cost_after == pytest.approx(price(change.after), abs=1e-6)
