@@ -78,3 +78,22 @@ def test_reoptimize_pending_keeps_each_lines_own_promise(
     response = orders.ReoptimizePending(orders_pb2.ReoptimizePendingRequest(request_key="re-1"))
     assert not response.changed
     assert holds(orders, "P") == [("FAR", 1), ("FAR", 2)]  # L1 and L0 still at FAR
+
+
+def test_allocate_batch_decides_a_promise_order_jointly_at_its_true_price(
+    api: Api,  # noqa: F811
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    """NEAR holds 2 A, enough for one order. By level rates alone P (listed first) would take them
+    and W go to FAR; priced as Allocate prices it, P can only go FAR by NEXT_DAY, so the joint
+    decision leaves NEAR to W, and the batch's total is what its orders' decisions cost."""
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "A", 2)]))
+    batch = orders.AllocateBatch(orders_pb2.AllocateBatchRequest(orders=[allocate("P", "2026-12-02"), allocate("W")]))
+    by_order = {r.response.order.order_id: r.response.decision for r in batch.results}
+    assert shipments(by_order["P"]) == [("FAR", "NEXT_DAY", "2026-12-01", "2026-12-02")]
+    assert [s.node_id for s in by_order["W"].cost.shipments] == ["NEAR"]
+    assert holds(orders, "W") == [("NEAR", 2)]
+    costs = sum(d.cost.total.amount_micros for d in by_order.values())
+    assert batch.total_cost.amount_micros == costs
+    assert batch.bound.amount_micros <= costs
