@@ -13,7 +13,7 @@ H2GEN  := build/h2gen
 # fsyncs, subprocesses), so more workers than cores still shortens it.
 TEST_WORKERS ?= 4
 
-.PHONY: install proto run test test-all tour faults-long lint bench profile soak load fuzz report-screenshot clean help
+.PHONY: install proto run test test-all tour faults-long lint bench bench-relay profile soak load fuzz report-screenshot clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -83,6 +83,10 @@ bench: install $(H2GEN)  ## optimizer (with hard orders), rules, service, alloca
 	$(PY) -m benchmarks.allocate_bench
 	$(PY) -m benchmarks.batch_bench
 	$(PY) -m benchmarks.summary
+
+bench-relay: install $(H2GEN)  ## the outbox relay alone, then Allocate at its peak with the relay off and on (needs NATS JetStream at 127.0.0.1:4222)
+	$(PY) -m benchmarks.relay_bench
+	$(PY) -m benchmarks.relay_at_peak_bench --repeats 3
 
 # The phase table runs under valgrind's callgrind (instructions: the same from run to run, where
 # time on a shared machine is not); valgrind comes from Debian's package, installed when missing.

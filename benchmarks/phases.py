@@ -22,22 +22,17 @@ tenths of a percent, where time on the shared machine moves by 10-30%.
 from __future__ import annotations
 
 import argparse
-import glob
-import os
-import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.callgrind import phase_instructions, run_marked
+
 VARIANTS = ("before", "after")
 
 # (label, what it covers); the engine's stages are differences of cumulative runs.
@@ -236,15 +231,8 @@ def child(db_dir: str, lines: Sequence[int], orders: int, skip: bool) -> int:
         for variant in VARIANTS:
             _switch(variant)
             prepared = _prepare(service, payloads)
-            calls = _phase_calls(service, prepared, not skip)
-            for _, call in calls:  # warm: caches, memo, the directives' shapes
-                for i in range(len(payloads)):
-                    call(i)
-            for _, call in calls:
-                zlib.crc32(b"phase")  # callgrind dumps here: the next dump is this phase alone
-                for i in range(len(payloads)):
-                    call(i)
-            zlib.crc32(b"end")
+            # Warmed first: caches, memo, the directives' shapes.
+            run_marked([call for _, call in _phase_calls(service, prepared, not skip)], len(payloads))
     finally:
         store.close()
     return 0
@@ -253,17 +241,7 @@ def child(db_dir: str, lines: Sequence[int], orders: int, skip: bool) -> int:
 def instructions(db_dir: str, lines: Sequence[int], orders: int, skip: bool) -> dict[str, dict[str, float]]:
     """Instructions per call by phase and variant, from one process under callgrind."""
     labels = [label for label, _ in _phase_calls_labels()]
-    with tempfile.TemporaryDirectory(prefix="phases_cg_") as out_dir:
-        out = os.path.join(out_dir, "cg.out")
-        command = [
-            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=zlib_crc32",
-            "--dump-instr=no", "--compress-strings=no",
-            sys.executable, "-m", "benchmarks.phases", "--child", db_dir, ",".join(map(str, lines)), str(orders),
-            str(int(skip)),
-        ]  # fmt: skip
-        subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
-        dumps = sorted(glob.glob(out + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
-        totals = [_summary(f) for f in dumps]
+    totals = phase_instructions("benchmarks.phases", db_dir, ",".join(map(str, lines)), str(orders), str(int(skip)))
     # Dump 1 is start-up and warm-up; then per variant one dump per phase, then the next warm-up.
     result: dict[str, dict[str, float]] = {}
     at = 1
@@ -278,15 +256,6 @@ def _phase_calls_labels() -> list[tuple[str, None]]:
     names = ["loop", "request decode", "checks, conversion, catalogue", "stock read", "rule facts and directives"]
     names += [f"stage {k}" for k in range(1, 6)] + ["response: proto and bytes", WHOLE]
     return [(n, None) for n in names]
-
-
-def _summary(path: str) -> int:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            found = re.match(r"summary: (\d+)", line)
-            if found:
-                return int(found.group(1))
-    raise RuntimeError(f"no summary in {path}")
 
 
 def timed(service: Any, payloads: list[bytes], skip: bool, rounds: int) -> dict[str, dict[str, float]]:

@@ -19,17 +19,12 @@ Two counts, both noise-free:
 from __future__ import annotations
 
 import argparse
-import glob
-import os
-import subprocess
-import sys
 import tempfile
-import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from benchmarks.callgrind import phase_instructions, run_marked
 
 PROMISE_PHASES = (
     ("request decode", "PromiseRequest bytes to message"),
@@ -132,15 +127,8 @@ def child(db_dir: str, count: int) -> int:
     service, _, store = build(db_dir)
     try:
         for kind, payloads in _requests(count).items():
-            calls = _phase_calls(service, kind, payloads)
-            for _, call in calls:  # warm: ZIP places, calendars, the rules' memo
-                for i in range(len(payloads)):
-                    call(i)
-            for _, call in calls:
-                zlib.crc32(b"phase")  # callgrind dumps here: the next dump is this phase alone
-                for i in range(len(payloads)):
-                    call(i)
-            zlib.crc32(b"end")
+            # Warmed first: ZIP places, calendars, the rules' memo.
+            run_marked([call for _, call in _phase_calls(service, kind, payloads)], len(payloads))
     finally:
         store.close()
     return 0
@@ -148,19 +136,8 @@ def child(db_dir: str, count: int) -> int:
 
 def in_process(count: int) -> dict[str, dict[str, float]]:
     """Instructions per call by phase, per kind, from one process under callgrind."""
-    from benchmarks.phases import _summary
-
     with tempfile.TemporaryDirectory(prefix="promise_phases_") as tmp:
-        out = os.path.join(tmp, "cg.out")
-        command = [
-            "valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--dump-before=zlib_crc32",
-            "--dump-instr=no", "--compress-strings=no",
-            sys.executable, "-m", "benchmarks.promise_phases", "--child", tmp, str(count),
-        ]  # fmt: skip
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
-        subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True, env=env)
-        dumps = sorted(glob.glob(out + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
-        totals = [_summary(f) for f in dumps]
+        totals = phase_instructions("benchmarks.promise_phases", tmp, str(count))
     result: dict[str, dict[str, float]] = {}
     at = 1  # dump 1: start-up and warm-up; then one per phase, then the next warm-up
     for kind, phases in zip(KINDS, (PROMISE_PHASES, PRODUCTS_PHASES), strict=True):
