@@ -46,6 +46,9 @@ LOCAL_SEARCH = True  # engine/optimizer/subset_search.local_search (a switch for
 # otherwise after it, on the orders it did not settle: typical orders of 30 lines paid 4-5 ms for it
 # (the 500-node x 30-line cell's regression after it landed, docs/decisions.md).
 LOCAL_SEARCH_FIRST_MS = 300
+# The exact priced model is built only up to this many (line, node, option) unit variables: its
+# build is Python, about 3 µs a variable, and 30 lines over 2,000 nodes by 3 options came to 0.4 s.
+PRICED_MODEL_MAX_UNITS = 5_000
 IMPROVE_MAX_WORK = 100_000  # a few ms: it runs on every order that gets this far, and only bounds
 # Subset search runs this much work (a few ms) before it asks for the relaxation's bounds by number
 # of nodes (a few more LP solves, worth it only where the search is long): most searches end before.
@@ -162,16 +165,50 @@ def _optimize(problem: Problem, settings: SolverSettings, deadline: Deadline) ->
 
 def _priced(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
     """Carrier charges not linear in what a node ships (``Problem.pricing``): the fast paths and
-    searches below assume they are, so the disaggregated model decides (engine/optimizer/priced_milp.py)."""
+    searches below assume they are, so the disaggregated model decides (engine/optimizer/priced_milp.py).
+
+    First the same order at linear prices never above the true ones (``_priced_from_below``), decided
+    by the usual procedure in part of the time: its plan fits the true problem (the same units, only
+    the prices differ) and its bound is a true bound, so the answer is never an empty plan with no
+    bound when the exact model runs out of time (30 lines over 2,000 nodes: its build alone took
+    longer than the budget). Then the exact model, when it is small enough to build in the time.
+    """
     n = problem.n_nodes
-    result = solve_priced_milp(problem, deadline.remaining_ms(), settings.backend)
-    if result.plan is None:
-        empty = Plan.empty(problem)
-        return Solution(
-            empty, SolveStatus.FEASIBLE, DecisionPath.SOLVER, min(result.bound, empty.objective(problem)), n
-        )
-    bound = result.plan.objective(problem) if result.status is SolveStatus.OPTIMAL else result.bound
-    return Solution(result.plan, result.status, DecisionPath.SOLVER, bound, n)
+    below = replace(_priced_from_below(problem), pricing=None)
+    first = _optimize(below, settings, Deadline.after_ms(deadline.remaining_ms() // 2))
+    plan, cost = first.plan, first.plan.objective(problem)
+    bound = max(0.0, first.bound)  # every cost term is non-negative
+    if _priced_model_size(problem) <= PRICED_MODEL_MAX_UNITS and not deadline.passed():
+        result = solve_priced_milp(problem, deadline.remaining_ms(), settings.backend)
+        if result.plan is not None:
+            exact = result.plan.objective(problem)
+            if result.status is SolveStatus.OPTIMAL:
+                return Solution(result.plan, SolveStatus.OPTIMAL, DecisionPath.SOLVER, exact, n)
+            if exact < cost:
+                plan, cost = result.plan, exact
+        if np.isfinite(result.bound):
+            bound = max(bound, result.bound)
+    bound = min(bound, cost)
+    status = SolveStatus.OPTIMAL if cost <= bound + COST_EPSILON else SolveStatus.FEASIBLE
+    return Solution(plan, status, DecisionPath.SOLVER, bound, n)
+
+
+def _priced_model_size(problem: Problem) -> int:
+    """Integer unit variables the exact priced model would have: (line, node, option) triples."""
+    assert problem.pricing is not None
+    per_node = problem.allowed.sum(axis=0).tolist()
+    return sum(len(rates) * lines for rates, lines in zip(problem.pricing, per_node, strict=True))
+
+
+def _priced_from_below(problem: Problem) -> Problem:
+    """``problem`` at linear prices never above its true ones: a shipment pays at least its node's
+    smallest per-shipment charge, and each unit at least the smallest per-pound rate times its
+    weight (billed weight is never below the actual weight)."""
+    assert problem.pricing is not None
+    fixed = np.array([min(r.fixed for r in rates) for rates in problem.pricing], dtype=np.float64)
+    per_lb = np.array([min(r.per_lb for r in rates) for rates in problem.pricing], dtype=np.float64)
+    return replace(problem, fixed=problem.fixed + fixed, unit=problem.unit + np.outer(problem.weight, per_lb))
+
 
 
 def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:

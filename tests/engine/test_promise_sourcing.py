@@ -10,10 +10,13 @@ cheapest that delivers by the promised date.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from random import Random
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -24,6 +27,11 @@ from engine.decision import AllocationLine, CostBreakdown, NodeVerdict, SolveSta
 from engine.directives import Directives
 from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
+from engine.optimizer import search
+from engine.optimizer.deadline import Deadline
+from engine.optimizer.plan import Plan
+from engine.optimizer.search import Solution
+from engine.problem import Problem
 from engine.promise.calculator import epoch_seconds
 from engine.promise.model import CarrierService, Cutoff, NodeSchedule, ShipTo, Weekday, ZoneRate
 from engine.promise.pricing import carrier_charge
@@ -481,3 +489,50 @@ def test_each_shipment_takes_the_service_cheapest_for_what_it_carries() -> None:
     ((shipment),) = decision.cost.shipments
     assert (shipment.node_id, shipment.carrier_service, decision.cost.total) == ("DEN", "GROUND", pytest.approx(25.56))
     assert shipment.rule_penalty == pytest.approx(8.0)
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_cases(max_nodes=4, max_lines=3, max_qty=3))
+def test_without_the_exact_priced_model_the_answer_fits_and_its_bound_is_true(drawn: tuple[Case, int]) -> None:
+    """An order too large for the exact priced model (30 lines over 2,000 nodes) is decided at
+    prices from below: a plan that fits, priced truly, with a bound no higher than the optimum,
+    never an empty plan with no bound. Forced here on small orders by a model limit of 0."""
+    case, at = drawn
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "PRICED_MODEL_MAX_UNITS", 0)
+        decision = decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
+    optimum = exhaustive_cost(case, at)
+    assert decision.cost.total >= optimum - 1e-6  # a real plan, priced as checkout quotes its boxes
+    assert math.isfinite(decision.bound) and decision.bound <= optimum + 1e-6
+    assert decision.bound <= decision.cost.total + 1e-6
+    if decision.status is SolveStatus.OPTIMAL:
+        assert decision.cost.total == pytest.approx(optimum, abs=1e-6)
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_cases(max_nodes=4, max_lines=3, max_qty=3), st.randoms(use_true_random=False))
+def test_prices_from_below_are_never_above_the_true_price_of_any_plan(drawn: tuple[Case, int], rng: Random) -> None:
+    """What makes the bound above true: at the linear prices from below, every plan (feasible or
+    not, drawn at random) costs at most what it truly costs."""
+    case, at = drawn
+    seen: list[Problem] = []
+    priced = search._priced
+
+    def spy(problem: Problem, settings: search.SolverSettings, deadline: Deadline) -> Solution:
+        seen.append(problem)
+        return priced(problem, settings, deadline)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "_priced", spy)
+        decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
+    for problem in seen:  # none for an order whose carrier prices are linear (about 3 in 4 drawn)
+        below = replace(search._priced_from_below(problem), pricing=None)
+        for _ in range(20):
+            x = np.array(
+                [
+                    [rng.randint(0, int(q)) if ok else 0 for ok in row]
+                    for q, row in zip(problem.qty, problem.allowed, strict=True)
+                ],
+                dtype=np.int64,
+            ).reshape(problem.n_lines, problem.n_nodes)
+            assert Plan(x).objective(below) <= Plan(x).objective(problem) + 1e-9
