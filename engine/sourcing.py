@@ -19,7 +19,7 @@ from engine.network import NetworkSnapshot
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.milp import solve_milp
 from engine.optimizer.plan import Plan
-from engine.optimizer.priced_milp import solve_priced_milp
+from engine.optimizer.priced_milp import buildable, solve_priced_milp
 from engine.optimizer.search import SolverSettings, optimize
 from engine.problem import Problem, build_problem
 from engine.promise.per_line import held_lines, held_lines_from_levels, keep_line_promises
@@ -210,7 +210,7 @@ def _why_not(
     for node_id in node_ids:
         if node_id in used:
             extra[node_id] = 0.0
-        elif node_id in column:
+        elif node_id in column and (problem.pricing is None or buildable(problem)):
             cols = np.arange(problem.n_nodes)
             forced = (
                 solve_milp(problem, cols, deadline.remaining_ms(), settings.backend, force=column[node_id])

@@ -31,7 +31,7 @@ from engine.optimizer.enumeration import best_by_enumeration, enumerable
 from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import DEFAULT_BACKEND, LpResult, solve_lp, solve_milp
 from engine.optimizer.plan import Plan, is_feasible, keeps_least
-from engine.optimizer.priced_milp import solve_priced_milp
+from engine.optimizer.priced_milp import buildable, solve_priced_milp
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
 from engine.optimizer.subset_search import LpView, best_by_search, local_search, searchable
 from engine.problem import Problem, select_columns
@@ -46,9 +46,6 @@ LOCAL_SEARCH = True  # engine/optimizer/subset_search.local_search (a switch for
 # otherwise after it, on the orders it did not settle: typical orders of 30 lines paid 4-5 ms for it
 # (the 500-node x 30-line cell's regression after it landed, docs/decisions.md).
 LOCAL_SEARCH_FIRST_MS = 300
-# The exact priced model is built only up to this many (line, node, option) unit variables: its
-# build is Python, about 3 µs a variable, and 30 lines over 2,000 nodes by 3 options came to 0.4 s.
-PRICED_MODEL_MAX_UNITS = 5_000
 IMPROVE_MAX_WORK = 100_000  # a few ms: it runs on every order that gets this far, and only bounds
 # Subset search runs this much work (a few ms) before it asks for the relaxation's bounds by number
 # of nodes (a few more LP solves, worth it only where the search is long): most searches end before.
@@ -178,7 +175,7 @@ def _priced(problem: Problem, settings: SolverSettings, deadline: Deadline) -> S
     first = _optimize(below, settings, Deadline.after_ms(deadline.remaining_ms() // 2))
     plan, cost = first.plan, first.plan.objective(problem)
     bound = max(0.0, first.bound)  # every cost term is non-negative
-    if _priced_model_size(problem) <= PRICED_MODEL_MAX_UNITS and not deadline.passed():
+    if buildable(problem) and not deadline.passed():
         result = solve_priced_milp(problem, deadline.remaining_ms(), settings.backend)
         if result.plan is not None:
             exact = result.plan.objective(problem)
@@ -193,13 +190,6 @@ def _priced(problem: Problem, settings: SolverSettings, deadline: Deadline) -> S
     return Solution(plan, status, DecisionPath.SOLVER, bound, n)
 
 
-def _priced_model_size(problem: Problem) -> int:
-    """Integer unit variables the exact priced model would have: (line, node, option) triples."""
-    assert problem.pricing is not None
-    per_node = problem.allowed.sum(axis=0).tolist()
-    return sum(len(rates) * lines for rates, lines in zip(problem.pricing, per_node, strict=True))
-
-
 def _priced_from_below(problem: Problem) -> Problem:
     """``problem`` at linear prices never above its true ones: a shipment pays at least its node's
     smallest per-shipment charge, and each unit at least the smallest per-pound rate times its
@@ -208,7 +198,6 @@ def _priced_from_below(problem: Problem) -> Problem:
     fixed = np.array([min(r.fixed for r in rates) for rates in problem.pricing], dtype=np.float64)
     per_lb = np.array([min(r.per_lb for r in rates) for rates in problem.pricing], dtype=np.float64)
     return replace(problem, fixed=problem.fixed + fixed, unit=problem.unit + np.outer(problem.weight, per_lb))
-
 
 
 def _least_cost(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:

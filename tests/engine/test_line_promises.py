@@ -54,13 +54,13 @@ def _held(case: Case) -> dict[str, list[int]]:
     return {node_id: [k for k, line in enumerate(case.order.lines) if line.sku in skus] for node_id, skus in at.items()}
 
 
-def reference_option(
+def reference_choices(
     case: Case, at: int, node_id: str, distance: float, held: list[int]
-) -> tuple[str, date, float, frozenset[int]] | None:
-    """The option ``node_id`` ships by, by the reference dates: the one keeping the promises of the
-    most lines it holds, then the cheapest for the whole order in one box (checkout's price, a late
-    line at the rules' penalty, the latest line's), then the earlier delivery, then the id:
-    (service, delivery, late cost, lines kept)."""
+) -> list[tuple[tuple[int, float, date, str], tuple[str, date, float, frozenset[int]]]]:
+    """Every option ``node_id`` can ship by, by the reference dates, with the lines it holds whose
+    promises it keeps (none: left out): (its rank for the whole order in one box: most lines kept,
+    then checkout's price, a late line at the rules' penalty, the latest line's, then the earlier
+    delivery, then the id; (service, delivery, late cost, lines kept))."""
     order, snapshot = case.order, case.snapshot
     promises = order.line_promises()
     penalty = case.directives.late_penalty_per_day
@@ -68,8 +68,7 @@ def reference_option(
     weight = sum(line.unit_weight_lb * line.qty for line in order.lines)
     volume = sum(line.unit_volume_in3 * line.qty for line in order.lines)
     instant = datetime.fromtimestamp(at, UTC)
-    best: tuple[int, float, date, str] | None = None
-    found = None
+    choices = []
     for service in sorted(snapshot.carrier_services.values(), key=lambda s: s.id):
         if not schedule.offers(service.id) or not service.pickup_days & schedule.working_days:
             continue
@@ -89,9 +88,18 @@ def reference_option(
             continue
         late_cost = penalty * late if penalty is not None else 0.0
         key = (-len(kept), _price(case, service.id, distance, weight, volume, late_cost), delivery, service.id)
-        if best is None or key < best:
-            best, found = key, (service.id, delivery, late_cost, frozenset(kept))
-    return found
+        choices.append((key, (service.id, delivery, late_cost, frozenset(kept))))
+    return choices
+
+
+def reference_option(
+    case: Case, at: int, node_id: str, distance: float, held: list[int]
+) -> tuple[str, date, float, frozenset[int]] | None:
+    """The option ``node_id`` ships by when lines are promised differently: the one keeping the
+    promises of the most lines it holds, then the cheapest for the whole order in one box, then the
+    earlier delivery, then the id: (service, delivery, late cost, lines kept)."""
+    choices = reference_choices(case, at, node_id, distance, held)
+    return min(choices)[1] if choices else None
 
 
 def exhaustive_cost(case: Case, at: int) -> float:
@@ -101,12 +109,21 @@ def exhaustive_cost(case: Case, at: int) -> float:
     held = _held(case)
     position = {line.line_id: k for k, line in enumerate(order.lines)}
     best = float("inf")
+    # Every line promised alike (the order's promise): each shipment by the option cheapest for
+    # what it carries, as for an order-level promise (test_promise_sourcing.py); else one option a
+    # node, chosen for the whole order.
+    alike = len(set(order.line_promises())) == 1
     for allocations, plain in feasible_plans(order, snapshot, availability, base_terms):
         total = plain.split_penalty + plain.backorder_penalty
         for shipment in plain.shipments:
-            option = reference_option(case, at, shipment.node_id, shipment.distance_miles, held[shipment.node_id])
             carried = {position[a.line_id] for a in allocations if a.node_id == shipment.node_id}
-            if option is None or not carried <= option[3]:
+            node_held = held[shipment.node_id]
+            choices = reference_choices(case, at, shipment.node_id, shipment.distance_miles, node_held)
+            if not alike:
+                option = reference_option(case, at, shipment.node_id, shipment.distance_miles, node_held)
+                choices = [c for c in choices if c[1] == option]
+            options = [c[1] for c in choices if carried <= c[1][3]]
+            if not options:
                 total = float("inf")
                 break
             volume = sum(
@@ -114,7 +131,10 @@ def exhaustive_cost(case: Case, at: int) -> float:
                 for a in allocations
                 if a.node_id == shipment.node_id
             )
-            carrier = _price(case, option[0], shipment.distance_miles, shipment.weight_lb, volume, option[2])
+            carrier = min(
+                _price(case, service, shipment.distance_miles, shipment.weight_lb, volume, late)
+                for service, _, late, _ in options
+            )
             total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + carrier
         best = min(best, total)
     return best

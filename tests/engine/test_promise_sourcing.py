@@ -27,7 +27,7 @@ from engine.decision import AllocationLine, CostBreakdown, NodeVerdict, SolveSta
 from engine.directives import Directives
 from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
-from engine.optimizer import search
+from engine.optimizer import priced_milp, search
 from engine.optimizer.deadline import Deadline
 from engine.optimizer.plan import Plan
 from engine.optimizer.search import Solution
@@ -499,7 +499,7 @@ def test_without_the_exact_priced_model_the_answer_fits_and_its_bound_is_true(dr
     never an empty plan with no bound. Forced here on small orders by a model limit of 0."""
     case, at = drawn
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(search, "PRICED_MODEL_MAX_UNITS", 0)
+        patch.setattr(priced_milp, "MAX_UNITS", 0)
         decision = decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
     optimum = exhaustive_cost(case, at)
     assert decision.cost.total >= optimum - 1e-6  # a real plan, priced as checkout quotes its boxes
