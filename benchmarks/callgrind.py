@@ -65,13 +65,14 @@ def phase_instructions(module: str, *child_args: str) -> list[int]:
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True, env=env)
         dumps = sorted(glob.glob(out + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
-        return [_dump_total(f) for f in dumps]
+        return [dump_total(f) for f in dumps]
 
 
-def _dump_total(path: str) -> int:
+def dump_total(path: str) -> int:
+    """The instructions a callgrind dump file counts (its ``summary:`` or ``totals:`` line)."""
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            found = re.match(r"summary: (\d+)", line)
+            found = re.match(r"(?:summary|totals): (\d+)", line)
             if found:
                 return int(found.group(1))
-    raise RuntimeError(f"no summary in {path}")
+    raise RuntimeError(f"no totals in {path}")

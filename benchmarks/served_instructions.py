@@ -26,18 +26,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.callgrind import dump_total
+
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = "/oms.sourcing.v1.SourcingService/Source"
 CHECK = "/grpc.health.v1.Health/Check"
-
-
-def _total(path: str) -> int:
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            found = re.match(r"(?:summary|totals): (\d+)", line)
-            if found:
-                return int(found.group(1))
-    raise RuntimeError(f"no totals in {path}")
 
 
 def _dump(pid: int) -> None:
@@ -88,7 +81,7 @@ def count(
                     _dump(server.pid)
                     dumps = sorted(glob.glob(out + ".*"), key=lambda f: int(f.rsplit(".", 1)[1]))
                     assert len(dumps) == before + 1, dumps
-                    result[name] = _total(dumps[-1]) / calls
+                    result[name] = dump_total(dumps[-1]) / calls
                     if keep is not None:
                         keep.mkdir(parents=True, exist_ok=True)
                         label = re.sub(r"[^a-z0-9]+", "-", f"{'canned ' if canned else ''}{name}".lower()).strip("-")
