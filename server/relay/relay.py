@@ -60,6 +60,7 @@ from server.store.outbox import OutboxEvent, OutboxStoreMixin
 _log = logging.getLogger(__name__)
 
 RELAY_NAME = "nats"
+CLIENT_RECONNECT_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +321,11 @@ class Relay:
                     servers=[self._settings.nats_url],
                     connect_timeout=self._settings.connect_timeout_seconds,
                     allow_reconnect=True,
-                    max_reconnect_attempts=-1,
+                    # Bounded: with -1 nats-py retries a first connection that fails forever, inside
+                    # this call, so a relay started while the broker is down never saw its stop and
+                    # kept its lease. Past these attempts the client closes and the relay's own
+                    # back-off, which watches the stop, connects again.
+                    max_reconnect_attempts=CLIENT_RECONNECT_ATTEMPTS,
                     reconnect_time_wait=self._settings.backoff_min_seconds,
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,

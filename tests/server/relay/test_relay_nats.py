@@ -234,3 +234,25 @@ def test_while_the_broker_is_down_events_wait_and_then_all_arrive_in_order(
         halt.set()
         thread.join(timeout=30)
     assert_exactly_once_in_order(read_stream(private_nats.url, Destination()), committed_events(store))
+
+
+def test_a_relay_started_while_the_broker_is_unreachable_backs_off_and_stops_at_once(store: Store) -> None:
+    """The first connection failing must not hold the relay inside the client: it says so, retries
+    after a back-off, and on stop gives its lease up."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        unreachable = f"nats://127.0.0.1:{probe.getsockname()[1]}"
+    registry = CollectorRegistry()
+    settings = RelaySettings(unreachable, backoff_max_seconds=0.5, connect_timeout_seconds=0.5)
+    halt = threading.Event()
+    thread = start_relay_thread(Relay(outbox(store), settings, RelayMetrics(registry)), halt)
+    retried = lambda: (registry.get_sample_value("oms_sourcing_relay_retries_total") or 0) >= 2  # noqa: E731
+    try:
+        wait_for(retried, "the relay failed to connect and backed off, twice")
+        assert registry.get_sample_value("oms_sourcing_relay_broker_up") == 0
+    finally:
+        halt.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    state = outbox(store).relay_state("nats")
+    assert state is not None and state[2] == 0  # the lease given up on the way out
