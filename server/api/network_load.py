@@ -6,6 +6,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from google.protobuf.message import Message
+
 from engine import limits
 from engine.errors import SourcingError
 from engine.promise.model import NodeSchedule
@@ -87,6 +89,22 @@ class LoadPlan:
     # after the items they name, before the stock that may be counted under them
     sku_aliases: list[network_pb2.UpsertSkuAliasesRequest] = field(default_factory=list)
     item_units: list[network_pb2.UpsertItemUnitsRequest] = field(default_factory=list)
+
+    def in_order(self) -> list[tuple[str, Message]]:
+        """(RPC name, request) for every request, in the order a load must send them: nodes and
+        rate tables, the promise data that names them, the catalogue, then the stock."""
+        groups: tuple[tuple[str, Sequence[Message]], ...] = (
+            ("UpsertNodes", self.nodes),
+            ("UpsertRateTables", self.rate_tables),
+            ("UpsertHolidayCalendars", self.holiday_calendars),
+            ("UpsertCarrierServices", self.carrier_services),
+            ("UpsertNodeSchedules", self.schedules),
+            ("UpsertItems", self.items),
+            ("UpsertSkuAliases", self.sku_aliases),
+            ("UpsertItemUnits", self.item_units),
+            ("UpdateInventory", self.inventory),
+        )
+        return [(name, request) for name, requests in groups for request in requests]
 
     @property
     def request_count(self) -> int:

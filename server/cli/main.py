@@ -288,6 +288,18 @@ def cmd_health(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if response.status == health_pb2.HealthCheckResponse.SERVING else 1
 
 
+# What each upsert of a network load adds to (UpsertHolidayCalendars counts nothing, as before).
+_COUNTED_BY = {
+    "UpsertNodes": "nodes",
+    "UpsertRateTables": "rate_tables",
+    "UpsertCarrierServices": "services",
+    "UpsertNodeSchedules": "schedules",
+    "UpsertItems": "items",
+    "UpsertSkuAliases": "aliases",
+    "UpsertItemUnits": "units",
+}
+
+
 def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     from server.api.network_load import plan_requests
     from server.network_file import NetworkFileError, read_network_file
@@ -318,35 +330,15 @@ def cmd_load_network(args: argparse.Namespace, out: TextIO) -> int:
     with _channel(args) as channel:
         stub = proto.network_pb2_grpc.NetworkServiceStub(channel)  # type: ignore[no-untyped-call]
         try:
-            for nodes in plan.nodes:
-                counts["nodes"] += stub.UpsertNodes(nodes, timeout=args.timeout).upserted_count
-                progress(1)
-            for tables in plan.rate_tables:
-                counts["rate_tables"] += stub.UpsertRateTables(tables, timeout=args.timeout).upserted_count
-                progress(1)
-            for calendars in plan.holiday_calendars:
-                stub.UpsertHolidayCalendars(calendars, timeout=args.timeout)
-                progress(1)
-            for services in plan.carrier_services:
-                counts["services"] += stub.UpsertCarrierServices(services, timeout=args.timeout).upserted_count
-                progress(1)
-            for schedules in plan.schedules:
-                counts["schedules"] += stub.UpsertNodeSchedules(schedules, timeout=args.timeout).upserted_count
-                progress(1)
-            for items in plan.items:
-                counts["items"] += stub.UpsertItems(items, timeout=args.timeout).upserted_count
-                progress(1)
-            for aliases in plan.sku_aliases:
-                counts["aliases"] += stub.UpsertSkuAliases(aliases, timeout=args.timeout).upserted_count
-                progress(1)
-            for units in plan.item_units:
-                counts["units"] += stub.UpsertItemUnits(units, timeout=args.timeout).upserted_count
-                progress(1)
-            for updates in plan.inventory:
-                for result in stub.UpdateInventory(updates, timeout=args.timeout).results:
-                    applied = result.outcome == proto.network_pb2.UPDATE_OUTCOME_APPLIED
-                    counts["applied" if applied else "stale"] += 1
-                    counts["shorted"] += result.shorted_units
+            for name, request in plan.in_order():
+                response = getattr(stub, name)(request, timeout=args.timeout)
+                if name == "UpdateInventory":
+                    for result in response.results:
+                        applied = result.outcome == proto.network_pb2.UPDATE_OUTCOME_APPLIED
+                        counts["applied" if applied else "stale"] += 1
+                        counts["shorted"] += result.shorted_units
+                elif name in _COUNTED_BY:
+                    counts[_COUNTED_BY[name]] += response.upserted_count
                 progress(1)
         except grpc.RpcError as error:
             progress(0, close=True)

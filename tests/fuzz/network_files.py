@@ -10,7 +10,8 @@ Case ``index`` of seed ``seed`` is made by its own ``random.Random``. Kinds:
 - ``huge-integer``: 10**400 where a number goes;
 - ``lone-surrogate``: ``"\\ud800"`` where a string goes;
 - ``drop-key`` / ``extra-key`` / ``duplicate-key``;
-- ``huge-array``: thousands of nodes, stock rows or rate zones (files of a few MB);
+- ``huge-array``: thousands of nodes, stock rows, carrier zones, cut-offs or holidays (a calendar
+  closed every day for years; files of a few MB);
 - ``bytes``: the text truncated, bytes flipped, invalid UTF-8, a byte-order mark, random bytes;
 - ``deep-nesting``: arrays inside arrays 100,000 deep.
 """
@@ -22,6 +23,7 @@ import json
 import math
 import random
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,11 @@ HOSTILE_STRINGS = (
     "2026-13-45T99:99:99Z",
     "0000-00-00T00:00:00Z",
     "9999-12-31T23:59:59Z",
+    "24:00",
+    "23:60",
+    "Mars/Olympus",
+    "../../etc/passwd",
+    "0001-01-01",
 )
 
 
@@ -145,16 +152,26 @@ class NetworkFileFuzzer:
     def _huge_array(self, rng: random.Random) -> bytes:
         doc = copy.deepcopy(self.base)
         count = rng.choice((1_000, 6_000, 20_000))
-        what = rng.choice(("nodes", "inventory", "zones", "tags"))
+        what = rng.choice(("nodes", "inventory", "zones", "tags", "holidays", "cutoffs"))
+        services = doc.get("carrier_services") or []
         if what == "nodes":
             template = doc["nodes"][0]
             doc["nodes"] = [{**template, "id": f"FZ-{n}"} for n in range(count)]
         elif what == "inventory":
             row = doc["inventory"][0] if doc["inventory"] else {"node_id": "DC-01", "sku": "ACC-00001", "on_hand": 1}
             doc["inventory"] = [dict(row) for _ in range(count)]
-        elif what == "zones" and doc.get("rate_tables"):
-            table = doc["rate_tables"][0]
-            table["zone_limits_miles"] = [float(n) for n in range(1, count + 1)]
+        elif what == "zones" and services:
+            zone = services[0]["zones"][0]
+            services[0]["zones"] = [{**zone, "zone": n + 1, "up_to_miles": n + 1} for n in range(count)]
+        elif what == "holidays" and doc.get("holiday_calendars"):
+            # Every day for years: a calendar with no business day in reach of a promise.
+            first = date(2026, 1, 1).toordinal()
+            doc["holiday_calendars"][0]["dates"] = [date.fromordinal(first + n).isoformat() for n in range(count)]
+        elif what == "cutoffs" and services:
+            doc["nodes"][0]["cutoffs"] = [
+                {"carrier_service": services[n % len(services)]["id"], "time": f"{n // 60 % 24:02d}:{n % 60:02d}"}
+                for n in range(count)
+            ]
         else:
             doc["nodes"][0]["tags"] = [f"t{n}" for n in range(count)]
         return self._dump(doc)

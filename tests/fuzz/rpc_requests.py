@@ -71,6 +71,16 @@ ODD_TEXT = (
     "rules:\n  - id: a\n",
 )
 
+# Values the promise fields read: ZIP codes (served, remote, Alaska, unknown, malformed), dates
+# and times at and past their edges, time zones that exist, do not, or name a path.
+PROMISE_TEXTS = (
+    *("60601", "10001", "94105", "99501", "96801", "00000", "6060", "60601-1234", "606011234"),
+    *("2026-12-08", "2026-02-29", "2028-02-29", "2026-13-01", "2026-12-32", "9999-12-31", "0001-01-01"),
+    *("00:00", "23:59", "24:00", "17:00", "25:00", "12:60", "-1:00", "7:5"),
+    *("UTC", "America/Chicago", "Pacific/Honolulu", "Mars/Olympus", "../../etc/passwd", "/etc/localtime"),
+    *("MON", "SAT", "SUN", "FUNDAY", "GROUND", "TWO_DAY", "NEXT_DAY", "AK", "HI"),
+)
+
 
 @dataclass(frozen=True)
 class Case:
@@ -91,7 +101,23 @@ class Vocabulary:
         doc = json.loads(path.read_text())
         ids = [n["id"] for n in doc["nodes"]] + [i["sku"] for i in doc["items"][:60]]
         regions = sorted({n.get("region", "") for n in doc["nodes"]})
-        return cls(tuple(ids + regions + [f"FZ-{n}" for n in range(20)] + ["DC", "STORE", "1", "2"]))
+        # Promise data (docs/promise.md): services, calendars and zones the sample names, so that
+        # requests reach past the lookups into the date calculator and the carrier prices.
+        services = [s["id"] for s in doc.get("carrier_services", [])]
+        calendars = [c["id"] for c in doc.get("holiday_calendars", [])]
+        zones = sorted({n["time_zone"] for n in doc["nodes"] if n.get("time_zone")})
+        return cls(
+            tuple(
+                ids
+                + regions
+                + services
+                + calendars
+                + zones
+                + list(PROMISE_TEXTS)
+                + [f"FZ-{n}" for n in range(20)]
+                + ["DC", "STORE", "1", "2"]
+            )
+        )
 
 
 class RequestFuzzer:

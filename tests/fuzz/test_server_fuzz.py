@@ -19,7 +19,7 @@ import grpc
 import pytest
 
 from server.api.network_load import plan_requests
-from server.api.proto import network_pb2_grpc, rules_pb2, rules_pb2_grpc
+from server.api.proto import common_pb2, network_pb2_grpc, rules_pb2, rules_pb2_grpc, sourcing_pb2, sourcing_pb2_grpc
 from server.network_file import NetworkFileError, read_network_file
 from tests.fuzz.harness import BAD_CODES, MAX_MESSAGE_BYTES, Budget, FuzzServer, Tally, save_case
 from tests.fuzz.network_files import NetworkFileFuzzer, write
@@ -72,22 +72,39 @@ def load(server: FuzzServer, path: Path) -> tuple[str, list[tuple[grpc.StatusCod
         network = read_network_file(path)
     except NetworkFileError:
         return "refused", []
-    plan = plan_requests(network)
     stub = network_pb2_grpc.NetworkServiceStub(server.channel)
     answers: list[tuple[grpc.StatusCode, str]] = []
-    calls = [
-        *((stub.UpsertNodes, r) for r in plan.nodes),
-        *((stub.UpsertRateTables, r) for r in plan.rate_tables),
-        *((stub.UpsertItems, r) for r in plan.items),
-        *((stub.UpdateInventory, r) for r in plan.inventory),
-    ]
+    for name, request in plan_requests(network).in_order():
+        try:
+            getattr(stub, name)(request, timeout=30)
+            answers.append((grpc.StatusCode.OK, ""))
+        except grpc.RpcError as error:
+            answers.append((error.code(), error.details() or ""))
+    return "loaded", [*answers, *promised(server, network.items[0].sku if network.items else "FZ-0")]
+
+
+def promised(server: FuzzServer, sku: str) -> list[tuple[grpc.StatusCode, str]]:
+    """Checkout's questions on the network just loaded: its calendars, cut-offs and zone charts are
+    read only when a date is promised, so a hostile one shows here, not at the load."""
+    stub = sourcing_pb2_grpc.SourcingServiceStub(server.channel)
+    far = common_pb2.PostalAddress(country_code="US", postal_code="98101")
+    calls = (
+        (
+            stub.Promise,
+            sourcing_pb2.PromiseRequest(
+                lines=[sourcing_pb2.CartLine(line_id="1", sku=sku, qty=1)], ship_to_address=far
+            ),
+        ),
+        (stub.PromiseProducts, sourcing_pb2.PromiseProductsRequest(skus=[sku], ship_to_address=far)),
+    )
+    answers: list[tuple[grpc.StatusCode, str]] = []
     for method, request in calls:
         try:
             method(request, timeout=30)
             answers.append((grpc.StatusCode.OK, ""))
         except grpc.RpcError as error:
             answers.append((error.code(), error.details() or ""))
-    return "loaded", answers
+    return answers
 
 
 def test_network_files(server: FuzzServer, tmp_path: Path) -> None:
