@@ -120,7 +120,10 @@ def unfilled_lines(problem: Problem, plan: Plan, snapshot: NetworkSnapshot) -> t
         return ()
     terms = problem.terms
     lines = problem.order.lines
-    own = {i: _line_shortage(problem, snapshot, i, taken) for i in range(problem.n_lines) if missing[i] > 0}
+    # A node's own cause is the same for every line it blocks: worked out once (200 blocked lines
+    # over the nodes late for a promise wrote the same dates 100,000 times).
+    causes: dict[tuple[int, Elimination], Cause] = {}
+    own = {i: _line_shortage(problem, snapshot, i, taken, causes) for i in range(problem.n_lines) if missing[i] > 0}
     result = []
     for i, cause in own.items():
         line = lines[i]
@@ -176,10 +179,22 @@ def _stocked_distance(problem: Problem, n: int) -> float:
     return float(problem.stocked_distance[at])
 
 
-def _line_cause(problem: Problem, snapshot: NetworkSnapshot, i: int, n: int, why: Elimination, held: int) -> Cause:
-    """Why line ``i`` takes none of the ``held`` units of its SKU at snapshot node ``n``."""
+def _line_cause(
+    problem: Problem,
+    snapshot: NetworkSnapshot,
+    i: int,
+    n: int,
+    why: Elimination,
+    held: int,
+    causes: dict[tuple[int, Elimination], Cause],
+) -> Cause:
+    """Why line ``i`` takes none of the ``held`` units of its SKU at snapshot node ``n`` (``causes``:
+    the nodes' own causes found so far)."""
     if why not in (Elimination.CANDIDATE, Elimination.PROTECTED):
-        return _elimination_cause(problem, snapshot, n, why)
+        cause = causes.get((n, why))
+        if cause is None:
+            cause = causes[(n, why)] = _elimination_cause(problem, snapshot, n, why)
+        return cause
     line = problem.order.lines[i]
     kept, keeping = problem.kept_units(line.sku, n)
     if held <= kept:
@@ -194,11 +209,13 @@ def _line_cause(problem: Problem, snapshot: NetworkSnapshot, i: int, n: int, why
     return words.TAKEN_BY_OTHERS
 
 
-def _line_shortage(problem: Problem, snapshot: NetworkSnapshot, i: int, taken: IntArray) -> str | None:
+def _line_shortage(
+    problem: Problem, snapshot: NetworkSnapshot, i: int, taken: IntArray, causes: dict[tuple[int, Elimination], Cause]
+) -> str | None:
     """The line's own cause of being short (None when stock it may take was there, so the order's
     terms or costs left it short)."""
     if not problem.allowed[i].any():
-        return _blocked(problem, snapshot, i)
+        return _blocked(problem, snapshot, i, causes)
     k = int(problem.sku_row[i])
     sku = problem.order.lines[i].sku
     same = problem.sku_row == k
@@ -219,7 +236,7 @@ def _line_shortage(problem: Problem, snapshot: NetworkSnapshot, i: int, taken: I
     return words.shortage_reason(supply, sku, protected, rules)
 
 
-def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int) -> str:
+def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int, causes: dict[tuple[int, Elimination], Cause]) -> str:
     """Why line ``i`` can take no unit from any node: every node holding its SKU, nearest first,
     grouped by cause."""
     sku = problem.order.lines[i].sku
@@ -237,7 +254,7 @@ def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int) -> str:
     for position in nearest.tolist():
         n = int(problem.stocked[position])
         why = Elimination(int(problem.elimination[position]))
-        cause = _line_cause(problem, snapshot, i, n, why, int(held[n]))
+        cause = _line_cause(problem, snapshot, i, n, why, int(held[n]), causes)
         groups.setdefault(cause, []).append(snapshot.ids[n] if pickup is None else f"pickup node {pickup}")
     return words.blocked_reason(groups)
 

@@ -27,6 +27,8 @@ from engine.small_orders import decide_small
 from engine.terms import resolve_terms
 
 DEFAULT_SETTINGS = SolverSettings()
+# EARLIEST_DELIVERY's answer, decided again with its notes, gets at least this fraction of the limit.
+FINAL_SHARE = 4
 
 
 def decide(
@@ -133,24 +135,54 @@ def _earliest_delivery(
     first to last, is tried as a day to arrive by, and the first whose cheapest plan ships as many units
     is the answer: the earliest delivery of the whole order, cost breaking ties. The nodes'
     ship days can fall on the day before the instant's UTC date (zones west of UTC), so the
-    trials start there. Each trial is an ordinary decision, exact as any."""
+    trials start there. Each trial is an ordinary decision, exact as any.
 
-    def trial(arrive_by: int | None) -> Decision:
+    ``settings.time_limit_ms`` bounds them all together, as it bounds any decision: trials are
+    decided without notes (a 200-line order's notes cost more than its solve), and the day found
+    is decided once more with them. When time runs out before a day is found, the cheapest plan
+    is the answer, FEASIBLE: no earlier day was proven impossible."""
+    deadline = Deadline.after_ms(settings.time_limit_ms)
+
+    def trial(arrive_by: int | None, noted: bool = False) -> Decision:
+        left = replace(settings, time_limit_ms=max(1, deadline.remaining_ms()))
+        if noted:  # the answer's own decision: never starved by the trials before it
+            left = replace(settings, time_limit_ms=max(left.time_limit_ms, settings.time_limit_ms // FINAL_SHARE))
         return decide_from_levels(
-            order, snapshot, skus, levels, directives, settings, why_not, explain, at, region, arrive_by
+            order,
+            snapshot,
+            skus,
+            levels,
+            directives,
+            left,
+            why_not if noted else (),
+            explain and noted,
+            at,
+            region,
+            arrive_by,
         )
+
+    def answer(found: Decision, arrive_by: int | None) -> Decision:
+        if not explain and not why_not:
+            return found
+        noted = trial(arrive_by, noted=True)
+        # Decided again on the same stock: the same cost unless its solve ran out of time, when the
+        # trial's plan (without notes) is the better answer.
+        return noted if noted.cost.total <= found.cost.total + 1e-9 else found
 
     cheapest = trial(None)
     latest = cheapest.cost.delivery_day
     shipped = sum(a.qty for a in cheapest.allocations)
     if not latest or not shipped:
-        return cheapest
+        return answer(cheapest, None)
     first = datetime.fromtimestamp(at, UTC).date().toordinal() - 1
     for day in range(first, latest):
+        if deadline.passed():
+            found = answer(cheapest, None)
+            return replace(found, status=SolveStatus.FEASIBLE) if found.status is SolveStatus.OPTIMAL else found
         decision = trial(day)
         if sum(a.qty for a in decision.allocations) >= shipped:
-            return decision
-    return cheapest
+            return answer(decision, day)
+    return answer(cheapest, None)
 
 
 def assemble_decision(

@@ -21,9 +21,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from engine import sourcing
 from engine.availability import Availability, StockLevels
 from engine.cost import plan_cost
-from engine.decision import AllocationLine, CostBreakdown, NodeVerdict, SolveStatus
+from engine.decision import AllocationLine, CostBreakdown, Decision, NodeVerdict, SolveStatus
 from engine.directives import Directives
 from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveMode, Order, OrderLine
 from engine.network import NetworkSnapshot
@@ -417,6 +418,44 @@ def test_earliest_delivery_pays_for_the_faster_node() -> None:
     assert note.detail == "would deliver Wed 9 Dec, after Tue 8 Dec (the order's earliest)"
     # Without the instant it is decided by cost: the store.
     assert [a.node_id for a in decide_from_levels(order, snapshot, ["SKU"], levels).allocations] == ["ST-003"]
+
+
+def test_earliest_delivery_writes_its_notes_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trials are decided without notes (a 200-line order's cost more than its solve); only the
+    day found is decided with them, and it is the same plan."""
+    snapshot = _two_stores()
+    order = Order("O", SHIP_TO, (OrderLine("L1", "SKU", 1, 1.0),), objective=ObjectiveMode.EARLIEST_DELIVERY)
+    levels = StockLevels(["SKU", "SKU"], ["ST-003", "DC-001"], [5, 5])
+    original = sourcing.decide_from_levels
+    explained: list[bool] = []
+
+    def counted(*args: object, **kwargs: object) -> Decision:
+        explained.append(bool(args[7]) if len(args) > 7 else bool(kwargs.get("explain", True)))
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sourcing, "decide_from_levels", counted)
+    decision = sourcing.decide_from_levels(order, snapshot, ["SKU"], levels, at=CHICAGO_AT_1430)
+    assert [s.node_id for s in decision.cost.shipments] == ["DC-001"]
+    assert any(n.node_id == "ST-003" for n in decision.node_notes)
+    assert len(explained) >= 4  # the call, the cheapest plan, at least one day tried, the answer
+    assert explained.count(True) == 2  # the call itself and the answer, not every trial
+
+
+def test_earliest_delivery_out_of_time_answers_the_cheapest_plan_feasible(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit bounds every trial together: once it has passed, no further day is tried, and the
+    cheapest plan comes back FEASIBLE (no earlier day was proven impossible)."""
+
+    class Spent(Deadline):
+        def passed(self) -> bool:
+            return True
+
+    snapshot = _two_stores()
+    order = Order("O", SHIP_TO, (OrderLine("L1", "SKU", 1, 1.0),), objective=ObjectiveMode.EARLIEST_DELIVERY)
+    levels = StockLevels(["SKU", "SKU"], ["ST-003", "DC-001"], [5, 5])
+    monkeypatch.setattr(sourcing, "Deadline", Spent)
+    decision = decide_from_levels(order, snapshot, ["SKU"], levels, at=CHICAGO_AT_1430)
+    assert [s.node_id for s in decision.cost.shipments] == ["ST-003"]  # the cheapest, a day later
+    assert decision.status is SolveStatus.FEASIBLE
 
 
 def test_a_rule_allowing_lateness_prices_the_late_node_per_day_late() -> None:
