@@ -12,7 +12,7 @@ import pytest
 from engine.geo import EARTH_RADIUS_MILES
 from engine.model import GeoPoint, Node, NodeType
 from engine.promise.calculator import epoch_seconds
-from engine.promise.checkout import CartLine, PromiseNetwork, cart_options, product_dates
+from engine.promise.checkout import CartLine, PromiseNetwork, cart_options, fewest_boxes, product_dates
 from engine.promise.model import (
     MONDAY_TO_FRIDAY,
     MONDAY_TO_SATURDAY,
@@ -181,3 +181,47 @@ def test_product_dates_are_the_earliest_single_promise(seed: int) -> None:
             if (p := network.calculator.promise(nodes[i].id, sid, at, _miles(nodes[i].location, lat, lon))) is not None
         ]
         assert product.delivery_day == min(days, default=0)
+
+
+def _fewest_boxes_by_rescanning(
+    nodes: list[int], need: dict[int, int], held: list[dict[int, int]], miles: dict[int, float], ids: list[str]
+) -> dict[int, dict[int, int]]:
+    """The greedy as first written: every node counted again for every box."""
+    left: dict[int, int] = dict(need)
+    plan: dict[int, dict[int, int]] = {}
+
+    def spare(i: int, k: int) -> int:
+        return held[k].get(i, 0) - plan.get(i, {}).get(k, 0)
+
+    while left:
+        best = max(nodes, key=lambda i: (sum(min(q, spare(i, k)) for k, q in left.items()), -miles[i], ids[i]))
+        moved = {k: min(q, spare(best, k)) for k, q in left.items() if spare(best, k) > 0}
+        if not moved:
+            break
+        taken = plan.setdefault(best, {})
+        for k, units in moved.items():
+            taken[k] = taken.get(k, 0) + units
+            left[k] -= units
+            if not left[k]:
+                del left[k]
+    return plan
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_fewest_boxes_chooses_as_the_rescanning_greedy(seed: int) -> None:
+    """The lazy greedy picks the same boxes in the same order as counting every node again per box,
+    ties (equal units, equal miles) included."""
+    rng = random.Random(seed)
+    n_nodes, n_lines = rng.randint(1, 60), rng.randint(1, 12)
+    ids = [f"N{i:03d}" for i in range(n_nodes)]
+    rng.shuffle(ids)
+    miles = {i: float(rng.choice([10, 10, 50, 120, 800])) for i in range(n_nodes)}
+    held = [{i: rng.randint(1, 9) for i in range(n_nodes) if rng.random() < 0.4} for _ in range(n_lines)]
+    need = {k: rng.randint(1, max(1, sum(h.values()))) for k, h in enumerate(held) if h}
+    nodes = [i for i in range(n_nodes) if rng.random() < 0.9]
+    need = {k: min(q, sum(u for i, u in held[k].items() if i in nodes)) for k, q in need.items()}
+    need = {k: q for k, q in need.items() if q > 0}
+    expected = _fewest_boxes_by_rescanning(nodes, need, held, miles, ids)
+    plan = fewest_boxes(nodes, need, held, miles, ids)
+    assert list(plan) == list(expected)
+    assert plan == expected
