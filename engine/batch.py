@@ -49,7 +49,7 @@ from engine.optimizer.single_node import full_fill_nodes
 from engine.problem import Elimination, Problem, build_problem
 from engine.promise.per_line import held_lines, keep_line_promises
 from engine.sourcing import DEFAULT_SETTINGS, assemble_decision
-from engine.terms import resolve_terms
+from engine.terms import Terms, resolve_terms
 
 # The joint model (its building counted: engine/optimizer/joint_milp.py) gets this share of what is
 # left. CBC can still overrun its limit on large models (a 1.9 s limit once took 2.9 s on 100
@@ -131,7 +131,7 @@ def decide_batch(
     ``after_ms_per_order``: CPU the caller needs per order once this returns, within the same limit."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
     stretch = CpuStretch.start()
-    problems = _problems(orders, snapshot, availability, max_orders)
+    problems = _problems(orders, snapshot, availability, max_orders, held)
     priority = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
     sequence = list(priority)
     ledger = Ledger(snapshot, problems)
@@ -363,7 +363,11 @@ def _repaired(
 
 
 def _problems(
-    orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability, max_orders: int
+    orders: Sequence[BatchOrder],
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    max_orders: int,
+    held: Sequence[tuple[AllocationLine, ...]] | None,
 ) -> list[Problem]:
     """Every order's problem over the full stock; every bad field of the batch reported at once."""
     v = Violations()
@@ -376,17 +380,40 @@ def _problems(
         v.check(order_id not in seen, f"orders[{i}].order_id", f"duplicates order id {order_id!r}")
         seen.add(order_id)
         try:
-            terms = resolve_terms(item.order, item.directives, snapshot, at=item.at, region=item.region)
+            terms, directives = order_terms(item, snapshot, availability, held[i] if held is not None else ())
         except InvalidInputError as error:
             v.extend(error, f"orders[{i}]")
             continue
-        directives = item.directives
-        if terms.ship_options is not None and terms.ship_options.per_line:  # lines promised differently
-            held = held_lines(item.order, snapshot.ids, availability.skus, availability.units)
-            directives = keep_line_promises(item.order, snapshot, terms.ship_options, directives, held)
         problems.append(build_problem(item.order, snapshot, availability, directives, terms))
     v.raise_if_any()
     return problems
+
+
+def order_terms(
+    item: BatchOrder, snapshot: NetworkSnapshot, availability: Availability, held: Sequence[AllocationLine] = ()
+) -> tuple[Terms, Directives]:
+    """The order's terms at its instant and its directives with the exclusions keeping lines' own
+    promises. ``held`` (a re-plan's holds): the nodes it holds at stay its candidates, priced by their
+    carrier services, even where its promise would now break (``ShipOptions.keep``), and a line keeps
+    the nodes it holds at (keeping its holds never makes it later than it is)."""
+    terms = resolve_terms(item.order, item.directives, snapshot, at=item.at, region=item.region)
+    directives = item.directives
+    options = terms.ship_options
+    if options is None:
+        return terms, directives
+    if held:
+        options.keep(frozenset(a.node_id for a in held))
+    if options.per_line:  # lines promised differently
+        at = held_lines(item.order, snapshot.ids, availability.skus, availability.units)
+        ruled = keep_line_promises(item.order, snapshot, options, directives, at)
+        holding = {(a.line_id, a.node_id) for a in held}
+        added = [
+            e
+            for e in ruled.exclusions[len(directives.exclusions) :]
+            if not any((line_id, node_id) in holding for line_id in e.line_ids for node_id in e.node_ids)
+        ]
+        directives = replace(directives, exclusions=(*directives.exclusions, *added))
+    return terms, directives
 
 
 def _held_plans(problems: Sequence[Problem], held: Sequence[tuple[AllocationLine, ...]]) -> list[Plan] | None:
