@@ -24,17 +24,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
 
 from engine import limits
 from engine.availability import Availability
+from engine.cost import plan_cost
 from engine.decision import AllocationLine, Decision, DecisionPath, NodeNote, NodeVerdict, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives
 from engine.errors import InvalidInputError, Violations
 from engine.explain import MAX_NODE_NOTES
-from engine.model import ObjectiveMode, Order
+from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.bounds import node_bounds, unit_floor
 from engine.optimizer.columns import generate
@@ -48,7 +50,7 @@ from engine.optimizer.shared import Ledger, shares_fit, widen
 from engine.optimizer.single_node import full_fill_nodes
 from engine.problem import Elimination, Problem, build_problem
 from engine.promise.per_line import held_lines, keep_line_promises
-from engine.sourcing import DEFAULT_SETTINGS, assemble_decision
+from engine.sourcing import DEFAULT_SETTINGS, assemble_decision, to_allocations
 from engine.terms import Terms, resolve_terms
 
 # The joint model (its building counted: engine/optimizer/joint_milp.py) gets this share of what is
@@ -133,7 +135,10 @@ def decide_batch(
     stretch = CpuStretch.start()
     problems = _problems(orders, snapshot, availability, max_orders, held)
     priority = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
-    sequence = list(priority)
+    # Earliest-delivery orders first (their day outranks any cost), by priority, then as given.
+    earliest = [o for o in priority if held is None and _earliest_first(orders[o])]
+    priority = [*earliest, *(o for o in priority if o not in set(earliest))]
+    sequence = priority[len(earliest) :]
     ledger = Ledger(snapshot, problems)
     plans: list[Plan] = [Plan.empty(problem) for problem in problems]
     alone: list[Solution | None] = [None] * len(problems)
@@ -146,6 +151,10 @@ def decide_batch(
     if start is not None and shares_fit(snapshot, problems, start):
         # Deciding 10,000 orders one by one again costs seconds and gives back about what they hold.
         plans, sequence = start, []
+    for o in earliest:
+        problems[o], plans[o] = _earliest_delivery(orders[o], problems[o], ledger, snapshot, availability, settings,
+                                                   deadline)  # fmt: skip
+        ledger.add(problems[o], plans[o])
     for o in sequence:
         residual, cols = ledger.residual(problems[o], snapshot)
         solution = optimize(residual, settings, deadline)
@@ -367,7 +376,7 @@ def _problems(
     snapshot: NetworkSnapshot,
     availability: Availability,
     max_orders: int,
-    held: Sequence[tuple[AllocationLine, ...]] | None,
+    held: Sequence[tuple[AllocationLine, ...]] | None = None,
 ) -> list[Problem]:
     """Every order's problem over the full stock; every bad field of the batch reported at once."""
     v = Violations()
@@ -380,6 +389,8 @@ def _problems(
         v.check(order_id not in seen, f"orders[{i}].order_id", f"duplicates order id {order_id!r}")
         seen.add(order_id)
         try:
+            if held is None and _earliest_first(item):  # its day is set before the joint decision
+                item = replace(item, order=replace(item.order, objective=ObjectiveMode.COST))
             terms, directives = order_terms(item, snapshot, availability, held[i] if held is not None else ())
         except InvalidInputError as error:
             v.extend(error, f"orders[{i}]")
@@ -390,13 +401,18 @@ def _problems(
 
 
 def order_terms(
-    item: BatchOrder, snapshot: NetworkSnapshot, availability: Availability, held: Sequence[AllocationLine] = ()
+    item: BatchOrder,
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    held: Sequence[AllocationLine] = (),
+    arrive_by: int | None = None,
 ) -> tuple[Terms, Directives]:
     """The order's terms at its instant and its directives with the exclusions keeping lines' own
     promises. ``held`` (a re-plan's holds): the nodes it holds at stay its candidates, priced by their
     carrier services, even where its promise would now break (``ShipOptions.keep``), and a line keeps
-    the nodes it holds at (keeping its holds never makes it later than it is)."""
-    terms = resolve_terms(item.order, item.directives, snapshot, at=item.at, region=item.region)
+    the nodes it holds at (keeping its holds never makes it later than it is). ``arrive_by``: a day
+    every shipment must also arrive by (the earliest-delivery objective's, engine.terms)."""
+    terms = resolve_terms(item.order, item.directives, snapshot, at=item.at, region=item.region, arrive_by=arrive_by)
     directives = item.directives
     options = terms.ship_options
     if options is None:
@@ -414,6 +430,65 @@ def order_terms(
         ]
         directives = replace(directives, exclusions=(*directives.exclusions, *added))
     return terms, directives
+
+
+def _earliest_first(item: BatchOrder) -> bool:
+    """The order's objective is its earliest delivery and it has an instant to date it by (a pickup,
+    or an order without one, is decided by cost, as alone: engine.sourcing)."""
+    order = item.order
+    return (
+        order.objective is ObjectiveMode.EARLIEST_DELIVERY
+        and item.at is not None
+        and order.delivery_method is DeliveryMethod.SHIP
+    )
+
+
+def _earliest_delivery(
+    item: BatchOrder,
+    problem: Problem,
+    ledger: Ledger,
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    settings: SolverSettings,
+    deadline: Deadline,
+) -> tuple[Problem, Plan]:
+    """An EARLIEST_DELIVERY order's problem in the joint decision and its plan on what the ledger
+    leaves (the earliest-delivery orders before it), lexicographically: its day first, as a decision
+    alone on that stock finds it (engine.sourcing: the cheapest plan sets how many units ship and
+    the latest day; the first earlier day whose cheapest plan ships as many is its day D), then
+    cost. Its problem is then the order with every shipment arriving by D and no line below what
+    that plan ships of it (``least``): the joint model minimises the batch's cost among the plans
+    keeping its day and its units. ``problem`` is the order's by cost (no day)."""
+    plain = replace(item, order=problem.order)
+
+    def placed(candidate: Problem) -> Plan:
+        residual, cols = ledger.residual(candidate, snapshot)
+        return widen(candidate, cols, optimize(residual, settings, deadline).plan)
+
+    def by_day(day: int) -> Problem:
+        terms, directives = order_terms(plain, snapshot, availability, arrive_by=day)
+        return build_problem(plain.order, snapshot, availability, directives, terms)
+
+    cheapest = placed(problem)
+    shipped = int(cheapest.x.sum())
+    allocations = to_allocations(problem, cheapest)
+    latest = plan_cost(problem.order, allocations, snapshot, problem.terms).delivery_day
+    if not latest or not shipped:
+        return problem, cheapest
+    assert item.at is not None
+    chosen: tuple[Problem, Plan] | None = None
+    for day in range(datetime.fromtimestamp(item.at, UTC).date().toordinal() - 1, latest):
+        candidate = by_day(day)
+        plan = placed(candidate)
+        if int(plan.x.sum()) >= shipped:
+            chosen = candidate, plan
+            break
+    if chosen is None:  # no earlier day: the cheapest plan's, kept as its day
+        candidate = by_day(latest)
+        chosen = candidate, placed(candidate)
+    candidate, plan = chosen
+    least = np.minimum(plan.x.sum(axis=1), candidate.qty)
+    return replace(candidate, least=least if least.any() else None), plan
 
 
 def _held_plans(problems: Sequence[Problem], held: Sequence[tuple[AllocationLine, ...]]) -> list[Plan] | None:

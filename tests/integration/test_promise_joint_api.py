@@ -97,3 +97,25 @@ def test_allocate_batch_decides_a_promise_order_jointly_at_its_true_price(
     costs = sum(d.cost.total.amount_micros for d in by_order.values())
     assert batch.total_cost.amount_micros == costs
     assert batch.bound.amount_micros <= costs
+
+
+def test_allocate_batch_decides_an_earliest_delivery_order_jointly_its_day_first(
+    api: Api,  # noqa: F811
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+) -> None:
+    """E wants its earliest delivery: FAR by NEXT_DAY, Wed 2 Dec (NEAR by ground is Thu 3 Dec). In the
+    joint decision its day comes first, then the batch's cost: W (no promise) takes NEAR's 2 A by
+    ground, which E leaves, rather than FAR's, and the batch's total is what its decisions cost."""
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    api.network.UpdateInventory(network_pb2.UpdateInventoryRequest(updates=[count("NEAR", "A", 2)]))
+    earliest = allocate("E")
+    earliest.order.objective = common_pb2.OBJECTIVE_MODE_EARLIEST_DELIVERY
+    batch = orders.AllocateBatch(orders_pb2.AllocateBatchRequest(orders=[earliest, allocate("W")]))
+    by_order = {r.response.order.order_id: r.response.decision for r in batch.results}
+    assert shipments(by_order["E"]) == [("FAR", "NEXT_DAY", "2026-12-01", "2026-12-02")]
+    assert by_order["E"].delivery_date == "2026-12-02"
+    assert [s.node_id for s in by_order["W"].cost.shipments] == ["NEAR"]
+    assert holds(orders, "E") == [("FAR", 2)] and holds(orders, "W") == [("NEAR", 2)]
+    costs = sum(d.cost.total.amount_micros for d in by_order.values())
+    assert batch.total_cost.amount_micros == costs
+    assert batch.bound.amount_micros <= costs

@@ -187,8 +187,8 @@ class Allocator:
         first call's for a replay). ``first``: a
         decision made already (AllocateBatch's joint one) for the first attempt; a lost race then
         decides alone, as Allocate does, up to MAX_ATTEMPTS times."""
-        # The joint decision keeps the order's promise as Allocate does (earliest delivery aside: Decider.joint).
-        tried: list[tuple[Outcome, datetime]] = [first] if first is not None and self._deps.decider.joint(order) else []
+        # The joint decision keeps the order's promise and objective as Allocate does (engine/batch.py).
+        tried: list[tuple[Outcome, datetime]] = [first] if first is not None else []
 
         def attempt() -> tuple[bytes, tuple[bytes, sourcing_pb2.Decision]]:
             if tried:
