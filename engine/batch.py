@@ -18,6 +18,13 @@ its own terms and rule directives. Three steps, each keeping the best plan so fa
 An order whose objective is FEWEST_SHIPMENTS keeps its sequential plan (a lexicographic
 objective does not add up with costs); the others are optimized around it, and OPTIMAL and the
 bound are over the plans that keep it.
+
+An order whose objective is EARLIEST_DELIVERY (with an instant) is decided lexicographically, its
+day before any cost: these orders come first (by priority, then as given), each finds its earliest
+day D on what the ones before it left as it would alone (``_earliest_delivery``), and its problem in
+every later step is the order with every box arriving by D and no line below what that plan ships
+of it. The batch's cost then breaks the ties; OPTIMAL and the bound are over the plans keeping them.
+A re-plan (``held``) decides such an order by cost, as it did.
 """
 
 from __future__ import annotations
