@@ -9,6 +9,14 @@ its units) until orders compete for the last units of popular SKUs, as in a flas
 
     .venv/bin/python -m benchmarks.batch_bench                 # both, results in benchmarks/results/
     .venv/bin/python -m benchmarks.batch_bench --only batch --rounds 3
+    .venv/bin/python -m benchmarks.batch_bench --only promise   # promise orders: *-joint-promise.md
+
+``--only promise`` (docs/promise.md, "Joint decisions"): the same 100-order batches on the sample
+network with its calendars and carrier services, a share of the orders carrying a promise (next
+day, two day, a promised date, the earliest delivery; next day bills dimensional weight and a
+residential surcharge, so some orders' prices are not linear), beside the very same orders without
+any promise in the same run; and ReoptimizePending of promise orders allocated one by one at an
+instant and re-planned six hours later (some holds now late), beside the same without promises.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ import os
 import random
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +42,14 @@ from benchmarks.reporting import DEFAULT_OUT_DIR, ROOT, machine_info
 from engine.availability import Availability
 from engine.batch import BatchDecision, BatchOrder, decide_batch
 from engine.directives import NO_DIRECTIVES
-from engine.model import Item, Order
+from engine.geo import haversine_miles
+from engine.model import Item, ObjectiveMode, Order
 from engine.network import NetworkSnapshot
 from engine.optimizer.search import SolverSettings
+from engine.promise.calculator import epoch_seconds
 from engine.reoptimize import PendingOrder, reoptimize
 from engine.sourcing import decide
+from engine.terms import resolve_terms
 from server.network_file import parse_network
 
 SAMPLE_NETWORK = ROOT / "data" / "sample-network.json"
@@ -117,6 +129,151 @@ def run_batches(rounds: int, share: float, limit_ms: int) -> list[dict[str, Any]
         rows.append({"round": r, "orders": len(orders), "stock_share": share, "limit_ms": limit_ms, **row})
         print(f"batch round {r}: {row}", file=sys.stderr, flush=True)
     return rows
+
+
+# Tuesday 1 December 2026, 15:00 UTC (09:00 in Chicago): before the sample network's cut-offs.
+PROMISE_INSTANT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+PROMISE_SHARE = 0.4  # of the orders carrying a promise
+REPLAN_AFTER = timedelta(hours=9)  # past every cut-off of the day: some holds no longer keep their promise
+
+
+def promise_network() -> Network:
+    """The sample network with its calendars and carrier services (decisions with an instant read them)."""
+    loaded = parse_network(json.loads(SAMPLE_NETWORK.read_text()), str(SAMPLE_NETWORK))
+    snapshot = NetworkSnapshot(
+        loaded.nodes,
+        rate_tables=loaded.rate_tables_in_force,
+        currency=loaded.currency,
+        node_schedules=loaded.node_schedules,
+        carrier_services=loaded.carrier_services_in_force,
+    )
+    stock: dict[str, dict[int, int]] = {}
+    for update in loaded.inventory:
+        stock.setdefault(update.sku, {})[snapshot.index[update.node_id]] = max(0, update.quantity)
+    return Network(snapshot, loaded.items, stock)
+
+
+def with_promises(orders: Sequence[Order], items: Sequence[Item], seed: int) -> tuple[list[Order], dict[str, int]]:
+    """``orders`` with item volumes on their lines (as the server reads them from the catalogue) and
+    about PROMISE_SHARE of them carrying a promise: next day (half of them residential), two day, a
+    date two to five days on, or the earliest delivery with a date. Also the count of each kind."""
+    rng = random.Random(seed)
+    volume = {i.sku: i.length_in * i.width_in * i.height_in for i in items}
+    today = PROMISE_INSTANT.date()
+    kinds = {"next_day": 0, "two_day": 0, "promised_date": 0, "earliest_delivery": 0, "none": 0}
+    out = []
+    for order in orders:
+        lines = tuple(replace(line, unit_volume_in3=volume.get(line.sku, 0.0)) for line in order.lines)
+        order = replace(order, lines=lines)
+        kind = (
+            rng.choices(list(kinds), weights=[0.3, 0.2, 0.35, 0.15, 0.0])[0] if rng.random() < PROMISE_SHARE else "none"
+        )
+        kinds[kind] += 1
+        if kind == "next_day":
+            order = replace(order, carrier_service="NEXT_DAY", residential=rng.random() < 0.5)
+        elif kind == "two_day":
+            order = replace(order, carrier_service="TWO_DAY")
+        elif kind == "promised_date":
+            order = replace(order, promised_date=today + timedelta(days=rng.randint(2, 5)))
+        elif kind == "earliest_delivery":
+            promised = today + timedelta(days=rng.randint(3, 6))
+            order = replace(order, objective=ObjectiveMode.EARLIEST_DELIVERY, promised_date=promised)
+        out.append(order)
+    return out, kinds
+
+
+def _dated(order: Order, at: int) -> int | None:
+    return at if order.promised or order.objective is ObjectiveMode.EARLIEST_DELIVERY else None
+
+
+def run_promise_batches(rounds: int, share: float, limit_ms: int) -> list[dict[str, Any]]:
+    """AllocateBatch's engine on 100 orders, PROMISE_SHARE of them with promises, and the same orders
+    without any promise on the same stock, one after the other in the same run."""
+    network = promise_network()
+    at = epoch_seconds(PROMISE_INSTANT)
+    rows = []
+    for r in range(rounds):
+        plain = mixed_orders(network.items, BATCH_ORDERS, seed=1000 + r, prefix=f"B{r}-")
+        promised, kinds = with_promises(plain, network.items, seed=3000 + r)
+        availability = thinned(network, plain, share, seed=2000 + r)
+        for label, orders in (("promise", promised), ("none", plain)):
+            items = [BatchOrder(o, NO_DIRECTIVES, at=_dated(o, at)) for o in orders]
+            stock = Availability(availability.skus, availability.units.copy())
+            cpu, start = time.process_time(), time.perf_counter()
+            batch = decide_batch(items, network.snapshot, stock, SolverSettings(time_limit_ms=limit_ms))
+            row = batch_row(batch, time.perf_counter() - start, time.process_time() - cpu)
+            services = Counter(s.carrier_service for d in batch.decisions for s in d.cost.shipments)
+            row |= {"round": r, "orders": len(orders), "stock_share": share, "limit_ms": limit_ms, "promises": label}
+            row |= {"kinds": kinds if label == "promise" else {}, "services": dict(services)}
+            rows.append(row)
+            print(f"promise batch round {r} ({label}): {row}", file=sys.stderr, flush=True)
+    return rows
+
+
+def run_promise_reoptimize(n_orders: int, share: float, limit_ms: int, seed: int) -> list[dict[str, Any]]:
+    """``n_orders`` on the sample network allocated one by one at PROMISE_INSTANT (each decided as
+    Allocate decides it), then every order holding stock re-planned REPLAN_AFTER later; with
+    promises, and the same orders without, in the same run."""
+    network = promise_network()
+    at = epoch_seconds(PROMISE_INSTANT)
+    later = epoch_seconds(PROMISE_INSTANT + REPLAN_AFTER)
+    plain = mixed_orders(network.items, n_orders, seed=seed, prefix="R")
+    promised, kinds = with_promises(plain, network.items, seed=seed + 2)
+    rows = []
+    for label, orders in (("promise", promised), ("none", plain)):
+        free = thinned(network, plain, share, seed=seed + 1)
+        pending: list[PendingOrder] = []
+        started = time.perf_counter()
+        for order in orders:
+            decision = decide(order, network.snapshot, free, NO_DIRECTIVES, SolverSettings(BATCH_LIMIT_MS),
+                              explain=False, at=_dated(order, at))  # fmt: skip
+            for a in decision.allocations:
+                free.units[free.row[a.sku], network.snapshot.index[a.node_id]] -= a.qty
+            if decision.allocations:
+                pending.append(PendingOrder(order, NO_DIRECTIVES, decision.allocations))
+        arrivals = time.perf_counter() - started
+        held_late = sum(_holds_late(p, network.snapshot, later) for p in pending)
+        cpu, start = time.process_time(), time.perf_counter()
+        result = reoptimize(pending, network.snapshot, free, SolverSettings(time_limit_ms=limit_ms), at=later)
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
+        row = {
+            "promises": label,
+            "kinds": kinds if label == "promise" else {},
+            "orders": n_orders,
+            "pending": len(pending),
+            "stock_share": share,
+            "limit_ms": limit_ms,
+            "status": str(result.status),
+            "total_before": round(result.total_before, 4),
+            "total_after": round(result.total_after, 4),
+            "joint_total": round(result.joint_total, 4),
+            "bound": round(result.bound, 4),
+            "gap_joint": (result.joint_total - result.bound) / result.joint_total if result.joint_total else 0.0,
+            "saved": (result.total_before - result.total_after) / result.total_before if result.total_before else 0.0,
+            "changed_orders": sum(len(group) for group in result.groups),
+            "skipped": len(result.skipped),
+            "held_late": held_late,
+            "ms": round(seconds * 1000.0, 1),
+            "cpu_ms": round(cpu_seconds * 1000.0, 1),
+            "arrivals_seconds": round(arrivals, 1),
+        }
+        rows.append(row)
+        print(f"promise reoptimize ({label}): {row}", file=sys.stderr, flush=True)
+    return rows
+
+
+def _holds_late(item: PendingOrder, snapshot: NetworkSnapshot, at: int) -> bool:
+    """The order holds at a node that, at ``at``, would no longer keep its promise."""
+    if not item.order.promised:
+        return False
+    terms = resolve_terms(item.order, NO_DIRECTIVES, snapshot, at=at)
+    ship_to = item.order.ship_to
+    for node_id in {a.node_id for a in item.held}:
+        row = np.array([snapshot.index[node_id]], dtype=np.int64)
+        miles = float(haversine_miles(ship_to.lat, ship_to.lon, snapshot.lat[row], snapshot.lon[row])[0])
+        if terms.late(node_id, miles):
+            return True
+    return False
 
 
 def run_reoptimize(n_orders: int, share: float, limit_ms: int, seed: int) -> dict[str, Any]:
@@ -306,6 +463,40 @@ def render(report: dict[str, Any]) -> str:
             f"{row['groups']} groups); gap to the bound {row['gap_applied']:.3%} as applied, "
             f"{row['gap_joint']:.3%} for the joint plan.",
         ]
+    if report.get("promise_batches"):
+        out += [
+            "",
+            f"## AllocateBatch engine with promise orders: {BATCH_ORDERS} orders on the sample network",
+            "",
+            f"About {PROMISE_SHARE:.0%} of the orders carry a promise (kinds per round below: NEXT_DAY, which "
+            "bills dimensional weight and a residential surcharge, so some prices are not linear; TWO_DAY; a "
+            "promised date; EARLIEST_DELIVERY with a date), decided at "
+            f"{PROMISE_INSTANT.isoformat()}; each round beside the very same orders with no promise, same stock.",
+            "",
+            "| round | promises | kinds (next day / two day / date / earliest) | status | path | gap "
+            "| below one by one | ms | CPU ms |",
+            "|---:|---|---|---|---|---:|---:|---:|---:|",
+        ]
+        for row in report["promise_batches"]:
+            k = row["kinds"]
+            kinds = f"{k['next_day']} / {k['two_day']} / {k['promised_date']} / {k['earliest_delivery']}" if k else ""
+            out.append(
+                f"| {row['round']} | {row['promises']} | {kinds} | {row['status']} | {row['path']} | {row['gap']:.3%} "
+                f"| {row['saved_vs_one_by_one']:.2%} | {row['ms']:,.0f} | {row['cpu_ms']:,.0f} |"
+            )
+    for row in report.get("promise_reoptimize", []):
+        out += [
+            "",
+            f"## ReoptimizePending engine, {'with' if row['promises'] == 'promise' else 'without'} promises: "
+            f"{row['pending']:,} pending orders, sample network",
+            "",
+            f"{row['orders']:,} orders allocated one by one at {PROMISE_INSTANT.isoformat()} on "
+            f"{row['stock_share']:.0%} of the stock, re-planned {REPLAN_AFTER} later (limit {row['limit_ms']:,} "
+            f"ms): {row['status']}, {row['ms'] / 1000:,.2f} s ({row['cpu_ms'] / 1000:,.2f} s CPU); cost "
+            f"{row['total_before']:,.2f} -> {row['total_after']:,.2f} ({row['saved']:.2%} saved, "
+            f"{row['changed_orders']} orders changed, {row['skipped']} skipped); gap of the joint plan to the bound "
+            f"{row['gap_joint']:.3%}; {row['held_late']} orders held at a node no longer keeping their promise.",
+        ]
     value = report.get("value")
     if value:
         ideal, one = value["ideal"], value["one_by_one"]
@@ -343,7 +534,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stock-share", type=float, default=0.1, help="share of each position's units kept")
     parser.add_argument("--limit-ms", type=int, default=BATCH_LIMIT_MS)
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR)
-    parser.add_argument("--only", choices=("batch", "reoptimize", "value"), help="one scenario only")
+    parser.add_argument("--only", choices=("batch", "reoptimize", "value", "promise"), help="one scenario only")
+    parser.add_argument("--promise-pending", type=int, default=1_000, help="orders before the promise re-plan")
     parser.add_argument("--day-orders", type=int, default=1_000, help="orders of the benchmark day (value)")
     parser.add_argument("--day-share", type=float, default=0.1, help="stock share of the benchmark day")
     parser.add_argument("--pending", type=int, default=10_000, help="orders arriving before the re-plan")
@@ -368,6 +560,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["batches"] = run_batches(args.rounds, args.stock_share, args.limit_ms)
     if args.only in (None, "value"):
         report["value"] = run_value(args.day_orders, args.day_share, 7)
+    if args.only in (None, "promise"):
+        report["promise_batches"] = run_promise_batches(args.rounds, args.stock_share, args.limit_ms)
+        report["promise_reoptimize"] = run_promise_reoptimize(
+            args.promise_pending, args.reoptimize_share, REOPTIMIZE_LIMIT_MS // 6, 11
+        )
     if args.only in (None, "reoptimize"):
         report["reoptimize"] = [run_reoptimize(args.pending, args.reoptimize_share, args.reoptimize_limit_ms, 42)]
     report["meta"]["loadavg_end"] = _loadavg()

@@ -18,23 +18,32 @@ its own terms and rule directives. Three steps, each keeping the best plan so fa
 An order whose objective is FEWEST_SHIPMENTS keeps its sequential plan (a lexicographic
 objective does not add up with costs); the others are optimized around it, and OPTIMAL and the
 bound are over the plans that keep it.
+
+An order whose objective is EARLIEST_DELIVERY (with an instant) is decided lexicographically, its
+day before any cost: these orders come first (by priority, then as given), each finds its earliest
+day D on what the ones before it left as it would alone (``_earliest_delivery``), and its problem in
+every later step is the order with every box arriving by D and no line below what that plan ships
+of it. The batch's cost then breaks the ties; OPTIMAL and the bound are over the plans keeping them.
+A re-plan (``held``) decides such an order by cost, as it did.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import numpy as np
 
 from engine import limits
 from engine.availability import Availability
+from engine.cost import plan_cost
 from engine.decision import AllocationLine, Decision, DecisionPath, NodeNote, NodeVerdict, SolveStatus
 from engine.directives import NO_DIRECTIVES, Directives
 from engine.errors import InvalidInputError, Violations
 from engine.explain import MAX_NODE_NOTES
-from engine.model import ObjectiveMode, Order
+from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import IntArray, NetworkSnapshot
 from engine.optimizer.bounds import node_bounds, unit_floor
 from engine.optimizer.columns import generate
@@ -48,8 +57,8 @@ from engine.optimizer.shared import Ledger, shares_fit, widen
 from engine.optimizer.single_node import full_fill_nodes
 from engine.problem import Elimination, Problem, build_problem
 from engine.promise.per_line import held_lines, keep_line_promises
-from engine.sourcing import DEFAULT_SETTINGS, assemble_decision
-from engine.terms import resolve_terms
+from engine.sourcing import DEFAULT_SETTINGS, assemble_decision, to_allocations
+from engine.terms import Terms, resolve_terms
 
 # The joint model (its building counted: engine/optimizer/joint_milp.py) gets this share of what is
 # left. CBC can still overrun its limit on large models (a 1.9 s limit once took 2.9 s on 100
@@ -131,9 +140,12 @@ def decide_batch(
     ``after_ms_per_order``: CPU the caller needs per order once this returns, within the same limit."""
     deadline = Deadline.after_ms(settings.time_limit_ms)
     stretch = CpuStretch.start()
-    problems = _problems(orders, snapshot, availability, max_orders)
+    problems = _problems(orders, snapshot, availability, max_orders, held)
     priority = sorted(range(len(orders)), key=lambda o: (-orders[o].order.priority, o))
-    sequence = list(priority)
+    # Earliest-delivery orders first (their day outranks any cost), by priority, then as given.
+    earliest = [o for o in priority if held is None and _earliest_first(orders[o])]
+    priority = [*earliest, *(o for o in priority if o not in set(earliest))]
+    sequence = priority[len(earliest) :]
     ledger = Ledger(snapshot, problems)
     plans: list[Plan] = [Plan.empty(problem) for problem in problems]
     alone: list[Solution | None] = [None] * len(problems)
@@ -146,6 +158,10 @@ def decide_batch(
     if start is not None and shares_fit(snapshot, problems, start):
         # Deciding 10,000 orders one by one again costs seconds and gives back about what they hold.
         plans, sequence = start, []
+    for o in earliest:
+        problems[o], plans[o] = _earliest_delivery(orders[o], problems[o], ledger, snapshot, availability, settings,
+                                                   deadline)  # fmt: skip
+        ledger.add(problems[o], plans[o])
     for o in sequence:
         residual, cols = ledger.residual(problems[o], snapshot)
         solution = optimize(residual, settings, deadline)
@@ -363,7 +379,11 @@ def _repaired(
 
 
 def _problems(
-    orders: Sequence[BatchOrder], snapshot: NetworkSnapshot, availability: Availability, max_orders: int
+    orders: Sequence[BatchOrder],
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    max_orders: int,
+    held: Sequence[tuple[AllocationLine, ...]] | None = None,
 ) -> list[Problem]:
     """Every order's problem over the full stock; every bad field of the batch reported at once."""
     v = Violations()
@@ -376,17 +396,106 @@ def _problems(
         v.check(order_id not in seen, f"orders[{i}].order_id", f"duplicates order id {order_id!r}")
         seen.add(order_id)
         try:
-            terms = resolve_terms(item.order, item.directives, snapshot, at=item.at, region=item.region)
+            if held is None and _earliest_first(item):  # its day is set before the joint decision
+                item = replace(item, order=replace(item.order, objective=ObjectiveMode.COST))
+            terms, directives = order_terms(item, snapshot, availability, held[i] if held is not None else ())
         except InvalidInputError as error:
             v.extend(error, f"orders[{i}]")
             continue
-        directives = item.directives
-        if terms.ship_options is not None and terms.ship_options.per_line:  # lines promised differently
-            held = held_lines(item.order, snapshot.ids, availability.skus, availability.units)
-            directives = keep_line_promises(item.order, snapshot, terms.ship_options, directives, held)
         problems.append(build_problem(item.order, snapshot, availability, directives, terms))
     v.raise_if_any()
     return problems
+
+
+def order_terms(
+    item: BatchOrder,
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    held: Sequence[AllocationLine] = (),
+    arrive_by: int | None = None,
+) -> tuple[Terms, Directives]:
+    """The order's terms at its instant and its directives with the exclusions keeping lines' own
+    promises. ``held`` (a re-plan's holds): the nodes it holds at stay its candidates, priced by their
+    carrier services, even where its promise would now break (``ShipOptions.keep``), and a line keeps
+    the nodes it holds at (keeping its holds never makes it later than it is). ``arrive_by``: a day
+    every shipment must also arrive by (the earliest-delivery objective's, engine.terms)."""
+    terms = resolve_terms(item.order, item.directives, snapshot, at=item.at, region=item.region, arrive_by=arrive_by)
+    directives = item.directives
+    options = terms.ship_options
+    if options is None:
+        return terms, directives
+    if held:
+        options.keep(frozenset(a.node_id for a in held))
+    if options.per_line:  # lines promised differently
+        at = held_lines(item.order, snapshot.ids, availability.skus, availability.units)
+        ruled = keep_line_promises(item.order, snapshot, options, directives, at)
+        holding = {(a.line_id, a.node_id) for a in held}
+        added = [
+            e
+            for e in ruled.exclusions[len(directives.exclusions) :]
+            if not any((line_id, node_id) in holding for line_id in e.line_ids for node_id in e.node_ids)
+        ]
+        directives = replace(directives, exclusions=(*directives.exclusions, *added))
+    return terms, directives
+
+
+def _earliest_first(item: BatchOrder) -> bool:
+    """The order's objective is its earliest delivery and it has an instant to date it by (a pickup,
+    or an order without one, is decided by cost, as alone: engine.sourcing)."""
+    order = item.order
+    return (
+        order.objective is ObjectiveMode.EARLIEST_DELIVERY
+        and item.at is not None
+        and order.delivery_method is DeliveryMethod.SHIP
+    )
+
+
+def _earliest_delivery(
+    item: BatchOrder,
+    problem: Problem,
+    ledger: Ledger,
+    snapshot: NetworkSnapshot,
+    availability: Availability,
+    settings: SolverSettings,
+    deadline: Deadline,
+) -> tuple[Problem, Plan]:
+    """An EARLIEST_DELIVERY order's problem in the joint decision and its plan on what the ledger
+    leaves (the earliest-delivery orders before it), lexicographically: its day first, as a decision
+    alone on that stock finds it (engine.sourcing: the cheapest plan sets how many units ship and
+    the latest day; the first earlier day whose cheapest plan ships as many is its day D), then
+    cost. Its problem is then the order with every shipment arriving by D and no line below what
+    that plan ships of it (``least``): the joint model minimises the batch's cost among the plans
+    keeping its day and its units. ``problem`` is the order's by cost (no day)."""
+    plain = replace(item, order=problem.order)
+
+    def placed(candidate: Problem) -> Plan:
+        residual, cols = ledger.residual(candidate, snapshot)
+        return widen(candidate, cols, optimize(residual, settings, deadline).plan)
+
+    def by_day(day: int) -> Problem:
+        terms, directives = order_terms(plain, snapshot, availability, arrive_by=day)
+        return build_problem(plain.order, snapshot, availability, directives, terms)
+
+    cheapest = placed(problem)
+    shipped = int(cheapest.x.sum())
+    allocations = to_allocations(problem, cheapest)
+    latest = plan_cost(problem.order, allocations, snapshot, problem.terms).delivery_day
+    if not latest or not shipped:
+        return problem, cheapest
+    assert item.at is not None
+    chosen: tuple[Problem, Plan] | None = None
+    for day in range(datetime.fromtimestamp(item.at, UTC).date().toordinal() - 1, latest):
+        candidate = by_day(day)
+        plan = placed(candidate)
+        if int(plan.x.sum()) >= shipped:
+            chosen = candidate, plan
+            break
+    if chosen is None:  # no earlier day: the cheapest plan's, kept as its day
+        candidate = by_day(latest)
+        chosen = candidate, placed(candidate)
+    candidate, plan = chosen
+    least = np.minimum(plan.x.sum(axis=1), candidate.qty)
+    return replace(candidate, least=least if least.any() else None), plan
 
 
 def _held_plans(problems: Sequence[Problem], held: Sequence[tuple[AllocationLine, ...]]) -> list[Plan] | None:

@@ -81,4 +81,5 @@ def plan_cost(
         split_penalty=terms.split_penalty * max(0, len(shipments) - 1),
         backorder_penalty=terms.backorder_penalty * backordered,
         backordered_units=backordered,
+        by_carrier_services=terms.promised and terms.pickup_node_id is None,
     )

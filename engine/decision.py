@@ -75,6 +75,9 @@ class CostBreakdown:
     split_penalty: float
     backorder_penalty: float
     backordered_units: int
+    # Each shipment's carrier charge is its carrier service's price for the box (the order's promise
+    # chose the service), not the order's level's rate table: what a report of it must charge.
+    by_carrier_services: bool = False
 
     @property
     def total(self) -> float:

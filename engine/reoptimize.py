@@ -16,13 +16,14 @@ gains a shipment. The joint decision already keeps every line at its holds (engi
 each order's problem its ``least``); the check stays, for an order no plan lets keep them.
 
 Promises are kept: given the instant (``at``), an order carrying a promise (or that rules about time
-fire on) may not move units to a node that would deliver after its promise, or that the rules rule
-out (engine/promise/shipping.py). When none of the nodes it holds at would now break its promise
-(and its lines share one), the joint model decides it as a single decision at ``at`` would: late
-nodes out, each shipment priced by the cheapest eligible carrier service for what it carries, and
-its holds costed the same way. Otherwise those nodes are excluded for it, except the nodes it
-already holds at (keeping its own holds never makes it later than it is), and it is priced by its
-level's rate table.
+fire on) is decided by the joint model as a single decision at ``at`` would (its promise kept, each
+shipment priced by the cheapest eligible carrier service for what it carries, lines promised
+differently kept per line), and its holds are costed the same way (``engine.batch.order_terms``),
+except that the nodes it already holds at stay its candidates even where its promise would now
+break: keeping its own holds never makes it later than it is. Such a node's shipments go by the
+services it ships with that deliver earliest (``ShipOptions.keep``). Only an order holding at a node
+that ships with none of its services any more (or that rules about time close) is re-planned by its
+level's rate table, the nodes breaking its promise other than its own excluded (``_keeping_promise``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import numpy as np
 
 from engine import limits
 from engine.availability import Availability
-from engine.batch import BatchOrder, decide_batch
+from engine.batch import BatchOrder, decide_batch, order_terms
 from engine.cost import plan_cost
 from engine.decision import AllocationLine, SolveStatus
 from engine.directives import Directives, Exclusion
@@ -145,7 +146,7 @@ def reoptimize(
     pool = _with_holds(free, planned, snapshot)
     # Costing every order's holds and choosing the groups comes after the joint decision: the batch
     # keeps time for it (stretched as its own work is on a busy machine).
-    judged = [_judged_at(p, snapshot, at) for p in planned]
+    judged = [_judged_at(p, snapshot, pool, at) for p in planned]
     items = [
         BatchOrder(p.order, p.directives, at=when, region=p.region)
         if when is not None
@@ -163,9 +164,9 @@ def reoptimize(
         after_ms_per_order=COMPARE_MS_PER_ORDER,
     )
     candidates = []
-    for item, when, decision in zip(planned, judged, batch.decisions, strict=True):
-        # Its holds costed as its new plan is: by its promise's carrier services when judged at ``at``.
-        terms = resolve_terms(item.order, item.directives, snapshot, at=when, region=item.region)
+    for item, batch_item, decision in zip(planned, items, batch.decisions, strict=True):
+        # Its holds costed as its new plan is: by the terms the batch decided it under.
+        terms, _ = order_terms(batch_item, snapshot, pool, item.held)
         candidates.append(
             Candidate(
                 order=item.order,
@@ -244,17 +245,16 @@ def _unplannable(item: PendingOrder, snapshot: NetworkSnapshot) -> Skip | None:
     return None
 
 
-def _judged_at(item: PendingOrder, snapshot: NetworkSnapshot, at: int | None) -> int | None:
-    """``at`` when the joint model can decide ``item`` as a single decision at ``at`` would (its
-    promise kept, each shipment by the cheapest eligible carrier service for what it carries): its
-    promise or rules about time restrict it, one promise for all its lines, and none of the nodes it
-    holds at would break it now. None otherwise: re-planned by its level's rates, late nodes other
-    than its own excluded (``_keeping_promise``), since a held node now late is no candidate of a
-    decision at ``at`` and the re-plan must not take its holds away."""
+def _judged_at(item: PendingOrder, snapshot: NetworkSnapshot, pool: Availability, at: int | None) -> int | None:
+    """``at`` when the joint model decides ``item`` at ``at`` (its promise or rules about time
+    restrict it, and every node it holds at ships with one of its services: ``ShipOptions.keep``).
+    None otherwise: re-planned by its level's rates, late nodes other than its own excluded
+    (``_keeping_promise``)."""
     if at is None:
         return None
-    terms = resolve_terms(item.order, item.directives, snapshot, at=at, region=item.region)
-    if not terms.restricted or terms.ship_options is None or terms.ship_options.per_line:
+    batch_item = BatchOrder(item.order, item.directives, at=at, region=item.region)
+    terms, _ = order_terms(batch_item, snapshot, pool, item.held)
+    if not terms.restricted:
         return None
     held = sorted({a.node_id for a in item.held})
     rows = np.array([snapshot.index[node_id] for node_id in held], dtype=np.int64)

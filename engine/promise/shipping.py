@@ -106,6 +106,8 @@ class ShipOptions:
         self.line_promises = tuple(line_promises)
         self.per_line = bool(line_promises)
         self.held: Mapping[str, Sequence[int]] = {}  # per node, the line positions it holds (per-line only)
+        # A re-plan's nodes the order already holds at (``keep``): never late for it.
+        self.kept: frozenset[str] = frozenset()
         self.rules = rules
         # A rule allowing lateness: a late option costs this per day late instead of being ruled
         # out. Only against the order's own date, never a trial date of the earliest-delivery objective.
@@ -148,6 +150,15 @@ class ShipOptions:
         a node's service is chosen for the lines it could ship."""
         self.held = held
 
+    def keep(self, node_ids: frozenset[str]) -> None:
+        """A re-plan (engine/reoptimize.py): the nodes the order already holds at, before any ``option``.
+        Keeping its holds never makes the order later than it is, so such a node is never late for it:
+        when no option of its keeps the promise any more, its shipments go by the services it ships
+        with (``_kept_option``) that deliver earliest, each box by the cheapest of those for what it
+        carries. A node shipping with none of the order's services (or one rules about time close)
+        stays late."""
+        self.kept = node_ids
+
     def option(self, node_id: str, distance_miles: float) -> ShipOption | None:
         """The option a shipment from ``node_id`` takes; None when the node cannot keep the promise
         (or, unconstrained, ships with no service of the order's level)."""
@@ -175,6 +186,8 @@ class ShipOptions:
                 price = carrier_charge(service, distance_miles, self.ship_to, self.weight_lb, self.volume_in3).total
             offered.append((service, table, ship_day, delivery, price))
         found = self._per_line(node_id, offered) if self.per_line else self._by_order(node_id, offered)
+        if found is None and offered and node_id in self.kept:
+            found = self._kept_option(node_id, offered)
         self._chosen[node_id] = found
         self._earliest[node_id] = earliest
         if found is None and earliest is None and rules is not None:
@@ -204,6 +217,23 @@ class ShipOptions:
                 found = option
         self._eligible[node_id] = eligible
         return found
+
+    def _kept_option(
+        self, node_id: str, offered: list[tuple[CarrierService, RateTable, int, int, float]]
+    ) -> ShipOption:
+        """A held node none of whose options keeps the promise (``keep``): its options delivering
+        earliest are the eligible ones (a shipment takes the cheapest for its contents), no lateness
+        penalty (a rule allowing lateness leaves no node late); returned, the cheapest for the whole
+        order, then the id. Lines promised differently: that one option, keeping no line's promise."""
+        first = min(delivery for _, _, _, delivery, _ in offered)
+        earliest = sorted((o for o in offered if o[3] == first), key=lambda o: (o[4], o[0].id))
+        carries = frozenset[int]() if self.per_line else None
+        options = [
+            ShipOption(service.id, table, ship_day, delivery, 0.0, carries, service)
+            for service, table, ship_day, delivery, _ in earliest
+        ]
+        self._eligible[node_id] = options
+        return options[0]
 
     def rates(self, node_id: str, distance_miles: float) -> tuple[OptionRate, ...]:
         """Constrained: the options a shipment from ``node_id`` may take, each priced for any

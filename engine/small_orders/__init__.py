@@ -149,4 +149,5 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
         split_penalty=terms.split_penalty * max(0, len(shipments) - 1),
         backorder_penalty=terms.backorder_penalty * backordered,
         backordered_units=backordered,
+        by_carrier_services=terms.promised and terms.pickup_node_id is None,
     )

@@ -154,12 +154,6 @@ class Decider:
             json_format.Parse(request_json, common_pb2.Order(), ignore_unknown_fields=True), new=False
         )
 
-    def joint(self, order: Order) -> bool:
-        """AllocateBatch's joint decision is the order's own (``decide_batch``): every order but one
-        whose objective is the earliest delivery of a promise, whose trial dates (one decision each,
-        engine.sourcing) a joint model does not make; that one is decided alone."""
-        return order.objective is not ObjectiveMode.EARLIEST_DELIVERY or not self._dated(order, self._network.get())
-
     def _dated(self, order: Order, snapshot: NetworkSnapshot, directives: Directives | None = None) -> bool:
         """The order's decision depends on its instant: it carries a promise or rules about time fire on it."""
         ruled = directives if directives is not None else self.directives_for(order, snapshot)
@@ -220,7 +214,8 @@ class Decider:
         items = []
         for order in orders:
             directives = self.directives_for(order, snapshot)
-            dated = self._dated(order, snapshot, directives)
+            # An earliest-delivery order is dated too: its day is what it is decided by (engine/batch.py).
+            dated = self._dated(order, snapshot, directives) or order.objective is ObjectiveMode.EARLIEST_DELIVERY
             region = (region_of_point(order.ship_to.lat, order.ship_to.lon) or "") if dated else ""
             items.append(BatchOrder(order, directives, at=instant if dated else None, region=region))
         rules_seconds = time.perf_counter() - rules_started

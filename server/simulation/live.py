@@ -14,7 +14,8 @@ simulator's own code. Per order:
 - shipments and their money: recomputed from the stored allocation with ``engine.cost.plan_cost``
   over the network (the store's nodes now, or ``--network FILE``) under the order's own terms,
   the cost model the optimizer used. A node cost changed since the decision is costed at today's
-  value.
+  value. A promise order's carrier charges are the decision's own (``carrier_micros``): each box
+  by the carrier service its promise chose, as checkout quotes it, never the level's rate table.
 """
 
 from __future__ import annotations
@@ -145,10 +146,13 @@ def _decided(
         cost = plan_cost(order, allocations, snapshot, resolve_terms(order, NO_DIRECTIVES, snapshot))
     except SourcingError as error:
         return dataclasses.replace(base, detail=str(error))
+    # A promise order's shipments pay what the decision charged by their carrier services (kept with
+    # it), not the level's rate table; the node's own costs are today's.
+    charged = {str(node_id): int(micros) / 1_000_000 for node_id, micros in summary.get("carrier_micros", ())}
     shipments = tuple(
         Shipment(
             s.node_id, s.zone, round(s.distance_miles, 1), s.units,
-            s.pick_pack + s.carrier_base + s.carrier_weight + s.handling,
+            s.pick_pack + charged.get(s.node_id, s.carrier_base + s.carrier_weight) + s.handling,
         )
         for s in cost.shipments
     )  # fmt: skip

@@ -6,24 +6,26 @@ against exhaustive search over every combination of every order's plans."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from engine.availability import Availability, StockLevels
 from engine.batch import BatchOrder, decide_batch
 from engine.cost import plan_cost
-from engine.decision import SolveStatus
+from engine.decision import AllocationLine, SolveStatus
+from engine.directives import Directives
+from engine.model import ObjectiveMode
 from engine.optimizer.joint_milp import solve_joint
 from engine.optimizer.shared import shares_fit
 from engine.problem import build_problem
 from engine.reoptimize import PendingOrder, reoptimize
 from engine.sourcing import decide
 from engine.terms import resolve_terms
-from tests.engine.batch_brute_force import Allocations, Price, optimal_total
+from tests.engine.batch_brute_force import Allocations, Price, fits_together, optimal_total, order_plans
 from tests.engine.test_promise_sourcing import _availability, promise_cases, promised_cost
 from tests.engine.test_small_orders import GENEROUS, Case
 from tests.fuzz import examples
@@ -146,6 +148,9 @@ def test_a_replan_prices_promise_orders_as_a_decision_at_its_instant(
         for a in p.held:
             units[stock.row[a.sku], snapshot.index[a.node_id]] += a.qty
     pool = Availability(stock.skus, units)
+    # Allocated one by one here without the service's bookkeeping of node capacity: holds that
+    # overrun a node's cap together are no state a re-plan starts from.
+    assume(fits_together(_items(cases, at), snapshot, pool, [p.held for p in pending]))
     prices = [_reference(c, at) for c in cases]
     best = optimal_total(_items(cases, at), snapshot, pool, held=[p.held for p in pending], prices=prices)
     assert result.joint_total == pytest.approx(best, abs=1e-6)
@@ -156,3 +161,79 @@ def test_a_replan_prices_promise_orders_as_a_decision_at_its_instant(
             price = prices[[c.order.order_id for c in cases].index(change.order_id)]
             assert change.cost_before == pytest.approx(price(change.before), abs=1e-6)
             assert change.cost_after == pytest.approx(price(change.after), abs=1e-6)
+
+
+def _units_by_line(allocations: Allocations) -> tuple[tuple[str, int], ...]:
+    units: dict[str, int] = {}
+    for a in allocations:
+        units[a.line_id] = units.get(a.line_id, 0) + a.qty
+    return tuple(sorted((line_id, q) for line_id, q in units.items() if q))
+
+
+def _earliest_day_and_floor(case: Case, at: int, availability: Availability) -> tuple[date, Allocations] | None:
+    """The EARLIEST_DELIVERY order alone on all the stock, by exhaustive search day by day: the
+    cheapest plan sets the units to ship; the first day D (from the day before the instant's UTC
+    date) whose cheapest plans, every box by D, ship as many is its day; its floor is what those
+    plans ship of each line. None when nothing ships (decided by cost)."""
+    snapshot = case.snapshot
+    item = BatchOrder(case.order, case.directives)
+    plans = order_plans(item, snapshot, availability, price=_reference(case, at))
+    if not plans:
+        return None
+    cheapest = [p for c, p in plans if c <= plans[0][0] + 1e-9]
+    fills = {sum(a.qty for a in p) for p in cheapest}
+    assume(len(fills) == 1)  # cheapest plans shipping different amounts: "as many" is ambiguous
+    (shipped,) = fills
+    if shipped == 0:
+        return None
+    day = datetime.fromtimestamp(at, UTC).date() - timedelta(days=1)
+    while True:
+        promised = day if case.order.promised_date is None else min(day, case.order.promised_date)
+        by_day = replace(case, order=replace(case.order, promised_date=promised))
+        dated = order_plans(item, snapshot, availability, price=_reference(by_day, at))
+        if dated:
+            best = [p for c, p in dated if c <= dated[0][0] + 1e-9]
+            if max(sum(a.qty for a in p) for p in best) >= shipped:
+                assume(min(sum(a.qty for a in p) for p in best) >= shipped)
+                floors = {_units_by_line(p) for p in best}
+                assume(len(floors) == 1)  # cheapest plans at D shipping lines differently: ambiguous
+                floor = tuple(AllocationLine(line_id, "", "", q) for line_id, q in next(iter(floors)))
+                return promised, floor
+        day += timedelta(days=1)
+        assert day < date(2027, 3, 1)
+
+
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_batches())
+def test_an_earliest_delivery_order_keeps_its_earliest_day_in_the_joint_decision(
+    drawn: tuple[list[Case], int],
+) -> None:
+    """An EARLIEST_DELIVERY order (listed last) in a joint decision: its day first, as it would be
+    decided alone on the stock (no other earliest-delivery order before it), then the batch's total
+    cost breaking ties, over every plan of both orders keeping its day and what it ships of each line
+    (exhaustive search)."""
+    (promised, other), at = drawn
+    # Its trial days are strict: no lateness allowed by rules here (as for a single decision).
+    earliest = replace(
+        promised, order=replace(promised.order, objective=ObjectiveMode.EARLIEST_DELIVERY), directives=Directives()
+    )
+    cases = [other, earliest]
+    snapshot, availability = earliest.snapshot, _availability(earliest)
+    batch = decide_batch(_items(cases, at), snapshot, availability, GENEROUS)
+    found = _earliest_day_and_floor(earliest, at, availability)
+    plain = [BatchOrder(c.order, c.directives) for c in cases]
+    if found is None:
+        prices = [_reference(c, at) for c in cases]
+        best = optimal_total(plain, snapshot, availability, prices=prices)
+    else:
+        day, floor = found
+        by_day = replace(earliest, order=replace(earliest.order, promised_date=day))
+        prices = [_reference(other, at), _reference(by_day, at)]
+        best = optimal_total(plain, snapshot, availability, held=[(), floor], prices=prices)
+        decision = batch.decisions[1]
+        assert decision.cost.delivery_day <= day.toordinal()
+        assert all(dict(_units_by_line(decision.allocations)).get(a.line_id, 0) >= a.qty for a in floor)
+        assert decision.cost.total == pytest.approx(prices[1](decision.allocations), abs=1e-6)
+    assert batch.status is SolveStatus.OPTIMAL
+    assert batch.total == pytest.approx(best, abs=1e-6)
+    assert batch.bound <= best + 1e-6

@@ -9,9 +9,12 @@ to ship that Tuesday.
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from server.api.proto import common_pb2, network_pb2, orders_pb2, orders_pb2_grpc, sourcing_pb2_grpc
 from server.cli.main import main
@@ -77,3 +80,51 @@ def test_the_report_counts_shipments_that_left_by_their_planned_ship_date(
     assert main([*gated, "--fail-if", "on_time_ship_rate<0.5", "--fail-if", "on_time_rate<1"]) == 0
     assert main([*gated, "--fail-if", "on_time_ship_rate<0.9"]) == EXIT_GATE_FAILED
     assert main([*gated, "--fail-if", "late_orders>0"]) == 0
+
+
+def _money(m: common_pb2.Money) -> float:
+    return m.amount_micros / 1_000_000
+
+
+def test_the_report_charges_a_promise_order_what_its_carrier_service_cost_the_decision(
+    api: Api,  # noqa: F811
+    checkout: sourcing_pb2_grpc.SourcingServiceStub,  # noqa: F811
+    clock: FakeClock,  # noqa: F811
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    """O-2, promised Wed 2 Dec, ships from FAR by NEXT_DAY: the report's cost of it is the decision's
+    (the next-day chart's charge for the box: 29.75 in all), not its level's (STANDARD, ground's chart
+    in zone 2: 12.75)."""
+    orders = orders_pb2_grpc.OrderServiceStub(api.channel)
+    plain = orders_pb2.AllocateRequest(
+        request_key="k-O-1",
+        order=common_pb2.Order(
+            order_id="O-1", ship_to=HOME, lines=[common_pb2.OrderLine(line_id="L0", sku="A", qty=2)]
+        ),
+    )
+    promised = orders_pb2.AllocateRequest(
+        request_key="k-O-2",
+        order=common_pb2.Order(
+            order_id="O-2",
+            ship_to=HOME,
+            lines=[common_pb2.OrderLine(line_id="L0", sku="A", qty=2)],
+            promised_date="2026-12-02",
+        ),
+    )
+    costs = {}
+    for request in (plain, promised):
+        decision = orders.Allocate(request).decision
+        costs[request.order.order_id] = sum(
+            _money(s.pick_pack) + _money(s.carrier_base) + _money(s.carrier_weight) + _money(s.handling)
+            for s in decision.cost.shipments
+        )
+        if request.order.order_id == "O-2":
+            assert shipments(decision) == [("FAR", "NEXT_DAY", "2026-12-01", "2026-12-02")]
+    out = tmp_path / "report"
+    args = ["report", "--since", "2026-12-01", "--until", "2026-12-04", "--database", store_url, "--out", str(out)]
+    assert main(args) == 0
+    with (out / "orders.csv").open(encoding="utf-8") as handle:
+        reported = {row["order_id"]: float(row["live_cost"]) for row in csv.DictReader(handle)}
+    assert reported["O-1"] == pytest.approx(costs["O-1"], abs=1e-4)
+    assert reported["O-2"] == pytest.approx(costs["O-2"], abs=1e-4)
