@@ -75,10 +75,14 @@ class CostBreakdown:
     split_penalty: float
     backorder_penalty: float
     backordered_units: int
+    # A rule allowing lateness (docs/promise.md): the days the order's latest shipment arrives after
+    # its promise, and what that costs, once for the order: late_days x the penalty per day.
+    late_days: int = 0
+    late_penalty: float = 0.0
 
     @property
     def total(self) -> float:
-        return sum(s.total for s in self.shipments) + self.split_penalty + self.backorder_penalty
+        return sum(s.total for s in self.shipments) + self.split_penalty + self.backorder_penalty + self.late_penalty
 
     @property
     def delivery_day(self) -> int:

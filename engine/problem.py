@@ -16,7 +16,7 @@ from engine.directives import Directives, Protection
 from engine.geo import FloatArray, haversine_miles
 from engine.model import Order
 from engine.network import BoolArray, IntArray, NetworkSnapshot
-from engine.promise.shipping import OptionRate, cheapest_option, linear_rate
+from engine.promise.shipping import OptionRate, choose_options, linear_rate
 
 __all__ = ["BoolArray", "Elimination", "IntArray", "Problem", "build_problem", "select_columns"]
 from engine.terms import Terms
@@ -82,19 +82,30 @@ class Problem:
         return int(self.nodes.shape[0])
 
     def carrier_charges(self, x: IntArray) -> FloatArray:
-        """[N] with ``pricing``: what each candidate's shipment of ``x[:, n]`` units pays the carrier
-        (0 where it ships nothing)."""
+        """[N] with ``pricing``: what each candidate's shipment of ``x[:, n]`` units would pay the
+        carrier as the order's only shipment, its lateness penalty included (0 where it ships nothing)."""
         assert self.pricing is not None and self.volume is not None
         pounds = (self.weight @ x).tolist()
         volume = (self.volume @ x).tolist()
         used = (x.sum(axis=0) > 0).tolist()
+        penalty = self.terms.late_penalty_per_day
         return np.array(
             [
-                cheapest_option(rates, w, v).price(w, v) if u else 0.0
+                choose_options([(rates, w, v)], penalty)[2] if u else 0.0
                 for rates, w, v, u in zip(self.pricing, pounds, volume, used, strict=True)
             ],
             dtype=np.float64,
         )
+
+    def carrier_total(self, x: IntArray) -> float:
+        """With ``pricing``: what the plan ``x`` pays the carriers, each shipment by its cheapest
+        eligible option, plus the order's lateness penalty, once, by its latest shipment."""
+        assert self.pricing is not None and self.volume is not None
+        pounds = (self.weight @ x).tolist()
+        volume = (self.volume @ x).tolist()
+        used = (x.sum(axis=0) > 0).tolist()
+        boxes = [(rates, w, v) for rates, w, v, u in zip(self.pricing, pounds, volume, used, strict=True) if u]
+        return choose_options(boxes, self.terms.late_penalty_per_day)[2]
 
     def line_avail(self) -> IntArray:
         """[L, N] units each line could take alone (its SKU's availability where allowed)."""
