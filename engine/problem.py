@@ -276,6 +276,40 @@ def select_columns(problem: Problem, cols: IntArray) -> Problem:
     )
 
 
+def late_levels(problem: Problem) -> list[int]:
+    """With ``pricing``: the days some candidate's eligible option is late (a rule allowing lateness),
+    in order, when any is; empty otherwise."""
+    if problem.pricing is None:
+        return []
+    levels = sorted({r.late_days for rates in problem.pricing for r in rates})
+    return levels if levels[-1:] != [0] and levels else []
+
+
+def within_lateness(problem: Problem, late_days: int) -> tuple[Problem, IntArray]:
+    """``problem`` with every shipment late by at most ``late_days`` (each candidate's options late by
+    more dropped, and the candidates with none left out: the columns kept are returned), the
+    lateness itself no longer priced: the caller adds the penalty for ``late_days``. Linear again
+    where each candidate is left one option billing alike for every mix (engine.promise.shipping.linear_rate)."""
+    assert problem.pricing is not None and problem.volume is not None
+    kept: list[tuple[OptionRate, ...]] = []
+    cols: list[int] = []
+    for n, rates in enumerate(problem.pricing):
+        within = [replace(r, option=replace(r.option, late_days=0)) for r in rates if r.late_days <= late_days]
+        if within:
+            cols.append(n)
+            kept.append(tuple(r for r in within if not any(o is not r and o.dominates(r) for o in within)))
+    columns = np.array(cols, dtype=np.int64)
+    sub = select_columns(problem, columns)
+    weights, volumes = problem.weight.tolist(), problem.volume.tolist()
+    linear = [linear_rate(rates, weights, volumes) for rates in kept]
+    if any(one is None for one in linear):
+        return replace(sub, pricing=tuple(kept)), columns
+    carrier = np.array(linear, dtype=np.float64).reshape(len(kept), len(weights) + 1)
+    fixed = sub.fixed + carrier[:, 0]
+    unit = sub.unit + carrier[:, 1:].T
+    return replace(sub, fixed=fixed, unit=unit, pricing=None), columns
+
+
 def _reasons(
     snapshot: NetworkSnapshot,
     pickup_node_id: str | None,

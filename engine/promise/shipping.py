@@ -12,7 +12,8 @@ Each shipment goes by the option cheapest for what it holds (``rates``, ``cheape
 checkout's price for the box (engine.promise.pricing.carrier_charge: surcharges, dimensional
 weight); a rule's lateness penalty is the order's, once, by its latest shipment, so with late
 options the plan's services are chosen together (``choose_options``); the search sees each
-node's options (docs/promise.md, "Sourcing by promise"). Lines promised differently still get one option per node (``_per_line``).
+node's options (docs/promise.md, "Sourcing by promise"). Lines promised differently still get
+one option per node (``_per_line``).
 
 An order with neither field is decided as before (its level's rate table, every shipping node);
 its shipments are still dated, by the fastest service of its level the node ships with.

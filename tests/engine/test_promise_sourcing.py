@@ -531,8 +531,17 @@ def _late_network(mke_pick_pack: float, mke_skus: str) -> tuple[NetworkSnapshot,
     return snapshot, StockLevels([r[0] for r in rows], [r[1] for r in rows], [1] * len(rows))
 
 
+def _priced_model_only(case: Case, at: int) -> Decision:
+    """The general path's decision with the search by lateness level off: the priced model and its
+    days-late variable decide (as for a fewest-shipments order, and in a batch's joint model)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "late_levels", lambda problem: [])
+        return decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
+
+
 def _late_decisions(snapshot: NetworkSnapshot, levels: StockLevels) -> tuple[Case, list[Decision]]:
-    """Promised Wed 2 Dec, 4.00 a day late: the small path's (which hands the order on) and the general path's."""
+    """Promised Wed 2 Dec, 4.00 a day late: the small path's (which hands the order on), the general
+    path's (by lateness level) and the priced model's alone."""
     order = Order(
         "O",
         SHIP_TO,
@@ -545,6 +554,7 @@ def _late_decisions(snapshot: NetworkSnapshot, levels: StockLevels) -> tuple[Cas
     return case, [
         decide_from_levels(order, snapshot, ["A", "B"], levels, directives, at=MONDAY_1000_UTC),
         decide(order, snapshot, _availability(case), directives, GENEROUS, at=MONDAY_1000_UTC),
+        _priced_model_only(case, MONDAY_1000_UTC),
     ]
 
 
@@ -644,3 +654,30 @@ def test_earliest_delivery_with_lateness_allowed_takes_the_least_late_plan() -> 
     assert decision.cost.total == pytest.approx(32.85)
     note = next(n for n in decision.node_notes if n.node_id == "DEN_A")
     assert note.detail == "would deliver Fri 4 Dec, after Tue 1 Dec (the order's earliest)"
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_cases(), st.sampled_from([0.5, 4.0]))
+def test_the_priced_model_alone_charges_the_orders_lateness_once(drawn: tuple[Case, int], penalty: float) -> None:
+    """The priced model's days-late variable (late >= d[n,r] y[n,r]) against exhaustive search: the
+    search by lateness level decides COST orders, this model fewest-shipments ones and batches."""
+    case, at = drawn
+    case = replace(case, directives=Directives(late_penalty_per_day=penalty))
+    decision = _priced_model_only(case, at)
+    assert decision.status is SolveStatus.OPTIMAL
+    assert decision.cost.total == pytest.approx(exhaustive_cost(case, at), abs=1e-6)
+
+
+def test_a_late_box_pays_for_its_days_in_every_path() -> None:
+    """Promised Mon 30 Nov, nothing on time: DEN_A's box is 8.60 + 4 days x 4.00 = 24.60, MKE's
+    5.00 + 5.85 + 1 day x 4.00 = 14.85. Lateness unpriced, DEN_A would be cheaper (8.60 < 10.85)."""
+    snapshot, levels = _late_network(5.0, "A")
+    order = Order("O", SHIP_TO, (OrderLine("LA", "A", 1, 1.0),), promised_date=date(2026, 11, 30))
+    directives = Directives(late_penalty_per_day=4.0)
+    case = Case(order, snapshot, levels, directives)
+    for decision in (
+        decide_from_levels(order, snapshot, ["A"], levels, directives, at=MONDAY_1000_UTC),
+        _priced_model_only(case, MONDAY_1000_UTC),
+    ):
+        assert [s.node_id for s in decision.cost.shipments] == ["MKE"]
+        assert (decision.cost.late_days, decision.cost.total) == (1, pytest.approx(14.85))
