@@ -2,6 +2,7 @@
 
 cost = Σ_shipments (pick_pack + carrier charge + handling·U + rule penalties)
      + split_penalty · max(0, shipments − 1) + backorder_penalty · unfilled units
+     + late_penalty_per_day · days the order's latest shipment is after its promise (a rule allowing lateness)
 
 Anyone holding the network data can recompute a decision's cost from its
 allocation with this function alone (docs/cost-model.md).
@@ -37,22 +38,25 @@ def plan_cost(
         np.array([n.location.lat for n in nodes], dtype=np.float64),
         np.array([n.location.lon for n in nodes], dtype=np.float64),
     )
-    shipments = []
     pickup = terms.pickup_node_id is not None
     promised = terms.promised
+    contents = []
     for k, node in enumerate(nodes):
         per_line = units_by_node[node.id]
-        units = sum(per_line.values())
         weight = sum(lines[line_id].unit_weight_lb * q for line_id, q in per_line.items())
-        # Each shipment by the cheapest eligible carrier service for its contents when the order
-        # carries a promise, else by the rate table of the order's service level (terms.shipment).
-        if pickup:
-            zone, base, carrier_weight, rule_penalty, option = 0, 0.0, 0.0, 0.0, None
-        else:
-            volume = sum(lines[line_id].unit_volume_in3 * q for line_id, q in per_line.items()) if promised else 0.0
-            zone, base, carrier_weight, rule_penalty, option = terms.shipment(
-                node.id, float(distances[k]), weight, volume
-            )
+        volume = sum(lines[line_id].unit_volume_in3 * q for line_id, q in per_line.items()) if promised else 0.0
+        contents.append((node.id, float(distances[k]), weight, volume))
+    # Each shipment by the cheapest eligible carrier service for its contents when the order
+    # carries a promise (its lateness paid once, by the latest), else by the rate table of the
+    # order's service level (terms.shipments).
+    prices, late_days = ([(0, 0.0, 0.0, None)] * len(nodes), 0) if pickup else terms.shipments(contents)
+    shipments = []
+    for node, (_, distance, weight, _), (zone, base, carrier_weight, option) in zip(
+        nodes, contents, prices, strict=True
+    ):
+        per_line = units_by_node[node.id]
+        units = sum(per_line.values())
+        rule_penalty = 0.0
         for p in terms.penalties:
             if node.id in p.node_ids:
                 selected = sum(q for line_id, q in per_line.items() if not p.line_ids or line_id in p.line_ids)
@@ -61,7 +65,7 @@ def plan_cost(
             ShipmentCost(
                 node_id=node.id,
                 zone=zone,
-                distance_miles=float(distances[k]),
+                distance_miles=distance,
                 units=units,
                 weight_lb=weight,
                 pick_pack=node.pick_pack_cost,
@@ -82,4 +86,6 @@ def plan_cost(
         backorder_penalty=terms.backorder_penalty * backordered,
         backordered_units=backordered,
         by_carrier_services=terms.promised and terms.pickup_node_id is None,
+        late_days=late_days,
+        late_penalty=terms.late_penalty_per_day * late_days,
     )

@@ -78,10 +78,14 @@ class CostBreakdown:
     # Each shipment's carrier charge is its carrier service's price for the box (the order's promise
     # chose the service), not the order's level's rate table: what a report of it must charge.
     by_carrier_services: bool = False
+    # A rule allowing lateness (docs/promise.md): the days the order's latest shipment arrives after
+    # its promise, and what that costs, once for the order: late_days x the penalty per day.
+    late_days: int = 0
+    late_penalty: float = 0.0
 
     @property
     def total(self) -> float:
-        return sum(s.total for s in self.shipments) + self.split_penalty + self.backorder_penalty
+        return sum(s.total for s in self.shipments) + self.split_penalty + self.backorder_penalty + self.late_penalty
 
     @property
     def delivery_day(self) -> int:

@@ -103,7 +103,7 @@ class Directives:
     objective: ObjectiveMode | None = None
     split_penalty: float | None = None
     backorder_penalty: float | None = None
-    late_penalty_per_day: float | None = None  # lateness allowed at this cost per shipment-day late
+    late_penalty_per_day: float | None = None  # lateness allowed at this cost per day the order is late
     # Rules about time: applied with the decision's instant (engine/promise/shipping.py)
     shipping_rules: tuple[ShippingRule, ...] = ()
     closures: tuple[Closure, ...] = ()

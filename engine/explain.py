@@ -7,22 +7,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine import note_text as words
-from engine.decision import NodeNote, NodeVerdict, Unfilled
+from engine.decision import CostBreakdown, NodeNote, NodeVerdict, Unfilled
 from engine.geo import FloatArray
 from engine.network import IntArray, NetworkSnapshot
 from engine.note_text import ELIMINATION_VERDICT, MAX_NODE_NOTES, Cause
 from engine.optimizer.plan import Plan
 from engine.optimizer.single_node import full_fill_costs, full_fill_nodes
 from engine.problem import Elimination, Problem
+from engine.promise.time_rules import day_words
 from engine.terms import Terms
 
 __all__ = ["MAX_NODE_NOTES", "elimination_detail", "late_cause", "node_notes", "unfilled_lines"]
 
 
 def node_notes(
-    problem: Problem, plan: Plan, snapshot: NetworkSnapshot, extra_costs: dict[str, float]
+    problem: Problem,
+    plan: Plan,
+    snapshot: NetworkSnapshot,
+    extra_costs: dict[str, float],
+    cost: CostBreakdown | None = None,
 ) -> tuple[NodeNote, ...]:
-    """Notes on used nodes, unused candidates and eliminated stock holders, nearest first.
+    """Notes on used nodes, unused candidates and eliminated stock holders, nearest first; a used
+    node whose shipment makes the order late (``cost``'s late days) says what that costs.
 
     Which nodes get a note depends only on (used first, distance, node id): those keys are
     ranked first and the words are written for the nodes that make the cut alone.
@@ -50,9 +56,17 @@ def node_notes(
     chosen = entries[:MAX_NODE_NOTES] + [e for e in entries[MAX_NODE_NOTES:] if e[2] in extra_costs]
     columns: _Columns | None = None
     notes = []
+    latest: set[str] = set()
+    if cost is not None and cost.late_days > 0:
+        latest = {s.node_id for s in cost.shipments if s.delivery_day == cost.delivery_day}
     for _, distance, node_id, kind, i in chosen:
         if kind == 0 and shipped_list[i] > 0:
-            note = NodeNote(node_id, NodeVerdict.USED, words.used_detail(shipped_list[i], distance))
+            detail = words.used_detail(shipped_list[i], distance)
+            if node_id in latest:
+                assert cost is not None
+                per_day = problem.terms.late_penalty_per_day
+                detail += "; " + words.late_detail(day_words(cost.delivery_day), cost.late_days, per_day)
+            note = NodeNote(node_id, NodeVerdict.USED, detail)
         elif kind == 0:
             if columns is None:
                 columns = _Columns.of(problem, plan, shipped)

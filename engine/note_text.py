@@ -51,6 +51,17 @@ def used_detail(units: int, distance: float) -> str:
     return f"ships {units} units, {distance:.0f} mi"
 
 
+def late_detail(delivery: str, late_days: int, per_day: float) -> str:
+    """A used node's shipment that makes the order late (a rule allowing lateness): the penalty,
+    which the order pays once, by its latest shipment."""
+    days = "1 day" if late_days == 1 else f"{late_days} days"
+    penalty = late_days * per_day
+    return (
+        f"delivers {delivery}, the order's latest: late by {days}: penalty {late_days} x {per_day:.2f}"
+        f" = {penalty:.2f}, once for the order"
+    )
+
+
 def costlier_full_detail(zone: int, distance: float, extra: float) -> str:
     """Why an unused candidate that could fill the order alone lost: what that would add."""
     if zone:

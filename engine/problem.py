@@ -16,7 +16,7 @@ from engine.directives import Directives, Protection
 from engine.geo import FloatArray, haversine_miles
 from engine.model import Order
 from engine.network import BoolArray, IntArray, NetworkSnapshot
-from engine.promise.shipping import OptionRate, cheapest_option, linear_rate
+from engine.promise.shipping import OptionRate, choose_options, linear_rate
 
 __all__ = ["BoolArray", "Elimination", "IntArray", "Problem", "build_problem", "select_columns"]
 from engine.terms import Terms
@@ -82,19 +82,30 @@ class Problem:
         return int(self.nodes.shape[0])
 
     def carrier_charges(self, x: IntArray) -> FloatArray:
-        """[N] with ``pricing``: what each candidate's shipment of ``x[:, n]`` units pays the carrier
-        (0 where it ships nothing)."""
+        """[N] with ``pricing``: what each candidate's shipment of ``x[:, n]`` units would pay the
+        carrier as the order's only shipment, its lateness penalty included (0 where it ships nothing)."""
         assert self.pricing is not None and self.volume is not None
         pounds = (self.weight @ x).tolist()
         volume = (self.volume @ x).tolist()
         used = (x.sum(axis=0) > 0).tolist()
+        penalty = self.terms.late_penalty_per_day
         return np.array(
             [
-                cheapest_option(rates, w, v).price(w, v) if u else 0.0
+                choose_options([(rates, w, v)], penalty)[2] if u else 0.0
                 for rates, w, v, u in zip(self.pricing, pounds, volume, used, strict=True)
             ],
             dtype=np.float64,
         )
+
+    def carrier_total(self, x: IntArray) -> float:
+        """With ``pricing``: what the plan ``x`` pays the carriers, each shipment by its cheapest
+        eligible option, plus the order's lateness penalty, once, by its latest shipment."""
+        assert self.pricing is not None and self.volume is not None
+        pounds = (self.weight @ x).tolist()
+        volume = (self.volume @ x).tolist()
+        used = (x.sum(axis=0) > 0).tolist()
+        boxes = [(rates, w, v) for rates, w, v, u in zip(self.pricing, pounds, volume, used, strict=True) if u]
+        return choose_options(boxes, self.terms.late_penalty_per_day)[2]
 
     def line_avail(self) -> IntArray:
         """[L, N] units each line could take alone (its SKU's availability where allowed)."""
@@ -263,6 +274,40 @@ def select_columns(problem: Problem, cols: IntArray) -> Problem:
         max_units=problem.max_units[cols],
         pricing=None if problem.pricing is None else tuple(problem.pricing[c] for c in cols.tolist()),
     )
+
+
+def late_levels(problem: Problem) -> list[int]:
+    """With ``pricing``: the days some candidate's eligible option is late (a rule allowing lateness),
+    in order, when any is; empty otherwise."""
+    if problem.pricing is None:
+        return []
+    levels = sorted({r.late_days for rates in problem.pricing for r in rates})
+    return levels if levels[-1:] != [0] and levels else []
+
+
+def within_lateness(problem: Problem, late_days: int) -> tuple[Problem, IntArray]:
+    """``problem`` with every shipment late by at most ``late_days`` (each candidate's options late by
+    more dropped, and the candidates with none left out: the columns kept are returned), the
+    lateness itself no longer priced: the caller adds the penalty for ``late_days``. Linear again
+    where each candidate is left one option billing alike for every mix (engine.promise.shipping.linear_rate)."""
+    assert problem.pricing is not None and problem.volume is not None
+    kept: list[tuple[OptionRate, ...]] = []
+    cols: list[int] = []
+    for n, rates in enumerate(problem.pricing):
+        within = [replace(r, option=replace(r.option, late_days=0)) for r in rates if r.late_days <= late_days]
+        if within:
+            cols.append(n)
+            kept.append(tuple(r for r in within if not any(o is not r and o.dominates(r) for o in within)))
+    columns = np.array(cols, dtype=np.int64)
+    sub = select_columns(problem, columns)
+    weights, volumes = problem.weight.tolist(), problem.volume.tolist()
+    linear = [linear_rate(rates, weights, volumes) for rates in kept]
+    if any(one is None for one in linear):
+        return replace(sub, pricing=tuple(kept)), columns
+    carrier = np.array(linear, dtype=np.float64).reshape(len(kept), len(weights) + 1)
+    fixed = sub.fixed + carrier[:, 0]
+    unit = sub.unit + carrier[:, 1:].T
+    return replace(sub, fixed=fixed, unit=unit, pricing=None), columns
 
 
 def _reasons(

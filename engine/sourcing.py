@@ -213,7 +213,7 @@ def assemble_decision(
         path=path,
         bound=min(bound, cost.total),
         candidates=candidates,
-        node_notes=node_notes(problem, plan, snapshot, extra) if explain else (),
+        node_notes=node_notes(problem, plan, snapshot, extra, cost) if explain else (),
         rule_set_version=directives.rule_set_version,
         fired_rules=directives.fired_rules,
         holds=directives.holds,

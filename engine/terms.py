@@ -8,6 +8,7 @@ override, which is the most specific statement of what this order needs.
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.directives import Directives, Penalty
@@ -15,14 +16,14 @@ from engine.errors import FieldViolation, InvalidInputError
 from engine.model import DeliveryMethod, ObjectiveMode, Order
 from engine.network import NetworkSnapshot
 from engine.promise.model import ShipTo
-from engine.promise.shipping import OptionRate, ShipOption, ShipOptions, cheapest_option, ship_options, shipment_charge
+from engine.promise.shipping import OptionRate, ShipOption, ShipOptions, choose_options, ship_options, shipment_charge
 from engine.promise.time_rules import time_rules
 from engine.rates import DEFAULT_BACKORDER_PENALTY, DEFAULT_SPLIT_PENALTY, RateTable
 
 # A shipment's carrier charge by part and its option (service and dates; None: undated): zone, base
-# (per shipment, surcharges included), per pound x billed weight, lateness (days late x a rule's
-# penalty per day, reported as a rule penalty), option. A plain tuple: every decision's cost builds one.
-ShipmentPrice = tuple[int, float, float, float, ShipOption | None]
+# (per shipment, surcharges included), per pound x billed weight, option. A plain tuple: every
+# decision's cost builds one.
+ShipmentPrice = tuple[int, float, float, ShipOption | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +59,34 @@ class Terms:
         assert self.ship_options is not None
         return self.ship_options.rates(node_id, distance_miles)
 
-    def shipment(self, node_id: str, distance_miles: float, pounds: float, volume_in3: float) -> ShipmentPrice:
-        """What a shipment of ``pounds`` and ``volume_in3`` from ``node_id`` pays the carrier and
-        by which option it goes: with a promise, the cheapest of its node's eligible options for
-        these contents (carrier_charge: dimensional weight and surcharges, plus the lateness
-        penalty); otherwise the order's level's rate table, dated by the node's option, if any."""
+    @property
+    def late_penalty_per_day(self) -> float:
+        """What each day the order is late costs (a rule allowing lateness; 0 otherwise)."""
+        return self.ship_options.penalty if self.ship_options is not None else 0.0
+
+    def shipments(self, boxes: Sequence[tuple[str, float, float, float]]) -> tuple[list[ShipmentPrice], int]:
+        """What each shipment of a plan ((node id, miles, pounds, cubic inches) each) pays the
+        carrier and by which option it goes, and the days the order is late. With a promise, each
+        its node's eligible option cheapest for its contents, with the order's lateness penalty
+        counted once, by its latest shipment (choose_options: carrier_charge, dimensional weight,
+        surcharges); otherwise the order's level's rate table, dated by the node's option, if any."""
         options = self.ship_options
         if options is not None and options.constrained:
-            rate = cheapest_option(options.rates(node_id, distance_miles), pounds, volume_in3)
-            charge = shipment_charge(rate, distance_miles, options.ship_to, pounds, volume_in3)
-            base = charge.base + charge.residential + charge.non_contiguous + charge.remote_area
-            return charge.zone, base, charge.weight, rate.option.late_cost, rate.option
+            rates = [(options.rates(node_id, miles), pounds, volume) for node_id, miles, pounds, volume in boxes]
+            chosen, late_days, _ = choose_options(rates, options.penalty)
+            prices: list[ShipmentPrice] = []
+            for rate, (_, miles, pounds, volume) in zip(chosen, boxes, strict=True):
+                charge = shipment_charge(rate, miles, options.ship_to, pounds, volume)
+                base = charge.base + charge.residential + charge.non_contiguous + charge.remote_area
+                prices.append((charge.zone, base, charge.weight, rate.option))
+            return prices, late_days
         table = self.rate_table
-        zone = bisect_left(table.zone_limits_miles, distance_miles) + 1
-        option = options.option(node_id, distance_miles) if options is not None else None
-        return zone, table.base[zone - 1], table.per_lb[zone - 1] * pounds, 0.0, option
+        out: list[ShipmentPrice] = []
+        for node_id, miles, pounds, _ in boxes:
+            zone = bisect_left(table.zone_limits_miles, miles) + 1
+            option = options.option(node_id, miles) if options is not None else None
+            out.append((zone, table.base[zone - 1], table.per_lb[zone - 1] * pounds, option))
+        return out, 0
 
 
 def resolve_terms(
@@ -116,9 +130,17 @@ def resolve_terms(
         own = any(line.carrier_service or line.promised_date is not None for line in order.lines)
         promises = set(order.line_promises()) if own else {(order.carrier_service, order.promised_date)}
         carrier_service, promised = next(iter(promises)) if len(promises) == 1 else (order.carrier_service, None)
+        # A rule allowing lateness: a trial day of the earliest-delivery objective is a day every
+        # shipment must arrive by, and a shipment after the promise still pays the order's lateness
+        # against the promise itself. Otherwise the trial day is one more deadline, the earlier.
+        lenient = arrive_by is not None and directives.late_penalty_per_day is not None
+
+        def by(day: int | None) -> int | None:
+            return day if lenient else _earliest(day, arrive_by)
+
         per_line = (
             [
-                (line.line_id, service, _earliest(day.toordinal() if day else None, arrive_by))
+                (line.line_id, service, by(day.toordinal() if day else None))
                 for line, (service, day) in zip(order.lines, order.line_promises(), strict=True)
             ]
             if len(promises) > 1
@@ -132,11 +154,12 @@ def resolve_terms(
             volume_in3=sum(line.unit_volume_in3 * line.qty for line in order.lines),
             service_level=order.service_level,
             carrier_service="" if per_line else carrier_service,
-            promised_day=None if per_line else _earliest(promised.toordinal() if promised else None, arrive_by),
-            deadline_is_promise=arrive_by is None,
+            promised_day=None if per_line else by(promised.toordinal() if promised else None),
+            deadline_is_promise=arrive_by is None or lenient,
             late_penalty_per_day=directives.late_penalty_per_day,
             rules=time_rules(directives),
             line_promises=per_line,
+            latest_day=arrive_by if lenient else None,
         )
     return Terms(
         split_penalty=_first(order.split_penalty, directives.split_penalty, DEFAULT_SPLIT_PENALTY),

@@ -144,8 +144,9 @@ class OrderModel:
         ``fixed`` and ``unit`` leave it out): as engine/optimizer/priced_milp.py, disaggregated by
         option. Per column, one option per shipment (Σ_r z[r] = y), its units u[l,r] summing to x[l],
         u <= x's bound x z[r], and billed pounds b[r] >= Σ w u, >= Σ (v / divisor) u: minimising picks
-        the cheapest option for exactly what the column ships. The joint model (a single order's
-        goes to priced_milp) then prices such an order exactly."""
+        the cheapest option for exactly what the column ships; with a rule allowing lateness, the
+        order's days late at least each chosen option's, at the penalty per day, once. The joint
+        model (a single order's goes to priced_milp) then prices such an order exactly."""
         problem = self.problem
         assert problem.pricing is not None and problem.volume is not None and self.twins is None
         inf = solver.infinity()
@@ -153,6 +154,11 @@ class OrderModel:
         by_column: dict[int, list[tuple[int, pywraplp.Variable]]] = defaultdict(list)
         for (line, j), var in self.x.items():
             by_column[j].append((line, var))
+        # The order pays its lateness once, by its latest shipment: late >= each chosen option's days.
+        penalty = problem.terms.late_penalty_per_day
+        late = solver.NumVar(0.0, inf, f"{name}late_days") if penalty > 0 else None
+        if late is not None:
+            self.cost.append((late, penalty))
         for j, column in enumerate(self.cols.tolist()):
             zs: Terms = []
             units: dict[int, Terms] = defaultdict(list)
@@ -160,6 +166,8 @@ class OrderModel:
                 z = solver.BoolVar(f"{name}z{j}_{r}")
                 zs.append((z, 1.0))
                 self.cost.append((z, rate.fixed))
+                if late is not None and rate.late_days > 0:
+                    self._add([(late, 1.0), (z, -float(rate.late_days))], 0.0, inf)
                 pounds: Terms = []
                 cubic: Terms = []
                 for line, x in by_column.get(j, []):

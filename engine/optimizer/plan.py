@@ -35,7 +35,7 @@ class Plan:
         used = self.used()
         terms = problem.terms
         unfilled = int(problem.qty.sum() - self.x.sum())
-        carrier = 0.0 if problem.pricing is None else float(problem.carrier_charges(self.x).sum())
+        carrier = 0.0 if problem.pricing is None else problem.carrier_total(self.x)
         return float(
             problem.fixed[used].sum()
             + (problem.unit * self.x).sum()

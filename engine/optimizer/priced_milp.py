@@ -6,8 +6,10 @@ Disaggregated by option: y[n,r] binary "ships from n by option r" (at most one r
 box, one service), x[l,n,r] integer units of line l in it, and for a service with a dimensional
 divisor d, b[n,r] >= 0 its billed pounds with b >= Σ w_l x and b >= Σ (v_l / d) x (billed weight
 is convex, and the objective pushes b down to the larger). A shipment then pays its option's
-per-shipment charge (base, surcharges, lateness penalty) and per billed pound: minimising over r
-is the cheapest option for exactly what the plan ships from n.
+per-shipment charge (base, surcharges) and per billed pound: minimising over r
+is the cheapest option for exactly what the plan ships from n. A rule allowing lateness adds one
+variable, the days the order is late, at least each chosen option's days late (late >= d[n,r] y[n,r]),
+at the penalty per day: the order pays once, by its latest shipment (docs/promise.md).
 """
 
 from __future__ import annotations
@@ -54,6 +56,11 @@ def solve_priced_milp(problem: Problem, time_limit_ms: int, backend: str, force:
 
     ys: list[pywraplp.Variable] = []
     cost: _Terms = []
+    # The order is late by its latest shipment and pays for it once: late >= each chosen option's days.
+    penalty = terms.late_penalty_per_day
+    late = solver.NumVar(0.0, inf, "") if penalty > 0 else None
+    if late is not None:
+        cost.append((late, penalty))
     by_line: list[_Terms] = [[] for _ in range(problem.n_lines)]
     x: dict[tuple[int, int], list[pywraplp.Variable]] = {}
     for n, rates in enumerate(problem.pricing):
@@ -66,6 +73,8 @@ def solve_priced_milp(problem: Problem, time_limit_ms: int, backend: str, force:
             node_ys.append(y)
             ys.append(y)
             cost.append((y, float(problem.fixed[n]) + rate.fixed))
+            if late is not None and rate.late_days > 0:
+                add([(late, 1.0), (y, -float(rate.late_days))], 0.0, inf)
             divisor = rate.dim_divisor
             billed = solver.NumVar(0.0, inf, "") if divisor is not None else None
             pounds: _Terms = []

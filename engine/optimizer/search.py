@@ -32,9 +32,10 @@ from engine.optimizer.greedy import greedy_plan
 from engine.optimizer.milp import DEFAULT_BACKEND, LpResult, solve_lp, solve_milp
 from engine.optimizer.plan import Plan, is_feasible, keeps_least
 from engine.optimizer.priced_milp import buildable, solve_priced_milp
+from engine.optimizer.shared import widen
 from engine.optimizer.single_node import best_single_node_plan, full_fill_costs, full_fill_nodes
 from engine.optimizer.subset_search import LpView, best_by_search, local_search, searchable
-from engine.problem import Problem, select_columns
+from engine.problem import Problem, late_levels, select_columns, within_lateness
 
 # Costs are sums of a few dozen money amounts; anything closer than this is a tie.
 COST_EPSILON = 1e-7
@@ -154,10 +155,45 @@ def _optimize(problem: Problem, settings: SolverSettings, deadline: Deadline) ->
         empty = Plan.empty(problem)
         return Solution(empty, SolveStatus.OPTIMAL, DecisionPath.NOTHING_AVAILABLE, empty.objective(problem), 0)
     if problem.pricing is not None:
+        if problem.terms.objective is ObjectiveMode.COST and late_levels(problem):
+            return _by_lateness(problem, settings, deadline)
         return _priced(problem, settings, deadline)
     if problem.terms.objective is ObjectiveMode.FEWEST_SHIPMENTS:
         return _fewest_shipments(problem, settings, deadline)
     return _least_cost(problem, settings, deadline)
+
+
+def _by_lateness(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:
+    """A rule allows lateness and some option is late: the order pays penalty x the days its latest
+    shipment is late, which is not per node. For each number of days T an option is late, the plans
+    late by at most T, the lateness unpriced, are an ordinary problem (most often linear again, so
+    the fast paths and searches decide it) plus penalty x T; the least over T is the optimum (a
+    plan late by exactly T is priced truly at T, and at no T below what it pays), and the least of
+    their bounds + penalty x T a bound. A handful of T per order, each far cheaper than the priced
+    model with a lateness variable."""
+    penalty = problem.terms.late_penalty_per_day
+    levels = late_levels(problem)
+    best = Plan.empty(problem)
+    best_cost = best.objective(problem)
+    bound, optimal, path = np.inf, True, DecisionPath.SOLVER
+    for i, late_days in enumerate(levels):
+        sub, cols = within_lateness(problem, late_days)
+        share = Deadline.after_ms(deadline.remaining_ms() // (len(levels) - i))
+        solution = _optimize(sub, settings, share)
+        plan = widen(problem, cols, solution.plan)
+        cost = plan.objective(problem)
+        # A re-plan's plan must keep its holds (``least``): one that does wins over one that does not.
+        better = (not keeps_least(problem, plan), cost) < (
+            not keeps_least(problem, best),
+            best_cost - COST_EPSILON * max(1.0, abs(best_cost)),
+        )
+        if better:
+            best, best_cost, path = plan, cost, solution.path
+        bound = min(bound, solution.bound + penalty * late_days)
+        optimal = optimal and solution.status is SolveStatus.OPTIMAL
+    bound = min(max(0.0, bound), best_cost)
+    proven = optimal and best_cost <= bound + COST_EPSILON * max(1.0, best_cost)
+    return Solution(best, SolveStatus.OPTIMAL if proven else SolveStatus.FEASIBLE, path, bound, problem.n_nodes)
 
 
 def _priced(problem: Problem, settings: SolverSettings, deadline: Deadline) -> Solution:

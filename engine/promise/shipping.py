@@ -10,8 +10,10 @@ clock), never from here.
 
 Each shipment goes by the option cheapest for what it holds (``rates``, ``cheapest_option``):
 checkout's price for the box (engine.promise.pricing.carrier_charge: surcharges, dimensional
-weight) plus any lateness penalty; the search sees each node's options (docs/promise.md,
-"Sourcing by promise"). Lines promised differently still get one option per node (``_per_line``).
+weight); a rule's lateness penalty is the order's, once, by its latest shipment, so with late
+options the plan's services are chosen together (``choose_options``); the search sees each
+node's options (docs/promise.md, "Sourcing by promise"). Lines promised differently still get
+one option per node (``_per_line``).
 
 An order with neither field is decided as before (its level's rate table, every shipping node);
 its shipments are still dated, by the fastest service of its level the node ships with.
@@ -40,7 +42,9 @@ class ShipOption:
     table: RateTable
     ship_day: int
     delivery_day: int
-    late_cost: float = 0.0  # days after the promised date x the rules' penalty per day late
+    # Days it arrives after the promised date (a rule allowing lateness: docs/promise.md); the
+    # penalty is the order's, once, by its latest shipment (``choose_options``), not this box's.
+    late_days: int = 0
     carries: frozenset[int] | None = None  # per-line promises: the line positions it keeps; None: all
     service: CarrierService | None = None  # what prices its shipments (engine.promise.pricing.carrier_charge)
 
@@ -48,8 +52,9 @@ class ShipOption:
 @dataclass(frozen=True, slots=True)
 class OptionRate:
     """An eligible option's price for any shipment from its node, as carrier_charge computes it:
-    ``fixed`` (base, surcharges and the lateness penalty, per shipment) + ``per_lb`` x billed
-    weight, billed = max(pounds, cubic inches / ``dim_divisor``) (pounds alone when None)."""
+    ``fixed`` (base and surcharges, per shipment) + ``per_lb`` x billed weight, billed =
+    max(pounds, cubic inches / ``dim_divisor``) (pounds alone when None). Its lateness is not in
+    the price: the order pays it once (``choose_options``)."""
 
     option: ShipOption
     zone: int
@@ -61,9 +66,14 @@ class OptionRate:
         billed = pounds if self.dim_divisor is None else max(pounds, volume_in3 / self.dim_divisor)
         return self.fixed + self.per_lb * billed
 
+    @property
+    def late_days(self) -> int:
+        return self.option.late_days
+
     def dominates(self, other: OptionRate) -> bool:
-        """Never dearer for any shipment, and chosen over ``other`` on every tie (cheapest_option's order)."""
-        if self.per_lb > other.per_lb or self.fixed > other.fixed:
+        """Never dearer for any shipment, never later after the promise, and chosen over ``other``
+        on every tie (cheapest_option's order)."""
+        if self.per_lb > other.per_lb or self.fixed > other.fixed or self.late_days > other.late_days:
             return False
         if self.dim_divisor is not None and (other.dim_divisor is None or self.dim_divisor < other.dim_divisor):
             return False
@@ -98,8 +108,12 @@ class ShipOptions:
         late_penalty_per_day: float | None = None,
         rules: TimeRules | None = None,
         line_promises: Sequence[tuple[str, str, int | None]] = (),
+        latest_day: int | None = None,
     ) -> None:
         self.at = at
+        # A day every shipment must arrive by whatever a rule allows (the earliest-delivery
+        # objective's trial day when lateness is allowed: late after the promise, never after it).
+        self.latest_day = latest_day
         # Lines promised differently (docs/promise.md, "A promise per line"): per line position,
         # (line id, carrier service or "", day it must arrive by or None). Empty: the order's
         # carrier_service and promised_day hold for every line.
@@ -112,6 +126,7 @@ class ShipOptions:
         # A rule allowing lateness: a late option costs this per day late instead of being ruled
         # out. Only against the order's own date, never a trial date of the earliest-delivery objective.
         self.late_penalty = late_penalty_per_day if deadline_is_promise else None
+        self.penalty = self.late_penalty or 0.0  # per day the order is late (0: none allowed, or free)
         self.deadline_is_promise = deadline_is_promise
         self.ship_to = ship_to
         self.region = ship_to.region
@@ -120,12 +135,14 @@ class ShipOptions:
         self.carrier_service = carrier_service
         self.promised_day = promised_day
         constraining = rules is not None and rules.constraining
-        self.constrained = bool(carrier_service) or promised_day is not None or constraining or self.per_line
+        self.constrained = (
+            bool(carrier_service) or promised_day is not None or latest_day is not None or constraining or self.per_line
+        )
         # Nodes may be ruled out (and explained) by the promise or by rules about time.
         self.restricted = self.constrained or (rules is not None and bool(rules.closures))
         if carrier_service:
             eligible = [services[carrier_service]]
-        elif promised_day is not None or constraining or self.per_line:
+        elif promised_day is not None or latest_day is not None or constraining or self.per_line:
             eligible = list(services.values())
         else:
             level = service_level.upper() or "STANDARD"
@@ -204,14 +221,16 @@ class ShipOptions:
         found: ShipOption | None = None
         eligible: list[ShipOption] = []
         for service, table, ship_day, delivery, price in offered:
-            late_cost = 0.0
+            if self.latest_day is not None and delivery > self.latest_day:
+                continue
+            late_days = 0
             if self.promised_day is not None and delivery > self.promised_day:
                 if self.late_penalty is None:
                     continue
-                late_cost = self.late_penalty * (delivery - self.promised_day)
-            option = ShipOption(service.id, table, ship_day, delivery, late_cost, service=service)
+                late_days = delivery - self.promised_day
+            option = ShipOption(service.id, table, ship_day, delivery, late_days, service=service)
             eligible.append(option)
-            key = (price + late_cost, delivery, service.id)
+            key = (price + self.penalty * late_days, delivery, service.id)
             if best is None or key < best:
                 best = key
                 found = option
@@ -249,9 +268,7 @@ class ShipOptions:
             assert option.service is not None
             charge = carrier_charge(option.service, distance_miles, self.ship_to, 0.0, 0.0)
             per_lb = option.service.zone(charge.zone).per_lb
-            priced.append(
-                OptionRate(option, charge.zone, charge.total + option.late_cost, per_lb, option.service.dim_divisor)
-            )
+            priced.append(OptionRate(option, charge.zone, charge.total, per_lb, option.service.dim_divisor))
         kept = tuple(r for r in priced if not any(o is not r and o.dominates(r) for o in priced))
         self._rates[node_id] = kept
         return kept
@@ -268,6 +285,8 @@ class ShipOptions:
         best: tuple[int, float, int, str] | None = None
         found: ShipOption | None = None
         for service, table, ship_day, delivery, price in offered:
+            if self.latest_day is not None and delivery > self.latest_day:
+                continue
             service_id = service.id
             carried: list[int] = []
             late_days = 0
@@ -282,11 +301,10 @@ class ShipOptions:
                 carried.append(k)
             if not carried:
                 continue
-            late_cost = self.late_penalty * late_days if self.late_penalty is not None else 0.0
-            key = (-len(carried), price + late_cost, delivery, service_id)
+            key = (-len(carried), price + self.penalty * late_days, delivery, service_id)
             if best is None or key < best:
                 best = key
-                found = ShipOption(service_id, table, ship_day, delivery, late_cost, frozenset(carried), service)
+                found = ShipOption(service_id, table, ship_day, delivery, late_days, frozenset(carried), service)
         return found
 
     def why_line(self, node_id: str, distance_miles: float, k: int) -> str:
@@ -299,6 +317,9 @@ class ShipOptions:
             if named:
                 return f"does not ship line {line_id} by {named}"
             return self.why_late(node_id, distance_miles)
+        if self.latest_day is not None and min(arrivals) > self.latest_day:
+            earliest = day_words(self.latest_day)
+            return f"would deliver {day_words(min(arrivals))}, after {earliest} (the order's earliest)"
         if day is not None and min(arrivals) > day:
             promised = (
                 f"line {line_id}'s promised {day_words(day)}"
@@ -346,6 +367,8 @@ class ShipOptions:
                 return f"does not ship by {self.carrier_service}"
             return "ships with no carrier service"
         by = f" by {self.carrier_service}" if self.carrier_service else ""
+        if self.latest_day is not None and earliest > self.latest_day:
+            return f"would deliver {day_words(earliest)}{by}, after {day_words(self.latest_day)} (the order's earliest)"
         promised = ""
         if self.promised_day is not None:
             day = day_words(self.promised_day)
@@ -379,6 +402,7 @@ def ship_options(
     late_penalty_per_day: float | None = None,
     rules: TimeRules | None = None,
     line_promises: Sequence[tuple[str, str, int | None]] = (),
+    latest_day: int | None = None,
 ) -> ShipOptions:
     """``ShipOptions`` over the snapshot's calendars and carrier services (built once per snapshot)."""
     network = promise_network(snapshot)
@@ -398,6 +422,7 @@ def ship_options(
         late_penalty_per_day=late_penalty_per_day,
         rules=rules,
         line_promises=line_promises,
+        latest_day=latest_day,
     )
 
 
@@ -419,9 +444,45 @@ def line_exclusions(options: ShipOptions, distances: Mapping[str, float]) -> tup
 
 
 def cheapest_option(rates: Sequence[OptionRate], pounds: float, volume_in3: float) -> OptionRate:
-    """The option a shipment of ``pounds`` and ``volume_in3`` takes: the cheapest with its
-    lateness penalty, then the earlier delivery, then the id."""
+    """The option a shipment of ``pounds`` and ``volume_in3`` takes when lateness costs nothing
+    more: the cheapest, then the earlier delivery, then the id."""
     return min(rates, key=lambda r: (r.price(pounds, volume_in3), r.option.delivery_day, r.option.carrier_service))
+
+
+def choose_options(
+    shipments: Sequence[tuple[Sequence[OptionRate], float, float]], penalty_per_day: float
+) -> tuple[list[OptionRate], int, float]:
+    """The option of each shipment of a plan ((rates, pounds, cubic inches) each), the days the
+    order is late and the carrier's total with the lateness penalty.
+
+    The order is late by its latest shipment (docs/promise.md, "Lateness allowed by a rule"), so
+    the penalty is ``penalty_per_day`` x the most days any chosen option is late, once: for each
+    number of days T an option is late, every shipment takes its cheapest option late by at most
+    T, and the least of Σ prices + penalty x T wins (the fewer days on ties). Exact: the plan's
+    best choice is late by some such T, which prices it no higher than it pays."""
+    levels = sorted({r.late_days for rates, _, _ in shipments for r in rates})
+    if len(levels) <= 1:
+        chosen = [cheapest_option(rates, w, v) for rates, w, v in shipments]
+        late = levels[0] if levels and chosen else 0
+        return (
+            chosen,
+            late,
+            sum(r.price(w, v) for r, (_, w, v) in zip(chosen, shipments, strict=True)) + (penalty_per_day * late),
+        )
+    best: tuple[list[OptionRate], int, float] | None = None
+    for late in levels:
+        chosen = []
+        for rates, w, v in shipments:
+            kept = [r for r in rates if r.late_days <= late]
+            if not kept:
+                break
+            chosen.append(cheapest_option(kept, w, v))
+        else:
+            total = sum(r.price(w, v) for r, (_, w, v) in zip(chosen, shipments, strict=True)) + penalty_per_day * late
+            if best is None or total < best[2] - 1e-9:
+                best = (chosen, late, total)
+    assert best is not None  # at the largest T every option is kept
+    return best
 
 
 def shipment_charge(
@@ -437,8 +498,9 @@ def linear_rate(rates: Sequence[OptionRate], weights: Sequence[float], volumes: 
     """A node's price as per shipment + per unit of each line, [fixed, per unit of line 0, ...],
     when it is one: a single option whose billed weight is the actual weight for every mix of the
     lines (or the dimensional weight for every mix). None: the price of a shipment depends on its
-    mix (options cross, or dimensional weight bills some lines and not others)."""
-    if len(rates) != 1:
+    mix (options cross, or dimensional weight bills some lines and not others), or on the plan
+    (a late option: the order pays its lateness once, by its latest shipment)."""
+    if len(rates) != 1 or rates[0].late_days > 0:  # a late option: the order's penalty is not per node
         return None
     (rate,) = rates
     divisor = rate.dim_divisor

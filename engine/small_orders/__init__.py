@@ -106,20 +106,24 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
     pickup = terms.pickup_node_id is not None
     promised = terms.promised
     lines = p.order.lines
-    shipments = []
+    contents = []
     allocated = 0
     for c, take in plan.items():
         node = p.snapshot.nodes[p.nodes[c]]
-        units = sum(take)
-        allocated += units
+        allocated += sum(take)
         weight = sum(lines[i].unit_weight_lb * q for i, q in enumerate(take) if q > 0)
-        if pickup:
-            zone, base, carrier_weight, rule_penalty, option = 0, 0.0, 0.0, 0.0, None
-        else:
-            volume = sum(lines[i].unit_volume_in3 * q for i, q in enumerate(take) if q > 0) if promised else 0.0
-            zone, base, carrier_weight, rule_penalty, option = terms.shipment(node.id, p.distance[c], weight, volume)
+        volume = sum(lines[i].unit_volume_in3 * q for i, q in enumerate(take) if q > 0) if promised else 0.0
+        contents.append((node.id, p.distance[c], weight, volume))
+    prices, late_days = ([(0, 0.0, 0.0, None)] * len(plan), 0) if pickup else terms.shipments(contents)
+    shipments = []
+    for (c, take), (node_id, distance, weight, _), (zone, base, carrier_weight, option) in zip(
+        plan.items(), contents, prices, strict=True
+    ):
+        node = p.snapshot.nodes[p.nodes[c]]
+        units = sum(take)
+        rule_penalty = 0.0
         for penalty in terms.penalties:
-            if node.id in penalty.node_ids:
+            if node_id in penalty.node_ids:
                 selected = sum(
                     q
                     for i, q in enumerate(take)
@@ -128,9 +132,9 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
                 rule_penalty += penalty.per_shipment + penalty.per_unit * selected
         shipments.append(
             ShipmentCost(
-                node_id=node.id,
+                node_id=node_id,
                 zone=zone,
-                distance_miles=p.distance[c],
+                distance_miles=distance,
                 units=units,
                 weight_lb=weight,
                 pick_pack=node.pick_pack_cost,
@@ -150,4 +154,6 @@ def _cost(p: _Small, plan: dict[int, list[int]]) -> CostBreakdown:
         backorder_penalty=terms.backorder_penalty * backordered,
         backordered_units=backordered,
         by_carrier_services=terms.promised and terms.pickup_node_id is None,
+        late_days=late_days,
+        late_penalty=terms.late_penalty_per_day * late_days,
     )

@@ -64,6 +64,8 @@ def _cost(cost: CostBreakdown, currency: str) -> dict[str, Any]:
         "backorder_penalty": _money(cost.backorder_penalty, currency),
         "backordered_units": cost.backordered_units,
         "total": _money(cost.total, currency),
+        "late_days": cost.late_days,
+        "late_penalty": _money(cost.late_penalty, currency),
     }
 
 

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -60,7 +61,7 @@ def reference_choices(
     """Every option ``node_id`` can ship by, by the reference dates, with the lines it holds whose
     promises it keeps (none: left out): (its rank for the whole order in one box: most lines kept,
     then checkout's price, a late line at the rules' penalty, the latest line's, then the earlier
-    delivery, then the id; (service, delivery, late cost, lines kept))."""
+    delivery, then the id; (service, delivery, days late (its latest line's), lines kept))."""
     order, snapshot = case.order, case.snapshot
     promises = order.line_promises()
     penalty = case.directives.late_penalty_per_day
@@ -87,8 +88,8 @@ def reference_choices(
         if not kept:
             continue
         late_cost = penalty * late if penalty is not None else 0.0
-        key = (-len(kept), _price(case, service.id, distance, weight, volume, late_cost), delivery, service.id)
-        choices.append((key, (service.id, delivery, late_cost, frozenset(kept))))
+        key = (-len(kept), _price(case, service.id, distance, weight, volume) + late_cost, delivery, service.id)
+        choices.append((key, (service.id, delivery, late, frozenset(kept))))
     return choices
 
 
@@ -97,7 +98,7 @@ def reference_option(
 ) -> tuple[str, date, float, frozenset[int]] | None:
     """The option ``node_id`` ships by when lines are promised differently: the one keeping the
     promises of the most lines it holds, then the cheapest for the whole order in one box, then the
-    earlier delivery, then the id: (service, delivery, late cost, lines kept)."""
+    earlier delivery, then the id: (service, delivery, days late, lines kept)."""
     choices = reference_choices(case, at, node_id, distance, held)
     return min(choices)[1] if choices else None
 
@@ -113,8 +114,10 @@ def exhaustive_cost(case: Case, at: int) -> float:
     # what it carries, as for an order-level promise (test_promise_sourcing.py); else one option a
     # node, chosen for the whole order.
     alike = len(set(order.line_promises())) == 1
+    penalty = case.directives.late_penalty_per_day or 0.0
     for allocations, plain in feasible_plans(order, snapshot, availability, base_terms):
         total = plain.split_penalty + plain.backorder_penalty
+        prices = []  # per shipment, (carrier price, days late) of each option it may take
         for shipment in plain.shipments:
             carried = {position[a.line_id] for a in allocations if a.node_id == shipment.node_id}
             node_held = held[shipment.node_id]
@@ -131,11 +134,17 @@ def exhaustive_cost(case: Case, at: int) -> float:
                 for a in allocations
                 if a.node_id == shipment.node_id
             )
-            carrier = min(
-                _price(case, service, shipment.distance_miles, shipment.weight_lb, volume, late)
-                for service, _, late, _ in options
+            prices.append(
+                [(_price(case, service, shipment.distance_miles, shipment.weight_lb, volume), late)
+                 for service, _, late, _ in options]
+            )  # fmt: skip
+            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty
+        if total < float("inf"):
+            # The order's lateness once, by its latest shipment, over every combination of options.
+            total += min(
+                sum(price for price, _ in combo) + penalty * max((late for _, late in combo), default=0)
+                for combo in itertools.product(*prices)
             )
-            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + carrier
         best = min(best, total)
     return best
 

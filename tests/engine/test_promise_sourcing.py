@@ -10,6 +10,7 @@ cheapest that delivers by the promised date.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import replace
@@ -178,8 +179,11 @@ def _reference_options(case: Case, at: int, node_id: str, distance: float) -> li
     return [(s, d) for s, d, _ in _reference_priced(case, at, node_id, distance)]
 
 
-def _reference_priced(case: Case, at: int, node_id: str, distance: float) -> list[tuple[str, date, float]]:
-    """(service, delivery date, lateness penalty) of each option a shipment from ``node_id`` may take."""
+def _reference_priced(
+    case: Case, at: int, node_id: str, distance: float, latest: date | None = None
+) -> list[tuple[str, date, int]]:
+    """(service, delivery date, days after the promise) of each option a shipment from ``node_id`` may
+    take; none delivering after ``latest`` (an earliest-delivery trial day), lateness or not."""
     penalty = case.directives.late_penalty_per_day
     order, snapshot = case.order, case.snapshot
     schedule = next(s for s in snapshot.node_schedules if s.node_id == node_id)
@@ -192,37 +196,47 @@ def _reference_priced(case: Case, at: int, node_id: str, distance: float) -> lis
             continue
         ship, _ = reference_ship(schedule, service, instant)
         delivery = reference_delivery(service, ship, service.zone(service.zone_of(distance)).transit_days)
+        if latest is not None and delivery > latest:
+            continue
         if order.promised_date is None or delivery <= order.promised_date:
-            found.append((service.id, delivery, 0.0))
+            found.append((service.id, delivery, 0))
         elif penalty is not None:
-            found.append((service.id, delivery, penalty * (delivery - order.promised_date).days))
+            found.append((service.id, delivery, (delivery - order.promised_date).days))
     return found
 
 
-def _price(case: Case, service_id: str, distance: float, pounds: float, volume: float, late_cost: float) -> float:
-    """What checkout's Promise charges for the box (engine.promise.pricing.carrier_charge), plus lateness."""
+def _price(case: Case, service_id: str, distance: float, pounds: float, volume: float) -> float:
+    """What checkout's Promise charges for the box (engine.promise.pricing.carrier_charge)."""
     service = case.snapshot.carrier_services[service_id]
     ship_to = ShipTo(postal_code=case.order.postal_code, residential=case.order.residential)
-    return carrier_charge(service, distance, ship_to, pounds, volume).total + late_cost
+    return carrier_charge(service, distance, ship_to, pounds, volume).total
 
 
-def promised_cost(case: Case, at: int, allocations: Sequence[AllocationLine], plain: CostBreakdown) -> float:
-    """``allocations`` (costed ``plain`` at the level's rates) with each shipment by its own cheapest
-    eligible carrier service (checkout's price for the box, plus any lateness); inf when a shipment
-    has none."""
+def promised_cost(
+    case: Case, at: int, allocations: Sequence[AllocationLine], plain: CostBreakdown, latest: date | None = None
+) -> float:
+    """``allocations`` (costed ``plain`` at the level's rates) with each shipment by an eligible
+    carrier service (checkout's price for the box), every combination of services tried, and the
+    order's lateness penalty paid once: penalty per day x the most days any shipment is late (the
+    order is late by its latest shipment); inf when a shipment has no option."""
     lines = {line.line_id: line for line in case.order.lines}
+    penalty = case.directives.late_penalty_per_day or 0.0
     total = plain.split_penalty + plain.backorder_penalty
+    choices = []
     for shipment in plain.shipments:
-        options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles)
+        options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles, latest)
         if not options:
             return float("inf")
-        # Per shipment (docs/promise.md): the cheapest eligible service for what this box holds.
         volume = sum(lines[a.line_id].unit_volume_in3 * a.qty for a in allocations if a.node_id == shipment.node_id)
-        price = min(
-            _price(case, s, shipment.distance_miles, shipment.weight_lb, volume, late) for s, _, late in options
+        total += shipment.pick_pack + shipment.handling + shipment.rule_penalty
+        choices.append(
+            [(_price(case, s, shipment.distance_miles, shipment.weight_lb, volume), late) for s, _, late in options]
         )
-        total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + price
-    return total
+    carrier = min(
+        (sum(price for price, _ in combo) + penalty * max((late for _, late in combo), default=0))
+        for combo in itertools.product(*choices)
+    )
+    return total + carrier
 
 
 def exhaustive_cost(case: Case, at: int) -> float:
@@ -231,8 +245,8 @@ def exhaustive_cost(case: Case, at: int) -> float:
     return exhaustive(case, at)[0]
 
 
-def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
-    """The least cost, and the units shipped by each plan of that cost."""
+def exhaustive(case: Case, at: int, latest: date | None = None) -> tuple[float, set[int]]:
+    """The least cost, and the units shipped by each plan of that cost (every shipment by ``latest``)."""
     order, snapshot = case.order, case.snapshot
     availability = _availability(case)
     base_terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
@@ -241,7 +255,7 @@ def exhaustive(case: Case, at: int) -> tuple[float, set[int]]:
     for allocations, plain in feasible_plans(
         order, snapshot, availability, base_terms
     ):  # level rates: replaced per shipment below
-        total = promised_cost(case, at, allocations, plain)
+        total = promised_cost(case, at, allocations, plain, latest)
         shipped = sum(a.qty for a in allocations)
         if total < best - 1e-9:
             best, fills = total, {shipped}
@@ -257,21 +271,19 @@ def test_promise_orders_match_exhaustive_search_over_nodes_and_services(drawn: t
     decision = decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
     assert decision.status is SolveStatus.OPTIMAL
     assert decision.cost.total == pytest.approx(exhaustive_cost(case, at), abs=1e-6)
-    lines = {line.line_id: line for line in case.order.lines}
     for shipment in decision.cost.shipments:  # every shipment dated, by a service keeping the promise
         assert shipment.carrier_service and shipment.ship_day <= shipment.delivery_day
         allowed = dict(_reference_options(case, at, shipment.node_id, shipment.distance_miles))
         assert date.fromordinal(shipment.delivery_day) == allowed[shipment.carrier_service]
-        # ... and the cheapest for what it carries: its carrier charge and lateness are the least.
-        volume = sum(
-            lines[a.line_id].unit_volume_in3 * a.qty for a in decision.allocations if a.node_id == shipment.node_id
-        )
-        options = _reference_priced(case, at, shipment.node_id, shipment.distance_miles)
-        least = min(
-            _price(case, s, shipment.distance_miles, shipment.weight_lb, volume, late) for s, _, late in options
-        )
-        late = next(late for s, _, late in options if s == shipment.carrier_service)
-        assert shipment.carrier_base + shipment.carrier_weight + late == pytest.approx(least, abs=1e-9)
+    # The order's lateness, once: the days its latest shipment arrives after the promise, at the penalty.
+    promised = case.order.promised_date
+    late_days = max(
+        ((date.fromordinal(s.delivery_day) - promised).days for s in decision.cost.shipments if promised), default=0
+    )
+    assert decision.cost.late_days == max(0, late_days)
+    assert decision.cost.late_penalty == pytest.approx(
+        (case.directives.late_penalty_per_day or 0.0) * decision.cost.late_days, abs=1e-9
+    )
     assert decision.cost.delivery_day == max((s.delivery_day for s in decision.cost.shipments), default=0)
 
 
@@ -383,9 +395,10 @@ def test_a_named_carrier_service_rules_out_nodes_without_it_and_prices_by_it() -
 @given(promise_cases())
 def test_earliest_delivery_matches_exhaustive_search_day_by_day(drawn: tuple[Case, int]) -> None:
     """EARLIEST_DELIVERY: the first day D whose cheapest plan (every shipment by D) ships as many
-    units as the cheapest plan overall; that plan's cost. Exhaustive search per day."""
+    units as the cheapest plan overall; that plan's cost. Exhaustive search per day. Where a rule
+    allows lateness, a day D after the promise lets shipments arrive after it, the order paying
+    its lateness (by its latest shipment) against the promise; otherwise D is one more deadline."""
     case, at = drawn
-    case = replace(case, directives=Directives())  # trial dates are strict: no lateness allowed by rules here
     order = replace(case.order, objective=ObjectiveMode.EARLIEST_DELIVERY)
     skus = sorted({line.sku for line in order.lines})
     decision = decide_from_levels(order, case.snapshot, skus, case.levels, case.directives, GENEROUS, at=at)
@@ -395,9 +408,13 @@ def test_earliest_delivery_matches_exhaustive_search_day_by_day(drawn: tuple[Cas
     if cost == float("inf") or shipped == 0:
         return
     day = datetime.fromtimestamp(at, UTC).date() - timedelta(days=1)
+    lenient = case.directives.late_penalty_per_day is not None
     while True:
-        promised = day if case.order.promised_date is None else min(day, case.order.promised_date)
-        cost_by, fills_by = exhaustive(replace(case, order=replace(case.order, promised_date=promised)), at)
+        if lenient:
+            cost_by, fills_by = exhaustive(case, at, latest=day)
+        else:
+            promised = day if case.order.promised_date is None else min(day, case.order.promised_date)
+            cost_by, fills_by = exhaustive(replace(case, order=replace(case.order, promised_date=promised)), at)
         if cost_by < float("inf") and max(fills_by) >= shipped:
             assume(min(fills_by) >= shipped)
             break
@@ -466,7 +483,8 @@ def test_a_rule_allowing_lateness_prices_the_late_node_per_day_late() -> None:
     decision = decide_from_levels(order, snapshot, ["SKU"], levels, cheap, at=CHICAGO_AT_1430)
     (shipment,) = decision.cost.shipments
     assert (shipment.node_id, date.fromordinal(shipment.delivery_day)) == ("ST-003", date(2026, 12, 9))
-    assert shipment.rule_penalty == pytest.approx(0.25)  # one day late
+    assert (decision.cost.late_days, decision.cost.late_penalty) == (1, pytest.approx(0.25))  # one day late
+    assert shipment.rule_penalty == 0.0  # the order's, not the box's
     dear = Directives(late_penalty_per_day=5.0)
     decision = decide_from_levels(order, snapshot, ["SKU"], levels, dear, at=CHICAGO_AT_1430)
     assert [s.node_id for s in decision.cost.shipments] == ["DC-001"]
@@ -527,7 +545,85 @@ def test_each_shipment_takes_the_service_cheapest_for_what_it_carries() -> None:
     decision = decide_from_levels(alone, snapshot, ["H", "L"], levels, directives, at=MONDAY_1000_UTC)
     ((shipment),) = decision.cost.shipments
     assert (shipment.node_id, shipment.carrier_service, decision.cost.total) == ("DEN", "GROUND", pytest.approx(25.56))
-    assert shipment.rule_penalty == pytest.approx(8.0)
+    assert (decision.cost.late_days, decision.cost.late_penalty) == (2, pytest.approx(8.0))
+
+
+# --- the lateness penalty is the order's: once, by its latest shipment ---------------------------------------------
+
+
+def _late_network(mke_pick_pack: float, mke_skus: str) -> tuple[NetworkSnapshot, StockLevels]:
+    """DEN_A holds A, DEN_B holds B, both in Denver (~920 miles, zone 5: GROUND 4 days, 7.80 + 0.80/lb):
+    shipped Monday 30 Nov, delivered Fri 4 Dec. MKE (Milwaukee, zone 2: 1 day, 5.50 + 0.35/lb) holds
+    ``mke_skus`` at ``mke_pick_pack`` a box. Every node ships GROUND only."""
+    ground = CarrierService("GROUND", "C", "STANDARD", _chart((1, 1, 2, 2, 4, 4, 5, 5), 0.0, 1.0))
+    nodes = (
+        Node("DEN_A", NodeType.DC, GeoPoint(39.74, -104.99), 0.0, 0.0),
+        Node("DEN_B", NodeType.DC, GeoPoint(39.74, -104.99), 0.0, 0.0),
+        Node("MKE", NodeType.DC, GeoPoint(43.04, -87.91), mke_pick_pack, 0.0),
+    )
+    snapshot = NetworkSnapshot(
+        nodes,
+        node_schedules=tuple(NodeSchedule(n.id, "UTC", WEEKDAYS, cutoffs=(Cutoff("GROUND", 1439),)) for n in nodes),
+        carrier_services={"GROUND": ground},
+    )
+    rows = [("A", "DEN_A"), ("B", "DEN_B"), *((sku, "MKE") for sku in mke_skus)]
+    return snapshot, StockLevels([r[0] for r in rows], [r[1] for r in rows], [1] * len(rows))
+
+
+def _priced_model_only(case: Case, at: int) -> Decision:
+    """The general path's decision with the search by lateness level off: the priced model and its
+    days-late variable decide (as for a fewest-shipments order, and in a batch's joint model)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search, "late_levels", lambda problem: [])
+        return decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
+
+
+def _late_decisions(snapshot: NetworkSnapshot, levels: StockLevels) -> tuple[Case, list[Decision]]:
+    """Promised Wed 2 Dec, 4.00 a day late: the small path's (which hands the order on), the general
+    path's (by lateness level) and the priced model's alone."""
+    order = Order(
+        "O",
+        SHIP_TO,
+        (OrderLine("LA", "A", 1, 1.0), OrderLine("LB", "B", 1, 1.0)),
+        promised_date=date(2026, 12, 2),
+        split_penalty=0.0,
+    )
+    directives = Directives(late_penalty_per_day=4.0)
+    case = Case(order, snapshot, levels, directives)
+    return case, [
+        decide_from_levels(order, snapshot, ["A", "B"], levels, directives, at=MONDAY_1000_UTC),
+        decide(order, snapshot, _availability(case), directives, GENEROUS, at=MONDAY_1000_UTC),
+        _priced_model_only(case, MONDAY_1000_UTC),
+    ]
+
+
+def test_two_late_shipments_pay_the_orders_lateness_once() -> None:
+    """Both Denver boxes arrive Fri 4 Dec, 2 days late: 2 x (7.80 + 0.80) + 2 x 4.00 = 25.20, against
+    MKE's one on-time box at 23.00 + 5.50 + 0.70 = 29.20. Charged per box (33.20) MKE would win."""
+    snapshot, levels = _late_network(23.0, "AB")
+    case, decisions = _late_decisions(snapshot, levels)
+    for decision in decisions:
+        assert sorted(s.node_id for s in decision.cost.shipments) == ["DEN_A", "DEN_B"]
+        assert (decision.cost.late_days, decision.cost.late_penalty) == (2, pytest.approx(8.0))
+        assert all(s.rule_penalty == 0.0 for s in decision.cost.shipments)
+        assert decision.cost.total == pytest.approx(25.2, abs=1e-9)
+        late = "delivers Fri 4 Dec, the order's latest: late by 2 days: penalty 2 x 4.00 = 8.00, once for the order"
+        used = [n.detail for n in decision.node_notes if n.verdict is NodeVerdict.USED]
+        assert used and all(detail.endswith(late) for detail in used)
+    assert exhaustive_cost(case, MONDAY_1000_UTC) == pytest.approx(25.2, abs=1e-9)
+
+
+def test_a_second_late_shipment_costs_no_more_lateness_than_the_first() -> None:
+    """A can only come from DEN_A, 2 days late (8.00, once). B from DEN_B, as late, adds 8.60; from MKE,
+    on time, 6.00 + 5.85 = 11.85. Per order DEN_B's box is cheaper (25.20 against 28.45); per box
+    it would pay another 8.00 and MKE would win (28.45 against 33.20)."""
+    snapshot, levels = _late_network(6.0, "B")
+    case, decisions = _late_decisions(snapshot, levels)
+    for decision in decisions:
+        assert sorted(s.node_id for s in decision.cost.shipments) == ["DEN_A", "DEN_B"]
+        assert (decision.cost.late_days, decision.cost.late_penalty) == (2, pytest.approx(8.0))
+        assert decision.cost.total == pytest.approx(25.2, abs=1e-9)
+    assert exhaustive_cost(case, MONDAY_1000_UTC) == pytest.approx(25.2, abs=1e-9)
 
 
 @settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -575,3 +671,52 @@ def test_prices_from_below_are_never_above_the_true_price_of_any_plan(drawn: tup
                 dtype=np.int64,
             ).reshape(problem.n_lines, problem.n_nodes)
             assert Plan(x).objective(below) <= Plan(x).objective(problem) + 1e-9
+
+
+def test_earliest_delivery_with_lateness_allowed_takes_the_least_late_plan() -> None:
+    """Promised Mon 30 Nov, the day of the order: nothing arrives in time. By cost, DEN_A's box, Fri 4
+    Dec, 4 days late: 8.60 + 16.00 = 24.60. The earliest delivery is MKE's, Tue 1 Dec, a day late:
+    23.00 + 5.85 + 4.00 = 32.85. Trial days were strict (never after the promise), so the objective
+    fell back on the cheapest plan."""
+    snapshot, levels = _late_network(23.0, "A")
+    order = Order("O", SHIP_TO, (OrderLine("LA", "A", 1, 1.0),), promised_date=date(2026, 11, 30))
+    directives = Directives(late_penalty_per_day=4.0)
+    cheapest = decide_from_levels(order, snapshot, ["A"], levels, directives, at=MONDAY_1000_UTC)
+    assert [s.node_id for s in cheapest.cost.shipments] == ["DEN_A"]
+    assert (cheapest.cost.late_days, cheapest.cost.total) == (4, pytest.approx(24.6))
+    earliest = replace(order, objective=ObjectiveMode.EARLIEST_DELIVERY)
+    decision = decide_from_levels(earliest, snapshot, ["A"], levels, directives, at=MONDAY_1000_UTC)
+    assert [(s.node_id, date.fromordinal(s.delivery_day)) for s in decision.cost.shipments] == [
+        ("MKE", date(2026, 12, 1))
+    ]
+    assert (decision.cost.late_days, decision.cost.late_penalty) == (1, pytest.approx(4.0))
+    assert decision.cost.total == pytest.approx(32.85)
+    note = next(n for n in decision.node_notes if n.node_id == "DEN_A")
+    assert note.detail == "would deliver Fri 4 Dec, after Tue 1 Dec (the order's earliest)"
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_cases(), st.sampled_from([0.5, 4.0]))
+def test_the_priced_model_alone_charges_the_orders_lateness_once(drawn: tuple[Case, int], penalty: float) -> None:
+    """The priced model's days-late variable (late >= d[n,r] y[n,r]) against exhaustive search: the
+    search by lateness level decides COST orders, this model fewest-shipments ones and batches."""
+    case, at = drawn
+    case = replace(case, directives=Directives(late_penalty_per_day=penalty))
+    decision = _priced_model_only(case, at)
+    assert decision.status is SolveStatus.OPTIMAL
+    assert decision.cost.total == pytest.approx(exhaustive_cost(case, at), abs=1e-6)
+
+
+def test_a_late_box_pays_for_its_days_in_every_path() -> None:
+    """Promised Mon 30 Nov, nothing on time: DEN_A's box is 8.60 + 4 days x 4.00 = 24.60, MKE's
+    5.00 + 5.85 + 1 day x 4.00 = 14.85. Lateness unpriced, DEN_A would be cheaper (8.60 < 10.85)."""
+    snapshot, levels = _late_network(5.0, "A")
+    order = Order("O", SHIP_TO, (OrderLine("LA", "A", 1, 1.0),), promised_date=date(2026, 11, 30))
+    directives = Directives(late_penalty_per_day=4.0)
+    case = Case(order, snapshot, levels, directives)
+    for decision in (
+        decide_from_levels(order, snapshot, ["A"], levels, directives, at=MONDAY_1000_UTC),
+        _priced_model_only(case, MONDAY_1000_UTC),
+    ):
+        assert [s.node_id for s in decision.cost.shipments] == ["MKE"]
+        assert (decision.cost.late_days, decision.cost.total) == (1, pytest.approx(14.85))

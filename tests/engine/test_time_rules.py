@@ -9,6 +9,7 @@ the words a node ruled out gets.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -98,10 +99,8 @@ def _ship_day(case: Case, schedule: NodeSchedule, service: CarrierService, at: i
     return _leaves(schedule, service, day)
 
 
-def _options(
-    case: Case, at: int, node_id: str, distance: float, closures: bool = True
-) -> list[tuple[str, date, float]]:
-    """(service, delivery date, lateness penalty) of each option the promise and the rules leave."""
+def _options(case: Case, at: int, node_id: str, distance: float, closures: bool = True) -> list[tuple[str, date, int]]:
+    """(service, delivery date, days after the promise) of each option the promise and the rules leave."""
     order, snapshot, directives = case.order, case.snapshot, case.directives
     schedule = next(s for s in snapshot.node_schedules if s.node_id == node_id)
     allowed: set[str] = set(SERVICES)
@@ -136,11 +135,9 @@ def _options(
             continue
         delivery = reference_delivery(service, ship, transit)
         if order.promised_date is None or delivery <= order.promised_date:
-            found.append((service.id, delivery, 0.0))
+            found.append((service.id, delivery, 0))
         elif directives.late_penalty_per_day is not None:
-            found.append(
-                (service.id, delivery, directives.late_penalty_per_day * (delivery - order.promised_date).days)
-            )
+            found.append((service.id, delivery, (delivery - order.promised_date).days))
     return found
 
 
@@ -160,8 +157,10 @@ def exhaustive_cost(case: Case, at: int) -> float:
     )
     best = float("inf")
     lines = {line.line_id: line for line in order.lines}
+    penalty = case.directives.late_penalty_per_day or 0.0
     for allocations, plain in feasible_plans(order, snapshot, availability, base_terms):
         total = plain.split_penalty + plain.backorder_penalty
+        prices = []  # per shipment, (carrier price, days late) of each option it may take
         for shipment in plain.shipments:
             options = _options(case, at, shipment.node_id, shipment.distance_miles)
             if not _constrained(case):  # the level's rates; out only when every option is closed
@@ -174,11 +173,17 @@ def exhaustive_cost(case: Case, at: int) -> float:
                 total = float("inf")
                 break
             volume = sum(lines[a.line_id].unit_volume_in3 * a.qty for a in allocations if a.node_id == shipment.node_id)
-            price = min(
-                _price(case, service_id, shipment.distance_miles, shipment.weight_lb, volume, late_cost)
-                for service_id, _, late_cost in options
+            prices.append(
+                [(_price(case, service_id, shipment.distance_miles, shipment.weight_lb, volume), late)
+                 for service_id, _, late in options]
+            )  # fmt: skip
+            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty
+        if total < float("inf") and prices:
+            # The order's lateness once, by its latest shipment, over every combination of options.
+            total += min(
+                sum(price for price, _ in combo) + penalty * max(late for _, late in combo)
+                for combo in itertools.product(*prices)
             )
-            total += shipment.pick_pack + shipment.handling + shipment.rule_penalty + price
         best = min(best, total)
     return best
 

@@ -271,8 +271,26 @@ def test_a_rule_allowing_lateness_prices_a_late_node_per_day_late(
     decision = source(checkout, promised_date="2026-12-02")
     # NEAR by ground, a day late (1.50), beats FAR by air (28.00 of carrier charges).
     assert shipments(decision) == [("NEAR", "GROUND", "2026-12-01", "2026-12-03")]
-    assert decision.cost.shipments[0].rule_penalty == usd(1.5)
+    assert (decision.cost.late_days, decision.cost.late_penalty) == (1, usd(1.5))
+    assert decision.cost.shipments[0].rule_penalty == usd(0.0)  # the order's penalty, not the box's
     assert list(decision.fired_rules) == ["late-ok"]
+    # 7 As promised today: NEAR's 5 and 2 of FAR's, both boxes late. The order is late by its latest
+    # box, 6 days (FAR by ground, Mon 7 Dec), and pays 6 x 1.50 = 9.00 once; NEAR's box, 2 days
+    # late, adds nothing. Per box it would have paid 3.00 more.
+    decision = source(checkout, qty=7, promised_date="2026-12-01")
+    assert shipments(decision) == [
+        ("FAR", "GROUND", "2026-12-01", "2026-12-07"),
+        ("NEAR", "GROUND", "2026-12-01", "2026-12-03"),
+    ]
+    assert (decision.cost.late_days, decision.cost.late_penalty) == (6, usd(9.0))
+    assert [s.rule_penalty for s in decision.cost.shipments] == [usd(0.0), usd(0.0)]
+    parts = sum(s.total.amount_micros for s in decision.cost.shipments) + decision.cost.split_penalty.amount_micros
+    assert decision.cost.total.amount_micros == parts + 9_000_000
+    assert note(decision, "FAR") == (
+        "NODE_VERDICT_USED",
+        "ships 2 units, 837 mi; delivers Mon 7 Dec, the order's latest: late by 6 days: penalty 6 x 1.50 = 9.00,"
+        " once for the order",
+    )
 
 
 # Dimensional weight and surcharges: a 12 x 12 x 12 in box of 1 lb bills 1,728 / 139 = 12.4 lb by PARCEL;
