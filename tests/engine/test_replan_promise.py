@@ -9,6 +9,7 @@ the options computed by the slow day-by-day reference; the level's rate table pr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -66,6 +67,15 @@ def _earliest(offered: list[tuple[str, date]]) -> list[str]:
     return [s for s, d in offered if d == first]
 
 
+def _carrier_and_lateness(choices: list[list[tuple[float, int]]], penalty: float) -> float:
+    """The least carrier charges over every combination of the shipments' options, plus the order's
+    lateness penalty once: per day its latest shipment is late."""
+    return min(
+        sum(price for price, _ in combo) + penalty * max((late for _, late in combo), default=0)
+        for combo in itertools.product(*choices)
+    )
+
+
 def _order_price(case: Case, at: int, held: Allocations) -> Price:
     """An order-level promise at ``at``: each shipment by its cheapest eligible service; at a node
     the order holds at and where none is eligible, by the cheapest of its services delivering earliest."""
@@ -73,21 +83,23 @@ def _order_price(case: Case, at: int, held: Allocations) -> Price:
     terms = resolve_terms(order, case.directives, snapshot)  # penalties and limits; no promise
     lines = {line.line_id: line for line in order.lines}
     holding = {a.node_id for a in held}
+    penalty = case.directives.late_penalty_per_day or 0.0
 
     def price(allocations: Allocations) -> float:
         plain = plan_cost(order, allocations, snapshot, terms)
         total = plain.split_penalty + plain.backorder_penalty
+        choices = []  # per shipment, (carrier price, days late) of each option it may take
         for s in plain.shipments:
             volume = sum(lines[a.line_id].unit_volume_in3 * a.qty for a in allocations if a.node_id == s.node_id)
             options = [(service, late) for service, _, late in _reference_priced(case, at, s.node_id, s.distance_miles)]
             if not options and s.node_id in holding:
                 offered = _offered(case, at, s.node_id, s.distance_miles, order.carrier_service)
-                options = [(service, 0.0) for service in _earliest(offered)] if offered else []
+                options = [(service, 0) for service in _earliest(offered)] if offered else []
             if not options:
                 return float("inf")
-            carrier = min(_price(case, sid, s.distance_miles, s.weight_lb, volume, late) for sid, late in options)
-            total += s.pick_pack + s.handling + s.rule_penalty + carrier
-        return total
+            total += s.pick_pack + s.handling + s.rule_penalty
+            choices.append([(_price(case, sid, s.distance_miles, s.weight_lb, volume), late) for sid, late in options])
+        return total + _carrier_and_lateness(choices, penalty)
 
     return price
 
@@ -112,25 +124,25 @@ def _line_price(case: Case, at: int, held: Allocations, pool: Availability) -> P
     def price(allocations: Allocations) -> float:
         plain = plan_cost(order, allocations, snapshot, terms)
         total = plain.split_penalty + plain.backorder_penalty
+        most_late = 0  # the order pays its lateness once: for its latest shipment
         for s in plain.shipments:
             here = [a for a in allocations if a.node_id == s.node_id and a.qty > 0]
             option = reference_option(case, at, s.node_id, s.distance_miles, stocked.get(s.node_id, []))
             if option is not None:
-                service, late, carries = option[0], option[2], option[3]
+                service, late, carries = option[0], int(option[2]), option[3]
             elif s.node_id in held_nodes and (offered := _offered(case, at, s.node_id, s.distance_miles, "")):
                 first = _earliest(offered)
-                service = min(
-                    first, key=lambda sid: (_price(case, sid, s.distance_miles, weight, volume_all, 0.0), sid)
-                )
-                late, carries = 0.0, frozenset()
+                service = min(first, key=lambda sid: (_price(case, sid, s.distance_miles, weight, volume_all), sid))
+                late, carries = 0, frozenset()
             else:
                 return float("inf")
             if any(position[a.line_id] not in carries and (a.line_id, a.node_id) not in holding for a in here):
                 return float("inf")
             volume = sum(order.lines[position[a.line_id]].unit_volume_in3 * a.qty for a in here)
             total += s.pick_pack + s.handling + s.rule_penalty
-            total += _price(case, service, s.distance_miles, s.weight_lb, volume, late)
-        return total
+            total += _price(case, service, s.distance_miles, s.weight_lb, volume)
+            most_late = max(most_late, late)
+        return total + (case.directives.late_penalty_per_day or 0.0) * most_late
 
     return price
 
