@@ -59,7 +59,7 @@ def _terms(case: Case, at: int, region: str) -> Terms:
     return resolve_terms(case.order, case.directives, case.snapshot, at, region)
 
 
-@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(250), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(table_cases())
 def test_the_option_table_answers_as_the_nodes_do_one_by_one(drawn: tuple[Case, int, str]) -> None:
     case, at, region = drawn
