@@ -16,7 +16,8 @@ from engine.directives import Directives, Protection
 from engine.geo import FloatArray, haversine_miles
 from engine.model import Order
 from engine.network import BoolArray, IntArray, NetworkSnapshot
-from engine.promise.shipping import OptionRate, choose_options, linear_rate
+from engine.promise.option_table import OptionTable
+from engine.promise.shipping import OptionRate, ShipOptions, choose_options, linear_rate, table_rates
 
 __all__ = ["BoolArray", "Elimination", "IntArray", "Problem", "build_problem", "select_columns"]
 from engine.terms import Terms
@@ -179,8 +180,9 @@ def build_problem(
 
     lat, lon = order.ship_to.lat, order.ship_to.lon
     stocked_distance = haversine_miles(lat, lon, snapshot.lat[stocked], snapshot.lon[stocked])
+    checked: tuple[IntArray, OptionTable] | None = None  # the carrier options of the nodes checked for lateness
     if terms.restricted:
-        _eliminate_late(elimination, stocked, stocked_distance, snapshot, terms)
+        checked = _eliminate_late(elimination, stocked, stocked_distance, snapshot, terms)
 
     candidate = elimination == Elimination.CANDIDATE
     live = stocked[candidate]
@@ -209,7 +211,7 @@ def build_problem(
         unit = np.broadcast_to(snapshot.handling[nodes], (len(lines), nodes.shape[0])).copy()
     elif terms.promised:
         volume = np.array([line.unit_volume_in3 for line in lines], dtype=np.float64)
-        zone, fixed, unit, pricing = _promised_rates(snapshot, terms, nodes, distance, weight, volume)
+        zone, fixed, unit, pricing = _promised_rates(snapshot, terms, nodes, distance, weight, volume, checked)
     else:
         table = terms.rate_table
         zone = table.zones(distance)
@@ -351,12 +353,21 @@ def _static_reasons(snapshot: NetworkSnapshot, pickup: bool) -> IntArray:
 
 def _eliminate_late(
     elimination: IntArray, stocked: IntArray, distance: FloatArray, snapshot: NetworkSnapshot, terms: Terms
-) -> None:
-    """Mark LATE the stocked nodes still candidates that cannot keep the order's promise."""
+) -> tuple[IntArray, OptionTable] | None:
+    """Mark LATE the stocked nodes still candidates that cannot keep the order's promise. Returns
+    the snapshot nodes it checked and their options (``ShipOptions.table``) when it read them
+    from one: ``_promised_rates`` reads the candidates' from it."""
+    options = terms.ship_options
+    assert options is not None
     ids = snapshot.ids
-    for p in np.flatnonzero(elimination == Elimination.CANDIDATE).tolist():
-        if terms.late(ids[int(stocked[p])], float(distance[p])):
-            elimination[p] = Elimination.LATE
+    at = np.flatnonzero(elimination == Elimination.CANDIDATE)
+    if at.shape[0] == 0:
+        return None
+    checked = stocked[at]
+    node_ids = [ids[n] for n in checked.tolist()]
+    table = options.table(node_ids, distance[at]) if options.constrained and not options.per_line else None
+    elimination[at[options.late_among(node_ids, distance[at], table)]] = Elimination.LATE
+    return None if table is None else (checked, table)
 
 
 def _promised_rates(
@@ -366,20 +377,86 @@ def _promised_rates(
     distance: FloatArray,
     weight: FloatArray,
     volume: FloatArray,
+    checked: tuple[IntArray, OptionTable] | None,
 ) -> tuple[IntArray, FloatArray, FloatArray, tuple[tuple[OptionRate, ...], ...] | None]:
     """Zone, per-shipment and per-unit cost of each candidate by its own carrier services
     (engine.promise.shipping.linear_rate), and None; or, when some candidate's price is not linear
-    in what it ships, the costs without the carrier's and each candidate's option rates (``pricing``)."""
+    in what it ships, the costs without the carrier's and each candidate's option rates (``pricing``).
+
+    Read off the options of every candidate at once (``ShipOptions.table``, ``checked``: those
+    ``_eliminate_late`` read, of sorted snapshot nodes holding the candidates) where one promise
+    holds for every line; node by node otherwise and for the nodes a rule about time names."""
+    options = terms.ship_options
+    assert options is not None
     ids = snapshot.ids
-    rates = [terms.option_rates(ids[n], d) for n, d in zip(nodes.tolist(), distance.tolist(), strict=True)]
+    node_ids = [ids[n] for n in nodes.tolist()]
+    fixed = snapshot.pick_pack[nodes].copy()
+    unit = np.broadcast_to(snapshot.handling[nodes], (weight.shape[0], nodes.shape[0])).copy()
+    if options.per_line or nodes.shape[0] == 0:
+        return _rates_by_node(options, node_ids, distance, weight, volume, fixed, unit)
+    if checked is not None:
+        table = checked[1].select(np.searchsorted(checked[0], nodes))
+    else:
+        table = options.table(node_ids, distance)
+    kept = table.kept()
+    columns = np.arange(nodes.shape[0])
+    first = np.argmax(kept, axis=0)  # rates[0]: the first kept option in service id order
+    zone = table.zone[first, columns]
+    # linear_rate, per service: the billed weight of every mix is its actual weight, or its
+    # dimensional weight; None: it depends on the mix.
+    billed: list[FloatArray | None] = []
+    for _, _, service in table.services:
+        divisor = service.dim_divisor
+        if divisor is None or bool((volume / divisor <= weight).all()):
+            billed.append(weight)
+        elif bool((volume / divisor >= weight).all()):
+            billed.append(volume / divisor)
+        else:
+            billed.append(None)
+    linear = (kept.sum(axis=0) == 1) & np.array([billed[s] is not None for s in first.tolist()], dtype=bool)
+    # A late option is never linear: the order's lateness is paid once, by its latest box (linear_rate).
+    linear &= table.late_days[first, columns] == 0
+    custom = np.flatnonzero(table.by_node).tolist()
+    custom_rates = {j: options.rates(node_ids[j], float(distance[j])) for j in custom}
+    custom_linear = {j: linear_rate(r, weight.tolist(), volume.tolist()) for j, r in custom_rates.items()}
+    if linear[~table.by_node].all() and all(v is not None for v in custom_linear.values()):
+        carrier_fixed = table.fixed[first, columns]
+        per_lb = table.per_lb[first, columns]
+        carrier_unit = np.zeros_like(unit)
+        for s, pounds in enumerate(billed):
+            at = first == s
+            if pounds is not None and at.any():
+                carrier_unit[:, at] = per_lb[at][None, :] * pounds[:, None]
+        for j, found in custom_linear.items():
+            assert found is not None
+            zone[j] = custom_rates[j][0].zone
+            carrier_fixed[j] = found[0]
+            carrier_unit[:, j] = found[1:]
+        return zone, fixed + carrier_fixed, unit + carrier_unit, None
+    rates = table_rates(table, kept)
+    for j, found_rates in custom_rates.items():
+        rates[j] = found_rates
+        zone[j] = found_rates[0].zone
+    return zone, fixed, unit, tuple(rates)
+
+
+def _rates_by_node(
+    options: ShipOptions,
+    node_ids: list[str],
+    distance: FloatArray,
+    weight: FloatArray,
+    volume: FloatArray,
+    fixed: FloatArray,
+    unit: FloatArray,
+) -> tuple[IntArray, FloatArray, FloatArray, tuple[tuple[OptionRate, ...], ...] | None]:
+    """``_promised_rates`` node by node (lines promised differently)."""
+    rates = [options.rates(n, d) for n, d in zip(node_ids, distance.tolist(), strict=True)]
     weights, volumes = weight.tolist(), volume.tolist()
     linear = [linear_rate(r, weights, volumes) for r in rates]
     zone = np.array([r[0].zone for r in rates], dtype=np.int64)
-    fixed = snapshot.pick_pack[nodes].copy()
-    unit = np.broadcast_to(snapshot.handling[nodes], (len(weights), nodes.shape[0])).copy()
     if any(one is None for one in linear):
         return zone, fixed, unit, tuple(rates)
-    carrier = np.array(linear, dtype=np.float64).reshape(nodes.shape[0], len(weights) + 1)
+    carrier = np.array(linear, dtype=np.float64).reshape(len(node_ids), len(weights) + 1)
     return zone, fixed + carrier[:, 0], unit + carrier[:, 1:].T, None
 
 

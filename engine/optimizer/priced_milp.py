@@ -29,13 +29,26 @@ _Terms = list[tuple[pywraplp.Variable, float]]
 # The model is built only up to this many (line, node, option) unit variables: its build is Python,
 # not bounded by the solver's time limit, and 30 lines over 2,000 nodes by 3 options took 0.4 s.
 MAX_UNITS = 5_000
+# What building the model costs per unit variable, measured on 30-line orders over 2,000 nodes
+# (17-20 µs at rest, benchmarks/results/2026-12-08-promise-sourcing-*.md); CBC then took about twice
+# the build to prove the optimum. A decision builds the model only when the build fits in half of
+# the time left, so that the solve gets the other half.
+BUILD_US_PER_UNIT = 20.0
 
 
-def buildable(problem: Problem) -> bool:
-    """Whether the model for ``problem`` is small enough to build within a decision's time."""
+def unit_variables(problem: Problem) -> int:
+    """How many (line, node, option) unit variables the model for ``problem`` has."""
     assert problem.pricing is not None
     per_node: list[int] = problem.allowed.sum(axis=0).tolist()
-    units = sum(len(rates) * lines for rates, lines in zip(problem.pricing, per_node, strict=True))
+    return sum(len(rates) * lines for rates, lines in zip(problem.pricing, per_node, strict=True))
+
+
+def buildable(problem: Problem, time_ms: int | None = None) -> bool:
+    """Whether the model for ``problem`` is small enough to build within a decision's time, and,
+    with ``time_ms``, to build in half of it."""
+    units = unit_variables(problem)
+    if time_ms is not None and units * BUILD_US_PER_UNIT > time_ms * 500.0:
+        return False
     return units <= MAX_UNITS
 
 
@@ -64,6 +77,8 @@ def solve_priced_milp(problem: Problem, time_limit_ms: int, backend: str, force:
     by_line: list[_Terms] = [[] for _ in range(problem.n_lines)]
     x: dict[tuple[int, int], list[pywraplp.Variable]] = {}
     for n, rates in enumerate(problem.pricing):
+        if deadline.passed():  # the build is Python, which the solver's time limit does not bound
+            return MilpResult(None, SolveStatus.FEASIBLE, -np.inf)
         node_ys = []
         by_sku: dict[int, _Terms] = {}
         node_units: _Terms = []
@@ -145,6 +160,8 @@ def solve_priced_milp(problem: Problem, time_limit_ms: int, backend: str, force:
                 return MilpResult(None, SolveStatus.FEASIBLE, -np.inf)
             best = float(round(solver.Objective().Value()))
             add(row, best, inf) if maximize else add(row, -inf, best)
+    if deadline.passed():  # a solve given no time still presolves and solves the root
+        return MilpResult(None, SolveStatus.FEASIBLE, -np.inf)
     objective(cost, offset)
     status = solve_exactly(solver, deadline.remaining_ms())
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):

@@ -201,17 +201,23 @@ def _priced(problem: Problem, settings: SolverSettings, deadline: Deadline) -> S
     searches below assume they are, so the disaggregated model decides (engine/optimizer/priced_milp.py).
 
     First the same order at linear prices never above the true ones (``_priced_from_below``), decided
-    by the usual procedure in part of the time: its plan fits the true problem (the same units, only
-    the prices differ) and its bound is a true bound, so the answer is never an empty plan with no
-    bound when the exact model runs out of time (30 lines over 2,000 nodes: its build alone took
-    longer than the budget). Then the exact model, when it is small enough to build in the time.
+    by the usual procedure: its plan fits the true problem (the same units, only the prices differ)
+    and its bound is a true bound, so the answer is never an empty plan with no bound. When that
+    plan costs, at its true prices, no more than the bound, it is optimal and nothing more runs.
+    Otherwise the exact model, when it can be built in half of the time left (``buildable``): the
+    first solve then has half of the time, else all of it (30 lines over 2,000 nodes: far too
+    large to build in a decision's time).
     """
     n = problem.n_nodes
     below = replace(_priced_from_below(problem), pricing=None)
-    first = _optimize(below, settings, Deadline.after_ms(deadline.remaining_ms() // 2))
+    exact_fits = buildable(problem, deadline.remaining_ms())
+    first_ms = deadline.remaining_ms() // 2 if exact_fits else deadline.remaining_ms()
+    first = _optimize(below, settings, Deadline(min(deadline.at, Deadline.after_ms(first_ms).at)))
     plan, cost = first.plan, first.plan.objective(problem)
-    bound = max(0.0, first.bound)  # every cost term is non-negative
-    if buildable(problem) and not deadline.passed():
+    bound = min(max(0.0, first.bound), cost)  # every cost term is non-negative
+    if cost <= bound + COST_EPSILON:
+        return Solution(plan, SolveStatus.OPTIMAL, DecisionPath.SOLVER, cost, n)
+    if exact_fits and buildable(problem, deadline.remaining_ms()):
         result = solve_priced_milp(problem, deadline.remaining_ms(), settings.backend)
         if result.plan is not None:
             exact = result.plan.objective(problem)

@@ -305,6 +305,10 @@ class PromiseCalculator:
         times = self._service(service_id)
         return times.arrival(ship_day, times.transit[zone])
 
+    def delivery_day_after(self, service_id: str, ship_day: int, transit_days: int) -> int:
+        """The day a shipment leaving on ``ship_day`` with ``transit_days`` of transit arrives."""
+        return self._service(service_id).arrival(ship_day, transit_days)
+
     def promise(
         self, node_id: str, service_id: str, at: int, distance_miles: float, region: str = ""
     ) -> Promise | None:

@@ -312,6 +312,11 @@ class CarrierService:
             return self._offshore[region]
         return bisect.bisect_left(self.zone_limits_miles, distance_miles) + 1
 
+    def offshore_zone(self, region: str) -> int | None:
+        """The zone index ``zone_of`` gives ``region`` whatever the distance (Alaska or Hawaii with a
+        zone of its own in the chart); None: zoned by distance."""
+        return self._offshore.get(region)
+
     def zone(self, index: int) -> ZoneRate:
         return self.zones[index - 1]
 

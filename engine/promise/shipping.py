@@ -24,11 +24,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from engine.directives import Exclusion
-from engine.network import NetworkSnapshot
+from engine.geo import FloatArray
+from engine.network import BoolArray, NetworkSnapshot
 from engine.promise.calculator import NOT_OFFERED, PromiseCalculator
 from engine.promise.checkout import promise_network
 from engine.promise.model import CarrierService, ShipTo
+from engine.promise.option_table import OptionTable, option_table
 from engine.promise.pricing import CarrierCharge, carrier_charge
 from engine.promise.time_rules import TimeRules, day_words, ruled_ship_day
 from engine.rates import RateTable
@@ -248,7 +252,7 @@ class ShipOptions:
         earliest = sorted((o for o in offered if o[3] == first), key=lambda o: (o[4], o[0].id))
         carries = frozenset[int]() if self.per_line else None
         options = [
-            ShipOption(service.id, table, ship_day, delivery, 0.0, carries, service)
+            ShipOption(service.id, table, ship_day, delivery, 0, carries, service)
             for service, table, ship_day, delivery, _ in earliest
         ]
         self._eligible[node_id] = options
@@ -343,6 +347,48 @@ class ShipOptions:
             allowed = " or ".join(sorted(rules.services or ())) or "any service"
             return f"does not ship by {allowed} ({rules.services_by})"
         return words
+
+    def table(self, node_ids: Sequence[str], distances: FloatArray) -> OptionTable:
+        """Constrained, one promise for every line: the options of every node of ``node_ids`` at once,
+        the answers ``option`` and ``rates`` give node by node (engine/promise/option_table.py)."""
+        assert self.constrained and not self.per_line
+        index = self._index
+        positions = np.fromiter((index[node_id] for node_id in node_ids), dtype=np.int64, count=len(node_ids))
+        return option_table(
+            self._calculator,
+            self._services,
+            positions,
+            distances,
+            ship_to=self.ship_to,
+            promised_day=self.promised_day,
+            late_penalty=self.late_penalty,
+            latest_day=self.latest_day,
+            rules=self.rules,
+            node_ids=node_ids,
+            kept=self.kept,
+        )
+
+    def late_among(self, node_ids: Sequence[str], distances: FloatArray, table: OptionTable | None = None) -> BoolArray:
+        """[M] ``late`` for each of ``node_ids``, ``distances`` miles away: from their ``table``
+        (built here when not given) where it applies; only the nodes a rule about time names are
+        asked one by one."""
+        size = len(node_ids)
+        miles: list[float] = distances.tolist()
+        if not self.restricted:
+            return np.zeros(size, dtype=bool)
+        if self.per_line:
+            return np.fromiter((self.late(n, d) for n, d in zip(node_ids, miles, strict=True)), dtype=bool, count=size)
+        if not self.constrained:  # only a closure rules a node out: the nodes rules name
+            touched = self.rules.touched if self.rules is not None else frozenset()
+            return np.fromiter(
+                (n in touched and self.late(n, d) for n, d in zip(node_ids, miles, strict=True)), dtype=bool, count=size
+            )
+        if table is None:
+            table = self.table(node_ids, distances)
+        late: BoolArray = np.logical_not(table.eligible.any(axis=0))
+        for j in np.flatnonzero(table.by_node).tolist():
+            late[j] = self.late(node_ids[j], miles[j])
+        return late
 
     def late(self, node_id: str, distance_miles: float) -> bool:
         """The node holds stock the order may not take because of its promise or rules about time."""
@@ -441,6 +487,35 @@ def line_exclusions(options: ShipOptions, distances: Mapping[str, float]) -> tup
                 words = options.why_line(node_id, distance, k)
                 out.append(Exclusion("", frozenset({node_id}), frozenset({line_id}), words))
     return tuple(out)
+
+
+def table_rates(table: OptionTable, kept: BoolArray) -> list[tuple[OptionRate, ...]]:
+    """Per node of ``table``, ``rates``' answer from its ``kept`` options. A kept option's price
+    follows from its service, zone and delivery day (lateness), so nodes with the same kept
+    options, days and zones share one tuple: a few dozen are built for 2,000 nodes."""
+    columns: list[list[int]] = []
+    for s in range(kept.shape[0]):
+        for column in (kept[s], table.ship_day[s], table.delivery[s], table.zone[s]):
+            columns.append(np.where(kept[s], column, 0).tolist())
+    shared: dict[tuple[int, ...], tuple[OptionRate, ...]] = {}
+    out = []
+    for j, key in enumerate(zip(*columns, strict=True)):
+        found = shared.get(key)
+        if found is None:
+            found = shared[key] = _rates_at(table, kept, j)
+        out.append(found)
+    return out
+
+
+def _rates_at(table: OptionTable, kept: BoolArray, j: int) -> tuple[OptionRate, ...]:
+    rates = []
+    for s, (service_id, rate_table, service) in enumerate(table.services):
+        if kept[s, j]:
+            ship_day, delivery = int(table.ship_day[s, j]), int(table.delivery[s, j])
+            option = ShipOption(service_id, rate_table, ship_day, delivery, int(table.late_days[s, j]), None, service)
+            fixed, per_lb = float(table.fixed[s, j]), float(table.per_lb[s, j])
+            rates.append(OptionRate(option, int(table.zone[s, j]), fixed, per_lb, service.dim_divisor))
+    return tuple(rates)
 
 
 def cheapest_option(rates: Sequence[OptionRate], pounds: float, volume_in3: float) -> OptionRate:

@@ -31,6 +31,7 @@ from engine.model import GeoPoint, InventoryPosition, Node, NodeType, ObjectiveM
 from engine.network import NetworkSnapshot
 from engine.optimizer import priced_milp, search
 from engine.optimizer.deadline import Deadline
+from engine.optimizer.milp import MilpResult
 from engine.optimizer.plan import Plan
 from engine.optimizer.search import Solution
 from engine.problem import Problem
@@ -720,3 +721,78 @@ def test_a_late_box_pays_for_its_days_in_every_path() -> None:
     ):
         assert [s.node_id for s in decision.cost.shipments] == ["MKE"]
         assert (decision.cost.late_days, decision.cost.total) == (1, pytest.approx(14.85))
+
+
+FILTERED = [HealthCheck.too_slow, HealthCheck.filter_too_much]  # most drawn orders are priced linearly
+
+
+def _priced_calls(case: Case, at: int, patch: pytest.MonkeyPatch) -> tuple[list[Problem], list[int], Decision]:
+    """Decide ``case``, recording each problem the priced path saw and each exact model it built."""
+    seen: list[Problem] = []
+    built: list[int] = []
+    priced, exact = search._priced, priced_milp.solve_priced_milp
+
+    def spy(problem: Problem, settings: search.SolverSettings, deadline: Deadline) -> Solution:
+        seen.append(problem)
+        return priced(problem, settings, deadline)
+
+    def exact_spy(problem: Problem, time_limit_ms: int, backend: str, force: int | None = None) -> MilpResult:
+        built.append(problem.n_nodes)
+        return exact(problem, time_limit_ms, backend, force)
+
+    patch.setattr(search, "_priced", spy)
+    patch.setattr(search, "solve_priced_milp", exact_spy)
+    decision = decide(case.order, case.snapshot, _availability(case), case.directives, GENEROUS, at=at)
+    return seen, built, decision
+
+
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=FILTERED)
+@given(promise_cases(max_nodes=4, max_lines=3, max_qty=3))
+def test_a_plan_from_below_proven_at_its_true_price_is_the_answer_without_the_exact_model(
+    drawn: tuple[Case, int],
+) -> None:
+    """When the plan decided at prices from below costs, priced truly, no more than their proven
+    bound, it is optimal: the exact model is not built, and the answer matches exhaustive search."""
+    case, at = drawn
+    with pytest.MonkeyPatch.context() as patch:
+        seen, built, decision = _priced_calls(case, at, patch)
+    # Only orders whose carrier prices are not linear take the priced path; one allowed to be late is
+    # searched by days late, a priced problem per level (search._by_lateness): not this property's.
+    assume(len(seen) == 1)
+    (problem,) = seen
+    below = replace(search._priced_from_below(problem), pricing=None)
+    first = search.optimize(below, GENEROUS)
+    proven = first.plan.objective(problem) <= max(0.0, first.bound) + search.COST_EPSILON
+    assert decision.status is SolveStatus.OPTIMAL
+    assert decision.cost.total == pytest.approx(exhaustive_cost(case, at), abs=1e-6)
+    assert (not built) if proven else built
+
+
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(promise_cases(max_nodes=4, max_lines=3, max_qty=3))
+def test_an_exact_model_that_cannot_be_built_in_half_the_time_left_is_not_started(drawn: tuple[Case, int]) -> None:
+    """Its build is Python, which no solver time limit bounds: when it would take more than half of
+    what is left, the decision keeps the plan from below (fitting, priced truly, a true bound)."""
+    case, at = drawn
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(priced_milp, "BUILD_US_PER_UNIT", 1e12)  # nothing builds in a minute
+        _, built, decision = _priced_calls(case, at, patch)
+    assert not built
+    optimum = exhaustive_cost(case, at)
+    assert decision.cost.total >= optimum - 1e-6
+    assert math.isfinite(decision.bound) and decision.bound <= optimum + 1e-6
+    if decision.status is SolveStatus.OPTIMAL:
+        assert decision.cost.total == pytest.approx(optimum, abs=1e-6)
+
+
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=FILTERED)
+@given(promise_cases(max_nodes=4, max_lines=3, max_qty=3))
+def test_the_exact_model_stops_building_when_its_time_is_up(drawn: tuple[Case, int]) -> None:
+    """Given no time, the exact model returns no plan and no bound rather than building and solving
+    past the caller's deadline."""
+    case, at = drawn
+    with pytest.MonkeyPatch.context() as patch:
+        seen, _, _ = _priced_calls(case, at, patch)
+    assume(seen)
+    result = priced_milp.solve_priced_milp(seen[0], 0, "CBC")
+    assert result.plan is None and result.bound == -np.inf
