@@ -312,6 +312,10 @@ class CarrierService:
             return self._offshore[region]
         return bisect.bisect_left(self.zone_limits_miles, distance_miles) + 1
 
+    def offshore_zone(self, region: str) -> int:
+        """The chart's own zone for ``region`` (Alaska, Hawaii), or 0 when it zones it by distance."""
+        return self._offshore.get(region, 0)
+
     def zone(self, index: int) -> ZoneRate:
         return self.zones[index - 1]
 
