@@ -136,7 +136,7 @@ def _compare(tables: CheckoutTables, rng: random.Random, at: int, stock: dict[st
     network = tables.network
     lat, lon, region, postal = rng.choice(SHIP_TOS)
     ship_to = ShipTo(region, postal, residential=rng.random() < 0.5)
-    skus = sorted(stock) + ["NONE"]
+    skus = [*sorted(stock), "NONE"]
     lines = [
         CartLine(f"L{k}", sku, rng.choice([1, 1, 2, 4, 9]), rng.choice([0.5, 2.0, 30.0]))
         for k, sku in enumerate(rng.sample(skus, rng.randint(1, min(3, len(skus)))))
@@ -230,9 +230,7 @@ def test_a_lookup_keyed_without_the_region_would_answer_wrongly(monkeypatch: pyt
 def test_an_alaska_ship_to_without_its_own_zone_is_zoned_by_distance() -> None:
     """The general path's delivery days read the zone as its price does: a chart without an AK
     zone zones Alaska by distance (it had read zone 1, a one-day transit, from Chicago)."""
-    ground = CarrierService(
-        "GROUND", "X", "STANDARD", (ZoneRate("1", 1, 5.0, 0.5, 300.0), ZoneRate("2", 5, 9.0, 1.0))
-    )
+    ground = CarrierService("GROUND", "X", "STANDARD", (ZoneRate("1", 1, 5.0, 0.5, 300.0), ZoneRate("2", 5, 9.0, 1.0)))
     node = Node("N0", NodeType.DC, GeoPoint(41.9, -87.6), pick_pack_cost=1.0, unit_handling_cost=0.1)
     network = PromiseNetwork([node], [], {"GROUND": ground})
     at = epoch_seconds(datetime(2026, 12, 15, 12, 0, tzinfo=UTC))
