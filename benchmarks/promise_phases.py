@@ -31,7 +31,7 @@ PROMISE_PHASES = (
     ("checks and conversion", "Promiser.checked_cart: lines, SKU aliases, ship-to, instant, pilot scope"),
     ("items and rules about time", "Promiser.cart_and_rules"),
     ("stock read", "Promiser.stock: available units of the cart's SKUs"),
-    ("engine: options", "Promiser.options: cart_options, earliest first"),
+    ("engine: options", "Promiser.options: cart_options_by_lookup, earliest first"),
     ("response: message", "Promiser.promise_response"),
     ("response: bytes", "SerializeToString"),
 )
@@ -40,7 +40,7 @@ PRODUCTS_PHASES = (
     ("checks and conversion", "Promiser.checked_products: SKUs, aliases, ship-to (ZIP), instant"),
     ("stock read", "Promiser.stock: the nodes holding a unit, per SKU"),
     ("rules about time", "Promiser.product_rules"),
-    ("engine: dates", "product_dates"),
+    ("engine: dates", "product_dates_by_lookup"),
     ("response: message", "Promiser.products_response"),
     ("response: bytes", "SerializeToString"),
 )
@@ -57,19 +57,20 @@ def _requests(count: int) -> dict[str, list[bytes]]:
 
 def _phase_calls(service: Any, kind: str, payloads: list[bytes]) -> list[tuple[str, Callable[[int], Any]]]:
     """(label, call for request i): the loop's own cost first, then each phase, then the whole."""
-    from engine.promise.checkout import product_dates, promise_network
+    from engine.promise.checkout_tables import checkout_tables, product_dates_by_lookup
     from server.api.proto import sourcing_pb2
 
     promiser = service._promiser
     snapshot = promiser._deps.network.get()
-    network = promise_network(snapshot)
+    tables = checkout_tables(snapshot)
+    network = tables.network
     if kind == "Promise":
         requests = [sourcing_pb2.PromiseRequest.FromString(p) for p in payloads]
         asked = [promiser.checked_cart(r) for r in requests]
         carts = [promiser.cart_and_rules(snapshot, a) for a in asked]
         skus = [[line.sku for line in cart] for cart, _ in carts]
         stocks = [promiser.stock(network, s) for s in skus]
-        options = [promiser.options(network, c, s, a, r) for (c, r), s, a in zip(carts, stocks, asked, strict=True)]
+        options = [promiser.options(tables, c, s, a, r) for (c, r), s, a in zip(carts, stocks, asked, strict=True)]
         responses = [
             promiser.promise_response(o, a.translations, snapshot.version) for o, a in zip(options, asked, strict=True)
         ]
@@ -79,7 +80,7 @@ def _phase_calls(service: Any, kind: str, payloads: list[bytes]) -> list[tuple[s
             ("checks and conversion", lambda i: promiser.checked_cart(requests[i])),
             ("items and rules about time", lambda i: promiser.cart_and_rules(snapshot, asked[i])),
             ("stock read", lambda i: promiser.stock(network, skus[i])),
-            ("engine: options", lambda i: promiser.options(network, carts[i][0], stocks[i], asked[i], carts[i][1])),
+            ("engine: options", lambda i: promiser.options(tables, carts[i][0], stocks[i], asked[i], carts[i][1])),
             (
                 "response: message",
                 lambda i: promiser.promise_response(options[i], asked[i].translations, snapshot.version),
@@ -98,7 +99,9 @@ def _phase_calls(service: Any, kind: str, payloads: list[bytes]) -> list[tuple[s
 
     def dates(i: int) -> Any:
         a = pages[i]
-        return product_dates(network, wanted[i], stocked[i], a.point.lat, a.point.lon, a.ship_to, a.at, rules[i])
+        return product_dates_by_lookup(
+            tables, wanted[i], stocked[i], a.point.lat, a.point.lon, a.ship_to, a.at, rules[i]
+        )
 
     products = [dates(i) for i in range(len(payloads))]
     answers = [promiser.products_response(a, p, snapshot.version) for a, p in zip(pages, products, strict=True)]

@@ -26,7 +26,6 @@ from engine.errors import FieldViolation, InvalidInputError, Violations
 from engine.promise.calendar import BusinessDays, ZoneClock, span_around
 from engine.promise.model import (
     DEFAULT_CUTOFF,
-    OFFSHORE_ZONES,
     CarrierService,
     NodeSchedule,
     cutoff_problems,
@@ -36,7 +35,6 @@ from engine.promise.zones import time_zone
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARRIVALS_KEPT = 4096  # (ship day, transit) pairs remembered per service: months of promises
 NOT_OFFERED = -1  # a ShipBoard's ship day where the node does not ship with the service
-OFFSHORE_REGIONS = frozenset(OFFSHORE_ZONES.values())
 _BOARD_MAX_SECONDS = 86_400  # a board is rebuilt at least daily, even where no cut-off falls
 _SECOND = timedelta(seconds=1)
 
@@ -358,7 +356,8 @@ class PromiseCalculator:
         times = self._service(service_id)
         service, transit, arrivals = times.service, times.transit, times._arrivals
         ship_days = board.ship_days[service_id]
-        offshore = service.zone_of(0.0, region) if region in OFFSHORE_REGIONS else 0
+        # Alaska or Hawaii in its own zone when the chart has one; else zoned by distance, as anywhere.
+        offshore = service.offshore_zone(region)
         limits = service.zone_limits_miles
         out: list[int] = []
         for i in nodes:

@@ -35,6 +35,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from engine.model import Item, Node
 from engine.network import NetworkSnapshot
@@ -126,8 +127,7 @@ class CartLine:
     item: Item | None = None  # its dimensions bill dimensional weight
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedShipment:
+class PlannedShipment(NamedTuple):  # a NamedTuple, as the two below: checkout builds them on every call
     node_id: str
     units: tuple[tuple[str, int], ...]  # (line id, units)
     ship_day: int  # date.toordinal()
@@ -136,8 +136,7 @@ class PlannedShipment:
     carrier_charge: float
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryOption:
+class DeliveryOption(NamedTuple):
     """One carrier service's answer for a cart. ``delivery_day`` is 0 when nothing can ship."""
 
     carrier_service: str
@@ -152,8 +151,7 @@ class DeliveryOption:
     short: tuple[tuple[str, int], ...]  # (line id, units no candidate can ship)
 
 
-@dataclass(frozen=True, slots=True)
-class ProductDate:
+class ProductDate(NamedTuple):
     """A SKU's earliest delivery (one unit), or ``delivery_day`` 0 when no node can ship it."""
 
     sku: str

@@ -54,6 +54,16 @@ class CarrierCharge(NamedTuple):
         return self.base + self.weight + self.residential + self.non_contiguous + self.remote_area
 
 
+def surcharges(service: CarrierService, ship_to: ShipTo) -> tuple[float, float, float]:
+    """(residential, non-contiguous, remote area): what ``service`` adds to a shipment to ``ship_to``."""
+    zip3 = ship_to.zip3
+    return (
+        service.residential_surcharge if ship_to.residential else 0.0,
+        service.non_contiguous_surcharge if ship_to.region in NON_CONTIGUOUS_REGIONS else 0.0,
+        service.remote_area_surcharge if zip3 and zip3 in service.remote_area_zip3 else 0.0,
+    )
+
+
 def carrier_charge(
     service: CarrierService, distance_miles: float, ship_to: ShipTo, actual_lb: float, volume_in3: float
 ) -> CarrierCharge:
@@ -61,13 +71,16 @@ def carrier_charge(
     zone = service.zone_of(distance_miles, ship_to.region)
     row = service.zone(zone)
     billed = billed_weight_lb(service, actual_lb, volume_in3)
-    zip3 = ship_to.zip3
-    return CarrierCharge(
-        zone=zone,
-        billed_weight_lb=billed,
-        base=row.base,
-        weight=row.per_lb * billed,
-        residential=service.residential_surcharge if ship_to.residential else 0.0,
-        non_contiguous=service.non_contiguous_surcharge if ship_to.region in NON_CONTIGUOUS_REGIONS else 0.0,
-        remote_area=service.remote_area_surcharge if zip3 and zip3 in service.remote_area_zip3 else 0.0,
-    )
+    residential, non_contiguous, remote_area = surcharges(service, ship_to)
+    return CarrierCharge(zone, billed, row.base, row.per_lb * billed, residential, non_contiguous, remote_area)
+
+
+def charges_by_zone(service: CarrierService, ship_to: ShipTo, actual_lb: float, volume_in3: float) -> list[float]:
+    """``carrier_charge(...).total`` for one shipment by ``service`` to ``ship_to`` in each zone of its
+    chart (by 1-based zone index; index 0 unused): the same sum, in the same order, so equal to
+    the last bit. What checkout reads per candidate node instead of pricing each one."""
+    billed = billed_weight_lb(service, actual_lb, volume_in3)
+    residential, non_contiguous, remote_area = surcharges(service, ship_to)
+    charges = [row.base + row.per_lb * billed + residential + non_contiguous + remote_area for row in service.zones]
+    charges.insert(0, 0.0)
+    return charges

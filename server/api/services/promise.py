@@ -4,7 +4,9 @@ available stock of the SKUs asked about, the planner's rules about time for the 
 (as a decision reads them), ask the engine, convert back.
 
 Kept lean for checkout's rate (docs/promise.md, "Speed"): the network's calculator, calendars and
-node coordinates are built once per network version (engine.promise.checkout.promise_network);
+node coordinates are built once per network version (engine.promise.checkout.promise_network),
+and each node's ship day, order-by, zone and delivery day per service are looked up in tables kept
+per network version, ship board and ship-to (engine.promise.checkout_tables);
 available stock comes from an in-process view the store's stock generation keeps current
 (server/api/stock_view.py); the rules are evaluated only when a rule in force is about time; a
 ZIP code's place is looked up once per process; the response is one constructor call; nothing
@@ -24,15 +26,12 @@ from engine import limits
 from engine.model import GeoPoint, Item, Order, OrderLine
 from engine.network import NetworkSnapshot
 from engine.promise.calculator import epoch_seconds
-from engine.promise.checkout import (
-    CartLine,
-    DeliveryOption,
-    ProductDate,
-    PromiseNetwork,
-    Stock,
-    cart_options,
-    product_dates,
-    promise_network,
+from engine.promise.checkout import CartLine, DeliveryOption, ProductDate, PromiseNetwork, Stock
+from engine.promise.checkout_tables import (
+    CheckoutTables,
+    cart_options_by_lookup,
+    checkout_tables,
+    product_dates_by_lookup,
 )
 from engine.promise.model import ShipTo
 from engine.promise.time_rules import TimeRules, time_rules
@@ -169,9 +168,9 @@ class Promiser:
     def promise(self, request: sourcing_pb2.PromiseRequest) -> sourcing_pb2.PromiseResponse:
         asked = self.checked_cart(request)
         snapshot = self._deps.network.get()
-        network = promise_network(snapshot)
+        tables = checkout_tables(snapshot)
         cart, rules = self.cart_and_rules(snapshot, asked)
-        options = self.options(network, cart, self.stock(network, [line.sku for line in cart]), asked, rules)
+        options = self.options(tables, cart, self.stock(tables.network, [line.sku for line in cart]), asked, rules)
         return self.promise_response(options, asked.translations, snapshot.version)
 
     # The phases of ``promise``, each public so benchmarks.promise_phases counts them one by one.
@@ -224,11 +223,11 @@ class Promiser:
         return cart, self._time_rules(snapshot, asked.point, cart)
 
     def options(
-        self, network: PromiseNetwork, cart: list[CartLine], stock: Stock, asked: CartRequest, rules: TimeRules | None
+        self, tables: CheckoutTables, cart: list[CartLine], stock: Stock, asked: CartRequest, rules: TimeRules | None
     ) -> list[DeliveryOption]:
-        """The engine's options, earliest first."""
+        """The engine's options (read from the network's checkout tables), earliest first."""
         point = asked.point
-        options = cart_options(network, cart, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
+        options = cart_options_by_lookup(tables, cart, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
         options.sort(key=lambda o: (o.delivery_day == 0, o.delivery_day, o.cost, o.carrier_service))
         return options
 
@@ -276,12 +275,12 @@ class Promiser:
     def promise_products(self, request: sourcing_pb2.PromiseProductsRequest) -> sourcing_pb2.PromiseProductsResponse:
         asked = self.checked_products(request)
         snapshot = self._deps.network.get()
-        network = promise_network(snapshot)
+        tables = checkout_tables(snapshot)
         wanted = list(dict.fromkeys(asked.catalogue.values()))  # two aliases of one SKU: decided once
-        stock = self.stock(network, wanted)  # a node holding a unit is all one unit's date needs
+        stock = self.stock(tables.network, wanted)  # a node holding a unit is all one unit's date needs
         rules = self.product_rules(snapshot, asked.point, wanted)
         point = asked.point
-        products = product_dates(network, wanted, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
+        products = product_dates_by_lookup(tables, wanted, stock, point.lat, point.lon, asked.ship_to, asked.at, rules)
         return self.products_response(asked, products, snapshot.version)
 
     # The phases of ``promise_products``, each public so benchmarks.promise_phases counts them.
