@@ -113,7 +113,9 @@ class _Departures:
         order-by instant (exclusive) ships that same day, and one at it ships later."""
         start, cutoffs, ships, until, _, _ = self._span
         i = bisect.bisect_right(cutoffs, at)
-        if i < len(cutoffs) and at >= start:
+        # Its order-by is known only when a later release day in the span leaves later (else the
+        # span's end cut it short: a span built for an instant a year earlier ends there).
+        if i < len(cutoffs) and at >= start and ships[-1] > ships[i]:
             return ships[i], until[i]
         self._widen(at)
         return self.leave(at)

@@ -424,3 +424,30 @@ def test_deliveries_for_candidate_nodes_are_each_nodes_promise() -> None:
             for i, node_id in enumerate(board.node_ids):
                 promise = calc.promise(node_id, service.id, now, miles[i], region)
                 assert found[i] == (NOT_OFFERED if promise is None else promise.delivery_day), (node_id, service.id)
+
+
+def test_an_order_by_near_the_end_of_a_span_built_a_year_earlier_is_not_cut_short() -> None:
+    """Found by the day-by-day reference: Mondays and Wednesdays at the node, Monday pickups, cut-off
+    at midnight. Asked first about Nov 2025, the departures' span ended on Sun 6 Dec 2026; an order
+    on Tue 1 Dec was released Wed 2 Dec and leaves Mon 7 Dec, as do orders until Mon's own cut-off,
+    but the span's end had stopped its order-by at Wed's cut-off."""
+    schedule = NodeSchedule(
+        "N",
+        time_zone="America/Chicago",
+        working_days=frozenset({Weekday.MON, Weekday.WED}),
+        cutoffs=(Cutoff("SVC", 0),),
+    )
+    service = CarrierService(
+        "SVC",
+        "Carrier",
+        "STANDARD",
+        (ZoneRate("1", 0, 1.0, 0.1),),
+        pickup_days=frozenset({Weekday.MON}),
+        delivery_days=frozenset({Weekday.MON}),
+    )
+    calc = PromiseCalculator([schedule], [service])
+    calc.promise("N", "SVC", epoch_seconds(datetime(2025, 11, 1, tzinfo=UTC)), 10.0)
+    promise = calc.promise("N", "SVC", epoch_seconds(datetime(2026, 12, 1, 6, tzinfo=UTC)), 10.0)
+    assert promise is not None
+    assert promise.ship_date == date(2026, 12, 7)
+    assert promise.order_by_time == datetime(2026, 12, 7, 6, tzinfo=UTC)  # Mon's midnight in Chicago
