@@ -8,6 +8,7 @@ import numpy as np
 
 from engine import note_text as words
 from engine.decision import CostBreakdown, NodeNote, NodeVerdict, Unfilled
+from engine.directives import Directives, Exclusion
 from engine.geo import FloatArray
 from engine.network import IntArray, NetworkSnapshot
 from engine.note_text import ELIMINATION_VERDICT, MAX_NODE_NOTES, Cause
@@ -136,7 +137,7 @@ def unfilled_lines(problem: Problem, plan: Plan, snapshot: NetworkSnapshot) -> t
     lines = problem.order.lines
     # A node's own cause is the same for every line it blocks: worked out once (200 blocked lines
     # over the nodes late for a promise wrote the same dates 100,000 times).
-    causes: dict[tuple[int, Elimination], Cause] = {}
+    causes = _Causes(problem.directives)
     own = {i: _line_shortage(problem, snapshot, i, taken, causes) for i in range(problem.n_lines) if missing[i] > 0}
     result = []
     for i, cause in own.items():
@@ -200,32 +201,52 @@ def _line_cause(
     n: int,
     why: Elimination,
     held: int,
-    causes: dict[tuple[int, Elimination], Cause],
+    causes: _Causes,
 ) -> Cause:
     """Why line ``i`` takes none of the ``held`` units of its SKU at snapshot node ``n`` (``causes``:
     the nodes' own causes found so far)."""
     if why not in (Elimination.CANDIDATE, Elimination.PROTECTED):
-        cause = causes.get((n, why))
+        cause = causes.by_node.get((n, why))
         if cause is None:
-            cause = causes[(n, why)] = _elimination_cause(problem, snapshot, n, why)
+            cause = causes.by_node[(n, why)] = _elimination_cause(problem, snapshot, n, why)
         return cause
     line = problem.order.lines[i]
     kept, keeping = problem.kept_units(line.sku, n)
     if held <= kept:
         return words.protected_cause(keeping)
     node_id = snapshot.ids[n]
-    for e in problem.directives.exclusions:
-        if line.line_id in e.line_ids and node_id in e.node_ids:
-            return words.excluded_cause(e.rule_id, e.reason, for_line=True)
+    e = causes.excluding(line.line_id, node_id)
+    if e is not None:
+        return words.excluded_cause(e.rule_id, e.reason, for_line=True)
     for r in problem.directives.requirements:
         if line.line_id in r.line_ids and node_id not in r.node_ids:
             return words.not_required_cause(r.rule_id, for_line=True)
     return words.TAKEN_BY_OTHERS
 
 
-def _line_shortage(
-    problem: Problem, snapshot: NetworkSnapshot, i: int, taken: IntArray, causes: dict[tuple[int, Elimination], Cause]
-) -> str | None:
+class _Causes:
+    """What the reasons of one decision's unfilled lines read again and again: each node's own cause
+    (``by_node``), and the first exclusion keeping a line from a node (``excluding``: a 200-line order
+    promised line by line carries some 70,000, scanned once instead of once per line and node)."""
+
+    __slots__ = ("_directives", "_excluding", "by_node")
+
+    def __init__(self, directives: Directives) -> None:
+        self.by_node: dict[tuple[int, Elimination], Cause] = {}
+        self._directives = directives
+        self._excluding: dict[tuple[str, str], Exclusion] | None = None
+
+    def excluding(self, line_id: str, node_id: str) -> Exclusion | None:
+        if self._excluding is None:
+            self._excluding = {}
+            for e in self._directives.exclusions:
+                for excluded_line in e.line_ids:
+                    for excluded_node in e.node_ids:
+                        self._excluding.setdefault((excluded_line, excluded_node), e)
+        return self._excluding.get((line_id, node_id))
+
+
+def _line_shortage(problem: Problem, snapshot: NetworkSnapshot, i: int, taken: IntArray, causes: _Causes) -> str | None:
     """The line's own cause of being short (None when stock it may take was there, so the order's
     terms or costs left it short)."""
     if not problem.allowed[i].any():
@@ -250,7 +271,7 @@ def _line_shortage(
     return words.shortage_reason(supply, sku, protected, rules)
 
 
-def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int, causes: dict[tuple[int, Elimination], Cause]) -> str:
+def _blocked(problem: Problem, snapshot: NetworkSnapshot, i: int, causes: _Causes) -> str:
     """Why line ``i`` can take no unit from any node: every node holding its SKU, nearest first,
     grouped by cause."""
     sku = problem.order.lines[i].sku
