@@ -5,6 +5,7 @@ against exhaustive search over every combination of every order's plans."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -121,6 +122,30 @@ def test_the_joint_model_prices_promise_orders_exactly(drawn: tuple[list[Case], 
     assert result.bound == pytest.approx(best, abs=1e-6)
 
 
+def allocated_then_restocked(
+    cases: Sequence[Case], at: int, restock: list[int]
+) -> tuple[list[PendingOrder], Availability, Availability]:
+    """Each order allocated one by one at ``at``; stock arriving after: the pending orders, what
+    nobody holds, and that plus their holds (what the re-plan decides over)."""
+    snapshot = cases[0].snapshot
+    stock = _availability(cases[0])
+    units = stock.units.copy()
+    pending = []
+    for case in cases:
+        decision = decide(
+            case.order, snapshot, Availability(stock.skus, units.copy()), case.directives, GENEROUS, at=at
+        )
+        for a in decision.allocations:
+            units[stock.row[a.sku], snapshot.index[a.node_id]] -= a.qty
+        pending.append(PendingOrder(case.order, case.directives, decision.allocations))
+    units += np.resize(np.array(restock, dtype=np.int64), units.shape)
+    free = Availability(stock.skus, units.copy())
+    for p in pending:
+        for a in p.held:
+            units[stock.row[a.sku], snapshot.index[a.node_id]] += a.qty
+    return pending, free, Availability(stock.skus, units)
+
+
 @settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(promise_batches(), st.lists(st.integers(0, 2), min_size=6, max_size=6))
 def test_a_replan_prices_promise_orders_as_a_decision_at_its_instant(
@@ -132,22 +157,8 @@ def test_a_replan_prices_promise_orders_as_a_decision_at_its_instant(
     is offered only when it saves money at the prices the boxes would really pay."""
     cases, at = drawn
     snapshot = cases[0].snapshot
-    stock = _availability(cases[0])
-    units = stock.units.copy()  # what nobody holds
-    pending = []
-    for case in cases:
-        decision = decide(
-            case.order, snapshot, Availability(stock.skus, units.copy()), case.directives, GENEROUS, at=at
-        )
-        for a in decision.allocations:
-            units[stock.row[a.sku], snapshot.index[a.node_id]] -= a.qty
-        pending.append(PendingOrder(case.order, case.directives, decision.allocations))
-    units += np.resize(np.array(restock, dtype=np.int64), units.shape)
-    result = reoptimize(pending, snapshot, Availability(stock.skus, units.copy()), GENEROUS, at=at)
-    for p in pending:
-        for a in p.held:
-            units[stock.row[a.sku], snapshot.index[a.node_id]] += a.qty
-    pool = Availability(stock.skus, units)
+    pending, free, pool = allocated_then_restocked(cases, at, restock)
+    result = reoptimize(pending, snapshot, free, GENEROUS, at=at)
     # Allocated one by one here without the service's bookkeeping of node capacity: holds that
     # overrun a node's cap together are no state a re-plan starts from.
     assume(fits_together(_items(cases, at), snapshot, pool, [p.held for p in pending]))

@@ -10,7 +10,6 @@ the options computed by the slow day-by-day reference; the level's rate table pr
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -29,12 +28,11 @@ from engine.sourcing import decide
 from engine.terms import resolve_terms
 from tests.engine.batch_brute_force import Allocations, Price, fits_together, optimal_total
 from tests.engine.promise.reference import reference_delivery, reference_ship
-from tests.engine.test_batch_promise import promise_batches
+from tests.engine.test_batch_promise import allocated_then_restocked, promise_batches
 from tests.engine.test_line_promises import line_promise_cases, reference_option
 from tests.engine.test_promise_sourcing import (
     MONDAY_1000_UTC,
     SHIP_TO,
-    _availability,
     _crossing_network,
     _price,
     _reference_priced,
@@ -147,30 +145,6 @@ def _line_price(case: Case, at: int, held: Allocations, pool: Availability) -> P
     return price
 
 
-def _allocated_then_replanned(
-    cases: Sequence[Case], at: int, later: int, restock: list[int]
-) -> tuple[list[PendingOrder], Availability, Availability]:
-    """Each order allocated one by one at ``at``; stock arriving after: the pending orders, what
-    nobody holds, and that plus their holds (what the re-plan decides over)."""
-    snapshot = cases[0].snapshot
-    stock = _availability(cases[0])
-    units = stock.units.copy()
-    pending = []
-    for case in cases:
-        decision = decide(
-            case.order, snapshot, Availability(stock.skus, units.copy()), case.directives, GENEROUS, at=at
-        )
-        for a in decision.allocations:
-            units[stock.row[a.sku], snapshot.index[a.node_id]] -= a.qty
-        pending.append(PendingOrder(case.order, case.directives, decision.allocations))
-    units += np.resize(np.array(restock, dtype=np.int64), units.shape)
-    free = Availability(stock.skus, units.copy())
-    for p in pending:
-        for a in p.held:
-            units[stock.row[a.sku], snapshot.index[a.node_id]] += a.qty
-    return pending, free, Availability(stock.skus, units)
-
-
 def _check(cases: list[Case], pending: list[PendingOrder], free: Availability, pool: Availability, later: int,
            prices: list[Price]) -> None:  # fmt: skip
     snapshot = cases[0].snapshot
@@ -201,7 +175,7 @@ def test_a_replan_later_prices_an_order_holding_at_a_node_now_late_by_carrier_se
     line at its holds, and each hold and change costs what the reference says."""
     cases, at = drawn
     later = at + hours * 3600
-    pending, free, pool = _allocated_then_replanned(cases, at, later, restock)
+    pending, free, pool = allocated_then_restocked(cases, at, restock)
     prices = [
         _order_price(c, later, p.held) if c.order.promised else _plain(c) for c, p in zip(cases, pending, strict=True)
     ]
@@ -234,7 +208,7 @@ def test_a_replan_prices_lines_promised_differently_by_carrier_services(
 ) -> None:
     cases, at = drawn
     later = at + hours * 3600
-    pending, free, pool = _allocated_then_replanned(cases, at, later, restock)
+    pending, free, pool = allocated_then_restocked(cases, at, restock)
     prices = [_line_price(c, later, p.held, pool) for c, p in zip(cases, pending, strict=True)]
     _check(cases, pending, free, pool, later, prices)
 
